@@ -1,0 +1,134 @@
+"""Check families. Each module turns its part of a suite into :class:`CheckResult` objects:
+
+- ``plan(suite)`` lists the checks from the suite alone (pytest collects them before any model
+  is loaded);
+- ``run(ctx, selected)`` evaluates them on cached predictions.
+
+The families registered in :data:`FAMILIES` are what the runner runs.
+"""
+
+from __future__ import annotations
+
+import zlib
+from collections.abc import Callable, Collection, Mapping
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+import numpy as np
+
+from ..data import Target
+from ..predictions import Predictions
+from ..spec import Suite
+
+Status = Literal["pass", "fail", "error", "skip"]
+STATUSES: tuple[Status, ...] = ("pass", "fail", "error", "skip")
+
+
+@dataclass(frozen=True)
+class CheckPlan:
+    """A check known from the suite alone: its family, its name within the family, its line."""
+
+    family: str
+    name: str
+    line: int | None
+    blocking: bool = True
+
+
+@dataclass(frozen=True)
+class CheckResult:
+    """The outcome of one check, as it goes into verdict.json (DESIGN.md §4)."""
+
+    id: str
+    family: str
+    name: str
+    status: Status
+    blocking: bool
+    message: str
+    metric: str | None = None
+    candidate: float | None = None
+    champion: float | None = None
+    delta: float | None = None
+    ci: tuple[float | None, float | None] | None = None
+    confidence: float | None = None
+    threshold: Mapping[str, Any] = field(default_factory=dict)
+    method: str | None = None
+    details: Mapping[str, Any] = field(default_factory=dict)
+    line: int | None = None
+
+    @property
+    def blocks(self) -> bool:
+        return self.blocking and self.status in ("fail", "error")
+
+    def as_dict(self) -> dict[str, Any]:
+        out: dict[str, Any] = {
+            "id": self.id, "family": self.family, "status": self.status,
+            "blocking": self.blocking, "metric": self.metric,
+            "candidate": _num(self.candidate), "champion": _num(self.champion),
+            "delta": _num(self.delta),
+            "ci": None if self.ci is None else [_num(self.ci[0]), _num(self.ci[1])],
+            "confidence": self.confidence, "threshold": dict(self.threshold),
+            "message": self.message,
+        }
+        if self.method is not None:
+            out["method"] = self.method
+        if self.line is not None:
+            out["line"] = self.line
+        if self.details:
+            out["details"] = _clean(dict(self.details))
+        return out
+
+
+def _num(x: float | None) -> float | None:
+    if x is None:
+        return None
+    x = float(x)
+    return x if np.isfinite(x) else None
+
+
+def _clean(obj: Any) -> Any:
+    if isinstance(obj, dict):
+        return {str(k): _clean(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [_clean(v) for v in obj]
+    if isinstance(obj, (float, np.floating)):
+        return _num(float(obj))
+    if isinstance(obj, np.integer):
+        return int(obj)
+    return obj
+
+
+@dataclass(frozen=True, eq=False)
+class EvalContext:
+    """What a family sees: the suite, the encoded target and each model's cached predictions."""
+
+    suite: Suite
+    target: Target
+    candidate: Predictions
+    champion: Predictions | None
+    no_champion_reason: str = "no champion"
+
+    def rng(self, check_id: str) -> np.random.Generator:
+        """A generator seeded by the suite seed and the check id: the same numbers whatever
+        other checks run or are deselected."""
+        return np.random.default_rng(
+            np.random.SeedSequence([self.suite.seed, zlib.crc32(check_id.encode())]))
+
+
+def error_result(suite: Suite, plan: CheckPlan, message: str) -> CheckResult:
+    return CheckResult(id=suite.check_id(plan.family, plan.name), family=plan.family,
+                       name=plan.name, status="error", blocking=plan.blocking, message=message,
+                       line=plan.line)
+
+
+Planner = Callable[[Suite], list[CheckPlan]]
+Runner = Callable[[EvalContext, Collection[str] | None], list[CheckResult]]
+
+
+def families() -> dict[str, tuple[Planner, Runner]]:
+    from . import performance
+
+    return {"performance": (performance.plan, performance.run)}
+
+
+def plan_checks(suite: Suite) -> list[CheckPlan]:
+    return [p for planner, _ in families().values() for p in planner(suite)]

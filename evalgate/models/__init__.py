@@ -1,0 +1,114 @@
+"""Model adapters behind one small protocol.
+
+A model is loaded once (:func:`load_model`) and asked to ``predict(frame, features)``; it
+answers a :class:`RawPrediction` in its own labels. Adapters:
+
+- :mod:`.onnx` — ONNX through onnxruntime (``.onnx``);
+- :mod:`.sklearn` — scikit-learn through skops (``.skops``); pickle/joblib only when trusted;
+- :mod:`.fake` — a model made of a Python function, for tests.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Protocol, runtime_checkable
+
+import numpy as np
+import pandas as pd
+
+from ..errors import ModelLoadError
+
+ONNX_SUFFIXES = (".onnx",)
+SKOPS_SUFFIXES = (".skops",)
+PICKLE_SUFFIXES = (".pkl", ".pickle", ".joblib")
+
+
+@dataclass(frozen=True)
+class ModelInfo:
+    """What identifies a model file: where, which bytes, which format."""
+
+    path: str
+    sha256: str
+    format: str
+    size: int
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"path": self.path, "sha256": self.sha256, "format": self.format}
+
+
+@dataclass(frozen=True, eq=False)
+class RawPrediction:
+    """A model's answer in its own terms.
+
+    Classifiers fill ``labels`` (its label output, may be ``None`` when the model has only
+    probabilities), ``proba`` (n × k, float64) and ``classes`` (the label of each column);
+    regressors fill ``values``.
+    """
+
+    labels: np.ndarray | None = None
+    proba: np.ndarray | None = None
+    classes: tuple[Any, ...] | None = None
+    values: np.ndarray | None = None
+
+    @property
+    def is_classifier(self) -> bool:
+        return self.proba is not None or self.labels is not None
+
+
+@runtime_checkable
+class Model(Protocol):
+    """What the runner needs of a model."""
+
+    info: ModelInfo
+
+    def predict(self, frame: pd.DataFrame, features: Sequence[str]) -> RawPrediction:
+        """Predict every row of ``frame`` from its ``features`` columns."""
+        ...
+
+    def describe_inputs(self) -> dict[str, Any]:
+        """How data columns are fed to the model, for the verdict's provenance."""
+        ...
+
+
+def file_info(path: Path, fmt: str) -> tuple[bytes, ModelInfo]:
+    try:
+        raw = path.read_bytes()
+    except FileNotFoundError:
+        raise ModelLoadError(path, "model file not found") from None
+    except IsADirectoryError:
+        raise ModelLoadError(path, "is a directory, not a model file") from None
+    except OSError as exc:
+        raise ModelLoadError(path, f"cannot read the model file: {exc.strerror}") from None
+    if not raw:
+        raise ModelLoadError(path, "the model file is empty")
+    return raw, ModelInfo(path=str(path), sha256=hashlib.sha256(raw).hexdigest(), format=fmt,
+                          size=len(raw))
+
+
+def load_model(path: Path | str, *, trust_pickle: bool = False) -> Model:
+    """Load a model file by its extension; every failure is a :class:`ModelLoadError`."""
+    path = Path(path)
+    name = path.name.lower()
+    if name.endswith(ONNX_SUFFIXES):
+        from .onnx import OnnxModel
+
+        return OnnxModel.load(path)
+    if name.endswith(SKOPS_SUFFIXES):
+        from .sklearn import SklearnModel
+
+        return SklearnModel.load_skops(path)
+    if name.endswith(PICKLE_SUFFIXES):
+        from .sklearn import SklearnModel
+
+        if not trust_pickle:
+            raise ModelLoadError(path, "pickle and joblib files can run arbitrary code when "
+                                       "loaded; save the model with skops (.skops) or ONNX, or "
+                                       "pass --evalgate-trust-pickle if you trust this file")
+        return SklearnModel.load_pickle(path)
+    if not path.exists():
+        raise ModelLoadError(path, "model file not found")
+    raise ModelLoadError(path, "unknown model format; evalgate reads "
+                               f"{', '.join(ONNX_SUFFIXES + SKOPS_SUFFIXES + PICKLE_SUFFIXES)}")

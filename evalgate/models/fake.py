@@ -1,0 +1,28 @@
+"""A model made of a Python function: the test double of the adapter protocol."""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import pandas as pd
+
+from . import ModelInfo, RawPrediction
+
+
+class FakeModel:
+    """``FakeModel(lambda frame: RawPrediction(...), name="…")`` behaves like a loaded model."""
+
+    def __init__(self, fn: Callable[[pd.DataFrame], RawPrediction], name: str = "fake"):
+        self._fn = fn
+        digest = hashlib.sha256(name.encode()).hexdigest()
+        self.info = ModelInfo(path=f"<{name}>", sha256=digest, format="fake", size=0)
+        self.calls = 0
+
+    def predict(self, frame: pd.DataFrame, features: Sequence[str]) -> RawPrediction:
+        self.calls += 1
+        return self._fn(frame)
+
+    def describe_inputs(self) -> dict[str, Any]:
+        return {"mode": "fake", "mapping": {}}

@@ -1,0 +1,289 @@
+"""ONNX models through onnxruntime.
+
+Inputs: either one input per data column (as skl2onnx writes them), matched **by name** —
+exactly, else after normalising both names (lower case, runs of non-alphanumerics → ``_``),
+which absorbs skl2onnx's renaming of ``hours-per-week`` to ``hours_per_week`` — or a single
+2-D tensor fed the suite's features **by position**. Which of the two was used, and the
+mapping, is recorded in the verdict.
+
+Outputs: a label tensor plus probabilities as a tensor or as skl2onnx's ZipMap. A ZipMap
+(a Python dict per row) is slow to build, so it is cut off at load time and the probability
+tensor feeding it is read instead; its class labels come from the ZipMap's attributes.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from ..errors import ModelLoadError, ModelOutputError
+from . import ModelInfo, RawPrediction, file_info
+
+_CLASSIFIER_OPS = ("LinearClassifier", "TreeEnsembleClassifier", "SVMClassifier")
+_CHUNK = 1 << 18
+
+
+def normalise_name(name: str) -> str:
+    return re.sub(r"[^0-9a-z]+", "_", name.lower()).strip("_")
+
+
+@dataclass(frozen=True)
+class _Input:
+    name: str
+    type: str  # onnxruntime's spelling: "tensor(float)", ...
+    rank: int
+    width: int | None  # the second dimension when fixed
+
+
+def _first_line(exc: Exception) -> str:
+    text = str(exc).strip().splitlines()
+    return text[0] if text else type(exc).__name__
+
+
+def _strip_zipmap(model: Any) -> tuple[Any, tuple[Any, ...] | None]:
+    """Remove a final ZipMap node; return the model and the ZipMap's class labels."""
+    import onnx
+
+    graph = model.graph
+    outputs = {o.name for o in graph.output}
+    zipmaps = [n for n in graph.node if n.op_type == "ZipMap" and n.output[0] in outputs]
+    if not zipmaps:
+        return model, None
+    node = zipmaps[0]
+    classes: tuple[Any, ...] = ()
+    for attr in node.attribute:
+        if attr.name == "classlabels_strings":
+            classes = tuple(s.decode("utf-8") for s in attr.strings)
+        elif attr.name == "classlabels_int64s":
+            classes = tuple(int(i) for i in attr.ints)
+    graph.node.remove(node)
+    kept = [o for o in graph.output if o.name != node.output[0]]
+    del graph.output[:]
+    graph.output.extend(kept)
+    graph.output.append(onnx.helper.make_tensor_value_info(node.input[0],
+                                                           onnx.TensorProto.FLOAT, None))
+    return model, classes
+
+
+def _graph_classes(model: Any) -> tuple[Any, ...] | None:
+    for node in model.graph.node:
+        if node.op_type in _CLASSIFIER_OPS:
+            for attr in node.attribute:
+                if attr.name == "classlabels_strings" and attr.strings:
+                    return tuple(s.decode("utf-8") for s in attr.strings)
+                if attr.name == "classlabels_int64s" and attr.ints:
+                    return tuple(int(i) for i in attr.ints)
+    for prop in model.metadata_props:
+        if prop.key == "classes":
+            try:
+                value = json.loads(prop.value)
+            except ValueError:
+                continue
+            if isinstance(value, list):
+                return tuple(value)
+    return None
+
+
+class OnnxModel:
+    """An ONNX model in an onnxruntime session."""
+
+    def __init__(self, info: ModelInfo, session: Any, classes: tuple[Any, ...] | None,
+                 is_classifier: bool):
+        self.info = info
+        self._session = session
+        self._classes = classes
+        self.is_classifier = is_classifier
+        self.inputs = [
+            _Input(i.name, i.type, len(i.shape) if i.shape is not None else 1,
+                   i.shape[1] if i.shape is not None and len(i.shape) > 1
+                   and isinstance(i.shape[1], int) else None)
+            for i in session.get_inputs()]
+        outs = session.get_outputs()
+        self._label_out = next((o.name for o in outs if o.type in (
+            "tensor(int64)", "tensor(int32)", "tensor(string)")), None)
+        floats = [o.name for o in outs if o.type in ("tensor(float)", "tensor(double)")]
+        if not floats and not self._label_out:
+            raise ModelLoadError(info.path, "the model has no tensor output evalgate can read "
+                                 f"(outputs: {', '.join(f'{o.name} {o.type}' for o in outs)})")
+        self._float_out = floats[0] if floats else None
+        if self._label_out is not None:
+            self.is_classifier = True
+        self._bindings: dict[tuple[str, ...], tuple[str, dict[str, str]]] = {}
+        self._last: tuple[str, dict[str, str]] = ("by-name", {})
+
+    @classmethod
+    def load(cls, path: Path) -> OnnxModel:
+        raw, info = file_info(path, "onnx")
+        import onnx
+        import onnxruntime as ort
+
+        try:
+            model = onnx.load_model_from_string(raw)
+        except Exception as exc:  # noqa: BLE001 - protobuf raises assorted errors on bad bytes
+            raise ModelLoadError(path, f"not a valid ONNX file (truncated or another format?): "
+                                       f"{_first_line(exc)}") from None
+        if not model.graph.node or not model.graph.output:
+            raise ModelLoadError(path, "not a valid ONNX file (truncated or another format?): "
+                                       "it holds no graph")
+        model, zip_classes = _strip_zipmap(model)
+        classes = zip_classes or _graph_classes(model)
+        opts = ort.SessionOptions()
+        opts.log_severity_level = 3
+        try:
+            payload = raw if zip_classes is None else model.SerializeToString()
+            session = ort.InferenceSession(payload, opts, providers=["CPUExecutionProvider"])
+        except Exception as exc:  # noqa: BLE001
+            raise ModelLoadError(path, f"onnxruntime cannot load the model: "
+                                       f"{_first_line(exc)}") from None
+        is_classifier = zip_classes is not None or any(
+            n.op_type in _CLASSIFIER_OPS for n in model.graph.node)
+        return cls(info, session, classes, is_classifier)
+
+    # ----------------------------------------------------------------- inputs
+
+    def _bind(self, features: Sequence[str]) -> tuple[str, dict[str, str]]:
+        """Map each model input to a data column (by name, or by position for one 2-D input)."""
+        key = tuple(features)
+        if key not in self._bindings:
+            self._bindings[key] = self._match(features)
+        self._last = self._bindings[key]
+        return self._last
+
+    def _match(self, features: Sequence[str]) -> tuple[str, dict[str, str]]:
+        names = [i.name for i in self.inputs]
+        if len(self.inputs) == 1 and self.inputs[0].name not in features and (
+                self.inputs[0].width is None or self.inputs[0].width > 1) and not any(
+                normalise_name(self.inputs[0].name) == normalise_name(f) for f in features):
+            inp = self.inputs[0]
+            if inp.width is not None and inp.width != len(features):
+                raise ModelOutputError(self.info.path,
+                    f"the model takes one tensor {inp.name!r} of {inp.width} columns, but the "
+                    f"suite gives {len(features)} features ({', '.join(features)}); list the "
+                    f"model's columns in order under data.features")
+            return "by-position", {inp.name: ",".join(features)}
+        by_norm: dict[str, list[str]] = {}
+        for f in features:
+            by_norm.setdefault(normalise_name(f), []).append(f)
+        mapping, unmatched = {}, []
+        for name in names:
+            if name in features:
+                mapping[name] = name
+                continue
+            found = by_norm.get(normalise_name(name), [])
+            if len(found) == 1:
+                mapping[name] = found[0]
+            elif len(found) > 1:
+                raise ModelOutputError(self.info.path,
+                    f"model input {name!r} matches several data columns ({', '.join(found)})")
+            else:
+                unmatched.append(name)
+        if unmatched:
+            raise ModelOutputError(self.info.path,
+                f"model inputs do not match the data: no column for "
+                f"{', '.join(repr(u) for u in unmatched)}. Model inputs: {', '.join(names)}. "
+                f"Data feature columns: {', '.join(features)}")
+        return "by-name", mapping
+
+    def _feed(self, frame: pd.DataFrame, features: Sequence[str]) -> dict[str, np.ndarray]:
+        mode, mapping = self._bind(features)
+        if mode == "by-position":
+            inp = self.inputs[0]
+            block = frame[list(features)]
+            non_numeric = [c for c in block.columns if not _is_numeric(block[c])]
+            if non_numeric:
+                raise ModelOutputError(self.info.path,
+                    f"input {inp.name!r} is one numeric tensor, but columns "
+                    f"{', '.join(non_numeric)} are not numeric")
+            return {inp.name: block.to_numpy(dtype=_NUMPY.get(inp.type, np.float32))}
+        return {inp.name: self._column(frame[mapping[inp.name]], inp) for inp in self.inputs}
+
+    def _column(self, col: pd.Series, inp: _Input) -> np.ndarray:
+        if inp.type == "tensor(string)":
+            if pd.api.types.is_string_dtype(col) or col.dtype == object:
+                arr = col.to_numpy(dtype=object, na_value="")
+                if col.dtype == object and not all(isinstance(v, str) for v in arr[:100]):
+                    arr = col.astype(str).to_numpy(dtype=object)
+            else:
+                arr = col.astype(str).to_numpy(dtype=object)
+        else:
+            dtype = _NUMPY.get(inp.type)
+            if dtype is None:
+                raise ModelOutputError(self.info.path,
+                    f"model input {inp.name!r} has type {inp.type}, which evalgate cannot feed")
+            if not _is_numeric(col):
+                raise ModelOutputError(self.info.path,
+                    f"column {col.name!r} holds {col.dtype} values, but model input "
+                    f"{inp.name!r} expects {inp.type}")
+            if np.issubdtype(dtype, np.integer) and col.isna().any():
+                raise ModelOutputError(self.info.path,
+                    f"column {col.name!r} has missing values, but model input {inp.name!r} "
+                    f"is {inp.type}, which cannot hold them")
+            arr = col.to_numpy(dtype=dtype, na_value=np.nan if dtype.kind == "f" else None)
+        return arr.reshape(-1, 1) if inp.rank >= 2 else arr
+
+    # ----------------------------------------------------------------- predict
+
+    def predict(self, frame: pd.DataFrame, features: Sequence[str]) -> RawPrediction:
+        feed = self._feed(frame, features)
+        names = [n for n in (self._label_out, self._float_out) if n is not None]
+        n = len(frame)
+        parts: list[list[np.ndarray]] = [[] for _ in names]
+        for start in range(0, max(n, 1), _CHUNK):
+            chunk = {k: v[start:start + _CHUNK] for k, v in feed.items()}
+            try:
+                outs = self._session.run(names, chunk)
+            except Exception as exc:  # noqa: BLE001
+                raise ModelOutputError(self.info.path, f"onnxruntime failed to predict: "
+                                                       f"{_first_line(exc)}") from None
+            for acc, out in zip(parts, outs):
+                acc.append(np.asarray(out))
+        results = dict(zip(names, (np.concatenate(p) if p else np.empty(0) for p in parts)))
+        floats = results.get(self._float_out) if self._float_out else None
+        if not self.is_classifier:
+            values = np.asarray(floats, dtype=np.float64)
+            if values.ndim == 2 and values.shape[1] != 1:
+                raise ModelOutputError(self.info.path, f"a regression output must have one "
+                                                       f"column, got {values.shape[1]}")
+            return RawPrediction(values=values.reshape(-1))
+        labels = results.get(self._label_out) if self._label_out else None
+        if labels is not None:
+            labels = labels.reshape(-1)
+            if labels.dtype.kind in "SO":
+                labels = labels.astype(str)
+        proba = None
+        classes = self._classes
+        if floats is not None:
+            proba = np.asarray(floats, dtype=np.float64)
+            if proba.ndim == 1:
+                proba = proba.reshape(-1, 1)
+            if proba.shape[1] == 1:
+                proba = np.hstack([1 - proba, proba])
+            if classes is None:
+                classes = tuple(range(proba.shape[1]))
+            if len(classes) != proba.shape[1]:
+                raise ModelOutputError(self.info.path,
+                    f"the model gives {proba.shape[1]} probability columns for "
+                    f"{len(classes)} classes {classes}")
+        return RawPrediction(labels=labels, proba=proba, classes=classes)
+
+    def describe_inputs(self) -> dict[str, Any]:
+        mode, mapping = self._last
+        return {"mode": mode, "mapping": dict(mapping)}
+
+
+_NUMPY: dict[str, Any] = {
+    "tensor(float)": np.dtype(np.float32), "tensor(double)": np.dtype(np.float64),
+    "tensor(int64)": np.dtype(np.int64), "tensor(int32)": np.dtype(np.int32),
+    "tensor(bool)": np.dtype(np.bool_), "tensor(float16)": np.dtype(np.float16),
+}
+
+
+def _is_numeric(col: pd.Series) -> bool:
+    return pd.api.types.is_numeric_dtype(col) or pd.api.types.is_bool_dtype(col)

@@ -1,0 +1,93 @@
+"""scikit-learn models: through skops' safe format, or pickle/joblib when explicitly trusted."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from ..errors import ModelLoadError, ModelOutputError
+from . import ModelInfo, RawPrediction, file_info
+
+
+class SklearnModel:
+    """A fitted scikit-learn estimator (usually a Pipeline) fed a DataFrame."""
+
+    def __init__(self, info: ModelInfo, estimator: Any):
+        self.info = info
+        self.estimator = estimator
+        if not hasattr(estimator, "predict"):
+            raise ModelLoadError(info.path, f"the file holds a {type(estimator).__name__}, "
+                                            f"not a fitted estimator with predict()")
+        self._columns: list[str] | None = None
+
+    @classmethod
+    def load_skops(cls, path: Path) -> SklearnModel:
+        raw, info = file_info(path, "skops")
+        import skops.io as sio
+
+        try:
+            untrusted = sio.get_untrusted_types(data=raw)
+        except Exception as exc:  # noqa: BLE001 - a foreign or truncated file
+            raise ModelLoadError(path, f"not a valid skops file: {type(exc).__name__}: {exc}"
+                                 ) from None
+        if untrusted:
+            raise ModelLoadError(path, "the skops file holds types that are not trusted by "
+                                       f"default: {', '.join(untrusted)}; convert the model to "
+                                       "ONNX, or pass --evalgate-trust-pickle if you trust it")
+        try:
+            estimator = sio.loads(raw)
+        except Exception as exc:  # noqa: BLE001
+            raise ModelLoadError(path, f"skops cannot load the model: {type(exc).__name__}: "
+                                       f"{exc}") from None
+        return cls(info, estimator)
+
+    @classmethod
+    def load_pickle(cls, path: Path) -> SklearnModel:
+        raw, info = file_info(path, "joblib" if path.suffix == ".joblib" else "pickle")
+        import joblib
+
+        try:
+            estimator = joblib.load(path)
+        except Exception as exc:  # noqa: BLE001
+            raise ModelLoadError(path, f"cannot unpickle the model: {type(exc).__name__}: "
+                                       f"{exc}") from None
+        return cls(info, estimator)
+
+    def _bind(self, features: Sequence[str]) -> list[str]:
+        if self._columns is None:
+            wanted = getattr(self.estimator, "feature_names_in_", None)
+            if wanted is None:
+                self._columns = list(features)
+            else:
+                missing = [str(c) for c in wanted if c not in features]
+                if missing:
+                    raise ModelOutputError(self.info.path,
+                        f"model inputs do not match the data: no column for "
+                        f"{', '.join(repr(m) for m in missing)}. Model inputs: "
+                        f"{', '.join(map(str, wanted))}. Data feature columns: "
+                        f"{', '.join(features)}")
+                self._columns = [str(c) for c in wanted]
+        return self._columns
+
+    def predict(self, frame: pd.DataFrame, features: Sequence[str]) -> RawPrediction:
+        X = frame[self._bind(features)]
+        est = self.estimator
+        try:
+            labels = np.asarray(est.predict(X))
+            if hasattr(est, "predict_proba") and hasattr(est, "classes_"):
+                proba = np.asarray(est.predict_proba(X), dtype=np.float64)
+                return RawPrediction(labels=labels, proba=proba,
+                                     classes=tuple(np.asarray(est.classes_).tolist()))
+        except Exception as exc:  # noqa: BLE001
+            raise ModelOutputError(self.info.path, f"the model failed to predict: "
+                                                   f"{type(exc).__name__}: {exc}") from None
+        if hasattr(est, "classes_"):
+            return RawPrediction(labels=labels, classes=tuple(np.asarray(est.classes_).tolist()))
+        return RawPrediction(values=labels.astype(np.float64))
+
+    def describe_inputs(self) -> dict[str, Any]:
+        return {"mode": "by-name", "mapping": {c: c for c in self._columns or []}}

@@ -1,0 +1,293 @@
+"""pytest glue: ``pytest --evalgate CANDIDATE`` turns each suite check into a test item.
+
+The plugin does nothing unless ``--evalgate`` is given. State lives in one
+:class:`GateSession` kept in ``config.stash``; the work is done by :mod:`evalgate.runner`,
+and this module only translates between it and pytest.
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import pytest
+
+if TYPE_CHECKING:
+    from .checks import CheckPlan, CheckResult
+    from .runner import Gate, SuiteOutcome
+    from .spec import Suite
+
+OPT_CANDIDATE = "--evalgate"
+OPT_CHAMPION = "--evalgate-champion"
+OPT_SUITES = "--evalgate-suites"
+OPT_REPORT = "--evalgate-report"
+OPT_SEED = "--evalgate-seed"
+OPT_TRUST = "--evalgate-trust-pickle"
+
+
+def _seed(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"the seed must be 0 or more, got {value}")
+    return value
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    group = parser.getgroup("evalgate", "evalgate model release gate")
+    group.addoption(OPT_CANDIDATE, metavar="PATH", dest="evalgate", default=None,
+                    help="run the release gate on this candidate model file")
+    group.addoption(OPT_CHAMPION, metavar="PATH", dest="evalgate_champion", default=None,
+                    help="the champion model (overrides each suite's champion: key)")
+    group.addoption(OPT_SUITES, metavar="PATH", dest="evalgate_suites", default=None,
+                    help="a suite file or a folder of them (default: suites/, or "
+                         "[tool.evalgate] suites in pyproject.toml)")
+    group.addoption(OPT_REPORT, metavar="DIR", dest="evalgate_report", default=None,
+                    help="where evalgate-report.html and verdict.json go (default: reports/)")
+    group.addoption(OPT_SEED, metavar="N", dest="evalgate_seed", default=None, type=_seed,
+                    help="override every suite's seed")
+    group.addoption(OPT_TRUST, dest="evalgate_trust_pickle", action="store_true",
+                    default=False, help="allow pickle/joblib model files (they can run code)")
+
+
+class GateSession:
+    """The state of one gated pytest run."""
+
+    def __init__(self, config: pytest.Config):
+        from .config import read_settings
+        from .errors import EvalgateError
+        from .runner import Gate
+
+        self.config = config
+        invocation = config.invocation_params.dir
+        pyproject = config.inipath if config.inipath and config.inipath.name == \
+            "pyproject.toml" else None
+        try:
+            settings = read_settings(config.rootpath, pyproject)
+        except EvalgateError as exc:
+            raise pytest.UsageError(str(exc)) from None
+        opt = config.getoption
+        self.suites_path = (invocation / opt("evalgate_suites")).resolve() \
+            if opt("evalgate_suites") else settings.suites.resolve()
+        self.report_dir = (invocation / opt("evalgate_report")).resolve() \
+            if opt("evalgate_report") else settings.report.resolve()
+        self.candidate = invocation / opt("evalgate")
+        champion = opt("evalgate_champion")
+        self.seed: int | None = opt("evalgate_seed")
+        self.gate: Gate = Gate(self.candidate,
+                               champion=invocation / champion if champion else None,
+                               seed=self.seed, trust_pickle=opt("evalgate_trust_pickle"))
+        self.started_at = __import__("evalgate.verdict", fromlist=["now"]).now()
+        self.t0 = time.perf_counter()
+        self.outcomes: dict[Path, SuiteOutcome] = {}
+        self.deselected = 0
+        self.summary_line: str | None = None
+
+    def is_suite(self, path: Path) -> bool:
+        if path.suffix not in (".yaml", ".yml"):
+            return False
+        root = self.suites_path
+        explicit = any(Path(a.split("::")[0]).resolve() == path.resolve()
+                       for a in self.config.args)
+        return explicit or path.resolve() == root or root in path.resolve().parents
+
+    def outcome(self, item: CheckItem) -> SuiteOutcome:
+        file = item.parent
+        assert isinstance(file, SuiteFile) and file.suite is not None
+        if file.path not in self.outcomes:
+            selected = {i.check_id for i in item.session.items
+                        if isinstance(i, CheckItem) and i.parent is file}
+            self.outcomes[file.path] = self.gate.run_suite(file.suite, selected)
+        return self.outcomes[file.path]
+
+    def finish(self, session: pytest.Session) -> None:
+        from .output import finish
+
+        missing = [i.check_id for i in session.items
+                   if isinstance(i, CheckItem) and i.parent.path not in self.outcomes]
+        written = finish(self.gate.outcomes, candidate=self.candidate,
+                         report_dir=self.report_dir, seed=self.seed,
+                         started_at=self.started_at, duration_s=time.perf_counter() - self.t0,
+                         missing=missing, complete=not missing and not self.deselected)
+        self.summary = written.summary
+        self.summary_line = f"{written.summary.line} — report: {_display(written.report_path)}"
+        if written.summary.decision == "block" and session.exitstatus == 0:
+            session.exitstatus = pytest.ExitCode.TESTS_FAILED
+
+
+def _display(path: Path) -> str:
+    try:
+        return str(path.relative_to(Path.cwd()))
+    except ValueError:
+        return str(path)
+
+
+_SESSION = pytest.StashKey[GateSession]()
+
+
+def _active(config: pytest.Config) -> GateSession | None:
+    return config.stash.get(_SESSION, None)
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line("markers", "evalgate: a check of an evalgate suite")
+    for family in ("performance", "robustness", "bias", "latency", "stress"):
+        config.addinivalue_line("markers", f"{family}: evalgate {family} checks")
+    if config.getoption("evalgate", None) is None:
+        return
+    if hasattr(config, "workerinput"):  # an xdist worker: the controller owns the gate
+        raise pytest.UsageError("evalgate does not run under pytest-xdist; drop -n")
+    gs = GateSession(config)
+    config.stash[_SESSION] = gs
+    suites = str(gs.suites_path)
+    if config.args_source != pytest.Config.ArgsSource.ARGS:
+        config.args = [suites]  # a gate run collects the suites alone
+    elif not any(Path(a.split("::")[0]).resolve() in (gs.suites_path, *gs.suites_path.parents)
+                 or gs.suites_path in Path(a.split("::")[0]).resolve().parents
+                 for a in config.args):
+        config.args = [*config.args, suites]
+
+
+def pytest_collect_file(file_path: Path, parent: pytest.Collector) -> pytest.Collector | None:
+    gs = _active(parent.config)
+    if gs is not None and gs.is_suite(file_path):
+        return SuiteFile.from_parent(parent, path=file_path)
+    return None
+
+
+def pytest_deselected(items: list[pytest.Item]) -> None:
+    for item in items:
+        gs = _active(item.config)
+        if gs is not None and isinstance(item, CheckItem):
+            gs.deselected += 1
+
+
+def pytest_sessionfinish(session: pytest.Session) -> None:
+    gs = _active(session.config)
+    if gs is None or session.config.option.collectonly:
+        return
+    gs.finish(session)
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    gs = _active(config)
+    if gs is None or gs.summary_line is None:
+        return
+    tr = config.pluginmanager.get_plugin("terminalreporter")
+    if tr is not None:
+        promote = gs.summary.decision == "promote"
+        tr.write_line(gs.summary_line, green=promote, red=not promote, bold=True)
+
+
+# --------------------------------------------------------------------------- nodes
+
+
+class SuiteFile(pytest.File):
+    """A suite YAML file; its items are the suite's checks."""
+
+    suite: Suite | None = None
+
+    def collect(self) -> Any:
+        from .checks import plan_checks
+        from .errors import SpecError
+        from .runner import SUITE_ITEM
+
+        gs = _active(self.config)
+        assert gs is not None
+        try:
+            self.suite = gs.gate.load(self.path)
+        except SpecError as exc:
+            outcome = gs.gate.spec_error(self.path, exc)
+            gs.outcomes[self.path] = outcome
+            yield SuiteErrorItem.from_parent(self, name=SUITE_ITEM, message=str(exc))
+            return
+        for plan in plan_checks(self.suite):
+            yield CheckItem.from_parent(self, name=f"{plan.family}::{plan.name}", plan=plan)
+
+
+class CheckFailed(Exception):
+    """Raised by a failing check item; shown as its message, not as a traceback."""
+
+    def __init__(self, result: CheckResult):
+        super().__init__(result.message)
+        self.result = result
+
+
+class CheckItem(pytest.Item):
+    """One check of one suite."""
+
+    def __init__(self, *, plan: CheckPlan, **kwargs: Any):
+        super().__init__(**kwargs)
+        self.plan = plan
+        suite = self.parent.suite  # type: ignore[union-attr]
+        self.check_id = suite.check_id(plan.family, plan.name)
+        self.result: CheckResult | None = None
+        self.add_marker(pytest.mark.evalgate)
+        self.add_marker(getattr(pytest.mark, plan.family))
+
+    def setup(self) -> None:
+        gs = _active(self.config)
+        assert gs is not None
+        outcome = gs.outcome(self)
+        self.result = next((r for r in outcome.results if r.id == self.check_id), None)
+        if self.result is None:
+            pytest.fail(f"evalgate produced no result for {self.check_id}", pytrace=False)
+        if self.result.status == "error":
+            pytest.fail(self.result.message, pytrace=False)
+        if self.result.status == "skip":
+            pytest.skip(self.result.message)
+
+    def runtest(self) -> None:
+        assert self.result is not None
+        if self.result.status == "fail":
+            if not self.result.blocking:
+                self.warn(pytest.PytestWarning(f"non-blocking check failed: "
+                                               f"{self.result.message}"))
+                return
+            raise CheckFailed(self.result)
+
+    def repr_failure(self, excinfo: pytest.ExceptionInfo[BaseException],
+                     style: Any = None) -> Any:
+        if isinstance(excinfo.value, CheckFailed):
+            r = excinfo.value.result
+            lines = [r.message]
+            if r.threshold:
+                lines.append("threshold: " + ", ".join(f"{k} {v:g}"
+                                                       for k, v in r.threshold.items()))
+            if r.ci is not None and r.method:
+                lo, hi = r.ci
+                lines.append(f"interval: [{_fmt(lo)}, {_fmt(hi)}] at {r.confidence} "
+                             f"one-sided ({r.method})")
+            lines.append(f"suite: {self.path.name}:{r.line}" if r.line else f"suite: {self.path}")
+            return "\n".join(lines)
+        return super().repr_failure(excinfo, style=style)
+
+    def reportinfo(self) -> tuple[Path, int | None, str]:
+        line = self.plan.line - 1 if self.plan.line else None
+        return self.path, line, f"{self.plan.family}::{self.plan.name}"
+
+
+class SuiteErrorItem(pytest.Item):
+    """Stands for a suite file that could not be read: one error, and the gate blocks."""
+
+    def __init__(self, *, message: str, **kwargs: Any):
+        super().__init__(**kwargs)
+        self.message = message
+
+    def setup(self) -> None:
+        pytest.fail(self.message, pytrace=False)
+
+    def runtest(self) -> None:  # pragma: no cover - setup always fails
+        pass
+
+    def reportinfo(self) -> tuple[Path, int | None, str]:
+        return self.path, None, "suite"
+
+
+def _fmt(x: float | None) -> str:
+    return "open" if x is None else f"{x:.4f}"

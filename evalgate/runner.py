@@ -1,0 +1,176 @@
+"""The runner: loads each model once, predicts each dataset once per model, runs the checks.
+
+``Gate`` holds the caches of one gate run (a pytest session or one ``evalgate run``). Bad
+input never escapes as a traceback: a suite that cannot be evaluated turns each of its
+checks into an ``error`` result carrying one clear message.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import time
+from collections.abc import Collection
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from .checks import CheckPlan, CheckResult, EvalContext, error_result, families, plan_checks
+from .data import Dataset, Target, encode_target, load_dataset
+from .errors import EvalgateError, ModelLoadError, SpecError
+from .models import Model, ModelInfo, RawPrediction, load_model
+from .predictions import Predictions, canonical, class_universe
+from .spec import Suite, load_suite
+
+SUITE_ITEM = "suite"
+
+
+@dataclass(eq=False)
+class SuiteOutcome:
+    """Everything one suite produced, for the verdict and the report."""
+
+    file: Path
+    suite: Suite | None
+    results: list[CheckResult]
+    candidate: ModelInfo | None = None
+    champion: ModelInfo | None = None
+    dataset: Dataset | None = None
+    inputs: dict[str, Any] = field(default_factory=dict)
+    error: str | None = None
+    duration_s: float = 0.0
+
+    @property
+    def name(self) -> str:
+        return self.suite.name if self.suite is not None else self.file.stem
+
+
+def spec_error_result(path: Path, exc: SpecError) -> CheckResult:
+    """The one result of a suite file that could not be read."""
+    return CheckResult(id=f"{path.stem}::{SUITE_ITEM}", family=SUITE_ITEM, name=SUITE_ITEM,
+                       status="error", blocking=True, message=str(exc), line=exc.line)
+
+
+class Gate:
+    """One gate run: the candidate, an optional champion override, and the caches."""
+
+    def __init__(self, candidate: str | Path, *, champion: str | Path | None = None,
+                 seed: int | None = None, trust_pickle: bool = False):
+        self.candidate_ref = Path(candidate)
+        self.champion_override = Path(champion) if champion is not None else None
+        self.seed = seed
+        self.trust_pickle = trust_pickle
+        self._models: dict[Path, Model | EvalgateError] = {}
+        self._predictions: dict[tuple[str, str, tuple[str, ...]], RawPrediction] = {}
+        self.outcomes: list[SuiteOutcome] = []
+
+    # ----------------------------------------------------------------- caches
+
+    def model(self, path: Path) -> Model:
+        key = path.resolve()
+        if key not in self._models:
+            try:
+                self._models[key] = load_model(path, trust_pickle=self.trust_pickle)
+            except EvalgateError as exc:
+                self._models[key] = exc
+        found = self._models[key]
+        if isinstance(found, EvalgateError):
+            raise found
+        return found
+
+    def raw_predictions(self, model: Model, data: Dataset) -> RawPrediction:
+        key = (model.info.sha256, data.sha256, data.features)
+        if key not in self._predictions:
+            self._predictions[key] = model.predict(data.frame, data.features)
+        return self._predictions[key]
+
+    # ----------------------------------------------------------------- suites
+
+    def load(self, path: Path) -> Suite:
+        """Load a suite, applying the run's seed override."""
+        suite = load_suite(path)
+        if self.seed is not None:
+            suite = dataclasses.replace(suite, seed=self.seed)
+        return suite
+
+    def spec_error(self, path: Path, exc: SpecError) -> SuiteOutcome:
+        """Record a suite file that could not be read: one ``error`` result, the gate blocks."""
+        outcome = SuiteOutcome(file=path, suite=None, results=[spec_error_result(path, exc)],
+                               error=str(exc))
+        self.outcomes.append(outcome)
+        return outcome
+
+    def champion_path(self, suite: Suite) -> Path | None:
+        if self.champion_override is not None:
+            return self.champion_override
+        if suite.champion is None:
+            return None
+        return (suite.base_dir / suite.champion).resolve()
+
+    def run_suite(self, suite: Suite, selected: Collection[str] | None = None) -> SuiteOutcome:
+        """Evaluate ``suite`` (only the ``selected`` check ids, when given)."""
+        started = time.perf_counter()
+        plans = [p for p in plan_checks(suite)
+                 if selected is None or suite.check_id(p.family, p.name) in selected]
+        outcome = SuiteOutcome(file=suite.path, suite=suite, results=[])
+        try:
+            outcome.results = self._evaluate(suite, plans, selected, outcome)
+        except EvalgateError as exc:
+            outcome.error = str(exc)
+            outcome.results = [error_result(suite, p, str(exc)) for p in plans]
+        except Exception as exc:  # noqa: BLE001 - fail closed on our own bugs too
+            outcome.error = f"internal error ({type(exc).__name__}: {exc}); please report it"
+            outcome.results = [error_result(suite, p, outcome.error) for p in plans]
+        outcome.duration_s = time.perf_counter() - started
+        self.outcomes.append(outcome)
+        return outcome
+
+    def _evaluate(self, suite: Suite, plans: list[CheckPlan], selected: Collection[str] | None,
+                  outcome: SuiteOutcome) -> list[CheckResult]:
+        candidate = self.model(self.candidate_ref)
+        outcome.candidate = candidate.info
+        champion_path = self.champion_path(suite)
+        champion = None
+        if champion_path is not None:
+            try:
+                champion = self.model(champion_path)
+            except ModelLoadError as exc:
+                raise ModelLoadError(exc.path, f"champion: {exc.problem}") from None
+            outcome.champion = champion.info
+
+        data = load_dataset(suite.data)
+        outcome.dataset = data
+        target = encode_target(data, suite.task, suite.data.positive_label)
+        raws = {"candidate": self.raw_predictions(candidate, data)}
+        if champion is not None:
+            raws["champion"] = self.raw_predictions(champion, data)
+        outcome.inputs = {"candidate": candidate.describe_inputs()}
+        if champion is not None:
+            outcome.inputs["champion"] = champion.describe_inputs()
+        if suite.task == "multiclass":
+            target = Target(y=target.y, classes=class_universe(target, list(raws.values())))
+        preds: dict[str, Predictions] = {}
+        for role, raw in raws.items():
+            model = candidate if role == "candidate" else champion
+            assert model is not None
+            preds[role] = canonical(raw, suite.task, target, model.info, data.rows)
+
+        reason = ("no champion given (a first release): comparisons are skipped and the value "
+                  "thresholds alone decide")
+        ctx = EvalContext(suite=suite, target=target, candidate=preds["candidate"],
+                          champion=preds.get("champion"), no_champion_reason=reason)
+        results: list[CheckResult] = []
+        for _, run in families().values():
+            results.extend(run(ctx, selected))
+        return results
+
+
+def evaluate_paths(gate: Gate, paths: list[Path]) -> list[SuiteOutcome]:
+    """Run every suite file in ``paths`` (the CLI's path; pytest drives suites one by one)."""
+    outcomes = []
+    for path in paths:
+        try:
+            suite = gate.load(path)
+        except SpecError as exc:
+            outcomes.append(gate.spec_error(path, exc))
+            continue
+        outcomes.append(gate.run_suite(suite))
+    return outcomes
