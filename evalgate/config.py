@@ -38,3 +38,12 @@ def read_settings(root: Path, pyproject: Path | None = None) -> Settings:
     return Settings(root=root,
                     suites=base / str(table.get("suites", DEFAULT_SUITES)),
                     report=base / str(table.get("report", DEFAULT_REPORT)))
+
+
+def display_path(path: Path | str) -> str:
+    """``path`` relative to the working directory when it lies below it."""
+    p = Path(path)
+    try:
+        return str(p.resolve().relative_to(Path.cwd().resolve()))
+    except ValueError:
+        return str(p)

@@ -105,6 +105,7 @@ class GateSession:
         return self.outcomes[file.path]
 
     def finish(self, session: pytest.Session) -> None:
+        from .config import display_path
         from .output import finish
 
         missing = [i.check_id for i in session.items
@@ -114,16 +115,9 @@ class GateSession:
                          started_at=self.started_at, duration_s=time.perf_counter() - self.t0,
                          missing=missing, complete=not missing and not self.deselected)
         self.summary = written.summary
-        self.summary_line = f"{written.summary.line} — report: {_display(written.report_path)}"
+        self.summary_line = f"{written.summary.line} — report: {display_path(written.report_path)}"
         if written.summary.decision == "block" and session.exitstatus == 0:
             session.exitstatus = pytest.ExitCode.TESTS_FAILED
-
-
-def _display(path: Path) -> str:
-    try:
-        return str(path.relative_to(Path.cwd()))
-    except ValueError:
-        return str(path)
 
 
 _SESSION = pytest.StashKey[GateSession]()

@@ -15,6 +15,7 @@ from typing import Any, Literal
 
 from . import __version__
 from .checks import CheckResult
+from .config import display_path
 from .runner import SuiteOutcome
 
 SCHEMA = "evalgate.verdict/1"
@@ -74,11 +75,7 @@ def _model_entry(info: Any, inputs: dict[str, Any] | None = None) -> dict[str, A
 
 
 def _rel(path: Path | str) -> str:
-    p = Path(path)
-    try:
-        return str(p.resolve().relative_to(Path.cwd().resolve()))
-    except ValueError:
-        return str(p)
+    return display_path(path)
 
 
 def build(outcomes: Sequence[SuiteOutcome], *, candidate: Path, seed: int | None,
