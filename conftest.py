@@ -1,0 +1,66 @@
+"""Fixtures for evalgate's own tests (the gate itself needs none of this)."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+# pytester's in-process runs drop modules first imported inside them; numpy and onnxruntime
+# cannot be imported twice in one process, so the gate's whole import graph is loaded here.
+import evalgate.checks.performance  # noqa: F401
+import evalgate.models.onnx  # noqa: F401
+import evalgate.models.sklearn  # noqa: F401
+import evalgate.output  # noqa: F401
+import evalgate.runner  # noqa: F401
+import onnx  # noqa: F401
+import onnxruntime  # noqa: F401
+import scipy.stats  # noqa: F401
+
+ROOT = Path(__file__).resolve().parent
+EXAMPLES = ROOT / "examples"
+ADULT_TEST = EXAMPLES / "data" / "adult_test.csv.gz"
+CANDIDATE = EXAMPLES / "models" / "candidate.onnx"
+CHAMPION = EXAMPLES / "models" / "champion.onnx"
+
+#: a quick suite on the shipped data: the metrics whose intervals cost nothing
+QUICK_CHECKS = """\
+  performance:
+    roc_auc:  {min: 0.85, max_regression: 0.005}
+    accuracy: {min: 0.80, max_regression: 0.01}
+    log_loss: {max: 0.45, max_regression: 0.01}
+"""
+
+
+def suite_text(*, data: Path | str = ADULT_TEST, champion: Path | str | None = CHAMPION,
+               checks: str = QUICK_CHECKS, name: str = "adult-income", target: str = "income",
+               positive_label: str = ">50K", extra: str = "") -> str:
+    """A suite YAML with absolute paths, so it can be written anywhere."""
+    champ = f"champion: {json.dumps(str(champion))}\n" if champion is not None else ""
+    return (f"suite: {json.dumps(name)}\ntask: binary\n"
+            f"data:\n  path: {json.dumps(str(data))}\n  target: {target}\n"
+            f"  positive_label: {json.dumps(positive_label)}\n  sensitive: [sex, race]\n"
+            f"{champ}confidence: 0.95\nseed: 0\nn_resamples: 400\n{extra}checks:\n{checks}")
+
+
+@pytest.fixture
+def gate_project(pytester: pytest.Pytester) -> Callable[..., Path]:
+    """Write ``suites/adult.yaml`` (quick checks by default) into a pytester project."""
+
+    pytester.makeini("[pytest]\n")  # pin the rootdir to the test project
+
+    def make(**kwargs: Any) -> Path:
+        suites = pytester.path / "suites"
+        suites.mkdir(exist_ok=True)
+        path = suites / "adult.yaml"
+        path.write_text(suite_text(**kwargs), encoding="utf-8")
+        return path
+
+    return make
+
+
+def read_verdict(directory: Path) -> dict[str, Any]:
+    return json.loads((directory / "reports" / "verdict.json").read_text("utf-8"))

@@ -1,0 +1,187 @@
+"""The gate end to end through pytest (pytester): items, node ids, summary line, exit status,
+verdict.json and the report."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from conftest import CANDIDATE, CHAMPION, ROOT, read_verdict
+
+
+def test_promote_on_the_shipped_example(pytester: pytest.Pytester, gate_project) -> None:
+    gate_project()
+    result = pytester.runpytest(f"--evalgate={CANDIDATE}", "-v")
+    result.stdout.fnmatch_lines([
+        "suites/adult.yaml::performance::roc_auc PASSED*",
+        "suites/adult.yaml::performance::accuracy PASSED*",
+        "suites/adult.yaml::performance::log_loss PASSED*",
+        "*3 passed*",
+    ])
+    assert result.outlines[-1].startswith("evalgate: PROMOTE")
+    assert "reports/evalgate-report.html" in result.outlines[-1]
+    assert result.ret == 0
+    verdict = read_verdict(pytester.path)
+    assert verdict["decision"] == "promote"
+    assert (pytester.path / "reports" / "evalgate-report.html").is_file()
+
+
+def test_block_when_the_old_model_is_offered(pytester: pytest.Pytester, gate_project) -> None:
+    gate_project(champion=CANDIDATE)
+    result = pytester.runpytest(f"--evalgate={CHAMPION}")
+    result.stdout.fnmatch_lines([
+        "*performance::roc_auc*",
+        "*Δ vs champion = -0.02*one-sided 95% lower bound*< -0.005 allowed by max_regression*",
+        "*threshold: min 0.85, max_regression 0.005*",
+        "*3 failed*",
+    ])
+    assert "Traceback" not in result.stdout.str()
+    assert result.outlines[-1].startswith("evalgate: BLOCK (3 of 3 checks failed)")
+    assert result.ret == 1
+    verdict = read_verdict(pytester.path)
+    assert verdict["decision"] == "block"
+    assert {c["status"] for c in verdict["suites"][0]["checks"]} == {"fail"}
+
+
+def test_champion_option_overrides_the_suite(pytester: pytest.Pytester, gate_project) -> None:
+    gate_project(champion=CHAMPION)
+    result = pytester.runpytest(f"--evalgate={CHAMPION}", f"--evalgate-champion={CANDIDATE}")
+    assert result.ret == 1
+    assert read_verdict(pytester.path)["champion"]["path"].endswith("candidate.onnx")
+
+
+def test_without_the_flag_the_plugin_does_nothing(pytester: pytest.Pytester,
+                                                  gate_project) -> None:
+    gate_project()
+    pytester.makepyfile(test_plain="def test_one():\n    assert True\n")
+    result = pytester.runpytest()
+    result.assert_outcomes(passed=1)
+    assert "evalgate:" not in result.stdout.str()
+    assert not (pytester.path / "reports").exists()
+
+
+def test_gate_run_collects_suites_alone(pytester: pytest.Pytester, gate_project) -> None:
+    gate_project()
+    pytester.makepyfile(test_unrelated="def test_boom():\n    assert False\n")
+    result = pytester.runpytest(f"--evalgate={CANDIDATE}")
+    result.assert_outcomes(passed=3)
+    assert result.ret == 0
+
+
+def test_positional_paths_are_collected_in_addition(pytester: pytest.Pytester,
+                                                     gate_project) -> None:
+    gate_project()
+    pytester.makepyfile(test_extra="def test_ok():\n    assert True\n")
+    result = pytester.runpytest(f"--evalgate={CANDIDATE}", "test_extra.py")
+    result.assert_outcomes(passed=4)
+
+
+def test_k_selects_checks_and_verdict_says_incomplete(pytester: pytest.Pytester,
+                                                       gate_project) -> None:
+    gate_project()
+    result = pytester.runpytest(f"--evalgate={CANDIDATE}", "-k", "roc_auc")
+    result.assert_outcomes(passed=1, deselected=2)
+    verdict = read_verdict(pytester.path)
+    ids = [c["id"] for c in verdict["suites"][0]["checks"]]
+    assert ids == ["adult-income::performance::roc_auc"]
+    assert verdict["summary"]["complete"] is False
+
+
+def test_junitxml_lists_every_check(pytester: pytest.Pytester, gate_project) -> None:
+    gate_project(champion=CANDIDATE)
+    pytester.runpytest(f"--evalgate={CHAMPION}", "--junitxml", "junit.xml")
+    xml = (pytester.path / "junit.xml").read_text()
+    assert xml.count("<testcase") == 3
+    assert xml.count("<failure") == 3
+    assert 'classname="suites.adult.yaml.performance" name="roc_auc"' in xml
+
+
+def test_report_and_suites_options(pytester: pytest.Pytester, gate_project) -> None:
+    suite = gate_project()
+    moved = pytester.path / "gates" / "adult.yaml"
+    moved.parent.mkdir()
+    suite.rename(moved)
+    result = pytester.runpytest(f"--evalgate={CANDIDATE}", "--evalgate-suites", "gates",
+                                "--evalgate-report", "out")
+    result.stdout.fnmatch_lines(["*gates/adult.yaml*", "*3 passed*"])
+    assert (pytester.path / "out" / "verdict.json").is_file()
+    assert (pytester.path / "out" / "evalgate-report.html").is_file()
+
+
+def test_pyproject_names_the_suites_folder(pytester: pytest.Pytester, gate_project) -> None:
+    suite = gate_project()
+    (pytester.path / "gates").mkdir()
+    suite.rename(pytester.path / "gates" / "adult.yaml")
+    pytester.makepyprojecttoml('[tool.evalgate]\nsuites = "gates"\n')
+    result = pytester.runpytest(f"--evalgate={CANDIDATE}")
+    result.assert_outcomes(passed=3)
+
+
+def test_bad_seed_is_a_usage_error(pytester: pytest.Pytester, gate_project) -> None:
+    gate_project()
+    result = pytester.runpytest(f"--evalgate={CANDIDATE}", "--evalgate-seed", "x")
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stderr.fnmatch_lines(["*--evalgate-seed*not a whole number*"])
+
+
+def test_seed_option_is_recorded(pytester: pytest.Pytester, gate_project) -> None:
+    gate_project()
+    pytester.runpytest(f"--evalgate={CANDIDATE}", "--evalgate-seed", "7")
+    verdict = read_verdict(pytester.path)
+    assert verdict["provenance"]["seed"] == 7
+    assert verdict["suites"][0]["seed"] == 7
+
+
+def test_no_champion_skips_comparisons(pytester: pytest.Pytester, gate_project) -> None:
+    gate_project(champion=None, checks="  performance:\n    roc_auc: {max_regression: 0.01}\n"
+                                       "    accuracy: {min: 0.8, max_regression: 0.01}\n")
+    result = pytester.runpytest(f"--evalgate={CANDIDATE}", "-rs")
+    result.assert_outcomes(passed=1, skipped=1)
+    result.stdout.fnmatch_lines(["*SKIPPED*no champion given*"])
+    verdict = read_verdict(pytester.path)
+    assert verdict["champion"] is None
+    assert verdict["decision"] == "promote"
+    roc = verdict["suites"][0]["checks"][0]
+    assert roc["status"] == "skip" and roc["delta"] is None
+
+
+def test_no_suites_blocks(pytester: pytest.Pytester) -> None:
+    pytester.makeini("[pytest]\n")
+    (pytester.path / "suites").mkdir()
+    result = pytester.runpytest(f"--evalgate={CANDIDATE}")
+    assert result.ret != 0
+    assert result.outlines[-1].startswith("evalgate: BLOCK (no checks ran)")
+    assert read_verdict(pytester.path)["decision"] == "block"
+
+
+def test_same_inputs_same_verdict(pytester: pytest.Pytester, gate_project) -> None:
+    gate_project()
+    docs = []
+    for _ in range(2):
+        pytester.runpytest(f"--evalgate={CANDIDATE}")
+        doc = read_verdict(pytester.path)
+        for key in ("started_at", "duration_s"):
+            doc["provenance"].pop(key)
+        docs.append(json.dumps(doc, sort_keys=True))
+    assert docs[0] == docs[1]
+
+
+def test_shipped_suite_as_in_readme(pytester: pytest.Pytester) -> None:
+    """README's main command, on a copy of the project's own suite and example."""
+    pytester.makeini("[pytest]\n")
+    suites = pytester.path / "suites"
+    suites.mkdir()
+    text = (ROOT / "suites" / "adult.yaml").read_text()
+    text = text.replace("../examples", str(ROOT / "examples"))
+    (suites / "adult.yaml").write_text(text)
+    result = pytester.runpytest(f"--evalgate={CANDIDATE}")
+    assert result.ret == 0, result.stdout.str()
+    assert result.outlines[-1].startswith("evalgate: PROMOTE")
+    verdict = read_verdict(pytester.path)
+    checks = verdict["suites"][0]["checks"]
+    assert [c["id"].split("::")[-1] for c in checks] == [
+        "roc_auc", "average_precision", "accuracy", "balanced_accuracy", "f1", "log_loss",
+        "brier_score"]
+    assert verdict["suites"][0]["dataset"]["rows"] == 16281
