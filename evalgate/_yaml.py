@@ -7,6 +7,7 @@ code: the loader is PyYAML's ``SafeLoader`` with one constructor replaced.
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Any
 
@@ -37,10 +38,12 @@ class _Loader(yaml.SafeLoader):
 
 
 def _construct_mapping(loader: _Loader, node: yaml.MappingNode) -> LineDict:
-    loader.flatten_mapping(node)
+    explicit = {id(k) for k, _ in node.value if k.tag != "tag:yaml.org,2002:merge"}
+    loader.flatten_mapping(node)  # merged (<<) pairs first, then the explicit ones
     out = LineDict()
     out.line = node.start_mark.line + 1
     out.key_lines = {}
+    from_merge: set[Any] = set()
     for key_node, value_node in node.value:
         key = loader.construct_object(key_node, deep=True)
         line = key_node.start_mark.line + 1
@@ -48,13 +51,17 @@ def _construct_mapping(loader: _Loader, node: yaml.MappingNode) -> LineDict:
             hash(key)
         except TypeError:
             raise SpecError(loader.path, line, None, "a key must be a plain value") from None
-        if key in out:
+        if key in from_merge and id(key_node) in explicit:
+            from_merge.discard(key)  # an explicit key overrides a merged one
+        elif key in out:
             raise SpecError(
                 loader.path, line, str(key),
                 f"duplicate key (first given on line {out.key_lines[key]})",
             )
         out[key] = loader.construct_object(value_node, deep=True)
         out.key_lines[key] = line
+        if id(key_node) not in explicit:
+            from_merge.add(key)
     return out
 
 
@@ -66,6 +73,11 @@ def _construct_sequence(loader: _Loader, node: yaml.SequenceNode) -> LineList:
 
 
 _Loader.add_constructor("tag:yaml.org,2002:map", _construct_mapping)
+# YAML 1.2 reads 5e-3 as a number; PyYAML (YAML 1.1) would need 5.0e-3
+_Loader.add_implicit_resolver(
+    "tag:yaml.org,2002:float",
+    re.compile(r"^[-+]?(?:[0-9][0-9_]*)(?:\.[0-9_]*)?[eE][-+]?[0-9]+$"),
+    list("-+0123456789"))
 _Loader.add_constructor("tag:yaml.org,2002:seq", _construct_sequence)
 
 

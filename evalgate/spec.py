@@ -128,7 +128,8 @@ class _Reader:
 
     def required(self, d: LineDict, key: str, where: str) -> Any:
         if key not in d or d[key] is None:
-            raise self.fail(d.line, key, f"missing required key in {where}")
+            line = d.line_of(key) if key in d else d.line
+            raise self.fail(line, key, f"missing required key in {where}")
         return d[key]
 
     def string(self, d: LineDict, key: str) -> str:
@@ -204,7 +205,7 @@ def load_suite(path: Path | str) -> Suite:
     r = _Reader(path)
     if doc is None:
         raise r.fail(None, None, "the suite file is empty")
-    top = r.mapping(doc, 1, "suite file")
+    top = r.mapping(doc, getattr(doc, "line", 1), "suite file")
     r.only_keys(top, TOP_KEYS, "the suite")
 
     name = r.string(top, "suite") if "suite" in top else path.stem

@@ -170,3 +170,50 @@ def onnx_input_names(path: Path) -> list[str]:
     import onnx
 
     return [i.name for i in onnx.load(str(path)).graph.input]
+
+
+class Zoo:
+    """Lazily trains and saves models into one folder, each at most once.
+
+    Meant to live in a module- or session-scoped fixture::
+
+        @pytest.fixture(scope="module")
+        def zoo(tmp_path_factory):
+            return Zoo(tmp_path_factory.mktemp("zoo"))
+    """
+
+    def __init__(self, folder: Path, frame: pd.DataFrame | None = None):
+        self.folder = Path(folder)
+        self.frame = make_frame() if frame is None else frame
+        self._fitted: dict[tuple[str, str], Pipeline] = {}
+        self._files: dict[tuple[Any, ...], Path] = {}
+
+    def fitted(self, kind: str, target: str) -> Pipeline:
+        """A pipeline of ``kind`` (see :func:`classifier`, :func:`regressor`) fit on ``target``."""
+        key = (kind, target)
+        if key not in self._fitted:
+            pipe = regressor(kind) if kind in ("linear", "gbr") else classifier(kind)
+            self._fitted[key] = fit(pipe, self.frame, target)
+        return self._fitted[key]
+
+    def onnx(self, kind: str, target: str, *, zipmap: bool = True) -> Path:
+        key = ("onnx", kind, target, zipmap)
+        if key not in self._files:
+            path = self.folder / f"{kind}-{target}-{'zipmap' if zipmap else 'tensor'}.onnx"
+            self._files[key] = save_onnx(self.fitted(kind, target), self.frame, path,
+                                         zipmap=zipmap)
+        return self._files[key]
+
+    def skops(self, kind: str, target: str) -> Path:
+        key = ("skops", kind, target)
+        if key not in self._files:
+            self._files[key] = save_skops(self.fitted(kind, target),
+                                          self.folder / f"{kind}-{target}.skops")
+        return self._files[key]
+
+    def pickled(self, kind: str, target: str, suffix: str = ".joblib") -> Path:
+        key = ("pickle", kind, target, suffix)
+        if key not in self._files:
+            self._files[key] = save_joblib(self.fitted(kind, target),
+                                           self.folder / f"{kind}-{target}{suffix}")
+        return self._files[key]

@@ -612,9 +612,6 @@ def test_unhashable_key_is_a_spec_error(tmp_path: Path) -> None:
 # --------------------------------------------------------------------------- known bugs
 
 
-@pytest.mark.xfail(strict=True, reason="spec.py: a present-but-empty required key (`data:`, "
-                   "`checks:`) is reported at the start of the enclosing mapping instead of "
-                   "the key's own line (_Reader.required uses d.line, not d.line_of(key))")
 @pytest.mark.parametrize("text, key", [
     ("""\
         # an adult suite
@@ -641,8 +638,6 @@ def test_empty_required_key_is_reported_on_its_own_line(
     assert (info.value.key, info.value.line) == (key, marked_line(path.read_text()))
 
 
-@pytest.mark.xfail(strict=True, reason="spec.py: a top-level non-mapping is always reported at "
-                   "line 1 (load_suite passes a hard-coded 1), even when it starts further down")
 def test_top_level_list_is_reported_where_it_starts(tmp_path: Path) -> None:
     path = write_suite(tmp_path, """\
         # a suite must be a mapping
@@ -654,9 +649,6 @@ def test_top_level_list_is_reported_where_it_starts(tmp_path: Path) -> None:
     assert info.value.line == marked_line(path.read_text())
 
 
-@pytest.mark.xfail(strict=True, reason="_yaml.py: YAML merge keys cannot override a merged "
-                   "value: flatten_mapping prepends the merged pairs and _construct_mapping "
-                   "then reports the override as a duplicate key")
 def test_merge_key_value_can_be_overridden(tmp_path: Path) -> None:
     path = write_suite(tmp_path, """\
         task: binary
@@ -674,9 +666,6 @@ def test_merge_key_value_can_be_overridden(tmp_path: Path) -> None:
     assert suite.performance[1].threshold == Threshold(min=0.7, max_regression=0.01)
 
 
-@pytest.mark.xfail(strict=True, reason="spec.py: PyYAML's YAML 1.1 resolver reads 1e-3 (no dot) "
-                   "as a string, so a threshold written in exponent notation is refused as "
-                   "'expected a number, got the string'")
 def test_threshold_in_exponent_notation_is_a_number(tmp_path: Path) -> None:
     path = write_suite(tmp_path, """\
         task: binary
