@@ -35,6 +35,20 @@ QUICK_CHECKS = """\
 """
 
 
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption("--run-slow", action="store_true", default=False,
+                     help="also run the long statistical simulations (marked slow)")
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    if config.getoption("--run-slow"):
+        return
+    skip = pytest.mark.skip(reason="slow: run with --run-slow")
+    for item in items:
+        if item.get_closest_marker("slow") is not None:
+            item.add_marker(skip)
+
+
 def suite_text(*, data: Path | str = ADULT_TEST, champion: Path | str | None = CHAMPION,
                checks: str = QUICK_CHECKS, name: str = "adult-income", target: str = "income",
                positive_label: str = ">50K", extra: str = "") -> str:

@@ -15,7 +15,7 @@ from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import StandardScaler
 from sklearn.svm import LinearSVC
 
-import modelzoo as mz
+from tests import modelzoo as mz
 from evalgate.data import Target
 from evalgate.errors import ModelLoadError, ModelOutputError
 from evalgate.models import ModelInfo, RawPrediction, load_model
