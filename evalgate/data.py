@@ -159,6 +159,11 @@ def encode_target(data: Dataset, task: Task, positive_label: Any = None) -> Targ
     return Target(y=y, classes=tuple(values))
 
 
+def plain(value: Any) -> Any:
+    """A numpy scalar as the Python value it holds (for messages: 1, not np.int64(1))."""
+    return value.item() if isinstance(value, np.generic) else value
+
+
 def _show(values: Sequence[Any], limit: int = 10) -> str:
-    shown = ", ".join(repr(v) for v in values[:limit])
+    shown = ", ".join(repr(plain(v)) for v in values[:limit])
     return shown + (f", … ({len(values)} in all)" if len(values) > limit else "")

@@ -9,7 +9,7 @@ from typing import Any
 
 import numpy as np
 
-from .data import Target, label_key
+from .data import Target, label_key, plain
 from .errors import ModelOutputError
 from .metrics import Metric, Task
 from .models import ModelInfo, RawPrediction
@@ -102,9 +102,10 @@ def canonical(raw: RawPrediction, task: Task, target: Target, info: ModelInfo,
                 raise ModelOutputError(info.path, f"the suite's task is binary, but the model "
                                                   f"has {len(mkeys)} classes {model_classes}")
             if pos_key not in mkeys:
-                raise ModelOutputError(info.path, f"the model's classes {model_classes} do not "
-                                                  f"include the positive label "
-                                                  f"{target.classes[1]!r}")
+                raise ModelOutputError(info.path, f"the model's classes "
+                                                  f"{tuple(plain(c) for c in model_classes)} do "
+                                                  f"not include the positive label "
+                                                  f"{plain(target.classes[1])!r}")
         score = None
         if proba is not None:
             assert model_classes is not None
@@ -134,7 +135,7 @@ def canonical(raw: RawPrediction, task: Task, target: Target, info: ModelInfo,
         unknown = [u for u in uniq if u not in index]
         if unknown:
             raise ModelOutputError(info.path, f"the model predicts labels the suite does not "
-                                              f"know: {', '.join(map(repr, unknown[:5]))}")
+                                              f"know: {', '.join(repr(str(u)) for u in unknown[:5])}")
         label = np.array([index[u] for u in uniq], dtype=np.int64)[inverse]
     else:
         assert table is not None

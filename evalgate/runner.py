@@ -37,6 +37,7 @@ class SuiteOutcome:
     inputs: dict[str, Any] = field(default_factory=dict)
     error: str | None = None
     duration_s: float = 0.0
+    timings: dict[str, float] = field(default_factory=dict)
 
     @property
     def name(self) -> str:
@@ -125,6 +126,7 @@ class Gate:
 
     def _evaluate(self, suite: Suite, plans: list[CheckPlan], selected: Collection[str] | None,
                   outcome: SuiteOutcome) -> list[CheckResult]:
+        clock = _Clock(outcome.timings)
         candidate = self.model(self.candidate_ref)
         outcome.candidate = candidate.info
         champion_path = self.champion_path(suite)
@@ -135,10 +137,12 @@ class Gate:
             except ModelLoadError as exc:
                 raise ModelLoadError(exc.path, f"champion: {exc.problem}") from None
             outcome.champion = champion.info
+        clock.lap("load_models")
 
         data = load_dataset(suite.data)
         outcome.dataset = data
         target = encode_target(data, suite.task, suite.data.positive_label)
+        clock.lap("load_data")
         raws = {"candidate": self.raw_predictions(candidate, data)}
         if champion is not None:
             raws["champion"] = self.raw_predictions(champion, data)
@@ -152,15 +156,30 @@ class Gate:
             model = candidate if role == "candidate" else champion
             assert model is not None
             preds[role] = canonical(raw, suite.task, target, model.info, data.rows)
+        clock.lap("predict")
 
         reason = ("no champion given (a first release): comparisons are skipped and the value "
                   "thresholds alone decide")
         ctx = EvalContext(suite=suite, target=target, candidate=preds["candidate"],
                           champion=preds.get("champion"), no_champion_reason=reason)
         results: list[CheckResult] = []
-        for _, run in families().values():
+        for family, (_, run) in families().items():
             results.extend(run(ctx, selected))
+            clock.lap(family)
         return results
+
+
+class _Clock:
+    """Accumulates the seconds spent in each stage into ``timings``."""
+
+    def __init__(self, timings: dict[str, float]):
+        self.timings = timings
+        self.t = time.perf_counter()
+
+    def lap(self, stage: str) -> None:
+        now = time.perf_counter()
+        self.timings[stage] = self.timings.get(stage, 0.0) + now - self.t
+        self.t = now
 
 
 def evaluate_paths(gate: Gate, paths: list[Path]) -> list[SuiteOutcome]:

@@ -2,21 +2,27 @@
 
 Every interval here is **one-sided** at ``confidence``: for a comparison, the lower bound of
 Δ = sign · (candidate − champion), oriented so that positive means the candidate is better;
-for a single model's value, the bound on the bad side (lower for higher-is-better metrics).
+for a single model's value, the bound on its bad side (lower for higher-is-better metrics).
 
-Method by metric kind (see :mod:`evalgate.metrics`):
+Method by metric kind (see :mod:`evalgate.metrics` and docs/statistics.md):
 
 =============  ===========================================================================
-``auc``        DeLong's variance of (correlated) ROC AUCs, by midranks (Sun & Xu 2014)
+``auc``        DeLong's covariance of correlated ROC AUCs, by midranks (Sun & Xu 2014)
 ``confusion``  bootstrap of the joint cells (truth, candidate label, champion label): one
-               multinomial draw per replicate, cost independent of the row count
-``mean``       paired bootstrap of per-row loss differences; paired t at large n
-``rmse``       delta method (influence function of √mean)
-``r2``         delta method (influence function of a ratio of means)
-``generic``    paired bootstrap of rows, the same rows for both models (percentile)
+               multinomial draw per replicate, cost independent of the row count; BCa with
+               the jackknife computed per cell
+``mean``       paired bootstrap, BCa with the analytic jackknife of a mean; paired t at
+               ``ASYMPTOTIC_MIN_ROWS`` rows and above
+``rmse``,      paired bootstrap of rows, BCa with an analytic jackknife; delta method at
+``r2``         ``ASYMPTOTIC_MIN_ROWS`` rows and above
+``generic``    paired bootstrap (average precision: sort once, reweight; rows with equal
+               (truth, predictions) merged into weighted cells first), BCa with a grouped
+               jackknife
 =============  ===========================================================================
 
-Pure numpy/scipy; the caller passes a seeded :class:`numpy.random.Generator`.
+BCa falls back to the percentile interval when it is degenerate (all replicates equal, or the
+estimate outside them), and the recorded method says so. Pure numpy/scipy; the caller passes
+a seeded :class:`numpy.random.Generator`, so the same seed gives the same numbers.
 """
 
 from __future__ import annotations
@@ -26,15 +32,18 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
+from scipy import special
 from scipy import stats as sps
 
 from .metrics import Metric, average_precision
 
 Array = np.ndarray
 
-#: at and above this many rows, mean losses use the paired t interval instead of a bootstrap
-T_INTERVAL_MIN_ROWS = 20_000
-_CHUNK = 64
+#: at and above this many rows, means use the t interval and RMSE/R² the delta method
+ASYMPTOTIC_MIN_ROWS = 50_000
+#: groups of the delete-a-group jackknife that gives BCa's acceleration for generic metrics
+JACKKNIFE_GROUPS = 100
+_MAX_ELEMENTS = 1 << 22  # replicates × rows per vectorised block
 
 
 @dataclass(frozen=True)
@@ -62,31 +71,86 @@ class Interval:
         return int(math.ceil(self.n * (half / (self.estimate + margin)) ** 2))
 
 
+@dataclass(frozen=True)
+class Assessment:
+    """The candidate's value, the champion's value and the paired difference."""
+
+    value: Interval
+    champion_value: float | None = None
+    delta: Interval | None = None
+
+
 class StatsError(ValueError):
     """The data cannot support an interval (e.g. a single class present)."""
 
 
-def _z(confidence: float) -> float:
-    return float(sps.norm.ppf(confidence))
+# --------------------------------------------------------------------------- building blocks
 
 
-def _one_sided(estimate: float, se: float, confidence: float, higher_is_better: bool,
-               method: str, n: int, quantile: float | None = None) -> Interval:
-    width = _z(confidence) * se if quantile is None else quantile
+def one_sided(estimate: float, se: float, confidence: float, higher_is_better: bool,
+              method: str, n: int, critical: float | None = None) -> Interval:
+    """A normal (or t, via ``critical``) one-sided interval on the bad side."""
+    width = (critical if critical is not None else float(special.ndtri(confidence))) * se
     if higher_is_better:
         return Interval(estimate, estimate - width, None, se, method, n)
     return Interval(estimate, None, estimate + width, se, method, n)
 
 
-def _from_replicates(estimate: float, reps: Array, confidence: float, higher_is_better: bool,
-                     method: str, n: int) -> Interval:
+def bca_bound(theta: float, reps: Array, jack: Array, weights: Array | None,
+              confidence: float, lower: bool) -> tuple[float, bool]:
+    """One-sided BCa bound of ``theta`` from bootstrap ``reps`` and jackknife values ``jack``
+    (``weights`` = how many rows each jackknife value stands for). Returns the bound and
+    whether BCa applied (``False``: degenerate, the percentile bound was used)."""
     reps = reps[np.isfinite(reps)]
     if reps.size == 0:
         raise StatsError("every bootstrap replicate was undefined")
-    se = float(np.std(reps, ddof=1)) if reps.size > 1 else 0.0
+    alpha = 1 - confidence if lower else confidence
+    percentile = float(np.percentile(reps, alpha * 100))
+    if np.all(reps == reps[0]):
+        return percentile, False
+    p0 = (np.count_nonzero(reps < theta) + np.count_nonzero(reps <= theta)) / (2 * reps.size)
+    if not 0 < p0 < 1:
+        return percentile, False
+    z0 = float(special.ndtri(p0))
+    w = np.ones_like(jack) if weights is None else weights
+    mean = float(np.sum(w * jack) / np.sum(w))
+    dev = mean - jack
+    den = 6.0 * float(np.sum(w * dev**2)) ** 1.5
+    a = float(np.sum(w * dev**3)) / den if den > 0 else 0.0
+    z = float(special.ndtri(alpha))
+    adjusted = float(special.ndtr(z0 + (z0 + z) / (1 - a * (z0 + z))))
+    if not np.isfinite(adjusted) or not 0 < adjusted < 1:
+        return percentile, False
+    return float(np.percentile(reps, adjusted * 100)), True
+
+
+def _bootstrap_interval(theta: float, reps: Array, jack: Array, weights: Array | None,
+                        confidence: float, higher_is_better: bool, method: str,
+                        n: int) -> Interval:
+    bound, bca = bca_bound(theta, reps, jack, weights, confidence, lower=higher_is_better)
+    finite = reps[np.isfinite(reps)]
+    se = float(np.std(finite, ddof=1)) if finite.size > 1 else 0.0
+    name = f"{method}-bca" if bca else f"{method}-percentile"
     if higher_is_better:
-        return Interval(estimate, float(np.quantile(reps, 1 - confidence)), None, se, method, n)
-    return Interval(estimate, None, float(np.quantile(reps, confidence)), se, method, n)
+        return Interval(theta, bound, None, se, name, n)
+    return Interval(theta, None, bound, se, name, n)
+
+
+def row_counts(rng: np.random.Generator, n: int, size: int) -> Array:
+    """``size`` bootstrap resamples of ``n`` rows as count vectors (size × n)."""
+    idx = rng.integers(0, n, size=(size, n)) + (np.arange(size) * n)[:, None]
+    return np.bincount(idx.ravel(), minlength=size * n).reshape(size, n)
+
+
+def cell_counts(rng: np.random.Generator, n: int, counts: Array, size: int) -> Array:
+    """``size`` bootstrap resamples of ``n`` rows summarised as counts per cell (size × cells):
+    one multinomial draw each, identical in distribution to resampling the rows."""
+    return rng.multinomial(n, counts / counts.sum(), size=size)
+
+
+def _blocks(total: int, width: int) -> list[tuple[int, int]]:
+    step = max(1, _MAX_ELEMENTS // max(width, 1))
+    return [(s, min(total, s + step)) for s in range(0, total, step)]
 
 
 # --------------------------------------------------------------------------- DeLong
@@ -119,118 +183,211 @@ def delong(y: Array, scores: Sequence[Array]) -> tuple[Array, Array]:
     return aucs, cov
 
 
-# --------------------------------------------------------------------------- dispatch
+# --------------------------------------------------------------------------- assess
+
+
+def assess(metric: Metric, y: Array, cand: Array, champ: Array | None = None, *,
+           confidence: float, rng: np.random.Generator, n_resamples: int) -> Assessment:
+    """The candidate's value (bounded on its bad side) and, given a champion, the champion's
+    value and Δ = sign · (candidate − champion) with its one-sided lower bound."""
+    y = np.asarray(y)
+    n = len(y)
+    if n < 2:
+        raise StatsError(f"{metric.name} needs at least two rows for an interval")
+    kind = metric.kind
+    if kind == "auc":
+        return _auc(metric, y, cand, champ, confidence, n)
+    if kind == "confusion":
+        return _confusion(metric, y, cand, champ, confidence, rng, n_resamples)
+    if kind == "mean":
+        return _mean(metric, y, cand, champ, confidence, rng, n_resamples)
+    if kind in ("rmse", "r2"):
+        return _smooth(metric, y, cand, champ, confidence, rng, n_resamples)
+    return _generic(metric, y, cand, champ, confidence, rng, n_resamples)
 
 
 def value_interval(metric: Metric, y: Array, pred: Array, *, confidence: float,
                    rng: np.random.Generator, n_resamples: int) -> Interval:
     """The metric's value for one model, bounded on its bad side."""
-    return _interval(metric, y, [pred], confidence, rng, n_resamples)
+    return assess(metric, y, pred, None, confidence=confidence, rng=rng,
+                  n_resamples=n_resamples).value
 
 
 def paired_interval(metric: Metric, y: Array, cand: Array, champ: Array, *, confidence: float,
                     rng: np.random.Generator, n_resamples: int) -> Interval:
     """Δ = sign · (candidate − champion) with its one-sided lower confidence bound."""
-    return _interval(metric, y, [cand, champ], confidence, rng, n_resamples)
+    delta = assess(metric, y, cand, champ, confidence=confidence, rng=rng,
+                   n_resamples=n_resamples).delta
+    assert delta is not None
+    return delta
 
 
-def _interval(metric: Metric, y: Array, preds: list[Array], confidence: float,
-              rng: np.random.Generator, n_resamples: int) -> Interval:
+def _auc(metric: Metric, y: Array, cand: Array, champ: Array | None, confidence: float,
+         n: int) -> Assessment:
+    aucs, cov = delong(y, [cand] if champ is None else [cand, champ])
+    value = one_sided(float(aucs[0]), math.sqrt(max(cov[0, 0], 0.0)), confidence, True,
+                      "delong", n)
+    if champ is None:
+        return Assessment(value)
+    var = float(cov[0, 0] + cov[1, 1] - 2 * cov[0, 1])
+    delta = one_sided(float(aucs[0] - aucs[1]), math.sqrt(max(var, 0.0)), confidence, True,
+                      "delong", n)
+    return Assessment(value, float(aucs[1]), delta)
+
+
+def _confusion(metric: Metric, y: Array, cand: Array, champ: Array | None, confidence: float,
+               rng: np.random.Generator, n_resamples: int) -> Assessment:
+    f = metric.from_confusion
+    assert f is not None
+    preds = [cand] if champ is None else [cand, champ]
+    k = max(2, int(max(int(y.max(initial=0)), *(int(p.max(initial=0)) for p in preds))) + 1)
+    code = y.astype(np.int64)
+    for p in preds:
+        code = code * k + p.astype(np.int64)
+    ncells = k ** (1 + len(preds))
+    counts = np.bincount(code, minlength=ncells).astype(np.float64)
     n = len(y)
-    paired = len(preds) == 2
-    # a comparison is always read on its lower side: positive Δ means better
-    hib = True if paired else metric.higher_is_better
-    sign = metric.sign
+    shape = (k,) * (1 + len(preds))
 
-    if metric.kind == "auc":
-        aucs, cov = delong(y, preds)
-        if paired:
-            est = float(aucs[0] - aucs[1])
-            var = float(cov[0, 0] + cov[1, 1] - 2 * cov[0, 1])
-        else:
-            est, var = float(aucs[0]), float(cov[0, 0])
-        return _one_sided(est, math.sqrt(max(var, 0.0)), confidence, hib, "delong", n)
+    def tables(c: Array) -> tuple[Array, Array | None]:
+        """Per-model confusion tables from joint-cell counts (..., cells)."""
+        c = c.reshape(c.shape[:-1] + shape)
+        if champ is None:
+            return c, None
+        return c.sum(axis=-1), c.sum(axis=-2)
 
-    if metric.kind == "confusion":
-        assert metric.from_confusion is not None
-        k = int(max(int(y.max(initial=0)), *(int(p.max(initial=0)) for p in preds))) + 1
-        k = max(k, 2)
-        code = y.astype(np.int64)
-        for p in preds:
-            code = code * k + p.astype(np.int64)
-        cells = k ** (1 + len(preds))
-        counts = np.bincount(code, minlength=cells).astype(np.float64)
-        draws = rng.multinomial(n, counts / counts.sum(), size=n_resamples).astype(np.float64)
-        f = metric.from_confusion
-        if paired:
-            table = draws.reshape(n_resamples, k, k, k)
-            reps = sign * (f(table.sum(axis=3)) - f(table.sum(axis=2)))
-            obs = counts.reshape(k, k, k)
-            est = float(sign * (f(obs.sum(axis=2)) - f(obs.sum(axis=1))))
-        else:
-            reps = f(draws.reshape(n_resamples, k, k))
-            est = float(f(counts.reshape(k, k)))
-        return _from_replicates(est, np.asarray(reps), confidence, hib,
-                                "bootstrap-cells-percentile", n)
+    # jackknife: removing one row of cell j gives the same value for every row of that cell
+    present = np.flatnonzero(counts)
+    leave_one_out = counts[None, :] - np.eye(ncells)[present]
+    draws = cell_counts(rng, n, counts, n_resamples).astype(np.float64)
 
-    if metric.kind == "mean":
-        assert metric.per_row is not None
-        rows = [metric.per_row(y, p) for p in preds]
-        d = sign * (rows[0] - rows[1]) if paired else rows[0]
-        est = float(d.mean())
-        if n >= T_INTERVAL_MIN_ROWS:
-            se = float(d.std(ddof=1) / math.sqrt(n))
-            q = float(sps.t.ppf(confidence, n - 1)) * se
-            return _one_sided(est, se, confidence, hib, "paired-t" if paired else "t", n, q)
-        reps = _bootstrap_means(d, rng, n_resamples)
-        return _from_replicates(est, reps, confidence, hib, "bootstrap-percentile", n)
-
-    if metric.kind == "rmse":
-        sq = [(y - p) ** 2 for p in preds]
-        r = [math.sqrt(float(s.mean())) for s in sq]
-        if min(r) == 0:
-            raise StatsError("RMSE is zero: a perfect prediction has no interval")
-        if paired:
-            psi = sign * (sq[0] / (2 * r[0]) - sq[1] / (2 * r[1]))
-            est = sign * (r[0] - r[1])
-        else:
-            psi, est = sq[0] / (2 * r[0]), r[0]
-        se = float(psi.std(ddof=1) / math.sqrt(n))
-        return _one_sided(est, se, confidence, hib, "delta-method", n)
-
-    if metric.kind == "r2":
-        v = (y - y.mean()) ** 2
-        vbar = float(v.mean())
-        if vbar == 0:
-            raise StatsError("R² is undefined: the target is constant")
-        sq = [(y - p) ** 2 for p in preds]
-        if paired:
-            est = float((sq[1].mean() - sq[0].mean()) / vbar)
-            psi = ((sq[1] - sq[0]) - est * v) / vbar
-        else:
-            ratio = float(sq[0].mean() / vbar)
-            est = 1 - ratio
-            psi = -(sq[0] - ratio * v) / vbar
-        se = float(psi.std(ddof=1) / math.sqrt(n))
-        return _one_sided(est, se, confidence, hib, "delta-method", n)
-
-    return _generic(metric, y, preds, confidence, rng, n_resamples)
+    ta, tb = tables(counts)
+    ja, jb = tables(leave_one_out)
+    ra, rb = tables(draws)
+    w = counts[present]
+    value = _bootstrap_interval(float(f(ta)), np.asarray(f(ra)), np.asarray(f(ja)), w,
+                                confidence, metric.higher_is_better, "bootstrap-cells", n)
+    if champ is None:
+        return Assessment(value)
+    assert tb is not None and jb is not None and rb is not None
+    s = metric.sign
+    delta = _bootstrap_interval(float(s * (f(ta) - f(tb))), s * (f(ra) - f(rb)),
+                                s * (f(ja) - f(jb)), w, confidence, True, "bootstrap-cells", n)
+    return Assessment(value, float(f(tb)), delta)
 
 
-def _bootstrap_means(d: Array, rng: np.random.Generator, n_resamples: int) -> Array:
-    n = len(d)
-    out = np.empty(n_resamples)
-    for start in range(0, n_resamples, _CHUNK):
-        size = min(_CHUNK, n_resamples - start)
-        out[start:start + size] = d[rng.integers(0, n, size=(size, n))].mean(axis=1)
+def _resampled_means(rng: np.random.Generator, columns: Array, n_resamples: int) -> Array:
+    """Bootstrap means of each column of ``columns`` (n × c): (n_resamples × c)."""
+    n = columns.shape[0]
+    out = np.empty((n_resamples, columns.shape[1]))
+    for start, stop in _blocks(n_resamples, n):
+        idx = rng.integers(0, n, size=(stop - start, n))
+        out[start:stop] = columns[idx].mean(axis=1)
     return out
 
 
-def _weighted_fn(metric: Metric, y: Array, pred: Array) -> Callable[[Array], Array] | None:
-    """For metrics that can sort once and reweight (average precision): a function of a
-    (replicates × rows) weight matrix giving one value per replicate."""
-    if metric.fn is not average_precision:
-        return None
+def _mean(metric: Metric, y: Array, cand: Array, champ: Array | None, confidence: float,
+          rng: np.random.Generator, n_resamples: int) -> Assessment:
+    assert metric.per_row is not None
+    n = len(y)
+    la = metric.per_row(y, cand)
+    lb = metric.per_row(y, champ) if champ is not None else None
+    d = metric.sign * (la - lb) if lb is not None else None
+    hib = metric.higher_is_better
+    if n >= ASYMPTOTIC_MIN_ROWS:
+        crit = float(sps.t.ppf(confidence, n - 1))
+        value = one_sided(float(la.mean()), float(la.std(ddof=1) / math.sqrt(n)), confidence,
+                          hib, "t", n, crit)
+        if d is None:
+            return Assessment(value)
+        delta = one_sided(float(d.mean()), float(d.std(ddof=1) / math.sqrt(n)), confidence,
+                          True, "paired-t", n, crit)
+        return Assessment(value, float(lb.mean()), delta)  # type: ignore[union-attr]
+    cols = np.column_stack([la] if d is None else [la, d])
+    reps = _resampled_means(rng, cols, n_resamples)
+    # the jackknife of a mean: leave row i out → (S − x_i) / (n − 1)
+    jack = (cols.sum(axis=0) - cols) / (n - 1)
+    value = _bootstrap_interval(float(la.mean()), reps[:, 0], jack[:, 0], None, confidence,
+                                hib, "bootstrap", n)
+    if d is None:
+        return Assessment(value)
+    delta = _bootstrap_interval(float(d.mean()), reps[:, 1], jack[:, 1], None, confidence,
+                                True, "paired-bootstrap", n)
+    return Assessment(value, float(lb.mean()), delta)  # type: ignore[union-attr]
+
+
+def _smooth(metric: Metric, y: Array, cand: Array, champ: Array | None, confidence: float,
+            rng: np.random.Generator, n_resamples: int) -> Assessment:
+    """RMSE and R²: smooth functions of row means (squared errors, and y, y² for R²)."""
+    n = len(y)
+    y = y.astype(np.float64)
+    sq = [(y - p) ** 2 for p in ([cand] if champ is None else [cand, champ])]
+
+    def stat(means: Array) -> Array:
+        """Metric per model from column means [sq_a, (sq_b,) y, y²] (vectorised)."""
+        vals = []
+        for j in range(len(sq)):
+            if metric.kind == "rmse":
+                vals.append(np.sqrt(means[..., j]))
+            else:
+                var = means[..., -1] - means[..., -2] ** 2
+                with np.errstate(divide="ignore", invalid="ignore"):
+                    vals.append(1 - means[..., j] / var)
+        return np.stack(vals, axis=-1)
+
+    cols = np.column_stack([*sq, y, y * y])
+    theta = stat(cols.mean(axis=0))
+    if metric.kind == "r2" and not np.all(np.isfinite(theta)):
+        raise StatsError("R² is undefined: the target is constant")
+    if metric.kind == "rmse" and np.min(theta) == 0:
+        raise StatsError("RMSE is zero: a perfect prediction has no interval")
+    s = metric.sign
+    hib = metric.higher_is_better
+    if n >= ASYMPTOTIC_MIN_ROWS:
+        psi = _influence(metric.kind, sq, y, theta)
+        value = one_sided(float(theta[0]), float(psi[0].std(ddof=1) / math.sqrt(n)),
+                          confidence, hib, "delta-method", n)
+        if champ is None:
+            return Assessment(value)
+        dpsi = s * (psi[0] - psi[1])
+        delta = one_sided(float(s * (theta[0] - theta[1])),
+                          float(dpsi.std(ddof=1) / math.sqrt(n)), confidence, True,
+                          "delta-method", n)
+        return Assessment(value, float(theta[1]), delta)
+    reps = stat(_resampled_means(rng, cols, n_resamples))
+    jack = stat((cols.sum(axis=0) - cols) / (n - 1))
+    value = _bootstrap_interval(float(theta[0]), reps[:, 0], jack[:, 0], None, confidence,
+                                hib, "bootstrap", n)
+    if champ is None:
+        return Assessment(value)
+    delta = _bootstrap_interval(float(s * (theta[0] - theta[1])), s * (reps[:, 0] - reps[:, 1]),
+                                s * (jack[:, 0] - jack[:, 1]), None, confidence, True,
+                                "paired-bootstrap", n)
+    return Assessment(value, float(theta[1]), delta)
+
+
+def _influence(kind: str, sq: list[Array], y: Array, theta: Array) -> list[Array]:
+    """Influence functions of RMSE (√mse) or R² (1 − mse/var y), one per model."""
+    if kind == "rmse":
+        return [s / (2 * t) for s, t in zip(sq, theta)]
+    v = (y - y.mean()) ** 2
+    vbar = float(v.mean())
+    return [-(s - (1 - t) * v) / vbar for s, t in zip(sq, theta)]
+
+
+# --------------------------------------------------------------------------- generic
+
+
+def _merge_rows(y: Array, preds: list[Array]) -> tuple[Array, list[Array], Array]:
+    """Rows with identical (truth, predictions) merged into cells: (y, preds, counts)."""
+    stacked = np.column_stack([y.astype(np.float64), *[p.astype(np.float64) for p in preds]])
+    uniq, counts = np.unique(stacked, axis=0, return_counts=True)
+    return uniq[:, 0], [uniq[:, 1 + j] for j in range(len(preds))], counts.astype(np.float64)
+
+
+def _weighted_ap(y: Array, pred: Array) -> Callable[[Array], Array]:
+    """Average precision of weighted rows: sort once; a (replicates × rows) weight matrix
+    gives one value per replicate."""
     order = np.argsort(-pred, kind="mergesort")
     s, pos = pred[order], (y[order] == 1)
     last = np.r_[np.flatnonzero(np.diff(s)), len(s) - 1]  # last row of each distinct score
@@ -238,42 +395,53 @@ def _weighted_fn(metric: Metric, y: Array, pred: Array) -> Callable[[Array], Arr
     def ap(w: Array) -> Array:
         ww = w[:, order]
         tp = np.cumsum(ww * pos, axis=1)[:, last]
-        fp = np.cumsum(ww * ~pos, axis=1)[:, last]
-        total = tp[:, -1:]
-        precision = tp / np.maximum(tp + fp, 1e-300)
-        gain = np.diff(np.concatenate([np.zeros_like(total), tp], axis=1), axis=1)
+        seen = np.cumsum(ww, axis=1)[:, last]
+        total = tp[:, -1]
+        precision = tp / np.maximum(seen, 1e-300)
+        gain = np.diff(tp, axis=1, prepend=0.0)
         with np.errstate(invalid="ignore", divide="ignore"):
-            return np.where(total[:, 0] > 0, (gain * precision).sum(axis=1) / total[:, 0], np.nan)
+            return np.where(total > 0, (gain * precision).sum(axis=1) / total, np.nan)
 
     return ap
 
 
-def _row_counts(rng: np.random.Generator, n: int, size: int) -> Array:
-    """``size`` bootstrap resamples of ``n`` rows as count vectors (size × n)."""
-    idx = rng.integers(0, n, size=(size, n)) + (np.arange(size) * n)[:, None]
-    return np.bincount(idx.ravel(), minlength=size * n).reshape(size, n).astype(np.float64)
-
-
-def _generic(metric: Metric, y: Array, preds: list[Array], confidence: float,
-             rng: np.random.Generator, n_resamples: int) -> Interval:
+def _generic(metric: Metric, y: Array, cand: Array, champ: Array | None, confidence: float,
+             rng: np.random.Generator, n_resamples: int) -> Assessment:
     n = len(y)
-    paired = len(preds) == 2
-    sign = metric.sign if paired else 1.0
-    values = [metric.fn(y, p) for p in preds]
-    est = float(sign * (values[0] - values[1])) if paired else float(values[0])
-    weighted = [_weighted_fn(metric, y, p) for p in preds]
-    reps = np.empty(n_resamples)
-    if all(w is not None for w in weighted):
-        chunk = max(1, min(_CHUNK, (1 << 22) // max(n, 1)))
-        for start in range(0, n_resamples, chunk):
-            size = min(chunk, n_resamples - start)
-            w = _row_counts(rng, n, size)
-            vals = [f(w) for f in weighted]  # type: ignore[misc]
-            reps[start:start + size] = sign * (vals[0] - vals[1]) if paired else vals[0]
+    preds = [cand] if champ is None else [cand, champ]
+    values = [float(metric.fn(y, p)) for p in preds]
+    s = metric.sign
+    groups = np.arange(n) % min(JACKKNIFE_GROUPS, n)
+    rng.shuffle(groups)
+    if metric.fn is average_precision:
+        cy, cpreds, counts = _merge_rows(y, preds)
+        fns = [_weighted_ap(cy, p) for p in cpreds]
+        reps = np.empty((n_resamples, len(preds)))
+        for start, stop in _blocks(n_resamples, len(counts)):
+            w = cell_counts(rng, n, counts, stop - start).astype(np.float64)
+            reps[start:stop] = np.column_stack([f(w) for f in fns])
+        # delete-a-group jackknife, as row weights on the unmerged rows
+        full = [_weighted_ap(y, p) for p in preds]
+        jack = np.empty((JACKKNIFE_GROUPS, len(preds)))
+        g_ids = np.unique(groups)
+        for start, stop in _blocks(len(g_ids), n):
+            w = (groups[None, :] != g_ids[start:stop, None]).astype(np.float64)
+            jack[start:stop] = np.column_stack([f(w) for f in full])
+        jack = jack[: len(g_ids)]
     else:
+        reps = np.empty((n_resamples, len(preds)))
         for b in range(n_resamples):
             idx = rng.integers(0, n, size=n)
-            vals = [metric.fn(y[idx], p[idx]) for p in preds]
-            reps[b] = sign * (vals[0] - vals[1]) if paired else vals[0]
-    hib = True if paired else metric.higher_is_better
-    return _from_replicates(est, reps, confidence, hib, "bootstrap-percentile", n)
+            reps[b] = [metric.fn(y[idx], p[idx]) for p in preds]
+        g_ids = np.unique(groups)
+        jack = np.array([[metric.fn(y[groups != g], p[groups != g]) for p in preds]
+                         for g in g_ids])
+    weights = np.bincount(groups).astype(np.float64)[g_ids]
+    value = _bootstrap_interval(values[0], reps[:, 0], jack[:, 0], weights, confidence,
+                                metric.higher_is_better, "bootstrap", n)
+    if champ is None:
+        return Assessment(value)
+    delta = _bootstrap_interval(s * (values[0] - values[1]), s * (reps[:, 0] - reps[:, 1]),
+                                s * (jack[:, 0] - jack[:, 1]), weights, confidence, True,
+                                "paired-bootstrap", n)
+    return Assessment(value, values[1], delta)

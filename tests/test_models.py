@@ -74,16 +74,12 @@ def test_onnx_binary_classes_are_ints_for_an_int_target(zoo, frame):
     assert set(raw.labels.tolist()) == {0, 1}
 
 
-@pytest.mark.xfail(strict=True, reason="BUG: ONNX adapter falls back to classes 0..k-1 when a "
-                   "classifier without a *Classifier op (MLP) is converted with zipmap=False")
 def test_onnx_mlp_without_zipmap_reports_sklearn_classes(zoo, frame):
     sk = zoo.fitted("mlp", "income")
     raw = load_model(zoo.onnx("mlp", "income", zipmap=False)).predict(frame, FEATURES)
     assert raw.classes == tuple(sk.classes_.tolist())  # got (0, 1), labels are '<=50K'/'>50K'
 
 
-@pytest.mark.xfail(strict=True, reason="BUG: with labels {1, 2} the ONNX MLP's classes are "
-                   "guessed as (0, 1), so the binary score silently becomes P(class 2)")
 def test_onnx_mlp_without_zipmap_scores_the_positive_class(zoo, frame, tmp_path):
     shifted = frame.assign(label=frame["label"] + 1)  # classes 1 and 2
     sk = mz.fit(mz.classifier("mlp"), shifted, "label")
@@ -213,7 +209,8 @@ def test_predictions_are_the_same_in_chunks(zoo, frame, monkeypatch):
 
     chunked = model.predict(frame, FEATURES)
 
-    np.testing.assert_array_equal(chunked.proba, whole.proba)
+    # onnxruntime may sum tree votes in another order per batch: float32 noise only
+    np.testing.assert_allclose(chunked.proba, whole.proba, atol=1e-6)
     np.testing.assert_array_equal(chunked.labels, whole.labels)
 
 
@@ -376,8 +373,6 @@ def test_skops_tree_model_is_refused_by_default(zoo):
         load_model(zoo.skops("forest", "income"))
 
 
-@pytest.mark.xfail(strict=True, reason="BUG: the untrusted-skops message says to pass "
-                   "--evalgate-trust-pickle, but load_model never passes trust to load_skops")
 def test_skops_tree_model_loads_when_trusted(zoo, frame):
     model = load_model(zoo.skops("forest", "income"), trust_pickle=True)
     expected = zoo.fitted("forest", "income").predict_proba(frame[FEATURES])
@@ -555,7 +550,7 @@ def test_regression_suite_refuses_a_classifier():
 
 @pytest.mark.parametrize("task", ["binary", "multiclass"])
 def test_classification_suite_refuses_a_regressor(task):
-    with pytest.raises(ModelOutputError, match=f"task is {task}, .* is it a regressor"):
+    with pytest.raises(ModelOutputError, match=rf"task is {task}, .*\(is it a regressor\?\)"):
         canonical(RawPrediction(values=np.zeros(5)), task, INCOME, INFO, 5)
 
 
@@ -579,5 +574,13 @@ def test_multiclass_table_follows_the_data_classes_then_model_only_classes():
 def test_multiclass_label_outside_the_universe_is_refused():
     data = Target(y=np.array([0, 1, 2]), classes=("A", "B", "C"))
     raw = RawPrediction(labels=np.array(["A", "Z", "C"]))
-    with pytest.raises(ModelOutputError, match="labels the suite does not know: 'Z'"):
+    with pytest.raises(ModelOutputError, match="labels the suite does not know: .*'Z'"):
         canonical(raw, "multiclass", data, INFO, 3)
+
+
+def test_multiclass_unknown_label_message_shows_plain_labels():
+    data = Target(y=np.array([0, 1, 2]), classes=("A", "B", "C"))
+    raw = RawPrediction(labels=np.array(["A", "Z", "C"]))
+    with pytest.raises(ModelOutputError) as err:
+        canonical(raw, "multiclass", data, INFO, 3)
+    assert str(err.value).endswith("labels the suite does not know: 'Z'")

@@ -11,7 +11,7 @@ from typing import Any
 from ..errors import EvalgateError
 from ..metrics import Metric, get_metric
 from ..spec import MetricCheck, Suite
-from ..stats import Interval, StatsError, paired_interval, value_interval
+from ..stats import Interval, StatsError, assess
 from . import CheckPlan, CheckResult, EvalContext, Status, error_result
 
 FAMILY = "performance"
@@ -53,8 +53,11 @@ def evaluate(ctx: EvalContext, check: MetricCheck) -> CheckResult:
     pct = f"{conf:.0%}" if conf * 100 == int(conf * 100) else f"{conf:.1%}"
     th = check.threshold
 
-    value = value_interval(metric, y, ctx.candidate.for_metric(metric), confidence=conf,
-                           rng=rng, n_resamples=suite.n_resamples)
+    champ_pred = ctx.champion.for_metric(metric) if (
+        th.compares and ctx.champion is not None) else None
+    result = assess(metric, y, ctx.candidate.for_metric(metric), champ_pred, confidence=conf,
+                    rng=rng, n_resamples=suite.n_resamples)
+    value = result.value
     v = value.estimate
     if not math.isfinite(v):
         raise StatsError(f"{metric.name} is undefined on this data (is only one class present?)")
@@ -77,22 +80,15 @@ def evaluate(ctx: EvalContext, check: MetricCheck) -> CheckResult:
         (passes if v <= th.max else fails).append(
             f"{value_text} {'≤' if v <= th.max else 'is above'} max {th.max:g}")
 
-    champion_value = None
-    delta: Interval | None = None
-    compared = False
-    if th.compares:
-        if ctx.champion is None:
-            notes.append(f"comparison with the champion skipped: {ctx.no_champion_reason}")
-        else:
-            compared = True
-            champ_pred = ctx.champion.for_metric(metric)
-            champion_value = float(metric.fn(y, champ_pred))
-            delta = paired_interval(metric, y, ctx.candidate.for_metric(metric), champ_pred,
-                                    confidence=conf, rng=rng, n_resamples=suite.n_resamples)
-            _compare(metric, th.max_regression, "max_regression", delta, v, champion_value,
-                     pct, passes, fails, details)
-            _compare(metric, th.min_improvement, "min_improvement", delta, v, champion_value,
-                     pct, passes, fails, details)
+    champion_value = result.champion_value
+    delta: Interval | None = result.delta
+    compared = delta is not None
+    if th.compares and ctx.champion is None:
+        notes.append(f"comparison with the champion skipped: {ctx.no_champion_reason}")
+    if delta is not None and champion_value is not None:
+        for key, margin in (("max_regression", th.max_regression),
+                            ("min_improvement", th.min_improvement)):
+            _compare(metric, margin, key, delta, v, champion_value, pct, passes, fails, details)
 
     status: Status
     if fails:
@@ -127,9 +123,8 @@ def evaluate(ctx: EvalContext, check: MetricCheck) -> CheckResult:
 def _compare(metric: Metric, margin: float | None, key: str, delta: Interval, v: float,
              champion: float, pct: str, passes: list[str], fails: list[str],
              details: dict[str, Any]) -> None:
-    if margin is None:
+    if margin is None or delta.lower is None:
         return
-    assert delta.lower is not None
     need = -margin if key == "max_regression" else margin
     orient = "" if metric.higher_is_better else " (lower is better, so Δ = champion − candidate)"
     head = (f"Δ vs champion = {_signed(delta.estimate)}{orient} (candidate {_f(v)}, champion "

@@ -92,6 +92,8 @@ def load_model(path: Path | str, *, trust_pickle: bool = False) -> Model:
     """Load a model file by its extension; every failure is a :class:`ModelLoadError`."""
     path = Path(path)
     name = path.name.lower()
+    if path.is_dir():
+        raise ModelLoadError(path, "is a directory, not a model file")
     if name.endswith(ONNX_SUFFIXES):
         from .onnx import OnnxModel
 
@@ -99,14 +101,15 @@ def load_model(path: Path | str, *, trust_pickle: bool = False) -> Model:
     if name.endswith(SKOPS_SUFFIXES):
         from .sklearn import SklearnModel
 
-        return SklearnModel.load_skops(path)
+        return SklearnModel.load_skops(path, trust=trust_pickle)
     if name.endswith(PICKLE_SUFFIXES):
         from .sklearn import SklearnModel
 
         if not trust_pickle:
             raise ModelLoadError(path, "pickle and joblib files can run arbitrary code when "
                                        "loaded; save the model with skops (.skops) or ONNX, or "
-                                       "pass --evalgate-trust-pickle if you trust this file")
+                                       "pass --evalgate-trust-pickle (evalgate run: "
+                                       "--trust-pickle) if you trust this file")
         return SklearnModel.load_pickle(path)
     if not path.exists():
         raise ModelLoadError(path, "model file not found")

@@ -78,7 +78,7 @@ def _graph_classes(model: Any) -> tuple[Any, ...] | None:
             for attr in node.attribute:
                 if attr.name == "classlabels_strings" and attr.strings:
                     return tuple(s.decode("utf-8") for s in attr.strings)
-                if attr.name == "classlabels_int64s" and attr.ints:
+                if attr.name in ("classlabels_int64s", "classlabels_ints") and attr.ints:
                     return tuple(int(i) for i in attr.ints)
     for prop in model.metadata_props:
         if prop.key == "classes":
@@ -88,6 +88,15 @@ def _graph_classes(model: Any) -> tuple[Any, ...] | None:
                 continue
             if isinstance(value, list):
                 return tuple(value)
+    # skl2onnx's converters without a classifier operator (MLP, ...) keep the labels in an
+    # initializer named "classes" that maps the argmax to a label
+    import onnx.numpy_helper
+
+    for init in model.graph.initializer:
+        if init.name == "classes":
+            arr = onnx.numpy_helper.to_array(init).reshape(-1)
+            return tuple(v.decode() if isinstance(v, bytes) else v.item() if hasattr(
+                v, "item") else v for v in arr)
     return None
 
 
@@ -266,6 +275,11 @@ class OnnxModel:
             if proba.shape[1] == 1:
                 proba = np.hstack([1 - proba, proba])
             if classes is None:
+                if self._label_out is not None:
+                    raise ModelOutputError(self.info.path,
+                        "cannot tell which probability column belongs to which class: the model "
+                        "has no ZipMap, no classifier operator and no 'classes' metadata; export "
+                        "it with ZipMap, or add metadata_props classes = a JSON list of labels")
                 classes = tuple(range(proba.shape[1]))
             if len(classes) != proba.shape[1]:
                 raise ModelOutputError(self.info.path,

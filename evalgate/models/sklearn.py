@@ -25,7 +25,7 @@ class SklearnModel:
         self._columns: list[str] | None = None
 
     @classmethod
-    def load_skops(cls, path: Path) -> SklearnModel:
+    def load_skops(cls, path: Path, *, trust: bool = False) -> SklearnModel:
         raw, info = file_info(path, "skops")
         import skops.io as sio
 
@@ -34,12 +34,13 @@ class SklearnModel:
         except Exception as exc:  # noqa: BLE001 - a foreign or truncated file
             raise ModelLoadError(path, f"not a valid skops file: {type(exc).__name__}: {exc}"
                                  ) from None
-        if untrusted:
+        if untrusted and not trust:
             raise ModelLoadError(path, "the skops file holds types that are not trusted by "
                                        f"default: {', '.join(untrusted)}; convert the model to "
-                                       "ONNX, or pass --evalgate-trust-pickle if you trust it")
+                                       "ONNX, or pass --evalgate-trust-pickle (evalgate run: "
+                                       "--trust-pickle) if you trust it")
         try:
-            estimator = sio.loads(raw)
+            estimator = sio.loads(raw, trusted=untrusted or None)
         except Exception as exc:  # noqa: BLE001
             raise ModelLoadError(path, f"skops cannot load the model: {type(exc).__name__}: "
                                        f"{exc}") from None
