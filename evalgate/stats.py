@@ -378,31 +378,139 @@ def _influence(kind: str, sq: list[Array], y: Array, theta: Array) -> list[Array
 # --------------------------------------------------------------------------- generic
 
 
-def _merge_rows(y: Array, preds: list[Array]) -> tuple[Array, list[Array], Array]:
-    """Rows with identical (truth, predictions) merged into cells: (y, preds, counts)."""
-    stacked = np.column_stack([y.astype(np.float64), *[p.astype(np.float64) for p in preds]])
-    uniq, counts = np.unique(stacked, axis=0, return_counts=True)
-    return uniq[:, 0], [uniq[:, 1 + j] for j in range(len(preds))], counts.astype(np.float64)
+_POISSON_TABLE: Array | None = None
 
 
-def _weighted_ap(y: Array, pred: Array) -> Callable[[Array], Array]:
-    """Average precision of weighted rows: sort once; a (replicates × rows) weight matrix
-    gives one value per replicate."""
-    order = np.argsort(-pred, kind="mergesort")
-    s, pos = pred[order], (y[order] == 1)
-    last = np.r_[np.flatnonzero(np.diff(s)), len(s) - 1]  # last row of each distinct score
+def poisson_weights(rng: np.random.Generator, shape: tuple[int, int]) -> Array:
+    """Poisson(1) bootstrap weights (uint8) by a 16-bit inverse-CDF table: the Poisson
+    bootstrap (Hanley & MacGibbon 2006), independent weights with the multinomial's first
+    three moments, for resampling at large n without drawing row indices."""
+    global _POISSON_TABLE
+    if _POISSON_TABLE is None:
+        cdf = np.cumsum(sps.poisson.pmf(np.arange(32), 1.0))
+        _POISSON_TABLE = np.searchsorted(cdf, (np.arange(65536) + 0.5) / 65536).astype(np.uint8)
+    return np.take(_POISSON_TABLE, rng.integers(0, 65536, size=shape, dtype=np.uint16))
 
-    def ap(w: Array) -> Array:
-        ww = w[:, order]
-        tp = np.cumsum(ww * pos, axis=1)[:, last]
-        seen = np.cumsum(ww, axis=1)[:, last]
-        total = tp[:, -1]
-        precision = tp / np.maximum(seen, 1e-300)
-        gain = np.diff(tp, axis=1, prepend=0.0)
+
+def _cells_of(y: Array, preds: list[Array]) -> tuple[Array, Array, Array] | None:
+    """Rows with identical (truth, predictions) as cells — (cell of each row, a row of each
+    cell, rows per cell) — when there are at most n/8 cells, else ``None``."""
+    n = len(y)
+    key = y.astype(np.int64)
+    size = 2
+    for p in preds:
+        values, code = np.unique(p, return_inverse=True)
+        if len(values) * 8 > n or size * len(values) >= 2**62:
+            return None
+        key = key + code.astype(np.int64).reshape(-1) * size
+        size *= len(values)
+    _, first, unit, counts = np.unique(key, return_index=True, return_inverse=True,
+                                       return_counts=True)
+    if len(counts) * 8 > n:
+        return None
+    return unit.reshape(-1), first, counts.astype(np.float64)
+
+
+class _WeightedAP:
+    """Average precision of one model under many weightings of the same units (rows, or
+    merged cells), all in one layout: the units sorted by the first model's score.
+
+    Sorting happens once; a block of weights (replicates × units) costs a few vectorised
+    passes: the weighted count of units ranked at or above each positive (cumulative sum
+    over all units) and the weighted count of positives (cumulative sum over positives)."""
+
+    def __init__(self, y: Array, score: Array, layout: Array | None):
+        order = np.argsort(-score, kind="mergesort")
+        s = score[order]
+        n = len(s)
+        self.perm = None if layout is None else layout[order]  # unit → position in layout
+        group = np.r_[0, np.cumsum(s[1:] != s[:-1])]
+        last = np.r_[np.flatnonzero(np.diff(s)), n - 1]  # end of each run of equal scores
+        positive = y[order] == 1
+        self.pos_layout = (np.flatnonzero(positive) if self.perm is None
+                           else self.perm[positive])
+        self.end_all = last[group[positive]]
+        self.end_pos = np.cumsum(positive)[self.end_all] - 1
+
+    def __call__(self, w: Array) -> Array:
+        dtype = np.int32 if w.dtype.itemsize < 4 else np.int64
+        ordered = w if self.perm is None else np.take(w, self.perm, axis=1)
+        seen = np.take(np.cumsum(ordered, axis=1, dtype=dtype), self.end_all, axis=1)
+        wp = np.take(w, self.pos_layout, axis=1)
+        tp_all = np.cumsum(wp, axis=1, dtype=dtype)
+        tp = np.take(tp_all, self.end_pos, axis=1)
         with np.errstate(invalid="ignore", divide="ignore"):
-            return np.where(total > 0, (gain * precision).sum(axis=1) / total, np.nan)
+            precision = np.divide(tp, seen, dtype=np.float64)
+            total = tp_all[:, -1] if tp_all.shape[1] else np.zeros(len(w))
+            return np.einsum("ij,ij->i", wp.astype(np.float64), np.nan_to_num(precision)) / total
 
-    return ap
+
+def _ap_bootstrap(y: Array, preds: list[Array], rng: np.random.Generator, n_resamples: int
+                  ) -> tuple[Array, Array, Array, str]:
+    """Bootstrap replicates and grouped-jackknife values of average precision for each model
+    (columns), plus the jackknife weights and the resampling scheme's name."""
+    n = len(y)
+    cells = _cells_of(y, preds)
+    if cells is not None:  # few distinct rows: resample cells, exactly as rows
+        unit_of_row, first_row, counts = cells
+        units_y, units_p = y[first_row], [p[first_row] for p in preds]
+        scheme = "bootstrap-cells"
+    else:
+        units_y, units_p, scheme, unit_of_row = y, preds, "bootstrap", np.arange(n)
+        counts = np.ones(n)
+        if n >= ASYMPTOTIC_MIN_ROWS:
+            scheme = "poisson-bootstrap"
+    m = len(units_y)
+    base = np.argsort(-units_p[0], kind="mergesort")
+    layout = np.empty(m, dtype=np.int64)
+    layout[base] = np.arange(m)
+    models = [_WeightedAP(units_y, p, layout) for p in units_p]
+    y_layout = np.empty(m)
+    y_layout[layout] = units_y
+
+    def draw(r: np.random.Generator, size: int) -> Array:
+        if scheme == "bootstrap-cells":
+            return r.multinomial(n, counts[base] / n, size=size).astype(np.int32)
+        if scheme == "poisson-bootstrap":
+            return poisson_weights(r, (size, m))
+        return row_counts(r, m, size).astype(np.int32)  # rows are exchangeable: draw in layout
+
+    block = max(1, min(4, (1 << 22) // max(m, 1)))
+    starts = list(range(0, n_resamples, block))
+    seeds = rng.integers(0, 2**63 - 1, size=len(starts))
+
+    def run(i: int) -> Array:
+        size = min(block, n_resamples - starts[i])
+        w = draw(np.random.default_rng(seeds[i]), size)
+        return np.column_stack([f(w) for f in models])
+
+    reps = np.concatenate([b for b in _parallel(run, len(starts))])
+
+    # delete-a-group jackknife: each row in one of JACKKNIFE_GROUPS random groups
+    groups = np.arange(n) % min(JACKKNIFE_GROUPS, n)
+    rng.shuffle(groups)
+    g = int(groups.max()) + 1
+    unit_layout = layout[unit_of_row]
+    full = np.bincount(unit_layout, minlength=m).astype(np.int32)
+    jack = np.empty((g, len(preds)))
+    for start, stop in _blocks(g, m):
+        w = np.repeat(full[None, :], stop - start, axis=0)
+        for j in range(start, stop):
+            rows = unit_layout[groups == j]
+            np.subtract.at(w[j - start], rows, 1) if cells is not None else \
+                w[j - start].__setitem__(rows, 0)
+        jack[start:stop] = np.column_stack([f(w) for f in models])
+    return reps, jack, np.bincount(groups).astype(np.float64), scheme
+
+
+def _parallel(fn: Callable[[int], Array], count: int) -> list[Array]:
+    """Run ``fn(0..count-1)`` on up to two threads (numpy releases the GIL); results in order."""
+    if count < 4:
+        return [fn(i) for i in range(count)]
+    from concurrent.futures import ThreadPoolExecutor
+
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        return list(pool.map(fn, range(count)))
 
 
 def _generic(metric: Metric, y: Array, cand: Array, champ: Array | None, confidence: float,
@@ -411,37 +519,25 @@ def _generic(metric: Metric, y: Array, cand: Array, champ: Array | None, confide
     preds = [cand] if champ is None else [cand, champ]
     values = [float(metric.fn(y, p)) for p in preds]
     s = metric.sign
-    groups = np.arange(n) % min(JACKKNIFE_GROUPS, n)
-    rng.shuffle(groups)
     if metric.fn is average_precision:
-        cy, cpreds, counts = _merge_rows(y, preds)
-        fns = [_weighted_ap(cy, p) for p in cpreds]
-        reps = np.empty((n_resamples, len(preds)))
-        for start, stop in _blocks(n_resamples, len(counts)):
-            w = cell_counts(rng, n, counts, stop - start).astype(np.float64)
-            reps[start:stop] = np.column_stack([f(w) for f in fns])
-        # delete-a-group jackknife, as row weights on the unmerged rows
-        full = [_weighted_ap(y, p) for p in preds]
-        jack = np.empty((JACKKNIFE_GROUPS, len(preds)))
-        g_ids = np.unique(groups)
-        for start, stop in _blocks(len(g_ids), n):
-            w = (groups[None, :] != g_ids[start:stop, None]).astype(np.float64)
-            jack[start:stop] = np.column_stack([f(w) for f in full])
-        jack = jack[: len(g_ids)]
+        reps, jack, weights, scheme = _ap_bootstrap(y, preds, rng, n_resamples)
     else:
+        scheme = "bootstrap"
         reps = np.empty((n_resamples, len(preds)))
         for b in range(n_resamples):
             idx = rng.integers(0, n, size=n)
             reps[b] = [metric.fn(y[idx], p[idx]) for p in preds]
+        groups = np.arange(n) % min(JACKKNIFE_GROUPS, n)
+        rng.shuffle(groups)
         g_ids = np.unique(groups)
         jack = np.array([[metric.fn(y[groups != g], p[groups != g]) for p in preds]
                          for g in g_ids])
-    weights = np.bincount(groups).astype(np.float64)[g_ids]
+        weights = np.bincount(groups).astype(np.float64)
     value = _bootstrap_interval(values[0], reps[:, 0], jack[:, 0], weights, confidence,
-                                metric.higher_is_better, "bootstrap", n)
+                                metric.higher_is_better, scheme, n)
     if champ is None:
         return Assessment(value)
     delta = _bootstrap_interval(s * (values[0] - values[1]), s * (reps[:, 0] - reps[:, 1]),
                                 s * (jack[:, 0] - jack[:, 1]), weights, confidence, True,
-                                "paired-bootstrap", n)
+                                f"paired-{scheme}", n)
     return Assessment(value, values[1], delta)

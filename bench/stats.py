@@ -1,0 +1,77 @@
+"""Time evalgate's paired intervals at 10k … 10M rows (issue: exact, fast statistics).
+
+    python bench/stats.py [--sizes 10000 100000 1000000 10000000] [--ap-max 1000000]
+
+Data: a binormal generator — labels y ~ Bernoulli(0.24); each model's score is
+sigmoid(μ·y + ε) with (ε_cand, ε_champ) correlated (ρ = 0.6), stored as float32 like ONNX
+output, so nearly every row is distinct (the worst case for merging rows). Each metric is
+assessed paired against the champion (candidate value + Δ with its one-sided bound) with
+2,000 replicates where a bootstrap is used. Best of --repeat runs; wall-clock seconds.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from evalgate.metrics import get_metric  # noqa: E402
+from evalgate.stats import assess  # noqa: E402
+
+FIVE = ("roc_auc", "accuracy", "f1", "log_loss", "brier_score")
+
+
+def make(n: int, seed: int = 0) -> tuple[np.ndarray, dict[str, tuple[np.ndarray, np.ndarray]]]:
+    rng = np.random.default_rng(seed)
+    y = (rng.random(n) < 0.24).astype(np.int8)
+    e = rng.multivariate_normal([0, 0], [[1, 0.6], [0.6, 1]], size=n)
+    score_a = (1 / (1 + np.exp(-(2.0 * y + e[:, 0] - 1.2)))).astype(np.float32).astype(float)
+    score_b = (1 / (1 + np.exp(-(1.9 * y + e[:, 1] - 1.2)))).astype(np.float32).astype(float)
+    label_a, label_b = (score_a >= 0.5).astype(np.int8), (score_b >= 0.5).astype(np.int8)
+    return y, {"score": (score_a, score_b), "label": (label_a, label_b)}
+
+
+def timed(names: tuple[str, ...], y: np.ndarray, preds: dict, repeat: int) -> tuple[float, str]:
+    best, methods = np.inf, ""
+    for _ in range(repeat):
+        t = time.perf_counter()
+        used = []
+        for name in names:
+            metric = get_metric(name, "binary")
+            cand, champ = preds[metric.needs]
+            out = assess(metric, y, cand, champ, confidence=0.95,
+                         rng=np.random.default_rng(0), n_resamples=2000)
+            assert out.delta is not None and out.delta.lower is not None
+            used.append(out.delta.method)
+        best = min(best, time.perf_counter() - t)
+        methods = ", ".join(sorted(set(used)))
+    return best, methods
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--sizes", type=int, nargs="+",
+                    default=[10_000, 100_000, 1_000_000, 10_000_000])
+    ap.add_argument("--ap-max", type=int, default=1_000_000,
+                    help="largest size at which average_precision is timed")
+    ap.add_argument("--repeat", type=int, default=1)
+    args = ap.parse_args()
+    print(f"{'rows':>11}  {'5 metrics':>10}  {'avg precision':>14}  methods")
+    for n in args.sizes:
+        y, preds = make(n)
+        five, m5 = timed(FIVE, y, preds, args.repeat)
+        if n <= args.ap_max:
+            apt, mad = timed(("average_precision",), y, preds, args.repeat)
+            ap_text = f"{apt:>13.2f}s"
+        else:
+            ap_text, mad = f"{'(skipped)':>14}", ""
+        print(f"{n:>11,}  {five:>9.2f}s  {ap_text}  {m5}; {mad}", flush=True)
+
+
+if __name__ == "__main__":
+    main()
