@@ -446,7 +446,7 @@ class _WeightedAP:
 
 
 def _ap_bootstrap(y: Array, preds: list[Array], rng: np.random.Generator, n_resamples: int
-                  ) -> tuple[Array, Array, Array, str]:
+                  ) -> tuple[Array, Array, None, str]:
     """Bootstrap replicates and grouped-jackknife values of average precision for each model
     (columns), plus the jackknife weights and the resampling scheme's name."""
     n = len(y)
@@ -500,7 +500,7 @@ def _ap_bootstrap(y: Array, preds: list[Array], rng: np.random.Generator, n_resa
             np.subtract.at(w[j - start], rows, 1) if cells is not None else \
                 w[j - start].__setitem__(rows, 0)
         jack[start:stop] = np.column_stack([f(w) for f in models])
-    return reps, jack, np.bincount(groups).astype(np.float64), scheme
+    return reps, jack, None, scheme
 
 
 def _parallel(fn: Callable[[int], Array], count: int) -> list[Array]:
@@ -532,7 +532,7 @@ def _generic(metric: Metric, y: Array, cand: Array, champ: Array | None, confide
         g_ids = np.unique(groups)
         jack = np.array([[metric.fn(y[groups != g], p[groups != g]) for p in preds]
                          for g in g_ids])
-        weights = np.bincount(groups).astype(np.float64)
+        weights = None  # groups are equal-sized deletions: equal weight
     value = _bootstrap_interval(values[0], reps[:, 0], jack[:, 0], weights, confidence,
                                 metric.higher_is_better, scheme, n)
     if champ is None:

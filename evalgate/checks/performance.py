@@ -135,13 +135,17 @@ def _compare(metric: Metric, margin: float | None, key: str, delta: Interval, v:
     text = f"{head} < {need:+g} allowed by {key} {margin:g}"
     if delta.estimate >= need:
         rows = delta.rows_to_resolve(-need)
-        text += (f" — inconclusive: the point estimate is within the margin but the data are "
-                 f"too few to rule out a larger {'regression' if need <= 0 else 'shortfall'}")
+        if key == "max_regression":
+            text += (" — inconclusive: the point estimate is within the margin but the data "
+                     "are too few to rule out a larger regression")
+        else:
+            text += (f" — inconclusive: the candidate looks better, but the data are too few "
+                     f"to show an improvement of at least {margin:g}")
         if rows is not None:
             details[f"rows_to_resolve_{key}"] = rows
             text += f" (about {rows:,} rows would resolve it at this effect size)"
-    elif key == "min_improvement" and delta.estimate > 0:
-        text += " — the candidate is not shown to be better"
+    elif key == "min_improvement":
+        text += f" — the candidate is not shown to improve by {margin:g}"
     fails.append(text)
 
 
