@@ -108,7 +108,7 @@ def _validate(args: argparse.Namespace) -> int:
                 suite = load_suite(path)
             except SpecError as exc:
                 bad += 1
-                print(f"INVALID {exc}")
+                print(f"INVALID {exc.located(display_path(exc.path))}")
             else:
                 n = len(suite.performance)
                 print(f"OK      {display_path(path)} ({suite.name}: {n} check{'s' if n != 1 else ''})")

@@ -35,9 +35,13 @@ class SpecError(EvalgateError):
         self.line = line
         self.key = key
         self.problem = problem
-        where = f"{self.path}:{line}" if line else str(self.path)
-        what = f" {key}:" if key else ""
-        super().__init__(f"{where}:{what} {problem}")
+        super().__init__(self.located(str(self.path)))
+
+    def located(self, path_text: str) -> str:
+        """The message with the file shown as ``path_text`` (e.g. relative to the cwd)."""
+        where = f"{path_text}:{self.line}" if self.line else path_text
+        what = f" {self.key}:" if self.key else ""
+        return f"{where}:{what} {self.problem}"
 
 
 class DataError(EvalgateError):

@@ -279,10 +279,12 @@ def _confusion(metric: Metric, y: Array, cand: Array, champ: Array | None, confi
 def _resampled_means(rng: np.random.Generator, columns: Array, n_resamples: int) -> Array:
     """Bootstrap means of each column of ``columns`` (n × c): (n_resamples × c)."""
     n = columns.shape[0]
+    cols = [np.ascontiguousarray(columns[:, j]) for j in range(columns.shape[1])]
     out = np.empty((n_resamples, columns.shape[1]))
     for start, stop in _blocks(n_resamples, n):
         idx = rng.integers(0, n, size=(stop - start, n))
-        out[start:stop] = columns[idx].mean(axis=1)
+        for j, col in enumerate(cols):
+            out[start:stop, j] = np.take(col, idx).mean(axis=1)
     return out
 
 

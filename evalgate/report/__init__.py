@@ -42,11 +42,14 @@ def _signed(x: Any, digits: int = 4) -> str:
 
 def render(verdict: dict[str, Any]) -> str:
     """The report page for ``verdict`` (a verdict.json document)."""
+    anchors = {id(c): f"check-{i}-{j}" for i, s in enumerate(verdict["suites"], 1)
+               for j, c in enumerate(s["checks"], 1)}
     checks = [c for s in verdict["suites"] for c in s["checks"]]
     deciding = [c for c in checks if c["blocking"] and c["status"] in ("fail", "error")]
     counts = {st: sum(c["status"] == st for c in checks) for st in ("pass", "fail", "error", "skip")}
     return _environment().get_template("report.html.j2").render(
-        v=verdict, checks=checks, deciding=deciding, counts=counts)
+        v=verdict, checks=checks, deciding=deciding, counts=counts,
+        anchor=lambda c: anchors[id(c)])
 
 
 def write_report(verdict: dict[str, Any], directory: Path) -> Path:

@@ -1,0 +1,87 @@
+"""The ``evalgate`` console script: the same gate without pytest flags."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from conftest import CANDIDATE, CHAMPION, suite_text
+from evalgate.cli import main
+
+
+@pytest.fixture
+def project(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    (tmp_path / "suites").mkdir()
+    (tmp_path / "suites" / "adult.yaml").write_text(suite_text())
+    monkeypatch.chdir(tmp_path)
+    return tmp_path
+
+
+def test_run_promotes(project: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["run", str(CANDIDATE)]) == 0
+    out = capsys.readouterr().out.splitlines()
+    assert out[0] == "PASS  suites/adult.yaml::performance::roc_auc"
+    assert out[-1] == "evalgate: PROMOTE — report: reports/evalgate-report.html"
+    verdict = json.loads((project / "reports" / "verdict.json").read_text())
+    assert verdict["decision"] == "promote"
+
+
+def test_run_blocks(project: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["run", str(CHAMPION), "--champion", str(CANDIDATE), "--report", "out"]) == 1
+    out = capsys.readouterr().out
+    assert "FAIL  suites/adult.yaml::performance::roc_auc" in out
+    assert "Δ vs champion = -0.02" in out
+    assert out.rstrip().endswith("evalgate: BLOCK (3 of 3 checks failed) — report: "
+                                 "out/evalgate-report.html")
+    assert (project / "out" / "verdict.json").is_file()
+
+
+def test_run_same_numbers_as_pytest_plugin(pytester: pytest.Pytester) -> None:
+    pytester.makeini("[pytest]\n")
+    (pytester.path / "suites").mkdir()
+    (pytester.path / "suites" / "adult.yaml").write_text(suite_text())
+    main(["run", str(CANDIDATE), "--seed", "3", "--report", "cli"])
+    cli = json.loads((pytester.path / "cli" / "verdict.json").read_text())
+    pytester.runpytest(f"--evalgate={CANDIDATE}", "--evalgate-seed=3")
+    plug = json.loads((pytester.path / "reports" / "verdict.json").read_text())
+    strip = ("message",)
+    a = [{k: v for k, v in c.items() if k not in strip} for c in cli["suites"][0]["checks"]]
+    b = [{k: v for k, v in c.items() if k not in strip} for c in plug["suites"][0]["checks"]]
+    assert a == b
+
+
+def test_run_missing_candidate_blocks(project: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["run", "missing.onnx"]) == 1
+    out = capsys.readouterr().out
+    assert "ERROR suites/adult.yaml::performance::roc_auc" in out
+    assert "missing.onnx: model file not found" in out
+
+
+def test_run_without_suites_blocks(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                   capsys: pytest.CaptureFixture[str]) -> None:
+    monkeypatch.chdir(tmp_path)
+    assert main(["run", str(CANDIDATE)]) == 1
+    captured = capsys.readouterr()
+    assert "no suite files" in captured.err
+    assert "evalgate: BLOCK (no checks ran)" in captured.out
+
+
+def test_validate(project: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["validate"]) == 0
+    assert "OK      suites/adult.yaml (adult-income: 3 checks)" in capsys.readouterr().out
+    bad = project / "suites" / "bad.yaml"
+    bad.write_text("task: binry\n")
+    assert main(["validate"]) == 1
+    out = capsys.readouterr().out
+    assert "INVALID suites/bad.yaml:1: task: unknown task 'binry' (did you mean 'binary'?)" in out
+
+
+def test_console_script_is_installed() -> None:
+    result = subprocess.run([sys.executable, "-m", "evalgate.cli", "--version"],
+                            capture_output=True, text=True, check=False)
+    assert result.returncode == 0
+    assert result.stdout.startswith("evalgate ")
