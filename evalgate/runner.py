@@ -160,8 +160,22 @@ class Gate:
 
         reason = ("no champion given (a first release): comparisons are skipped and the value "
                   "thresholds alone decide")
+        models = {"candidate": candidate} if champion is None else {
+            "candidate": candidate, "champion": champion}
+        variants: dict[tuple[str, str], Predictions] = {}
+
+        def predict(role: str, frame: Any, variant: str) -> Predictions:
+            """Canonical predictions of ``role`` on ``frame``, once per (role, variant)."""
+            key = (role, variant)
+            if key not in variants:
+                model = models[role]
+                raw = model.predict(frame, data.features)
+                variants[key] = canonical(raw, suite.task, target, model.info, len(frame))
+            return variants[key]
+
         ctx = EvalContext(suite=suite, target=target, candidate=preds["candidate"],
-                          champion=preds.get("champion"), no_champion_reason=reason)
+                          champion=preds.get("champion"), no_champion_reason=reason,
+                          data=data, predict=predict, models=models)
         results: list[CheckResult] = []
         for family, (_, run) in families().items():
             results.extend(run(ctx, selected))

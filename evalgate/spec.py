@@ -7,6 +7,7 @@ key, with the valid choices where there is a list of them. The format is DESIGN.
 from __future__ import annotations
 
 import hashlib
+import importlib
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -18,8 +19,11 @@ from .errors import SpecError, did_you_mean
 from .metrics import TASKS, Task, UnknownMetricError, get_metric
 
 FAMILIES = ("performance", "robustness", "bias", "latency", "stress")
+#: family → "module:function" that validates its section of ``checks``:
+#: ``parse(reader, section, line, task, data) -> spec object`` (kept in ``Suite.families``)
+FAMILY_PARSERS: dict[str, str] = {}
 #: families this version can run; a suite that declares another is refused, never ignored
-IMPLEMENTED_FAMILIES = ("performance",)
+IMPLEMENTED_FAMILIES = ("performance", *FAMILY_PARSERS)
 
 TOP_KEYS = ("suite", "description", "task", "data", "champion", "confidence", "seed",
             "n_resamples", "checks")
@@ -92,6 +96,8 @@ class Suite:
     n_resamples: int
     performance: tuple[MetricCheck, ...] = field(default_factory=tuple)
     description: str = ""
+    #: the parsed sections of the other families, by family name
+    families: Mapping[str, Any] = field(default_factory=dict)
 
     @property
     def base_dir(self) -> Path:
@@ -104,8 +110,8 @@ class Suite:
 # --------------------------------------------------------------------------- helpers
 
 
-class _Reader:
-    """Validation helpers bound to one file."""
+class Reader:
+    """Validation helpers bound to one file (family parsers use them too)."""
 
     def __init__(self, path: Path):
         self.path = path
@@ -202,7 +208,7 @@ def load_suite(path: Path | str) -> Suite:
     except UnicodeDecodeError:
         raise SpecError(path, None, None, "the suite file is not UTF-8 text") from None
     doc = load_yaml(text, path)
-    r = _Reader(path)
+    r = Reader(path)
     if doc is None:
         raise r.fail(None, None, "the suite file is empty")
     top = r.mapping(doc, getattr(doc, "line", 1), "suite file")
@@ -249,14 +255,20 @@ def load_suite(path: Path | str) -> Suite:
     performance: tuple[MetricCheck, ...] = ()
     if "performance" in checks:
         performance = _performance(r, checks, task)
+    families: dict[str, Any] = {}
+    for family, target in FAMILY_PARSERS.items():
+        if family in checks:
+            module, func = target.split(":")
+            parse = getattr(importlib.import_module(module), func)
+            families[family] = parse(r, checks[family], checks.line_of(family), task, data)
 
     return Suite(name=name, path=path, sha256=hashlib.sha256(raw).hexdigest(), task=task,
                  data=data, champion=champion, champion_line=champion_line,
                  confidence=confidence, seed=seed, n_resamples=n_resamples,
-                 performance=performance, description=description)
+                 performance=performance, description=description, families=families)
 
 
-def _data(r: _Reader, top: LineDict, task: Task) -> DataSpec:
+def _data(r: Reader, top: LineDict, task: Task) -> DataSpec:
     d = r.mapping(r.required(top, "data", "the suite"), top.line_of("data"), "data")
     r.only_keys(d, DATA_KEYS, "data")
     rel = r.string(d, "path") if "path" in d else None
@@ -294,7 +306,7 @@ def _data(r: _Reader, top: LineDict, task: Task) -> DataSpec:
                     features=features, line=d.line)
 
 
-def _performance(r: _Reader, checks: LineDict, task: Task) -> tuple[MetricCheck, ...]:
+def _performance(r: Reader, checks: LineDict, task: Task) -> tuple[MetricCheck, ...]:
     perf = r.mapping(checks["performance"], checks.line_of("performance"), "performance")
     if not perf:
         raise r.fail(perf.line, "performance", "no metrics: name at least one")

@@ -16,7 +16,7 @@ from typing import Any, Literal
 
 import numpy as np
 
-from ..data import Target
+from ..data import Dataset, Target
 from ..predictions import Predictions
 from ..spec import Suite
 
@@ -97,15 +97,25 @@ def _clean(obj: Any) -> Any:
     return obj
 
 
+#: predict(role, frame, variant) → canonical predictions of "candidate" or "champion" on
+#: ``frame``, computed once per (role, variant) and cached by the runner
+Predict = Callable[[str, Any, str], Predictions]
+
+
 @dataclass(frozen=True, eq=False)
 class EvalContext:
-    """What a family sees: the suite, the encoded target and each model's cached predictions."""
+    """What a family sees: the suite, the data, the encoded target, each model's cached
+    predictions on the clean data, and a cached way to predict on other data (perturbed
+    rows, counterfactuals)."""
 
     suite: Suite
     target: Target
     candidate: Predictions
     champion: Predictions | None
     no_champion_reason: str = "no champion"
+    data: Dataset | None = None
+    predict: Predict | None = None
+    models: Mapping[str, Any] = field(default_factory=dict)
 
     def rng(self, check_id: str) -> np.random.Generator:
         """A generator seeded by the suite seed and the check id: the same numbers whatever
@@ -124,10 +134,18 @@ Planner = Callable[[Suite], list[CheckPlan]]
 Runner = Callable[[EvalContext, Collection[str] | None], list[CheckResult]]
 
 
-def families() -> dict[str, tuple[Planner, Runner]]:
-    from . import performance
+#: the modules of the families, in the order they run; each has ``plan`` and ``run``
+FAMILY_MODULES = {"performance": "evalgate.checks.performance"}
 
-    return {"performance": (performance.plan, performance.run)}
+
+def families() -> dict[str, tuple[Planner, Runner]]:
+    import importlib
+
+    out = {}
+    for family, name in FAMILY_MODULES.items():
+        module = importlib.import_module(name)
+        out[family] = (module.plan, module.run)
+    return out
 
 
 def plan_checks(suite: Suite) -> list[CheckPlan]:
