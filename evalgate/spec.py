@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import importlib
+import importlib.util
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -21,9 +22,23 @@ from .metrics import TASKS, Task, UnknownMetricError, get_metric
 FAMILIES = ("performance", "robustness", "bias", "latency", "stress")
 #: family → "module:function" that validates its section of ``checks``:
 #: ``parse(reader, section, line, task, data) -> spec object`` (kept in ``Suite.families``)
-FAMILY_PARSERS: dict[str, str] = {}
+FAMILY_PARSERS: dict[str, str] = {
+    "robustness": "evalgate.spec_robustness:parse",
+    "bias": "evalgate.spec_bias:parse",
+    "latency": "evalgate.spec_latency:parse_latency",
+    "stress": "evalgate.spec_latency:parse_stress",
+}
+
+
+def _available(family: str) -> bool:
+    if family == "performance":
+        return True
+    target = FAMILY_PARSERS.get(family)
+    return target is not None and importlib.util.find_spec(target.split(":")[0]) is not None
+
+
 #: families this version can run; a suite that declares another is refused, never ignored
-IMPLEMENTED_FAMILIES = ("performance", *FAMILY_PARSERS)
+IMPLEMENTED_FAMILIES = tuple(f for f in FAMILIES if _available(f))
 
 TOP_KEYS = ("suite", "description", "task", "data", "champion", "confidence", "seed",
             "n_resamples", "checks")
@@ -257,7 +272,7 @@ def load_suite(path: Path | str) -> Suite:
         performance = _performance(r, checks, task)
     families: dict[str, Any] = {}
     for family, target in FAMILY_PARSERS.items():
-        if family in checks:
+        if family in checks and family in IMPLEMENTED_FAMILIES:
             module, func = target.split(":")
             parse = getattr(importlib.import_module(module), func)
             families[family] = parse(r, checks[family], checks.line_of(family), task, data)

@@ -135,14 +135,24 @@ Runner = Callable[[EvalContext, Collection[str] | None], list[CheckResult]]
 
 
 #: the modules of the families, in the order they run; each has ``plan`` and ``run``
-FAMILY_MODULES = {"performance": "evalgate.checks.performance"}
+FAMILY_MODULES = {
+    "performance": "evalgate.checks.performance",
+    "robustness": "evalgate.checks.robustness",
+    "bias": "evalgate.checks.bias",
+    "latency": "evalgate.checks.latency",
+    "stress": "evalgate.checks.stress",
+}
 
 
 def families() -> dict[str, tuple[Planner, Runner]]:
+    """The families whose modules this installation has (the others are refused by spec)."""
     import importlib
+    import importlib.util
 
     out = {}
     for family, name in FAMILY_MODULES.items():
+        if importlib.util.find_spec(name) is None:
+            continue
         module = importlib.import_module(name)
         out[family] = (module.plan, module.run)
     return out
