@@ -88,8 +88,11 @@ def file_info(path: Path, fmt: str) -> tuple[bytes, ModelInfo]:
                           size=len(raw))
 
 
-def load_model(path: Path | str, *, trust_pickle: bool = False) -> Model:
-    """Load a model file by its extension; every failure is a :class:`ModelLoadError`."""
+def load_model(path: Path | str, *, trust_pickle: bool = False,
+               threads: int | None = None) -> Model:
+    """Load a model file by its extension; every failure is a :class:`ModelLoadError`.
+
+    ``threads`` pins the runtime's intra-op threads where the format has them (ONNX)."""
     path = Path(path)
     name = path.name.lower()
     if path.is_dir():
@@ -97,7 +100,7 @@ def load_model(path: Path | str, *, trust_pickle: bool = False) -> Model:
     if name.endswith(ONNX_SUFFIXES):
         from .onnx import OnnxModel
 
-        return OnnxModel.load(path)
+        return OnnxModel.load(path, threads=threads)
     if name.endswith(SKOPS_SUFFIXES):
         from .sklearn import SklearnModel
 

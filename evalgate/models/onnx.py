@@ -128,7 +128,8 @@ class OnnxModel:
         self._last: tuple[str, dict[str, str]] = ("by-name", {})
 
     @classmethod
-    def load(cls, path: Path) -> OnnxModel:
+    def load(cls, path: Path, *, threads: int | None = None) -> OnnxModel:
+        """Load ``path``; ``threads`` pins onnxruntime's intra-op threads (default: all cores)."""
         raw, info = file_info(path, "onnx")
         import onnx
         import onnxruntime as ort
@@ -145,6 +146,9 @@ class OnnxModel:
         classes = zip_classes or _graph_classes(model)
         opts = ort.SessionOptions()
         opts.log_severity_level = 3
+        if threads is not None:
+            opts.intra_op_num_threads = threads
+            opts.inter_op_num_threads = 1
         try:
             payload = raw if zip_classes is None else model.SerializeToString()
             session = ort.InferenceSession(payload, opts, providers=["CPUExecutionProvider"])
