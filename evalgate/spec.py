@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import hashlib
 import importlib
-import importlib.util
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -31,10 +30,15 @@ FAMILY_PARSERS: dict[str, str] = {
 
 
 def _available(family: str) -> bool:
+    """A family runs when both its section parser and its check module are installed."""
     if family == "performance":
         return True
     target = FAMILY_PARSERS.get(family)
-    return target is not None and importlib.util.find_spec(target.split(":")[0]) is not None
+    if target is None:
+        return False
+    here = Path(__file__).parent
+    parser_file = here / (target.split(":")[0].split(".")[-1] + ".py")
+    return parser_file.is_file() and (here / "checks" / f"{family}.py").is_file()
 
 
 #: families this version can run; a suite that declares another is refused, never ignored
