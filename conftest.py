@@ -18,6 +18,9 @@ import evalgate.output  # noqa: F401
 import evalgate.runner  # noqa: F401
 import onnx  # noqa: F401
 import onnxruntime  # noqa: F401
+import pandas.core.arrays.arrow.extension_types  # noqa: F401 - registers with pyarrow once
+import pandas.io.parquet  # noqa: F401
+import pyarrow.parquet  # noqa: F401
 import scipy.stats  # noqa: F401
 
 ROOT = Path(__file__).resolve().parent

@@ -42,7 +42,8 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group.addoption(OPT_CANDIDATE, metavar="PATH", dest="evalgate", default=None,
                     help="run the release gate on this candidate model file")
     group.addoption(OPT_CHAMPION, metavar="PATH", dest="evalgate_champion", default=None,
-                    help="the champion model (overrides each suite's champion: key)")
+                    help="the champion model (overrides each suite's champion: key): a file, "
+                         "or registry:NAME@champion, registry:NAME@3, mlflow:NAME@champion")
     group.addoption(OPT_SUITES, metavar="PATH", dest="evalgate_suites", default=None,
                     help="a suite file or a folder of them (default: suites/, or "
                          "[tool.evalgate] suites in pyproject.toml)")
@@ -77,10 +78,12 @@ class GateSession:
             if opt("evalgate_report") else settings.report.resolve()
         self.candidate = invocation / opt("evalgate")
         champion = opt("evalgate_champion")
+        if champion and not champion.startswith(("registry:", "mlflow:")):
+            champion = invocation / champion  # a file; a registry reference passes unchanged
         self.seed: int | None = opt("evalgate_seed")
-        self.gate: Gate = Gate(self.candidate,
-                               champion=invocation / champion if champion else None,
-                               seed=self.seed, trust_pickle=opt("evalgate_trust_pickle"))
+        self.gate: Gate = Gate(self.candidate, champion=champion or None,
+                               seed=self.seed, trust_pickle=opt("evalgate_trust_pickle"),
+                               registry=settings.registry.resolve())
         self.started_at = __import__("evalgate.verdict", fromlist=["now"]).now()
         self.t0 = time.perf_counter()
         self.outcomes: dict[Path, SuiteOutcome] = {}
@@ -233,8 +236,8 @@ class CheckItem(pytest.Item):
             pytest.fail(f"evalgate produced no result for {self.check_id}", pytrace=False)
         if self.result.status == "error":
             pytest.fail(self.result.message, pytrace=False)
-        if self.result.status == "skip":
-            pytest.skip(self.result.message)
+        if self.result.status == "skip":  # reported at the suite's line, not here
+            raise pytest.skip.Exception(self.result.message, _use_item_location=True)
 
     def runtest(self) -> None:
         assert self.result is not None

@@ -181,7 +181,11 @@ def test_shipped_suite_as_in_readme(pytester: pytest.Pytester) -> None:
     assert result.outlines[-1].startswith("evalgate: PROMOTE")
     verdict = read_verdict(pytester.path)
     checks = verdict["suites"][0]["checks"]
-    assert [c["id"].split("::")[-1] for c in checks] == [
+    ids = [c["id"].split("::", 1)[1] for c in checks]
+    assert ids[:7] == [f"performance::{m}" for m in (
         "roc_auc", "average_precision", "accuracy", "balanced_accuracy", "f1", "log_loss",
-        "brier_score"]
+        "brier_score")]
+    assert {"latency::batch_1", "latency::batch_256", "stress::load", "stress::memory",
+            "stress::malformed", "stress::consistency"} <= set(ids)
+    assert all(c["status"] in ("pass", "skip") for c in checks)
     assert verdict["suites"][0]["dataset"]["rows"] == 16281

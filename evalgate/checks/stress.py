@@ -1,0 +1,335 @@
+"""The stress family: open-loop load, peak memory of the largest batch, malformed input run
+in a child process (a crash cannot take pytest down), and prediction consistency."""
+
+from __future__ import annotations
+
+import json
+import os
+import selectors
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Collection
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from ..spec import Suite
+from ..spec_latency import StressSpec
+from ..timing import open_loop, percentile, summarise
+from . import CheckPlan, CheckResult, EvalContext, Status, error_result
+from .latency import conditions, timing_models
+
+FAMILY = "stress"
+PARTS = ("load", "memory", "malformed", "consistency")
+MALFORMED_ROWS = 8
+
+
+def _spec(suite: Suite) -> StressSpec | None:
+    return suite.families.get(FAMILY)  # type: ignore[return-value]
+
+
+def plan(suite: Suite) -> list[CheckPlan]:
+    spec = _spec(suite)
+    if spec is None:
+        return []
+    return [CheckPlan(FAMILY, part, getattr(spec, part).line, spec.blocking)
+            for part in PARTS if getattr(spec, part) is not None]
+
+
+def run(ctx: EvalContext, selected: Collection[str] | None) -> list[CheckResult]:
+    spec = _spec(ctx.suite)
+    if spec is None:
+        return []
+    out = []
+    for p in plan(ctx.suite):
+        cid = ctx.suite.check_id(FAMILY, p.name)
+        if selected is not None and cid not in selected:
+            continue
+        try:
+            out.append(_PARTS[p.name](ctx, spec, p, cid))
+        except Exception as exc:  # noqa: BLE001 - fail closed
+            out.append(error_result(ctx.suite, p, f"{type(exc).__name__}: {exc}"))
+    return out
+
+
+def _result(ctx: EvalContext, p: CheckPlan, cid: str, fails: list[str], passes: list[str],
+            undecided: list[str], summary: str, details: dict[str, Any],
+            threshold: dict[str, Any], metric: str | None = None,
+            value: float | None = None) -> CheckResult:
+    status: Status = "fail" if fails else "skip" if undecided else "pass"
+    return CheckResult(id=cid, family=FAMILY, name=p.name, status=status, blocking=p.blocking,
+                       message="; ".join(fails + undecided + passes + [summary]), metric=metric,
+                       candidate=value, confidence=ctx.suite.confidence, threshold=threshold,
+                       details=details, line=p.line)
+
+
+def _sample(ctx: EvalContext, rng: np.random.Generator, rows: int) -> pd.DataFrame:
+    assert ctx.data is not None
+    frame = ctx.data.frame
+    idx = rng.integers(0, len(frame), size=rows)
+    return frame.iloc[idx][list(ctx.data.features)].reset_index(drop=True)
+
+
+# --------------------------------------------------------------------------- load
+
+
+def _load(ctx: EvalContext, spec: StressSpec, p: CheckPlan, cid: str) -> CheckResult:
+    load = spec.load
+    assert load is not None and ctx.data is not None
+    rng = ctx.rng(cid)
+    model = timing_models(ctx, 1)["candidate"]
+    batch = _sample(ctx, rng, load.batch_size)
+    features = ctx.data.features
+    model.predict(batch, features)  # warm-up
+    res = open_loop(lambda: model.predict(batch, features), rate=load.rate,
+                    duration_s=load.duration_s, workers=load.workers, rng=rng)
+    lat = summarise(res.latencies_s, load.batch_size)
+    p99 = percentile(res.latencies_s, 0.99) * 1000 if res.latencies_s else float("nan")
+    fails, passes, undecided = [], [], []
+    if load.p99_ms is not None:
+        if "p99" not in lat["trustworthy"]:  # type: ignore[operator]
+            undecided.append(f"p99 is not trustworthy after {res.completed} calls (it needs "
+                             f"662); raise stress.load.duration_s or rate")
+        elif p99 <= load.p99_ms:
+            passes.append(f"p99 {p99:.2f} ms ≤ {load.p99_ms:g} ms")
+        else:
+            fails.append(f"p99 {p99:.2f} ms (from the scheduled arrival) is above "
+                         f"{load.p99_ms:g} ms")
+    if res.error_rate <= load.max_error_rate:
+        passes.append(f"error rate {res.error_rate:.2%} ≤ {load.max_error_rate:.2%}")
+    else:
+        fails.append(f"error rate {res.error_rate:.2%} ({res.errors} of {res.sent}) is above "
+                     f"{load.max_error_rate:.2%}; first error: {res.first_error}")
+    summary = (f"offered {load.rate:g}/s for {load.duration_s:g} s on {load.workers} "
+               f"worker{'s' if load.workers != 1 else ''}: achieved {res.achieved_rate:.1f}/s, "
+               f"p50 {float(lat['p50_ms']):.2f} ms, p99 {p99:.2f} ms")  # type: ignore[arg-type]
+    details = {"offered_rate": load.rate, "achieved_rate": res.achieved_rate,
+               "sent": res.sent, "completed": res.completed, "errors": res.errors,
+               "first_error": res.first_error, "latency": lat, "workers": load.workers,
+               "batch_size": load.batch_size, "conditions": conditions(1)}
+    threshold: dict[str, Any] = {"max_error_rate": load.max_error_rate}
+    if load.p99_ms is not None:
+        threshold["p99_ms"] = load.p99_ms
+    return _result(ctx, p, cid, fails, passes, undecided, summary, details, threshold,
+                   "p99_ms", p99)
+
+
+# --------------------------------------------------------------------------- child processes
+
+
+class _Child:
+    """``python -m evalgate._stress_worker`` on one model, with the run's sys.path."""
+
+    def __init__(self, mode: str, model_path: str, rows: Path, features: Path, trust: bool):
+        env = dict(os.environ, PYTHONPATH=os.pathsep.join(p for p in sys.path if p))
+        cmd = [sys.executable, "-m", "evalgate._stress_worker", mode, model_path, str(rows),
+               str(features)] + (["--trust"] if trust else [])
+        self.proc = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                     stderr=subprocess.PIPE, text=True, env=env)
+        self.sel = selectors.DefaultSelector()
+        assert self.proc.stdout is not None
+        self.sel.register(self.proc.stdout, selectors.EVENT_READ)
+
+    def ask(self, line: str | None, timeout: float) -> dict[str, Any] | None:
+        """Send ``line`` (if any) and read one JSON answer; ``None`` if the child died or
+        did not answer in time (then it is killed)."""
+        assert self.proc.stdin is not None and self.proc.stdout is not None
+        try:
+            if line is not None:
+                self.proc.stdin.write(line + "\n")
+                self.proc.stdin.flush()
+        except (BrokenPipeError, OSError):
+            return None
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.sel.select(timeout=max(0.0, deadline - time.monotonic())):
+                text = self.proc.stdout.readline()
+                if not text:
+                    return None
+                try:
+                    return json.loads(text)
+                except ValueError:
+                    continue
+        self.kill()
+        return None
+
+    def death(self) -> str:
+        code = self.proc.wait(timeout=10) if self.proc.poll() is None else self.proc.returncode
+        err = (self.proc.stderr.read() if self.proc.stderr else "") or ""
+        tail = err.strip().splitlines()[-1][:200] if err.strip() else ""
+        how = f"killed by signal {-code}" if code is not None and code < 0 else f"exit {code}"
+        return f"the process died ({how}){': ' + tail if tail else ''}"
+
+    def kill(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait(timeout=10)
+        self._release()
+
+    def close(self) -> None:
+        try:
+            if self.proc.stdin:
+                self.proc.stdin.close()
+        except OSError:
+            pass
+        try:
+            self.proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait(timeout=10)
+        self._release()
+
+    def _release(self) -> None:
+        self.sel.close()
+        for stream in (self.proc.stdin, self.proc.stdout, self.proc.stderr):
+            try:
+                if stream is not None:
+                    stream.close()
+            except OSError:
+                pass
+
+
+def _inputs(ctx: EvalContext, frame: pd.DataFrame, tmp: Path) -> tuple[Path, Path]:
+    assert ctx.data is not None
+    rows, feats = tmp / "rows.parquet", tmp / "features.json"
+    frame.to_parquet(rows)
+    feats.write_text(json.dumps(list(ctx.data.features)))
+    return rows, feats
+
+
+def _path_of(model: Any) -> str | None:
+    path = model.info.path
+    return None if path.startswith("<") else path
+
+
+# --------------------------------------------------------------------------- memory
+
+
+def _memory(ctx: EvalContext, spec: StressSpec, p: CheckPlan, cid: str) -> CheckResult:
+    mem = spec.memory
+    assert mem is not None and ctx.data is not None
+    rows = mem.batch_size or ctx.data.rows
+    model = ctx.models["candidate"]
+    path = _path_of(model)
+    threshold = {"max_memory_mb": mem.max_memory_mb} if mem.max_memory_mb else {}
+    if path is None:
+        return _result(ctx, p, cid, [], [], ["memory is measured in a child process, which "
+                       "needs a model file"], "", {}, threshold)
+    frame = _sample(ctx, ctx.rng(cid), rows)
+    with tempfile.TemporaryDirectory() as tmp:
+        rows_path, feats = _inputs(ctx, frame, Path(tmp))
+        child = _Child("memory", path, rows_path, feats, model.info.format in (
+            "pickle", "joblib", "skops"))
+        answer = child.ask(None, timeout=300)
+        if answer is None:
+            reason = child.death()
+            return _result(ctx, p, cid, [f"predicting {rows:,} rows crashed: {reason}"], [], [],
+                           "", {"rows": rows}, threshold)
+        child.close()
+    if "error" in answer:
+        return _result(ctx, p, cid, [], [], [answer["error"]], "", answer, threshold)
+    growth = float(answer["growth_mb"])
+    fails, passes = [], []
+    if mem.max_memory_mb is not None:
+        (passes if growth <= mem.max_memory_mb else fails).append(
+            f"peak memory growth {growth:.1f} MB "
+            f"{'≤' if growth <= mem.max_memory_mb else 'is above'} {mem.max_memory_mb:g} MB")
+    summary = f"predicting {rows:,} rows grew resident memory by {growth:.1f} MB at peak"
+    return _result(ctx, p, cid, fails, passes, [], summary, answer, threshold, "memory_mb",
+                   growth)
+
+
+# --------------------------------------------------------------------------- malformed
+
+
+def malformed_outcomes(model: Any, base: pd.DataFrame, ctx: EvalContext, cases: tuple[str, ...],
+                       timeout: float) -> dict[str, dict[str, Any]]:
+    """Each case's outcome for ``model``, one child process at a time; a crash marks the case
+    and a new child takes the rest."""
+    path = _path_of(model)
+    if path is None:
+        return {c: {"outcome": "not_measured", "message": "needs a model file"} for c in cases}
+    trust = model.info.format in ("pickle", "joblib", "skops")
+    results: dict[str, dict[str, Any]] = {}
+    with tempfile.TemporaryDirectory() as tmp:
+        rows, feats = _inputs(ctx, base, Path(tmp))
+        child: _Child | None = None
+        for case in cases:
+            if child is None:
+                child = _Child("malformed", path, rows, feats, trust)
+            answer = child.ask(case, timeout)
+            if answer is None:
+                results[case] = {"outcome": "crash", "message": child.death()}
+                child.kill()
+                child = None
+            else:
+                results[case] = {k: v for k, v in answer.items() if k != "case"}
+        if child is not None:
+            child.close()
+    return results
+
+
+def _malformed(ctx: EvalContext, spec: StressSpec, p: CheckPlan, cid: str) -> CheckResult:
+    mal = spec.malformed
+    assert mal is not None
+    base = _sample(ctx, ctx.rng(cid), MALFORMED_ROWS)
+    table = {role: malformed_outcomes(model, base, ctx, mal.cases, mal.timeout_s)
+             for role, model in ctx.models.items()}
+    cand = table["candidate"]
+    crashes = [c for c, r in cand.items() if r["outcome"] == "crash"]
+    nans = [c for c, r in cand.items() if r["outcome"] == "nan_output"]
+    fails = [f"{c}: crashed — {cand[c]['message']}" for c in crashes]
+    if not mal.allow_nan_output:
+        fails += [f"{c}: NaN output ({cand[c]['message']})" for c in nans]
+    counts: dict[str, int] = {}
+    for r in cand.values():
+        counts[r["outcome"]] = counts.get(r["outcome"], 0) + 1
+    summary = ", ".join(f"{c} → {r['outcome']}" for c, r in cand.items())
+    passes = [] if fails else ["no crash" + ("" if mal.allow_nan_output else ", no NaN output")]
+    return _result(ctx, p, cid, fails, passes, [], summary,
+                   {"cases": list(mal.cases), "outcomes": table, "counts": counts},
+                   {"allow_nan_output": mal.allow_nan_output})
+
+
+# --------------------------------------------------------------------------- consistency
+
+
+def _consistency(ctx: EvalContext, spec: StressSpec, p: CheckPlan, cid: str) -> CheckResult:
+    con = spec.consistency
+    assert con is not None and ctx.data is not None
+    model = ctx.models["candidate"]
+    features = ctx.data.features
+    batch = _sample(ctx, ctx.rng(cid), con.rows)
+    first, second = model.predict(batch, features), model.predict(batch, features)
+    out_a, out_b = _output(first), _output(second)
+    fails, passes = [], []
+    if out_a.shape != out_b.shape or not np.array_equal(out_a, out_b, equal_nan=True):
+        diff = float(np.nanmax(np.abs(out_a - out_b))) if out_a.shape == out_b.shape else np.inf
+        fails.append(f"the same {con.rows} rows predicted twice differ (max {diff:.3g})")
+    else:
+        passes.append("the same rows twice give identical outputs")
+    singles = min(32, con.rows)
+    alone = np.concatenate([_output(model.predict(batch.iloc[[i]], features))
+                            for i in range(singles)])
+    worst = float(np.max(np.abs(alone - out_a[:singles]))) if singles else 0.0
+    if worst <= con.tolerance:
+        passes.append(f"{singles} rows predicted alone equal the batch within {con.tolerance:g}")
+    else:
+        fails.append(f"a row predicted alone differs from the same row in a batch by "
+                     f"{worst:.3g} (tolerance {con.tolerance:g})")
+    return _result(ctx, p, cid, fails, passes, [], f"{con.rows} rows, {singles} alone",
+                   {"rows": con.rows, "singles": singles, "max_single_vs_batch": worst},
+                   {"tolerance": con.tolerance}, "max_abs_difference", worst)
+
+
+def _output(raw: Any) -> np.ndarray:
+    arr = raw.proba if raw.proba is not None else raw.values
+    return np.asarray(arr, dtype=np.float64).reshape(len(arr), -1)
+
+
+_PARTS = {"load": _load, "memory": _memory, "malformed": _malformed,
+          "consistency": _consistency}

@@ -1,0 +1,247 @@
+"""Latency and stress families: percentile arithmetic, the sample-count rule, the open-loop
+driver, slowdown against the champion, crashes isolated in a child process. Timing tests use
+ratios and generous lower bounds only: this machine is shared and noisy."""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+
+import joblib
+import numpy as np
+import pandas as pd
+import pytest
+
+from conftest import ADULT_TEST, CANDIDATE, CHAMPION, read_verdict, suite_text
+from evalgate.errors import SpecError
+from evalgate.spec import load_suite
+from evalgate.timing import (min_samples, open_loop, percentile, ratio_upper_bound,
+                             summarise, trustworthy)
+from tests import crashy
+
+# ----------------------------------------------------------------------------- arithmetic
+
+
+@pytest.mark.parametrize("q", [0.5, 0.9, 0.99, 0.999, 0.01])
+def test_percentile_is_numpys_inverted_cdf(q: float) -> None:
+    samples = np.random.default_rng(0).lognormal(size=997)
+    assert percentile(samples, q) == np.percentile(samples, q * 100, method="inverted_cdf")
+    assert percentile(samples, q) in samples
+
+
+def test_percentile_on_known_samples() -> None:
+    samples = list(range(1, 101))  # 1..100
+    assert percentile(samples, 0.5) == 50
+    assert percentile(samples, 0.9) == 90
+    assert percentile(samples, 0.99) == 99
+    assert percentile([7.0], 0.99) == 7.0
+
+
+def test_sample_count_rule_matches_mlperf() -> None:
+    assert min_samples(0.90) == 64
+    assert min_samples(0.99) == 662
+    assert trustworthy(63) == ["p50"]
+    assert trustworthy(64) == ["p50", "p90"]
+    assert trustworthy(662) == ["p50", "p90", "p99"]
+
+
+def test_summarise() -> None:
+    s = summarise([0.001] * 100 + [0.010], batch_size=10)
+    assert s["p50_ms"] == pytest.approx(1.0)
+    assert s["p99_ms"] == pytest.approx(1.0)
+    assert s["p99.9_ms"] == pytest.approx(10.0)
+    assert s["calls"] == 101
+    assert s["rows_per_s"] == pytest.approx(10 * 101 / (0.1 + 0.01))
+
+
+def test_ratio_bound() -> None:
+    rng = np.random.default_rng(0)
+    a = rng.lognormal(0, 0.1, 500) * 2.0
+    b = rng.lognormal(0, 0.1, 500)
+    ratio, upper = ratio_upper_bound(a, b, 0.95, np.random.default_rng(1))
+    assert 1.8 < ratio < 2.2
+    assert upper > ratio
+    same, same_upper = ratio_upper_bound(b, b, 0.95, np.random.default_rng(1))
+    assert same == 1.0 and same_upper == 1.0
+
+
+# ----------------------------------------------------------------------------- open loop
+
+
+def test_open_loop_reports_the_service_time() -> None:
+    res = open_loop(lambda: time.sleep(0.02), rate=10, duration_s=1.0, workers=4,
+                    rng=np.random.default_rng(0))
+    assert res.errors == 0 and res.completed == res.sent > 0
+    assert min(res.latencies_s) >= 0.02
+
+
+def test_open_loop_counts_queueing_delay() -> None:
+    """Offered 100/s to one worker that serves 50/s: latency from the scheduled arrival
+    grows far beyond the 20 ms service time (a closed loop would report ~20 ms)."""
+    res = open_loop(lambda: time.sleep(0.02), rate=100, duration_s=1.0, workers=1,
+                    rng=np.random.default_rng(0))
+    assert res.completed == res.sent
+    assert percentile(res.latencies_s, 0.99) > 10 * 0.02
+
+
+def test_open_loop_counts_errors() -> None:
+    calls = iter(range(10_000))
+
+    def flaky() -> None:
+        if next(calls) % 2:
+            raise RuntimeError("boom")
+
+    res = open_loop(flaky, rate=200, duration_s=0.5, workers=2, rng=np.random.default_rng(0))
+    assert res.errors > 0 and res.first_error == "RuntimeError: boom"
+    assert 0.3 < res.error_rate < 0.7
+
+
+# ----------------------------------------------------------------------------- spec
+
+
+def _suite(tmp_path: Path, families: str) -> Path:
+    path = tmp_path / "s.yaml"
+    path.write_text(suite_text(checks="  performance:\n    accuracy: {min: 0.5}\n" + families))
+    return path
+
+
+def test_design_example_parses(tmp_path: Path) -> None:
+    suite = load_suite(_suite(tmp_path, "  latency:\n    batch_sizes: [1, 256]\n"
+                                        "    p99_ms: {1: 5.0}\n"
+                                        "    min_rows_per_s: {256: 20000}\n"
+                                        "    max_slowdown: 1.5\n"))
+    spec = suite.families["latency"]
+    assert spec.batch_sizes == (1, 256) and spec.percentile_ms == {"p99": {1: 5.0}}
+    assert spec.min_rows_per_s == {256: 20000} and spec.max_slowdown == 1.5
+    assert spec.threads == 1
+
+
+@pytest.mark.parametrize("body, key, needle", [
+    ("  latency:\n    batch_sizes: [1]\n    p99_ms: {8: 5}\n", "p99_ms", "not one of"),
+    ("  latency:\n    batch_sizes: []\n", "batch_sizes", "whole numbers above 0"),
+    ("  latency:\n    batch_sizes: [1]\n    max_slowdown: 0.5\n", "max_slowdown", "at least 1"),
+    ("  latency:\n    batch_size: [1]\n", "batch_size", "did you mean 'batch_sizes'"),
+    ("  stress:\n    load: {duration_s: 1}\n", "rate", "missing required key"),
+    ("  stress:\n    malformed: {cases: [nan, nul]}\n", "cases", "unknown case 'nul'"),
+    ("  stress:\n    memroy: {}\n", "memroy", "did you mean 'memory'"),
+])
+def test_bad_latency_and_stress_keys(tmp_path: Path, body: str, key: str, needle: str) -> None:
+    with pytest.raises(SpecError) as err:
+        load_suite(_suite(tmp_path, body))
+    assert err.value.key == key
+    assert needle in str(err.value)
+
+
+# ----------------------------------------------------------------------------- end to end
+
+
+@pytest.fixture(scope="module")
+def forests(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
+    """A 300-tree deep forest and a 3-tree shallow one, as ONNX, on three Adult columns."""
+    from skl2onnx import convert_sklearn
+    from skl2onnx.common.data_types import FloatTensorType
+    from sklearn.compose import ColumnTransformer
+    from sklearn.ensemble import RandomForestClassifier
+    from sklearn.pipeline import Pipeline
+
+    tmp = tmp_path_factory.mktemp("forests")
+    cols = ["age", "education-num", "hours-per-week"]
+    data = pd.read_csv(ADULT_TEST).head(3000)
+    out = []
+    for name, trees, depth in (("big", 300, None), ("small", 3, 3)):
+        pipe = Pipeline([("cols", ColumnTransformer([("num", "passthrough", cols)])),
+                         ("rf", RandomForestClassifier(trees, max_depth=depth, random_state=0))])
+        pipe.fit(data[cols], data["income"])
+        onx = convert_sklearn(pipe, initial_types=[(c, FloatTensorType([None, 1])) for c in cols],
+                              target_opset={"": 17, "ai.onnx.ml": 3})
+        path = tmp / f"{name}.onnx"
+        path.write_bytes(onx.SerializeToString())
+        out.append(path)
+    return out[0], out[1]
+
+
+LATENCY = ("  latency:\n    batch_sizes: [64]\n    max_slowdown: 1.5\n    budget_s: 3\n"
+           "    warmup: 3\n")
+
+
+def _gate(pytester: pytest.Pytester, candidate: Path, champion: Path, checks: str,
+          *args: str) -> pytest.RunResult:
+    pytester.makeini("[pytest]\n")
+    (pytester.path / "suites").mkdir(exist_ok=True)
+    (pytester.path / "suites" / "s.yaml").write_text(
+        suite_text(champion=champion, checks=checks))
+    return pytester.runpytest(f"--evalgate={candidate}", "-rs", *args)
+
+
+def test_slowed_model_fails_max_slowdown(pytester: pytest.Pytester, forests) -> None:
+    big, small = forests
+    result = _gate(pytester, big, small, LATENCY)
+    result.assert_outcomes(failed=1)
+    result.stdout.fnmatch_lines(["*is above max_slowdown 1.5x*"])
+    check = read_verdict(pytester.path)["suites"][0]["checks"][0]
+    assert check["details"]["ratio"] > 2
+    assert check["details"]["conditions"]["threads"] == 1
+
+
+def test_identical_models_pass_max_slowdown(pytester: pytest.Pytester, forests) -> None:
+    big, _ = forests
+    result = _gate(pytester, big, big, LATENCY)
+    result.assert_outcomes(passed=1)
+    check = read_verdict(pytester.path)["suites"][0]["checks"][0]
+    assert check["details"]["ratio_upper"] <= 1.5
+    assert check["details"]["candidate"]["calls"] == check["details"]["champion"]["calls"]
+
+
+def test_short_budget_says_what_is_trustworthy(pytester: pytest.Pytester, forests) -> None:
+    big, small = forests
+    checks = ("  latency:\n    batch_sizes: [1]\n    p99_ms: {1: 1000}\n    budget_s: 0.05\n"
+              "    warmup: 0\n")
+    result = _gate(pytester, big, small, checks)
+    result.assert_outcomes(skipped=1)
+    result.stdout.fnmatch_lines(["*p99 is not trustworthy after * calls (it needs 662)*"])
+
+
+@pytest.fixture(scope="module")
+def crash_models(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
+    tmp = tmp_path_factory.mktemp("crashy")
+    aborts, jitter = tmp / "aborts.joblib", tmp / "jittery.joblib"
+    joblib.dump(crashy.AbortsOnNaN(), aborts)
+    joblib.dump(crashy.Jittery(), jitter)
+    return aborts, jitter
+
+
+def test_crash_on_nan_is_isolated_and_reported(pytester: pytest.Pytester,
+                                               crash_models) -> None:
+    aborts, _ = crash_models
+    checks = "  stress:\n    malformed: {cases: [nan, one_row, empty]}\n"
+    result = _gate(pytester, aborts, CHAMPION, checks, "--evalgate-trust-pickle")
+    result.assert_outcomes(failed=1)
+    result.stdout.fnmatch_lines(["*nan: crashed — the process died (killed by signal 6)*"])
+    outcomes = read_verdict(pytester.path)["suites"][0]["checks"][0]["details"]["outcomes"]
+    assert outcomes["candidate"]["nan"]["outcome"] == "crash"
+    assert outcomes["candidate"]["one_row"]["outcome"] == "finite"  # a fresh child went on
+    assert outcomes["champion"]["nan"]["outcome"] == "nan_output"  # reported, not gated
+
+
+def test_inconsistent_model_fails_consistency(pytester: pytest.Pytester, crash_models) -> None:
+    _, jitter = crash_models
+    result = _gate(pytester, jitter, CHAMPION, "  stress:\n    consistency:\n",
+                   "--evalgate-trust-pickle")
+    result.assert_outcomes(failed=1)
+    result.stdout.fnmatch_lines(["*predicted twice differ*"])
+
+
+def test_memory_and_load_on_the_shipped_candidate(pytester: pytest.Pytester) -> None:
+    checks = ("  stress:\n    load: {rate: 400, duration_s: 2, workers: 2, max_error_rate: 0}\n"
+              "    memory: {batch_size: 16281, max_memory_mb: 0.001}\n"
+              "    consistency:\n")
+    result = _gate(pytester, CANDIDATE, CHAMPION, checks)
+    result.assert_outcomes(passed=2, failed=1)
+    checks_out = {c["id"].split("::")[-1]: c
+                  for c in read_verdict(pytester.path)["suites"][0]["checks"]}
+    assert checks_out["memory"]["status"] == "fail"
+    assert checks_out["memory"]["details"]["growth_mb"] > 1
+    load = checks_out["load"]["details"]
+    assert load["errors"] == 0 and load["completed"] == load["sent"] > 500
+    json.dumps(checks_out)  # everything in the verdict is JSON
