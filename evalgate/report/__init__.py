@@ -25,6 +25,7 @@ def _environment() -> Any:
     env.filters["num"] = _num
     env.filters["signed"] = _signed
     env.filters["short"] = lambda s: (s or "")[:12]
+    env.filters["xy"] = lambda rows, x, y: [[r[x], r[y]] for r in rows]
     return env
 
 
@@ -40,19 +41,59 @@ def _signed(x: Any, digits: int = 4) -> str:
     return "—" if x is None else f"{x:+.{digits}f}"
 
 
-def render(verdict: dict[str, Any]) -> str:
-    """The report page for ``verdict`` (a verdict.json document)."""
+def render(verdict: dict[str, Any], signoff: dict[str, Any] | None = None) -> str:
+    """The report page for ``verdict`` (a verdict.json document), with its sign-off."""
     anchors = {id(c): f"check-{i}-{j}" for i, s in enumerate(verdict["suites"], 1)
                for j, c in enumerate(s["checks"], 1)}
     checks = [c for s in verdict["suites"] for c in s["checks"]]
     deciding = [c for c in checks if c["blocking"] and c["status"] in ("fail", "error")]
     counts = {st: sum(c["status"] == st for c in checks) for st in ("pass", "fail", "error", "skip")}
     return _environment().get_template("report.html.j2").render(
-        v=verdict, checks=checks, deciding=deciding, counts=counts,
-        anchor=lambda c: anchors[id(c)])
+        v=verdict, checks=checks, deciding=deciding, counts=counts, signoff=signoff,
+        anchor=lambda c: anchors[id(c)], charts=_charts)
 
 
-def write_report(verdict: dict[str, Any], directory: Path) -> Path:
+def write_report(verdict: dict[str, Any], directory: Path,
+                 signoff: dict[str, Any] | None = None) -> Path:
     path = directory / REPORT_NAME
-    write_atomic(path, render(verdict))
+    write_atomic(path, render(verdict, signoff))
     return path
+
+
+def summary_markdown(verdict: dict[str, Any], report: str | None = None) -> str:
+    """A short Markdown summary for CI pages: the decision and the checks that decided it."""
+    checks = [c for s in verdict["suites"] for c in s["checks"]]
+    counts = {st: sum(c["status"] == st for c in checks) for st in ("pass", "fail", "error", "skip")}
+    icon = "✅" if verdict["decision"] == "promote" else "⛔"
+    lines = [f"## {icon} evalgate: {verdict['decision'].upper()}", "",
+             f"Candidate `{_md(verdict['candidate']['path'])}` "
+             f"(sha256 `{(verdict['candidate'].get('sha256') or '')[:12]}`)"
+             + (f" vs champion `{_md(verdict['champion']['path'])}`" if verdict.get("champion")
+                else " — no champion"), "",
+             f"{counts['pass']} passed · {counts['fail']} failed · {counts['error']} errors · "
+             f"{counts['skip']} skipped", ""]
+    bad = [c for c in checks if c["status"] in ("fail", "error")]
+    if bad:
+        lines += ["| check | status | why |", "| --- | --- | --- |"]
+        lines += [f"| `{_md(c['id'])}` | {c['status']} | {_md(c['message'])[:300]} |"
+                  for c in bad]
+        lines.append("")
+    for reason in verdict.get("summary", {}).get("reasons", []):
+        if reason.endswith("did not run") or reason.startswith("no checks"):
+            lines.append(f"- {_md(reason)}")
+    if report:
+        lines += ["", f"Full report: `{_md(report)}`"]
+    return "\n".join(lines).rstrip() + "\n"
+
+
+def _md(text: Any) -> str:
+    """Text safe inside a Markdown table cell or code span (no HTML, no pipes, one line)."""
+    import html
+
+    return html.escape(str(text)).replace("|", "\\|").replace("`", "'").replace("\n", " ")
+
+
+def _charts() -> Any:
+    from . import svg
+
+    return svg
