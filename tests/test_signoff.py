@@ -1,0 +1,95 @@
+"""Sign-off bound to the verdict's bytes, and the Markdown summary for CI pages."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from conftest import CANDIDATE, CHAMPION, suite_text
+from evalgate.errors import EvalgateError
+from evalgate.output import finish
+from evalgate.report import render, summary_markdown
+from evalgate.runner import Gate, evaluate_paths
+from evalgate.signoff import sign, status
+from evalgate.verdict import now
+
+
+def _gate(tmp: Path, candidate: Path, champion: Path) -> Path:
+    suite = tmp / "s.yaml"
+    suite.write_text(suite_text(champion=champion))
+    outcomes = evaluate_paths(Gate(candidate), [suite])
+    finish(outcomes, candidate=candidate, report_dir=tmp, seed=None, started_at=now(),
+           duration_s=1.0)
+    return tmp / "verdict.json"
+
+
+@pytest.fixture(scope="module")
+def promoted(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return _gate(tmp_path_factory.mktemp("ok"), CANDIDATE, CHAMPION)
+
+
+@pytest.fixture(scope="module")
+def blocked(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return _gate(tmp_path_factory.mktemp("block"), CHAMPION, CANDIDATE)
+
+
+def test_sign_binds_the_verdict_bytes(promoted: Path) -> None:
+    entry = sign(promoted, "Ada Lovelace", "looks right")
+    assert entry["reviewer"] == "Ada Lovelace"
+    st = status(promoted)
+    assert st is not None and st["valid"] is True
+    verdict = json.loads(promoted.read_text())
+    html = render(verdict, st)
+    assert "Signed off by <strong>Ada Lovelace</strong>" in html
+
+
+def test_changed_verdict_invalidates_the_signoff(promoted: Path, tmp_path: Path) -> None:
+    copy = tmp_path / "verdict.json"
+    copy.write_bytes(promoted.read_bytes())
+    sign(copy, "Ada")
+    copy.write_text(copy.read_text().replace('"promote"', '"promote" ', 1))
+    st = status(copy)
+    assert st is not None and st["valid"] is False
+    assert "changed after it was signed off" in st["problem"]
+    assert "Sign-off <strong>not valid</strong>" in render(json.loads(copy.read_text()), st)
+
+
+def test_a_block_verdict_cannot_be_signed(blocked: Path) -> None:
+    with pytest.raises(EvalgateError, match="only a promote verdict can be signed off"):
+        sign(blocked, "Ada")
+
+
+def test_not_a_verdict(tmp_path: Path) -> None:
+    bogus = tmp_path / "verdict.json"
+    bogus.write_text('{"hello": 1}')
+    with pytest.raises(EvalgateError, match="not an evalgate verdict"):
+        sign(bogus, "Ada")
+    assert status(bogus) is None
+
+
+def test_summary_markdown_lists_failures(blocked: Path) -> None:
+    text = summary_markdown(json.loads(blocked.read_text()), "reports/evalgate-report.html")
+    assert text.startswith("## ⛔ evalgate: BLOCK")
+    assert "| `adult-income::performance::roc_auc` | fail |" in text
+    assert (blocked.parent / "summary.md").read_text().startswith("## ⛔ evalgate: BLOCK")
+
+
+def test_summary_is_escaped() -> None:
+    verdict = {"decision": "block", "candidate": {"path": "m|<b>.onnx", "sha256": "ab"},
+               "champion": None, "summary": {"reasons": []},
+               "suites": [{"checks": [{"id": "s::performance::x", "status": "fail",
+                                       "message": "a | b <script>"}]}]}
+    text = summary_markdown(verdict)
+    assert "<script>" not in text and "<b>" not in text
+    assert "a \\| b &lt;script&gt;" in text
+
+
+def test_github_step_summary_is_appended(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    step = tmp_path / "step.md"
+    step.write_text("earlier\n")
+    monkeypatch.setenv("GITHUB_STEP_SUMMARY", str(step))
+    _gate(tmp_path, CANDIDATE, CHAMPION)
+    text = step.read_text()
+    assert text.startswith("earlier\n") and "## ✅ evalgate: PROMOTE" in text
