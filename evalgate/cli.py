@@ -1,7 +1,18 @@
-"""The ``evalgate`` command: the same gate as ``pytest --evalgate`` without pytest flags.
+"""The ``evalgate`` command: the same gate as ``pytest --evalgate`` without pytest flags, and
+the release lifecycle on the model registry (:mod:`evalgate.registry`).
 
-    evalgate run CANDIDATE [--champion P] [--suites P] [--report DIR] [--seed N]
+    evalgate run CANDIDATE [--champion P|REF] [--suites P] [--report DIR] [--seed N]
     evalgate validate [SUITE ...]      check suite files without running any model
+    evalgate register MODEL --name NAME [--data PATH] [--notes TEXT] [--derived-from N]
+    evalgate promote CANDIDATE [--verdict reports/verdict.json] [--name NAME | --to mlflow:NAME]
+    evalgate rollback NAME [--to VERSION] [--reason TEXT]
+    evalgate alias NAME ALIAS [VERSION | --delete]     any alias but champion
+    evalgate history NAME [--json]
+    evalgate audit verify NAME
+
+REF is ``registry:NAME@champion``, ``registry:NAME@3`` or ``mlflow:NAME@champion``. Every
+registry verb takes ``--registry DIR`` (default: ``[tool.evalgate] registry``, or
+``registry/``). Exit status: 0 done, 1 refused (or a broken audit log), 2 bad input.
 """
 
 from __future__ import annotations
@@ -11,8 +22,12 @@ import sys
 import time
 from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from . import __version__
+
+if TYPE_CHECKING:
+    from .config import Settings
 
 _STATUS = {"pass": "PASS ", "fail": "FAIL ", "error": "ERROR", "skip": "SKIP "}
 
@@ -24,8 +39,9 @@ def _parser() -> argparse.ArgumentParser:
 
     run = sub.add_parser("run", help="gate a candidate model on the suites")
     run.add_argument("candidate", type=Path, help="the candidate model file")
-    run.add_argument("--champion", type=Path, default=None,
-                     help="the champion model (overrides each suite's champion: key)")
+    run.add_argument("--champion", default=None,
+                     help="the champion model (overrides each suite's champion: key): a file, "
+                          "or registry:NAME@champion, registry:NAME@3, mlflow:NAME@champion")
     run.add_argument("--suites", type=Path, default=None,
                      help="a suite file or a folder of them (default: suites/)")
     run.add_argument("--report", type=Path, default=None,
@@ -36,17 +52,99 @@ def _parser() -> argparse.ArgumentParser:
 
     val = sub.add_parser("validate", help="check suite files without running any model")
     val.add_argument("suites", type=Path, nargs="*", help="suite files or folders (default: suites/)")
+    _registry_parsers(sub)
+    from .cli_report import add_parsers
+
+    add_parsers(sub)
     return p
+
+
+def _version_number(text: str) -> int:
+    value = text.removeprefix("v")
+    if not value.isdigit() or int(value) < 1:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a version number (1, 2, …)")
+    return int(value)
+
+
+def _registry_parsers(sub: Any) -> None:
+    def add(name: str, help: str) -> argparse.ArgumentParser:
+        parser: argparse.ArgumentParser = sub.add_parser(name, help=help)
+        parser.add_argument("--registry", type=Path, default=None, metavar="DIR",
+                            help="the registry folder (default: [tool.evalgate] registry, or "
+                                 "registry/)")
+        return parser
+
+    reg = add("register", "store a model file as the next version of NAME")
+    reg.add_argument("model", type=Path, help="the model file (.onnx, .skops, …)")
+    reg.add_argument("--name", required=True, help="the model's name in the registry")
+    reg.add_argument("--data", type=Path, default=None,
+                     help="the training data (file or folder), fingerprinted into the lineage")
+    reg.add_argument("--notes", default="", help="free text kept with the version")
+    reg.add_argument("--derived-from", type=_version_number, default=None, metavar="VERSION",
+                     help="the version this one was derived from (default: the champion)")
+    reg.add_argument("--alias", action="append", default=[], metavar="ALIAS",
+                     help="also point this alias at the version (not champion; repeatable)")
+
+    pro = add("promote", "make CANDIDATE the champion, if its verdict allows it")
+    pro.add_argument("candidate", type=Path, help="the candidate model file the verdict judged")
+    pro.add_argument("--verdict", type=Path, default=None,
+                     help="the gate's verdict.json (default: reports/verdict.json)")
+    pro.add_argument("--name", default=None,
+                     help="the model's name (default: inferred from the verdict's champion)")
+    pro.add_argument("--to", default=None, metavar="REGISTRY:NAME",
+                     help="where to promote: registry:NAME (the local registry) or mlflow:NAME")
+
+    rb = add("rollback", "move champion back to an earlier champion")
+    rb.add_argument("name", help="the model's name")
+    rb.add_argument("--to", type=_version_number, default=None, metavar="VERSION",
+                    help="the version to restore (default: the previous champion)")
+    rb.add_argument("--reason", default="", help="why, for the audit log")
+
+    al = add("alias", "point an alias other than champion at a version (or remove it)")
+    al.add_argument("name", help="the model's name")
+    al.add_argument("alias", help="the alias (e.g. staging)")
+    al.add_argument("version", type=_version_number, nargs="?", default=None,
+                    help="the version it names")
+    al.add_argument("--delete", action="store_true", help="remove the alias")
+
+    hist = add("history", "versions, aliases over time and each promotion's metrics")
+    hist.add_argument("name", help="the model's name")
+    hist.add_argument("--json", action="store_true", help="print JSON")
+
+    aud = add("audit", "check the audit log")
+    aud.add_argument("action", choices=["verify"], help="verify: check the hash chain")
+    aud.add_argument("name", help="the model's name")
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     if args.command == "run":
         return _run(args)
-    return _validate(args)
+    if args.command == "validate":
+        return _validate(args)
+    from .cli_report import COMMANDS
+
+    if args.command in COMMANDS:
+        return COMMANDS[args.command](args)
+    from .errors import EvalgateError
+    from .registry import IntegrityError, PromotionRefused
+
+    verbs = {"register": _register, "promote": _promote, "rollback": _rollback,
+             "alias": _alias, "history": _history, "audit": _audit}
+    try:
+        return verbs[args.command](args)
+    except PromotionRefused as exc:
+        print(f"evalgate: refused: {exc}", file=sys.stderr)
+        return 1
+    except IntegrityError as exc:
+        print(f"evalgate: integrity check failed: {exc}", file=sys.stderr)
+        return 1
+    except EvalgateError as exc:
+        print(f"evalgate: {exc}", file=sys.stderr)
+        return 2
 
 
-def _settings():  # type: ignore[no-untyped-def]
+def _settings() -> Settings:
     from .config import read_settings
 
     return read_settings(Path.cwd())
@@ -72,7 +170,7 @@ def _run(args: argparse.Namespace) -> int:
     report_dir = args.report if args.report is not None else settings.report
     started, t0 = now(), time.perf_counter()
     gate = Gate(args.candidate, champion=args.champion, seed=args.seed,
-                trust_pickle=args.trust_pickle)
+                trust_pickle=args.trust_pickle, registry=settings.registry)
     paths = find_suites(suites_path)
     if not paths:
         print(f"evalgate: no suite files at {suites_path}", file=sys.stderr)
@@ -110,12 +208,185 @@ def _validate(args: argparse.Namespace) -> int:
                 bad += 1
                 print(f"INVALID {exc.located(display_path(exc.path))}")
             else:
-                n = len(suite.performance)
+                from .checks import plan_checks
+
+                n = len(plan_checks(suite))
                 print(f"OK      {display_path(path)} ({suite.name}: {n} check{'s' if n != 1 else ''})")
     if not found:
         print("evalgate: no suite files found", file=sys.stderr)
         return 2
     return 1 if bad else 0
+
+
+# --------------------------------------------------------------------------- registry verbs
+
+
+def _root(args: argparse.Namespace) -> Path:
+    return args.registry if args.registry is not None else _settings().registry
+
+
+def _register(args: argparse.Namespace) -> int:
+    from .registry import ModelRegistry, check_alias, short
+
+    for alias in args.alias:
+        check_alias(alias)
+    reg = ModelRegistry(_root(args), args.name)
+    v, created = reg.register(args.model, data=args.data, notes=args.notes,
+                              derived_from=args.derived_from)
+    if created:
+        print(f"registered {reg.name} version {v.number} (sha256 {short(v.sha256)}, "
+              f"{v.format}, {v.size} bytes)")
+    else:
+        print(f"{reg.name} version {v.number} already holds these bytes "
+              f"(sha256 {short(v.sha256)}); nothing registered")
+    for alias in args.alias:
+        reg.set_alias(alias, v.number)
+        print(f"{alias} → version {v.number}")
+    return 0
+
+
+def _promote(args: argparse.Namespace) -> int:
+    from .errors import EvalgateError
+    from .registry import Registry, VerdictFile, parse_reference, sha256_file, short
+
+    verdict_path = args.verdict if args.verdict is not None else (
+        _settings().report / "verdict.json")
+    verdict = VerdictFile.load(verdict_path)
+    name, scheme = args.name, "registry"
+    if args.to is not None:
+        target = parse_reference(args.to if "@" in args.to else f"{args.to}@champion")
+        if target.alias != "champion":
+            raise EvalgateError(f"--to {args.to}: promotion moves the champion alias; write "
+                                f"--to {target.scheme}:{target.name}")
+        if name is not None and name != target.name:
+            raise EvalgateError(f"--name {name} and --to {args.to} name different models")
+        name, scheme = target.name, target.scheme
+    if scheme == "mlflow":
+        from .mlflow_registry import promote as promote_mlflow
+
+        done = promote_mlflow(name, args.candidate, verdict)
+        if done["noop"]:
+            print(f"mlflow:{name} version {done['version']} is already the champion; "
+                  "nothing to do")
+            return 0
+        was = f"version {done['previous']}" if done["previous"] is not None else "no champion"
+        print(f"promoted mlflow:{name} version {done['version']} to champion (was {was}); "
+              f"verdict {short(verdict.sha256)} recorded as tags; {done['signoff_note']}")
+        return 0
+    registry = Registry(_root(args))
+    if name is None:
+        if args.candidate.is_file():  # say first when the verdict is for other bytes
+            verdict.check(args.candidate, sha256_file(args.candidate))
+        name = registry.infer_name(verdict)
+        if name is None:
+            raise EvalgateError("cannot tell which model this promotes: the verdict's champion is "
+                                "not a registry model" if verdict.champion_sha256 else
+                                "a first release (the verdict has no champion) needs --name NAME")
+    p = registry.model(name).promote(args.candidate, verdict)
+    if p.noop:
+        print(f"{name} version {p.version.number} is already the champion; nothing to do")
+        return 0
+    was = f"version {p.previous}" if p.previous is not None else "none: a first release"
+    new = ", newly registered" if p.registered else ""
+    print(f"promoted {name} version {p.version.number} to champion (was {was}{new}); "
+          f"verdict {short(p.verdict_sha256)}; {p.signoff_note}")
+    return 0
+
+
+def _rollback(args: argparse.Namespace) -> int:
+    from .registry import ModelRegistry
+
+    reg = ModelRegistry(_root(args), args.name)
+    before, after = reg.rollback(args.to, reason=args.reason)
+    print(f"rolled back {reg.name}: champion is version {after} (was version {before})")
+    return 0
+
+
+def _alias(args: argparse.Namespace) -> int:
+    from .errors import EvalgateError
+    from .registry import ModelRegistry
+
+    if (args.version is None) == (not args.delete):
+        raise EvalgateError("give a VERSION, or --delete")
+    reg = ModelRegistry(_root(args), args.name)
+    before = reg.set_alias(args.alias, args.version)
+    was = f" (was version {before})" if before is not None else ""
+    now = f"version {args.version}" if args.version is not None else "removed"
+    print(f"{reg.name}@{args.alias}: {now}{was}")
+    return 0
+
+
+def _history(args: argparse.Namespace) -> int:
+    import json
+
+    from .errors import EvalgateError
+    from .registry import ModelRegistry, Registry, short
+
+    reg = ModelRegistry(_root(args), args.name)
+    if not reg.exists():
+        names = Registry(reg.root).names()
+        raise EvalgateError(f"no model named {reg.name!r} in {reg.root} "
+                            f"(models: {', '.join(names) or 'none'})")
+    h = reg.history()
+    if args.json:
+        print(json.dumps(h.as_dict(), indent=2, ensure_ascii=False))
+        return 0
+    by_version: dict[int, list[str]] = {}
+    for alias, number in sorted(h.aliases.items()):
+        by_version.setdefault(number, []).append(alias)
+    print(f"{h.name} ({reg.dir})")
+    print("versions:")
+    for v in h.versions:
+        data = (v.lineage.get("data") or {}).get("sha256")
+        derived = v.lineage.get("derived_from")
+        tags = f"  [{', '.join(by_version[v.number])}]" if v.number in by_version else ""
+        print(f"  v{v.number:<3} {v.created_at}  sha256 {short(v.sha256)}  {v.format}  "
+              f"{v.size} B  data {short(data)}  from {'v' + str(derived) if derived else '-'}"
+              f"{tags}{'  ' + v.notes if v.notes else ''}")
+    print("aliases over time:")
+    for e in h.events:
+        before = f"v{e['from']}" if e.get("from") is not None else "-"
+        after = f"v{e['version']}" if e.get("version") is not None else "(removed)"
+        extra = ""
+        if e.get("action") == "promote":
+            verdict = e.get("verdict") or {}
+            reviewer = (e.get("signoff") or {}).get("reviewer")
+            extra = f"  verdict {short(verdict.get('sha256'))}" + (
+                f", signed off by {reviewer}" if reviewer else "")
+        elif e.get("reason"):
+            extra = f"  reason: {e['reason']}"
+        print(f"  #{e['seq']:<3} {e['at']}  {e['action']:<8} {e.get('alias')}: {before} → "
+              f"{after}  by {e.get('user')}{extra}")
+    keys = sorted({k for m in h.metrics.values() for k in m})
+    if keys:
+        print("metrics of each promoted version (from the verdict that promoted it):")
+        width = max(len(k) for k in keys)
+        print(f"  {'':<{width}}  " + "  ".join(f"{'v' + str(n):>8}" for n in h.metrics))
+        for k in keys:
+            cells = "  ".join(f"{m[k]:>8.4f}" if k in m else f"{'-':>8}"
+                              for m in h.metrics.values())
+            print(f"  {k:<{width}}  {cells}")
+    return 0
+
+
+def _audit(args: argparse.Namespace) -> int:
+    from .errors import EvalgateError
+    from .registry import ModelRegistry, short
+
+    reg = ModelRegistry(_root(args), args.name)
+    if not reg.exists():
+        raise EvalgateError(f"no model named {reg.name!r} in {reg.root}")
+    result = reg.verify()
+    for note in result.notes:
+        print(f"note: {note}")
+    if result.ok:
+        print(f"audit log of {reg.name}: OK ({result.entries} entries, chain intact, head "
+              f"{short(result.head)}, aliases and files match)")
+        return 0
+    for problem in result.problems:
+        print(f"BROKEN: {problem}")
+    print(f"audit log of {reg.name}: {len(result.problems)} problem(s)")
+    return 1
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -11,6 +11,7 @@ from .errors import EvalgateError
 
 DEFAULT_SUITES = "suites"
 DEFAULT_REPORT = "reports"
+DEFAULT_REGISTRY = "registry"
 KEYS = ("suites", "report", "registry")
 
 
@@ -19,6 +20,7 @@ class Settings:
     root: Path
     suites: Path
     report: Path
+    registry: Path  # the local model registry (evalgate.registry)
 
 
 def read_settings(root: Path, pyproject: Path | None = None) -> Settings:
@@ -37,7 +39,8 @@ def read_settings(root: Path, pyproject: Path | None = None) -> Settings:
     base = pyproject.parent if pyproject.is_file() else root
     return Settings(root=root,
                     suites=base / str(table.get("suites", DEFAULT_SUITES)),
-                    report=base / str(table.get("report", DEFAULT_REPORT)))
+                    report=base / str(table.get("report", DEFAULT_REPORT)),
+                    registry=base / str(table.get("registry", DEFAULT_REGISTRY)))
 
 
 def display_path(path: Path | str) -> str:

@@ -3,7 +3,6 @@ encode the target into evalgate's canonical arrays (see :mod:`evalgate.metrics`)
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -12,6 +11,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from ._io import sha256_file
 from .errors import DataError, did_you_mean
 from .metrics import Task
 from .spec import DataSpec
@@ -39,14 +39,6 @@ class Target:
 
     y: np.ndarray
     classes: tuple[Any, ...] | None
-
-
-def sha256_file(path: Path, chunk: int = 1 << 20) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        while block := f.read(chunk):
-            h.update(block)
-    return h.hexdigest()
 
 
 def read_table(path: Path) -> pd.DataFrame:

@@ -7,7 +7,11 @@ prints one clear message and blocks instead of a traceback::
     ├── SpecError           a suite file is invalid (file, line, key, valid choices)
     ├── DataError           a dataset cannot be read or does not fit the suite
     ├── ModelLoadError      a model file cannot be loaded (missing, truncated, foreign, untrusted)
-    └── ModelOutputError    a model's inputs or outputs do not fit (mismatch, NaN, wrong shape)
+    ├── ModelOutputError    a model's inputs or outputs do not fit (mismatch, NaN, wrong shape)
+    └── RegistryError       (evalgate.registry) a registry operation cannot proceed
+        ├── PromotionRefused    the verdict does not allow this promotion
+        │   └── ChampionChanged the champion moved since the verdict was judged
+        └── IntegrityError      a file or the audit log no longer matches its record
 """
 
 from __future__ import annotations

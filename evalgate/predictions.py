@@ -113,7 +113,8 @@ def canonical(raw: RawPrediction, task: Task, target: Target, info: ModelInfo,
         if raw.labels is not None:
             labels = np.asarray(raw.labels).reshape(-1)
             _check_rows(info, len(labels), n_rows)
-            label = (keys_of(labels) == pos_key).astype(np.int8)
+            keys = _as_class_keys(info, keys_of(labels), labels, model_classes)
+            label = (keys == pos_key).astype(np.int8)
         else:
             assert score is not None
             label = (score >= 0.5).astype(np.int8)
@@ -129,7 +130,8 @@ def canonical(raw: RawPrediction, task: Task, target: Target, info: ModelInfo,
         table = np.zeros((proba.shape[0], k))
         table[:, cols] = proba
     if raw.labels is not None:
-        keys = keys_of(np.asarray(raw.labels).reshape(-1))
+        labels = np.asarray(raw.labels).reshape(-1)
+        keys = _as_class_keys(info, keys_of(labels), labels, model_classes)
         _check_rows(info, len(keys), n_rows)
         uniq, inverse = np.unique(keys, return_inverse=True)
         unknown = [u for u in uniq if u not in index]
@@ -141,6 +143,25 @@ def canonical(raw: RawPrediction, task: Task, target: Target, info: ModelInfo,
         assert table is not None
         label = table.argmax(axis=1)
     return Predictions(label=label, score=table)
+
+
+def _as_class_keys(info: ModelInfo, keys: np.ndarray, labels: np.ndarray,
+                   classes: tuple[Any, ...] | None) -> np.ndarray:
+    """The label output as class keys. Some converters emit the argmax *index* while the
+    classes are strings: integer labels outside the class keys but inside range(k) are read
+    as indices; labels that are neither are an error, never silently a negative."""
+    if classes is None or keys.size == 0:
+        return keys
+    class_keys = np.array([label_key(c) for c in classes])
+    unknown = ~np.isin(keys, class_keys)
+    if not unknown.any():
+        return keys
+    if labels.dtype.kind in "iu" and labels.min() >= 0 and labels.max() < len(classes):
+        return class_keys[labels.astype(np.int64)]
+    bad = sorted(set(keys[unknown].tolist()))[:5]
+    raise ModelOutputError(info.path, f"the model's label output holds "
+                                      f"{', '.join(repr(b) for b in bad)}, which are not among "
+                                      f"its classes {tuple(plain(c) for c in classes)}")
 
 
 def _check_rows(info: ModelInfo, got: int, want: int) -> None:

@@ -14,10 +14,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from .checks import CheckPlan, CheckResult, EvalContext, error_result, families, plan_checks
 from .data import Dataset, Target, encode_target, load_dataset
 from .errors import EvalgateError, ModelLoadError, SpecError
 from .models import Model, ModelInfo, RawPrediction, load_model
+from .plots import suite_plots
 from .predictions import Predictions, canonical, class_universe
 from .spec import Suite, load_suite
 
@@ -38,6 +41,10 @@ class SuiteOutcome:
     error: str | None = None
     duration_s: float = 0.0
     timings: dict[str, float] = field(default_factory=dict)
+    #: curves and tables behind the report's pictures (evalgate.plots)
+    plots: dict[str, Any] = field(default_factory=dict)
+    #: where the champion came from when it is a registry reference: ref, name, version
+    champion_registry: dict[str, Any] | None = None
 
     @property
     def name(self) -> str:
@@ -54,11 +61,22 @@ class Gate:
     """One gate run: the candidate, an optional champion override, and the caches."""
 
     def __init__(self, candidate: str | Path, *, champion: str | Path | None = None,
-                 seed: int | None = None, trust_pickle: bool = False):
+                 seed: int | None = None, trust_pickle: bool = False,
+                 registry: Path | None = None):
+        from .registry import is_reference
+
         self.candidate_ref = Path(candidate)
-        self.champion_override = Path(champion) if champion is not None else None
+        #: a model file, or a reference (``registry:NAME@champion``, ``mlflow:NAME@3``)
+        self.champion_override: Path | str | None = (
+            champion if is_reference(champion) else Path(champion) if champion is not None
+            else None)
         self.seed = seed
         self.trust_pickle = trust_pickle
+        #: the local registry folder (default: the project's ``[tool.evalgate] registry``)
+        self.registry = registry
+        #: references resolved in this run (each once, so every suite sees the same version)
+        self.references: dict[str, Any] = {}  # ref → evalgate.registry.Resolved or the error
+        self._expected: dict[Path, Any] = {}  # resolved file → its Resolved (sha256 it must have)
         self._models: dict[Path, Model | EvalgateError] = {}
         self._predictions: dict[tuple[str, str, tuple[str, ...]], RawPrediction] = {}
         self.outcomes: list[SuiteOutcome] = []
@@ -75,6 +93,14 @@ class Gate:
         found = self._models[key]
         if isinstance(found, EvalgateError):
             raise found
+        expected = self._expected.get(key)
+        if expected is not None and found.info.sha256 != expected.sha256:
+            from .registry import TAMPERED
+
+            raise ModelLoadError(path, f"{expected.ref} (version {expected.version}) {TAMPERED} "
+                                       f"({expected.sha256[:12]}…; the file has "
+                                       f"{found.info.sha256[:12]}…): it was modified after "
+                                       "registration, so it is refused")
         return found
 
     def raw_predictions(self, model: Model, data: Dataset) -> RawPrediction:
@@ -100,11 +126,31 @@ class Gate:
         return outcome
 
     def champion_path(self, suite: Suite) -> Path | None:
-        if self.champion_override is not None:
-            return self.champion_override
-        if suite.champion is None:
+        """The champion's model file: the override, else the suite's ``champion:``; a
+        ``registry:``/``mlflow:`` reference resolves to a file whose bytes :meth:`model`
+        checks against the registry's sha256."""
+        from .registry import RegistryError, is_reference, registry_root, resolve
+
+        ref = self.champion_override if self.champion_override is not None else suite.champion
+        if ref is None:
             return None
-        return (suite.base_dir / suite.champion).resolve()
+        if isinstance(ref, Path):
+            return ref
+        if not is_reference(ref):
+            return (suite.base_dir / ref).resolve()
+        if ref not in self.references:  # once per run, so every suite sees the same version
+            try:
+                found: Any = resolve(ref, registry_root(self.registry))
+                self._expected[found.path.resolve()] = found
+            except RegistryError as exc:
+                found = ModelLoadError(ref, str(exc).removeprefix(f"{ref}: "))
+            except EvalgateError as exc:
+                found = exc
+            self.references[ref] = found
+        found = self.references[ref]
+        if isinstance(found, EvalgateError):
+            raise found
+        return Path(found.path)
 
     def run_suite(self, suite: Suite, selected: Collection[str] | None = None) -> SuiteOutcome:
         """Evaluate ``suite`` (only the ``selected`` check ids, when given)."""
@@ -137,6 +183,10 @@ class Gate:
             except ModelLoadError as exc:
                 raise ModelLoadError(exc.path, f"champion: {exc.problem}") from None
             outcome.champion = champion.info
+            found = self._expected.get(champion_path.resolve())
+            if found is not None:
+                outcome.champion_registry = {"ref": found.ref, "name": found.name,
+                                             "version": found.version}
         clock.lap("load_models")
 
         data = load_dataset(suite.data)
@@ -157,6 +207,8 @@ class Gate:
             assert model is not None
             preds[role] = canonical(raw, suite.task, target, model.info, data.rows)
         clock.lap("predict")
+        outcome.plots = suite_plots(suite.task, target, preds,
+                                    np.random.default_rng(suite.seed))
 
         reason = ("no champion given (a first release): comparisons are skipped and the value "
                   "thresholds alone decide")

@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 import json
-import os
 import platform
-import tempfile
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timezone
@@ -14,6 +12,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from . import __version__
+from ._io import write_atomic  # noqa: F401 - re-exported
 from .checks import CheckResult
 from .config import display_path
 from .runner import SuiteOutcome
@@ -94,6 +93,9 @@ def build(outcomes: Sequence[SuiteOutcome], *, candidate: Path, seed: int | None
     champion_entry = _model_entry(champ, champ_inputs)
     if champion_entry is not None:
         champion_entry["path"] = _rel(champion_entry["path"])
+        registry = next((o.champion_registry for o in outcomes if o.champion_registry), None)
+        if registry is not None:
+            champion_entry["registry"] = registry
     seeds = {o.suite.seed for o in outcomes if o.suite is not None}
     return {
         "schema": SCHEMA,
@@ -131,27 +133,11 @@ def _suite_entry(o: SuiteOutcome) -> dict[str, Any]:
                       "n_resamples": s.n_resamples})
         if o.champion is not None:
             entry["champion"] = _rel(o.champion.path)
+    if o.plots:
+        entry["plots"] = o.plots
     if o.error is not None:
         entry["error"] = o.error
     return entry
-
-
-def write_atomic(path: Path, text: str) -> None:
-    """Write ``text`` to ``path`` so that readers see the old file or the new one, whole."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            f.write(text)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except FileNotFoundError:
-            pass
-        raise
 
 
 def dumps(verdict: dict[str, Any]) -> str:

@@ -584,3 +584,21 @@ def test_multiclass_unknown_label_message_shows_plain_labels():
     with pytest.raises(ModelOutputError) as err:
         canonical(raw, "multiclass", data, INFO, 3)
     assert str(err.value).endswith("labels the suite does not know: 'Z'")
+
+
+def test_label_indices_with_string_classes_are_read_as_indices() -> None:
+    """Some converters emit the argmax index as the label while the classes are strings."""
+    from evalgate.data import Target
+    from evalgate.errors import ModelOutputError
+    from evalgate.models import ModelInfo, RawPrediction
+    from evalgate.predictions import canonical
+
+    info = ModelInfo(path="m.onnx", sha256="0" * 64, format="onnx", size=1)
+    target = Target(y=np.array([0, 1, 1], dtype=np.int8), classes=("<=50K", ">50K"))
+    raw = RawPrediction(labels=np.array([0, 1, 1]), proba=np.array(
+        [[0.9, 0.1], [0.2, 0.8], [0.4, 0.6]]), classes=("<=50K", ">50K"))
+    preds = canonical(raw, "binary", target, info, 3)
+    assert preds.label.tolist() == [0, 1, 1]
+    bad = RawPrediction(labels=np.array(["a", "b", "b"]), proba=raw.proba, classes=raw.classes)
+    with pytest.raises(ModelOutputError, match="not among its classes"):
+        canonical(bad, "binary", target, info, 3)

@@ -489,19 +489,6 @@ BROKEN = [
           performance:
             accuracy: {min: 0.8}
         """, "sensitive", "marked", ("column 'sex' is listed twice",)),
-    Broken("family not implemented yet", """\
-        task: binary
-        data:
-          path: data.csv
-          target: income
-        checks:
-          performance:
-            accuracy: {min: 0.8}
-          robustness:  # <-
-            max_flip_rate: 0.05
-        """, "robustness", "marked",
-        ("the robustness family is not available in this version of evalgate",
-         "(available: performance)")),
     Broken("unknown family", """\
         task: binary
         data:
@@ -863,3 +850,20 @@ def test_python_tags_are_refused_and_never_run(tmp_path: Path, tag: str, where: 
 
     assert info.value.line == (1 if where == "whole document" else 5)
     assert not marker.exists()
+
+
+def test_a_family_this_installation_lacks_is_refused(tmp_path, monkeypatch) -> None:
+    """A family whose modules are missing is refused by name, never silently ignored."""
+    import evalgate.spec as spec_module
+
+    monkeypatch.setattr(spec_module, "IMPLEMENTED_FAMILIES", ("performance",))
+    (tmp_path / "data.csv").write_text("age,income\n30,>50K\n40,<=50K\n")
+    path = tmp_path / "s.yaml"
+    path.write_text("task: binary\ndata:\n  path: data.csv\n  target: income\n"
+                    "checks:\n  performance:\n    accuracy: {min: 0.8}\n"
+                    "  robustness:\n    max_flip_rate: 0.05\n")
+    with pytest.raises(SpecError) as err:
+        spec_module.load_suite(path)
+    assert (err.value.line, err.value.key) == (8, "robustness")
+    assert "the robustness family is not available in this version of evalgate " \
+           "(available: performance)" in str(err.value)

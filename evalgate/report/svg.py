@@ -27,7 +27,7 @@ def _t(x: float, y: float, text: str, anchor: str = "start", fill: str = INK,
 
 
 def _svg(width: int, height: int, body: list[str], title: str) -> Markup:
-    return Markup(f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" '
+    return Markup(f'<svg width="{width}" height="{height}" '
                   f'viewBox="0 0 {width} {height}" role="img"><title>{escape(title)}</title>'
                   + "".join(body) + "</svg>")
 

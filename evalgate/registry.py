@@ -1,0 +1,1046 @@
+"""The local model registry: versions, aliases, promotion, rollback, and a hash-chained audit log.
+
+It needs no server: a folder (``registry/``, or ``[tool.evalgate] registry``) with one folder per
+model name::
+
+    registry/churn/
+      .lock              flock()ed by every command that changes ``churn``
+      state.json         the committed state: aliases, champion stack, audit head (count + hash)
+      audit.jsonl        append-only JSON lines; each carries the sha256 of the line before it
+      versions/3/        one complete version: model.onnx + version.json (never edited)
+      verdicts/<sha>.json         a copy of each verdict that allowed a promotion
+      verdicts/<sha>.signoff.json the sign-off that went with it, when it was bound to the verdict
+
+Every change runs under the lock and follows one protocol, so a crash at any point leaves the
+registry readable and consistent:
+
+1. new files go to a temporary name, are flushed (fsync) and renamed into place; a version
+   folder is built as ``versions/.tmp-*`` and renamed to ``versions/N`` only when complete;
+2. the change is appended to ``audit.jsonl`` as one line (fsync);
+3. ``state.json`` is replaced atomically (compare-and-swap on the audit head). This is the
+   commit point: readers only ever read ``state.json``, so an alias never names a version
+   whose files are incomplete.
+
+A command killed between 2 and 3 leaves at most one uncommitted line at the end of the log;
+the next change discards it (it never took effect) before appending. A version folder renamed
+into place whose ``register`` entry was not committed is adopted by the next change (a
+``register`` entry with ``"recovered": true``). More than one uncommitted line, or a log that
+does not end at the head recorded in ``state.json``, is tampering: writes are refused and
+``evalgate audit verify`` says where the chain breaks.
+
+Only a passing, complete verdict for exactly these bytes, judged against exactly the current
+champion, moves ``champion`` forward (:meth:`ModelRegistry.promote`); ``rollback`` moves it
+back to an earlier champion; other aliases (``staging``) are free.
+
+Test hook: ``EVALGATE_TEST_CRASH_AT=<step>`` (one of :data:`CRASH_STEPS`) makes the process
+``os._exit(137)`` at that step of a change, so tests can kill a promotion anywhere.
+"""
+
+from __future__ import annotations
+
+import errno
+import fcntl
+import getpass
+import hashlib
+import json
+import os
+import re
+import shutil
+import tempfile
+import time
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field, replace
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+from ._io import fsync_dir, sha256_file, write_atomic
+from .errors import EvalgateError, did_you_mean
+
+CHAMPION = "champion"
+ZERO_HASH = "0" * 64
+STATE_SCHEMA = "evalgate.registry/1"
+VERSION_SCHEMA = "evalgate.version/1"
+VERDICT_SCHEMA_PREFIX = "evalgate.verdict/"
+SIGNOFF_NAME = "signoff.json"
+SCHEMES = ("registry", "mlflow")
+#: model formats by file suffix (as evalgate.models reads them)
+FORMATS = {".onnx": "onnx", ".skops": "skops", ".pkl": "pickle", ".pickle": "pickle",
+           ".joblib": "joblib"}
+LOCK_TIMEOUT_S = 60.0
+CRASH_ENV = "EVALGATE_TEST_CRASH_AT"
+#: where EVALGATE_TEST_CRASH_AT can kill a change, in the order a promotion meets them
+CRASH_STEPS = (
+    "locked",            # lock held, state recovered, nothing written
+    "version-copied",    # model bytes in versions/.tmp-*, version.json not yet written
+    "version-written",   # temporary version folder complete, not yet renamed
+    "version-renamed",   # versions/N in place, its register entry not yet appended
+    "register-appended", # register entry in the log, state.json not yet replaced
+    "register-committed",  # state.json replaced: the version is registered
+    "verdict-stored",    # verdict copy written, promote entry not yet appended
+    "promote-appended",  # promote entry in the log, state.json not yet replaced
+    "promote-committed",  # state.json replaced: the alias has moved (lock still held)
+)
+
+_NAME_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,99}")
+_ALIAS_RE = re.compile(r"[A-Za-z][A-Za-z0-9_-]{0,63}")
+_CHUNK = 1 << 20
+
+# messages tests import
+CHAMPION_CHANGED = "champion changed"
+NOT_PROMOTE = "the verdict says {decision}: only a passing verdict can promote"
+INCOMPLETE = ("the verdict covers a subset of the checks (summary.complete is false: the gate "
+              "ran with -k/-m, or checks did not run); re-run the whole gate before promoting")
+OTHER_MODEL = "the verdict is for another model"
+TAMPERED = "does not match its recorded sha256"
+
+
+class RegistryError(EvalgateError):
+    """A registry operation cannot be done (unknown name, bad reference, refused change)."""
+
+
+class PromotionRefused(RegistryError):
+    """The verdict does not allow this promotion (block, subset, another model, stale)."""
+
+
+class ChampionChanged(PromotionRefused):
+    """The champion moved since the verdict was judged (a stale verdict, or a lost race)."""
+
+
+class IntegrityError(RegistryError):
+    """A registry file was modified outside evalgate (model bytes, audit log, state)."""
+
+
+# --------------------------------------------------------------------------- small helpers
+
+
+def _crash_point(step: str) -> None:
+    """Test hook: ``EVALGATE_TEST_CRASH_AT=step`` kills the process here (see CRASH_STEPS)."""
+    if os.environ.get(CRASH_ENV) == step:
+        os._exit(137)
+
+
+def _now() -> str:
+    return datetime.now(timezone.utc).isoformat(timespec="seconds")
+
+
+def _user() -> str:
+    try:
+        return getpass.getuser()
+    except Exception:  # noqa: BLE001 - no passwd entry in some containers
+        return os.environ.get("USER", "unknown")
+
+
+def short(sha: str | None) -> str:
+    return f"{sha[:12]}…" if sha else "none"
+
+
+def _dumps(obj: Any) -> bytes:
+    return (json.dumps(obj, indent=2, ensure_ascii=False) + "\n").encode("utf-8")
+
+
+def check_name(name: str) -> str:
+    if not _NAME_RE.fullmatch(name or ""):
+        raise RegistryError(f"invalid model name {name!r}: use letters, digits, '.', '_', '-' "
+                            "(starting with a letter or digit, at most 100 characters)")
+    return name
+
+
+def check_alias(alias: str) -> str:
+    if not _ALIAS_RE.fullmatch(alias or ""):
+        raise RegistryError(f"invalid alias {alias!r}: use letters, digits, '_', '-', starting "
+                            "with a letter (a number names a version: @3)")
+    return alias
+
+
+def model_format(path: Path) -> str:
+    fmt = FORMATS.get(path.suffix.lower())
+    if fmt is None:
+        raise RegistryError(f"{path}: unknown model format; the registry stores "
+                            f"{', '.join(FORMATS)} files")
+    return fmt
+
+
+def fingerprint(path: Path) -> dict[str, Any]:
+    """The training data's fingerprint: sha256 of a file, or of a folder's (path, sha256) list."""
+    if path.is_file():
+        return {"path": str(path), "sha256": sha256_file(path), "size": path.stat().st_size}
+    if path.is_dir():
+        files = sorted(p for p in path.rglob("*") if p.is_file())
+        listing = "".join(f"{p.relative_to(path).as_posix()}\0{sha256_file(p)}\n" for p in files)
+        return {"path": str(path), "sha256": hashlib.sha256(listing.encode()).hexdigest(),
+                "files": len(files), "size": sum(p.stat().st_size for p in files)}
+    raise RegistryError(f"{path}: training data not found")
+
+
+def input_signature(path: Path, fmt: str) -> list[dict[str, Any]] | None:
+    """The model's inputs (name, type, shape) as onnxruntime reports them; None for non-ONNX."""
+    if fmt != "onnx":
+        return None
+    import onnxruntime as ort
+
+    opts = ort.SessionOptions()
+    opts.log_severity_level = 3
+    try:
+        session = ort.InferenceSession(str(path), opts, providers=["CPUExecutionProvider"])
+    except Exception as exc:  # noqa: BLE001 - onnxruntime raises assorted errors on bad bytes
+        first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+        raise RegistryError(f"{path}: not a loadable ONNX model: {first}") from None
+    return [{"name": i.name, "type": i.type,
+             "shape": [d if isinstance(d, int) else None for d in (i.shape or [])]}
+            for i in session.get_inputs()]
+
+
+# --------------------------------------------------------------------------- references
+
+
+@dataclass(frozen=True)
+class Reference:
+    """``registry:NAME@ALIAS``, ``registry:NAME@3`` or ``mlflow:NAME@ALIAS`` (alias defaults to
+    ``champion``)."""
+
+    scheme: str
+    name: str
+    alias: str | None
+    version: int | None
+
+    def __str__(self) -> str:
+        return f"{self.scheme}:{self.name}@{self.alias if self.version is None else self.version}"
+
+
+def is_reference(value: object) -> bool:
+    return isinstance(value, str) and value.split(":", 1)[0] in SCHEMES and ":" in value
+
+
+def parse_reference(text: str) -> Reference:
+    scheme, sep, rest = text.partition(":")
+    if not sep or scheme not in SCHEMES:
+        raise RegistryError(f"{text!r} is not a model reference; write registry:NAME@champion, "
+                            "registry:NAME@3 or mlflow:NAME@champion")
+    name, at, selector = rest.partition("@")
+    if scheme == "registry":
+        check_name(name)
+    elif not name or "'" in name:
+        raise RegistryError(f"{text!r}: the model name is missing or holds a quote")
+    if not at:
+        selector = CHAMPION
+    if selector.isdigit():
+        if int(selector) < 1:
+            raise RegistryError(f"{text!r}: versions start at 1")
+        return Reference(scheme, name, None, int(selector))
+    return Reference(scheme, name, check_alias(selector), None)
+
+
+@dataclass(frozen=True)
+class Resolved:
+    """A reference resolved to one model file and the sha256 its bytes must have."""
+
+    ref: str
+    name: str
+    version: int
+    path: Path
+    sha256: str
+
+
+def resolve(text: str, root: Path) -> Resolved:
+    """Resolve a ``registry:`` or ``mlflow:`` reference to a model file (bytes not yet checked:
+    the caller compares ``sha256`` with the bytes it loads)."""
+    ref = parse_reference(text)
+    if ref.scheme == "mlflow":
+        from .mlflow_registry import resolve as resolve_mlflow
+
+        return resolve_mlflow(ref)
+    reg = ModelRegistry(root, ref.name)
+    if not reg.exists():
+        names = Registry(root).names()
+        known = f" (models: {', '.join(names)})" if names else " (it holds no models)"
+        raise RegistryError(f"{text}: no model named {ref.name!r} in the registry "
+                            f"{root}{did_you_mean(ref.name, names)}{known}")
+    if ref.version is not None:
+        number = ref.version
+    else:
+        state = reg.state()
+        assert ref.alias is not None
+        if ref.alias not in state.aliases:
+            have = ", ".join(f"{a}=v{v}" for a, v in sorted(state.aliases.items())) or "none"
+            raise RegistryError(f"{text}: {ref.name} has no alias {ref.alias!r} (aliases: {have})")
+        number = state.aliases[ref.alias]
+    v = reg.version(number)
+    return Resolved(ref=text, name=ref.name, version=v.number, path=v.path, sha256=v.sha256)
+
+
+# --------------------------------------------------------------------------- verdicts
+
+
+@dataclass(frozen=True)
+class Signoff:
+    reviewer: str
+    note: str
+    signed_at: str
+    path: Path
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"reviewer": self.reviewer, "note": self.note, "signed_at": self.signed_at}
+
+
+@dataclass(frozen=True)
+class VerdictFile:
+    """The parts of verdict.json that decide a promotion."""
+
+    path: Path
+    sha256: str
+    raw: bytes
+    decision: str
+    complete: bool
+    candidate_sha256: str | None
+    champion_sha256: str | None
+    champion_path: str | None
+    metrics: Mapping[str, float]
+    reasons: tuple[str, ...] = ()
+    #: ``champion.registry`` when the gate recorded which registry version it compared with
+    champion_registry: Mapping[str, Any] | None = None
+
+    @classmethod
+    def load(cls, path: Path) -> VerdictFile:
+        try:
+            raw = path.read_bytes()
+        except OSError as exc:
+            raise RegistryError(f"{path}: cannot read the verdict: "
+                                f"{exc.strerror or exc}") from None
+        try:
+            doc = json.loads(raw)
+        except ValueError as exc:
+            raise RegistryError(f"{path}: not a verdict (invalid JSON: {exc})") from None
+        if not isinstance(doc, dict) or not str(doc.get("schema", "")).startswith(
+                VERDICT_SCHEMA_PREFIX):
+            raise RegistryError(f"{path}: not an evalgate verdict (no schema "
+                                f"{VERDICT_SCHEMA_PREFIX}…)")
+        cand = doc.get("candidate") or {}
+        champ = doc.get("champion") or None
+        summary = doc.get("summary") or {}
+        return cls(path=path, sha256=hashlib.sha256(raw).hexdigest(), raw=raw,
+                   decision=str(doc.get("decision")),
+                   complete=summary.get("complete", True) is not False,
+                   candidate_sha256=cand.get("sha256") if isinstance(cand, dict) else None,
+                   champion_sha256=champ.get("sha256") if isinstance(champ, dict) else None,
+                   champion_path=champ.get("path") if isinstance(champ, dict) else None,
+                   metrics=key_metrics(doc),
+                   reasons=tuple(str(r) for r in summary.get("reasons", ()) or ()),
+                   champion_registry=champ.get("registry") if isinstance(champ, dict)
+                   and isinstance(champ.get("registry"), dict) else None)
+
+    def check(self, candidate: Path, candidate_sha256: str) -> None:
+        """Refuse unless the verdict says promote, is complete, and judged these bytes."""
+        if self.decision != "promote":
+            why = f" ({'; '.join(self.reasons[:3])})" if self.reasons else ""
+            raise PromotionRefused(f"{self.path}: {NOT_PROMOTE.format(decision=self.decision)}"
+                                   f"{why}")
+        if not self.complete:
+            raise PromotionRefused(f"{self.path}: {INCOMPLETE}")
+        if self.candidate_sha256 != candidate_sha256:
+            raise PromotionRefused(
+                f"{self.path}: {OTHER_MODEL}: it judged sha256 {short(self.candidate_sha256)}, "
+                f"but {candidate} has sha256 {short(candidate_sha256)}; gate this file first")
+
+    def signoff(self) -> tuple[Signoff | None, str]:
+        """The sign-off next to the verdict, if it is bound to this verdict's bytes."""
+        path = self.path.parent / SIGNOFF_NAME
+        if not path.is_file():
+            return None, f"no sign-off ({path} not found): no reviewer recorded"
+        try:
+            doc = json.loads(path.read_bytes())
+        except (OSError, ValueError):
+            return None, f"{path} is unreadable: no reviewer recorded"
+        if not isinstance(doc, dict) or doc.get("verdict_sha256") != self.sha256:
+            got = doc.get("verdict_sha256") if isinstance(doc, dict) else None
+            return None, (f"{path} signs another verdict (sha256 {short(got)}, this one is "
+                          f"{short(self.sha256)}): no reviewer recorded")
+        if not doc.get("reviewer"):
+            return None, f"{path} names no reviewer: no reviewer recorded"
+        s = Signoff(reviewer=str(doc["reviewer"]), note=str(doc.get("note") or ""),
+                    signed_at=str(doc.get("signed_at") or ""), path=path)
+        return s, f"signed off by {s.reviewer}"
+
+    def summary(self) -> dict[str, Any]:
+        from .config import display_path
+
+        return {"sha256": self.sha256, "path": display_path(self.path),
+                "decision": self.decision,
+                "champion_sha256": self.champion_sha256, "metrics": dict(self.metrics)}
+
+
+def key_metrics(doc: Mapping[str, Any]) -> dict[str, float]:
+    """The candidate's value of every metric check, by ``suite::metric``."""
+    out: dict[str, float] = {}
+    for suite in doc.get("suites") or ():
+        for check in suite.get("checks") or ():
+            value = check.get("candidate")
+            if check.get("metric") and isinstance(value, (int, float)) and not isinstance(
+                    value, bool):
+                family = check.get("family")
+                key = f"{suite.get('name')}::{check['metric']}"
+                if family not in (None, "performance"):
+                    key = f"{suite.get('name')}::{family}::{check['metric']}"
+                out.setdefault(key, float(value))
+    return out
+
+
+# --------------------------------------------------------------------------- records
+
+
+@dataclass(frozen=True)
+class Version:
+    """One registered version (``versions/N/version.json``); never changes once written."""
+
+    name: str
+    number: int
+    dir: Path
+    file: str
+    sha256: str
+    size: int
+    format: str
+    inputs: list[dict[str, Any]] | None
+    created_at: str
+    created_by: str
+    source: str
+    lineage: dict[str, Any]
+    notes: str
+
+    @property
+    def path(self) -> Path:
+        return self.dir / self.file
+
+    @classmethod
+    def read(cls, name: str, directory: Path) -> Version:
+        path = directory / "version.json"
+        try:
+            doc = json.loads(path.read_bytes())
+            return cls(name=name, number=int(doc["version"]), dir=directory,
+                       file=str(doc["file"]), sha256=str(doc["sha256"]), size=int(doc["size"]),
+                       format=str(doc["format"]), inputs=doc.get("inputs"),
+                       created_at=doc.get("created_at", ""), created_by=doc.get("created_by", ""),
+                       source=doc.get("source", ""), lineage=doc.get("lineage") or {},
+                       notes=doc.get("notes") or "")
+        except (OSError, ValueError, KeyError, TypeError, AttributeError) as exc:
+            raise IntegrityError(f"{path}: unreadable version record ({exc!r})") from None
+
+    def record(self) -> dict[str, Any]:
+        return {"schema": VERSION_SCHEMA, "name": self.name, "version": self.number,
+                "file": self.file, "sha256": self.sha256, "size": self.size,
+                "format": self.format, "inputs": self.inputs, "created_at": self.created_at,
+                "created_by": self.created_by, "source": self.source, "lineage": self.lineage,
+                "notes": self.notes}
+
+    def verify(self) -> None:
+        """Refuse a version whose model file no longer holds the registered bytes."""
+        try:
+            actual = sha256_file(self.path)
+        except OSError as exc:
+            raise IntegrityError(f"{self.path}: {self.name} version {self.number}'s model file "
+                                 f"cannot be read: {exc.strerror or exc}") from None
+        if actual != self.sha256:
+            raise IntegrityError(f"{self.path}: {self.name} version {self.number} {TAMPERED} "
+                                 f"({short(self.sha256)}; the file now has {short(actual)}): it "
+                                 "was modified after registration")
+
+
+@dataclass(frozen=True)
+class State:
+    """``state.json``: what is committed. ``entries``/``head`` anchor the end of the audit log."""
+
+    aliases: Mapping[str, int] = field(default_factory=dict)
+    champions: tuple[int, ...] = ()  # champion stack: promote pushes, rollback pops
+    entries: int = 0
+    head: str = ZERO_HASH
+
+    def to_json(self, name: str) -> bytes:
+        return _dumps({"schema": STATE_SCHEMA, "name": name, "aliases": dict(self.aliases),
+                       "champions": list(self.champions),
+                       "audit": {"entries": self.entries, "head": self.head}})
+
+
+@dataclass(frozen=True)
+class Entry:
+    """One audit line: ``raw`` are its exact bytes, ``digest`` their sha256."""
+
+    data: Mapping[str, Any]
+    raw: bytes
+
+    @property
+    def digest(self) -> str:
+        return hashlib.sha256(self.raw).hexdigest()
+
+    @property
+    def action(self) -> str:
+        return str(self.data.get("action"))
+
+
+def version_of(entry: Mapping[str, Any]) -> int:
+    """The version an audit entry names; a malformed entry is an :class:`IntegrityError`."""
+    try:
+        return int(entry["version"])
+    except (KeyError, TypeError, ValueError):
+        raise IntegrityError(f"audit entry {entry.get('seq')!r} ({entry.get('action')!r}) "
+                             "names no version: the entry was edited") from None
+
+
+def apply(state: State, entry: Mapping[str, Any]) -> State:
+    """The state after ``entry`` (aliases and champion stack; not the audit anchor)."""
+    aliases = dict(state.aliases)
+    champions = list(state.champions)
+    action = entry.get("action")
+    if action == "promote":
+        aliases[CHAMPION] = version_of(entry)
+        champions.append(version_of(entry))
+    elif action == "rollback":
+        target = version_of(entry)
+        aliases[CHAMPION] = target
+        if target in champions:
+            del champions[len(champions) - champions[::-1].index(target):]
+        else:
+            champions.append(target)
+    elif action == "alias":
+        if entry.get("version") is None:
+            aliases.pop(str(entry["alias"]), None)
+        else:
+            aliases[str(entry["alias"])] = version_of(entry)
+    return replace(state, aliases=aliases, champions=tuple(champions))
+
+
+@dataclass(frozen=True)
+class Promotion:
+    name: str
+    version: Version
+    previous: int | None
+    registered: bool
+    signoff: Signoff | None
+    signoff_note: str
+    verdict_sha256: str
+    noop: bool = False
+
+
+@dataclass(frozen=True)
+class Verification:
+    name: str
+    entries: int
+    head: str
+    problems: tuple[str, ...]
+    notes: tuple[str, ...]
+
+    @property
+    def ok(self) -> bool:
+        return not self.problems
+
+
+@dataclass(frozen=True)
+class History:
+    name: str
+    versions: tuple[Version, ...]
+    aliases: Mapping[str, int]
+    events: tuple[Mapping[str, Any], ...]  # promote / rollback / alias entries, oldest first
+    metrics: Mapping[int, Mapping[str, float]]  # version → metrics of the verdict promoting it
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"name": self.name, "aliases": dict(self.aliases),
+                "versions": [v.record() for v in self.versions],
+                "events": [dict(e) for e in self.events],
+                "metrics": {str(k): dict(v) for k, v in self.metrics.items()}}
+
+
+# --------------------------------------------------------------------------- the registry
+
+
+class Registry:
+    """The registry folder: one :class:`ModelRegistry` per model name."""
+
+    def __init__(self, root: Path):
+        self.root = Path(root)
+
+    def names(self) -> list[str]:
+        if not self.root.is_dir():
+            return []
+        return sorted(p.name for p in self.root.iterdir()
+                      if p.is_dir() and _NAME_RE.fullmatch(p.name))
+
+    def model(self, name: str) -> ModelRegistry:
+        return ModelRegistry(self.root, name)
+
+    def infer_name(self, verdict: VerdictFile) -> str | None:
+        """The model a verdict's champion belongs to: its ``champion.registry`` record, else its
+        path below this registry, else its sha256 (the one name whose champion, or else whose
+        versions, hold it)."""
+        recorded = verdict.champion_registry or {}
+        if str(recorded.get("ref", "registry:")).startswith("registry:") and recorded.get(
+                "name") in self.names():
+            return str(recorded["name"])
+        if verdict.champion_path:
+            try:
+                rel = (Path.cwd() / verdict.champion_path).resolve().relative_to(
+                    self.root.resolve())
+            except ValueError:
+                rel = None
+            if rel is not None and len(rel.parts) == 4 and rel.parts[1] == "versions":
+                return rel.parts[0]
+        if verdict.champion_sha256:
+            names = self.names()
+            champions = [n for n in names
+                         if (c := self.model(n).champion()) is not None
+                         and c.sha256 == verdict.champion_sha256]
+            if len(champions) == 1:
+                return champions[0]
+            holders = [n for n in names if self.model(n).find(verdict.champion_sha256)]
+            if not champions and len(holders) == 1:
+                return holders[0]  # a former champion: promote will call the verdict stale
+        return None
+
+
+class ModelRegistry:
+    """The versions, aliases and audit log of one model name."""
+
+    def __init__(self, root: Path, name: str):
+        self.root = Path(root)
+        self.name = check_name(name)
+        self.dir = self.root / name
+        self.versions_dir = self.dir / "versions"
+        self.verdicts_dir = self.dir / "verdicts"
+        self.state_path = self.dir / "state.json"
+        self.audit_path = self.dir / "audit.jsonl"
+
+    # ----------------------------------------------------------------- reading (no lock)
+
+    def exists(self) -> bool:
+        return self.state_path.is_file() or self.versions_dir.is_dir()
+
+    def state(self) -> State:
+        try:
+            raw = self.state_path.read_bytes()
+        except FileNotFoundError:
+            return State()
+        try:
+            doc = json.loads(raw)
+            audit = doc["audit"]
+            return State(aliases={str(k): int(v) for k, v in doc["aliases"].items()},
+                         champions=tuple(int(v) for v in doc.get("champions", ())),
+                         entries=int(audit["entries"]), head=str(audit["head"]))
+        except (ValueError, KeyError, TypeError, AttributeError) as exc:
+            raise IntegrityError(f"{self.state_path}: unreadable registry state ({exc!r})") \
+                from None
+
+    def versions(self) -> list[Version]:
+        """Complete versions, oldest first (temporary folders are never listed)."""
+        if not self.versions_dir.is_dir():
+            return []
+        out = []
+        for d in self.versions_dir.iterdir():
+            if d.name.isdigit() and (d / "version.json").is_file():
+                out.append(Version.read(self.name, d))
+        return sorted(out, key=lambda v: v.number)
+
+    def version(self, number: int) -> Version:
+        d = self.versions_dir / str(number)
+        if not (d / "version.json").is_file():
+            have = ", ".join(str(v.number) for v in self.versions()) or "none"
+            raise RegistryError(f"{self.name} has no version {number} (versions: {have})")
+        return Version.read(self.name, d)
+
+    def find(self, sha256: str | None) -> Version | None:
+        return next((v for v in self.versions() if v.sha256 == sha256), None) if sha256 else None
+
+    def champion(self) -> Version | None:
+        number = self.state().aliases.get(CHAMPION)
+        return self.version(number) if number is not None else None
+
+    def _read_log(self, committed: int) -> tuple[list[Entry], list[Entry], bytes, int]:
+        """(committed entries, complete lines after them, a torn last line, committed bytes)."""
+        try:
+            data = self.audit_path.read_bytes()
+        except FileNotFoundError:
+            data = b""
+        lines = data.split(b"\n")
+        partial = lines.pop()  # b"" when the file ends with a newline
+        if len(lines) < committed:
+            return [self._entry(raw) for raw in lines], [], partial, -1
+        entries = [self._entry(raw) for raw in lines]
+        size = sum(len(raw) + 1 for raw in lines[:committed])
+        return entries[:committed], entries[committed:], partial, size
+
+    @staticmethod
+    def _entry(raw: bytes) -> Entry:
+        try:
+            data = json.loads(raw)
+        except ValueError:
+            data = None
+        if not isinstance(data, dict):
+            data = {"invalid": True}
+        return Entry(data=data, raw=raw)
+
+    def entries(self) -> list[Entry]:
+        return self._read_log(self.state().entries)[0]
+
+    # ----------------------------------------------------------------- verification
+
+    @staticmethod
+    def _chain_problems(entries: Sequence[Entry], start: int = 0,
+                        prev: str = ZERO_HASH) -> list[str]:
+        problems = []
+        for i, e in enumerate(entries, start=start + 1):
+            if e.data.get("invalid"):
+                problems.append(f"entry {i}: not a JSON object (the line was edited)")
+            elif e.data.get("seq") != i:
+                problems.append(f"entry {i}: its seq is {e.data.get('seq')!r}, expected {i} "
+                                "(an entry was removed or inserted before it)")
+            if e.data.get("prev") != prev:
+                what = "the start of the log" if prev == ZERO_HASH else f"entry {i - 1}"
+                problems.append(f"entry {i}: its prev hash does not match {what} ({what} was "
+                                f"edited, or an entry between them was removed)")
+            prev = e.digest
+        return problems
+
+    def verify(self, *, check_files: bool = True) -> Verification:
+        """Check the hash chain, the anchor in state.json, the aliases replayed from the log,
+        and (``check_files``) every version's bytes."""
+        state = self.state()
+        committed, tail, partial, _ = self._read_log(state.entries)
+        problems = self._chain_problems(committed)
+        notes = []
+        if len(committed) < state.entries:
+            problems.append(f"the log holds {len(committed)} entries but the registry state "
+                            f"records {state.entries}: entries were removed from the end")
+        elif (committed[-1].digest if committed else ZERO_HASH) != state.head:
+            problems.append(f"entry {state.entries} does not hash to the head recorded in "
+                            f"state.json ({short(state.head)}): the last entry was edited")
+        if len(tail) > 1:
+            problems.append(f"{len(tail)} entries after the last committed one "
+                            f"(#{state.entries}): entries were added outside evalgate")
+        elif tail and self._chain_problems(tail, start=state.entries, prev=state.head):
+            problems.append(f"entry {state.entries + 1}, after the last committed one, does not "
+                            "continue the chain: it was added outside evalgate")
+        elif tail:
+            notes.append(f"entry {state.entries + 1} was written by a command that stopped "
+                         "before committing it; it never took effect and the next change "
+                         "discards it")
+        if partial:
+            notes.append("the log ends in a partly written line (an interrupted command); the "
+                         "next change discards it")
+        replayed = State()
+        registered: dict[int, str] = {}
+        for e in committed:
+            try:
+                replayed = apply(replayed, e.data)
+                if e.action == "register":
+                    registered[version_of(e.data)] = str(e.data.get("sha256"))
+            except (IntegrityError, KeyError) as exc:
+                problems.append(str(exc))
+        if not problems:
+            if dict(replayed.aliases) != dict(state.aliases):
+                problems.append(f"the aliases in state.json ({_fmt_aliases(state.aliases)}) are "
+                                f"not those the log leads to ({_fmt_aliases(replayed.aliases)})")
+            elif replayed.champions != state.champions:
+                problems.append("the champion stack in state.json is not the one the log "
+                                "leads to")
+        versions = {v.number: v for v in self.versions()}
+        for number in sorted(set(replayed.aliases.values())):
+            if number not in versions:
+                problems.append(f"an alias names version {number}, which is missing")
+        for number, v in versions.items():
+            if number not in registered:
+                notes.append(f"version {number} is complete but its registration was not "
+                             "committed (an interrupted command); the next change records it")
+            elif registered[number] != v.sha256:
+                problems.append(f"version {number}: version.json records sha256 "
+                                f"{short(v.sha256)}, the log {short(registered[number])}")
+            if check_files:
+                try:
+                    v.verify()
+                except IntegrityError as exc:
+                    problems.append(str(exc))
+        for number in registered:
+            if number not in versions:
+                problems.append(f"version {number} is in the log but its folder is missing")
+        return Verification(self.name, state.entries, state.head, tuple(problems), tuple(notes))
+
+    # ----------------------------------------------------------------- history
+
+    def history(self) -> History:
+        entries = self.entries()
+        metrics: dict[int, Mapping[str, float]] = {}
+        events = []
+        for e in entries:
+            if e.action in ("promote", "rollback", "alias"):
+                events.append(e.data)
+            if e.action == "promote":
+                metrics[version_of(e.data)] = (e.data.get("verdict") or {}).get("metrics", {})
+        return History(self.name, tuple(self.versions()), dict(self.state().aliases),
+                       tuple(events), metrics)
+
+    # ----------------------------------------------------------------- changes
+
+    @contextmanager
+    def _locked(self) -> Iterator[State]:
+        """Hold ``.lock`` (flock, released by the kernel if the process dies) and yield the
+        recovered state."""
+        self.dir.mkdir(parents=True, exist_ok=True)
+        fd = os.open(self.dir / ".lock", os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            deadline = time.monotonic() + LOCK_TIMEOUT_S
+            while True:
+                try:
+                    fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                    break
+                except OSError as exc:
+                    if exc.errno not in (errno.EWOULDBLOCK, errno.EAGAIN):
+                        raise
+                    if time.monotonic() > deadline:
+                        raise RegistryError(f"{self.dir}: locked by another evalgate command "
+                                            f"for more than {LOCK_TIMEOUT_S:.0f} s") from None
+                    time.sleep(0.02)
+            state = self._recover()
+            _crash_point("locked")
+            yield state
+        finally:
+            os.close(fd)
+
+    def _recover(self) -> State:
+        """Under the lock: discard an uncommitted log line, remove temporary folders, and
+        record versions whose registration was not committed. Refuse a tampered log."""
+        state = self.state()
+        committed, tail, partial, size = self._read_log(state.entries)
+        problems = self._chain_problems(committed)
+        if size < 0:
+            problems.append(f"the log is shorter than the {state.entries} committed entries")
+        elif (committed[-1].digest if committed else ZERO_HASH) != state.head:
+            problems.append("the last committed entry does not match state.json's head")
+        if len(tail) > 1:
+            problems.append(f"{len(tail)} uncommitted entries (at most one can be left by an "
+                            "interrupted command)")
+        elif tail and self._chain_problems(tail, start=state.entries, prev=state.head):
+            problems.append("an uncommitted entry that does not continue the chain")
+        if problems:
+            raise IntegrityError(f"{self.audit_path}: the audit log was modified ("
+                                 f"{problems[0]}); refusing to change {self.name}: run "
+                                 f"`evalgate audit verify {self.name}`")
+        if tail or partial:
+            with open(self.audit_path, "r+b") as f:
+                f.truncate(size)
+                f.flush()
+                os.fsync(f.fileno())
+        if self.versions_dir.is_dir():
+            for d in self.versions_dir.iterdir():
+                if d.name.startswith(".tmp-"):
+                    shutil.rmtree(d, ignore_errors=True)
+        registered = {version_of(e.data) for e in committed if e.action == "register"}
+        for v in self.versions():
+            if v.number not in registered:
+                state = self._change(state, {"action": "register", "version": v.number,
+                                             "sha256": v.sha256, "recovered": True})
+        return state
+
+    def _append(self, state: State, fields: Mapping[str, Any]) -> Entry:
+        entry = {"seq": state.entries + 1, "prev": state.head, "at": _now(), "name": self.name,
+                 "user": _user(), **fields}
+        raw = json.dumps(entry, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+        created = not self.audit_path.exists()
+        fd = os.open(self.audit_path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+        try:
+            view = memoryview(raw + b"\n")
+            while view:
+                view = view[os.write(fd, view):]
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+        if created:
+            fsync_dir(self.dir)
+        _crash_point(f"{fields['action']}-appended")
+        return Entry(data=entry, raw=raw)
+
+    def _commit(self, old: State, new: State) -> None:
+        """Replace state.json, if it still is ``old`` (compare-and-swap on the audit head)."""
+        on_disk = self.state()
+        if (on_disk.entries, on_disk.head) != (old.entries, old.head):
+            raise ChampionChanged(f"{CHAMPION_CHANGED}: {self.name} was changed by another "
+                                  "command meanwhile; nothing was changed, try again")
+        write_atomic(self.state_path, new.to_json(self.name))
+
+    def _change(self, state: State, fields: Mapping[str, Any]) -> State:
+        """Append one audit entry and commit the state it leads to."""
+        entry = self._append(state, fields)
+        new = replace(apply(state, entry.data), entries=state.entries + 1, head=entry.digest)
+        self._commit(state, new)
+        _crash_point(f"{fields['action']}-committed")
+        return new
+
+    def _register(self, state: State, model: Path, sha: str, *, data: Path | None = None,
+                  notes: str = "", derived_from: int | None = None) -> tuple[Version, bool, State]:
+        existing = self.find(sha)
+        if existing is not None:
+            existing.verify()
+            return existing, False, state
+        fmt = model_format(model)
+        if derived_from is not None:
+            self.version(derived_from)
+        number = max((v.number for v in self.versions()), default=0) + 1
+        self.versions_dir.mkdir(parents=True, exist_ok=True)
+        tmp = Path(tempfile.mkdtemp(prefix=f".tmp-{number}-", dir=self.versions_dir))
+        try:
+            filename = f"model{model.suffix.lower()}"
+            h = hashlib.sha256()
+            size = 0
+            with open(model, "rb") as src, open(tmp / filename, "wb") as dst:
+                while chunk := src.read(_CHUNK):
+                    h.update(chunk)
+                    size += len(chunk)
+                    dst.write(chunk)
+                dst.flush()
+                os.fsync(dst.fileno())
+            if h.hexdigest() != sha:
+                raise RegistryError(f"{model}: the file changed while it was being registered")
+            _crash_point("version-copied")
+            v = Version(name=self.name, number=number, dir=self.versions_dir / str(number),
+                        file=filename, sha256=sha, size=size, format=fmt,
+                        inputs=input_signature(tmp / filename, fmt), created_at=_now(),
+                        created_by=_user(), source=str(model.resolve()),
+                        lineage={"data": fingerprint(data) if data is not None else None,
+                                 "derived_from": derived_from},
+                        notes=notes)
+            write_atomic(tmp / "version.json", _dumps(v.record()))
+            fsync_dir(tmp)
+            _crash_point("version-written")
+            os.rename(tmp, v.dir)
+            fsync_dir(self.versions_dir)
+        except BaseException:
+            shutil.rmtree(tmp, ignore_errors=True)
+            raise
+        _crash_point("version-renamed")
+        state = self._change(state, {"action": "register", "version": number, "sha256": sha,
+                                     "derived_from": derived_from})
+        return v, True, state
+
+    def register(self, model: Path, *, data: Path | None = None, notes: str = "",
+                 derived_from: int | None = None) -> tuple[Version, bool]:
+        """Store ``model`` as the next version; the same bytes give back the existing one.
+        ``derived_from`` defaults to the current champion."""
+        model = Path(model)
+        if not model.is_file():
+            raise RegistryError(f"{model}: model file not found")
+        model_format(model)
+        sha = sha256_file(model)
+        with self._locked() as state:
+            if derived_from is None:
+                derived_from = state.aliases.get(CHAMPION)
+            v, created, _ = self._register(state, model, sha, data=data, notes=notes,
+                                           derived_from=derived_from)
+            return v, created
+
+    def set_alias(self, alias: str, number: int | None) -> int | None:
+        """Point ``alias`` at version ``number`` (None removes it); not ``champion``, which
+        only promote and rollback move. Returns the version it named before."""
+        check_alias(alias)
+        if alias == CHAMPION:
+            raise RegistryError("the champion alias moves only with `evalgate promote` (a "
+                                "passing verdict) or `evalgate rollback`")
+        with self._locked() as state:
+            if number is not None:
+                self.version(number)
+            before = state.aliases.get(alias)
+            if before == number:
+                return before
+            self._change(state, {"action": "alias", "alias": alias, "version": number,
+                                 "from": before})
+            return before
+
+    def promote(self, candidate: Path, verdict: VerdictFile) -> Promotion:
+        """Make ``candidate`` the champion, if ``verdict`` allows it (see the module docs)."""
+        candidate = Path(candidate)
+        if not candidate.is_file():
+            raise RegistryError(f"{candidate}: candidate model file not found")
+        model_format(candidate)
+        sha = sha256_file(candidate)
+        verdict.check(candidate, sha)
+        signoff, signoff_note = verdict.signoff()
+        with self._locked() as state:
+            current_number = state.aliases.get(CHAMPION)
+            current = self.version(current_number) if current_number is not None else None
+            if current is not None and current.sha256 == sha:  # e.g. a retry after a crash
+                return Promotion(self.name, current, current.number, False, signoff,
+                                 signoff_note, verdict.sha256, noop=True)
+            self._check_champion(verdict, current)
+            version, created, state = self._register(state, candidate, sha,
+                                                     derived_from=current_number)
+            version.verify()
+            write_atomic(self.verdicts_dir / f"{verdict.sha256}.json", verdict.raw)
+            if signoff is not None:
+                write_atomic(self.verdicts_dir / f"{verdict.sha256}.signoff.json",
+                              signoff.path.read_bytes())
+            _crash_point("verdict-stored")
+            self._change(state, {
+                "action": "promote", "alias": CHAMPION, "version": version.number,
+                "sha256": version.sha256, "from": current_number,
+                "verdict": verdict.summary(),
+                "signoff": signoff.as_dict() if signoff is not None else None})
+            return Promotion(self.name, version, current_number, created, signoff, signoff_note,
+                             verdict.sha256)
+
+    def _check_champion(self, verdict: VerdictFile, current: Version | None) -> None:
+        """The compare half of compare-and-swap: the verdict's champion is the current one."""
+        ref = f"registry:{self.name}@champion"
+        if verdict.champion_sha256 is None:
+            if current is not None:
+                raise ChampionChanged(
+                    f"{CHAMPION_CHANGED}: the verdict was judged without a champion (a first "
+                    f"release), but {self.name} version {current.number} is the champion now; "
+                    f"re-run the gate against {ref}")
+            return
+        if current is None:
+            raise PromotionRefused(
+                f"{verdict.path}: the verdict compared with a champion (sha256 "
+                f"{short(verdict.champion_sha256)}), but {self.name} has no champion in the "
+                "registry; a first release needs a verdict judged without a champion")
+        if current.sha256 != verdict.champion_sha256:
+            judged = self.find(verdict.champion_sha256)
+            what = (f"{self.name} version {judged.number}" if judged is not None else
+                    f"a model outside the registry (sha256 {short(verdict.champion_sha256)})")
+            raise ChampionChanged(
+                f"{CHAMPION_CHANGED}: the verdict was judged against {what}, but the champion of "
+                f"{self.name} is now version {current.number}; the verdict is stale, re-run the "
+                f"gate against {ref}")
+
+    def rollback(self, to: int | None = None, reason: str = "") -> tuple[int, int]:
+        """Move ``champion`` back: to the previous champion, or to ``to`` (an earlier
+        champion). Returns (from, to)."""
+        with self._locked() as state:
+            current = state.aliases.get(CHAMPION)
+            if current is None:
+                raise RegistryError(f"{self.name} has no champion to roll back")
+            if to is None:
+                if len(state.champions) < 2:
+                    raise RegistryError(f"{self.name} has no previous champion to roll back to "
+                                        f"(version {current} is the first)")
+                to = state.champions[-2]
+            elif to == current:
+                raise RegistryError(f"version {to} is already the champion of {self.name}")
+            else:
+                been = {version_of(e.data) for e in self.entries()
+                        if e.action in ("promote", "rollback")}
+                if to not in been:
+                    self.version(to)
+                    raise RegistryError(f"{self.name} version {to} has never been champion; "
+                                        "only a passing verdict can make it one "
+                                        "(`evalgate promote`)")
+            self.version(to).verify()
+            self._change(state, {"action": "rollback", "alias": CHAMPION, "version": to,
+                                 "from": current, "reason": reason})
+            return current, to
+
+
+def _fmt_aliases(aliases: Mapping[str, int]) -> str:
+    return ", ".join(f"{a}=v{v}" for a, v in sorted(aliases.items())) or "none"
+
+
+def registry_root(configured: Path | None = None) -> Path:
+    """The registry folder: ``configured``, else the project's setting (``registry/``)."""
+    if configured is not None:
+        return configured
+    from .config import read_settings
+
+    return read_settings(Path.cwd()).registry

@@ -1,0 +1,239 @@
+"""The registry verbs of the ``evalgate`` command, the gate against ``registry:NAME@champion``,
+and the reliability promises with real processes: racing promotions, and crashes at every step
+of a promotion."""
+
+from __future__ import annotations
+
+import fcntl
+import json
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from conftest import CANDIDATE, CHAMPION, read_verdict, suite_text
+from evalgate.cli import main
+from evalgate.registry import (
+    CRASH_ENV,
+    CRASH_STEPS,
+    TAMPERED,
+    ModelRegistry,
+    VerdictFile,
+    sha256_file,
+)
+from tests.test_registry import make_verdict, variant
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+@pytest.fixture
+def project(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    monkeypatch.chdir(tmp_path)
+    return tmp_path
+
+
+def first_release(root: Path, name: str, model: Path, folder: Path) -> None:
+    verdict = make_verdict(folder / f"first-{name}.json", model)
+    ModelRegistry(root, name).promote(model, VerdictFile.load(verdict))
+
+
+def test_register_promote_rollback_history(project: Path,
+                                           capsys: pytest.CaptureFixture[str]) -> None:
+    m = [variant(project / "models", i) for i in range(3)]
+    data = project / "train.csv"
+    data.write_text("x\n1\n")
+    assert main(["register", str(m[0]), "--name", "churn", "--data", str(data),
+                 "--notes", "first"]) == 0
+    assert capsys.readouterr().out.startswith("registered churn version 1 (sha256 ")
+    assert main(["register", str(m[0]), "--name", "churn"]) == 0
+    assert "churn version 1 already holds these bytes" in capsys.readouterr().out
+
+    make_verdict(project / "reports" / "verdict.json", m[0], roc_auc=0.90)
+    assert main(["promote", str(m[0])]) == 2  # a first release: the name cannot be inferred
+    assert "needs --name NAME" in capsys.readouterr().err
+    assert main(["promote", str(m[0]), "--name", "churn"]) == 0
+    out = capsys.readouterr().out
+    assert "promoted churn version 1 to champion (was none: a first release)" in out
+    assert "no reviewer recorded" in out
+
+    make_verdict(project / "reports" / "verdict.json", m[1], m[0], roc_auc=0.92)
+    assert main(["promote", str(m[1])]) == 0  # name inferred from the verdict's champion
+    assert "promoted churn version 2 to champion (was version 1, newly registered)" in \
+        capsys.readouterr().out
+    assert main(["promote", str(m[2]), "--verdict", "reports/verdict.json"]) == 1
+    assert "the verdict is for another model" in capsys.readouterr().err
+
+    assert main(["register", str(m[2]), "--name", "churn", "--alias", "staging"]) == 0
+    assert "staging → version 3" in capsys.readouterr().out
+    assert main(["alias", "churn", "champion", "3"]) == 2
+    assert "moves only with `evalgate promote`" in capsys.readouterr().err
+
+    assert main(["rollback", "churn", "--reason", "latency regression"]) == 0
+    assert "champion is version 1 (was version 2)" in capsys.readouterr().out
+
+    assert main(["history", "churn"]) == 0
+    out = capsys.readouterr().out
+    assert "  v1 " in out and "[champion]" in out and "[staging]" in out
+    assert "promote  champion: - → v1" in out and "promote  champion: v1 → v2" in out
+    assert "rollback champion: v2 → v1" in out and "reason: latency regression" in out
+    row = next(line for line in out.splitlines() if "adult-income::roc_auc" in line)
+    assert row.split()[1:] == ["0.9000", "0.9200"]  # the trend across promoted versions
+    assert main(["history", "churn", "--json"]) == 0
+    doc = json.loads(capsys.readouterr().out)
+    assert doc["aliases"] == {"champion": 1, "staging": 3}
+    assert doc["versions"][0]["lineage"]["data"]["sha256"]
+
+    assert main(["audit", "verify", "churn"]) == 0
+    assert "audit log of churn: OK (7 entries" in capsys.readouterr().out
+    lines = (project / "registry" / "churn" / "audit.jsonl").read_text().splitlines()
+    (project / "registry" / "churn" / "audit.jsonl").write_text(
+        "\n".join(lines[:3] + lines[4:]) + "\n")
+    assert main(["audit", "verify", "churn"]) == 1
+    assert "BROKEN: entry 4: its seq is 5" in capsys.readouterr().out
+    assert main(["rollback", "churn"]) == 1
+    assert "integrity check failed" in capsys.readouterr().err
+
+
+def test_registry_location_from_pyproject(project: Path,
+                                          capsys: pytest.CaptureFixture[str]) -> None:
+    (project / "pyproject.toml").write_text('[tool.evalgate]\nregistry = "store"\n')
+    m = variant(project / "models", 0)
+    assert main(["register", str(m), "--name", "churn"]) == 0
+    assert (project / "store" / "churn" / "versions" / "1").is_dir()
+    assert main(["history", "nope"]) == 2
+    assert "models: churn" in capsys.readouterr().err
+
+
+def test_promote_refuses_subset_verdicts(project: Path,
+                                         capsys: pytest.CaptureFixture[str]) -> None:
+    m = variant(project / "models", 0)
+    make_verdict(project / "reports" / "verdict.json", m, complete=False)
+    assert main(["promote", str(m), "--name", "churn"]) == 1
+    err = capsys.readouterr().err
+    assert "summary.complete is false" in err and "-k/-m" in err
+    assert not (project / "registry" / "churn" / "versions").exists()
+
+
+def test_run_gates_against_the_registry_champion(project: Path,
+                                                 capsys: pytest.CaptureFixture[str]) -> None:
+    (project / "suites").mkdir()
+    (project / "suites" / "adult.yaml").write_text(suite_text(champion="registry:adult@champion"))
+    first_release(project / "registry", "adult", CHAMPION, project)
+    assert main(["run", str(CANDIDATE)]) == 0  # the suite's champion: key names the registry
+    verdict = read_verdict(project)
+    champion = ModelRegistry(project / "registry", "adult").version(1)
+    assert verdict["champion"]["sha256"] == champion.sha256
+    assert verdict["champion"]["path"] == "registry/adult/versions/1/model.onnx"
+    capsys.readouterr()
+    assert main(["promote", str(CANDIDATE)]) == 0  # the name comes from the verdict
+    assert "promoted adult version 2 to champion (was version 1" in capsys.readouterr().out
+    assert main(["promote", str(CANDIDATE)]) == 0  # a retry
+    assert "adult version 2 is already the champion" in capsys.readouterr().out
+    other = variant(project / "models", 0)
+    make_verdict(project / "reports" / "verdict.json", other, CHAMPION)  # judged against v1
+    assert main(["promote", str(other)]) == 1
+    err = capsys.readouterr().err
+    assert "champion changed: the verdict was judged against adult version 1, but the " \
+        "champion of adult is now version 2" in err
+
+    champion.path.write_bytes(CANDIDATE.read_bytes())  # the registered file is replaced
+    assert main(["run", str(other), "--champion", "registry:adult@1"]) == 1
+    out = capsys.readouterr().out
+    assert f"registry:adult@1 (version 1) {TAMPERED}" in out
+    assert "evalgate: BLOCK" in out
+
+
+def test_pytest_gates_against_the_registry_champion(pytester: pytest.Pytester,
+                                                    gate_project) -> None:
+    root = pytester.path / "registry"
+    first_release(root, "adult", CHAMPION, pytester.path)
+    gate_project(champion="registry:adult@nope")  # the command line overrides it
+    candidate = variant(pytester.path / "models", 1)  # the champion's predictions: quick
+    result = pytester.runpytest(f"--evalgate={candidate}",
+                                "--evalgate-champion=registry:adult@champion")
+    result.stdout.fnmatch_lines(["evalgate: PROMOTE*"])
+    assert result.ret == 0
+    champion = ModelRegistry(root, "adult").version(1)
+    verdict = read_verdict(pytester.path)
+    assert verdict["champion"]["sha256"] == champion.sha256
+    assert verdict["champion"]["path"] == "registry/adult/versions/1/model.onnx"
+
+
+# --------------------------------------------------------------------------- real processes
+
+
+def _evalgate(*args: str, env: dict[str, str] | None = None) -> subprocess.Popen[str]:
+    return subprocess.Popen([sys.executable, "-m", "evalgate.cli", *args], text=True,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            env={**os.environ, "PYTHONPATH": str(ROOT), **(env or {})})
+
+
+def _holds_open(pid: int, path: Path) -> bool:
+    try:
+        return any(os.readlink(f"/proc/{pid}/fd/{fd}") == str(path)
+                   for fd in os.listdir(f"/proc/{pid}/fd"))
+    except OSError:
+        return False
+
+
+@pytest.mark.skipif(not Path("/proc/self/fd").is_dir(), reason="needs /proc")
+def test_racing_promotions_one_wins(project: Path) -> None:
+    root = project / "registry"
+    m = [variant(project / "models", i) for i in range(3)]
+    first_release(root, "churn", m[0], project)
+    for i in (1, 2):
+        make_verdict(project / f"r{i}" / "verdict.json", m[i], m[0])
+    lock = root / "churn" / ".lock"
+    fd = os.open(lock, os.O_RDWR)
+    fcntl.flock(fd, fcntl.LOCK_EX)  # hold the lock until both processes wait on it
+    try:
+        procs = [_evalgate("promote", str(m[i]), "--verdict", str(project / f"r{i}" /
+                           "verdict.json"), "--registry", str(root)) for i in (1, 2)]
+        deadline = time.monotonic() + 60
+        while not all(_holds_open(p.pid, lock) for p in procs) and time.monotonic() < deadline:
+            time.sleep(0.02)
+    finally:
+        os.close(fd)
+    results = [(p.wait(60), *p.communicate()) for p in procs]
+    assert sorted(rc for rc, _, _ in results) == [0, 1], results
+    winner = next(i for (rc, _, _), i in zip(results, (1, 2), strict=True) if rc == 0)
+    loser_err = next(err for rc, _, err in results if rc == 1)
+    assert "champion changed" in loser_err
+    assert "judged against churn version 1" in loser_err and "now version 2" in loser_err
+    reg = ModelRegistry(root, "churn")
+    assert reg.champion().sha256 == sha256_file(m[winner])  # type: ignore[union-attr]
+    assert len(reg.versions()) == 2  # the loser registered nothing
+    assert reg.verify().ok
+
+
+@pytest.mark.parametrize("step", CRASH_STEPS)
+def test_a_crash_anywhere_leaves_the_registry_consistent(project: Path, step: str) -> None:
+    root = project / "registry"
+    m = [variant(project / "models", i) for i in range(2)]
+    first_release(root, "churn", m[0], project)
+    verdict = make_verdict(project / "reports" / "verdict.json", m[1], m[0])
+    proc = _evalgate("promote", str(m[1]), "--verdict", str(verdict), "--registry", str(root),
+                     env={CRASH_ENV: step})
+    rc = proc.wait(60)
+    out, err = proc.communicate()
+    assert rc == 137, (out, err)
+
+    reg = ModelRegistry(root, "churn")
+    champion = reg.champion()  # readable, and names a complete version with its bytes
+    assert champion is not None and champion.number in (1, 2)
+    champion.verify()
+    assert champion.inputs and (champion.dir / "version.json").is_file()
+    assert reg.verify().ok, reg.verify().problems
+    if step != "promote-committed":
+        assert champion.number == 1  # the alias moves at the commit, not before
+
+    # the next command recovers and the promotion goes through
+    rerun = reg.promote(m[1], VerdictFile.load(verdict))
+    assert reg.champion().number == 2 and rerun.version.number == 2  # type: ignore[union-attr]
+    result = reg.verify()
+    assert result.ok and not result.notes, result
+    assert not [d for d in reg.versions_dir.iterdir() if d.name.startswith(".tmp-")]
+    assert [v.number for v in reg.versions()] == [1, 2]
