@@ -87,7 +87,7 @@ def forest(rows: Sequence[dict], title: str = "Δ vs champion") -> Markup:
 
 def lines(series: dict[str, Sequence[Sequence[float]]], *, title: str, xlabel: str,
           ylabel: str, diagonal: bool = False, size: int = 300,
-          dots: bool = False) -> Markup:
+          dots: bool = False, legend: str = "top") -> Markup:
     """Curves (or dots) of both models on [0, 1]² by default, or the data's range."""
     pts = [p for s in series.values() for p in s]
     if not pts:
@@ -128,8 +128,10 @@ def lines(series: dict[str, Sequence[Sequence[float]]], *, title: str, xlabel: s
             path = " ".join(f"{_f(px(a))},{_f(py(b))}" for a, b in s)
             body.append(f'<polyline points="{path}" fill="none" stroke="{color}" '
                         f'stroke-width="2"/>')
-        body.append(f'<rect x="{m + 8}" y="{16 + i * 14}" width="10" height="3" fill="{color}"/>')
-        body.append(_t(m + 22, 21 + i * 14, name))
+        ly = 16 + i * 14 if legend == "top" else h - m - 30 + i * 14
+        lx = m + 8 if legend != "bottom-right" else w - 100
+        body.append(f'<rect x="{lx}" y="{ly}" width="10" height="3" fill="{color}"/>')
+        body.append(_t(lx + 14, ly + 5, name))
     body.append(_t(m + (w - m) / 2, h - 4, xlabel, "middle", MUTED))
     body.append(_t(12, h / 2, ylabel, "middle", MUTED,
                    f' transform="rotate(-90 12 {_f(h / 2)})"'))
