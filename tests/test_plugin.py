@@ -188,4 +188,8 @@ def test_shipped_suite_as_in_readme(pytester: pytest.Pytester) -> None:
     assert {"latency::batch_1", "latency::batch_256", "stress::load", "stress::memory",
             "stress::malformed", "stress::consistency"} <= set(ids)
     assert all(c["status"] in ("pass", "skip") for c in checks)
+    report = pytester.path / "reports" / "evalgate-report.html"
+    assert report.stat().st_size < 2 * 2**20  # one small self-contained page
+    assert (pytester.path / "reports" / "summary.md").read_text().startswith(
+        "## ✅ evalgate: PROMOTE")
     assert verdict["suites"][0]["dataset"]["rows"] == 16281

@@ -93,3 +93,20 @@ def test_github_step_summary_is_appended(tmp_path: Path, monkeypatch: pytest.Mon
     _gate(tmp_path, CANDIDATE, CHAMPION)
     text = step.read_text()
     assert text.startswith("earlier\n") and "## ✅ evalgate: PROMOTE" in text
+
+
+def test_signoff_and_report_commands(promoted: Path, tmp_path: Path,
+                                     capsys: pytest.CaptureFixture[str]) -> None:
+    from evalgate.cli import main
+
+    verdict = tmp_path / "verdict.json"
+    verdict.write_bytes(promoted.read_bytes())
+    assert main(["signoff", str(verdict), "--reviewer", "Grace", "--note", "ok"]) == 0
+    assert "signed off by Grace" in capsys.readouterr().out
+    html = (tmp_path / "evalgate-report.html").read_text()
+    assert "Signed off by <strong>Grace</strong>" in html
+    (tmp_path / "evalgate-report.html").unlink()
+    assert main(["report", str(verdict)]) == 0  # re-rendered from the verdict alone
+    assert "Signed off by <strong>Grace</strong>" in (tmp_path / "evalgate-report.html").read_text()
+    assert main(["report", str(tmp_path / "missing.json")]) == 1
+    assert "cannot read the verdict" in capsys.readouterr().err
