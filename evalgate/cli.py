@@ -42,6 +42,8 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--champion", default=None,
                      help="the champion model (overrides each suite's champion: key): a file, "
                           "or registry:NAME@champion, registry:NAME@3, mlflow:NAME@champion")
+    run.add_argument("--no-champion", action="store_true",
+                     help="judge without a champion (a first release): comparisons are skipped")
     run.add_argument("--suites", type=Path, default=None,
                      help="a suite file or a folder of them (default: suites/)")
     run.add_argument("--report", type=Path, default=None,
@@ -169,8 +171,12 @@ def _run(args: argparse.Namespace) -> int:
     suites_path = args.suites if args.suites is not None else settings.suites
     report_dir = args.report if args.report is not None else settings.report
     started, t0 = now(), time.perf_counter()
+    if args.no_champion and args.champion:
+        print("evalgate: --no-champion and --champion exclude each other", file=sys.stderr)
+        return 2
     gate = Gate(args.candidate, champion=args.champion, seed=args.seed,
-                trust_pickle=args.trust_pickle, registry=settings.registry)
+                trust_pickle=args.trust_pickle, registry=settings.registry,
+                no_champion=args.no_champion)
     paths = find_suites(suites_path)
     if not paths:
         print(f"evalgate: no suite files at {suites_path}", file=sys.stderr)

@@ -62,7 +62,7 @@ class Gate:
 
     def __init__(self, candidate: str | Path, *, champion: str | Path | None = None,
                  seed: int | None = None, trust_pickle: bool = False,
-                 registry: Path | None = None):
+                 registry: Path | None = None, no_champion: bool = False):
         from .registry import is_reference
 
         self.candidate_ref = Path(candidate)
@@ -72,6 +72,8 @@ class Gate:
             else None)
         self.seed = seed
         self.trust_pickle = trust_pickle
+        #: judge without any champion (a first release), whatever the suites say
+        self.no_champion = no_champion
         #: the local registry folder (default: the project's ``[tool.evalgate] registry``)
         self.registry = registry
         #: references resolved in this run (each once, so every suite sees the same version)
@@ -131,6 +133,8 @@ class Gate:
         checks against the registry's sha256."""
         from .registry import RegistryError, is_reference, registry_root, resolve
 
+        if self.no_champion:
+            return None
         ref = self.champion_override if self.champion_override is not None else suite.champion
         if ref is None:
             return None

@@ -85,3 +85,11 @@ def test_console_script_is_installed() -> None:
                             capture_output=True, text=True, check=False)
     assert result.returncode == 0
     assert result.stdout.startswith("evalgate ")
+
+
+def test_run_without_champion(project: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["run", str(CANDIDATE), "--no-champion"]) == 0
+    verdict = json.loads((project / "reports" / "verdict.json").read_text())
+    assert verdict["champion"] is None
+    assert all(c["delta"] is None for c in verdict["suites"][0]["checks"])
+    assert main(["run", str(CANDIDATE), "--no-champion", "--champion", str(CHAMPION)]) == 2
