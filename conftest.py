@@ -11,7 +11,11 @@ import pytest
 
 # pytester's in-process runs drop modules first imported inside them; numpy and onnxruntime
 # cannot be imported twice in one process, so the gate's whole import graph is loaded here.
+import evalgate.checks.bias  # noqa: F401
+import evalgate.checks.latency  # noqa: F401
 import evalgate.checks.performance  # noqa: F401
+import evalgate.checks.robustness  # noqa: F401
+import evalgate.checks.stress  # noqa: F401
 import evalgate.models.onnx  # noqa: F401
 import evalgate.models.sklearn  # noqa: F401
 import evalgate.output  # noqa: F401
