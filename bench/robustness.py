@@ -36,7 +36,6 @@ sys.path.insert(0, str(ROOT))
 from evalgate.checks import EvalContext  # noqa: E402
 from evalgate.checks.robustness import perturbed_frame  # noqa: E402
 from evalgate.data import encode_target, load_dataset  # noqa: E402
-from evalgate.models import load_model  # noqa: E402
 from evalgate.runner import Gate  # noqa: E402
 from evalgate.spec import load_suite  # noqa: E402
 

@@ -543,3 +543,52 @@ def _generic(metric: Metric, y: Array, cand: Array, champ: Array | None, confide
                                 s * (jack[:, 0] - jack[:, 1]), weights, confidence, True,
                                 f"paired-{scheme}", n)
     return Assessment(value, values[1], delta)
+
+
+# --------------------------------------------------------------------------- proportions
+
+
+def z_of(confidence: float) -> float:
+    return float(special.ndtri(confidence))
+
+
+def wilson(x: Array, n: Array, z: float) -> tuple[Array, Array]:
+    """Wilson's score interval of x/n (vectorised); each end a one-sided bound at Φ(z).
+    NaN where n = 0."""
+    x = np.asarray(x, dtype=np.float64)
+    n = np.asarray(n, dtype=np.float64)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        p = x / n
+        denom = 1 + z * z / n
+        center = (p + z * z / (2 * n)) / denom
+        half = z * np.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / denom
+    return np.clip(center - half, 0, 1), np.clip(center + half, 0, 1)
+
+
+def newcombe(x1: float, n1: float, x2: float, n2: float, z: float) -> tuple[float, float]:
+    """Newcombe's hybrid score interval of p1 − p2 for independent proportions (his method
+    10, from Wilson intervals); each end a one-sided bound at Φ(z)."""
+    p1, p2 = x1 / n1, x2 / n2
+    l1, u1 = (float(v) for v in wilson(np.array(x1), np.array(n1), z))
+    l2, u2 = (float(v) for v in wilson(np.array(x2), np.array(n2), z))
+    d = p1 - p2
+    return (d - math.sqrt((p1 - l1) ** 2 + (u2 - p2) ** 2),
+            d + math.sqrt((u1 - p1) ** 2 + (p2 - l2) ** 2))
+
+
+def mover_ratio(p1: float, l1: float, u1: float, p2: float, l2: float, u2: float
+                ) -> tuple[float | None, float | None]:
+    """MOVER-R interval of p1 / p2 from intervals of p1 and p2 (Donner & Zou 2012);
+    ``None`` for an end the method cannot give (a denominator interval reaching 0)."""
+    prod = p1 * p2
+    lower: float | None = None
+    upper: float | None = None
+    den = u2 * (2 * p2 - u2)
+    disc = prod * prod - l1 * u2 * (2 * p1 - l1) * (2 * p2 - u2)
+    if den > 0 and disc >= 0:
+        lower = max(0.0, (prod - math.sqrt(disc)) / den)
+    den = l2 * (2 * p2 - l2)
+    disc = prod * prod - u1 * l2 * (2 * p1 - u1) * (2 * p2 - l2)
+    if den > 0 and disc >= 0:
+        upper = (prod + math.sqrt(disc)) / den
+    return lower, upper

@@ -228,7 +228,6 @@ def _graphless_onnx() -> bytes:
 
 
 def _unknown_op_onnx() -> bytes:
-    import onnx
     from onnx import TensorProto, helper
 
     x = helper.make_tensor_value_info("x", TensorProto.FLOAT, [None, 1])

@@ -4,7 +4,6 @@ verdict.json and the report."""
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 import pytest
 

@@ -32,7 +32,6 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from scipy import special
 
 from .. import perturb
 from ..data import Dataset, label_key, plain
@@ -42,7 +41,8 @@ from ..predictions import Predictions
 from ..spec import Suite
 from ..spec_robustness import (DEFAULT_TOLERANCE, Gates, InvarianceSpec, MonotonicSpec,
                                PerturbationSpec, RobustnessSpec)
-from ..stats import StatsError, assess
+from ..stats import StatsError, assess, z_of
+from ..stats import wilson as stats_wilson
 from . import CheckPlan, CheckResult, EvalContext, Status, error_result
 
 FAMILY = "robustness"
@@ -100,12 +100,8 @@ def wilson(k: float, n: int, confidence: float) -> tuple[float, float]:
     two-sided interval at 2·confidence − 1)."""
     if n <= 0:
         return 0.0, 1.0
-    z = float(special.ndtri(confidence))
-    p = k / n
-    den = 1 + z * z / n
-    centre = (p + z * z / (2 * n)) / den
-    half = z * math.sqrt(max(p * (1 - p) / n + z * z / (4 * n * n), 0.0)) / den
-    return max(0.0, centre - half), min(1.0, centre + half)
+    lo, hi = stats_wilson(np.array(float(k)), np.array(float(n)), z_of(confidence))
+    return float(lo), float(hi)
 
 
 @dataclass(frozen=True)
