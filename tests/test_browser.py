@@ -11,7 +11,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from conftest import ADULT_TEST, CANDIDATE, CHAMPION, suite_text
+from conftest import ADULT_TEST, CANDIDATE, CHAMPION, QUICK_CHECKS, suite_text
 from tests.browser import Browser, chromium, open_page, png_pixels
 
 BINARY = chromium()
@@ -19,6 +19,7 @@ pytestmark = pytest.mark.skipif(BINARY is None, reason="needs chromium (apt-get 
 
 HOSTILE_SUITE = "adult <script>window.__pwned = 1</script>"
 HOSTILE_TARGET = "income\"><img src=x onerror=\"window.__pwned = 2\">"
+HOSTILE_GROUP = "Black<script>window.__pwned = 3</script>'\""
 
 
 @pytest.fixture(scope="module")
@@ -30,9 +31,15 @@ def report(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
     tmp = tmp_path_factory.mktemp("browser")
     data = tmp / "adult.csv"
-    pd.read_csv(ADULT_TEST).rename(columns={"income": HOSTILE_TARGET}).to_csv(data, index=False)
+    frame = pd.read_csv(ADULT_TEST).rename(columns={"income": HOSTILE_TARGET})
+    frame["race"] = frame["race"].replace({"Black": HOSTILE_GROUP})
+    frame.to_csv(data, index=False)
     suite = tmp / "suite.yaml"
-    text = suite_text(data=data, champion=CHAMPION, name="x", target=json.dumps(HOSTILE_TARGET))
+    checks = QUICK_CHECKS + ("  bias:\n    groups: [race]\n    min_group_size: 500\n"
+                             "    metrics: [selection_rate]\n"
+                             "    max_difference: {selection_rate: 0.5}\n")
+    text = suite_text(data=data, champion=CHAMPION, name="x", target=json.dumps(HOSTILE_TARGET),
+                      checks=checks)
     suite.write_text(text.replace('suite: "x"', f"suite: {json.dumps(HOSTILE_SUITE)}"))
     outcomes = evaluate_paths(Gate(CANDIDATE), [suite])
     assert outcomes[0].error is None, outcomes[0].error
@@ -78,6 +85,7 @@ def test_user_data_executes_nothing(page) -> None:
     assert found["pwned"] is None
     assert found["scripts"] == 0 and found["imgs"] == 0
     assert HOSTILE_SUITE in found["text"]  # shown as text, not run
+    assert HOSTILE_GROUP in found["text"]  # a group value from the data, in the bias chart
     assert "PROMOTE" in found["text"]
 
 

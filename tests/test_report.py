@@ -96,3 +96,31 @@ def test_write_atomic_leaves_no_temp_files(tmp_path: Path) -> None:
     write_atomic(target, '{"a": 1}')
     assert target.read_text() == '{"a": 1}'
     assert [p.name for p in tmp_path.iterdir()] == ["verdict.json"]
+
+
+def test_regression_suites_draw_residuals(verdict: dict) -> None:
+    import numpy as np
+
+    from evalgate.data import Target
+    from evalgate.plots import suite_plots
+    from evalgate.predictions import Predictions
+
+    rng = np.random.default_rng(0)
+    y = rng.normal(size=500)
+    preds = {"candidate": Predictions(label=y + rng.normal(0, 0.1, 500), score=None),
+             "champion": Predictions(label=y + rng.normal(0, 0.3, 500), score=None)}
+    plots = suite_plots("regression", Target(y=y, classes=None), preds, rng)
+    assert len(plots["residuals"]["candidate"]["points"]) == 300
+    regression = json.loads(json.dumps(verdict))
+    regression["suites"][0]["plots"] = json.loads(json.dumps(plots))
+    html = render(regression)
+    assert "<title>Residuals</title>" in html
+    assert "<title>ROC</title>" not in html
+
+
+def test_binary_suites_draw_curves(verdict: dict) -> None:
+    html = render(verdict)
+    for title in ("Δ vs champion with one-sided lower bounds", "ROC", "Precision-recall",
+                  "Calibration"):
+        assert f"<title>{title}</title>" in html
+    assert "Confusion — candidate" in html
