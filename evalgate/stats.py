@@ -441,10 +441,10 @@ class _WeightedAP:
         wp = np.take(w, self.pos_layout, axis=1)
         tp_all = np.cumsum(wp, axis=1, dtype=dtype)
         tp = np.take(tp_all, self.end_pos, axis=1)
+        precision = tp / np.maximum(seen, 1)  # seen = 0 only where tp = 0
+        total = tp_all[:, -1] if tp_all.shape[1] else np.zeros(len(w), dtype=dtype)
         with np.errstate(invalid="ignore", divide="ignore"):
-            precision = np.divide(tp, seen, dtype=np.float64)
-            total = tp_all[:, -1] if tp_all.shape[1] else np.zeros(len(w))
-            return np.einsum("ij,ij->i", wp.astype(np.float64), np.nan_to_num(precision)) / total
+            return np.einsum("ij,ij->i", wp, precision) / total
 
 
 def _ap_bootstrap(y: Array, preds: list[Array], rng: np.random.Generator, n_resamples: int
@@ -481,27 +481,36 @@ def _ap_bootstrap(y: Array, preds: list[Array], rng: np.random.Generator, n_resa
     starts = list(range(0, n_resamples, block))
     seeds = rng.integers(0, 2**63 - 1, size=len(starts))
 
-    def run(i: int) -> Array:
-        size = min(block, n_resamples - starts[i])
-        w = draw(np.random.default_rng(seeds[i]), size)
-        return np.column_stack([f(w) for f in models])
-
-    reps = np.concatenate([b for b in _parallel(run, len(starts))])
-
     # delete-a-group jackknife: each row in one of JACKKNIFE_GROUPS random groups
     groups = np.arange(n) % min(JACKKNIFE_GROUPS, n)
     rng.shuffle(groups)
     g = int(groups.max()) + 1
     unit_layout = layout[unit_of_row]
-    full = np.bincount(unit_layout, minlength=m).astype(np.int32)
-    jack = np.empty((g, len(preds)))
-    for start, stop in _blocks(g, m):
-        w = np.repeat(full[None, :], stop - start, axis=0)
-        for j in range(start, stop):
-            rows = unit_layout[groups == j]
-            np.subtract.at(w[j - start], rows, 1) if cells is not None else \
-                w[j - start].__setitem__(rows, 0)
-        jack[start:stop] = np.column_stack([f(w) for f in models])
+    members = [unit_layout[groups == j] for j in range(g)]
+    if cells is None:  # one row per unit: leaving a group out zeroes its rows
+        full = np.ones(m, dtype=np.uint8)
+    else:  # rows merged into cells: leaving a group out lowers its cells' counts
+        full = np.bincount(unit_layout, minlength=m).astype(np.int32)
+    jack_starts = list(range(0, g, block))
+
+    def run(i: int) -> Array:
+        if i < len(starts):  # a block of bootstrap replicates
+            size = min(block, n_resamples - starts[i])
+            w = draw(np.random.default_rng(seeds[i]), size)
+        else:  # a block of jackknife deletions
+            first = jack_starts[i - len(starts)]
+            rows = range(first, min(g, first + block))
+            w = np.repeat(full[None, :], len(rows), axis=0)
+            for k, j in enumerate(rows):
+                if cells is None:
+                    w[k, members[j]] = 0
+                else:
+                    np.subtract.at(w[k], members[j], 1)
+        return np.column_stack([f(w) for f in models])
+
+    blocks = _parallel(run, len(starts) + len(jack_starts))
+    reps = np.concatenate(blocks[:len(starts)])
+    jack = np.concatenate(blocks[len(starts):])
     return reps, jack, None, scheme
 
 
