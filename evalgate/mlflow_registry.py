@@ -42,7 +42,7 @@ from .registry import (
     Resolved,
     Signoff,
     VerdictFile,
-    model_format,
+    checked_candidate,
     sha256_file,
     short,
 )
@@ -178,13 +178,7 @@ def _verdict_tag(verdict: VerdictFile, signoff: Signoff | None) -> str:
 
 def promote(name: str, candidate: Path, verdict: VerdictFile) -> dict[str, Any]:
     """Set ``champion`` of MLflow model ``name`` to the candidate, if ``verdict`` allows it."""
-    candidate = Path(candidate)
-    if not candidate.is_file():
-        raise RegistryError(f"{candidate}: candidate model file not found")
-    model_format(candidate)
-    sha = sha256_file(candidate)
-    verdict.check(candidate, sha)
-    signoff, signoff_note = verdict.signoff()
+    candidate, sha, signoff, signoff_note = checked_candidate(candidate, verdict)
     client = _client()
     error = _mlflow_error()
     where = f"mlflow:{name}@champion"

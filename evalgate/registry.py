@@ -370,6 +370,20 @@ class VerdictFile:
                 "champion_sha256": self.champion_sha256, "metrics": dict(self.metrics)}
 
 
+def checked_candidate(candidate: Path, verdict: VerdictFile
+                      ) -> tuple[Path, str, Signoff | None, str]:
+    """The candidate file, its sha256 and the verdict's sign-off, once the verdict allows
+    promoting exactly these bytes (raises :class:`PromotionRefused` otherwise)."""
+    candidate = Path(candidate)
+    if not candidate.is_file():
+        raise RegistryError(f"{candidate}: candidate model file not found")
+    model_format(candidate)
+    sha = sha256_file(candidate)
+    verdict.check(candidate, sha)
+    signoff, signoff_note = verdict.signoff()
+    return candidate, sha, signoff, signoff_note
+
+
 def key_metrics(doc: Mapping[str, Any]) -> dict[str, float]:
     """The candidate's value of every metric check, by ``suite::metric``."""
     out: dict[str, float] = {}
@@ -951,13 +965,7 @@ class ModelRegistry:
 
     def promote(self, candidate: Path, verdict: VerdictFile) -> Promotion:
         """Make ``candidate`` the champion, if ``verdict`` allows it (see the module docs)."""
-        candidate = Path(candidate)
-        if not candidate.is_file():
-            raise RegistryError(f"{candidate}: candidate model file not found")
-        model_format(candidate)
-        sha = sha256_file(candidate)
-        verdict.check(candidate, sha)
-        signoff, signoff_note = verdict.signoff()
+        candidate, sha, signoff, signoff_note = checked_candidate(candidate, verdict)
         with self._locked() as state:
             current_number = state.aliases.get(CHAMPION)
             current = self.version(current_number) if current_number is not None else None

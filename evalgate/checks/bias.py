@@ -61,8 +61,7 @@ import numpy as np
 from ..errors import DataError, EvalgateError, did_you_mean
 from ..spec import Suite
 from ..spec_bias import BiasMetric, BiasSpec, Grouping
-from ..stats import (ASYMPTOTIC_MIN_ROWS, Interval, StatsError, mover_ratio,  # noqa: F401
-                     newcombe, wilson, z_of)
+from ..stats import ASYMPTOTIC_MIN_ROWS, Interval, StatsError, mover_ratio, newcombe, wilson, z_of  # noqa: F401
 from . import CheckPlan, CheckResult, EvalContext, Status, error_result
 
 FAMILY = "bias"

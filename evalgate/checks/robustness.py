@@ -39,8 +39,14 @@ from ..errors import EvalgateError, ModelOutputError, SpecError, did_you_mean
 from ..metrics import get_metric
 from ..predictions import Predictions
 from ..spec import Suite
-from ..spec_robustness import (DEFAULT_TOLERANCE, Gates, InvarianceSpec, MonotonicSpec,
-                               PerturbationSpec, RobustnessSpec)
+from ..spec_robustness import (
+    DEFAULT_TOLERANCE,
+    Gates,
+    InvarianceSpec,
+    MonotonicSpec,
+    PerturbationSpec,
+    RobustnessSpec,
+)
 from ..stats import StatsError, assess, z_of
 from ..stats import wilson as stats_wilson
 from . import CheckPlan, CheckResult, EvalContext, Status, error_result
