@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import tomllib
 from dataclasses import dataclass
 from pathlib import Path
@@ -12,7 +13,11 @@ from .errors import EvalgateError
 DEFAULT_SUITES = "suites"
 DEFAULT_REPORT = "reports"
 DEFAULT_REGISTRY = "registry"
-KEYS = ("suites", "report", "registry")
+KEYS = ("suites", "report", "registry", "timeout_s", "signing_key")
+#: the whole gate's default time limit (seconds): generous, but a model that never answers
+#: cannot hold a CI job forever
+DEFAULT_TIMEOUT_S = 3600.0
+MAX_TIMEOUT_S = 7 * 24 * 3600.0
 
 
 @dataclass(frozen=True)
@@ -21,6 +26,9 @@ class Settings:
     suites: Path
     report: Path
     registry: Path  # the local model registry (evalgate.registry)
+    timeout_s: float = DEFAULT_TIMEOUT_S  # the whole gate's time limit
+    #: the Ed25519 private key that signs verdict.json (``EVALGATE_SIGNING_KEY`` overrides)
+    signing_key: Path | None = None
 
 
 def read_settings(root: Path, pyproject: Path | None = None) -> Settings:
@@ -37,10 +45,32 @@ def read_settings(root: Path, pyproject: Path | None = None) -> Settings:
             raise EvalgateError(f"{pyproject}: unknown key(s) in [tool.evalgate]: "
                                 f"{', '.join(unknown)}; valid keys: {', '.join(KEYS)}")
     base = pyproject.parent if pyproject.is_file() else root
+    timeout = table.get("timeout_s", DEFAULT_TIMEOUT_S)
+    try:
+        timeout_s = check_timeout(timeout)
+    except ValueError as exc:
+        raise EvalgateError(f"{pyproject}: [tool.evalgate] timeout_s: {exc}") from None
+    env_key = os.environ.get("EVALGATE_SIGNING_KEY")
+    key = Path(env_key).resolve() if env_key else (
+        base / str(table["signing_key"]) if table.get("signing_key") else None)
     return Settings(root=root,
                     suites=base / str(table.get("suites", DEFAULT_SUITES)),
                     report=base / str(table.get("report", DEFAULT_REPORT)),
-                    registry=base / str(table.get("registry", DEFAULT_REGISTRY)))
+                    registry=base / str(table.get("registry", DEFAULT_REGISTRY)),
+                    timeout_s=timeout_s,
+                    signing_key=key)
+
+
+def check_timeout(value: Any) -> float:
+    """A whole-gate time limit in seconds: a positive number up to :data:`MAX_TIMEOUT_S`."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        try:
+            value = float(value)
+        except (TypeError, ValueError):
+            raise ValueError(f"{value!r} is not a number of seconds") from None
+    if not value > 0 or value > MAX_TIMEOUT_S:
+        raise ValueError(f"{value:g} is outside (0, {MAX_TIMEOUT_S:g}] seconds")
+    return float(value)
 
 
 def display_path(path: Path | str) -> str:

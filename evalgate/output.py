@@ -1,18 +1,29 @@
-"""Write a gate run's outputs: verdict.json and the HTML report, both atomically."""
+"""Write a gate run's outputs: verdict.json, the HTML report and summary.md, atomically.
+
+A run first replaces whatever an earlier run left with a ``block`` "run in progress" verdict
+(:func:`start`), so that a crash, a kill or a hang never leaves an old ``promote`` behind;
+:func:`finish` writes the real one."""
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
+from typing import Any
 
 from . import verdict as _verdict
+from .errors import EvalgateError
 from .report import summary_markdown, write_report
 from .runner import SuiteOutcome
 
 VERDICT_NAME = "verdict.json"
 SUMMARY_NAME = "summary.md"
+
+
+class OutputError(EvalgateError):
+    """The report folder (or $GITHUB_STEP_SUMMARY) cannot be written."""
 
 
 @dataclass(frozen=True)
@@ -22,31 +33,58 @@ class Written:
     report_path: Path
 
 
+def start(candidate: Path, report_dir: Path, started_at: datetime) -> None:
+    """Replace any earlier verdict, summary and report with a ``block`` "in progress" one."""
+    doc = _verdict.in_progress(candidate, started_at)
+    _write(report_dir / VERDICT_NAME, _verdict.dumps(doc))
+    _guarded(report_dir, lambda: write_report(doc, report_dir))
+    _write(report_dir / SUMMARY_NAME, summary_markdown(doc, None))
+
+
 def finish(outcomes: Sequence[SuiteOutcome], *, candidate: Path, report_dir: Path,
            seed: int | None, started_at: datetime, duration_s: float,
-           missing: Iterable[str] = (), complete: bool = True) -> Written:
-    missing = list(missing)
+           not_run: Iterable[str] = (), signing_key: Path | None = None) -> Written:
+    not_run = list(not_run)
     doc = _verdict.build(outcomes, candidate=candidate, seed=seed, started_at=started_at,
-                         duration_s=duration_s, missing=missing, complete=complete)
-    summary = _verdict.decide([r for o in outcomes for r in o.results], missing=missing)
+                         duration_s=duration_s, not_run=not_run)
+    summary = _verdict.decide([r for o in outcomes for r in o.results], not_run=not_run)
+    if signing_key is not None:
+        from .signing import sign
+
+        doc = sign(doc, signing_key)
     verdict_path = report_dir / VERDICT_NAME
-    _verdict.write_atomic(verdict_path, _verdict.dumps(doc))
-    report_path = write_report(doc, report_dir)
+    _write(verdict_path, _verdict.dumps(doc))
+    report_path = _guarded(report_dir, lambda: write_report(doc, report_dir))
     write_summary(doc, report_dir, report_path)
     return Written(summary, verdict_path, report_path)
 
 
 def write_summary(doc: dict, report_dir: Path, report_path: Path) -> Path:
     """reports/summary.md, also appended to $GITHUB_STEP_SUMMARY when CI sets it."""
-    import os
-
     from .config import display_path
 
     text = summary_markdown(doc, display_path(report_path))
     path = report_dir / SUMMARY_NAME
-    _verdict.write_atomic(path, text)
+    _write(path, text)
     step = os.environ.get("GITHUB_STEP_SUMMARY")
     if step:
-        with open(step, "a", encoding="utf-8") as f:
-            f.write(text + "\n")
+        try:
+            with open(step, "a", encoding="utf-8") as f:
+                f.write(text + "\n")
+        except OSError as exc:
+            raise OutputError(f"GITHUB_STEP_SUMMARY={step}: cannot append the summary: "
+                              f"{exc.strerror or exc}") from None
     return path
+
+
+def _write(path: Path, text: str) -> None:
+    _guarded(path.parent, lambda: _verdict.write_atomic(path, text))
+
+
+def _guarded(where: Path, write: Any) -> Any:
+    try:
+        return write()
+    except OSError as exc:
+        raise OutputError(f"{where}: cannot write the gate's outputs there: "
+                          f"{exc.strerror or exc}; choose another folder with "
+                          f"--evalgate-report (evalgate run --report)") from None

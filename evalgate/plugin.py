@@ -116,7 +116,7 @@ class GateSession:
         written = finish(self.gate.outcomes, candidate=self.candidate,
                          report_dir=self.report_dir, seed=self.seed,
                          started_at=self.started_at, duration_s=time.perf_counter() - self.t0,
-                         missing=missing, complete=not missing and not self.deselected)
+                         not_run=missing)
         self.summary = written.summary
         self.summary_line = f"{written.summary.line} — report: {display_path(written.report_path)}"
         if written.summary.decision == "block" and session.exitstatus == 0:

@@ -25,33 +25,69 @@ Decision = Literal["promote", "block"]
 
 @dataclass(frozen=True)
 class Summary:
+    """The decision and why (DESIGN.md §3): promote iff the run is complete, no blocking
+    check failed or errored, and at least one blocking check passed."""
+
     decision: Decision
-    total: int
+    total: int  # checks planned: those with a result and those that did not run
     failed: int  # blocking checks that failed or errored
     reasons: tuple[str, ...]
+    not_run: tuple[str, ...] = ()
+    decided: int = 0  # blocking checks that passed
+
+    @property
+    def complete(self) -> bool:
+        return not self.not_run
 
     @property
     def line(self) -> str:
         if self.decision == "promote":
             return "evalgate: PROMOTE"
-        if self.total == 0:
-            return "evalgate: BLOCK (no checks ran)"
-        return f"evalgate: BLOCK ({self.failed} of {self.total} checks failed)"
+        parts = []
+        if self.failed:
+            parts.append(f"{self.failed} of {self.total} checks failed")
+        if self.not_run:
+            parts.append(partial_reason(len(self.not_run), self.total))
+        if not parts:
+            parts.append(NO_CHECKS if self.total == 0 else NO_DECISION)
+        return f"evalgate: BLOCK ({'; '.join(parts)})"
 
 
-def decide(results: Sequence[CheckResult], *, missing: Iterable[str] = ()) -> Summary:
-    """Promote iff at least one check ran, no blocking check failed or errored, and every
-    check that was asked for produced a result."""
-    missing = list(missing)
-    blocking = [r for r in results if r.blocks]
-    reasons = [f"{r.id}: {r.status}" for r in blocking]
-    reasons += [f"{m}: did not run" for m in missing]
-    total = len(results) + len(missing)
-    if not results and not missing:
-        reasons.append("no checks ran: nothing shows the candidate may be promoted")
-    failed = len(blocking) + len(missing)
+#: the reasons a verdict blocks without a failing check (DESIGN.md §1, §3)
+NO_DECISION = "no blocking check decided"
+NO_CHECKS = "no checks ran"
+IN_PROGRESS = "run in progress: the gate has not finished (or was interrupted)"
+
+
+def partial_reason(not_run: int, total: int) -> str:
+    return f"partial run: {not_run} of {total} checks did not run"
+
+
+def decide(results: Sequence[CheckResult], *, not_run: Iterable[str] = ()) -> Summary:
+    """The decision over every planned check: ``results`` of the checks that ran, and the
+    ids of those that were planned but ``not_run`` (deselected, ignored, cut short)."""
+    return decide_statuses([(r.id, r.status, r.blocking) for r in results], not_run=not_run)
+
+
+def decide_statuses(checks: Iterable[tuple[str, str, bool]], *,
+                    not_run: Iterable[str] = ()) -> Summary:
+    """:func:`decide` on ``(id, status, blocking)`` triples — the form a verdict.json holds,
+    so that ``promote`` re-derives the decision from the statuses instead of trusting it."""
+    checks = list(checks)
+    missing = tuple(dict.fromkeys(not_run))
+    blocking = [(i, s) for i, s, b in checks if b is not False]
+    failures = [(i, s) for i, s in blocking if s != "pass" and s != "skip"]
+    decided = sum(1 for _, s in blocking if s == "pass")
+    total = len(checks) + len(missing)
+    reasons = [f"{i}: {s}" for i, s in failures]
+    if missing:
+        reasons.append(partial_reason(len(missing), total))
+        reasons += [f"{m}: did not run" for m in missing]
+    if not failures and not missing and not decided:
+        reasons.append(NO_CHECKS if total == 0 else
+                       f"{NO_DECISION}: nothing shows the candidate may be promoted")
     decision: Decision = "block" if reasons else "promote"
-    return Summary(decision, total, failed, tuple(reasons))
+    return Summary(decision, total, len(failures), tuple(reasons), missing, decided)
 
 
 def package_versions() -> dict[str, str]:
@@ -78,11 +114,11 @@ def _rel(path: Path | str) -> str:
 
 
 def build(outcomes: Sequence[SuiteOutcome], *, candidate: Path, seed: int | None,
-          started_at: datetime, duration_s: float, missing: Iterable[str] = (),
-          complete: bool = True) -> dict[str, Any]:
+          started_at: datetime, duration_s: float,
+          not_run: Iterable[str] = ()) -> dict[str, Any]:
     """verdict.json as a dict, keys in the order of DESIGN.md §4 (extensions after)."""
     results = [r for o in outcomes for r in o.results]
-    summary = decide(results, missing=missing)
+    summary = decide(results, not_run=not_run)
     cand = next((o.candidate for o in outcomes if o.candidate is not None), None)
     champ = next((o.champion for o in outcomes if o.champion is not None), None)
     cand_inputs = next((o.inputs.get("candidate") for o in outcomes if o.inputs), None)
@@ -112,9 +148,28 @@ def build(outcomes: Sequence[SuiteOutcome], *, candidate: Path, seed: int | None
             "duration_s": round(duration_s, 3),
             "platform": platform.platform(),
         },
-        "summary": {"total": summary.total, "failed": summary.failed,
-                    "reasons": list(summary.reasons), "complete": complete,
-                    "not_run": list(missing)},
+        "summary": summary_entry(summary),
+    }
+
+
+def summary_entry(summary: Summary) -> dict[str, Any]:
+    return {"total": summary.total, "failed": summary.failed, "decided": summary.decided,
+            "reasons": list(summary.reasons), "complete": summary.complete,
+            "not_run": list(summary.not_run)}
+
+
+def in_progress(candidate: Path, started_at: datetime) -> dict[str, Any]:
+    """The verdict a gate run writes before it starts: ``block``, so that a crash, a kill or
+    a hang never leaves an earlier ``promote`` in place."""
+    return {
+        "schema": SCHEMA, "decision": "block",
+        "candidate": {"path": _rel(candidate), "sha256": None, "format": None},
+        "champion": None, "suites": [],
+        "provenance": {"evalgate": __version__, "python": platform.python_version(),
+                       "started_at": started_at.astimezone(timezone.utc).isoformat(
+                           timespec="seconds")},
+        "summary": {"total": 0, "failed": 0, "decided": 0, "reasons": [IN_PROGRESS],
+                    "complete": False, "not_run": [], "in_progress": True},
     }
 
 
