@@ -20,6 +20,7 @@ from __future__ import annotations
 import argparse
 import sys
 import time
+import warnings
 from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -51,6 +52,9 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--seed", type=int, default=None, help="override every suite's seed")
     run.add_argument("--trust-pickle", action="store_true",
                      help="allow pickle/joblib model files (they can run code)")
+    run.add_argument("--timeout", type=_seconds, default=None, metavar="S",
+                     help="a time limit for the whole gate, in seconds (default: "
+                          "[tool.evalgate] timeout_s, else 3600)")
 
     val = sub.add_parser("validate", help="check suite files without running any model")
     val.add_argument("suites", type=Path, nargs="*", help="suite files or folders (default: suites/)")
@@ -59,6 +63,15 @@ def _parser() -> argparse.ArgumentParser:
 
     add_parsers(sub)
     return p
+
+
+def _seconds(text: str) -> float:
+    from .config import check_timeout
+
+    try:
+        return check_timeout(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
 
 
 def _version_number(text: str) -> int:
@@ -155,7 +168,7 @@ def _settings() -> Settings:
 def _run(args: argparse.Namespace) -> int:
     from .config import display_path
     from .errors import EvalgateError
-    from .output import finish
+    from .output import finish, start
     from .runner import Gate, evaluate_paths
     from .spec import find_suites
     from .verdict import now
@@ -174,21 +187,34 @@ def _run(args: argparse.Namespace) -> int:
     if args.no_champion and args.champion:
         print("evalgate: --no-champion and --champion exclude each other", file=sys.stderr)
         return 2
+    try:
+        start(args.candidate, report_dir, started)  # no earlier promote survives this run
+    except EvalgateError as exc:
+        print(f"evalgate: BLOCK — {exc}", file=sys.stderr)
+        return 1
     gate = Gate(args.candidate, champion=args.champion, seed=args.seed,
                 trust_pickle=args.trust_pickle, registry=settings.registry,
                 no_champion=args.no_champion)
     paths = find_suites(suites_path)
     if not paths:
         print(f"evalgate: no suite files at {suites_path}", file=sys.stderr)
-    outcomes = evaluate_paths(gate, paths)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # the same policy as under pytest
+        outcomes = evaluate_paths(gate, paths)
     for outcome in outcomes:
         for r in outcome.results:
             name = r.id.split("::", 1)[1] if "::" in r.id else r.id
             print(f"{_STATUS[r.status]} {display_path(outcome.file)}::{name}")
             if r.status != "pass":
                 print(f"       {r.message}")
-    written = finish(outcomes, candidate=args.candidate, report_dir=report_dir, seed=args.seed,
-                     started_at=started, duration_s=time.perf_counter() - t0)
+    try:
+        written = finish(outcomes, candidate=args.candidate, report_dir=report_dir,
+                         seed=args.seed, started_at=started,
+                         duration_s=time.perf_counter() - t0,
+                         signing_key=settings.signing_key)
+    except EvalgateError as exc:
+        print(f"evalgate: BLOCK — {exc}", file=sys.stderr)
+        return 1
     print(f"{written.summary.line} — report: {display_path(written.report_path)}")
     return 0 if written.summary.decision == "promote" else 1
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import time
+import warnings
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -25,6 +26,7 @@ OPT_SUITES = "--evalgate-suites"
 OPT_REPORT = "--evalgate-report"
 OPT_SEED = "--evalgate-seed"
 OPT_TRUST = "--evalgate-trust-pickle"
+OPT_TIMEOUT = "--evalgate-timeout"
 
 
 def _seed(text: str) -> int:
@@ -53,15 +55,34 @@ def pytest_addoption(parser: pytest.Parser) -> None:
                     help="override every suite's seed")
     group.addoption(OPT_TRUST, dest="evalgate_trust_pickle", action="store_true",
                     default=False, help="allow pickle/joblib model files (they can run code)")
+    group.addoption(OPT_TIMEOUT, metavar="S", dest="evalgate_timeout", default=None,
+                    type=_timeout, help="a time limit for the whole gate, in seconds; what did "
+                                        "not finish by then is an error (default: "
+                                        "[tool.evalgate] timeout_s, else 3600)")
+
+
+def _timeout(text: str) -> float:
+    from .config import check_timeout
+
+    try:
+        return check_timeout(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
 
 
 class GateSession:
-    """The state of one gated pytest run."""
+    """The state of one gated pytest run.
+
+    The gate's checks are decided here, not by what pytest happens to collect: every suite
+    file that ``evalgate run`` would find is *planned*, and a planned check whose item did not
+    run (deselected, ignored, dropped by a hook, cut short by ``-x``) makes the run partial,
+    which blocks (DESIGN.md §1)."""
 
     def __init__(self, config: pytest.Config):
         from .config import read_settings
         from .errors import EvalgateError
         from .runner import Gate
+        from .spec import find_suites
 
         self.config = config
         invocation = config.invocation_params.dir
@@ -71,6 +92,7 @@ class GateSession:
             settings = read_settings(config.rootpath, pyproject)
         except EvalgateError as exc:
             raise pytest.UsageError(str(exc)) from None
+        self.settings = settings
         opt = config.getoption
         self.suites_path = (invocation / opt("evalgate_suites")).resolve() \
             if opt("evalgate_suites") else settings.suites.resolve()
@@ -81,46 +103,94 @@ class GateSession:
         if champion and not champion.startswith(("registry:", "mlflow:")):
             champion = invocation / champion  # a file; a registry reference passes unchanged
         self.seed: int | None = opt("evalgate_seed")
+        self.timeout_s: float = opt("evalgate_timeout") or settings.timeout_s
         self.gate: Gate = Gate(self.candidate, champion=champion or None,
                                seed=self.seed, trust_pickle=opt("evalgate_trust_pickle"),
                                registry=settings.registry.resolve())
         self.started_at = __import__("evalgate.verdict", fromlist=["now"]).now()
         self.t0 = time.perf_counter()
+        #: the suite files that make up the gate, whatever pytest collects
+        self.planned_files: list[Path] = [p.resolve() for p in find_suites(self.suites_path)]
         self.outcomes: dict[Path, SuiteOutcome] = {}
-        self.deselected = 0
+        #: (suite file, check id) of every check whose item ran
+        self.ran: set[tuple[Path, str]] = set()
         self.summary_line: str | None = None
+        self.output_error: str | None = None
 
     def is_suite(self, path: Path) -> bool:
-        if path.suffix not in (".yaml", ".yml"):
+        from .spec import is_suite_file
+
+        if not is_suite_file(path):
             return False
-        root = self.suites_path
-        explicit = any(Path(a.split("::")[0]).resolve() == path.resolve()
-                       for a in self.config.args)
-        return explicit or path.resolve() == root or root in path.resolve().parents
+        resolved = path.resolve()
+        explicit = any(Path(a.split("::")[0]).resolve() == resolved for a in self.config.args)
+        return explicit or resolved in self.planned_files
 
     def outcome(self, item: CheckItem) -> SuiteOutcome:
-        file = item.parent
-        assert isinstance(file, SuiteFile) and file.suite is not None
+        file = item.suite_file
+        assert file.suite is not None
         if file.path not in self.outcomes:
             selected = {i.check_id for i in item.session.items
-                        if isinstance(i, CheckItem) and i.parent is file}
-            self.outcomes[file.path] = self.gate.run_suite(file.suite, selected)
+                        if isinstance(i, CheckItem) and i.suite_file is file}
+            with warnings.catch_warnings():
+                # evalgate's own policy, not the host project's filterwarnings: the same
+                # inputs give the same verdict under pytest and `evalgate run`
+                warnings.simplefilter("ignore")
+                self.outcomes[file.path] = self.gate.run_suite(file.suite, selected)
         return self.outcomes[file.path]
+
+    def planned(self) -> list[tuple[Path, str]]:
+        """Every check of the gate: the planned suite files and any suite named on the
+        command line, each check once (a file that cannot be read is its one ``suite``
+        check)."""
+        from .checks import plan_checks
+        from .errors import SpecError
+        from .runner import SUITE_ITEM
+
+        files = dict.fromkeys([*self.planned_files, *(o.resolve() for o in self.outcomes)])
+        out: list[tuple[Path, str]] = []
+        for path in files:
+            try:
+                suite = self.gate.load(path)
+            except SpecError:
+                out.append((path, f"{path.stem}::{SUITE_ITEM}"))
+                continue
+            out += [(path, suite.check_id(p.family, p.name)) for p in plan_checks(suite)]
+        return list(dict.fromkeys(out))
 
     def finish(self, session: pytest.Session) -> None:
         from .config import display_path
+        from .errors import EvalgateError
         from .output import finish
 
-        missing = [i.check_id for i in session.items
-                   if isinstance(i, CheckItem) and i.parent.path not in self.outcomes]
-        written = finish(self.gate.outcomes, candidate=self.candidate,
-                         report_dir=self.report_dir, seed=self.seed,
-                         started_at=self.started_at, duration_s=time.perf_counter() - self.t0,
-                         not_run=missing)
+        not_run = [check_id for path, check_id in self.planned()
+                   if (path, check_id) not in self.ran]
+        outcomes = [_only_ran(o, self.ran) for o in self.gate.outcomes]
+        try:
+            written = finish(outcomes, candidate=self.candidate, report_dir=self.report_dir,
+                             seed=self.seed, started_at=self.started_at,
+                             duration_s=time.perf_counter() - self.t0, not_run=not_run,
+                             signing_key=self.settings.signing_key)
+        except EvalgateError as exc:  # an unwritable report folder, a bad signing key
+            self.output_error = f"evalgate: BLOCK — {exc}"
+            session.exitstatus = pytest.ExitCode.TESTS_FAILED
+            return
         self.summary = written.summary
         self.summary_line = f"{written.summary.line} — report: {display_path(written.report_path)}"
         if written.summary.decision == "block" and session.exitstatus == 0:
             session.exitstatus = pytest.ExitCode.TESTS_FAILED
+
+
+def _only_ran(outcome: SuiteOutcome, ran: set[tuple[Path, str]]) -> SuiteOutcome:
+    """``outcome`` with the results of the checks whose items ran (the others are
+    reported as not run)."""
+    import dataclasses
+
+    path = outcome.file.resolve()
+    results = [r for r in outcome.results if (path, r.id) in ran]
+    if len(results) == len(outcome.results):
+        return outcome
+    return dataclasses.replace(outcome, results=results)
 
 
 _SESSION = pytest.StashKey[GateSession]()
@@ -137,17 +207,28 @@ def pytest_configure(config: pytest.Config) -> None:
         config.addinivalue_line("markers", f"{family}: evalgate {family} checks")
     if config.getoption("evalgate", None) is None:
         return
-    if hasattr(config, "workerinput"):  # an xdist worker: the controller owns the gate
+    if hasattr(config, "workerinput"):  # an xdist worker: the controller refused already
         raise pytest.UsageError("evalgate does not run under pytest-xdist; drop -n")
+    if getattr(config.option, "numprocesses", None) or \
+            getattr(config.option, "dist", "no") not in ("no", None):
+        raise pytest.UsageError("evalgate does not run under pytest-xdist (-n/--dist): the "
+                                "gate runs its checks in one process; drop -n")
     gs = GateSession(config)
     config.stash[_SESSION] = gs
-    suites = str(gs.suites_path)
+    files = [str(p) for p in gs.planned_files] or [str(gs.suites_path)]
     if config.args_source != pytest.Config.ArgsSource.ARGS:
-        config.args = [suites]  # a gate run collects the suites alone
-    elif not any(Path(a.split("::")[0]).resolve() in (gs.suites_path, *gs.suites_path.parents)
-                 or gs.suites_path in Path(a.split("::")[0]).resolve().parents
-                 for a in config.args):
-        config.args = [*config.args, suites]
+        config.args = files  # a gate run collects the suites alone, each file by name
+    else:  # positional paths are collected in addition to the gate's suites
+        named = {Path(a.split("::")[0]).resolve() for a in config.args}
+        config.args = [*config.args, *(f for f in files if Path(f) not in named)]
+    if not config.option.collectonly:
+        from .errors import EvalgateError
+        from .output import start
+
+        try:
+            start(gs.candidate, gs.report_dir, gs.started_at)
+        except EvalgateError as exc:
+            raise pytest.UsageError(str(exc)) from None
 
 
 def pytest_collect_file(file_path: Path, parent: pytest.Collector) -> pytest.Collector | None:
@@ -155,13 +236,6 @@ def pytest_collect_file(file_path: Path, parent: pytest.Collector) -> pytest.Col
     if gs is not None and gs.is_suite(file_path):
         return SuiteFile.from_parent(parent, path=file_path)
     return None
-
-
-def pytest_deselected(items: list[pytest.Item]) -> None:
-    for item in items:
-        gs = _active(item.config)
-        if gs is not None and isinstance(item, CheckItem):
-            gs.deselected += 1
 
 
 def pytest_sessionfinish(session: pytest.Session) -> None:
@@ -173,10 +247,14 @@ def pytest_sessionfinish(session: pytest.Session) -> None:
 
 def pytest_unconfigure(config: pytest.Config) -> None:
     gs = _active(config)
-    if gs is None or gs.summary_line is None:
+    if gs is None:
         return
     tr = config.pluginmanager.get_plugin("terminalreporter")
-    if tr is not None:
+    if tr is None:
+        return
+    if gs.output_error is not None:
+        tr.write_line(gs.output_error, red=True, bold=True)
+    elif gs.summary_line is not None:
         promote = gs.summary.decision == "promote"
         tr.write_line(gs.summary_line, green=promote, red=not promote, bold=True)
 
@@ -185,7 +263,9 @@ def pytest_unconfigure(config: pytest.Config) -> None:
 
 
 class SuiteFile(pytest.File):
-    """A suite YAML file; its items are the suite's checks."""
+    """A suite YAML file; its items are the suite's checks, nested by the parts of their
+    names so that a node id as printed (``suites/adult.yaml::performance::roc_auc``,
+    ``…::bias::sex::selection_rate``) selects its check."""
 
     suite: Suite | None = None
 
@@ -203,8 +283,33 @@ class SuiteFile(pytest.File):
             gs.outcomes[self.path] = outcome
             yield SuiteErrorItem.from_parent(self, name=SUITE_ITEM, message=str(exc))
             return
+        tree: dict[str, Any] = {}
         for plan in plan_checks(self.suite):
-            yield CheckItem.from_parent(self, name=f"{plan.family}::{plan.name}", plan=plan)
+            *groups, leaf = [plan.family, *plan.name.split("::")]
+            node = tree
+            for part in groups:
+                node = node.setdefault(part, {})
+            node[leaf] = plan
+        yield from _nodes(self, tree)
+
+
+def _nodes(parent: pytest.Collector, tree: dict[str, Any]) -> Any:
+    for name, child in tree.items():
+        if isinstance(child, dict):
+            yield CheckGroup.from_parent(parent, name=name, tree=child)
+        else:
+            yield CheckItem.from_parent(parent, name=name, plan=child)
+
+
+class CheckGroup(pytest.Collector):
+    """A family (``performance``) or a part of a check's name (``bias::sex``)."""
+
+    def __init__(self, *, tree: dict[str, Any], **kwargs: Any):
+        super().__init__(**kwargs)
+        self.tree = tree
+
+    def collect(self) -> Any:
+        return list(_nodes(self, self.tree))
 
 
 class CheckFailed(Exception):
@@ -221,8 +326,13 @@ class CheckItem(pytest.Item):
     def __init__(self, *, plan: CheckPlan, **kwargs: Any):
         super().__init__(**kwargs)
         self.plan = plan
-        suite = self.parent.suite  # type: ignore[union-attr]
-        self.check_id = suite.check_id(plan.family, plan.name)
+        file = self.parent
+        while not isinstance(file, SuiteFile):
+            assert file is not None
+            file = file.parent
+        self.suite_file: SuiteFile = file
+        assert file.suite is not None
+        self.check_id = file.suite.check_id(plan.family, plan.name)
         self.result: CheckResult | None = None
         self.add_marker(pytest.mark.evalgate)
         self.add_marker(getattr(pytest.mark, plan.family))
@@ -234,6 +344,7 @@ class CheckItem(pytest.Item):
         self.result = next((r for r in outcome.results if r.id == self.check_id), None)
         if self.result is None:
             pytest.fail(f"evalgate produced no result for {self.check_id}", pytrace=False)
+        gs.ran.add((self.suite_file.path.resolve(), self.check_id))
         if self.result.status == "error":
             pytest.fail(self.result.message, pytrace=False)
         if self.result.status == "skip":  # reported at the suite's line, not here
@@ -277,6 +388,11 @@ class SuiteErrorItem(pytest.Item):
         self.message = message
 
     def setup(self) -> None:
+        from .runner import SUITE_ITEM
+
+        gs = _active(self.config)
+        if gs is not None:
+            gs.ran.add((self.path.resolve(), f"{self.path.stem}::{SUITE_ITEM}"))
         pytest.fail(self.message, pytrace=False)
 
     def runtest(self) -> None:  # pragma: no cover - setup always fails

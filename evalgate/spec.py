@@ -366,12 +366,22 @@ def _performance(r: Reader, checks: LineDict, task: Task) -> tuple[MetricCheck, 
     return tuple(out)
 
 
+SUITE_SUFFIXES = (".yaml", ".yml")
+
+
+def is_suite_file(path: Path) -> bool:
+    """A ``.yaml``/``.yml`` file, in any letter case."""
+    return path.suffix.lower() in SUITE_SUFFIXES
+
+
 def find_suites(path: Path) -> list[Path]:
-    """The suite files at ``path``: the file itself, or every ``*.yaml``/``*.yml`` below it."""
+    """The suite files at ``path``: the file itself, or every ``.yaml``/``.yml`` file (any
+    letter case) below it, in every subfolder — hidden ones and those pytest does not recurse
+    into (``build/``, ``venv/``) too: the gate is every suite there is."""
     if path.is_file():
         return [path]
     if path.is_dir():
-        return sorted(p for p in path.rglob("*") if p.suffix in (".yaml", ".yml") and p.is_file())
+        return sorted(p for p in path.rglob("*") if is_suite_file(p) and p.is_file())
     return []
 
 

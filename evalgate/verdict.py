@@ -166,8 +166,10 @@ def in_progress(candidate: Path, started_at: datetime) -> dict[str, Any]:
         "candidate": {"path": _rel(candidate), "sha256": None, "format": None},
         "champion": None, "suites": [],
         "provenance": {"evalgate": __version__, "python": platform.python_version(),
+                       "packages": {}, "seed": None,
                        "started_at": started_at.astimezone(timezone.utc).isoformat(
-                           timespec="seconds")},
+                           timespec="seconds"),
+                       "duration_s": None, "platform": platform.platform()},
         "summary": {"total": 0, "failed": 0, "decided": 0, "reasons": [IN_PROGRESS],
                     "complete": False, "not_run": [], "in_progress": True},
     }

@@ -50,6 +50,7 @@ def render(verdict: dict[str, Any], signoff: dict[str, Any] | None = None) -> st
     counts = {st: sum(c["status"] == st for c in checks) for st in ("pass", "fail", "error", "skip")}
     return _environment().get_template("report.html.j2").render(
         v=verdict, checks=checks, deciding=deciding, counts=counts, signoff=signoff,
+        gate_reasons=gate_reasons(verdict),
         anchor=lambda c: anchors[id(c)], charts=_charts)
 
 
@@ -78,12 +79,25 @@ def summary_markdown(verdict: dict[str, Any], report: str | None = None) -> str:
         lines += [f"| `{_md(c['id'])}` | {c['status']} | {_md(c['message'])[:300]} |"
                   for c in bad]
         lines.append("")
-    for reason in verdict.get("summary", {}).get("reasons", []):
-        if reason.endswith("did not run") or reason.startswith("no checks"):
-            lines.append(f"- {_md(reason)}")
+    for reason in gate_reasons(verdict):
+        lines.append(f"- **{_md(reason)}**")
+    not_run = verdict.get("summary", {}).get("not_run", [])
+    lines += [f"- `{_md(check)}`: did not run" for check in not_run[:20]]
+    if len(not_run) > 20:
+        lines.append(f"- … and {len(not_run) - 20} more checks that did not run")
     if report:
         lines += ["", f"Full report: `{_md(report)}`"]
     return "\n".join(lines).rstrip() + "\n"
+
+
+def gate_reasons(verdict: dict[str, Any]) -> list[str]:
+    """The reasons that concern the run as a whole — partial, no blocking check decided, in
+    progress — rather than one check (those are listed with their checks)."""
+    from ..verdict import IN_PROGRESS, NO_CHECKS, NO_DECISION
+
+    heads = ("partial run:", NO_DECISION, NO_CHECKS, IN_PROGRESS)
+    return [str(r) for r in verdict.get("summary", {}).get("reasons", [])
+            if str(r).startswith(heads)]
 
 
 def _md(text: Any) -> str:
