@@ -177,7 +177,8 @@ class GateSession:
             return
         self.summary = written.summary
         self.summary_line = f"{written.summary.line} — report: {display_path(written.report_path)}"
-        if written.summary.decision == "block" and session.exitstatus == 0:
+        if written.summary.decision == "block" and session.exitstatus in (
+                pytest.ExitCode.OK, pytest.ExitCode.NO_TESTS_COLLECTED):
             session.exitstatus = pytest.ExitCode.TESTS_FAILED
 
 
