@@ -1,0 +1,1 @@
+"""The fail-closed corpus of issue 11: hostile inputs, each of which must block."""
