@@ -273,7 +273,7 @@ def _bad_rows(proba: np.ndarray, rows: np.ndarray, what: str) -> str:
     values = ", ".join(f"{v:.6g}" for v in proba[first, :10])
     return (f"the model returned probabilities {what} for {count} of {len(rows)} rows (first "
             f"at data row {first + 1}: [{values}{', …' if proba.shape[1] > 10 else ''}]); "
-            f"is this output a probability? (see the ONNX output rule in the docs)")
+            f"a probability output holds one probability per class, each row summing to 1")
 
 
 def canonical(raw: RawPrediction, task: Task, target: Target, info: ModelInfo,

@@ -24,6 +24,11 @@ Which output is read, the rule (the same at every load, recorded nowhere else):
 - **labels** (int64, int32 or string tensors): the first of :data:`LABEL_NAMES` (``label``,
   ``output_label``, ``labels``, ``predicted_label``), else the only such output; two or
   more with none of these names is a ``ModelLoadError`` naming them.
+
+A model is a classifier when it has a label output, a classifier operator, a ZipMap or
+declared classes (``metadata_props`` ``classes``); a classifier's single float column is
+read as the probability of its second class. Whether the probabilities are probabilities
+(in [0, 1], rows summing to 1) is checked for every format in :mod:`evalgate.predictions`.
 """
 
 from __future__ import annotations
@@ -208,7 +213,7 @@ class OnnxModel:
         except Exception as exc:  # noqa: BLE001
             raise ModelLoadError(path, f"onnxruntime cannot load the model: "
                                        f"{_first_line(exc)}") from None
-        is_classifier = zip_classes is not None or any(
+        is_classifier = classes is not None or any(
             n.op_type in _CLASSIFIER_OPS for n in model.graph.node)
         return cls(info, session, classes, is_classifier, fed_zipmap)
 
@@ -319,7 +324,7 @@ class OnnxModel:
         if bad.any():
             first = int(np.flatnonzero(bad)[0])
             raise ModelOutputError(self.info.path,
-                f"column {col.name!r} holds {values[first]!r} at data row {first + 1} "
+                f"column {col.name!r} holds {float(values[first]):g} at data row {first + 1} "
                 f"({int(bad.sum())} such rows), but model input {inp.name!r} is {inp.type}, "
                 f"which takes whole numbers only; evalgate does not truncate them: round the "
                 f"column in the data or give the model a float input")
