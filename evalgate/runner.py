@@ -17,7 +17,7 @@ from typing import Any
 import numpy as np
 
 from .checks import CheckPlan, CheckResult, EvalContext, error_result, families, plan_checks
-from .data import Dataset, Target, encode_target, load_dataset
+from .data import Dataset, encode_target, load_dataset
 from .errors import EvalgateError, ModelLoadError, SpecError
 from .models import Model, ModelInfo, RawPrediction, load_model
 from .plots import suite_plots
@@ -195,7 +195,8 @@ class Gate:
 
         data = load_dataset(suite.data)
         outcome.dataset = data
-        target = encode_target(data, suite.task, suite.data.positive_label)
+        target = encode_target(data, suite.task, suite.data.positive_label,
+                               suite.data.label_map)
         clock.lap("load_data")
         raws = {"candidate": self.raw_predictions(candidate, data)}
         if champion is not None:
@@ -204,12 +205,16 @@ class Gate:
         if champion is not None:
             outcome.inputs["champion"] = champion.describe_inputs()
         if suite.task == "multiclass":
-            target = Target(y=target.y, classes=class_universe(target, list(raws.values())))
+            target = dataclasses.replace(
+                target, classes=class_universe(target, list(raws.values())))
         preds: dict[str, Predictions] = {}
         for role, raw in raws.items():
             model = candidate if role == "candidate" else champion
             assert model is not None
             preds[role] = canonical(raw, suite.task, target, model.info, data.rows)
+            match = preds[role].classes
+            if match is not None:
+                outcome.inputs[role] = {**outcome.inputs[role], "classes": match.as_dict()}
         clock.lap("predict")
         outcome.plots = suite_plots(suite.task, target, preds,
                                     np.random.default_rng(suite.seed))

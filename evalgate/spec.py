@@ -46,7 +46,7 @@ IMPLEMENTED_FAMILIES = tuple(f for f in FAMILIES if _available(f))
 
 TOP_KEYS = ("suite", "description", "task", "data", "champion", "confidence", "seed",
             "n_resamples", "checks")
-DATA_KEYS = ("path", "target", "positive_label", "sensitive", "features")
+DATA_KEYS = ("path", "target", "positive_label", "label_map", "sensitive", "features")
 THRESHOLD_KEYS = ("min", "max", "max_regression", "min_improvement", "blocking")
 DATA_SUFFIXES = (".csv", ".csv.gz", ".parquet")
 
@@ -97,6 +97,8 @@ class DataSpec:
     sensitive: tuple[str, ...]
     features: tuple[str, ...] | None
     line: int
+    #: ``data.label_map`` as (data label, model class) pairs, in the file's order
+    label_map: tuple[tuple[Any, Any], ...] = ()
 
 
 @dataclass(frozen=True)
@@ -321,8 +323,44 @@ def _data(r: Reader, top: LineDict, task: Task) -> DataSpec:
     if target in sensitive:
         raise r.fail(d.line_of("sensitive"), "sensitive",
                      f"the target {target!r} cannot be a sensitive column")
+    label_map = _label_map(r, d, task) if d.get("label_map") is not None else ()
     return DataSpec(path=path, target=target, positive_label=positive, sensitive=sensitive,
-                    features=features, line=d.line)
+                    features=features, line=d.line, label_map=label_map)
+
+
+def _label_map(r: Reader, d: LineDict, task: Task) -> tuple[tuple[Any, Any], ...]:
+    """``data.label_map: {data label: model class}``: scalars on both sides, no label given
+    twice, no two labels for one class. Whether each label occurs in the data is checked
+    when the data is read (:func:`evalgate.data.encode_target`)."""
+    from .data import label_key  # data imports this module
+
+    line = d.line_of("label_map")
+    if task == "regression":
+        raise r.fail(line, "label_map", "label_map applies to classification tasks only "
+                                        "(this suite is regression)")
+    m = r.mapping(d["label_map"], line, "label_map")
+    if not m:
+        raise r.fail(line, "label_map", "the label_map is empty; map each data label to the "
+                                        "model's class, e.g. label_map: {\"no\": 0, \"yes\": 1}")
+    labels: dict[str, Any] = {}
+    classes: dict[str, Any] = {}
+    for label, cls in m.items():
+        at = m.line_of(label)
+        for what, value in (("data label", label), ("model class", cls)):
+            if value is None or isinstance(value, (LineDict, LineList, dict, list)) or (
+                    isinstance(value, float) and not math.isfinite(value)):
+                raise r.fail(at, "label_map", f"expected a single {what} for {label!r}, got "
+                                              f"{_kind(value)}")
+        if label_key(label) in labels:
+            raise r.fail(at, "label_map", f"data label {label!r} is mapped twice (also as "
+                                          f"{labels[label_key(label)]!r})")
+        if label_key(cls) in classes:
+            raise r.fail(at, "label_map", f"data labels {classes[label_key(cls)]!r} and "
+                                          f"{label!r} both map to model class {cls!r}; each "
+                                          f"class stands for one label")
+        labels[label_key(label)] = label
+        classes[label_key(cls)] = label
+    return tuple(m.items())
 
 
 def _performance(r: Reader, checks: LineDict, task: Task) -> tuple[MetricCheck, ...]:

@@ -6,9 +6,29 @@ which absorbs skl2onnx's renaming of ``hours-per-week`` to ``hours_per_week`` �
 2-D tensor fed the suite's features **by position**. Which of the two was used, and the
 mapping, is recorded in the verdict.
 
+Integer inputs (``tensor(int64)``, ``int32``, …) are fed only whole numbers: a fractional
+value, or one outside the type's range, is an error naming the column and the first row,
+never a silent truncation.
+
 Outputs: a label tensor plus probabilities as a tensor or as skl2onnx's ZipMap. A ZipMap
 (a Python dict per row) is slow to build, so it is cut off at load time and the probability
 tensor feeding it is read instead; its class labels come from the ZipMap's attributes.
+
+Which output is read, the rule (the same at every load, recorded nowhere else):
+
+- **probabilities / values** (float or double tensors): the output whose name, normalised as
+  above, is the first of :data:`PROBA_NAMES` (``probabilities``, ``output_probability``,
+  ``probability``, ``proba``, ``probas``, ``probs``); else the tensor that fed the ZipMap;
+  else the only float output. Two or more float outputs with none of these is a
+  :class:`~evalgate.errors.ModelLoadError` naming them — never the first one by chance;
+- **labels** (int64, int32 or string tensors): the first of :data:`LABEL_NAMES` (``label``,
+  ``output_label``, ``labels``, ``predicted_label``), else the only such output; two or
+  more with none of these names is a ``ModelLoadError`` naming them.
+
+A model is a classifier when it has a label output, a classifier operator, a ZipMap or
+declared classes (``metadata_props`` ``classes``); a classifier's single float column is
+read as the probability of its second class. Whether the probabilities are probabilities
+(in [0, 1], rows summing to 1) is checked for every format in :mod:`evalgate.predictions`.
 """
 
 from __future__ import annotations
@@ -28,6 +48,13 @@ from . import ModelInfo, RawPrediction, file_info
 
 _CLASSIFIER_OPS = ("LinearClassifier", "TreeEnsembleClassifier", "SVMClassifier")
 _CHUNK = 1 << 18
+#: float outputs read as probabilities first, by normalised name, in this order
+PROBA_NAMES = ("probabilities", "output_probability", "probability", "proba", "probas",
+               "probs")
+#: label outputs read first, by normalised name, in this order
+LABEL_NAMES = ("label", "output_label", "labels", "predicted_label")
+_FLOAT_TYPES = ("tensor(float)", "tensor(double)")
+_LABEL_TYPES = ("tensor(int64)", "tensor(int32)", "tensor(string)")
 
 
 def normalise_name(name: str) -> str:
@@ -47,15 +74,44 @@ def _first_line(exc: Exception) -> str:
     return text[0] if text else type(exc).__name__
 
 
-def _strip_zipmap(model: Any) -> tuple[Any, tuple[Any, ...] | None]:
-    """Remove a final ZipMap node; return the model and the ZipMap's class labels."""
+def choose_output(path: str, what: str, names: Sequence[str], preferred: Sequence[str],
+                  fed_zipmap: str | None = None) -> str | None:
+    """The output to read among ``names`` (see the module's rule), or ``None`` if none.
+
+    ``preferred`` names first (normalised, in order), then ``fed_zipmap``, then the only
+    one; several with no rule to choose raise :class:`ModelLoadError` naming them."""
+    if not names:
+        return None
+    for wanted in preferred:
+        hits = [n for n in names if normalise_name(n) == wanted]
+        if len(hits) > 1:
+            raise ModelLoadError(path, f"the model has {len(hits)} {what} outputs named like "
+                                       f"{wanted!r} ({', '.join(hits)}); evalgate cannot tell "
+                                       f"which to read")
+        if hits:
+            return hits[0]
+    if fed_zipmap is not None and fed_zipmap in names:
+        return fed_zipmap
+    if len(names) == 1:
+        return names[0]
+    raise ModelLoadError(path, f"the model has {len(names)} {what} outputs "
+                               f"({', '.join(names)}) and no rule picks one: none is named "
+                               f"{' or '.join(preferred[:4])}"
+                               f"{' and none feeds a ZipMap' if what == 'float' else ''}; "
+                               f"rename the output evalgate should read (e.g. to "
+                               f"{preferred[0]!r}) or remove the others from the graph")
+
+
+def _strip_zipmap(model: Any) -> tuple[Any, tuple[Any, ...] | None, str | None]:
+    """Remove a final ZipMap node; return the model, the ZipMap's class labels and the name
+    of the probability tensor that fed it."""
     import onnx
 
     graph = model.graph
     outputs = {o.name for o in graph.output}
     zipmaps = [n for n in graph.node if n.op_type == "ZipMap" and n.output[0] in outputs]
     if not zipmaps:
-        return model, None
+        return model, None, None
     node = zipmaps[0]
     classes: tuple[Any, ...] = ()
     for attr in node.attribute:
@@ -67,9 +123,10 @@ def _strip_zipmap(model: Any) -> tuple[Any, tuple[Any, ...] | None]:
     kept = [o for o in graph.output if o.name != node.output[0]]
     del graph.output[:]
     graph.output.extend(kept)
-    graph.output.append(onnx.helper.make_tensor_value_info(node.input[0],
-                                                           onnx.TensorProto.FLOAT, None))
-    return model, classes
+    if node.input[0] not in {o.name for o in graph.output}:
+        graph.output.append(onnx.helper.make_tensor_value_info(node.input[0],
+                                                               onnx.TensorProto.FLOAT, None))
+    return model, classes, node.input[0]
 
 
 def _graph_classes(model: Any) -> tuple[Any, ...] | None:
@@ -104,7 +161,7 @@ class OnnxModel:
     """An ONNX model in an onnxruntime session."""
 
     def __init__(self, info: ModelInfo, session: Any, classes: tuple[Any, ...] | None,
-                 is_classifier: bool):
+                 is_classifier: bool, fed_zipmap: str | None = None):
         self.info = info
         self._session = session
         self._classes = classes
@@ -115,13 +172,14 @@ class OnnxModel:
                    and isinstance(i.shape[1], int) else None)
             for i in session.get_inputs()]
         outs = session.get_outputs()
-        self._label_out = next((o.name for o in outs if o.type in (
-            "tensor(int64)", "tensor(int32)", "tensor(string)")), None)
-        floats = [o.name for o in outs if o.type in ("tensor(float)", "tensor(double)")]
+        self._label_out = choose_output(info.path, "label",
+                                        [o.name for o in outs if o.type in _LABEL_TYPES],
+                                        LABEL_NAMES)
+        floats = [o.name for o in outs if o.type in _FLOAT_TYPES]
         if not floats and not self._label_out:
             raise ModelLoadError(info.path, "the model has no tensor output evalgate can read "
                                  f"(outputs: {', '.join(f'{o.name} {o.type}' for o in outs)})")
-        self._float_out = floats[0] if floats else None
+        self._float_out = choose_output(info.path, "float", floats, PROBA_NAMES, fed_zipmap)
         if self._label_out is not None:
             self.is_classifier = True
         self._bindings: dict[tuple[str, ...], tuple[str, dict[str, str]]] = {}
@@ -142,7 +200,7 @@ class OnnxModel:
         if not model.graph.node or not model.graph.output:
             raise ModelLoadError(path, "not a valid ONNX file (truncated or another format?): "
                                        "it holds no graph")
-        model, zip_classes = _strip_zipmap(model)
+        model, zip_classes, fed_zipmap = _strip_zipmap(model)
         classes = zip_classes or _graph_classes(model)
         opts = ort.SessionOptions()
         opts.log_severity_level = 3
@@ -155,9 +213,9 @@ class OnnxModel:
         except Exception as exc:  # noqa: BLE001
             raise ModelLoadError(path, f"onnxruntime cannot load the model: "
                                        f"{_first_line(exc)}") from None
-        is_classifier = zip_classes is not None or any(
+        is_classifier = classes is not None or any(
             n.op_type in _CLASSIFIER_OPS for n in model.graph.node)
-        return cls(info, session, classes, is_classifier)
+        return cls(info, session, classes, is_classifier, fed_zipmap)
 
     # ----------------------------------------------------------------- inputs
 
@@ -214,7 +272,11 @@ class OnnxModel:
                 raise ModelOutputError(self.info.path,
                     f"input {inp.name!r} is one numeric tensor, but columns "
                     f"{', '.join(non_numeric)} are not numeric")
-            return {inp.name: block.to_numpy(dtype=_NUMPY.get(inp.type, np.float32))}
+            dtype = _NUMPY.get(inp.type, np.dtype(np.float32))
+            if np.issubdtype(dtype, np.integer):
+                for c in block.columns:
+                    self._whole(block[c], inp, dtype)
+            return {inp.name: block.to_numpy(dtype=dtype)}
         return {inp.name: self._column(frame[mapping[inp.name]], inp) for inp in self.inputs}
 
     def _column(self, col: pd.Series, inp: _Input) -> np.ndarray:
@@ -238,8 +300,34 @@ class OnnxModel:
                 raise ModelOutputError(self.info.path,
                     f"column {col.name!r} has missing values, but model input {inp.name!r} "
                     f"is {inp.type}, which cannot hold them")
+            if np.issubdtype(dtype, np.integer):
+                self._whole(col, inp, dtype)
             arr = col.to_numpy(dtype=dtype, na_value=np.nan if dtype.kind == "f" else None)
         return arr.reshape(-1, 1) if inp.rank >= 2 else arr
+
+    def _whole(self, col: pd.Series, inp: _Input, dtype: np.dtype) -> None:
+        """An integer input takes whole numbers within its range; anything else would be
+        truncated or wrapped silently by the cast."""
+        limits = np.iinfo(dtype)
+        if pd.api.types.is_bool_dtype(col):
+            return
+        if pd.api.types.is_integer_dtype(col):
+            ints = col.to_numpy()
+            if ints.size == 0 or (limits.min <= ints.min() and ints.max() <= limits.max):
+                return
+            values = ints.astype(np.float64)
+        else:
+            values = col.to_numpy(dtype=np.float64, na_value=np.nan)
+        with np.errstate(invalid="ignore"):
+            bad = ~np.isfinite(values) | (np.mod(values, 1) != 0) | (values < limits.min) | (
+                values > limits.max)
+        if bad.any():
+            first = int(np.flatnonzero(bad)[0])
+            raise ModelOutputError(self.info.path,
+                f"column {col.name!r} holds {float(values[first]):g} at data row {first + 1} "
+                f"({int(bad.sum())} such rows), but model input {inp.name!r} is {inp.type}, "
+                f"which takes whole numbers only; evalgate does not truncate them: round the "
+                f"column in the data or give the model a float input")
 
     # ----------------------------------------------------------------- predict
 
