@@ -9,10 +9,11 @@
 - ``evalgate promote CANDIDATE --to mlflow:NAME`` checks the verdict as the local registry
   does (:func:`evalgate.promotion.checked_candidate`; ``--require-signed PUBKEY`` for a
   signature), finds the version holding these bytes (by ``evalgate.sha256``) or logs the
-  candidate  as a run artifact and creates one, then moves the ``champion`` alias and records the verdict
-  on the version as tags (``evalgate.verdict_sha256``, ``evalgate.verdict`` — decision,
-  champion, key metrics — and ``evalgate.reviewer`` when a bound sign-off exists); the verdict
-  file is logged as an artifact of the run too.
+  candidate as a run artifact and creates one, then moves the ``champion`` alias and records
+  the verdict on the version as tags (``evalgate.verdict_sha256``, ``evalgate.verdict`` —
+  decision, champion, key metrics — ``evalgate.reviewer`` when a bound sign-off exists, and
+  ``evalgate.signature_key_id`` when a signature was required); the verdict file is logged as
+  an artifact of the run too.
 
 MLflow has no transactions: the alias is re-read just before it is set (compare-and-swap on
 the version it names), which narrows a race to that gap but cannot close it; the local

@@ -4,7 +4,7 @@ It needs no server: a folder (``registry/``, or ``[tool.evalgate] registry``) wi
 model name::
 
     registry/churn/
-      .lock              flock()ed by every command that changes ``churn``
+      .lock              locked (filelock) by every command that changes ``churn``
       state.json         the committed state: aliases, champion stack, audit head (count + hash)
       audit.jsonl        append-only JSON lines; each carries the sha256 of the line before it
       versions/3/        one complete version: model.onnx + version.json (never edited)
@@ -28,9 +28,23 @@ into place whose ``register`` entry was not committed is adopted by the next cha
 does not end at the head recorded in ``state.json``, is tampering: writes are refused and
 ``evalgate audit verify`` says where the chain breaks.
 
+Every read checks the same things, not only ``evalgate audit verify``: ``state.json`` must be
+what its log leads to (chain intact and anchored at its head, the aliases and champion stack
+replayed from the entries), and a version's sha256 is the one its ``register`` entry records
+(``version.json`` must agree). A mismatch refuses ``resolve`` (so a gate against
+``registry:NAME@…``), ``alias``, ``promote`` and ``rollback`` with :class:`IntegrityError`
+naming the file and what differs, so a hand edit is never laundered by the next change.
+
 Only a passing, complete verdict for exactly these bytes, judged against exactly the current
-champion, moves ``champion`` forward (:meth:`ModelRegistry.promote`); ``rollback`` moves it
-back to an earlier champion; other aliases (``staging``) are free.
+champion, moves ``champion`` forward (:meth:`ModelRegistry.promote`; what "passing" must prove
+is :mod:`evalgate.promotion`); ``rollback`` moves it back to an earlier champion; other aliases
+(``staging``) are free.
+
+The registry-wide policy (``evalgate registry init [--require-signed PUBKEY …]``) lives in
+``registry/.policy/`` with the same protocol and hash chain (:class:`RegistryPolicy`): the
+public keys one of which must have signed a promoted verdict. Each model's entries record where
+the policy's log ended, so removing the requirement by hand (editing or deleting
+``.policy/``) is detected as tampering.
 
 Test hook: ``EVALGATE_TEST_CRASH_AT=<step>`` (one of :data:`CRASH_STEPS`) makes the process
 ``os._exit(137)`` at that step of a change, so tests can kill a promotion anywhere.
@@ -731,7 +745,7 @@ class ModelRegistry:
                 events.append(e.data)
             if e.action == "promote":
                 metrics[version_of(e.data)] = (e.data.get("verdict") or {}).get("metrics", {})
-        return History(self.name, tuple(self.versions()), dict(self.state().aliases),
+        return History(self.name, tuple(self.versions()), dict(self.checked_state().aliases),
                        tuple(events), metrics)
 
     # ----------------------------------------------------------------- changes
