@@ -9,6 +9,8 @@ the release lifecycle on the model registry (:mod:`evalgate.registry`).
     evalgate alias NAME ALIAS [VERSION | --delete]     any alias but champion
     evalgate history NAME [--json]
     evalgate audit verify NAME
+    evalgate keygen [--out DIR] [--force]               an Ed25519 key pair for signed verdicts
+    evalgate registry init [--require-signed PUBKEY …]  create the registry, set its policy
 
 REF is ``registry:NAME@champion``, ``registry:NAME@3`` or ``mlflow:NAME@champion``. Every
 registry verb takes ``--registry DIR`` (default: ``[tool.evalgate] registry``, or
@@ -108,6 +110,10 @@ def _registry_parsers(sub: Any) -> None:
                      help="the model's name (default: inferred from the verdict's champion)")
     pro.add_argument("--to", default=None, metavar="REGISTRY:NAME",
                      help="where to promote: registry:NAME (the local registry) or mlflow:NAME")
+    pro.add_argument("--require-signed", action="append", default=[], type=Path,
+                     metavar="PUBKEY",
+                     help="refuse a verdict not signed by this public key (PEM; repeatable: "
+                          "any one of them), on top of what the registry requires")
 
     rb = add("rollback", "move champion back to an earlier champion")
     rb.add_argument("name", help="the model's name")
@@ -125,6 +131,21 @@ def _registry_parsers(sub: Any) -> None:
     hist = add("history", "versions, aliases over time and each promotion's metrics")
     hist.add_argument("name", help="the model's name")
     hist.add_argument("--json", action="store_true", help="print JSON")
+
+    kg = sub.add_parser("keygen", help="write an Ed25519 key pair that signs verdicts")
+    kg.add_argument("--out", type=Path, default=None, metavar="DIR",
+                    help="the folder for the key files (default: .evalgate/keys/)")
+    kg.add_argument("--force", action="store_true", help="replace an existing key pair")
+
+    ri = add("registry", "manage the registry itself")
+    ri.add_argument("action", choices=["init"],
+                    help="init: create the registry and set its policy")
+    ri.add_argument("--require-signed", action="append", default=[], type=Path,
+                    metavar="PUBKEY",
+                    help="promote only verdicts signed by this public key (PEM, from "
+                         "`evalgate keygen`; repeatable: any one of them)")
+    ri.add_argument("--force", action="store_true",
+                    help="allow dropping a signature requirement already in place")
 
     aud = add("audit", "check the audit log")
     aud.add_argument("action", choices=["verify"], help="verify: check the hash chain")
@@ -145,7 +166,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     from .registry import IntegrityError, PromotionRefused
 
     verbs = {"register": _register, "promote": _promote, "rollback": _rollback,
-             "alias": _alias, "history": _history, "audit": _audit}
+             "alias": _alias, "history": _history, "audit": _audit, "keygen": _keygen,
+             "registry": _registry_init}
     try:
         return verbs[args.command](args)
     except PromotionRefused as exc:
@@ -296,32 +318,62 @@ def _promote(args: argparse.Namespace) -> int:
     if scheme == "mlflow":
         from .mlflow_registry import promote as promote_mlflow
 
-        done = promote_mlflow(name, args.candidate, verdict)
+        done = promote_mlflow(name, args.candidate, verdict,
+                              require_signed=args.require_signed)
         if done["noop"]:
             print(f"mlflow:{name} version {done['version']} is already the champion; "
                   "nothing to do")
             return 0
         was = f"version {done['previous']}" if done["previous"] is not None else "no champion"
+        signed = f", signed by {done['key_id']}" if done.get("key_id") else ""
         print(f"promoted mlflow:{name} version {done['version']} to champion (was {was}); "
-              f"verdict {short(verdict.sha256)} recorded as tags; {done['signoff_note']}")
+              f"verdict {short(verdict.sha256)}{signed} recorded as tags; "
+              f"{done['signoff_note']}")
         return 0
     registry = Registry(_root(args))
     if name is None:
         if args.candidate.is_file():  # say first when the verdict is for other bytes
-            verdict.check(args.candidate, sha256_file(args.candidate))
+            verdict.check(args.candidate, sha256_file(args.candidate),
+                          trusted_keys=[pem for _, pem in registry.policy()])
         name = registry.infer_name(verdict)
         if name is None:
             raise EvalgateError("cannot tell which model this promotes: the verdict's champion is "
                                 "not a registry model" if verdict.champion_sha256 else
                                 "a first release (the verdict has no champion) needs --name NAME")
-    p = registry.model(name).promote(args.candidate, verdict)
+    p = registry.model(name).promote(args.candidate, verdict,
+                                     require_signed=args.require_signed)
     if p.noop:
         print(f"{name} version {p.version.number} is already the champion; nothing to do")
         return 0
     was = f"version {p.previous}" if p.previous is not None else "none: a first release"
     new = ", newly registered" if p.registered else ""
+    signed = f", signed by {p.key_id}" if p.key_id else ""
     print(f"promoted {name} version {p.version.number} to champion (was {was}{new}); "
-          f"verdict {short(p.verdict_sha256)}; {p.signoff_note}")
+          f"verdict {short(p.verdict_sha256)}{signed}; {p.signoff_note}")
+    return 0
+
+
+def _keygen(args: argparse.Namespace) -> int:
+    from .signing import DEFAULT_KEY_DIR, generate, key_id, load_public_key
+
+    private, public = generate(args.out if args.out is not None else DEFAULT_KEY_DIR,
+                               force=args.force)
+    print(f"private key: {private} (keep it secret; sign verdicts with "
+          f"EVALGATE_SIGNING_KEY={private})")
+    print(f"public key:  {public} (trust it: evalgate registry init --require-signed {public})")
+    print(f"key id:      {key_id(load_public_key(public))}")
+    return 0
+
+
+def _registry_init(args: argparse.Namespace) -> int:
+    from .registry import Registry
+
+    registry = Registry(_root(args))
+    before, after = registry.init(args.require_signed, force=args.force)
+    now = (f"promote requires a verdict signed by {', '.join(after)}" if after else
+           "promote requires no signature")
+    was = f" (was: {', '.join(before) or 'none'})" if before != after else ""
+    print(f"registry {registry.root}: {now}{was}")
     return 0
 
 

@@ -7,11 +7,13 @@
   sha256 must equal the version's ``evalgate.sha256`` tag. A version without that tag cannot
   be checked and is refused (set the tag, or promote the version with evalgate).
 - ``evalgate promote CANDIDATE --to mlflow:NAME`` checks the verdict as the local registry
-  does, finds the version holding these bytes (by ``evalgate.sha256``) or logs the candidate
-  as a run artifact and creates one, then moves the ``champion`` alias and records the verdict
-  on the version as tags (``evalgate.verdict_sha256``, ``evalgate.verdict`` — decision,
-  champion, key metrics — and ``evalgate.reviewer`` when a bound sign-off exists); the verdict
-  file is logged as an artifact of the run too.
+  does (:func:`evalgate.promotion.checked_candidate`; ``--require-signed PUBKEY`` for a
+  signature), finds the version holding these bytes (by ``evalgate.sha256``) or logs the
+  candidate as a run artifact and creates one, then moves the ``champion`` alias and records
+  the verdict on the version as tags (``evalgate.verdict_sha256``, ``evalgate.verdict`` —
+  decision, champion, key metrics — ``evalgate.reviewer`` when a bound sign-off exists, and
+  ``evalgate.signature_key_id`` when a signature was required); the verdict file is logged as
+  an artifact of the run too.
 
 MLflow has no transactions: the alias is re-read just before it is set (compare-and-swap on
 the version it names), which narrows a race to that gap but cannot close it; the local
@@ -27,10 +29,12 @@ import os
 import re
 import shutil
 import tempfile
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from .registry import (
+from ._io import sha256_file
+from .promotion import (
     CHAMPION,
     CHAMPION_CHANGED,
     FORMATS,
@@ -43,7 +47,6 @@ from .registry import (
     Signoff,
     VerdictFile,
     checked_candidate,
-    sha256_file,
     short,
 )
 
@@ -51,6 +54,7 @@ SHA_TAG = "evalgate.sha256"
 VERDICT_TAG = "evalgate.verdict"
 VERDICT_SHA_TAG = "evalgate.verdict_sha256"
 REVIEWER_TAG = "evalgate.reviewer"
+KEY_ID_TAG = "evalgate.signature_key_id"
 EXPERIMENT = "evalgate"
 MAX_TAG = 5000  # MLflow's limit on a tag value
 MISSING = ("mlflow: references need the MLflow client: pip install 'evalgate[mlflow]' "
@@ -176,9 +180,15 @@ def _verdict_tag(verdict: VerdictFile, signoff: Signoff | None) -> str:
     return text
 
 
-def promote(name: str, candidate: Path, verdict: VerdictFile) -> dict[str, Any]:
-    """Set ``champion`` of MLflow model ``name`` to the candidate, if ``verdict`` allows it."""
-    candidate, sha, signoff, signoff_note = checked_candidate(candidate, verdict)
+def promote(name: str, candidate: Path, verdict: VerdictFile, *,
+            require_signed: Sequence[Any] = ()) -> dict[str, Any]:
+    """Set ``champion`` of MLflow model ``name`` to the candidate, if ``verdict`` allows it
+    (the checks of :func:`evalgate.promotion.checked_candidate`; with ``require_signed``, a
+    valid signature by one of those public keys, recorded as the ``evalgate.signature_key_id``
+    tag)."""
+    checked = checked_candidate(candidate, verdict, trusted_keys=require_signed)
+    candidate, sha = checked.path, checked.sha256
+    signoff, signoff_note = checked.signoff, checked.signoff_note
     client = _client()
     error = _mlflow_error()
     where = f"mlflow:{name}@champion"
@@ -210,6 +220,8 @@ def promote(name: str, candidate: Path, verdict: VerdictFile) -> dict[str, Any]:
         client.set_model_version_tag(name, version, VERDICT_TAG, _verdict_tag(verdict, signoff))
         if signoff is not None:
             client.set_model_version_tag(name, version, REVIEWER_TAG, signoff.reviewer)
+        if checked.key_id is not None:
+            client.set_model_version_tag(name, version, KEY_ID_TAG, checked.key_id)
         again = _version_by_alias(client, name, CHAMPION)
         if (again.version if again else None) != (current.version if current else None):
             raise ChampionChanged(
@@ -221,7 +233,7 @@ def promote(name: str, candidate: Path, verdict: VerdictFile) -> dict[str, Any]:
         raise RegistryError(f"mlflow:{name}: {exc}") from None
     return {"name": name, "version": int(version),
             "previous": int(current.version) if current is not None else None,
-            "signoff_note": signoff_note, "noop": False}
+            "signoff_note": signoff_note, "noop": False, "key_id": checked.key_id}
 
 
 def _find_or_create(client: Any, name: str, candidate: Path, sha: str,

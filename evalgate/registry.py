@@ -4,7 +4,7 @@ It needs no server: a folder (``registry/``, or ``[tool.evalgate] registry``) wi
 model name::
 
     registry/churn/
-      .lock              flock()ed by every command that changes ``churn``
+      .lock              locked (filelock) by every command that changes ``churn``
       state.json         the committed state: aliases, champion stack, audit head (count + hash)
       audit.jsonl        append-only JSON lines; each carries the sha256 of the line before it
       versions/3/        one complete version: model.onnx + version.json (never edited)
@@ -28,9 +28,23 @@ into place whose ``register`` entry was not committed is adopted by the next cha
 does not end at the head recorded in ``state.json``, is tampering: writes are refused and
 ``evalgate audit verify`` says where the chain breaks.
 
+Every read checks the same things, not only ``evalgate audit verify``: ``state.json`` must be
+what its log leads to (chain intact and anchored at its head, the aliases and champion stack
+replayed from the entries), and a version's sha256 is the one its ``register`` entry records
+(``version.json`` must agree). A mismatch refuses ``resolve`` (so a gate against
+``registry:NAME@…``), ``alias``, ``promote`` and ``rollback`` with :class:`IntegrityError`
+naming the file and what differs, so a hand edit is never laundered by the next change.
+
 Only a passing, complete verdict for exactly these bytes, judged against exactly the current
-champion, moves ``champion`` forward (:meth:`ModelRegistry.promote`); ``rollback`` moves it
-back to an earlier champion; other aliases (``staging``) are free.
+champion, moves ``champion`` forward (:meth:`ModelRegistry.promote`; what "passing" must prove
+is :mod:`evalgate.promotion`); ``rollback`` moves it back to an earlier champion; other aliases
+(``staging``) are free.
+
+The registry-wide policy (``evalgate registry init [--require-signed PUBKEY …]``) lives in
+``registry/.policy/`` with the same protocol and hash chain (:class:`RegistryPolicy`): the
+public keys one of which must have signed a promoted verdict. Each model's entries record where
+the policy's log ended, so removing the requirement by hand (editing or deleting
+``.policy/``) is detected as tampering.
 
 Test hook: ``EVALGATE_TEST_CRASH_AT=<step>`` (one of :data:`CRASH_STEPS`) makes the process
 ``os._exit(137)`` at that step of a change, so tests can kill a promotion anywhere.
@@ -38,16 +52,12 @@ Test hook: ``EVALGATE_TEST_CRASH_AT=<step>`` (one of :data:`CRASH_STEPS`) makes 
 
 from __future__ import annotations
 
-import errno
-import fcntl
 import getpass
 import hashlib
 import json
 import os
-import re
 import shutil
 import tempfile
-import time
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
@@ -56,18 +66,48 @@ from pathlib import Path
 from typing import Any
 
 from ._io import fsync_dir, sha256_file, write_atomic
-from .errors import EvalgateError, did_you_mean
+from .errors import did_you_mean
+from .promotion import (  # noqa: F401 - re-exported: the registry's public names
+    _NAME_RE,
+    CHAMPION,
+    CHAMPION_CHANGED,
+    CHANGED_SINCE,
+    EDITED,
+    FORMATS,
+    IN_PROGRESS,
+    INCOMPLETE,
+    MALFORMED,
+    NOT_PROMOTE,
+    OTHER_MODEL,
+    SCHEMES,
+    SIGNOFF_NAME,
+    TAMPERED,
+    VERDICT_SCHEMA_PREFIX,
+    ChampionChanged,
+    Checked,
+    IntegrityError,
+    PromotionRefused,
+    Reference,
+    RegistryError,
+    Resolved,
+    Signoff,
+    VerdictFile,
+    check_alias,
+    check_name,
+    checked_candidate,
+    is_reference,
+    key_metrics,
+    model_format,
+    parse_reference,
+    short,
+)
 
-CHAMPION = "champion"
 ZERO_HASH = "0" * 64
+#: the registry-wide policy's folder (a name no model can have)
+POLICY_DIR = ".policy"
+_CHUNK = 1 << 20
 STATE_SCHEMA = "evalgate.registry/1"
 VERSION_SCHEMA = "evalgate.version/1"
-VERDICT_SCHEMA_PREFIX = "evalgate.verdict/"
-SIGNOFF_NAME = "signoff.json"
-SCHEMES = ("registry", "mlflow")
-#: model formats by file suffix (as evalgate.models reads them)
-FORMATS = {".onnx": "onnx", ".skops": "skops", ".pkl": "pickle", ".pickle": "pickle",
-           ".joblib": "joblib"}
 LOCK_TIMEOUT_S = 60.0
 CRASH_ENV = "EVALGATE_TEST_CRASH_AT"
 #: where EVALGATE_TEST_CRASH_AT can kill a change, in the order a promotion meets them
@@ -82,35 +122,6 @@ CRASH_STEPS = (
     "promote-appended",  # promote entry in the log, state.json not yet replaced
     "promote-committed",  # state.json replaced: the alias has moved (lock still held)
 )
-
-_NAME_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,99}")
-_ALIAS_RE = re.compile(r"[A-Za-z][A-Za-z0-9_-]{0,63}")
-_CHUNK = 1 << 20
-
-# messages tests import
-CHAMPION_CHANGED = "champion changed"
-NOT_PROMOTE = "the verdict says {decision}: only a passing verdict can promote"
-INCOMPLETE = ("the verdict covers a subset of the checks (summary.complete is false: the gate "
-              "ran with -k/-m, or checks did not run); re-run the whole gate before promoting")
-OTHER_MODEL = "the verdict is for another model"
-TAMPERED = "does not match its recorded sha256"
-
-
-class RegistryError(EvalgateError):
-    """A registry operation cannot be done (unknown name, bad reference, refused change)."""
-
-
-class PromotionRefused(RegistryError):
-    """The verdict does not allow this promotion (block, subset, another model, stale)."""
-
-
-class ChampionChanged(PromotionRefused):
-    """The champion moved since the verdict was judged (a stale verdict, or a lost race)."""
-
-
-class IntegrityError(RegistryError):
-    """A registry file was modified outside evalgate (model bytes, audit log, state)."""
-
 
 # --------------------------------------------------------------------------- small helpers
 
@@ -132,34 +143,8 @@ def _user() -> str:
         return os.environ.get("USER", "unknown")
 
 
-def short(sha: str | None) -> str:
-    return f"{sha[:12]}…" if sha else "none"
-
-
 def _dumps(obj: Any) -> bytes:
     return (json.dumps(obj, indent=2, ensure_ascii=False) + "\n").encode("utf-8")
-
-
-def check_name(name: str) -> str:
-    if not _NAME_RE.fullmatch(name or ""):
-        raise RegistryError(f"invalid model name {name!r}: use letters, digits, '.', '_', '-' "
-                            "(starting with a letter or digit, at most 100 characters)")
-    return name
-
-
-def check_alias(alias: str) -> str:
-    if not _ALIAS_RE.fullmatch(alias or ""):
-        raise RegistryError(f"invalid alias {alias!r}: use letters, digits, '_', '-', starting "
-                            "with a letter (a number names a version: @3)")
-    return alias
-
-
-def model_format(path: Path) -> str:
-    fmt = FORMATS.get(path.suffix.lower())
-    if fmt is None:
-        raise RegistryError(f"{path}: unknown model format; the registry stores "
-                            f"{', '.join(FORMATS)} files")
-    return fmt
 
 
 def fingerprint(path: Path) -> dict[str, Any]:
@@ -192,57 +177,6 @@ def input_signature(path: Path, fmt: str) -> list[dict[str, Any]] | None:
             for i in session.get_inputs()]
 
 
-# --------------------------------------------------------------------------- references
-
-
-@dataclass(frozen=True)
-class Reference:
-    """``registry:NAME@ALIAS``, ``registry:NAME@3`` or ``mlflow:NAME@ALIAS`` (alias defaults to
-    ``champion``)."""
-
-    scheme: str
-    name: str
-    alias: str | None
-    version: int | None
-
-    def __str__(self) -> str:
-        return f"{self.scheme}:{self.name}@{self.alias if self.version is None else self.version}"
-
-
-def is_reference(value: object) -> bool:
-    return isinstance(value, str) and value.split(":", 1)[0] in SCHEMES and ":" in value
-
-
-def parse_reference(text: str) -> Reference:
-    scheme, sep, rest = text.partition(":")
-    if not sep or scheme not in SCHEMES:
-        raise RegistryError(f"{text!r} is not a model reference; write registry:NAME@champion, "
-                            "registry:NAME@3 or mlflow:NAME@champion")
-    name, at, selector = rest.partition("@")
-    if scheme == "registry":
-        check_name(name)
-    elif not name or "'" in name:
-        raise RegistryError(f"{text!r}: the model name is missing or holds a quote")
-    if not at:
-        selector = CHAMPION
-    if selector.isdigit():
-        if int(selector) < 1:
-            raise RegistryError(f"{text!r}: versions start at 1")
-        return Reference(scheme, name, None, int(selector))
-    return Reference(scheme, name, check_alias(selector), None)
-
-
-@dataclass(frozen=True)
-class Resolved:
-    """A reference resolved to one model file and the sha256 its bytes must have."""
-
-    ref: str
-    name: str
-    version: int
-    path: Path
-    sha256: str
-
-
 def resolve(text: str, root: Path) -> Resolved:
     """Resolve a ``registry:`` or ``mlflow:`` reference to a model file (bytes not yet checked:
     the caller compares ``sha256`` with the bytes it loads)."""
@@ -260,7 +194,7 @@ def resolve(text: str, root: Path) -> Resolved:
     if ref.version is not None:
         number = ref.version
     else:
-        state = reg.state()
+        state = reg.checked_state()
         assert ref.alias is not None
         if ref.alias not in state.aliases:
             have = ", ".join(f"{a}=v{v}" for a, v in sorted(state.aliases.items())) or "none"
@@ -268,136 +202,6 @@ def resolve(text: str, root: Path) -> Resolved:
         number = state.aliases[ref.alias]
     v = reg.version(number)
     return Resolved(ref=text, name=ref.name, version=v.number, path=v.path, sha256=v.sha256)
-
-
-# --------------------------------------------------------------------------- verdicts
-
-
-@dataclass(frozen=True)
-class Signoff:
-    reviewer: str
-    note: str
-    signed_at: str
-    path: Path
-
-    def as_dict(self) -> dict[str, Any]:
-        return {"reviewer": self.reviewer, "note": self.note, "signed_at": self.signed_at}
-
-
-@dataclass(frozen=True)
-class VerdictFile:
-    """The parts of verdict.json that decide a promotion."""
-
-    path: Path
-    sha256: str
-    raw: bytes
-    decision: str
-    complete: bool
-    candidate_sha256: str | None
-    champion_sha256: str | None
-    champion_path: str | None
-    metrics: Mapping[str, float]
-    reasons: tuple[str, ...] = ()
-    #: ``champion.registry`` when the gate recorded which registry version it compared with
-    champion_registry: Mapping[str, Any] | None = None
-
-    @classmethod
-    def load(cls, path: Path) -> VerdictFile:
-        try:
-            raw = path.read_bytes()
-        except OSError as exc:
-            raise RegistryError(f"{path}: cannot read the verdict: "
-                                f"{exc.strerror or exc}") from None
-        try:
-            doc = json.loads(raw)
-        except ValueError as exc:
-            raise RegistryError(f"{path}: not a verdict (invalid JSON: {exc})") from None
-        if not isinstance(doc, dict) or not str(doc.get("schema", "")).startswith(
-                VERDICT_SCHEMA_PREFIX):
-            raise RegistryError(f"{path}: not an evalgate verdict (no schema "
-                                f"{VERDICT_SCHEMA_PREFIX}…)")
-        cand = doc.get("candidate") or {}
-        champ = doc.get("champion") or None
-        summary = doc.get("summary") or {}
-        return cls(path=path, sha256=hashlib.sha256(raw).hexdigest(), raw=raw,
-                   decision=str(doc.get("decision")),
-                   complete=summary.get("complete", True) is not False,
-                   candidate_sha256=cand.get("sha256") if isinstance(cand, dict) else None,
-                   champion_sha256=champ.get("sha256") if isinstance(champ, dict) else None,
-                   champion_path=champ.get("path") if isinstance(champ, dict) else None,
-                   metrics=key_metrics(doc),
-                   reasons=tuple(str(r) for r in summary.get("reasons", ()) or ()),
-                   champion_registry=champ.get("registry") if isinstance(champ, dict)
-                   and isinstance(champ.get("registry"), dict) else None)
-
-    def check(self, candidate: Path, candidate_sha256: str) -> None:
-        """Refuse unless the verdict says promote, is complete, and judged these bytes."""
-        if self.decision != "promote":
-            why = f" ({'; '.join(self.reasons[:3])})" if self.reasons else ""
-            raise PromotionRefused(f"{self.path}: {NOT_PROMOTE.format(decision=self.decision)}"
-                                   f"{why}")
-        if not self.complete:
-            raise PromotionRefused(f"{self.path}: {INCOMPLETE}")
-        if self.candidate_sha256 != candidate_sha256:
-            raise PromotionRefused(
-                f"{self.path}: {OTHER_MODEL}: it judged sha256 {short(self.candidate_sha256)}, "
-                f"but {candidate} has sha256 {short(candidate_sha256)}; gate this file first")
-
-    def signoff(self) -> tuple[Signoff | None, str]:
-        """The sign-off next to the verdict, if it is bound to this verdict's bytes."""
-        path = self.path.parent / SIGNOFF_NAME
-        if not path.is_file():
-            return None, f"no sign-off ({path} not found): no reviewer recorded"
-        try:
-            doc = json.loads(path.read_bytes())
-        except (OSError, ValueError):
-            return None, f"{path} is unreadable: no reviewer recorded"
-        if not isinstance(doc, dict) or doc.get("verdict_sha256") != self.sha256:
-            got = doc.get("verdict_sha256") if isinstance(doc, dict) else None
-            return None, (f"{path} signs another verdict (sha256 {short(got)}, this one is "
-                          f"{short(self.sha256)}): no reviewer recorded")
-        if not doc.get("reviewer"):
-            return None, f"{path} names no reviewer: no reviewer recorded"
-        s = Signoff(reviewer=str(doc["reviewer"]), note=str(doc.get("note") or ""),
-                    signed_at=str(doc.get("signed_at") or ""), path=path)
-        return s, f"signed off by {s.reviewer}"
-
-    def summary(self) -> dict[str, Any]:
-        from .config import display_path
-
-        return {"sha256": self.sha256, "path": display_path(self.path),
-                "decision": self.decision,
-                "champion_sha256": self.champion_sha256, "metrics": dict(self.metrics)}
-
-
-def checked_candidate(candidate: Path, verdict: VerdictFile
-                      ) -> tuple[Path, str, Signoff | None, str]:
-    """The candidate file, its sha256 and the verdict's sign-off, once the verdict allows
-    promoting exactly these bytes (raises :class:`PromotionRefused` otherwise)."""
-    candidate = Path(candidate)
-    if not candidate.is_file():
-        raise RegistryError(f"{candidate}: candidate model file not found")
-    model_format(candidate)
-    sha = sha256_file(candidate)
-    verdict.check(candidate, sha)
-    signoff, signoff_note = verdict.signoff()
-    return candidate, sha, signoff, signoff_note
-
-
-def key_metrics(doc: Mapping[str, Any]) -> dict[str, float]:
-    """The candidate's value of every metric check, by ``suite::metric``."""
-    out: dict[str, float] = {}
-    for suite in doc.get("suites") or ():
-        for check in suite.get("checks") or ():
-            value = check.get("candidate")
-            if check.get("metric") and isinstance(value, (int, float)) and not isinstance(
-                    value, bool):
-                family = check.get("family")
-                key = f"{suite.get('name')}::{check['metric']}"
-                if family not in (None, "performance"):
-                    key = f"{suite.get('name')}::{family}::{check['metric']}"
-                out.setdefault(key, float(value))
-    return out
 
 
 # --------------------------------------------------------------------------- records
@@ -467,11 +271,18 @@ class State:
     champions: tuple[int, ...] = ()  # champion stack: promote pushes, rollback pops
     entries: int = 0
     head: str = ZERO_HASH
+    #: the registry policy only (:class:`RegistryPolicy`): the public keys whose signature a
+    #: promoted verdict must carry, as ``(key_id, PEM)`` pairs
+    require_signed: tuple[tuple[str, str], ...] = ()
 
     def to_json(self, name: str) -> bytes:
-        return _dumps({"schema": STATE_SCHEMA, "name": name, "aliases": dict(self.aliases),
-                       "champions": list(self.champions),
-                       "audit": {"entries": self.entries, "head": self.head}})
+        doc: dict[str, Any] = {"schema": STATE_SCHEMA, "name": name,
+                               "aliases": dict(self.aliases), "champions": list(self.champions),
+                               "audit": {"entries": self.entries, "head": self.head}}
+        if self.require_signed:
+            doc["require_signed"] = [{"key_id": k, "public_key": pem}
+                                     for k, pem in self.require_signed]
+        return _dumps(doc)
 
 
 @dataclass(frozen=True)
@@ -519,7 +330,19 @@ def apply(state: State, entry: Mapping[str, Any]) -> State:
             aliases.pop(str(entry["alias"]), None)
         else:
             aliases[str(entry["alias"])] = version_of(entry)
+    elif action == "policy" and "require_signed" in entry:
+        return replace(state, aliases=aliases, champions=tuple(champions),
+                       require_signed=_keys_of(entry))
     return replace(state, aliases=aliases, champions=tuple(champions))
+
+
+def _keys_of(entry: Mapping[str, Any]) -> tuple[tuple[str, str], ...]:
+    """The ``require_signed`` keys of a policy entry (or state.json) as (key_id, PEM) pairs."""
+    try:
+        return tuple((str(k["key_id"]), str(k["public_key"])) for k in entry["require_signed"])
+    except (KeyError, TypeError) as exc:
+        raise IntegrityError(f"policy entry {entry.get('seq')!r}: unreadable require_signed "
+                             f"({exc!r}): the entry was edited") from None
 
 
 @dataclass(frozen=True)
@@ -532,6 +355,8 @@ class Promotion:
     signoff_note: str
     verdict_sha256: str
     noop: bool = False
+    #: the trusted key that signed the verdict (None: no signature was required)
+    key_id: str | None = None
 
 
 @dataclass(frozen=True)
@@ -580,6 +405,47 @@ class Registry:
     def model(self, name: str) -> ModelRegistry:
         return ModelRegistry(self.root, name)
 
+    def policy(self) -> tuple[tuple[str, str], ...]:
+        """The public keys (key id, PEM) one of which must have signed a promoted verdict;
+        read through the policy's hash-chained log (:class:`IntegrityError` if edited)."""
+        policy = RegistryPolicy(self.root)
+        if not policy.exists():
+            return ()
+        return policy.checked_state().require_signed
+
+    def init(self, require_signed: Sequence[Path] = (), *,
+             force: bool = False) -> tuple[tuple[str, ...], tuple[str, ...]]:
+        """Create the registry folder and set its policy: promote requires a verdict signed by
+        one of the ``require_signed`` public keys (none: no signature required). Loosening an
+        existing requirement needs ``force``. Recorded in the policy's log, and its new head in
+        every model's log. Returns the key ids required (before, after)."""
+        from .signing import key_id, load_public_key, public_pem
+
+        keys: dict[str, str] = {}
+        for path in require_signed:
+            k = load_public_key(Path(path))
+            keys[key_id(k)] = public_pem(k)
+        wanted = tuple(keys.items())
+        policy = RegistryPolicy(self.root)
+        with policy._locked() as state:
+            before = state.require_signed
+            dropped = sorted({k for k, _ in before} - set(keys))
+            if dropped and not force:
+                raise RegistryError(
+                    f"{self.root}: the registry requires verdicts signed by "
+                    f"{_fmt_keys(before)}; this would stop requiring {', '.join(dropped)}: pass "
+                    "--force to do so (it is recorded in the audit log)")
+            if before != wanted or state.entries == 0:
+                policy._change(state, {"action": "policy", "require_signed": [
+                    {"key_id": k, "public_key": pem} for k, pem in wanted]})
+        anchor = policy._policy_anchor_of_self()
+        for name in self.names():
+            model = self.model(name)
+            with model._locked() as st:
+                if model._last_anchor() != anchor:
+                    model._change(st, {"action": "policy"})
+        return tuple(k for k, _ in before), tuple(keys)
+
     def infer_name(self, verdict: VerdictFile) -> str | None:
         """The model a verdict's champion belongs to: its ``champion.registry`` record, else its
         path below this registry, else its sha256 (the one name whose champion, or else whose
@@ -621,6 +487,10 @@ class ModelRegistry:
         self.state_path = self.dir / "state.json"
         self.audit_path = self.dir / "audit.jsonl"
 
+    @property
+    def hint(self) -> str:
+        return f"run `evalgate audit verify {self.name}`"
+
     # ----------------------------------------------------------------- reading (no lock)
 
     def exists(self) -> bool:
@@ -636,34 +506,125 @@ class ModelRegistry:
             audit = doc["audit"]
             return State(aliases={str(k): int(v) for k, v in doc["aliases"].items()},
                          champions=tuple(int(v) for v in doc.get("champions", ())),
-                         entries=int(audit["entries"]), head=str(audit["head"]))
-        except (ValueError, KeyError, TypeError, AttributeError) as exc:
+                         entries=int(audit["entries"]), head=str(audit["head"]),
+                         require_signed=_keys_of(doc) if "require_signed" in doc else ())
+        except (ValueError, KeyError, TypeError, AttributeError, IntegrityError) as exc:
             raise IntegrityError(f"{self.state_path}: unreadable registry state ({exc!r})") \
                 from None
 
-    def versions(self) -> list[Version]:
-        """Complete versions, oldest first (temporary folders are never listed)."""
+    def versions(self, *, check: bool = True) -> list[Version]:
+        """Complete versions, oldest first (temporary folders are never listed). ``check``:
+        each registered version's sha256 is the one its register entry in the log records."""
         if not self.versions_dir.is_dir():
             return []
         out = []
         for d in self.versions_dir.iterdir():
             if d.name.isdigit() and (d / "version.json").is_file():
                 out.append(Version.read(self.name, d))
+        if check and out:
+            registered = self.registered()
+            for v in out:
+                self._check_recorded(v, registered)
         return sorted(out, key=lambda v: v.number)
 
     def version(self, number: int) -> Version:
+        """Version ``number``, once its version.json agrees with the log's register entry."""
         d = self.versions_dir / str(number)
         if not (d / "version.json").is_file():
-            have = ", ".join(str(v.number) for v in self.versions()) or "none"
+            have = ", ".join(str(v.number) for v in self.versions(check=False)) or "none"
             raise RegistryError(f"{self.name} has no version {number} (versions: {have})")
-        return Version.read(self.name, d)
+        v = Version.read(self.name, d)
+        registered = self.registered()
+        if number not in registered:
+            raise RegistryError(f"{self.name} version {number} is not registered: its "
+                                "registration was not committed (an interrupted command); "
+                                "the next change records it")
+        self._check_recorded(v, registered)
+        return v
+
+    def registered(self) -> dict[int, str]:
+        """version → the sha256 its committed register entry records."""
+        return {version_of(e.data): str(e.data.get("sha256")) for e in self.entries()
+                if e.action == "register"}
+
+    def _check_recorded(self, v: Version, registered: Mapping[int, str]) -> None:
+        logged = registered.get(v.number)
+        if logged is not None and logged != v.sha256:
+            raise IntegrityError(
+                f"{v.dir / 'version.json'}: records sha256 {short(v.sha256)}, but its register "
+                f"entry in {self.audit_path} records {short(logged)}: version.json was edited "
+                f"outside evalgate; run `evalgate audit verify {self.name}`")
 
     def find(self, sha256: str | None) -> Version | None:
         return next((v for v in self.versions() if v.sha256 == sha256), None) if sha256 else None
 
     def champion(self) -> Version | None:
-        number = self.state().aliases.get(CHAMPION)
+        number = self.checked_state().aliases.get(CHAMPION)
         return self.version(number) if number is not None else None
+
+    def checked_state(self) -> State:
+        """state.json, once it agrees with the hash-chained log (chain intact, anchored at its
+        head, aliases and champion stack those the log leads to); :class:`IntegrityError`
+        naming the file and what differs otherwise. At most one uncommitted entry (left by an
+        interrupted command) is tolerated: it never took effect."""
+        state = self.state()
+        committed, tail, _, size = self._read_log(state.entries)
+        self._check_integrity(state, committed, tail, size)
+        return state
+
+    def _check_integrity(self, state: State, committed: Sequence[Entry],
+                         tail: Sequence[Entry], size: int) -> None:
+        problems = self._chain_problems(committed)
+        if size < 0:
+            problems.append(f"the log is shorter than the {state.entries} committed entries")
+        elif (committed[-1].digest if committed else ZERO_HASH) != state.head:
+            problems.append("the last committed entry does not match state.json's head")
+        if len(tail) > 1:
+            problems.append(f"{len(tail)} uncommitted entries (at most one can be left by an "
+                            "interrupted command)")
+        elif tail and self._chain_problems(tail, start=state.entries, prev=state.head):
+            problems.append("an uncommitted entry that does not continue the chain")
+        if problems:
+            raise IntegrityError(f"{self.audit_path}: the audit log was modified ("
+                                 f"{problems[0]}); refusing to use {self.name}: {self.hint}")
+        replayed, _, errors = _replay(committed)
+        if errors:
+            raise IntegrityError(f"{self.audit_path}: {errors[0]}")
+        what = None
+        if dict(replayed.aliases) != dict(state.aliases):
+            what = (f"its aliases ({_fmt_aliases(state.aliases)}) are not those the audit log "
+                    f"leads to ({_fmt_aliases(replayed.aliases)})")
+        elif replayed.champions != state.champions:
+            what = (f"its champion stack {list(state.champions)} is not the one the audit log "
+                    f"leads to {list(replayed.champions)}")
+        elif replayed.require_signed != state.require_signed:
+            what = (f"its required signing keys ({_fmt_keys(state.require_signed)}) are not "
+                    f"those the audit log leads to ({_fmt_keys(replayed.require_signed)})")
+        if what is not None:
+            raise IntegrityError(f"{self.state_path}: {what}: state.json was edited outside "
+                                 f"evalgate; refusing to use {self.name}: {self.hint}")
+        problem = self._anchor_problem(committed)
+        if problem:
+            raise IntegrityError(problem)
+
+    def _anchor_problem(self, committed: Sequence[Entry]) -> str | None:
+        """The registry policy this log last recorded must still be in the policy's log."""
+        anchor = next((e.data["policy"] for e in reversed(committed)
+                       if isinstance(e.data.get("policy"), dict)), None)
+        if anchor is None:
+            return None
+        policy = RegistryPolicy(self.root)
+        try:
+            n, head = int(anchor["entries"]), str(anchor["head"])
+        except (KeyError, TypeError, ValueError):
+            return f"{self.audit_path}: an entry's policy anchor was edited"
+        entries = policy.entries() if policy.state_path.is_file() else []
+        if len(entries) < n or entries[n - 1].digest != head:
+            return (f"{policy.state_path}: the registry's policy (signatures required to "
+                    f"promote) was removed or rewritten outside evalgate: the audit log of "
+                    f"{self.name} recorded policy entry {n} ({short(head)}), which "
+                    f"{policy.audit_path} no longer holds; restore {policy.dir} from a backup")
+        return None
 
     def _read_log(self, committed: int) -> tuple[list[Entry], list[Entry], bytes, int]:
         """(committed entries, complete lines after them, a torn last line, committed bytes)."""
@@ -737,15 +698,8 @@ class ModelRegistry:
         if partial:
             notes.append("the log ends in a partly written line (an interrupted command); the "
                          "next change discards it")
-        replayed = State()
-        registered: dict[int, str] = {}
-        for e in committed:
-            try:
-                replayed = apply(replayed, e.data)
-                if e.action == "register":
-                    registered[version_of(e.data)] = str(e.data.get("sha256"))
-            except (IntegrityError, KeyError) as exc:
-                problems.append(str(exc))
+        replayed, registered, errors = _replay(committed)
+        problems += errors
         if not problems:
             if dict(replayed.aliases) != dict(state.aliases):
                 problems.append(f"the aliases in state.json ({_fmt_aliases(state.aliases)}) are "
@@ -753,7 +707,13 @@ class ModelRegistry:
             elif replayed.champions != state.champions:
                 problems.append("the champion stack in state.json is not the one the log "
                                 "leads to")
-        versions = {v.number: v for v in self.versions()}
+            elif replayed.require_signed != state.require_signed:
+                problems.append("the required signing keys in state.json are not those the "
+                                "log leads to")
+            anchor = self._anchor_problem(committed)
+            if anchor:
+                problems.append(anchor)
+        versions = {v.number: v for v in self.versions(check=False)}
         for number in sorted(set(replayed.aliases.values())):
             if number not in versions:
                 problems.append(f"an alias names version {number}, which is missing")
@@ -785,55 +745,38 @@ class ModelRegistry:
                 events.append(e.data)
             if e.action == "promote":
                 metrics[version_of(e.data)] = (e.data.get("verdict") or {}).get("metrics", {})
-        return History(self.name, tuple(self.versions()), dict(self.state().aliases),
+        return History(self.name, tuple(self.versions()), dict(self.checked_state().aliases),
                        tuple(events), metrics)
 
     # ----------------------------------------------------------------- changes
 
     @contextmanager
     def _locked(self) -> Iterator[State]:
-        """Hold ``.lock`` (flock, released by the kernel if the process dies) and yield the
-        recovered state."""
+        """Hold ``.lock`` (an OS file lock, released by the kernel if the process dies) and
+        yield the recovered state."""
+        from filelock import FileLock, Timeout
+
         self.dir.mkdir(parents=True, exist_ok=True)
-        fd = os.open(self.dir / ".lock", os.O_RDWR | os.O_CREAT, 0o644)
+        lock = FileLock(self.dir / ".lock", timeout=LOCK_TIMEOUT_S)
         try:
-            deadline = time.monotonic() + LOCK_TIMEOUT_S
-            while True:
-                try:
-                    fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-                    break
-                except OSError as exc:
-                    if exc.errno not in (errno.EWOULDBLOCK, errno.EAGAIN):
-                        raise
-                    if time.monotonic() > deadline:
-                        raise RegistryError(f"{self.dir}: locked by another evalgate command "
-                                            f"for more than {LOCK_TIMEOUT_S:.0f} s") from None
-                    time.sleep(0.02)
+            lock.acquire(poll_interval=0.02)
+        except Timeout:
+            raise RegistryError(f"{self.dir}: locked by another evalgate command for more than "
+                                f"{LOCK_TIMEOUT_S:.0f} s") from None
+        try:
             state = self._recover()
             _crash_point("locked")
             yield state
         finally:
-            os.close(fd)
+            lock.release()
 
     def _recover(self) -> State:
         """Under the lock: discard an uncommitted log line, remove temporary folders, and
-        record versions whose registration was not committed. Refuse a tampered log."""
+        record versions whose registration was not committed. Refuse a tampered log, or a
+        state.json that is not the one the log leads to."""
         state = self.state()
         committed, tail, partial, size = self._read_log(state.entries)
-        problems = self._chain_problems(committed)
-        if size < 0:
-            problems.append(f"the log is shorter than the {state.entries} committed entries")
-        elif (committed[-1].digest if committed else ZERO_HASH) != state.head:
-            problems.append("the last committed entry does not match state.json's head")
-        if len(tail) > 1:
-            problems.append(f"{len(tail)} uncommitted entries (at most one can be left by an "
-                            "interrupted command)")
-        elif tail and self._chain_problems(tail, start=state.entries, prev=state.head):
-            problems.append("an uncommitted entry that does not continue the chain")
-        if problems:
-            raise IntegrityError(f"{self.audit_path}: the audit log was modified ("
-                                 f"{problems[0]}); refusing to change {self.name}: run "
-                                 f"`evalgate audit verify {self.name}`")
+        self._check_integrity(state, committed, tail, size)
         if tail or partial:
             with open(self.audit_path, "r+b") as f:
                 f.truncate(size)
@@ -846,6 +789,7 @@ class ModelRegistry:
         registered = {version_of(e.data) for e in committed if e.action == "register"}
         for v in self.versions():
             if v.number not in registered:
+                v.verify()  # adopt only a version whose bytes are the ones it records
                 state = self._change(state, {"action": "register", "version": v.number,
                                              "sha256": v.sha256, "recovered": True})
         return state
@@ -853,6 +797,9 @@ class ModelRegistry:
     def _append(self, state: State, fields: Mapping[str, Any]) -> Entry:
         entry = {"seq": state.entries + 1, "prev": state.head, "at": _now(), "name": self.name,
                  "user": _user(), **fields}
+        anchor = self._policy_anchor()
+        if anchor is not None:
+            entry["policy"] = anchor
         raw = json.dumps(entry, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
         created = not self.audit_path.exists()
         fd = os.open(self.audit_path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
@@ -867,6 +814,16 @@ class ModelRegistry:
             fsync_dir(self.dir)
         _crash_point(f"{fields['action']}-appended")
         return Entry(data=entry, raw=raw)
+
+    def _last_anchor(self) -> dict[str, Any] | None:
+        return next((dict(e.data["policy"]) for e in reversed(self.entries())
+                     if isinstance(e.data.get("policy"), dict)), None)
+
+    def _policy_anchor(self) -> dict[str, Any] | None:
+        """Where the registry policy's log ends: recorded in each entry, so that removing the
+        policy (a signature requirement) by hand is detected."""
+        policy = RegistryPolicy(self.root).state()
+        return {"entries": policy.entries, "head": policy.head} if policy.entries else None
 
     def _commit(self, old: State, new: State) -> None:
         """Replace state.json, if it still is ``old`` (compare-and-swap on the audit head)."""
@@ -963,9 +920,17 @@ class ModelRegistry:
                                  "from": before})
             return before
 
-    def promote(self, candidate: Path, verdict: VerdictFile) -> Promotion:
-        """Make ``candidate`` the champion, if ``verdict`` allows it (see the module docs)."""
-        candidate, sha, signoff, signoff_note = checked_candidate(candidate, verdict)
+    def promote(self, candidate: Path, verdict: VerdictFile, *,
+                require_signed: Sequence[Any] = ()) -> Promotion:
+        """Make ``candidate`` the champion, if ``verdict`` allows it (see the module docs).
+        A verdict must be signed by a key the registry requires (``registry init
+        --require-signed``), and also by one of ``require_signed`` when given."""
+        policy_keys = [pem for _, pem in Registry(self.root).policy()]
+        checked = checked_candidate(candidate, verdict, trusted_keys=policy_keys)
+        key = verdict.check_signed(require_signed) if require_signed else None
+        key = checked.key_id or key
+        candidate, sha = checked.path, checked.sha256
+        signoff, signoff_note = checked.signoff, checked.signoff_note
         with self._locked() as state:
             current_number = state.aliases.get(CHAMPION)
             current = self.version(current_number) if current_number is not None else None
@@ -985,9 +950,10 @@ class ModelRegistry:
                 "action": "promote", "alias": CHAMPION, "version": version.number,
                 "sha256": version.sha256, "from": current_number,
                 "verdict": verdict.summary(),
-                "signoff": signoff.as_dict() if signoff is not None else None})
+                "signoff": signoff.as_dict() if signoff is not None else None,
+                "signature": {"key_id": key} if key is not None else None})
             return Promotion(self.name, version, current_number, created, signoff, signoff_note,
-                             verdict.sha256)
+                             verdict.sha256, key_id=key)
 
     def _check_champion(self, verdict: VerdictFile, current: Version | None) -> None:
         """The compare half of compare-and-swap: the verdict's champion is the current one."""
@@ -1041,8 +1007,56 @@ class ModelRegistry:
             return current, to
 
 
+class RegistryPolicy(ModelRegistry):
+    """The registry-wide policy (``registry/.policy/``: state.json, audit.jsonl, .lock), kept
+    with the same protocol and hash chain as a model's log. Its only change is ``policy``
+    (which public keys a promoted verdict must be signed by). Every model's log entries record
+    where this log ended (``"policy": {"entries", "head"}``), so deleting or rewriting it is
+    detected as tampering by the next read of any model changed since."""
+
+    def __init__(self, root: Path):  # no model name to check
+        self.root = Path(root)
+        self.name = "the registry policy"
+        self.dir = self.root / POLICY_DIR
+        self.versions_dir = self.dir / "versions"
+        self.verdicts_dir = self.dir / "verdicts"
+        self.state_path = self.dir / "state.json"
+        self.audit_path = self.dir / "audit.jsonl"
+
+    @property
+    def hint(self) -> str:
+        return f"restore {self.dir} from a backup"
+
+    def _policy_anchor(self) -> dict[str, Any] | None:
+        return None
+
+    def _policy_anchor_of_self(self) -> dict[str, Any] | None:
+        state = self.checked_state()
+        return {"entries": state.entries, "head": state.head} if state.entries else None
+
+
 def _fmt_aliases(aliases: Mapping[str, int]) -> str:
     return ", ".join(f"{a}=v{v}" for a, v in sorted(aliases.items())) or "none"
+
+
+def _fmt_keys(keys: Sequence[tuple[str, str]]) -> str:
+    return ", ".join(k for k, _ in keys) or "none"
+
+
+def _replay(committed: Sequence[Entry]) -> tuple[State, dict[int, str], list[str]]:
+    """The state the committed entries lead to, the sha256 each registered version has, and
+    the entries that cannot be applied."""
+    replayed = State()
+    registered: dict[int, str] = {}
+    problems: list[str] = []
+    for e in committed:
+        try:
+            replayed = apply(replayed, e.data)
+            if e.action == "register":
+                registered[version_of(e.data)] = str(e.data.get("sha256"))
+        except (IntegrityError, KeyError) as exc:
+            problems.append(str(exc))
+    return replayed, registered, problems
 
 
 def registry_root(configured: Path | None = None) -> Path:

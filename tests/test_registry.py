@@ -3,6 +3,7 @@ log and its verification, recovery from interrupted changes, and the gate's use 
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 from pathlib import Path
@@ -34,6 +35,7 @@ from evalgate.registry import (
 )
 from evalgate.runner import Gate
 from evalgate.spec import load_suite
+from evalgate.verdict import decide_statuses, summary_entry
 
 # --------------------------------------------------------------------------- helpers (shared)
 
@@ -52,27 +54,42 @@ def variant(folder: Path, i: int) -> Path:
 def make_verdict(path: Path, candidate: Path, champion: Path | str | None = None, *,
                  decision: str = "promote", complete: bool = True,
                  roc_auc: float = 0.9) -> Path:
-    """A minimal verdict.json judging ``candidate`` against ``champion`` (a file or a sha256)."""
+    """A minimal, self-consistent verdict.json judging ``candidate`` against ``champion`` (a
+    file or a sha256): ``decision="block"`` fails a check, ``complete=False`` leaves one out.
+    Its suite is a file next to it; its dataset the shipped test data (absolute paths)."""
     champ = None
     if champion is not None:
         sha = champion if isinstance(champion, str) else sha256_file(champion)
         champ = {"path": str(champion), "sha256": sha, "format": "onnx"}
+    checks = [
+        {"id": "adult-income::performance::roc_auc", "family": "performance",
+         "metric": "roc_auc", "status": "pass", "blocking": True, "candidate": roc_auc},
+        {"id": "adult-income::performance::accuracy", "family": "performance",
+         "metric": "accuracy", "status": "pass" if decision == "promote" else "fail",
+         "blocking": True, "candidate": roc_auc - 0.05}]
+    not_run = [] if complete else ["adult-income::performance::log_loss"]
+    summary = decide_statuses([(c["id"], c["status"], c["blocking"]) for c in checks],
+                              not_run=not_run)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    suite = path.parent / f"{path.stem}.suite.yaml"
+    suite.write_text(suite_text(data=ADULT_TEST, champion=None))
     doc: dict[str, Any] = {
-        "schema": "evalgate.verdict/1", "decision": decision,
+        "schema": "evalgate.verdict/1", "decision": summary.decision,
         "candidate": {"path": str(candidate), "sha256": sha256_file(candidate), "format": "onnx"},
         "champion": champ,
-        "suites": [{"name": "adult-income", "checks": [
-            {"id": "adult-income::performance::roc_auc", "family": "performance",
-             "metric": "roc_auc", "status": "pass", "candidate": roc_auc},
-            {"id": "adult-income::performance::accuracy", "family": "performance",
-             "metric": "accuracy", "status": "pass", "candidate": roc_auc - 0.05}]}],
-        "summary": {"total": 2, "failed": 0 if decision == "promote" else 1,
-                    "reasons": [] if decision == "promote" else ["adult-income::x: fail"],
-                    "complete": complete, "not_run": []},
+        "suites": [{"name": "adult-income", "file": str(suite), "sha256": sha256_file(suite),
+                    "dataset": {"path": str(ADULT_TEST), "sha256": adult_sha256(),
+                                "rows": 16281},
+                    "checks": checks}],
+        "summary": summary_entry(summary),
     }
-    path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(doc, indent=2))
     return path
+
+
+@functools.cache
+def adult_sha256() -> str:
+    return sha256_file(ADULT_TEST)
 
 
 def promote(reg: ModelRegistry, candidate: Path, champion: Path | str | None, folder: Path,

@@ -1,0 +1,480 @@
+"""The promotion policy the local registry and MLflow share: references, the errors, and what a
+verdict must prove before it moves a champion (:class:`VerdictFile`, :func:`checked_candidate`).
+
+A verdict is trusted only as far as it can be checked (DESIGN.md §6):
+
+- its shape is validated strictly (every check has an id, a status among pass/fail/error/skip
+  and a boolean ``blocking``; the summary has its fields), and the decision is re-derived from
+  the statuses and ``summary.not_run`` with :func:`evalgate.verdict.decide_statuses`: a
+  ``decision`` or ``summary`` that disagrees is refused as edited, and so is a re-derived
+  decision that is not ``promote``; a run in progress is refused;
+- each suite file and dataset must still hold the bytes the verdict recorded (paths are
+  relative to the folder the gate ran in, which ``promote`` is run from too);
+- where a signature is required (``evalgate registry init --require-signed``, or
+  ``promote --require-signed``), it must be valid and by a trusted key (:mod:`evalgate.signing`):
+  that is what stops a hand-forged verdict whose statuses were edited consistently.
+
+This module imports neither :mod:`evalgate.registry` nor :mod:`evalgate.mlflow_registry`; both
+import it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from ._io import sha256_file
+from .errors import EvalgateError
+
+CHAMPION = "champion"
+VERDICT_SCHEMA_PREFIX = "evalgate.verdict/"
+SIGNOFF_NAME = "signoff.json"
+SCHEMES = ("registry", "mlflow")
+#: model formats by file suffix (as evalgate.models reads them)
+FORMATS = {".onnx": "onnx", ".skops": "skops", ".pkl": "pickle", ".pickle": "pickle",
+           ".joblib": "joblib"}
+
+_NAME_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,99}")
+_ALIAS_RE = re.compile(r"[A-Za-z][A-Za-z0-9_-]{0,63}")
+
+# messages tests import
+CHAMPION_CHANGED = "champion changed"
+NOT_PROMOTE = "the verdict says {decision}: only a passing verdict can promote"
+INCOMPLETE = ("the verdict covers a subset of the checks (summary.complete is false: the gate "
+              "ran with -k/-m, or checks did not run); re-run the whole gate before promoting")
+OTHER_MODEL = "the verdict is for another model"
+TAMPERED = "does not match its recorded sha256"
+
+
+class RegistryError(EvalgateError):
+    """A registry operation cannot be done (unknown name, bad reference, refused change)."""
+
+
+class PromotionRefused(RegistryError):
+    """The verdict does not allow this promotion (block, subset, another model, stale)."""
+
+
+class ChampionChanged(PromotionRefused):
+    """The champion moved since the verdict was judged (a stale verdict, or a lost race)."""
+
+
+class IntegrityError(RegistryError):
+    """A registry file was modified outside evalgate (model bytes, audit log, state)."""
+
+
+
+def short(sha: str | None) -> str:
+    return f"{sha[:12]}…" if sha else "none"
+
+
+
+def check_name(name: str) -> str:
+    if not _NAME_RE.fullmatch(name or ""):
+        raise RegistryError(f"invalid model name {name!r}: use letters, digits, '.', '_', '-' "
+                            "(starting with a letter or digit, at most 100 characters)")
+    return name
+
+
+def check_alias(alias: str) -> str:
+    if not _ALIAS_RE.fullmatch(alias or ""):
+        raise RegistryError(f"invalid alias {alias!r}: use letters, digits, '_', '-', starting "
+                            "with a letter (a number names a version: @3)")
+    return alias
+
+
+def model_format(path: Path) -> str:
+    fmt = FORMATS.get(path.suffix.lower())
+    if fmt is None:
+        raise RegistryError(f"{path}: unknown model format; the registry stores "
+                            f"{', '.join(FORMATS)} files")
+    return fmt
+
+
+
+# --------------------------------------------------------------------------- references
+
+
+@dataclass(frozen=True)
+class Reference:
+    """``registry:NAME@ALIAS``, ``registry:NAME@3`` or ``mlflow:NAME@ALIAS`` (alias defaults to
+    ``champion``)."""
+
+    scheme: str
+    name: str
+    alias: str | None
+    version: int | None
+
+    def __str__(self) -> str:
+        return f"{self.scheme}:{self.name}@{self.alias if self.version is None else self.version}"
+
+
+def is_reference(value: object) -> bool:
+    return isinstance(value, str) and value.split(":", 1)[0] in SCHEMES and ":" in value
+
+
+def parse_reference(text: str) -> Reference:
+    scheme, sep, rest = text.partition(":")
+    if not sep or scheme not in SCHEMES:
+        raise RegistryError(f"{text!r} is not a model reference; write registry:NAME@champion, "
+                            "registry:NAME@3 or mlflow:NAME@champion")
+    name, at, selector = rest.partition("@")
+    if scheme == "registry":
+        check_name(name)
+    elif not name or "'" in name:
+        raise RegistryError(f"{text!r}: the model name is missing or holds a quote")
+    if not at:
+        selector = CHAMPION
+    if selector.isdigit():
+        if int(selector) < 1:
+            raise RegistryError(f"{text!r}: versions start at 1")
+        return Reference(scheme, name, None, int(selector))
+    return Reference(scheme, name, check_alias(selector), None)
+
+
+@dataclass(frozen=True)
+class Resolved:
+    """A reference resolved to one model file and the sha256 its bytes must have."""
+
+    ref: str
+    name: str
+    version: int
+    path: Path
+    sha256: str
+
+
+
+# --------------------------------------------------------------------------- verdicts
+
+
+@dataclass(frozen=True)
+class Signoff:
+    reviewer: str
+    note: str
+    signed_at: str
+    path: Path
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"reviewer": self.reviewer, "note": self.note, "signed_at": self.signed_at}
+
+
+STATUSES = ("pass", "fail", "error", "skip")
+DECISIONS = ("promote", "block")
+# messages tests import (continued)
+MALFORMED = "malformed verdict"
+EDITED = "the verdict was edited"
+IN_PROGRESS = "the verdict is of a gate run that has not finished"
+CHANGED_SINCE = "changed since the gate ran"
+NOT_FOUND_HERE = "not found"
+
+
+@dataclass(frozen=True)
+class SuiteRecord:
+    """What a verdict recorded of one suite: its file and the dataset it read, with sha256s."""
+
+    where: str  # "suites[0]"
+    name: str
+    file: str | None
+    sha256: str | None
+    dataset_path: str | None
+    dataset_sha256: str | None
+
+
+class _Shape:
+    """Strict reading of a verdict's fields: each problem names the field."""
+
+    def __init__(self, path: Path):
+        self.path = path
+
+    def fail(self, where: str, problem: str) -> PromotionRefused:
+        return PromotionRefused(f"{self.path}: {MALFORMED}: {where} {problem}; re-run the gate "
+                                "rather than editing verdict.json")
+
+    def get(self, obj: Mapping[str, Any], key: str, where: str, kinds: tuple[type, ...],
+            *, optional: bool = False) -> Any:
+        if key not in obj:
+            if optional:
+                return None
+            raise self.fail(f"{where}.{key}" if where else key, "is missing")
+        value = obj[key]
+        if value is None and optional:
+            return None
+        ok = isinstance(value, kinds) and not (isinstance(value, bool) and bool not in kinds)
+        if not ok:
+            names = " or ".join(k.__name__ for k in kinds) + (" or null" if optional else "")
+            raise self.fail(f"{where}.{key}" if where else key,
+                            f"is {json.dumps(value)[:60]}, expected {names}")
+        return value
+
+    def strings(self, obj: Mapping[str, Any], key: str, where: str) -> tuple[str, ...]:
+        items = self.get(obj, key, where, (list,))
+        for i, item in enumerate(items):
+            if not isinstance(item, str):
+                raise self.fail(f"{where}.{key}[{i}]", f"is {json.dumps(item)[:60]}, expected "
+                                "a string")
+        return tuple(items)
+
+
+def _no_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not JSON")
+
+
+@dataclass(frozen=True)
+class VerdictFile:
+    """verdict.json as promote reads it: validated strictly on :meth:`load`, checked against
+    its own checks, the files it judged and (where required) its signature on :meth:`check`."""
+
+    path: Path
+    sha256: str
+    raw: bytes
+    decision: str
+    complete: bool
+    candidate_sha256: str | None
+    champion_sha256: str | None
+    champion_path: str | None
+    metrics: Mapping[str, float]
+    reasons: tuple[str, ...] = ()
+    #: ``champion.registry`` when the gate recorded which registry version it compared with
+    champion_registry: Mapping[str, Any] | None = None
+    #: the parsed document (what a signature covers)
+    doc: Mapping[str, Any] = field(default_factory=dict, compare=False, repr=False)
+    #: every check as ``(id, status, blocking)``, in the verdict's order
+    checks: tuple[tuple[str, str, bool], ...] = ()
+    suites: tuple[SuiteRecord, ...] = ()
+    not_run: tuple[str, ...] = ()
+    summary_fields: Mapping[str, Any] = field(default_factory=dict, compare=False, repr=False)
+    in_progress: bool = False
+
+    @classmethod
+    def load(cls, path: Path) -> VerdictFile:
+        try:
+            raw = path.read_bytes()
+        except OSError as exc:
+            raise RegistryError(f"{path}: cannot read the verdict: "
+                                f"{exc.strerror or exc}") from None
+        try:
+            doc = json.loads(raw, parse_constant=_no_constant)
+        except (ValueError, RecursionError) as exc:
+            raise RegistryError(f"{path}: not a verdict (invalid JSON: {exc})") from None
+        if not isinstance(doc, dict) or not str(doc.get("schema", "")).startswith(
+                VERDICT_SCHEMA_PREFIX):
+            raise RegistryError(f"{path}: not an evalgate verdict (no schema "
+                                f"{VERDICT_SCHEMA_PREFIX}…)")
+        return cls._from_doc(path, raw, doc)
+
+    @classmethod
+    def _from_doc(cls, path: Path, raw: bytes, doc: dict[str, Any]) -> VerdictFile:
+        s = _Shape(path)
+        decision = s.get(doc, "decision", "", (str,))
+        if decision not in DECISIONS:
+            raise s.fail("decision", f"is {decision!r}, expected promote or block")
+        cand = s.get(doc, "candidate", "", (dict,))
+        cand_sha = s.get(cand, "sha256", "candidate", (str,), optional=True)
+        champ = s.get(doc, "champion", "", (dict,), optional=True)
+        champ_sha = champ_path = registry = None
+        if champ is not None:
+            champ_sha = s.get(champ, "sha256", "champion", (str,))
+            champ_path = s.get(champ, "path", "champion", (str,), optional=True)
+            registry = s.get(champ, "registry", "champion", (dict,), optional=True)
+        checks: list[tuple[str, str, bool]] = []
+        suites: list[SuiteRecord] = []
+        for i, suite in enumerate(s.get(doc, "suites", "", (list,))):
+            where = f"suites[{i}]"
+            if not isinstance(suite, dict):
+                raise s.fail(where, "is not an object")
+            for j, check in enumerate(s.get(suite, "checks", where, (list,))):
+                at = f"{where}.checks[{j}]"
+                if not isinstance(check, dict):
+                    raise s.fail(at, "is not an object")
+                cid = s.get(check, "id", at, (str,))
+                status = s.get(check, "status", at, (str,))
+                if status not in STATUSES:
+                    raise s.fail(f"{at}.status", f"is {status!r}, expected one of "
+                                 f"{', '.join(STATUSES)}")
+                checks.append((cid, status, s.get(check, "blocking", at, (bool,))))
+            data = s.get(suite, "dataset", where, (dict,), optional=True)
+            suites.append(SuiteRecord(
+                where=where, name=str(suite.get("name")),
+                file=s.get(suite, "file", where, (str,), optional=True),
+                sha256=s.get(suite, "sha256", where, (str,), optional=True),
+                dataset_path=None if data is None else s.get(data, "path", f"{where}.dataset",
+                                                             (str,)),
+                dataset_sha256=None if data is None else s.get(data, "sha256",
+                                                               f"{where}.dataset", (str,))))
+        summary = s.get(doc, "summary", "", (dict,))
+        fields = {"total": s.get(summary, "total", "summary", (int,)),
+                  "failed": s.get(summary, "failed", "summary", (int,)),
+                  "complete": s.get(summary, "complete", "summary", (bool,)),
+                  "decided": s.get(summary, "decided", "summary", (int,), optional=True)}
+        reasons = s.strings(summary, "reasons", "summary")
+        not_run = s.strings(summary, "not_run", "summary")
+        in_progress = s.get(summary, "in_progress", "summary", (bool,), optional=True)
+        return cls(path=path, sha256=hashlib.sha256(raw).hexdigest(), raw=raw,
+                   decision=decision, complete=fields["complete"], candidate_sha256=cand_sha,
+                   champion_sha256=champ_sha, champion_path=champ_path,
+                   metrics=key_metrics(doc), reasons=reasons, champion_registry=registry,
+                   doc=doc, checks=tuple(checks), suites=tuple(suites), not_run=not_run,
+                   summary_fields=fields, in_progress=bool(in_progress))
+
+    @property
+    def key_id(self) -> str | None:
+        """The key id the verdict's signature names (not verified: see :meth:`check`)."""
+        sig = self.doc.get("signature")
+        return str(sig.get("key_id")) if isinstance(sig, dict) else None
+
+    def check(self, candidate: Path, candidate_sha256: str, *,
+              trusted_keys: Sequence[Any] = (), base: Path | None = None) -> str | None:
+        """Refuse unless the verdict is consistent with its checks, says promote, is complete,
+        judged these bytes, is signed by a trusted key (when ``trusted_keys`` are given) and
+        its suites and datasets still hold the bytes it judged (paths relative to ``base``,
+        default the working directory). Returns the signing key's id (None: not required)."""
+        if self.in_progress:
+            raise PromotionRefused(f"{self.path}: {IN_PROGRESS} (summary.in_progress is true): "
+                                   "it crashed, was killed, or is still running; re-run it")
+        self._check_consistent()
+        if not self.complete:
+            raise PromotionRefused(f"{self.path}: {INCOMPLETE}")
+        if self.decision != "promote":
+            why = f" ({'; '.join(self.reasons[:3])})" if self.reasons else ""
+            raise PromotionRefused(f"{self.path}: {NOT_PROMOTE.format(decision=self.decision)}"
+                                   f"{why}")
+        if self.candidate_sha256 != candidate_sha256:
+            raise PromotionRefused(
+                f"{self.path}: {OTHER_MODEL}: it judged sha256 {short(self.candidate_sha256)}, "
+                f"but {candidate} has sha256 {short(candidate_sha256)}; gate this file first")
+        key = self.check_signed(trusted_keys) if trusted_keys else None
+        self._check_inputs(Path.cwd() if base is None else base)
+        return key
+
+    def _check_consistent(self) -> None:
+        """The decision and summary are the ones the statuses lead to (DESIGN.md §3)."""
+        from .verdict import decide_statuses
+
+        derived = decide_statuses(self.checks, not_run=self.not_run)
+        recorded = self.summary_fields
+        expected: list[tuple[str, Any, Any]] = [
+            ("decision", self.decision, derived.decision),
+            ("summary.total", recorded["total"], derived.total),
+            ("summary.failed", recorded["failed"], derived.failed),
+            ("summary.complete", recorded["complete"], derived.complete)]
+        if recorded.get("decided") is not None:
+            expected.append(("summary.decided", recorded["decided"], derived.decided))
+        for name, got, want in expected:
+            if got != want:
+                why = f" ({'; '.join(derived.reasons[:3])})" if derived.reasons else ""
+                raise PromotionRefused(
+                    f"{self.path}: {name} is {json.dumps(got)}, but the verdict's own checks "
+                    f"give {json.dumps(want)}{why}: {EDITED}; re-run the gate")
+
+    def check_signed(self, trusted_keys: Sequence[Any]) -> str:
+        """The id of the trusted key that signed the verdict (:class:`PromotionRefused`
+        when it is unsigned, signed by another key, or the signature does not match)."""
+        from .signing import SignatureRejected, verify
+
+        try:
+            return verify(self.doc, trusted_keys)
+        except SignatureRejected as exc:
+            raise PromotionRefused(f"{self.path}: {exc}") from None
+
+    def _check_inputs(self, base: Path) -> None:
+        """Each suite file and dataset holds the bytes the verdict recorded."""
+        if not self.suites:
+            raise PromotionRefused(f"{self.path}: {MALFORMED}: suites is empty")
+        for suite in self.suites:
+            self._same_bytes(base, f"{suite.where}.file", suite.file, suite.sha256,
+                             f"the suite {suite.name!r}")
+            self._same_bytes(base, f"{suite.where}.dataset.path", suite.dataset_path,
+                             suite.dataset_sha256, f"the dataset of {suite.name!r}")
+
+    def _same_bytes(self, base: Path, where: str, recorded: str | None, sha: str | None,
+                    what: str) -> None:
+        if not recorded or not sha:
+            raise PromotionRefused(f"{self.path}: {where} or its sha256 is missing, so {what} "
+                                   "cannot be checked; re-run the gate")
+        path = base / recorded
+        if not path.is_file():
+            raise PromotionRefused(
+                f"{self.path}: {where}: {recorded} {NOT_FOUND_HERE} in {base} ({what}); run "
+                "promote from the folder the gate ran in (the verdict's paths are relative "
+                "to it)")
+        try:
+            actual = sha256_file(path)
+        except OSError as exc:
+            raise PromotionRefused(f"{self.path}: {where}: cannot read {path}: "
+                                   f"{exc.strerror or exc}") from None
+        if actual != sha:
+            raise PromotionRefused(
+                f"{self.path}: {what} ({recorded}) {CHANGED_SINCE}: the verdict judged sha256 "
+                f"{short(sha)}, the file now has {short(actual)}; re-run the gate on it")
+
+    def signoff(self) -> tuple[Signoff | None, str]:
+        """The sign-off next to the verdict, if it is bound to this verdict's bytes."""
+        path = self.path.parent / SIGNOFF_NAME
+        if not path.is_file():
+            return None, f"no sign-off ({path} not found): no reviewer recorded"
+        try:
+            doc = json.loads(path.read_bytes())
+        except (OSError, ValueError):
+            return None, f"{path} is unreadable: no reviewer recorded"
+        if not isinstance(doc, dict) or doc.get("verdict_sha256") != self.sha256:
+            got = doc.get("verdict_sha256") if isinstance(doc, dict) else None
+            return None, (f"{path} signs another verdict (sha256 {short(got)}, this one is "
+                          f"{short(self.sha256)}): no reviewer recorded")
+        if not doc.get("reviewer"):
+            return None, f"{path} names no reviewer: no reviewer recorded"
+        s = Signoff(reviewer=str(doc["reviewer"]), note=str(doc.get("note") or ""),
+                    signed_at=str(doc.get("signed_at") or ""), path=path)
+        return s, f"signed off by {s.reviewer}"
+
+    def summary(self) -> dict[str, Any]:
+        from .config import display_path
+
+        return {"sha256": self.sha256, "path": display_path(self.path),
+                "decision": self.decision,
+                "champion_sha256": self.champion_sha256, "metrics": dict(self.metrics)}
+
+
+@dataclass(frozen=True)
+class Checked:
+    """A candidate whose verdict allows promoting exactly these bytes."""
+
+    path: Path
+    sha256: str
+    signoff: Signoff | None
+    signoff_note: str
+    #: the id of the trusted key that signed the verdict (None when none was required)
+    key_id: str | None = None
+
+
+def checked_candidate(candidate: Path, verdict: VerdictFile, *,
+                      trusted_keys: Sequence[Any] = ()) -> Checked:
+    """The candidate file, its sha256 and the verdict's sign-off, once the verdict allows
+    promoting exactly these bytes (raises :class:`PromotionRefused` otherwise)."""
+    candidate = Path(candidate)
+    if not candidate.is_file():
+        raise RegistryError(f"{candidate}: candidate model file not found")
+    model_format(candidate)
+    sha = sha256_file(candidate)
+    key = verdict.check(candidate, sha, trusted_keys=trusted_keys)
+    signoff, signoff_note = verdict.signoff()
+    return Checked(candidate, sha, signoff, signoff_note, key)
+
+
+def key_metrics(doc: Mapping[str, Any]) -> dict[str, float]:
+    """The candidate's value of every metric check, by ``suite::metric``."""
+    out: dict[str, float] = {}
+    for suite in doc.get("suites") or ():
+        for check in suite.get("checks") or ():
+            value = check.get("candidate")
+            if check.get("metric") and isinstance(value, (int, float)) and not isinstance(
+                    value, bool):
+                family = check.get("family")
+                key = f"{suite.get('name')}::{check['metric']}"
+                if family not in (None, "performance"):
+                    key = f"{suite.get('name')}::{family}::{check['metric']}"
+                out.setdefault(key, float(value))
+    return out
