@@ -137,13 +137,22 @@ def calls_to_resolve(samples: Sequence[float], q: float, limit: float, confidenc
     n = int(arr.size)
     share = float(np.count_nonzero(arr <= limit)) / n if n else 1.0
     grid = np.unique(np.geomspace(max(n, 1), MAX_CALLS_ESTIMATE, 1200).astype(np.int64))
-    grid = grid[grid > n] if n else grid
-    within = np.floor(share * grid + 1e-9)
-    upper = sps.binom.ppf(confidence, grid, q) + 1  # smallest u with P(B ≤ u − 1) ≥ conf
-    lower = sps.binom.ppf(1 - confidence, grid, q)  # l(n') (or one below it: conservative)
-    resolved = ((upper <= grid) & (within >= upper)) | ((lower >= 1) & (within < lower))
-    hits = np.flatnonzero(resolved)
-    return int(grid[hits[0]]) if hits.size else None
+    grid = grid[grid > n]
+    hits = np.flatnonzero(_resolves(grid, share, q, confidence))
+    if not hits.size:
+        return None
+    first = int(hits[0])
+    start = int(grid[first - 1]) + 1 if first else n + 1
+    fine = np.arange(start, int(grid[first]) + 1)  # the exact count between two grid steps
+    return int(fine[np.flatnonzero(_resolves(fine, share, q, confidence))[0]])
+
+
+def _resolves(calls: np.ndarray, share: float, q: float, confidence: float) -> np.ndarray:
+    """Whether ``calls`` calls with ``share`` of them within the limit resolve it."""
+    within = np.floor(share * calls + 1e-9)
+    upper = sps.binom.ppf(confidence, calls, q) + 1  # smallest u with P(B ≤ u − 1) ≥ conf
+    lower = sps.binom.ppf(1 - confidence, calls, q)  # l(n') (or one below it: conservative)
+    return ((upper <= calls) & (within >= upper)) | ((lower >= 1) & (within < lower))
 
 
 def summarise(seconds: Sequence[float], batch_size: int) -> dict[str, float | int | list[str]]:
