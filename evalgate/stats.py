@@ -303,7 +303,7 @@ def _confusion(metric: Metric, y: Array, cand: Array, champ: Array | None, confi
     return Assessment(value, float(f(tb)), delta)
 
 
-def clopper_pearson_upper(x: Array, n: Array, confidence: float) -> Array:
+def clopper_pearson_upper(x: Array | float, n: Array | float, confidence: float) -> Array:
     """The exact one-sided upper bound of a proportion x/n at ``confidence`` (Clopper &
     Pearson 1934); 1 where x = n (vectorised)."""
     x = np.asarray(x, dtype=np.float64)
@@ -350,7 +350,7 @@ def discordance_floor(f: Callable[[Array], Array], sign: float, joint: Array,
         a = np.repeat(ta[None], len(cand_rows), axis=0)
         b = np.repeat(tb[None], len(champ_rows), axis=0)
         a[:, idx, idx] -= cand_rows
-        np.add.at(a, (slice(None), idx, wrong_to), cand_rows)
+        a[:, idx, wrong_to] += cand_rows  # (t, wrong_to[t]): one cell per class
         b[:, idx, both_wrong] -= champ_rows
         b[:, idx, idx] += champ_rows
         return sign * (f(a) - f(b))

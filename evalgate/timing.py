@@ -25,7 +25,7 @@ MAX_CALLS_ESTIMATE = 10_000_000
 Verdict = Literal["pass", "fail", "inconclusive"]
 
 
-def percentile(samples: Sequence[float], q: float) -> float:
+def percentile(samples: Sequence[float] | np.ndarray, q: float) -> float:
     """The nearest-rank percentile: the smallest sample with at least a share ``q`` of the
     samples at or below it (an observed value, never an interpolation)."""
     arr = np.sort(np.asarray(samples, dtype=np.float64))

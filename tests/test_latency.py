@@ -201,8 +201,8 @@ def test_short_budget_is_inconclusive_and_says_what_would_resolve_it(
               "    warmup: 0\n")
     result = _gate(pytester, big, small, checks)
     result.assert_outcomes(failed=1)
-    result.stdout.fnmatch_lines(["*p99 inconclusive against 1000 ms*about 299 calls would "
-                                 "resolve it*raise latency.budget_s to about*",
+    result.stdout.fnmatch_lines([("*p99 inconclusive against 1000 ms*about 299 calls would "
+                                  "resolve it*raise latency.budget_s to about*"),
                                  "*evalgate: BLOCK*"])
 
 

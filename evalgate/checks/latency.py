@@ -1,6 +1,12 @@
 """The latency family: per batch size, honest percentiles of the candidate's per-call time,
 rows/s, and the candidate/champion slowdown measured interleaved (A B, B A, …) so that drift
-of the machine hits both models alike."""
+of the machine hits both models alike.
+
+A percentile limit is judged by the order-statistic bounds of the calls made
+(:func:`evalgate.timing.quantile_bounds`): ``fail`` when the lower bound is above the limit,
+``pass`` when the upper bound is within it, otherwise ``fail`` as *inconclusive* with the calls
+(and the ``budget_s`` / ``max_calls``) that would resolve it — never ``skip``. Only a slowdown
+without a champion is left unjudged."""
 
 from __future__ import annotations
 

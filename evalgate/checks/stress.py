@@ -248,9 +248,9 @@ def _memory(ctx: EvalContext, spec: StressSpec, p: CheckPlan, cid: str) -> Check
     path = _path_of(model)
     threshold = {"max_memory_mb": mem.max_memory_mb} if mem.max_memory_mb else {}
     if path is None:
-        return _result(ctx, p, cid, [], [], ["memory is measured in a child process, which "
-                       "needs a model file; gate a model file to resolve it"], "", {},
-                       threshold)
+        return _result(ctx, p, cid, [], [], [("memory is measured in a child process, which "
+                                              "needs a model file; gate a model file to "
+                                              "resolve it")], "", {}, threshold)
     frame = _sample(ctx, ctx.rng(cid), rows)
     with tempfile.TemporaryDirectory() as tmp:
         rows_path, feats = _inputs(ctx, frame, Path(tmp))
@@ -263,10 +263,12 @@ def _memory(ctx: EvalContext, spec: StressSpec, p: CheckPlan, cid: str) -> Check
                            "", {"rows": rows}, threshold)
         child.close()
     if "error" in answer:
-        return _result(ctx, p, cid, [], [], [f"{answer['error']}; run the gate where it can "
-                       f"be read (Linux, macOS) to resolve it"], "", answer, threshold)
+        return _result(ctx, p, cid, [], [], [(f"{answer['error']}; run the gate where it "
+                                              f"can be read (Linux, macOS) to resolve it")],
+                       "", answer, threshold)
     growth = float(answer["growth_mb"])
-    fails, passes = [], []
+    fails: list[str] = []
+    passes: list[str] = []
     if mem.max_memory_mb is not None:
         (passes if growth <= mem.max_memory_mb else fails).append(
             f"peak memory growth {growth:.1f} MB "
