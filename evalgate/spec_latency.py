@@ -8,6 +8,7 @@ latency:
   max_slowdown: 1.5             # upper bound of candidate/champion median time ratio
   threads: 1                    # onnxruntime intra-op threads while timing (default 1)
   budget_s: 20                  # time for the whole family, both models (default 20)
+  max_calls: 662                # calls per model and batch size at most (default 662)
 stress:
   load: {rate: 200, duration_s: 3, workers: 2, batch_size: 1, p99_ms: 50, max_error_rate: 0}
   memory: {batch_size: 16281, max_memory_mb: 300}
@@ -28,7 +29,7 @@ from .metrics import Task
 from .spec import DataSpec, Reader
 
 LATENCY_KEYS = ("batch_sizes", "p50_ms", "p90_ms", "p99_ms", "min_rows_per_s",
-                "max_slowdown", "threads", "budget_s", "warmup", "blocking")
+                "max_slowdown", "threads", "budget_s", "max_calls", "warmup", "blocking")
 STRESS_KEYS = ("load", "memory", "malformed", "consistency", "blocking")
 LOAD_KEYS = ("rate", "duration_s", "workers", "batch_size", "p99_ms", "max_error_rate")
 MEMORY_KEYS = ("batch_size", "max_memory_mb")
@@ -38,6 +39,10 @@ CONSISTENCY_KEYS = ("tolerance", "rows")
 MALFORMED_CASES = ("nan", "inf", "huge", "empty", "one_row", "unseen_category", "wrong_dtype")
 
 DEFAULT_BUDGET_S = 20.0
+#: calls per model and batch size at most, unless ``max_calls`` says otherwise
+DEFAULT_MAX_CALLS = 662
+#: the largest ``max_calls`` accepted
+MAX_CALLS_LIMIT = 1_000_000
 
 
 @dataclass(frozen=True)
@@ -52,6 +57,7 @@ class LatencySpec:
     blocking: bool
     line: int
     lines: Mapping[int, int] = field(default_factory=dict)  # batch size → line
+    max_calls: int = DEFAULT_MAX_CALLS
 
 
 @dataclass(frozen=True)
@@ -141,12 +147,16 @@ def parse_latency(r: Reader, section: Any, line: int, task: Task, data: DataSpec
     threads = r.integer(d, "threads", 1) if "threads" in d else 1
     budget = _positive(r, d, "budget_s", DEFAULT_BUDGET_S)
     warmup = r.integer(d, "warmup", 0) if "warmup" in d else 10
+    max_calls = r.integer(d, "max_calls", 1) if "max_calls" in d else DEFAULT_MAX_CALLS
+    if max_calls > MAX_CALLS_LIMIT:
+        raise r.fail(d.line_of("max_calls"), "max_calls",
+                     f"at most {MAX_CALLS_LIMIT:,}, got {max_calls:,}")
     blocking = r.boolean(d, "blocking") if "blocking" in d else True
     lines = {bs: d.line_of("batch_sizes") for bs in sizes}
     assert budget is not None
     return LatencySpec(batch_sizes=sizes, percentile_ms=pct, min_rows_per_s=rows,
                        max_slowdown=slowdown, threads=threads, budget_s=budget, warmup=warmup,
-                       blocking=blocking, line=line, lines=lines)
+                       blocking=blocking, line=line, lines=lines, max_calls=max_calls)
 
 
 def parse_stress(r: Reader, section: Any, line: int, task: Task, data: DataSpec) -> StressSpec:

@@ -10,7 +10,10 @@ Method by metric kind (see :mod:`evalgate.metrics` and docs/statistics.md):
 ``auc``        DeLong's covariance of correlated ROC AUCs, by midranks (Sun & Xu 2014)
 ``confusion``  bootstrap of the joint cells (truth, candidate label, champion label): one
                multinomial draw per replicate, cost independent of the row count; BCa with
-               the jackknife computed per cell
+               the jackknife computed per cell. Δ's bound is at most the *discordance
+               floor* (:func:`discordance_floor`): the rows on which the models disagree
+               bounded exactly (Clopper–Pearson), all unseen disagreement against the
+               candidate — so no or few discordant rows never give a bound of exactly 0
 ``mean``       paired bootstrap, BCa with the analytic jackknife of a mean; paired t at
                ``ASYMPTOTIC_MIN_ROWS`` rows and above
 ``rmse``,      paired bootstrap of rows, BCa with an analytic jackknife; delta method at
@@ -19,6 +22,9 @@ Method by metric kind (see :mod:`evalgate.metrics` and docs/statistics.md):
                (truth, predictions) merged into weighted cells first), BCa with a grouped
                jackknife
 =============  ===========================================================================
+
+A paired comparison on fewer than ``MIN_COMPARISON_ROWS`` rows has the lower bound −∞
+(method ``too-few-rows``): it is inconclusive, whatever the rows say.
 
 BCa falls back to the percentile interval when it is degenerate (all replicates equal, or the
 estimate outside them), and the recorded method says so. Pure numpy/scipy; the caller passes
@@ -29,7 +35,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 from scipy import special
@@ -41,6 +47,11 @@ Array = np.ndarray
 
 #: at and above this many rows, means use the t interval and RMSE/R² the delta method
 ASYMPTOTIC_MIN_ROWS = 50_000
+#: fewer rows than this cannot resolve a paired comparison: Δ's lower bound is −∞
+#: (inconclusive). At 2 rows a bootstrap has three distinct replicates, and two rows on
+#: which the candidate wins both give a positive "bound"; the exact sign test of 20 rows
+#: all won has p ≈ 1e-6, so a decisive 20-row result still decides.
+MIN_COMPARISON_ROWS = 20
 #: groups of the delete-a-group jackknife that gives BCa's acceleration for generic metrics
 JACKKNIFE_GROUPS = 100
 _MAX_ELEMENTS = 1 << 22  # replicates × rows per vectorised block
@@ -65,6 +76,8 @@ class Interval:
         """
         if self.lower is None or self.estimate + margin <= 0:
             return None
+        if not math.isfinite(self.lower):  # too few rows for any bound
+            return max(MIN_COMPARISON_ROWS, self.n + 1)
         half = self.estimate - self.lower
         if half <= 0:
             return self.n
@@ -194,6 +207,17 @@ def assess(metric: Metric, y: Array, cand: Array, champ: Array | None = None, *,
     n = len(y)
     if n < 2:
         raise StatsError(f"{metric.name} needs at least two rows for an interval")
+    result = _assess(metric, y, cand, champ, confidence, rng, n_resamples)
+    if result.delta is not None and n < MIN_COMPARISON_ROWS:
+        d = result.delta
+        result = replace(result, delta=Interval(d.estimate, -math.inf, None, None,
+                                                "too-few-rows", n))
+    return result
+
+
+def _assess(metric: Metric, y: Array, cand: Array, champ: Array | None, confidence: float,
+            rng: np.random.Generator, n_resamples: int) -> Assessment:
+    n = len(y)
     kind = metric.kind
     if kind == "auc":
         return _auc(metric, y, cand, champ, confidence, n)
@@ -273,7 +297,82 @@ def _confusion(metric: Metric, y: Array, cand: Array, champ: Array | None, confi
     s = metric.sign
     delta = _bootstrap_interval(float(s * (f(ta) - f(tb))), s * (f(ra) - f(rb)),
                                 s * (f(ja) - f(jb)), w, confidence, True, "bootstrap-cells", n)
+    floor = discordance_floor(f, s, counts.reshape(shape), confidence)
+    if delta.lower is not None and floor < delta.lower:
+        delta = replace(delta, lower=floor, method=f"{delta.method}+discordance-floor")
     return Assessment(value, float(f(tb)), delta)
+
+
+def clopper_pearson_upper(x: Array | float, n: Array | float, confidence: float) -> Array:
+    """The exact one-sided upper bound of a proportion x/n at ``confidence`` (Clopper &
+    Pearson 1934); 1 where x = n (vectorised)."""
+    x = np.asarray(x, dtype=np.float64)
+    n = np.asarray(n, dtype=np.float64)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        upper = sps.beta.ppf(confidence, x + 1, np.maximum(n - x, 1e-300))
+    return np.where(x >= n, 1.0, upper)
+
+
+def discordance_floor(f: Callable[[Array], Array], sign: float, joint: Array,
+                      confidence: float) -> float:
+    """The lowest Δ = sign · (f(candidate) − f(champion)) once the disagreement the rows may
+    have missed is counted against the candidate.
+
+    ``joint`` holds counts per (truth, candidate label, champion label). In each stratum —
+    every truth class t, and all rows — the discordant count D of n rows (candidate label ≠
+    champion label) is bounded above exactly: Clopper–Pearson U at ``confidence``, so up to
+    m = n·U − D discordant rows were not seen. Those m rows are taken from rows on which
+    the models agree and made to go against the candidate: rows both got right become
+    candidate-wrong (to its most frequent wrong label), or rows both got wrong become
+    champion-right; within a class, or spread over the classes in proportion for all rows.
+    The floor is the least Δ over these cases. For accuracy with no discordant row it is
+    −U(0 of n) = −(1 − (1 − confidence)^(1/n)); at many discordant rows it is about the
+    normal bound of Δ (the bootstrap's, which the caller keeps when it is lower)."""
+    k = joint.shape[0]
+    ta, tb = joint.sum(axis=2), joint.sum(axis=1)
+    idx = np.arange(k)
+    agree_right = joint[idx, idx, idx]  # both right, per class
+    agree = np.einsum("tjj->tj", joint).copy()  # both said j, per class t
+    agree[idx, idx] = 0.0  # both wrong with the same label
+    wrong_to = np.where(ta.sum(axis=1) > ta[idx, idx],  # the candidate's usual error
+                        np.argmax(np.where(np.eye(k, dtype=bool), -1.0, ta), axis=1),
+                        (idx + 1) % k)
+    both_wrong = np.argmax(agree, axis=1)  # the champion's move: its most common shared error
+    n_t = joint.sum(axis=(1, 2))
+    d_t = n_t - np.einsum("tjj->t", joint)
+    unseen_t = np.maximum(n_t * clopper_pearson_upper(d_t, n_t, confidence) - d_t, 0.0)
+    n, d = float(n_t.sum()), float(d_t.sum())
+    unseen = max(n * float(clopper_pearson_upper(d, n, confidence)) - d, 0.0)
+
+    def moved(cand_rows: Array, champ_rows: Array) -> Array:
+        """Tables after moving ``cand_rows[c, t]`` / ``champ_rows[c, t]`` rows of class t
+        (case c) against the candidate: (cases, k, k) each."""
+        a = np.repeat(ta[None], len(cand_rows), axis=0)
+        b = np.repeat(tb[None], len(champ_rows), axis=0)
+        a[:, idx, idx] -= cand_rows
+        a[:, idx, wrong_to] += cand_rows  # (t, wrong_to[t]): one cell per class
+        b[:, idx, both_wrong] -= champ_rows
+        b[:, idx, idx] += champ_rows
+        return sign * (f(a) - f(b))
+
+    eye = np.eye(k)
+    zeros = np.zeros((k, k))
+    right_share = agree_right / agree_right.sum() if agree_right.sum() > 0 else n_t * 0
+    wrong_avail = agree[idx, both_wrong]
+    wrong_share = wrong_avail / wrong_avail.sum() if wrong_avail.sum() > 0 else n_t * 0
+    cand_cases = np.vstack([eye * np.minimum(unseen_t, agree_right),  # within a class
+                            zeros,
+                            np.minimum(unseen * right_share, agree_right)[None],  # all rows
+                            np.zeros((1, k))])
+    champ_cases = np.vstack([zeros,
+                             eye * np.minimum(unseen_t, wrong_avail),
+                             np.zeros((1, k)),
+                             np.minimum(unseen * wrong_share, wrong_avail)[None]])
+    with np.errstate(invalid="ignore", divide="ignore"):
+        values = np.asarray(moved(cand_cases, champ_cases), dtype=np.float64)
+        base = float(sign * (f(ta) - f(tb)))
+    values = values[np.isfinite(values)]
+    return float(min(base, values.min())) if values.size else base
 
 
 def _resampled_means(rng: np.random.Generator, columns: Array, n_resamples: int) -> Array:

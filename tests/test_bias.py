@@ -675,14 +675,16 @@ def test_missing_values_form_their_own_group(tmp_path: Path) -> None:
     assert all(r.status == "pass" for r in got.values())
 
 
-def test_a_single_group_column_is_skipped_with_the_reason(tmp_path: Path) -> None:
+def test_a_single_group_column_is_inconclusive_with_the_reason(tmp_path: Path) -> None:
+    """Not a group under min_group_size: the data cannot show a gap, so fail (issue 11)."""
     frame = two_groups()
     frame["g"] = "only"
     y = frame["y"].to_numpy()
     r = results(tmp_path, "max_difference: {selection_rate: 0.1}\n", frame, y)[
         "g::selection_rate"]
-    assert r.status == "skip"
-    assert "g has a single group ('only'): there is nothing to compare" in r.message
+    assert r.status == "fail" and r.blocks
+    assert "inconclusive" in r.message
+    assert "g has a single group ('only') in the data: there is nothing to compare" in r.message
 
 
 def test_every_group_too_small_is_a_skip_not_a_pass(tmp_path: Path) -> None:

@@ -193,13 +193,17 @@ def test_identical_models_pass_max_slowdown(pytester: pytest.Pytester, forests) 
     assert check["details"]["candidate"]["calls"] == check["details"]["champion"]["calls"]
 
 
-def test_short_budget_says_what_is_trustworthy(pytester: pytest.Pytester, forests) -> None:
+def test_short_budget_is_inconclusive_and_says_what_would_resolve_it(
+        pytester: pytest.Pytester, forests) -> None:
+    """Too few calls to bound p99 is a fail (inconclusive), not a skip (issue 11)."""
     big, small = forests
     checks = ("  latency:\n    batch_sizes: [1]\n    p99_ms: {1: 1000}\n    budget_s: 0.05\n"
               "    warmup: 0\n")
     result = _gate(pytester, big, small, checks)
-    result.assert_outcomes(skipped=1)
-    result.stdout.fnmatch_lines(["*p99 is not trustworthy after * calls (it needs 662)*"])
+    result.assert_outcomes(failed=1)
+    result.stdout.fnmatch_lines([("*p99 inconclusive against 1000 ms*about 299 calls would "
+                                  "resolve it*raise latency.budget_s to about*"),
+                                 "*evalgate: BLOCK*"])
 
 
 @pytest.fixture(scope="module")

@@ -354,8 +354,19 @@ def test_identical_models_give_exactly_zero(task: str, name: str, n: int) -> Non
     a = assess(m, y, pred, pred.copy(), confidence=CONF, rng=rng(0), n_resamples=200)
     d = a.delta
     assert d is not None
-    assert d.estimate == 0.0 and d.lower == 0.0 and d.upper is None
     assert a.champion_value == a.value.estimate
+    if m.kind == "confusion":
+        # no discordant row: the rows cannot rule out disagreement of up to the exact
+        # (Clopper–Pearson) bound on the discordant share, counted against the candidate —
+        # never a bound of exactly 0 (issue 11: no zero-width luck)
+        cp = 1 - (1 - CONF) ** (1 / n)
+        assert d.estimate == 0.0 and d.upper is None and d.lower is not None
+        assert -5 * cp < d.lower < 0
+        if name == "accuracy":
+            assert d.lower == pytest.approx(-cp, rel=1e-9)
+        assert d.method == "bootstrap-cells-percentile+discordance-floor"
+        return
+    assert d.estimate == 0.0 and d.lower == 0.0 and d.upper is None
     assert d.lower >= -0.0  # so max_regression 0 passes, and any larger margin too
     if m.kind not in ("auc",) and n < ASYMPTOTIC_MIN_ROWS:
         assert d.method.endswith("-percentile")  # every replicate is 0: BCa is degenerate
@@ -385,8 +396,17 @@ def test_identical_models_pass_max_regression_zero_through_the_check() -> None:
               for i, name in enumerate(("roc_auc", "accuracy", "log_loss", "f1"))]
     suite = _suite(*checks, n_resamples=300)
     for result in performance.run(_context(suite, d), None):
+        if result.metric in ("accuracy", "f1"):  # confusion metrics: the discordance floor
+            assert result.status == "fail" and "inconclusive" in result.message
+            assert result.delta == 0.0 and result.ci[0] is not None and result.ci[0] < 0
+            continue
         assert result.status == "pass", result.message
         assert result.delta == 0.0 and result.ci == (0.0, None)
+    # a margin as wide as the exact bound on unseen disagreement passes them too
+    loose = _suite(*[MetricCheck(name, Threshold(max_regression=0.01), True, i + 10)
+                     for i, name in enumerate(("accuracy", "f1"))], n_resamples=300)
+    for result in performance.run(_context(loose, d), None):
+        assert result.status == "pass", result.message
 
 
 def test_two_points_worse_auc_at_20000_rows_blocks_max_regression_001() -> None:

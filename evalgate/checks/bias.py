@@ -20,7 +20,8 @@ How a check is computed:
 - **Left out:** a group with fewer than ``min_group_size`` rows, or whose rate has fewer than
   ``min_denominator`` rows in its denominator (positives for TPR/FNR, negatives for FPR/TNR,
   predicted positives for precision — under each model judged), is listed with the reason and
-  takes no part in the gap. Fewer than two groups left: the check is ``skip``.
+  takes no part in the gap. Fewer than two groups left: the check is ``skip``. A grouping
+  with a single group in the data is ``fail`` (inconclusive): no gap can be shown.
 - **Gap:** ``difference`` = largest − smallest group value, ``ratio`` = smallest / largest
   (1 when both are 0); against a ``reference`` group, the largest distance to it and the
   smallest ratio with it. ``equalized_odds`` takes the larger TPR/FPR difference (the
@@ -482,11 +483,13 @@ def evaluate(ctx: EvalContext, spec: BiasSpec, grouping: Grouping, metric: BiasM
 
     kept = int(eligible.sum())
     skip_reason = None
-    if G < 2:
+    if G < 2:  # not a group too small: the data cannot show a gap at all (DESIGN.md §3)
         only = show(groups.labels[0]) if G else "none"
-        skip_reason = (f"{grouping.name} has a single group ({only}): there is nothing to "
-                       f"compare")
-    elif ref is not None and not eligible[ref]:
+        msg = (f"{metric.name} by {grouping.name}: inconclusive — {grouping.name} has a single "
+               f"group ({only}) in the data: there is nothing to compare; evaluate on data with "
+               f"the other groups of {grouping.name}, or drop it from bias.groups")
+        return CheckResult(status="fail", message=msg, details=details, **base)
+    if ref is not None and not eligible[ref]:
         skip_reason = (f"the reference group {show(groups.labels[ref])} is left out "
                        f"({reasons[ref]}): it cannot be judged")
     elif kept < 2:

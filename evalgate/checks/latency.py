@@ -1,13 +1,20 @@
 """The latency family: per batch size, honest percentiles of the candidate's per-call time,
 rows/s, and the candidate/champion slowdown measured interleaved (A B, B A, …) so that drift
-of the machine hits both models alike."""
+of the machine hits both models alike.
+
+A percentile limit is judged by the order-statistic bounds of the calls made
+(:func:`evalgate.timing.quantile_bounds`): ``fail`` when the lower bound is above the limit,
+``pass`` when the upper bound is within it, otherwise ``fail`` as *inconclusive* with the calls
+(and the ``budget_s`` / ``max_calls``) that would resolve it — never ``skip``. Only a slowdown
+without a champion is left unjudged."""
 
 from __future__ import annotations
 
+import math
 import os
 import platform
 import time
-from collections.abc import Collection
+from collections.abc import Callable, Collection, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -16,12 +23,13 @@ import pandas as pd
 
 from ..spec import Suite
 from ..spec_latency import LatencySpec
-from ..timing import min_samples, ratio_upper_bound, summarise
+from ..timing import (MAX_CALLS_ESTIMATE, QUANTILE_METHOD, QuantileBound, Verdict,
+                      calls_to_resolve, quantile_bounds, ratio_upper_bound, summarise)
 from . import CheckPlan, CheckResult, EvalContext, Status, error_result
 
 FAMILY = "latency"
-#: calls aimed for per model and batch size: enough to trust p99 (662)
-TARGET_CALLS = min_samples(0.99)
+#: the quantile of each percentile key (``p99_ms`` …)
+QUANTILES = {"p50": 0.50, "p90": 0.90, "p99": 0.99}
 #: fewest interleaved pairs for a slowdown bound
 MIN_PAIRS = 30
 
@@ -119,7 +127,7 @@ def _measure(ctx: EvalContext, spec: LatencySpec, p: CheckPlan, bs: int,
     clock = time.perf_counter
     start = clock()
     i = 0
-    while i < TARGET_CALLS and clock() - start < budget:
+    while i < spec.max_calls and clock() - start < budget:
         batch = batches[i % len(batches)]
         order = roles if i % 2 == 0 else roles[::-1]  # A B, B A, …: order effects cancel
         for role in order:
@@ -127,69 +135,131 @@ def _measure(ctx: EvalContext, spec: LatencySpec, p: CheckPlan, bs: int,
             models[role].predict(batch, features)
             times[role].append(clock() - t)
         i += 1
+    elapsed = clock() - start
     stats = {role: summarise(times[role], bs) for role in roles}
     cand = stats["candidate"]
+    conf = suite.confidence
     fails: list[str] = []
     passes: list[str] = []
-    undecided: list[str] = []
-    trusted = cand["trustworthy"]
-    assert isinstance(trusted, list)
+    notes: list[str] = []
+    calls = len(times["candidate"])
+    per_call_s = elapsed / max(calls, 1)  # one candidate call (and one champion call)
+
+    def advice(needed: int | None) -> str:
+        return _advice(needed, calls, per_call_s, max(1, round(spec.budget_s / budget)), spec)
+
+    bounds: dict[str, QuantileBound] = {}
     for name, limits in spec.percentile_ms.items():
         if bs not in limits:
             continue
-        value, limit = float(cand[f"{name}_ms"]), limits[bs]  # type: ignore[arg-type]
-        if name not in trusted:
-            undecided.append(f"{name} is not trustworthy after {cand['calls']} calls (it needs "
-                             f"{min_samples(dict(p50=.5, p90=.9, p99=.99)[name])}); raise "
-                             f"latency.budget_s")
-        elif value <= limit:
-            passes.append(f"{name} {value:.3f} ms ≤ {limit:g} ms")
-        else:
-            fails.append(f"{name} {value:.3f} ms is above {limit:g} ms")
+        verdict, text, bound = judge_percentile(name, times["candidate"], QUANTILES[name],
+                                                limits[bs], conf, advice)
+        bounds[name] = bound
+        {"pass": passes, "fail": fails, "inconclusive": fails}[verdict].append(text)
     if bs in spec.min_rows_per_s:
         rows, need = float(cand["rows_per_s"]), spec.min_rows_per_s[bs]  # type: ignore[arg-type]
         (passes if rows >= need else fails).append(
             f"{rows:,.0f} rows/s {'≥' if rows >= need else 'is below'} {need:,.0f}")
     details: dict[str, Any] = {"batch_size": bs, "candidate": cand,
                                "champion": stats.get("champion"), "budget_s": budget,
+                               "elapsed_s": elapsed, "max_calls": spec.max_calls,
+                               "percentiles": {n: b.as_dict() for n, b in bounds.items()},
                                "conditions": conditions(spec.threads)}
     if spec.max_slowdown is not None:
         if "champion" not in stats:
-            undecided.append(f"slowdown not measured: {ctx.no_champion_reason}")
+            notes.append(f"slowdown not measured: {ctx.no_champion_reason}")
         elif len(times["champion"]) < MIN_PAIRS:
-            undecided.append(f"slowdown: only {len(times['champion'])} call pairs in the budget "
-                             f"(needs {MIN_PAIRS})")
+            pairs = len(times["champion"])
+            fails.append(f"slowdown inconclusive: only {pairs} call pairs in the budget (a "
+                         f"bound needs {MIN_PAIRS}); {advice(MIN_PAIRS)}")
         else:
-            ratio, upper = ratio_upper_bound(times["candidate"], times["champion"],
-                                             suite.confidence, rng)
-            details.update(ratio=ratio, ratio_upper=upper)
+            ratio, upper = ratio_upper_bound(times["candidate"], times["champion"], conf, rng)
+            details.update(ratio=ratio, ratio_upper=upper,
+                           ratio_method="paired bootstrap of interleaved call pairs")
             text = (f"candidate/champion median time {ratio:.2f}x, one-sided "
-                    f"{suite.confidence:.0%} upper bound {upper:.2f}x")
+                    f"{conf:.0%} upper bound {upper:.2f}x")
             if upper <= spec.max_slowdown:
                 passes.append(f"{text} ≤ {spec.max_slowdown:g}x")
+            elif ratio <= spec.max_slowdown:
+                fails.append(f"{text} is above max_slowdown {spec.max_slowdown:g}x — "
+                             f"inconclusive: the ratio is within it, but {len(times['champion'])}"
+                             f" call pairs cannot bound it there; raise latency.budget_s")
             else:
                 fails.append(f"{text} is above max_slowdown {spec.max_slowdown:g}x")
     summary = (f"p50 {float(cand['p50_ms']):.3f} ms, p99 {float(cand['p99_ms']):.3f} ms, "  # type: ignore[arg-type]
                f"{float(cand['rows_per_s']):,.0f} rows/s over {cand['calls']} calls of "  # type: ignore[arg-type]
-               f"{bs} row{'s' if bs != 1 else ''} (trustworthy: {', '.join(trusted) or 'none'})")
+               f"{bs} row{'s' if bs != 1 else ''}")
     status: Status
     if fails:
         status = "fail"
-    elif undecided:
-        status = "skip"
-    else:
+    elif passes:
         status = "pass"
-    message = "; ".join(fails + undecided + passes + [summary])
+    else:  # nothing judged but a comparison without a champion
+        status = "skip"
+    message = "; ".join(fails + passes + notes + [summary])
     threshold: dict[str, Any] = {f"{n}_ms": v[bs] for n, v in spec.percentile_ms.items()
                                  if bs in v}
     if bs in spec.min_rows_per_s:
         threshold["min_rows_per_s"] = spec.min_rows_per_s[bs]
     if spec.max_slowdown is not None:
         threshold["max_slowdown"] = spec.max_slowdown
+    primary = next((n for n in ("p99", "p90", "p50") if n in bounds), "p99")
+    method = "interleaved-timing" if "champion" in stats else "timing"
+    ci: tuple[float | None, float | None] | None = None
+    if primary in bounds:
+        b = bounds[primary]
+        method = b.method
+        ci = (None if b.lower is None else b.lower * 1000,
+              None if b.upper is None else b.upper * 1000)
     return CheckResult(
         id=cid, family=FAMILY, name=p.name, status=status, blocking=p.blocking,
-        message=message, metric="p99_ms", candidate=float(cand["p99_ms"]),  # type: ignore[arg-type]
-        champion=float(stats["champion"]["p99_ms"]) if "champion" in stats else None,  # type: ignore[arg-type]
-        confidence=suite.confidence, threshold=threshold,
-        method="interleaved-timing" if "champion" in stats else "timing",
+        message=message, metric=f"{primary}_ms", candidate=float(cand[f"{primary}_ms"]),  # type: ignore[arg-type]
+        champion=float(stats["champion"][f"{primary}_ms"]) if "champion" in stats else None,  # type: ignore[arg-type]
+        ci=ci, confidence=suite.confidence, threshold=threshold, method=method,
         details=details, line=p.line)
+
+
+def judge_percentile(name: str, seconds: Sequence[float], q: float, limit_ms: float,
+                     confidence: float, advice: Callable[[int | None], str]
+                     ) -> tuple[Verdict, str, QuantileBound]:
+    """Judge the ``q`` percentile of the calls (``seconds``) against ``limit_ms`` by its
+    order-statistic bounds (DESIGN.md §3): fail when the lower bound is above the limit,
+    pass when the upper bound is within it, else inconclusive, with ``advice(calls)`` on
+    how many calls would resolve it. The verdict, the clause for the message, the bound."""
+    bound = quantile_bounds(seconds, q, confidence)
+    verdict = bound.judge(limit_ms / 1000)
+    pct = f"{confidence:.0%}"
+    n = bound.n
+
+    def ms(x: float | None, inf: str) -> str:
+        return inf if x is None else f"{x * 1000:.3f} ms"
+
+    head = f"{name} {bound.estimate * 1000:.3f} ms over {n} call{'s' if n != 1 else ''}"
+    if verdict == "pass":
+        return verdict, (f"{head}, one-sided {pct} upper bound {ms(bound.upper, '')} (call "
+                         f"{bound.upper_rank} of {n} sorted) ≤ {limit_ms:g} ms"), bound
+    if verdict == "fail":
+        return verdict, (f"{head}: its one-sided {pct} lower bound {ms(bound.lower, '')} (call "
+                         f"{bound.lower_rank} of {n} sorted) is above {limit_ms:g} ms"), bound
+    needed = calls_to_resolve(seconds, q, limit_ms / 1000, confidence)
+    return verdict, (f"{name} inconclusive against {limit_ms:g} ms: {head}, one-sided {pct} "
+                     f"bounds [{ms(bound.lower, '−∞')}, {ms(bound.upper, '∞')}] "
+                     f"({QUANTILE_METHOD}) straddle the limit; {advice(needed)}"), bound
+
+
+def _advice(needed: int | None, calls: int, per_call_s: float, checks: int,
+            spec: LatencySpec) -> str:
+    """How many calls would resolve it, and the ``budget_s`` (estimated from the call rate
+    observed) and ``max_calls`` that would give them."""
+    if needed is None:
+        return (f"more than {MAX_CALLS_ESTIMATE:,} calls would be needed at the rate within "
+                f"the limit observed: the percentile sits at the limit")
+    parts = []
+    budget = math.ceil(needed * per_call_s * checks * 1.1)
+    if budget > spec.budget_s:
+        parts.append(f"latency.budget_s to about {budget:,} s")
+    if needed > spec.max_calls:
+        parts.append(f"latency.max_calls to {needed:,}")
+    how = f" (raise {' and '.join(parts)})" if parts else ""
+    return (f"about {needed:,} calls would resolve it, {calls:,} were made in the "
+            f"budget{how}")

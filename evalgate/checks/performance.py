@@ -11,7 +11,7 @@ from typing import Any
 from ..errors import EvalgateError
 from ..metrics import Metric, get_metric
 from ..spec import MetricCheck, Suite
-from ..stats import Interval, StatsError, assess
+from ..stats import MIN_COMPARISON_ROWS, Interval, StatsError, assess
 from . import CheckPlan, CheckResult, EvalContext, Status, error_result
 
 FAMILY = "performance"
@@ -129,11 +129,17 @@ def _compare(metric: Metric, margin: float | None, key: str, delta: Interval, v:
     orient = "" if metric.higher_is_better else " (lower is better, so Δ = champion − candidate)"
     head = (f"Δ vs champion = {_signed(delta.estimate)}{orient} (candidate {_f(v)}, champion "
             f"{_f(champion)}), one-sided {pct} lower bound {_signed(delta.lower)}")
+    if delta.method.endswith("+discordance-floor"):
+        details["discordance_floor"] = True
     if delta.lower >= need:
         passes.append(f"{head} ≥ {need:+g} ({key} {margin:g})")
         return
     text = f"{head} < {need:+g} allowed by {key} {margin:g}"
-    if delta.estimate >= need:
+    if not math.isfinite(delta.lower):
+        text += (f" — inconclusive: {delta.n} rows are too few for a paired comparison (at "
+                 f"least {MIN_COMPARISON_ROWS} are needed; evaluate on more rows)")
+        details[f"rows_to_resolve_{key}"] = max(MIN_COMPARISON_ROWS, delta.n + 1)
+    elif delta.estimate >= need:
         rows = delta.rows_to_resolve(-need)
         if key == "max_regression":
             text += (" — inconclusive: the point estimate is within the margin but the data "

@@ -455,9 +455,11 @@ def evaluate_invariance(ctx: EvalContext, spec: InvarianceSpec) -> CheckResult:
     cf, source, value, uniques, distinct = counterfactuals(frame, spec.column)
     if distinct < 2:
         return CheckResult(id=suite.check_id(FAMILY, spec.name), family=FAMILY, name=spec.name,
-                           status="skip", blocking=spec.gates.blocking,
-                           message=f"{spec.column} has a single value in the data: there is no "
-                                   f"counterfactual to try", line=spec.line,
+                           status="fail", blocking=spec.gates.blocking,
+                           message=f"inconclusive: {spec.column} has a single value in the data, "
+                                   f"so there is no counterfactual to try; evaluate on data "
+                                   f"with other values of {spec.column}, or drop it from "
+                                   f"invariant_to", line=spec.line,
                            threshold=spec.gates.as_dict())
     variant = f"{FAMILY}::{spec.name}"
     what = f"counterfactual rows of {spec.column}"
@@ -599,10 +601,11 @@ def evaluate_monotonic(ctx: EvalContext, spec: MonotonicSpec) -> CheckResult:
     finite = x[np.isfinite(x)]
     threshold = {"tolerance": spec.tolerance}
     if finite.size == 0 or finite.min() == finite.max():
-        return CheckResult(id=cid, family=FAMILY, name=spec.name, status="skip",
+        return CheckResult(id=cid, family=FAMILY, name=spec.name, status="fail",
                            blocking=spec.blocking, line=spec.line, threshold=threshold,
-                           message=f"{spec.column} takes a single value in the data: there is "
-                                   f"no move to test")
+                           message=f"inconclusive: {spec.column} takes a single value in the "
+                                   f"data, so there is no move to test; evaluate on data where "
+                                   f"{spec.column} varies, or drop it from monotonic")
     score, score_name = _score_fn(ctx, spec)
     regression = suite.task == "regression"
     integral = bool(np.all(finite == np.round(finite)))

@@ -4,6 +4,7 @@ in a child process (a crash cannot take pytest down), and prediction consistency
 from __future__ import annotations
 
 import json
+import math
 import os
 import selectors
 import subprocess
@@ -11,6 +12,7 @@ import sys
 import tempfile
 import time
 from collections.abc import Collection
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -19,9 +21,9 @@ import pandas as pd
 
 from ..spec import Suite
 from ..spec_latency import StressSpec
-from ..timing import open_loop, percentile, summarise
+from ..timing import MAX_CALLS_ESTIMATE, open_loop, percentile, summarise
 from . import CheckPlan, CheckResult, EvalContext, Status, error_result
-from .latency import conditions, timing_models
+from .latency import conditions, judge_percentile, timing_models
 
 FAMILY = "stress"
 PARTS = ("load", "memory", "malformed", "consistency")
@@ -60,9 +62,13 @@ def _result(ctx: EvalContext, p: CheckPlan, cid: str, fails: list[str], passes: 
             undecided: list[str], summary: str, details: dict[str, Any],
             threshold: dict[str, Any], metric: str | None = None,
             value: float | None = None) -> CheckResult:
-    status: Status = "fail" if fails else "skip" if undecided else "pass"
+    """``undecided``: what the measurement could not resolve — a ``fail`` reported as
+    inconclusive (DESIGN.md §3: the burden of proof), never a ``skip``."""
+    status: Status = "fail" if fails or undecided else "pass"
+    unresolved = [f"inconclusive: {u}" for u in undecided]
     return CheckResult(id=cid, family=FAMILY, name=p.name, status=status, blocking=p.blocking,
-                       message="; ".join(fails + undecided + passes + [summary]), metric=metric,
+                       message="; ".join([m for m in fails + unresolved + passes + [summary]
+                                          if m]), metric=metric,
                        candidate=value, confidence=ctx.suite.confidence, threshold=threshold,
                        details=details, line=p.line)
 
@@ -89,16 +95,21 @@ def _load(ctx: EvalContext, spec: StressSpec, p: CheckPlan, cid: str) -> CheckRe
                     duration_s=load.duration_s, workers=load.workers, rng=rng)
     lat = summarise(res.latencies_s, load.batch_size)
     p99 = percentile(res.latencies_s, 0.99) * 1000 if res.latencies_s else float("nan")
-    fails, passes, undecided = [], [], []
+    fails: list[str] = []
+    passes: list[str] = []
+    bound = None
     if load.p99_ms is not None:
-        if "p99" not in lat["trustworthy"]:  # type: ignore[operator]
-            undecided.append(f"p99 is not trustworthy after {res.completed} calls (it needs "
-                             f"662); raise stress.load.duration_s or rate")
-        elif p99 <= load.p99_ms:
-            passes.append(f"p99 {p99:.2f} ms ≤ {load.p99_ms:g} ms")
+        if not res.latencies_s:
+            fails.append(f"p99 inconclusive: no call completed in {load.duration_s:g} s, so "
+                         f"there is nothing to bound it with")
         else:
-            fails.append(f"p99 {p99:.2f} ms (from the scheduled arrival) is above "
-                         f"{load.p99_ms:g} ms")
+            def advice(needed: int | None) -> str:
+                return _load_advice(needed, res.completed, res.achieved_rate, load.duration_s)
+
+            verdict, text, bound = judge_percentile(
+                "p99 (from the scheduled arrival)", res.latencies_s, 0.99, load.p99_ms,
+                ctx.suite.confidence, advice)
+            (passes if verdict == "pass" else fails).append(text)
     if res.error_rate <= load.max_error_rate:
         passes.append(f"error rate {res.error_rate:.2%} ≤ {load.max_error_rate:.2%}")
     else:
@@ -112,10 +123,30 @@ def _load(ctx: EvalContext, spec: StressSpec, p: CheckPlan, cid: str) -> CheckRe
                "first_error": res.first_error, "latency": lat, "workers": load.workers,
                "batch_size": load.batch_size, "conditions": conditions(1)}
     threshold: dict[str, Any] = {"max_error_rate": load.max_error_rate}
+    ci = method = None
     if load.p99_ms is not None:
         threshold["p99_ms"] = load.p99_ms
-    return _result(ctx, p, cid, fails, passes, undecided, summary, details, threshold,
-                   "p99_ms", p99)
+    if bound is not None:
+        details["p99_bound"] = bound.as_dict()
+        method = bound.method
+        ci = (None if bound.lower is None else bound.lower * 1000,
+              None if bound.upper is None else bound.upper * 1000)
+    result = _result(ctx, p, cid, fails, passes, [], summary, details, threshold, "p99_ms",
+                     p99)
+    return replace(result, ci=ci, method=method) if bound is not None else result
+
+
+def _load_advice(needed: int | None, completed: int, rate: float, duration_s: float) -> str:
+    """How many calls would resolve the load percentile, and the ``duration_s`` that would
+    give them at the rate achieved."""
+    if needed is None:
+        return (f"more than {MAX_CALLS_ESTIMATE:,} calls would be needed at the share within "
+                f"the limit observed: the percentile sits at the limit")
+    text = f"about {needed:,} calls would resolve it, {completed:,} completed"
+    if rate > 0:
+        text += (f" (raise stress.load.duration_s to about {math.ceil(needed / rate * 1.1):,} "
+                 f"s at the {rate:.1f}/s achieved)")
+    return text
 
 
 # --------------------------------------------------------------------------- child processes
@@ -217,8 +248,9 @@ def _memory(ctx: EvalContext, spec: StressSpec, p: CheckPlan, cid: str) -> Check
     path = _path_of(model)
     threshold = {"max_memory_mb": mem.max_memory_mb} if mem.max_memory_mb else {}
     if path is None:
-        return _result(ctx, p, cid, [], [], ["memory is measured in a child process, which "
-                       "needs a model file"], "", {}, threshold)
+        return _result(ctx, p, cid, [], [], [("memory is measured in a child process, which "
+                                              "needs a model file; gate a model file to "
+                                              "resolve it")], "", {}, threshold)
     frame = _sample(ctx, ctx.rng(cid), rows)
     with tempfile.TemporaryDirectory() as tmp:
         rows_path, feats = _inputs(ctx, frame, Path(tmp))
@@ -231,9 +263,12 @@ def _memory(ctx: EvalContext, spec: StressSpec, p: CheckPlan, cid: str) -> Check
                            "", {"rows": rows}, threshold)
         child.close()
     if "error" in answer:
-        return _result(ctx, p, cid, [], [], [answer["error"]], "", answer, threshold)
+        return _result(ctx, p, cid, [], [], [(f"{answer['error']}; run the gate where it "
+                                              f"can be read (Linux, macOS) to resolve it")],
+                       "", answer, threshold)
     growth = float(answer["growth_mb"])
-    fails, passes = [], []
+    fails: list[str] = []
+    passes: list[str] = []
     if mem.max_memory_mb is not None:
         (passes if growth <= mem.max_memory_mb else fails).append(
             f"peak memory growth {growth:.1f} MB "
@@ -315,15 +350,62 @@ def _consistency(ctx: EvalContext, spec: StressSpec, p: CheckPlan, cid: str) -> 
     singles = min(32, con.rows)
     alone = np.concatenate([_output(model.predict(batch.iloc[[i]], features))
                             for i in range(singles)])
+    tol = consistency_tolerance(out_a[:singles], con.tolerance)
+    excess = np.abs(alone - out_a[:singles]) - tol.allowed
     worst = float(np.max(np.abs(alone - out_a[:singles]))) if singles else 0.0
-    if worst <= con.tolerance:
-        passes.append(f"{singles} rows predicted alone equal the batch within {con.tolerance:g}")
+    if not singles or float(np.max(excess)) <= 0:
+        passes.append(f"{singles} rows predicted alone equal the batch within {tol.text}")
     else:
+        at = int(np.argmax(excess))
         fails.append(f"a row predicted alone differs from the same row in a batch by "
-                     f"{worst:.3g} (tolerance {con.tolerance:g})")
+                     f"{float(np.abs(alone - out_a[:singles]).flat[at]):.3g}, above the "
+                     f"{float(tol.allowed.flat[at]):.3g} allowed there ({tol.text})")
     return _result(ctx, p, cid, fails, passes, [], f"{con.rows} rows, {singles} alone",
-                   {"rows": con.rows, "singles": singles, "max_single_vs_batch": worst},
+                   {"rows": con.rows, "singles": singles, "max_single_vs_batch": worst,
+                    "tolerance_used": tol.text, "output_precision": tol.precision,
+                    "max_allowed": float(np.max(tol.allowed)) if singles else None},
                    {"tolerance": con.tolerance}, "max_abs_difference", worst)
+
+
+#: rounding allowed between a row predicted alone and in a batch, in units of the output
+#: precision's machine epsilon times max(|y|, 1) (different summation orders)
+CONSISTENCY_ULPS = 8
+
+
+@dataclass(frozen=True)
+class Tolerance:
+    """What "equal" means for ``stress.consistency``, element by element."""
+
+    allowed: np.ndarray
+    precision: str
+    text: str
+
+
+def output_precision(values: np.ndarray) -> np.dtype:
+    """The narrowest float type every finite output is a value of (float16, float32 or
+    float64): the model's output precision, as adapters hand over float64."""
+    finite = values[np.isfinite(values)]
+    for dtype in (np.float16, np.float32):
+        with np.errstate(over="ignore"):
+            if finite.size and np.array_equal(finite.astype(dtype).astype(np.float64), finite):
+                return np.dtype(dtype)
+    return np.dtype(np.float64)
+
+
+def consistency_tolerance(reference: np.ndarray, tolerance: float) -> Tolerance:
+    """``max(tolerance, CONSISTENCY_ULPS · eps(precision)) · max(|y|, 1)`` per element: the
+    suite's tolerance, relative to the output's magnitude above 1 and never below the
+    rounding of the output's precision (float32 outputs near 300 round at 3e-5)."""
+    dtype = output_precision(reference)
+    eps = float(np.finfo(dtype).eps)
+    floor = CONSISTENCY_ULPS * eps
+    scale = np.maximum(np.abs(np.nan_to_num(reference, nan=0.0, posinf=0.0, neginf=0.0)), 1.0)
+    unit = max(tolerance, floor)
+    which = (f"tolerance {tolerance:g}" if tolerance >= floor else
+             f"{CONSISTENCY_ULPS} × {dtype.name} eps = {floor:.3g} (above tolerance "
+             f"{tolerance:g})")
+    text = f"{which} × max(|y|, 1), outputs {dtype.name}"
+    return Tolerance(allowed=unit * scale, precision=dtype.name, text=text)
 
 
 def _output(raw: Any) -> np.ndarray:
