@@ -182,6 +182,8 @@ class SuiteRecord:
     sha256: str | None
     dataset_path: str | None
     dataset_sha256: str | None
+    #: the ids of the checks the verdict lists for this suite
+    check_ids: tuple[str, ...] = ()
 
 
 class _Shape:
@@ -286,6 +288,7 @@ class VerdictFile:
             where = f"suites[{i}]"
             if not isinstance(suite, dict):
                 raise s.fail(where, "is not an object")
+            first = len(checks)
             for j, check in enumerate(s.get(suite, "checks", where, (list,))):
                 at = f"{where}.checks[{j}]"
                 if not isinstance(check, dict):
@@ -304,7 +307,8 @@ class VerdictFile:
                 dataset_path=None if data is None else s.get(data, "path", f"{where}.dataset",
                                                              (str,)),
                 dataset_sha256=None if data is None else s.get(data, "sha256",
-                                                               f"{where}.dataset", (str,))))
+                                                               f"{where}.dataset", (str,)),
+                check_ids=tuple(c[0] for c in checks[first:])))
         summary = s.get(doc, "summary", "", (dict,))
         fields = {"total": s.get(summary, "total", "summary", (int,)),
                   "failed": s.get(summary, "failed", "summary", (int,)),
@@ -389,6 +393,34 @@ class VerdictFile:
                              f"the suite {suite.name!r}")
             self._same_bytes(base, f"{suite.where}.dataset.path", suite.dataset_path,
                              suite.dataset_sha256, f"the dataset of {suite.name!r}")
+            self._same_checks(base, suite)
+
+    def _same_checks(self, base: Path, suite: SuiteRecord) -> None:
+        """The verdict lists every check its (unchanged) suite file plans, each once, and no
+        other: a check cut out of the verdict, or one added, is refused."""
+        from .checks import plan_checks
+        from .errors import SpecError
+        from .spec import load_suite
+
+        assert suite.file is not None
+        try:
+            spec = load_suite(base / suite.file)
+        except SpecError as exc:
+            raise PromotionRefused(f"{self.path}: {suite.where}.file: the suite cannot be "
+                                   f"read ({exc}); re-run the gate") from None
+        planned = [spec.check_id(p.family, p.name) for p in plan_checks(spec)]
+        listed = [*suite.check_ids, *(c for c in self.not_run if c in set(planned))]
+        if sorted(listed) != sorted(planned):
+            missing = sorted(set(planned) - set(listed))
+            extra = sorted(set(listed) - set(planned))
+            twice = sorted({c for c in listed if listed.count(c) > 1})
+            what = "; ".join(part for part in (
+                f"missing {', '.join(missing[:5])}" if missing else "",
+                f"not in the suite {', '.join(extra[:5])}" if extra else "",
+                f"listed twice {', '.join(twice[:5])}" if twice else "") if part)
+            raise PromotionRefused(
+                f"{self.path}: {suite.where}.checks do not match the checks {suite.file} "
+                f"plans ({what}): {EDITED}; re-run the gate")
 
     def _same_bytes(self, base: Path, where: str, recorded: str | None, sha: str | None,
                     what: str) -> None:

@@ -95,7 +95,7 @@ def _forge(doc: Doc) -> None:
     """A consistent forgery of a blocked verdict: every field a re-derivation checks."""
     _fail_to_pass(doc)
     doc["decision"] = "promote"
-    doc["summary"].update(failed=0, decided=2, reasons=[])
+    doc["summary"].update(failed=0, decided=3, reasons=[])  # make_verdict's three checks
 
 
 # --------------------------------------------------------------------------- re-derivation

@@ -4,7 +4,7 @@ and then tampers with it, or with what it covered, before promoting.
 
 Interface assumed where it is not built yet (DESIGN §1, issue 11 §3):
 - ``evalgate keygen --out DIR`` writes a key pair into DIR: the public key is the one file whose
-  name ends ``.pub``, the private key the other file;
+  name ends ``.pub.pem``, the private key the other file;
 - ``EVALGATE_SIGNING_KEY=<private key file>`` makes ``evalgate run`` sign verdict.json;
 - ``evalgate registry init --require-signed PUBKEY`` (registry ``registry/`` by default) makes
   ``promote`` refuse verdicts not signed by that key.
@@ -61,7 +61,8 @@ def _pass_everything(doc: dict) -> dict:
             check["status"] = "pass"
     doc["decision"] = "promote"
     summary = doc.setdefault("summary", {})
-    summary.update(failed=0, reasons=[])
+    decided = sum(c["blocking"] for suite in doc["suites"] for c in suite["checks"])
+    summary.update(failed=0, decided=decided, reasons=[])
     return doc
 
 
@@ -69,8 +70,8 @@ def _keys(folder: Path) -> tuple[Path, Path]:
     """(private, public) from `evalgate keygen --out folder`."""
     run = cli("keygen", "--out", folder)
     files = sorted(folder.glob("*")) if folder.is_dir() else []
-    public = [f for f in files if f.name.endswith(".pub")]
-    private = [f for f in files if not f.name.endswith(".pub")]
+    public = [f for f in files if f.name.endswith((".pub", ".pub.pem"))]
+    private = [f for f in files if f not in public]
     assert run.ret == 0 and len(public) == 1 and len(private) == 1, run.out
     return private[0], public[0]
 

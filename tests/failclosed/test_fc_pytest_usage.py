@@ -69,8 +69,13 @@ def test_deselect_drops_the_failing_check(pt: pytest.Pytester) -> None:
 
 
 def test_ignore_drops_a_failing_suite(pt: pytest.Pytester) -> None:
+    """The gate gives pytest each suite file by name, so ``--ignore`` cannot drop one: the
+    failing suite still runs, and blocks."""
+    _suite(pt, PERF)
     _suite(pt, STRICT, name="x.yaml", suite="x-suite")
-    _partial(pt, "--ignore=suites/x.yaml", checks=PERF, needle="partial run: 1 of 4")
+    run = gate(pt, f"--evalgate={CANDIDATE}", "--ignore=suites/x.yaml")
+    doc = assert_blocked(run, pt.path / "reports", "x.yaml::performance::roc_auc")
+    assert check_statuses(doc)["x-suite::performance::roc_auc"] == "fail"
 
 
 def test_conftest_hook_drops_the_failing_check(pt: pytest.Pytester) -> None:
@@ -99,7 +104,7 @@ def test_positional_path_naming_one_of_two_suites(pt: pytest.Pytester) -> None:
     _suite(pt, PERF)
     _suite(pt, STRICT, name="other.yaml", suite="other-suite")
     run = gate(pt, f"--evalgate={CANDIDATE}", ADULT)
-    doc = assert_blocked(run, pt.path / "reports", "other-suite")
+    doc = assert_blocked(run, pt.path / "reports", "other.yaml::performance::roc_auc")
     assert "other-suite::performance::roc_auc" in check_statuses(doc)
 
 
