@@ -3,6 +3,11 @@
 A suite error must name the file, the line and the key, so mappings are loaded as
 :class:`LineDict`, which keeps each key's line next to its value. Nothing is evaluated as
 code: the loader is PyYAML's ``SafeLoader`` with one constructor replaced.
+
+Limits keep a hostile file from taking the process down: a document of more than
+:data:`MAX_BYTES`, nesting deeper than :data:`MAX_DEPTH` or more than :data:`MAX_NODES` values
+(each alias counted as the values it repeats) is a :class:`SpecError` at the line where the
+limit was crossed, never a ``RecursionError`` or an exhausted memory.
 """
 
 from __future__ import annotations
@@ -14,6 +19,13 @@ from typing import Any
 import yaml
 
 from .errors import SpecError
+
+#: the largest suite document read, in bytes (1 MiB; a real suite is a few KiB)
+MAX_BYTES = 1 << 20
+#: the deepest nesting of mappings and lists (a real suite nests about 6 deep)
+MAX_DEPTH = 64
+#: the most values in one document, each alias counted as the values it repeats
+MAX_NODES = 100_000
 
 
 class LineDict(dict):  # type: ignore[type-arg]
@@ -35,6 +47,32 @@ class LineList(list):  # type: ignore[type-arg]
 
 class _Loader(yaml.SafeLoader):
     path: Path
+    _depth: int = 0
+    _nodes: int = 0
+
+    def compose_node(self, parent: Any, index: Any) -> Any:
+        """Compose one node, counting depth and values (aliases by the values they repeat)."""
+        mark = self.peek_event().start_mark
+        if self._depth >= MAX_DEPTH:
+            raise SpecError(self.path, mark.line + 1, None,
+                            f"the YAML nests deeper than {MAX_DEPTH} levels (the limit)")
+        alias = self.check_event(yaml.AliasEvent)
+        start = self._nodes
+        self._depth += 1
+        try:
+            node = super().compose_node(parent, index)
+        finally:
+            self._depth -= 1
+        if alias:
+            self._nodes += getattr(node, "_evalgate_size", 1)
+        else:
+            self._nodes += 1
+            node._evalgate_size = self._nodes - start
+        if self._nodes > MAX_NODES:
+            raise SpecError(self.path, mark.line + 1, None,
+                            f"the YAML holds more than {MAX_NODES:,} values, counting each "
+                            f"alias as the values it repeats (the limit)")
+        return node
 
 
 def _construct_mapping(loader: _Loader, node: yaml.MappingNode) -> LineDict:
@@ -83,6 +121,10 @@ _Loader.add_constructor("tag:yaml.org,2002:seq", _construct_sequence)
 
 def load_yaml(text: str, path: Path) -> Any:
     """Parse one YAML document; syntax errors become :class:`SpecError` with the line."""
+    size = len(text.encode("utf-8", "surrogatepass"))
+    if size > MAX_BYTES:
+        raise SpecError(path, None, None, f"the suite file has {size:,} bytes, above the "
+                                          f"limit of {MAX_BYTES:,} (1 MiB)")
     loader = _Loader(text)
     loader.path = path
     try:
@@ -96,5 +138,8 @@ def load_yaml(text: str, path: Path) -> Any:
         raise SpecError(path, line, None, f"invalid YAML: {problem}") from None
     except yaml.YAMLError as exc:
         raise SpecError(path, None, None, f"invalid YAML: {exc}") from None
+    except (RecursionError, MemoryError) as exc:  # a limit above should have caught it first
+        what = "nests too deeply" if isinstance(exc, RecursionError) else "is too large"
+        raise SpecError(path, None, None, f"the YAML {what} to be read") from None
     finally:
         loader.dispose()

@@ -7,7 +7,6 @@
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 from pathlib import Path
 from typing import Any
@@ -24,19 +23,36 @@ def add_parsers(sub: Any) -> None:
                      help="folder for evalgate-report.html (default: the verdict's folder)")
 
 
+def _render(verdict_path: Path, doc: dict[str, Any], out: Path) -> Path | str:
+    """Write the report for ``doc`` into ``out``: its path, or one line saying why not (a
+    verdict that passed the shape check but still cannot be drawn, a folder not writable)."""
+    from .report import write_report
+    from .signoff import status
+
+    try:
+        return write_report(doc, out, status(verdict_path))
+    except OSError as exc:
+        return f"{out}: cannot write the report: {exc.strerror or exc}"
+    except Exception as exc:  # noqa: BLE001 - a hand-made verdict the template cannot read
+        return (f"{verdict_path}: cannot render the report from this verdict "
+                f"({type(exc).__name__}: {exc})")
+
+
 def signoff(args: argparse.Namespace) -> int:
     from .config import display_path
     from .errors import EvalgateError
-    from .report import write_report
-    from .signoff import sign, signoff_path, status
+    from .signoff import read_verdict, sign, signoff_path
 
     try:
-        entry = sign(args.verdict, args.reviewer, args.note)
-        doc = json.loads(args.verdict.read_text("utf-8"))
+        entry = sign(args.verdict, args.reviewer, args.note)  # refuses a malformed verdict
+        _, doc = read_verdict(args.verdict)
     except EvalgateError as exc:
         print(f"evalgate: {exc}", file=sys.stderr)
         return 1
-    report = write_report(doc, args.verdict.parent, status(args.verdict))
+    report = _render(args.verdict, doc, args.verdict.parent)
+    if isinstance(report, str):
+        print(f"evalgate: signed off by {entry['reviewer']}, but {report}", file=sys.stderr)
+        return 1
     print(f"signed off by {entry['reviewer']}: verdict sha256 {entry['verdict_sha256'][:12]}… "
           f"→ {display_path(signoff_path(args.verdict))}; report: {display_path(report)}")
     return 0
@@ -45,22 +61,16 @@ def signoff(args: argparse.Namespace) -> int:
 def report(args: argparse.Namespace) -> int:
     from .config import display_path
     from .errors import EvalgateError
-    from .report import write_report
-    from .signoff import status
+    from .signoff import read_verdict
 
     try:
-        doc = json.loads(args.verdict.read_text("utf-8"))
-    except (OSError, ValueError) as exc:
-        print(f"evalgate: {args.verdict}: cannot read the verdict: {exc}", file=sys.stderr)
-        return 1
-    if not isinstance(doc, dict) or not str(doc.get("schema", "")).startswith(
-            "evalgate.verdict/"):
-        print(f"evalgate: {args.verdict}: not an evalgate verdict", file=sys.stderr)
-        return 1
-    try:
-        path = write_report(doc, args.out or args.verdict.parent, status(args.verdict))
-    except EvalgateError as exc:  # pragma: no cover - rendering raises only on our bugs
+        _, doc = read_verdict(args.verdict)
+    except EvalgateError as exc:
         print(f"evalgate: {exc}", file=sys.stderr)
+        return 1
+    path = _render(args.verdict, doc, args.out or args.verdict.parent)
+    if isinstance(path, str):
+        print(f"evalgate: {path}", file=sys.stderr)
         return 1
     print(f"report: {display_path(path)}")
     return 0

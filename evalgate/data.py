@@ -11,6 +11,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from ._files import stat_regular
 from ._io import sha256_file
 from .errors import DataError, did_you_mean
 from .metrics import Task
@@ -53,8 +54,17 @@ class Target:
 
 
 def read_table(path: Path) -> pd.DataFrame:
-    """Read a .csv, .csv.gz or .parquet file; every failure is a :class:`DataError`."""
+    """Read a .csv, .csv.gz or .parquet file; every failure is a :class:`DataError`. The
+    path must be a regular file: a FIFO or a device is refused before it is opened."""
     name = path.name.lower()
+    try:
+        kind = stat_regular(path)
+    except FileNotFoundError:
+        raise DataError(path, "file not found") from None
+    except OSError as exc:
+        raise DataError(path, f"cannot read the file: {exc.strerror}") from None
+    if isinstance(kind, str):
+        raise DataError(path, f"is {kind}, not a data file (data must be a regular file)")
     try:
         if name.endswith(".parquet"):
             _unique_columns(path, _parquet_header(path))

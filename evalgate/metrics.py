@@ -28,7 +28,7 @@ from typing import Literal
 
 import numpy as np
 
-from .errors import did_you_mean
+from .errors import EvalgateError, did_you_mean
 
 Task = Literal["binary", "multiclass", "regression"]
 TASKS: tuple[Task, ...] = ("binary", "multiclass", "regression")
@@ -36,6 +36,50 @@ Kind = Literal["confusion", "mean", "rmse", "r2", "auc", "generic"]
 Array = np.ndarray
 
 _EPS = float(np.finfo(np.float64).eps)
+
+#: the largest magnitude of a regression metric or per-row loss evalgate scores: intervals
+#: square and cube such values (a BCa acceleration, a variance), which must stay finite in
+#: float64 (about 1.8e308) for any number of rows
+MAX_MAGNITUDE = 1e90
+
+
+class MetricOverflowError(EvalgateError, ValueError):
+    """A metric (or a per-row loss) too large to put an interval on: the model's outputs are
+    implausibly large (a regressor answering 1e308). The check is ``error``, never ``pass``."""
+
+
+def _too_large(name: str, value: float) -> MetricOverflowError:
+    return MetricOverflowError(
+        f"{name} reaches {value:.3g}, beyond ±{MAX_MAGNITUDE:g}: its interval cannot be "
+        f"computed in float64 (the arithmetic overflows), so the check cannot pass; the "
+        f"model's outputs are implausibly large")
+
+
+def _bounded_value(name: str, fn: Callable[[Array, Array], float]
+                   ) -> Callable[[Array, Array], float]:
+    """``fn`` refusing a value beyond ±:data:`MAX_MAGNITUDE` (NaN, undefined, passes)."""
+    def f(y: Array, pred: Array) -> float:
+        with np.errstate(over="ignore", invalid="ignore"):
+            value = fn(y, pred)
+        if abs(value) > MAX_MAGNITUDE:
+            raise _too_large(name, value)
+        return value
+
+    return f
+
+
+def _bounded_rows(name: str, rows: Callable[[Array, Array], Array]
+                  ) -> Callable[[Array, Array], Array]:
+    """``rows`` refusing per-row losses beyond ±:data:`MAX_MAGNITUDE`."""
+    def f(y: Array, pred: Array) -> Array:
+        with np.errstate(over="ignore", invalid="ignore"):
+            out = rows(y, pred)
+        worst = float(np.max(np.abs(out), initial=0.0, where=~np.isnan(out)))
+        if worst > MAX_MAGNITUDE:
+            raise _too_large(f"a row's loss for {name}", worst)
+        return out
+
+    return f
 
 
 @dataclass(frozen=True)
@@ -336,17 +380,22 @@ def _build() -> dict[Task, dict[str, Metric]]:
     add(Metric("roc_auc", "multiclass", True, "score", "generic", multiclass_roc_auc, _UNIT,
                doc="one-vs-rest macro ROC AUC"))
 
+    # regression outputs are unbounded: every value and per-row loss is checked for overflow
     for name, rows, doc in (("mae", _abs_err, "mean absolute error"),
                             ("mse", _sq_err, "mean squared error"),
                             ("mape", _ape, "mean absolute percentage error (a fraction)")):
-        add(Metric(name, "regression", False, "label", "mean", _mean_of(rows), (0.0, np.inf),
-                   per_row=rows, doc=doc))
-    add(Metric("rmse", "regression", False, "label", "rmse", _rmse, (0.0, np.inf),
-               per_row=_sq_err, doc="root mean squared error"))
-    add(Metric("r2", "regression", True, "label", "r2", _r2, (-np.inf, 1.0),
-               per_row=_sq_err, doc="coefficient of determination"))
-    add(Metric("median_absolute_error", "regression", False, "label", "generic", _median_ae,
-               (0.0, np.inf), doc="median absolute error"))
+        add(Metric(name, "regression", False, "label", "mean",
+                   _bounded_value(name, _mean_of(rows)), (0.0, np.inf),
+                   per_row=_bounded_rows(name, rows), doc=doc))
+    add(Metric("rmse", "regression", False, "label", "rmse", _bounded_value("rmse", _rmse),
+               (0.0, np.inf), per_row=_bounded_rows("rmse", _sq_err),
+               doc="root mean squared error"))
+    add(Metric("r2", "regression", True, "label", "r2", _bounded_value("r2", _r2),
+               (-np.inf, 1.0), per_row=_bounded_rows("r2", _sq_err),
+               doc="coefficient of determination"))
+    add(Metric("median_absolute_error", "regression", False, "label", "generic",
+               _bounded_value("median_absolute_error", _median_ae), (0.0, np.inf),
+               doc="median absolute error"))
     return reg
 
 

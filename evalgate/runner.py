@@ -19,7 +19,8 @@ import numpy as np
 from .checks import CheckPlan, CheckResult, EvalContext, error_result, families, plan_checks
 from .data import Dataset, encode_target, load_dataset
 from .errors import EvalgateError, ModelLoadError, SpecError
-from .models import Model, ModelInfo, RawPrediction, load_model
+from .models import Model, ModelInfo, RawPrediction, load_model, set_deadline
+from .models import deadline as model_deadline
 from .plots import suite_plots
 from .predictions import Predictions, canonical, class_universe
 from .spec import Suite, load_suite
@@ -62,8 +63,16 @@ class Gate:
 
     def __init__(self, candidate: str | Path, *, champion: str | Path | None = None,
                  seed: int | None = None, trust_pickle: bool = False,
-                 registry: Path | None = None, no_champion: bool = False):
+                 registry: Path | None = None, no_champion: bool = False,
+                 timeout_s: float | None = None):
         from .registry import is_reference
+
+        if timeout_s is not None and not timeout_s > 0:
+            raise ValueError(f"timeout_s must be above 0 seconds, got {timeout_s!r}")
+        #: the limit for the whole gate, counted from now (``None``: no limit)
+        self.timeout_s = timeout_s
+        self.deadline: float | None = (time.monotonic() + timeout_s if timeout_s is not None
+                                       else None)
 
         self.candidate_ref = Path(candidate)
         #: a model file, or a reference (``registry:NAME@champion``, ``mlflow:NAME@3``)
@@ -156,12 +165,27 @@ class Gate:
             raise found
         return Path(found.path)
 
+    def out_of_time(self) -> bool:
+        """Whether the gate's deadline has passed."""
+        return self.deadline is not None and time.monotonic() >= self.deadline
+
+    def late_message(self, what: str) -> str:
+        return f"the gate's time limit of {self.timeout_s:g} s was reached before {what}"
+
     def run_suite(self, suite: Suite, selected: Collection[str] | None = None) -> SuiteOutcome:
-        """Evaluate ``suite`` (only the ``selected`` check ids, when given)."""
+        """Evaluate ``suite`` (only the ``selected`` check ids, when given). Past the gate's
+        deadline every check is ``error``; model calls are cut at the deadline."""
         started = time.perf_counter()
         plans = [p for p in plan_checks(suite)
                  if selected is None or suite.check_id(p.family, p.name) in selected]
         outcome = SuiteOutcome(file=suite.path, suite=suite, results=[])
+        if self.out_of_time():
+            outcome.error = self.late_message("this suite ran")
+            outcome.results = [error_result(suite, p, outcome.error) for p in plans]
+            self.outcomes.append(outcome)
+            return outcome
+        previous = model_deadline()
+        set_deadline(self.deadline, self.timeout_s)
         try:
             outcome.results = self._evaluate(suite, plans, selected, outcome)
         except EvalgateError as exc:
@@ -170,6 +194,8 @@ class Gate:
         except Exception as exc:  # noqa: BLE001 - fail closed on our own bugs too
             outcome.error = f"internal error ({type(exc).__name__}: {exc}); please report it"
             outcome.results = [error_result(suite, p, outcome.error) for p in plans]
+        finally:
+            set_deadline(*previous)
         outcome.duration_s = time.perf_counter() - started
         self.outcomes.append(outcome)
         return outcome
@@ -239,9 +265,32 @@ class Gate:
                           data=data, predict=predict, models=models)
         results: list[CheckResult] = []
         for family, (_, run) in families().items():
-            results.extend(run(ctx, selected))
+            if self.out_of_time():
+                late = self.late_message(f"the {family} checks ran")
+                results.extend(error_result(suite, p, late) for p in plans if p.family == family)
+                continue
+            results.extend(finite_or_error(r) for r in run(ctx, selected))
             clock.lap(family)
         return results
+
+
+def finite_or_error(result: CheckResult) -> CheckResult:
+    """A ``pass`` whose value, champion value, Δ or interval bound is NaN or infinite is an
+    ``error``: nothing passes on a number that is not one."""
+    if result.status != "pass":
+        return result
+    named: list[tuple[str, Any]] = [("value", result.candidate),
+                                    ("champion's value", result.champion),
+                                    ("difference", result.delta)]
+    if result.ci is not None:
+        named += [("lower bound", result.ci[0]), ("upper bound", result.ci[1])]
+    bad = [f"{what} is {float(v)}" for what, v in named
+           if isinstance(v, (int, float, np.number)) and not np.isfinite(float(v))]
+    if not bad:
+        return result
+    return dataclasses.replace(result, status="error", message=(
+        f"{'; '.join(bad)}: a check cannot pass on a number that is not finite "
+        f"({result.message})"))
 
 
 class _Clock:

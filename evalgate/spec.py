@@ -9,12 +9,14 @@ from __future__ import annotations
 import hashlib
 import importlib
 import math
+import stat
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ._yaml import LineDict, LineList, load_yaml
+from ._files import file_kind
+from ._yaml import MAX_BYTES, LineDict, LineList, load_yaml
 from .errors import SpecError, did_you_mean
 from .metrics import TASKS, Task, UnknownMetricError, get_metric
 
@@ -53,6 +55,8 @@ DATA_SUFFIXES = (".csv", ".csv.gz", ".parquet")
 DEFAULT_CONFIDENCE = 0.95
 DEFAULT_SEED = 0
 DEFAULT_RESAMPLES = 2000
+#: the most bootstrap replicates a suite may ask for (each replicate is a pass over the rows)
+MAX_RESAMPLES = 100_000
 
 
 @dataclass(frozen=True)
@@ -173,12 +177,22 @@ class Reader:
             raise self.fail(d.line_of(key), key, f"expected a finite number, got {value}")
         return float(value)
 
-    def integer(self, d: LineDict, key: str, minimum: int) -> int:
+    def integer(self, d: LineDict, key: str, minimum: int, maximum: int | None = None) -> int:
         value = d[key]
         if isinstance(value, bool) or not isinstance(value, int):
             raise self.fail(d.line_of(key), key, f"expected a whole number, got {_kind(value)}")
         if value < minimum:
             raise self.fail(d.line_of(key), key, f"must be at least {minimum}, got {value}")
+        if maximum is not None:
+            self.at_most(d, key, value, maximum)
+        return value
+
+    def at_most(self, d: LineDict, key: str, value: float, maximum: float) -> float:
+        """``value`` of ``d[key]``, refused above ``maximum`` (a knob that costs time or
+        memory: the maxima keep every gate run bounded)."""
+        if value > maximum:
+            raise self.fail(d.line_of(key), key,
+                            f"{_plain(value)} is above the maximum {_plain(maximum)}")
         return value
 
     def boolean(self, d: LineDict, key: str) -> bool:
@@ -198,6 +212,11 @@ class Reader:
             dup = next(v for v in value if value.count(v) > 1)
             raise self.fail(d.line_of(key), key, f"column {dup!r} is listed twice")
         return tuple(value)
+
+
+def _plain(x: float) -> str:
+    """A number as written: ``10000000``, ``0.5``, ``1e+300``."""
+    return str(int(x)) if float(x).is_integer() and abs(x) < 1e15 else f"{x:g}"
 
 
 def _kind(value: Any) -> str:
@@ -220,10 +239,7 @@ def _kind(value: Any) -> str:
 def load_suite(path: Path | str) -> Suite:
     """Read and validate one suite file."""
     path = Path(path)
-    try:
-        raw = path.read_bytes()
-    except OSError as exc:
-        raise SpecError(path, None, None, f"cannot read the suite file: {exc.strerror}") from None
+    raw = _read_suite_bytes(path)
     try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError:
@@ -261,7 +277,7 @@ def load_suite(path: Path | str) -> Suite:
                          f"must lie strictly between 0.5 and 1 (a one-sided level such as "
                          f"0.95), got {confidence}")
     seed = r.integer(top, "seed", 0) if "seed" in top else DEFAULT_SEED
-    n_resamples = (r.integer(top, "n_resamples", 100) if "n_resamples" in top
+    n_resamples = (r.integer(top, "n_resamples", 100, MAX_RESAMPLES) if "n_resamples" in top
                    else DEFAULT_RESAMPLES)
 
     checks = r.mapping(r.required(top, "checks", "the suite"), top.line_of("checks"), "checks")
@@ -287,6 +303,22 @@ def load_suite(path: Path | str) -> Suite:
                  data=data, champion=champion, champion_line=champion_line,
                  confidence=confidence, seed=seed, n_resamples=n_resamples,
                  performance=performance, description=description, families=families)
+
+
+def _read_suite_bytes(path: Path) -> bytes:
+    """The suite file's bytes: a regular file of at most :data:`~evalgate._yaml.MAX_BYTES`."""
+    try:
+        info = path.stat()
+        if not stat.S_ISREG(info.st_mode):
+            raise SpecError(path, None, None, f"the suite is {file_kind(info.st_mode)}, "
+                                              "not a regular file")
+        if info.st_size > MAX_BYTES:
+            raise SpecError(path, None, None, f"the suite file has {info.st_size:,} bytes, "
+                                              f"above the limit of {MAX_BYTES:,} (1 MiB)")
+        with path.open("rb") as f:
+            return f.read(MAX_BYTES + 1)
+    except OSError as exc:
+        raise SpecError(path, None, None, f"cannot read the suite file: {exc.strerror}") from None
 
 
 def _data(r: Reader, top: LineDict, task: Task) -> DataSpec:

@@ -53,6 +53,8 @@ KEYS = ("groups", "metrics", "min_group_size", "min_denominator", "max_differenc
 THRESHOLDS = ("max_difference", "min_ratio", "max_regression")
 DEFAULT_MIN_GROUP_SIZE = 30
 DEFAULT_MIN_DENOMINATOR = 10
+#: the most equal-frequency bins a numeric group column may be cut into
+MAX_BINS = 1000
 #: how an intersection's columns are joined in its name (check ids: ``bias::sex&race::…``)
 JOIN = "&"
 
@@ -344,11 +346,15 @@ def _bins(r: Reader, d: LineDict, group_columns: set[str]) -> dict[str, tuple[fl
             if value < 2:
                 raise r.fail(where, str(col), f"a number of bins must be at least 2, "
                                               f"got {value}")
+            r.at_most(spec, col, value, MAX_BINS)
             out[str(col)] = value
             continue
         if not isinstance(value, LineList) or not value:
             raise r.fail(where, str(col), f"expected a list of cut points or a number of "
                                           f"bins, got {_kind(value)}")
+        if len(value) >= MAX_BINS:
+            raise r.fail(where, str(col), f"{len(value)} cut points make more bins than the "
+                                          f"maximum {MAX_BINS}")
         cuts = []
         for v in value:
             if isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v):

@@ -44,6 +44,22 @@ DEFAULT_MAX_CALLS = 662
 #: the largest ``max_calls`` accepted
 MAX_CALLS_LIMIT = 1_000_000
 
+# The largest value of each knob that costs time or memory: a run stays bounded (a latency
+# family at most 10 minutes, a load test at most 5 minutes of 10,000 calls/s), while real
+# use fits well inside.
+MAX_BUDGET_S = 600.0
+MAX_DURATION_S = 300.0
+MAX_RATE = 10_000.0
+MAX_WORKERS = 64
+MAX_THREADS = 256
+MAX_WARMUP = 10_000
+#: rows per call while timing (the latency family keeps 16 such batches in memory)
+MAX_BATCH_SIZE = 100_000
+#: rows the memory check predicts in its child process
+MAX_MEMORY_BATCH = 1_000_000
+MAX_CONSISTENCY_ROWS = 100_000
+MAX_MALFORMED_TIMEOUT_S = 600.0
+
 
 @dataclass(frozen=True)
 class LatencySpec:
@@ -103,13 +119,14 @@ class StressSpec:
     line: int
 
 
-def _positive(r: Reader, d: LineDict, key: str, default: float | None = None) -> float | None:
+def _positive(r: Reader, d: LineDict, key: str, default: float | None = None,
+              maximum: float | None = None) -> float | None:
     if key not in d:
         return default
     v = r.number(d, key)
     if v <= 0:
         raise r.fail(d.line_of(key), key, f"must be above 0, got {v:g}")
-    return v
+    return v if maximum is None else r.at_most(d, key, v, maximum)
 
 
 def _by_batch(r: Reader, d: LineDict, key: str, sizes: tuple[int, ...]) -> dict[int, float]:
@@ -135,6 +152,8 @@ def parse_latency(r: Reader, section: Any, line: int, task: Task, data: DataSpec
             isinstance(b, int) and not isinstance(b, bool) and b > 0 for b in raw):
         raise r.fail(d.line_of("batch_sizes"), "batch_sizes",
                      "expected a list of whole numbers above 0, such as [1, 256]")
+    for b in raw:
+        r.at_most(d, "batch_sizes", b, MAX_BATCH_SIZE)
     if len(set(raw)) != len(raw):
         raise r.fail(d.line_of("batch_sizes"), "batch_sizes", "a batch size is listed twice")
     sizes = tuple(raw)
@@ -144,13 +163,11 @@ def parse_latency(r: Reader, section: Any, line: int, task: Task, data: DataSpec
     if slowdown is not None and slowdown < 1:
         raise r.fail(d.line_of("max_slowdown"), "max_slowdown",
                      f"a ratio of at least 1 (1.5 = 50% slower allowed), got {slowdown:g}")
-    threads = r.integer(d, "threads", 1) if "threads" in d else 1
-    budget = _positive(r, d, "budget_s", DEFAULT_BUDGET_S)
-    warmup = r.integer(d, "warmup", 0) if "warmup" in d else 10
-    max_calls = r.integer(d, "max_calls", 1) if "max_calls" in d else DEFAULT_MAX_CALLS
-    if max_calls > MAX_CALLS_LIMIT:
-        raise r.fail(d.line_of("max_calls"), "max_calls",
-                     f"at most {MAX_CALLS_LIMIT:,}, got {max_calls:,}")
+    threads = r.integer(d, "threads", 1, MAX_THREADS) if "threads" in d else 1
+    budget = _positive(r, d, "budget_s", DEFAULT_BUDGET_S, MAX_BUDGET_S)
+    warmup = r.integer(d, "warmup", 0, MAX_WARMUP) if "warmup" in d else 10
+    max_calls = r.integer(d, "max_calls", 1, MAX_CALLS_LIMIT) if "max_calls" in d \
+        else DEFAULT_MAX_CALLS
     blocking = r.boolean(d, "blocking") if "blocking" in d else True
     lines = {bs: d.line_of("batch_sizes") for bs in sizes}
     assert budget is not None
@@ -170,22 +187,26 @@ def parse_stress(r: Reader, section: Any, line: int, task: Task, data: DataSpec)
         s = r.mapping(d["load"], d.line_of("load"), "load")
         r.only_keys(s, LOAD_KEYS, "stress.load")
         r.required(s, "rate", "stress.load")
-        rate = _positive(r, s, "rate")
+        rate = _positive(r, s, "rate", maximum=MAX_RATE)
         err = r.number(s, "max_error_rate") if "max_error_rate" in s else 0.0
         if not 0 <= err <= 1:
             raise r.fail(s.line_of("max_error_rate"), "max_error_rate",
                          f"a share between 0 and 1, got {err:g}")
         assert rate is not None
-        load = LoadSpec(rate=rate, duration_s=_positive(r, s, "duration_s", 3.0) or 3.0,
-                        workers=r.integer(s, "workers", 1) if "workers" in s else 2,
-                        batch_size=r.integer(s, "batch_size", 1) if "batch_size" in s else 1,
+        load = LoadSpec(rate=rate,
+                        duration_s=_positive(r, s, "duration_s", 3.0, MAX_DURATION_S) or 3.0,
+                        workers=r.integer(s, "workers", 1, MAX_WORKERS) if "workers" in s
+                        else 2,
+                        batch_size=r.integer(s, "batch_size", 1, MAX_BATCH_SIZE)
+                        if "batch_size" in s else 1,
                         p99_ms=_positive(r, s, "p99_ms"), max_error_rate=err,
                         line=d.line_of("load"))
     if "memory" in d:
         s = r.mapping(d["memory"], d.line_of("memory"), "memory")
         r.only_keys(s, MEMORY_KEYS, "stress.memory")
         memory = MemorySpec(
-            batch_size=r.integer(s, "batch_size", 1) if "batch_size" in s else None,
+            batch_size=r.integer(s, "batch_size", 1, MAX_MEMORY_BATCH) if "batch_size" in s
+            else None,
             max_memory_mb=_positive(r, s, "max_memory_mb"), line=d.line_of("memory"))
     if "malformed" in d:
         s = _section(r, d, "malformed")
@@ -202,7 +223,8 @@ def parse_stress(r: Reader, section: Any, line: int, task: Task, data: DataSpec)
             cases=tuple(cases),
             allow_nan_output=r.boolean(s, "allow_nan_output") if "allow_nan_output" in s
             else False,
-            timeout_s=_positive(r, s, "timeout_s", 60.0) or 60.0, line=d.line_of("malformed"))
+            timeout_s=_positive(r, s, "timeout_s", 60.0, MAX_MALFORMED_TIMEOUT_S) or 60.0,
+            line=d.line_of("malformed"))
     if "consistency" in d:
         s = _section(r, d, "consistency")
         r.only_keys(s, CONSISTENCY_KEYS, "stress.consistency")
@@ -210,7 +232,8 @@ def parse_stress(r: Reader, section: Any, line: int, task: Task, data: DataSpec)
         if tol < 0:
             raise r.fail(s.line_of("tolerance"), "tolerance", f"must be 0 or more, got {tol:g}")
         consistency = ConsistencySpec(tolerance=tol,
-                                      rows=r.integer(s, "rows", 2) if "rows" in s else 256,
+                                      rows=r.integer(s, "rows", 2, MAX_CONSISTENCY_ROWS)
+                                      if "rows" in s else 256,
                                       line=d.line_of("consistency"))
     return StressSpec(load=load, memory=memory, malformed=malformed, consistency=consistency,
                       blocking=r.boolean(d, "blocking") if "blocking" in d else True, line=line)

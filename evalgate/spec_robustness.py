@@ -50,6 +50,10 @@ DEFAULT_MONOTONIC_TOLERANCE = 1e-3
 DEFAULT_EXAMPLES = 100
 #: rows of the data swept over the column's grid in one batch per model
 DEFAULT_ROWS = 200
+#: the most hypothesis examples and swept rows a monotonic property may ask for (each example
+#: is a model call; the rows are predicted once per grid point)
+MAX_EXAMPLES = 10_000
+MAX_ROWS = 100_000
 
 
 @dataclass(frozen=True)
@@ -397,9 +401,9 @@ def _monotonic(r: Reader, sec: LineDict, task: Task, data: DataSpec,
             if "tolerance" in value:
                 tolerance = _nonnegative(r, value, "tolerance")
             if "examples" in value:
-                examples = r.integer(value, "examples", 1)
+                examples = r.integer(value, "examples", 1, MAX_EXAMPLES)
             if "rows" in value:
-                rows = r.integer(value, "rows", 1)
+                rows = r.integer(value, "rows", 1, MAX_ROWS)
             if "blocking" in value:
                 block = r.boolean(value, "blocking")
             if "class" in value:

@@ -422,7 +422,8 @@ def _smooth(metric: Metric, y: Array, cand: Array, champ: Array | None, confiden
     """RMSE and R²: smooth functions of row means (squared errors, and y, y² for R²)."""
     n = len(y)
     y = y.astype(np.float64)
-    sq = [(y - p) ** 2 for p in ([cand] if champ is None else [cand, champ])]
+    assert metric.per_row is not None  # squared errors, refused when they overflow
+    sq = [metric.per_row(y, p) for p in ([cand] if champ is None else [cand, champ])]
 
     def stat(means: Array) -> Array:
         """Metric per model from column means [sq_a, (sq_b,) y, y²] (vectorised)."""

@@ -6,6 +6,11 @@ answers a :class:`RawPrediction` in its own labels. Adapters:
 - :mod:`.onnx` — ONNX through onnxruntime (``.onnx``);
 - :mod:`.sklearn` — scikit-learn through skops (``.skops``); pickle/joblib only when trusted;
 - :mod:`.fake` — a model made of a Python function, for tests.
+
+A model file must be a regular file (a FIFO, a device or a folder is refused before it is
+opened). Every call into model code runs under a time limit and evalgate's warnings policy
+(:mod:`._calls`): :func:`set_call_timeout` sets the per-call limit (default
+:data:`DEFAULT_CALL_TIMEOUT_S`), :func:`set_deadline` the gate's deadline.
 """
 
 from __future__ import annotations
@@ -19,7 +24,22 @@ from typing import Any, Protocol, runtime_checkable
 import numpy as np
 import pandas as pd
 
+from .._files import stat_regular
 from ..errors import ModelLoadError
+from ._calls import (
+    DEFAULT_CALL_TIMEOUT_S,
+    call_timeout,
+    call_with_limit,
+    deadline,
+    model_warnings,
+    run_onnx,
+    set_call_timeout,
+    set_deadline,
+)
+
+__all__ = ["DEFAULT_CALL_TIMEOUT_S", "Model", "ModelInfo", "RawPrediction", "call_timeout",
+           "call_with_limit", "check_model_file", "deadline", "file_info", "load_model",
+           "model_warnings", "run_onnx", "set_call_timeout", "set_deadline"]
 
 ONNX_SUFFIXES = (".onnx",)
 SKOPS_SUFFIXES = (".skops",)
@@ -75,7 +95,21 @@ class Model(Protocol):
         ...
 
 
+def check_model_file(path: Path) -> None:
+    """Refuse a path that is missing or not a regular file (a FIFO would block the read)."""
+    try:
+        found = stat_regular(path)
+    except FileNotFoundError:
+        raise ModelLoadError(path, "model file not found") from None
+    except OSError as exc:
+        raise ModelLoadError(path, f"cannot read the model file: {exc.strerror}") from None
+    if isinstance(found, str):
+        raise ModelLoadError(path, f"is {found}, not a model file (a model must be a regular "
+                                   "file)")
+
+
 def file_info(path: Path, fmt: str) -> tuple[bytes, ModelInfo]:
+    check_model_file(path)
     try:
         raw = path.read_bytes()
     except FileNotFoundError:
@@ -94,11 +128,19 @@ def load_model(path: Path | str, *, trust_pickle: bool = False,
                threads: int | None = None) -> Model:
     """Load a model file by its extension; every failure is a :class:`ModelLoadError`.
 
-    ``threads`` pins the runtime's intra-op threads where the format has them (ONNX)."""
+    ``threads`` pins the runtime's intra-op threads where the format has them (ONNX). The
+    file must be a regular file; loading runs under evalgate's warnings policy."""
     path = Path(path)
     name = path.name.lower()
     if path.is_dir():
         raise ModelLoadError(path, "is a directory, not a model file")
+    if name.endswith(ONNX_SUFFIXES + SKOPS_SUFFIXES + PICKLE_SUFFIXES):
+        check_model_file(path)
+    with model_warnings():
+        return _load(path, name, trust_pickle, threads)
+
+
+def _load(path: Path, name: str, trust_pickle: bool, threads: int | None) -> Model:
     if name.endswith(ONNX_SUFFIXES):
         from .onnx import OnnxModel
 

@@ -8,7 +8,7 @@ from typing import Any
 
 import pandas as pd
 
-from . import ModelInfo, RawPrediction
+from . import ModelInfo, RawPrediction, call_with_limit
 
 
 class FakeModel:
@@ -22,7 +22,7 @@ class FakeModel:
 
     def predict(self, frame: pd.DataFrame, features: Sequence[str]) -> RawPrediction:
         self.calls += 1
-        return self._fn(frame)
+        return call_with_limit(lambda: self._fn(frame), self.info.path)
 
     def describe_inputs(self) -> dict[str, Any]:
         return {"mode": "fake", "mapping": {}}

@@ -44,7 +44,7 @@ import numpy as np
 import pandas as pd
 
 from ..errors import ModelLoadError, ModelOutputError
-from . import ModelInfo, RawPrediction, file_info
+from . import ModelInfo, RawPrediction, file_info, run_onnx
 
 _CLASSIFIER_OPS = ("LinearClassifier", "TreeEnsembleClassifier", "SVMClassifier")
 _CHUNK = 1 << 18
@@ -339,7 +339,9 @@ class OnnxModel:
         for start in range(0, max(n, 1), _CHUNK):
             chunk = {k: v[start:start + _CHUNK] for k, v in feed.items()}
             try:
-                outs = self._session.run(names, chunk)
+                outs = run_onnx(self._session, names, chunk, self.info.path)
+            except ModelOutputError:  # the time limit: already one clear message
+                raise
             except Exception as exc:  # noqa: BLE001
                 raise ModelOutputError(self.info.path, f"onnxruntime failed to predict: "
                                                        f"{_first_line(exc)}") from None

@@ -10,7 +10,7 @@ import numpy as np
 import pandas as pd
 
 from ..errors import ModelLoadError, ModelOutputError
-from . import ModelInfo, RawPrediction, file_info
+from . import ModelInfo, RawPrediction, call_with_limit, file_info
 
 
 class SklearnModel:
@@ -77,12 +77,16 @@ class SklearnModel:
     def predict(self, frame: pd.DataFrame, features: Sequence[str]) -> RawPrediction:
         X = frame[self._bind(features)]
         est = self.estimator
+        path = self.info.path
         try:
-            labels = np.asarray(est.predict(X))
+            labels = np.asarray(call_with_limit(lambda: est.predict(X), path))
             if hasattr(est, "predict_proba") and hasattr(est, "classes_"):
-                proba = np.asarray(est.predict_proba(X), dtype=np.float64)
+                proba = np.asarray(call_with_limit(lambda: est.predict_proba(X), path),
+                                   dtype=np.float64)
                 return RawPrediction(labels=labels, proba=proba,
                                      classes=tuple(np.asarray(est.classes_).tolist()))
+        except ModelOutputError:  # the time limit: already one clear message
+            raise
         except Exception as exc:  # noqa: BLE001
             raise ModelOutputError(self.info.path, f"the model failed to predict: "
                                                    f"{type(exc).__name__}: {exc}") from None

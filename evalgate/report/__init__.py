@@ -29,16 +29,24 @@ def _environment() -> Any:
     return env
 
 
+#: from this magnitude on, numbers are shown in scientific notation (a model may answer 1e308)
+_LARGE = 1e9
+
+
 def _num(x: Any, digits: int = 4) -> str:
     if x is None:
         return "—"
     if isinstance(x, float):
-        return f"{x:.{digits}f}"
+        return f"{x:.{digits}g}" if not abs(x) < _LARGE else f"{x:.{digits}f}"
     return str(x)
 
 
 def _signed(x: Any, digits: int = 4) -> str:
-    return "—" if x is None else f"{x:+.{digits}f}"
+    if x is None:
+        return "—"
+    if isinstance(x, (int, float)) and not abs(x) < _LARGE:
+        return f"{x:+.{digits}g}"
+    return f"{x:+.{digits}f}"
 
 
 def render(verdict: dict[str, Any], signoff: dict[str, Any] | None = None) -> str:

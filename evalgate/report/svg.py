@@ -1,7 +1,10 @@
 """Small, deterministic inline SVG charts for the report: no script, no external font or
 file, fixed element ids, numbers rounded — the same data give the same bytes.
 
-Every text passed in is escaped here (labels are user data: column names, group values)."""
+Every text passed in is escaped here (labels are user data: column names, group values).
+Values are user data too: a model may answer 1e308. Non-finite values are not drawn, and values
+beyond ±:data:`CLIP` are drawn at the edge (the chart's title says so), so that no axis
+arithmetic overflows."""
 
 from __future__ import annotations
 
@@ -14,6 +17,17 @@ from markupsafe import Markup
 COLORS = {"candidate": "#0969da", "champion": "#9a6700"}
 INK, MUTED, GRID, FAIL, PASS = "#1f2328", "#59636e", "#d1d9e0", "#cf222e", "#1a7f37"
 FONT = 'font-family="system-ui, sans-serif" font-size="11"'
+#: the largest magnitude drawn; beyond it a value is drawn at ±CLIP
+CLIP = 1e300
+CLIPPED = f" (values beyond ±{CLIP:g} drawn at the edge)"
+
+
+def _clip(x: float) -> float:
+    return min(max(x, -CLIP), CLIP)
+
+
+def _finite(x: object) -> bool:
+    return isinstance(x, (int, float)) and not isinstance(x, bool) and math.isfinite(x)
 
 
 def _f(x: float) -> str:
@@ -33,6 +47,8 @@ def _svg(width: int, height: int, body: list[str], title: str) -> Markup:
 
 
 def _ticks(lo: float, hi: float, n: int = 5) -> list[float]:
+    if not (math.isfinite(lo) and math.isfinite(hi) and math.isfinite(hi - lo)):
+        return []
     if hi <= lo:
         return [lo]
     raw = (hi - lo) / n
@@ -49,14 +65,16 @@ def forest(rows: Sequence[dict], title: str = "Δ vs champion") -> Markup:
         return Markup("")
     label_w, width, row_h, top = 190, 640, 26, 26
     plot_w = width - label_w - 20
-    values = [v for r in rows for v in (r["estimate"], r["lower"], r["margin"], 0.0)
-              if v is not None and math.isfinite(v)]
+    raw = [v for r in rows for v in (r["estimate"], r["lower"], r["margin"], 0.0) if _finite(v)]
+    values = [_clip(v) for v in raw]
+    if values != raw:
+        title += CLIPPED
     lo, hi = min(values), max(values)
     pad = (hi - lo) * 0.15 or 0.01
     lo, hi = lo - pad, hi + pad
 
     def x(v: float) -> float:
-        return label_w + (v - lo) / (hi - lo) * plot_w
+        return label_w + (_clip(v) - lo) / (hi - lo) * plot_w
 
     height = top + row_h * len(rows) + 30
     body = [f'<line x1="{_f(x(0))}" y1="{top - 8}" x2="{_f(x(0))}" y2="{height - 26}" '
@@ -69,17 +87,17 @@ def forest(rows: Sequence[dict], title: str = "Δ vs champion") -> Markup:
         color = PASS if r["status"] == "pass" else FAIL if r["status"] in ("fail", "error") \
             else MUTED
         body.append(_t(label_w - 8, cy + 4, r["label"], "end"))
-        if r["lower"] is not None and math.isfinite(r["lower"]):
+        if _finite(r["lower"]):
             body.append(f'<line x1="{_f(x(r["lower"]))}" y1="{_f(cy)}" x2="{_f(label_w + plot_w)}"'
                         f' y2="{_f(cy)}" stroke="{color}" stroke-width="3" opacity="0.35"/>')
             body.append(f'<line x1="{_f(x(r["lower"]))}" y1="{_f(cy - 7)}" '
                         f'x2="{_f(x(r["lower"]))}" y2="{_f(cy + 7)}" stroke="{color}" '
                         f'stroke-width="2"/>')
-        if r["margin"] is not None:
+        if _finite(r["margin"]):
             body.append(f'<line x1="{_f(x(r["margin"]))}" y1="{_f(cy - 9)}" '
                         f'x2="{_f(x(r["margin"]))}" y2="{_f(cy + 9)}" stroke="{FAIL}" '
                         f'stroke-width="2"/>')
-        if r["estimate"] is not None:
+        if _finite(r["estimate"]):
             body.append(f'<circle cx="{_f(x(r["estimate"]))}" cy="{_f(cy)}" r="4" '
                         f'fill="{color}"/>')
     return _svg(width, int(height), body, title)
@@ -89,6 +107,11 @@ def lines(series: dict[str, Sequence[Sequence[float]]], *, title: str, xlabel: s
           ylabel: str, diagonal: bool = False, size: int = 300,
           dots: bool = False, legend: str = "top") -> Markup:
     """Curves (or dots) of both models on [0, 1]² by default, or the data's range."""
+    finite = {name: [(a, b) for a, b in s if _finite(a) and _finite(b)]
+              for name, s in series.items()}
+    series = {name: [(_clip(a), _clip(b)) for a, b in s] for name, s in finite.items()}
+    if series != finite:
+        title += CLIPPED
     pts = [p for s in series.values() for p in s]
     if not pts:
         return Markup("")
@@ -98,7 +121,10 @@ def lines(series: dict[str, Sequence[Sequence[float]]], *, title: str, xlabel: s
     else:
         xs, ys = [a for a, _ in pts], [b for _, b in pts]
         x0, x1, y0, y1 = min(xs), max(xs), min(ys), max(ys)
-        x1, y1 = (x1 if x1 > x0 else x0 + 1), (y1 if y1 > y0 else y0 + 1)
+        if not x1 > x0:  # one value: an axis of ±its size around it
+            x0, x1 = x0 - max(1.0, abs(x0)), x0 + max(1.0, abs(x0))
+        if not y1 > y0:
+            y0, y1 = y0 - max(1.0, abs(y0)), y0 + max(1.0, abs(y0))
     m, w, h = 40, size, size
 
     def px(a: float) -> float:
@@ -147,6 +173,11 @@ def intervals(rows: Sequence[dict], *, title: str, lo: float = 0.0, hi: float = 
     label_w, width, row_h = 170, 560, 16
     plot_w = width - label_w - 20
     height = row_h * len(rows) + 36
+    if not (_finite(lo) and _finite(hi)):
+        lo, hi = 0.0, 1.0
+    lo, hi = _clip(lo), _clip(hi)
+    if not hi > lo:
+        hi = lo + max(1.0, abs(lo))
 
     def x(v: float) -> float:
         return label_w + (min(max(v, lo), hi) - lo) / (hi - lo) * plot_w
@@ -161,9 +192,9 @@ def intervals(rows: Sequence[dict], *, title: str, lo: float = 0.0, hi: float = 
         color = COLORS.get(r["model"], INK)
         if r.get("label"):
             body.append(_t(label_w - 8, cy + 4, r["label"], "end"))
-        if r.get("lower") is not None and r.get("upper") is not None:
+        if _finite(r.get("lower")) and _finite(r.get("upper")):
             body.append(f'<line x1="{_f(x(r["lower"]))}" y1="{cy}" x2="{_f(x(r["upper"]))}" '
                         f'y2="{cy}" stroke="{color}" stroke-width="2" opacity="0.6"/>')
-        if r.get("value") is not None:
+        if _finite(r.get("value")):
             body.append(f'<circle cx="{_f(x(r["value"]))}" cy="{cy}" r="3.5" fill="{color}"/>')
     return _svg(width, height, body, title)
