@@ -199,7 +199,7 @@ def run_onnx(session: Any, names: list[str], feed: dict[str, Any], path: str | P
 
 
 class _Job:
-    __slots__ = ("fn", "finished", "result", "error")
+    __slots__ = ("error", "finished", "fn", "result")
 
     def __init__(self, fn: Callable[[], Any]):
         self.fn = fn
