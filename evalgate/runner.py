@@ -19,7 +19,7 @@ import numpy as np
 from .checks import CheckPlan, CheckResult, EvalContext, error_result, families, plan_checks
 from .data import Dataset, encode_target, load_dataset
 from .errors import EvalgateError, ModelLoadError, SpecError
-from .models import Model, ModelInfo, RawPrediction, load_model, set_deadline
+from .models import Model, ModelInfo, RawPrediction, load_model, model_warnings, set_deadline
 from .models import deadline as model_deadline
 from .plots import suite_plots
 from .predictions import Predictions, canonical, class_universe
@@ -187,7 +187,10 @@ class Gate:
         previous = model_deadline()
         set_deadline(self.deadline, self.timeout_s)
         try:
-            outcome.results = self._evaluate(suite, plans, selected, outcome)
+            # evalgate's warnings policy, not the host's filterwarnings: the same inputs give
+            # the same verdict under pytest --evalgate and evalgate run
+            with model_warnings():
+                outcome.results = self._evaluate(suite, plans, selected, outcome)
         except EvalgateError as exc:
             outcome.error = str(exc)
             outcome.results = [error_result(suite, p, str(exc)) for p in plans]

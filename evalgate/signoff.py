@@ -30,7 +30,7 @@ def signoff_path(verdict_path: Path) -> Path:
 
 
 #: what every check of a verdict must carry, and the type it must have
-_CHECK_FIELDS: tuple[tuple[str, type | tuple[type, ...]], ...] = (
+_CHECK_FIELDS: tuple[tuple[str, type], ...] = (
     ("id", str), ("family", str), ("status", str), ("blocking", bool), ("message", str))
 _STATUSES = ("pass", "fail", "error", "skip")
 _NUMBER = (int, float)

@@ -22,7 +22,9 @@ error`` or ``-W error`` must not turn an sklearn or onnxruntime warning into an 
 blocks under ``pytest --evalgate`` what ``evalgate run`` promotes). Outputs are judged on their
 values (NaN, range, shape) instead. ``warnings.catch_warnings`` is process-wide, so the policy is
 entered once for all overlapping calls (the load test calls from several threads) and the
-host's filters are restored when the last call leaves.
+host's filters are restored when the last call leaves. The runner evaluates each whole suite
+under the same policy (so that a numpy ``RuntimeWarning`` in the statistics cannot block
+under pytest what ``evalgate run`` promotes either).
 """
 
 from __future__ import annotations
@@ -179,6 +181,7 @@ def run_onnx(session: Any, names: list[str], feed: dict[str, Any], path: str | P
         import onnxruntime as ort
 
         options = ort.RunOptions()
+        options.log_severity_level = 4  # a terminated run is reported here, not logged
         if limit <= 0:
             raise _late(path, within)
         ticket = _watchdog.watch(time.monotonic() + limit, options)
@@ -196,7 +199,7 @@ def run_onnx(session: Any, names: list[str], feed: dict[str, Any], path: str | P
 
 
 class _Job:
-    __slots__ = ("fn", "finished", "result", "error")
+    __slots__ = ("error", "finished", "fn", "result")
 
     def __init__(self, fn: Callable[[], Any]):
         self.fn = fn
