@@ -22,7 +22,6 @@ from __future__ import annotations
 import argparse
 import sys
 import time
-import warnings
 from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -216,13 +215,11 @@ def _run(args: argparse.Namespace) -> int:
         return 1
     gate = Gate(args.candidate, champion=args.champion, seed=args.seed,
                 trust_pickle=args.trust_pickle, registry=settings.registry,
-                no_champion=args.no_champion)
+                no_champion=args.no_champion, timeout_s=args.timeout or settings.timeout_s)
     paths = find_suites(suites_path)
     if not paths:
         print(f"evalgate: no suite files at {suites_path}", file=sys.stderr)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")  # the same policy as under pytest
-        outcomes = evaluate_paths(gate, paths)
+    outcomes = evaluate_paths(gate, paths)
     for outcome in outcomes:
         for r in outcome.results:
             name = r.id.split("::", 1)[1] if "::" in r.id else r.id

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import argparse
 import time
-import warnings
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -106,7 +105,7 @@ class GateSession:
         self.timeout_s: float = opt("evalgate_timeout") or settings.timeout_s
         self.gate: Gate = Gate(self.candidate, champion=champion or None,
                                seed=self.seed, trust_pickle=opt("evalgate_trust_pickle"),
-                               registry=settings.registry.resolve())
+                               registry=settings.registry.resolve(), timeout_s=self.timeout_s)
         self.started_at = __import__("evalgate.verdict", fromlist=["now"]).now()
         self.t0 = time.perf_counter()
         #: the suite files that make up the gate, whatever pytest collects
@@ -132,11 +131,8 @@ class GateSession:
         if file.path not in self.outcomes:
             selected = {i.check_id for i in item.session.items
                         if isinstance(i, CheckItem) and i.suite_file is file}
-            with warnings.catch_warnings():
-                # evalgate's own policy, not the host project's filterwarnings: the same
-                # inputs give the same verdict under pytest and `evalgate run`
-                warnings.simplefilter("ignore")
-                self.outcomes[file.path] = self.gate.run_suite(file.suite, selected)
+            # under evalgate's own warnings policy (Gate.run_suite), not the project's
+            self.outcomes[file.path] = self.gate.run_suite(file.suite, selected)
         return self.outcomes[file.path]
 
     def planned(self) -> list[tuple[Path, str]]:

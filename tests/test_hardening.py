@@ -637,3 +637,45 @@ def test_filterwarnings_error_gives_the_same_verdict_as_evalgate_run(
     assert ([{k: v for k, v in c.items() if k not in strip} for c in cli["suites"][0]["checks"]]
             == [{k: v for k, v in c.items() if k not in strip}
                 for c in plugin["suites"][0]["checks"]])
+
+
+def test_the_timeout_flag_bounds_the_whole_gate(pytester: pytest.Pytester, gate_project,
+                                                pickles) -> None:
+    """``--evalgate-timeout`` reaches the Gate: a model that never answers is cut at the
+    gate's limit, well before the per-call default of 600 s."""
+    gate_project(checks=QUICK, champion=None)
+    started = time.monotonic()
+    result = pytester.runpytest(f"--evalgate={pickles['never']}", "--evalgate-trust-pickle",
+                                "--evalgate-timeout=2")
+    assert time.monotonic() - started < 60
+    out = result.stdout.str()
+    assert result.ret == 1, out
+    _no_traceback(out)
+    assert "the gate's limit of 2 s" in out
+    assert read_verdict(pytester.path)["decision"] == "block"
+
+
+@pytest.mark.parametrize("value", ["0", "-1", "soon", "1e12"])
+def test_the_timeout_flag_refuses_nonsense(pytester: pytest.Pytester, gate_project,
+                                           value: str) -> None:
+    gate_project()
+    result = pytester.runpytest(f"--evalgate={CANDIDATE}", f"--evalgate-timeout={value}")
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    assert "--evalgate-timeout" in result.stderr.str()
+
+
+def test_evalgate_run_timeout_and_the_pyproject_setting(tmp_path: Path, monkeypatch,
+                                                        pickles, capsys) -> None:
+    from evalgate.cli import main
+
+    (tmp_path / "suites").mkdir()
+    (tmp_path / "suites" / "s.yaml").write_text(suite_text(checks=QUICK, champion=None))
+    (tmp_path / "pyproject.toml").write_text("[tool.evalgate]\ntimeout_s = 2\n")
+    monkeypatch.chdir(tmp_path)
+    started = time.monotonic()
+    assert main(["run", str(pickles["never"]), "--trust-pickle"]) == 1
+    assert time.monotonic() - started < 60
+    assert "the gate's limit of 2 s" in capsys.readouterr().out
+    (tmp_path / "pyproject.toml").write_text("[tool.evalgate]\ntimeout_s = 'soon'\n")
+    assert main(["run", str(pickles["never"]), "--trust-pickle"]) == 2
+    assert "timeout_s" in capsys.readouterr().err
