@@ -234,6 +234,8 @@ def _run(args: argparse.Namespace) -> int:
     except EvalgateError as exc:
         print(f"evalgate: BLOCK — {exc}", file=sys.stderr)
         return 1
+    for warning in written.warnings:
+        print(warning, file=sys.stderr)
     print(f"{written.summary.line} — report: {display_path(written.report_path)}")
     return 0 if written.summary.decision == "promote" else 1
 

@@ -31,6 +31,9 @@ class Written:
     summary: _verdict.Summary
     verdict_path: Path
     report_path: Path
+    #: what could not be done and does not change the decision (an unwritable
+    #: $GITHUB_STEP_SUMMARY): shown to the user, one line each
+    warnings: tuple[str, ...] = ()
 
 
 def start(candidate: Path, report_dir: Path, started_at: datetime) -> None:
@@ -55,12 +58,14 @@ def finish(outcomes: Sequence[SuiteOutcome], *, candidate: Path, report_dir: Pat
     verdict_path = report_dir / VERDICT_NAME
     _write(verdict_path, _verdict.dumps(doc))
     report_path = _guarded(report_dir, lambda: write_report(doc, report_dir))
-    write_summary(doc, report_dir, report_path)
-    return Written(summary, verdict_path, report_path)
+    _, problem = write_summary(doc, report_dir, report_path)
+    return Written(summary, verdict_path, report_path, () if problem is None else (problem,))
 
 
-def write_summary(doc: dict, report_dir: Path, report_path: Path) -> Path:
-    """reports/summary.md, also appended to $GITHUB_STEP_SUMMARY when CI sets it."""
+def write_summary(doc: dict, report_dir: Path, report_path: Path) -> tuple[Path, str | None]:
+    """reports/summary.md, also appended to $GITHUB_STEP_SUMMARY when CI sets it. A step
+    summary that cannot be written is returned as a warning: the verdict, the report and
+    summary.md are written, and the decision stands."""
     from .config import display_path
 
     text = summary_markdown(doc, display_path(report_path))
@@ -72,9 +77,10 @@ def write_summary(doc: dict, report_dir: Path, report_path: Path) -> Path:
             with open(step, "a", encoding="utf-8") as f:
                 f.write(text + "\n")
         except OSError as exc:
-            raise OutputError(f"GITHUB_STEP_SUMMARY={step}: cannot append the summary: "
-                              f"{exc.strerror or exc}") from None
-    return path
+            return path, (f"evalgate: warning: GITHUB_STEP_SUMMARY={step}: cannot append the "
+                          f"summary ({exc.strerror or exc}); {SUMMARY_NAME} is in "
+                          f"{report_dir}")
+    return path, None
 
 
 def _write(path: Path, text: str) -> None:

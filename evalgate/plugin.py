@@ -115,6 +115,7 @@ class GateSession:
         self.ran: set[tuple[Path, str]] = set()
         self.summary_line: str | None = None
         self.output_error: str | None = None
+        self.warnings: tuple[str, ...] = ()
 
     def is_suite(self, path: Path) -> bool:
         from .spec import is_suite_file
@@ -172,6 +173,7 @@ class GateSession:
             session.exitstatus = pytest.ExitCode.TESTS_FAILED
             return
         self.summary = written.summary
+        self.warnings = written.warnings
         self.summary_line = f"{written.summary.line} — report: {display_path(written.report_path)}"
         if written.summary.decision == "block" and session.exitstatus in (
                 pytest.ExitCode.OK, pytest.ExitCode.NO_TESTS_COLLECTED):
@@ -249,6 +251,8 @@ def pytest_unconfigure(config: pytest.Config) -> None:
     tr = config.pluginmanager.get_plugin("terminalreporter")
     if tr is None:
         return
+    for warning in gs.warnings:
+        tr.write_line(warning, yellow=True)
     if gs.output_error is not None:
         tr.write_line(gs.output_error, red=True, bold=True)
     elif gs.summary_line is not None:

@@ -276,6 +276,22 @@ def _bad_rows(proba: np.ndarray, rows: np.ndarray, what: str) -> str:
             f"a probability output holds one probability per class, each row summing to 1")
 
 
+#: the largest regression prediction the gate judges: its squared error and the bootstrap's
+#: sums of cubes of those stay inside float64 (see :data:`evalgate.metrics.MAX_MAGNITUDE`)
+MAX_PREDICTION = 1e45
+
+
+def _plausible(info: ModelInfo, values: np.ndarray) -> None:
+    big = np.abs(values) > MAX_PREDICTION
+    if big.any():
+        first = int(np.flatnonzero(big)[0])
+        raise ModelOutputError(info.path, f"the model returned implausibly large predictions "
+                                          f"for {int(big.sum())} of {len(values)} rows (first "
+                                          f"at data row {first + 1}: {values[first]:.3g}, "
+                                          f"beyond ±{MAX_PREDICTION:g}); the gate cannot judge "
+                                          "such output")
+
+
 def canonical(raw: RawPrediction, task: Task, target: Target, info: ModelInfo,
               n_rows: int) -> Predictions:
     """Check and convert one model's raw prediction for ``task``."""
@@ -286,6 +302,7 @@ def canonical(raw: RawPrediction, task: Task, target: Target, info: ModelInfo,
         values = np.asarray(raw.values, dtype=np.float64).reshape(-1)
         _check_rows(info, len(values), n_rows)
         _finite(info, values, "predictions")
+        _plausible(info, values)
         return Predictions(label=values, score=None)
 
     if raw.proba is None and raw.labels is None:
