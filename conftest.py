@@ -7,7 +7,13 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import onnx  # noqa: F401
+import onnxruntime  # noqa: F401
+import pandas.core.arrays.arrow.extension_types  # noqa: F401 - registers with pyarrow once
+import pandas.io.parquet  # noqa: F401
+import pyarrow.parquet  # noqa: F401
 import pytest
+import scipy.stats  # noqa: F401
 
 # pytester's in-process runs drop modules first imported inside them; numpy and onnxruntime
 # cannot be imported twice in one process, so the gate's whole import graph is loaded here.
@@ -20,12 +26,6 @@ import evalgate.models.onnx  # noqa: F401
 import evalgate.models.sklearn  # noqa: F401
 import evalgate.output  # noqa: F401
 import evalgate.runner  # noqa: F401
-import onnx  # noqa: F401
-import onnxruntime  # noqa: F401
-import pandas.core.arrays.arrow.extension_types  # noqa: F401 - registers with pyarrow once
-import pandas.io.parquet  # noqa: F401
-import pyarrow.parquet  # noqa: F401
-import scipy.stats  # noqa: F401
 
 ROOT = Path(__file__).resolve().parent
 EXAMPLES = ROOT / "examples"

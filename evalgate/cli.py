@@ -58,7 +58,8 @@ def _parser() -> argparse.ArgumentParser:
                           "[tool.evalgate] timeout_s, else 3600)")
 
     val = sub.add_parser("validate", help="check suite files without running any model")
-    val.add_argument("suites", type=Path, nargs="*", help="suite files or folders (default: suites/)")
+    val.add_argument("suites", type=Path, nargs="*",
+                     help="suite files or folders (default: suites/)")
     _registry_parsers(sub)
     from .cli_report import add_parsers
 
@@ -264,7 +265,8 @@ def _validate(args: argparse.Namespace) -> int:
                 from .checks import plan_checks
 
                 n = len(plan_checks(suite))
-                print(f"OK      {display_path(path)} ({suite.name}: {n} check{'s' if n != 1 else ''})")
+                checks = f"{n} check{'s' if n != 1 else ''}"
+                print(f"OK      {display_path(path)} ({suite.name}: {checks})")
     if not found:
         print("evalgate: no suite files found", file=sys.stderr)
         return 2

@@ -395,7 +395,8 @@ def _multiclass(info: ModelInfo, target: Target, match: ClassMatch,
         unknown = [u for u in uniq if u not in trans]
         if unknown:
             raise ModelOutputError(info.path, f"the model predicts labels the suite does not "
-                                              f"know: {', '.join(repr(str(u)) for u in unknown[:5])}")
+                                              f"know: "
+                                              f"{', '.join(repr(str(u)) for u in unknown[:5])}")
         label = np.array([trans[u] for u in uniq], dtype=np.int64)[inverse]
     else:
         assert table is not None

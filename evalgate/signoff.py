@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -132,7 +132,7 @@ def sign(verdict_path: Path, reviewer: str, note: str = "",
                             f"promote verdict can be signed off")
     entry = {"schema": SCHEMA, "verdict_sha256": hashlib.sha256(raw).hexdigest(),
              "reviewer": reviewer.strip(), "note": note,
-             "signed_at": (now or datetime.now(timezone.utc)).isoformat(timespec="seconds"),
+             "signed_at": (now or datetime.now(UTC)).isoformat(timespec="seconds"),
              "decision": doc["decision"],
              "candidate_sha256": (doc.get("candidate") or {}).get("sha256")}
     write_atomic(signoff_path(verdict_path), json.dumps(entry, indent=2) + "\n")

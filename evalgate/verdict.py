@@ -6,7 +6,7 @@ import json
 import platform
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from importlib import metadata
 from pathlib import Path
 from typing import Any, Literal
@@ -144,7 +144,7 @@ def build(outcomes: Sequence[SuiteOutcome], *, candidate: Path, seed: int | None
             "python": platform.python_version(),
             "packages": package_versions(),
             "seed": seed if seed is not None else (seeds.pop() if len(seeds) == 1 else None),
-            "started_at": started_at.astimezone(timezone.utc).isoformat(timespec="seconds"),
+            "started_at": started_at.astimezone(UTC).isoformat(timespec="seconds"),
             "duration_s": round(duration_s, 3),
             "platform": platform.platform(),
         },
@@ -167,7 +167,7 @@ def in_progress(candidate: Path, started_at: datetime) -> dict[str, Any]:
         "champion": None, "suites": [],
         "provenance": {"evalgate": __version__, "python": platform.python_version(),
                        "packages": {}, "seed": None,
-                       "started_at": started_at.astimezone(timezone.utc).isoformat(
+                       "started_at": started_at.astimezone(UTC).isoformat(
                            timespec="seconds"),
                        "duration_s": None, "platform": platform.platform()},
         "summary": {"total": 0, "failed": 0, "decided": 0, "reasons": [IN_PROGRESS],
@@ -202,4 +202,4 @@ def dumps(verdict: dict[str, Any]) -> str:
 
 
 def now() -> datetime:
-    return datetime.now(timezone.utc)
+    return datetime.now(UTC)

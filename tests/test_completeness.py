@@ -284,3 +284,13 @@ def test_xdist_is_refused_once_in_the_controller(pytester: pytest.Pytester,
     err = result.stderr.str()
     assert err.count("evalgate does not run under pytest-xdist") == 1, err
     assert "Traceback" not in err + result.stdout.str()
+
+
+def test_only_informational_outputs_block(pytester: pytest.Pytester, gate_project) -> None:
+    """A bias metric with no threshold is reported, never judged: it cannot promote."""
+    gate_project(checks="  bias:\n    groups: [sex]\n    metrics: [selection_rate]\n")
+    result = pytester.runpytest(f"--evalgate={CANDIDATE}")
+    assert result.ret == 1, result.stdout.str()
+    assert result.outlines[-1].startswith(f"evalgate: BLOCK ({NO_DECISION})")
+    [check] = read_verdict(pytester.path)["suites"][0]["checks"]
+    assert check["status"] == "pass" and check["blocking"] is False

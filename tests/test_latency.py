@@ -16,8 +16,14 @@ import pytest
 from conftest import ADULT_TEST, CANDIDATE, CHAMPION, read_verdict, suite_text
 from evalgate.errors import SpecError
 from evalgate.spec import load_suite
-from evalgate.timing import (min_samples, open_loop, percentile, ratio_upper_bound,
-                             summarise, trustworthy)
+from evalgate.timing import (
+    min_samples,
+    open_loop,
+    percentile,
+    ratio_upper_bound,
+    summarise,
+    trustworthy,
+)
 from tests import crashy
 
 # ----------------------------------------------------------------------------- arithmetic

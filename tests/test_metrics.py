@@ -10,8 +10,14 @@ import numpy as np
 import pytest
 from sklearn import metrics as skm
 
-from evalgate.metrics import (REGISTRY, TASKS, UnknownMetricError, confusion, get_metric,
-                              metric_names)
+from evalgate.metrics import (
+    REGISTRY,
+    TASKS,
+    UnknownMetricError,
+    confusion,
+    get_metric,
+    metric_names,
+)
 
 
 def _binary(seed: int, n: int = 400, ties: bool = False) -> tuple[np.ndarray, ...]:

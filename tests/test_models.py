@@ -15,12 +15,12 @@ from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import StandardScaler
 from sklearn.svm import LinearSVC
 
-from tests import modelzoo as mz
 from evalgate.data import Target
 from evalgate.errors import ModelLoadError, ModelOutputError
 from evalgate.models import ModelInfo, RawPrediction, load_model
 from evalgate.models.fake import FakeModel
 from evalgate.predictions import canonical, class_universe
+from tests import modelzoo as mz
 
 FEATURES = list(mz.FEATURES)
 

@@ -22,15 +22,13 @@ from scipy import stats as sps
 from statsmodels.stats.contingency_tables import mcnemar
 from statsmodels.stats.proportion import proportion_confint
 
-from evalgate.checks import EvalContext
-from evalgate.checks import performance
+from evalgate import stats
+from evalgate.checks import EvalContext, performance
 from evalgate.data import Target
 from evalgate.metrics import Metric, get_metric
 from evalgate.predictions import Predictions
 from evalgate.spec import DataSpec, MetricCheck, Suite, Threshold
-from evalgate import stats
-from evalgate.stats import (ASYMPTOTIC_MIN_ROWS, Interval, StatsError, assess, bca_bound,
-                            delong)
+from evalgate.stats import ASYMPTOTIC_MIN_ROWS, Interval, StatsError, assess, bca_bound, delong
 
 ROOT = Path(__file__).resolve().parents[1]
 

@@ -81,7 +81,9 @@ def plan(suite: Suite) -> list[CheckPlan]:
     spec: BiasSpec | None = suite.families.get(FAMILY)
     if spec is None:
         return []
-    return [CheckPlan(FAMILY, spec.check_name(g, m), g.line, spec.blocking)
+    # a metric with no threshold is informational: it never blocks, and never counts as a
+    # blocking check that decided (DESIGN.md §3)
+    return [CheckPlan(FAMILY, spec.check_name(g, m), g.line, spec.blocking and m.judged)
             for g in spec.groupings for m in spec.metrics]
 
 
@@ -98,6 +100,7 @@ def run(ctx: EvalContext, selected: Collection[str] | None) -> list[CheckResult]
             cid = ctx.suite.check_id(FAMILY, name)
             if selected is not None and cid not in selected:
                 continue
+            # an error blocks even for an informational metric: the suite is not what it says
             plan_ = CheckPlan(FAMILY, name, grouping.line, spec.blocking)
             try:
                 if prepared is None:
@@ -217,7 +220,7 @@ def group_rows(ctx: EvalContext, spec: BiasSpec, grouping: Grouping) -> Groups:
         keys = []
         for value in present:
             key = []
-            for c, labs in reversed(parts):
+            for _, labs in reversed(parts):
                 value, digit = divmod(int(value), len(labs))
                 key.append(labs[digit])
             keys.append(tuple(reversed(key)))
@@ -476,8 +479,9 @@ def evaluate(ctx: EvalContext, spec: BiasSpec, grouping: Grouping, metric: BiasM
         "groups": _group_rows(groups, comps, tables, positives, reasons, prepared.models),
     }
     threshold = metric.threshold()
-    base = dict(id=cid, family=FAMILY, name=name, blocking=spec.blocking, metric=metric.name,
-                confidence=conf, threshold=threshold, line=grouping.line)
+    base: dict[str, Any] = dict(id=cid, family=FAMILY, name=name,
+                                blocking=spec.blocking and metric.judged, metric=metric.name,
+                                confidence=conf, threshold=threshold, line=grouping.line)
     left_out = [(groups.labels[g], reasons[g]) for g in range(G) if reasons[g] is not None]
     left_text = _left_out_text(left_out)
 

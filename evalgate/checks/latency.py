@@ -23,8 +23,16 @@ import pandas as pd
 
 from ..spec import Suite
 from ..spec_latency import LatencySpec
-from ..timing import (MAX_CALLS_ESTIMATE, QUANTILE_METHOD, QuantileBound, Verdict,
-                      calls_to_resolve, quantile_bounds, ratio_upper_bound, summarise)
+from ..timing import (
+    MAX_CALLS_ESTIMATE,
+    QUANTILE_METHOD,
+    QuantileBound,
+    Verdict,
+    calls_to_resolve,
+    quantile_bounds,
+    ratio_upper_bound,
+    summarise,
+)
 from . import CheckPlan, CheckResult, EvalContext, Status, error_result
 
 FAMILY = "latency"

@@ -49,13 +49,16 @@ def _signed(x: Any, digits: int = 4) -> str:
     return f"{x:+.{digits}f}"
 
 
+STATUSES = ("pass", "fail", "error", "skip")
+
+
 def render(verdict: dict[str, Any], signoff: dict[str, Any] | None = None) -> str:
     """The report page for ``verdict`` (a verdict.json document), with its sign-off."""
     anchors = {id(c): f"check-{i}-{j}" for i, s in enumerate(verdict["suites"], 1)
                for j, c in enumerate(s["checks"], 1)}
     checks = [c for s in verdict["suites"] for c in s["checks"]]
     deciding = [c for c in checks if c["blocking"] and c["status"] in ("fail", "error")]
-    counts = {st: sum(c["status"] == st for c in checks) for st in ("pass", "fail", "error", "skip")}
+    counts = {st: sum(c["status"] == st for c in checks) for st in STATUSES}
     return _environment().get_template("report.html.j2").render(
         v=verdict, checks=checks, deciding=deciding, counts=counts, signoff=signoff,
         gate_reasons=gate_reasons(verdict),
@@ -72,7 +75,7 @@ def write_report(verdict: dict[str, Any], directory: Path,
 def summary_markdown(verdict: dict[str, Any], report: str | None = None) -> str:
     """A short Markdown summary for CI pages: the decision and the checks that decided it."""
     checks = [c for s in verdict["suites"] for c in s["checks"]]
-    counts = {st: sum(c["status"] == st for c in checks) for st in ("pass", "fail", "error", "skip")}
+    counts = {st: sum(c["status"] == st for c in checks) for st in STATUSES}
     icon = "✅" if verdict["decision"] == "promote" else "⛔"
     lines = [f"## {icon} evalgate: {verdict['decision'].upper()}", "",
              f"Candidate `{_md(verdict['candidate']['path'])}` "
