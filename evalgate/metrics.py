@@ -24,7 +24,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Literal
+from typing import Literal, cast
 
 import numpy as np
 
@@ -363,8 +363,8 @@ def _build() -> dict[Task, dict[str, Metric]]:
 
     for task, table, k in (("binary", _BINARY_TABLE, 2), ("multiclass", _MULTICLASS_TABLE, None)):
         for name, hib, f, bounds, doc in table:
-            add(Metric(name, task, hib, "label", "confusion", _from_table(f, k), bounds,
-                       from_confusion=f, doc=doc))  # type: ignore[arg-type]
+            add(Metric(name, cast(Task, task), hib, "label", "confusion", _from_table(f, k),
+                       bounds, from_confusion=f, doc=doc))
 
     add(Metric("roc_auc", "binary", True, "score", "auc", binary_roc_auc, _UNIT,
                doc="area under the ROC curve"))
@@ -372,11 +372,11 @@ def _build() -> dict[Task, dict[str, Metric]]:
                doc="area under the precision-recall curve (step-wise)"))
     for task, ll, br in (("binary", _binary_log_loss_rows, _binary_brier_rows),
                          ("multiclass", _multiclass_log_loss_rows, _multiclass_brier_rows)):
-        add(Metric("log_loss", task, False, "score", "mean", _mean_of(ll), (0.0, np.inf),
-                   per_row=ll, doc="mean negative log-likelihood"))  # type: ignore[arg-type]
-        add(Metric("brier_score", task, False, "score", "mean", _mean_of(br),
+        add(Metric("log_loss", cast(Task, task), False, "score", "mean", _mean_of(ll),
+                   (0.0, np.inf), per_row=ll, doc="mean negative log-likelihood"))
+        add(Metric("brier_score", cast(Task, task), False, "score", "mean", _mean_of(br),
                    (0.0, 1.0 if task == "binary" else 2.0),
-                   per_row=br, doc="mean squared error of the probabilities"))  # type: ignore[arg-type]
+                   per_row=br, doc="mean squared error of the probabilities"))
     add(Metric("roc_auc", "multiclass", True, "score", "generic", multiclass_roc_auc, _UNIT,
                doc="one-vs-rest macro ROC AUC"))
 

@@ -253,7 +253,7 @@ def _probabilities(info: ModelInfo, proba: np.ndarray) -> np.ndarray:
     """Refuse a probability table outside [0, 1] or whose rows do not sum to 1; clip the
     float rounding that the tolerances allow."""
     k = proba.shape[1]
-    outside = ((proba < -PROBA_RANGE_ATOL) | (proba > 1 + PROBA_RANGE_ATOL)).any(axis=1)
+    outside = np.asarray(((proba < -PROBA_RANGE_ATOL) | (proba > 1 + PROBA_RANGE_ATOL)).any(axis=1))
     if outside.any():
         raise ModelOutputError(info.path, _bad_rows(proba, outside, "outside [0, 1]"))
     if k > 1:

@@ -136,7 +136,7 @@ def _by_batch(r: Reader, d: LineDict, key: str, sizes: tuple[int, ...]) -> dict[
         if isinstance(bs, bool) or not isinstance(bs, int) or bs not in sizes:
             raise r.fail(m.line_of(bs), key, f"{bs!r} is not one of batch_sizes "
                                              f"{list(sizes)}")
-        v = r.number(m, bs)
+        v = r.number(m, bs)  # type: ignore[arg-type]  # batch-size keys are ints
         if v <= 0:
             raise r.fail(m.line_of(bs), key, f"must be above 0, got {v:g}")
         out[bs] = v
@@ -211,7 +211,7 @@ def parse_stress(r: Reader, section: Any, line: int, task: Task, data: DataSpec)
     if "malformed" in d:
         s = _section(r, d, "malformed")
         r.only_keys(s, MALFORMED_KEYS, "stress.malformed")
-        cases = MALFORMED_CASES
+        cases: tuple[str, ...] = MALFORMED_CASES
         if "cases" in s:
             cases = r.names(s, "cases")
             for c in cases:

@@ -183,7 +183,7 @@ def _gates(r: Reader, d: LineDict, task: Task, base: Gates) -> Gates:
         values["tolerance"] = None if d["tolerance"] is None else _nonnegative(r, d, "tolerance")
     if "blocking" in d:
         values["blocking"] = r.boolean(d, "blocking")
-    merged = {"max_flip_rate": base.max_flip_rate,
+    merged: dict[str, Any] = {"max_flip_rate": base.max_flip_rate,
               "max_flip_rate_increase": base.max_flip_rate_increase,
               "max_regression": base.max_regression, "tolerance": base.tolerance,
               "blocking": base.blocking}

@@ -441,9 +441,9 @@ def evaluate(ctx: EvalContext, spec: BiasSpec, grouping: Grouping, metric: BiasM
         for m, cells in zip(prepared.models, per_model):
             tables[m] = []
             for comp in comps:
-                value, num, den = _rate_values(cells, rates[comp])
+                rate_value, num, den = _rate_values(cells, rates[comp])
                 lo, hi = wilson(num, den, z)
-                tables[m].append(Table(value, lo, hi, den, num, None))
+                tables[m].append(Table(rate_value, lo, hi, den, num, None))
         positives = (per_model[0][:, 2] + per_model[0][:, 3]) if prepared.task == "binary" \
             else None
 
@@ -458,10 +458,10 @@ def evaluate(ctx: EvalContext, spec: BiasSpec, grouping: Grouping, metric: BiasM
             reasons[g] = reasons[g] or "a single row has no interval"
     else:
         rates = BINARY_RATES if prepared.task == "binary" else MULTICLASS_RATES
-        for ci, comp in enumerate(comps):
+        for c_index, comp in enumerate(comps):
             rate = rates[comp]
             for m in judged_models:
-                den = tables[m][ci].den
+                den = tables[m][c_index].den
                 for g in np.flatnonzero(den < spec.min_denominator):
                     if reasons[g] is None:
                         who = f"the {m}'s " if rate.model_dependent else ""
@@ -570,6 +570,7 @@ def evaluate(ctx: EvalContext, spec: BiasSpec, grouping: Grouping, metric: BiasM
             cand_reps, champ_reps, e_ref, statistic, conf, details["n"])
         delta = Interval(theta, bound, None, se, f"{method}-directional", details["n"])
         ok, text = _compare(metric, statistic, delta, value, champion_value, pct, details)
+        assert metric.max_regression is not None  # compares implies it
         _add(clauses, failed, ok, text,
              "inconclusive" if delta.estimate >= -metric.max_regression else "regression")
 
