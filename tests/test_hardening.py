@@ -29,8 +29,9 @@ from evalgate.checks import CheckResult
 from evalgate.cli import main
 from evalgate.data import read_table
 from evalgate.errors import DataError, ModelLoadError, ModelOutputError, SpecError
-from evalgate.metrics import MAX_MAGNITUDE, MetricOverflowError, get_metric
+from evalgate.metrics import MetricOverflowError, get_metric
 from evalgate.models import call_with_limit, load_model
+from evalgate.predictions import MAX_PREDICTION
 from evalgate.report import render, svg
 from evalgate.runner import Gate, finite_or_error
 from evalgate.spec import load_suite
@@ -463,7 +464,10 @@ def test_huge_regression_outputs_are_errors_and_the_report_renders(
     assert main(["run", "huge.onnx", "--suites", "reg.yaml"]) == 1
     out = capsys.readouterr()
     _no_traceback(out.out + out.err)
-    assert f"beyond ±{MAX_MAGNITUDE:g}" in out.out
+    # refused where the predictions are read, naming the model (predictions.MAX_PREDICTION),
+    # before any metric's arithmetic meets them
+    assert "huge.onnx: the model returned implausibly large predictions" in out.out
+    assert f"beyond ±{MAX_PREDICTION:g}" in out.out
     verdict = json.loads((tmp_path / "reports" / "verdict.json").read_text())
     assert verdict["decision"] == "block"
     assert {c["status"] for c in verdict["suites"][0]["checks"]} == {"error"}
