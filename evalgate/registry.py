@@ -481,7 +481,11 @@ class ModelRegistry:
     def __init__(self, root: Path, name: str):
         self.root = Path(root)
         self.name = check_name(name)
-        self.dir = self.root / name
+        self._lay_out(self.root / name)
+
+    def _lay_out(self, directory: Path) -> None:
+        """The files of one hash-chained record under ``directory``."""
+        self.dir = directory
         self.versions_dir = self.dir / "versions"
         self.verdicts_dir = self.dir / "verdicts"
         self.state_path = self.dir / "state.json"
@@ -1017,11 +1021,7 @@ class RegistryPolicy(ModelRegistry):
     def __init__(self, root: Path):  # no model name to check
         self.root = Path(root)
         self.name = "the registry policy"
-        self.dir = self.root / POLICY_DIR
-        self.versions_dir = self.dir / "versions"
-        self.verdicts_dir = self.dir / "verdicts"
-        self.state_path = self.dir / "state.json"
-        self.audit_path = self.dir / "audit.jsonl"
+        self._lay_out(self.root / POLICY_DIR)
 
     @property
     def hint(self) -> str:
