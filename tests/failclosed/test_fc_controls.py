@@ -37,7 +37,10 @@ def test_shipped_case_promotes_under_evalgate_run(project: Path) -> None:
 
 def test_filterwarnings_error_project_promotes_like_the_cli(pt: pytest.Pytester) -> None:
     """Model calls run under evalgate's own warnings policy, not the project's."""
-    pt.makeini("[pytest]\nfilterwarnings = error\n")
+    pt.makeini("[pytest]\nfilterwarnings =\n    error\n"
+               # pytester's inner sessions re-register the imported plugin (an artefact of
+               # running pytest inside pytest, as in this project's own pyproject)
+               "    ignore:Module already imported:pytest.PytestAssertRewriteWarning\n")
     write_suite(pt.path, suite_yaml(data=write_csv(pt.path / "adult.csv"), champion=CHAMPION))
     run = gate(pt, f"--evalgate={CANDIDATE}")
     assert_promoted(run, pt.path / "reports")
