@@ -182,9 +182,9 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _settings() -> Settings:
-    from .config import read_settings
+    from .config import project_settings
 
-    return read_settings(Path.cwd())
+    return project_settings(Path.cwd())
 
 
 def _run(args: argparse.Namespace) -> int:
@@ -231,7 +231,7 @@ def _run(args: argparse.Namespace) -> int:
         written = finish(outcomes, candidate=args.candidate, report_dir=report_dir,
                          seed=args.seed, started_at=started,
                          duration_s=time.perf_counter() - t0,
-                         signing_key=settings.signing_key)
+                         signing_key=settings.signing_key, suites_path=suites_path)
     except EvalgateError as exc:
         print(f"evalgate: BLOCK — {exc}", file=sys.stderr)
         return 1

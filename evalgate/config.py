@@ -73,6 +73,31 @@ def check_timeout(value: Any) -> float:
     return float(value)
 
 
+#: files that mark a project's root folder when no pyproject.toml is found on the way up
+ROOT_MARKERS = (".git", "pytest.ini", "tox.ini", "setup.cfg")
+
+
+def project_root(start: Path) -> Path:
+    """The project folder of ``start``: the nearest folder at or above it holding a
+    pyproject.toml, or else one of :data:`ROOT_MARKERS`; ``start`` itself when none is found.
+
+    ``pytest --evalgate`` and ``evalgate run`` both use it, from the folder they were invoked
+    in, so that they gate the same suites with the same settings wherever the model file lies
+    (pytest's own rootdir follows its path arguments, the candidate's path among them)."""
+    start = start.resolve()
+    for folder in (start, *start.parents):
+        if (folder / "pyproject.toml").is_file():
+            return folder
+        if any((folder / marker).exists() for marker in ROOT_MARKERS):
+            return folder
+    return start
+
+
+def project_settings(start: Path) -> Settings:
+    """:func:`read_settings` of :func:`project_root` of ``start``."""
+    return read_settings(project_root(start))
+
+
 def display_path(path: Path | str) -> str:
     """``path`` relative to the working directory when it lies below it."""
     p = Path(path)

@@ -18,6 +18,7 @@ if TYPE_CHECKING:
     from .checks import CheckPlan, CheckResult
     from .runner import Gate, SuiteOutcome
     from .spec import Suite
+    from .verdict import Summary
 
 OPT_CANDIDATE = "--evalgate"
 OPT_CHAMPION = "--evalgate-champion"
@@ -26,6 +27,7 @@ OPT_REPORT = "--evalgate-report"
 OPT_SEED = "--evalgate-seed"
 OPT_TRUST = "--evalgate-trust-pickle"
 OPT_TIMEOUT = "--evalgate-timeout"
+COLLECT_ONLY = "the verdict says block (run in progress)"
 
 
 def _seed(text: str) -> int:
@@ -78,17 +80,15 @@ class GateSession:
     which blocks (DESIGN.md §1)."""
 
     def __init__(self, config: pytest.Config):
-        from .config import read_settings
+        from .config import project_settings
         from .errors import EvalgateError
         from .runner import Gate
         from .spec import find_suites
 
         self.config = config
         invocation = config.invocation_params.dir
-        pyproject = config.inipath if config.inipath and config.inipath.name == \
-            "pyproject.toml" else None
-        try:
-            settings = read_settings(config.rootpath, pyproject)
+        try:  # the project of the folder pytest was run in, as `evalgate run` reads it
+            settings = project_settings(invocation)
         except EvalgateError as exc:
             raise pytest.UsageError(str(exc)) from None
         self.settings = settings
@@ -116,6 +116,7 @@ class GateSession:
         self.summary_line: str | None = None
         self.output_error: str | None = None
         self.warnings: tuple[str, ...] = ()
+        self.summary: Summary | None = None
 
     def is_suite(self, path: Path) -> bool:
         from .spec import is_suite_file
@@ -167,7 +168,8 @@ class GateSession:
             written = finish(outcomes, candidate=self.candidate, report_dir=self.report_dir,
                              seed=self.seed, started_at=self.started_at,
                              duration_s=time.perf_counter() - self.t0, not_run=not_run,
-                             signing_key=self.settings.signing_key)
+                             signing_key=self.settings.signing_key,
+                             suites_path=self.suites_path)
         except EvalgateError as exc:  # an unwritable report folder, a bad signing key
             self.output_error = f"evalgate: BLOCK — {exc}"
             session.exitstatus = pytest.ExitCode.TESTS_FAILED
@@ -212,6 +214,12 @@ def pytest_configure(config: pytest.Config) -> None:
             getattr(config.option, "dist", "no") not in ("no", None):
         raise pytest.UsageError("evalgate does not run under pytest-xdist (-n/--dist): the "
                                 "gate runs its checks in one process; drop -n")
+    shows = [flag for flag, on in (("--fixtures", config.option.showfixtures),
+                                   ("--fixtures-per-test", config.option.show_fixtures_per_test),
+                                   ("--markers", config.option.markers)) if on]
+    if shows:
+        raise pytest.UsageError(f"{shows[0]} lists and judges nothing, but --evalgate must "
+                                "exit 0 only on a promote: drop one of them")
     gs = GateSession(config)
     config.stash[_SESSION] = gs
     files = [str(p) for p in gs.planned_files] or [str(gs.suites_path)]
@@ -220,7 +228,7 @@ def pytest_configure(config: pytest.Config) -> None:
     else:  # positional paths are collected in addition to the gate's suites
         named = {Path(a.split("::")[0]).resolve() for a in config.args}
         config.args = [*config.args, *(f for f in files if Path(f) not in named)]
-    if not config.option.collectonly:
+    if not config.option.help:  # --collect-only too: no earlier promote survives a gate run
         from .errors import EvalgateError
         from .output import start
 
@@ -239,7 +247,12 @@ def pytest_collect_file(file_path: Path, parent: pytest.Collector) -> pytest.Col
 
 def pytest_sessionfinish(session: pytest.Session) -> None:
     gs = _active(session.config)
-    if gs is None or session.config.option.collectonly:
+    if gs is None:
+        return
+    if session.config.option.collectonly:  # nothing was judged: the verdict stays "in progress"
+        gs.summary_line = f"evalgate: BLOCK (collect only: no check ran) — {COLLECT_ONLY}"
+        if session.exitstatus == pytest.ExitCode.OK:
+            session.exitstatus = pytest.ExitCode.TESTS_FAILED
         return
     gs.finish(session)
 
@@ -256,7 +269,7 @@ def pytest_unconfigure(config: pytest.Config) -> None:
     if gs.output_error is not None:
         tr.write_line(gs.output_error, red=True, bold=True)
     elif gs.summary_line is not None:
-        promote = gs.summary.decision == "promote"
+        promote = gs.summary is not None and gs.summary.decision == "promote"
         tr.write_line(gs.summary_line, green=promote, red=not promote, bold=True)
 
 

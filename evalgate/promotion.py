@@ -250,6 +250,8 @@ class VerdictFile:
     not_run: tuple[str, ...] = ()
     summary_fields: Mapping[str, Any] = field(default_factory=dict, compare=False, repr=False)
     in_progress: bool = False
+    #: ``gate.suites``: the suite file or folder the gate found its suites in
+    suites_path: str | None = None
 
     @classmethod
     def load(cls, path: Path) -> VerdictFile:
@@ -317,12 +319,15 @@ class VerdictFile:
         reasons = s.strings(summary, "reasons", "summary")
         not_run = s.strings(summary, "not_run", "summary")
         in_progress = s.get(summary, "in_progress", "summary", (bool,), optional=True)
+        gate = s.get(doc, "gate", "", (dict,), optional=True) or {}
+        suites_path = s.get(gate, "suites", "gate", (str,), optional=True)
         return cls(path=path, sha256=hashlib.sha256(raw).hexdigest(), raw=raw,
                    decision=decision, complete=fields["complete"], candidate_sha256=cand_sha,
                    champion_sha256=champ_sha, champion_path=champ_path,
                    metrics=key_metrics(doc), reasons=reasons, champion_registry=registry,
                    doc=doc, checks=tuple(checks), suites=tuple(suites), not_run=not_run,
-                   summary_fields=fields, in_progress=bool(in_progress))
+                   summary_fields=fields, in_progress=bool(in_progress),
+                   suites_path=suites_path)
 
     @property
     def key_id(self) -> str | None:
@@ -394,6 +399,32 @@ class VerdictFile:
             self._same_bytes(base, f"{suite.where}.dataset.path", suite.dataset_path,
                              suite.dataset_sha256, f"the dataset of {suite.name!r}")
             self._same_checks(base, suite)
+        self._same_suite_files(base)
+
+    def _same_suite_files(self, base: Path) -> None:
+        """Every suite file the gate would find now is one the verdict judged: a suite added
+        since the run (or cut out of the verdict) is refused."""
+        from .spec import find_suites
+
+        if not self.suites_path:
+            raise PromotionRefused(f"{self.path}: gate.suites is missing, so the suites that "
+                                   "make up the gate cannot be checked; re-run the gate")
+        where = base / self.suites_path
+        if not where.exists():
+            raise PromotionRefused(
+                f"{self.path}: gate.suites: {self.suites_path} {NOT_FOUND_HERE} in {base}; run "
+                "promote from the folder the gate ran in (the verdict's paths are relative "
+                "to it)")
+        judged = {(base / s.file).resolve() for s in self.suites if s.file}
+        unjudged = [p for p in find_suites(where) if p.resolve() not in judged]
+        if unjudged:
+            from .config import display_path
+
+            names = ", ".join(display_path(p) for p in unjudged[:5])
+            raise PromotionRefused(
+                f"{self.path}: the gate's suites ({self.suites_path}) now include {names}, which "
+                f"the verdict did not judge (added since the run, or cut out of the verdict); "
+                f"re-run the gate")
 
     def _same_checks(self, base: Path, suite: SuiteRecord) -> None:
         """The verdict lists every check its (unchanged) suite file plans, each once, and no

@@ -1063,6 +1063,6 @@ def registry_root(configured: Path | None = None) -> Path:
     """The registry folder: ``configured``, else the project's setting (``registry/``)."""
     if configured is not None:
         return configured
-    from .config import read_settings
+    from .config import project_settings
 
-    return read_settings(Path.cwd()).registry
+    return project_settings(Path.cwd()).registry

@@ -115,7 +115,7 @@ def _rel(path: Path | str) -> str:
 
 def build(outcomes: Sequence[SuiteOutcome], *, candidate: Path, seed: int | None,
           started_at: datetime, duration_s: float,
-          not_run: Iterable[str] = ()) -> dict[str, Any]:
+          not_run: Iterable[str] = (), suites_path: Path | None = None) -> dict[str, Any]:
     """verdict.json as a dict, keys in the order of DESIGN.md §4 (extensions after)."""
     results = [r for o in outcomes for r in o.results]
     summary = decide(results, not_run=not_run)
@@ -149,6 +149,9 @@ def build(outcomes: Sequence[SuiteOutcome], *, candidate: Path, seed: int | None
             "platform": platform.platform(),
         },
         "summary": summary_entry(summary),
+        # where the gate found its suites: promote re-plans it, so a suite added since the run
+        # (or one left out of the verdict) is refused
+        "gate": {"suites": None if suites_path is None else _rel(suites_path)},
     }
 
 

@@ -241,12 +241,25 @@ def test_an_interrupted_cli_run_leaves_no_promote(tmp_path: Path, monkeypatch) -
     assert doc["decision"] == "block" and doc["summary"]["complete"] is False
 
 
-def test_collect_only_writes_no_verdict(pytester: pytest.Pytester, gate_project) -> None:
+def test_collect_only_lists_checks_and_leaves_no_promote(pytester: pytest.Pytester,
+                                                         gate_project) -> None:
+    """--collect-only judges nothing: an earlier promote is replaced, and the exit is 1."""
     gate_project()
+    _old_promote(pytester.path)
     result = pytester.runpytest(f"--evalgate={CANDIDATE}", "--co", "-q")
-    assert result.ret == 0
     result.stdout.fnmatch_lines(["suites/adult.yaml::performance::roc_auc"])
-    assert not (pytester.path / "reports").exists()
+    assert result.ret == 1
+    assert result.outlines[-1].startswith("evalgate: BLOCK (collect only: no check ran)")
+    verdict = read_verdict(pytester.path)
+    assert verdict["decision"] == "block" and verdict["summary"]["in_progress"] is True
+
+
+@pytest.mark.parametrize("flag", ["--fixtures", "--fixtures-per-test", "--markers"])
+def test_listing_modes_are_refused(pytester: pytest.Pytester, gate_project, flag: str) -> None:
+    gate_project()
+    result = pytester.runpytest(f"--evalgate={CANDIDATE}", flag)
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    assert f"{flag} lists and judges nothing" in result.stderr.str()
 
 
 def test_an_unwritable_report_folder_gives_one_message(pytester: pytest.Pytester,
@@ -294,3 +307,55 @@ def test_only_informational_outputs_block(pytester: pytest.Pytester, gate_projec
     assert result.outlines[-1].startswith(f"evalgate: BLOCK ({NO_DECISION})")
     [check] = read_verdict(pytester.path)["suites"][0]["checks"]
     assert check["status"] == "pass" and check["blocking"] is False
+
+
+# --------------------------------------------------------------------------- the project
+
+
+def test_the_gate_is_the_projects_wherever_the_model_lies(pytester: pytest.Pytester,
+                                                          gate_project) -> None:
+    """pytest's rootdir follows its path arguments, the candidate's among them; the gate's
+    suites and settings follow the folder pytest was run in, as `evalgate run` does."""
+    gate_project(checks=FAILING)
+    elsewhere = pytester.path.parent / f"{pytester.path.name}-models"
+    (elsewhere / "suites").mkdir(parents=True)
+    (elsewhere / "pytest.ini").write_text("[pytest]\n", "utf-8")
+    (elsewhere / "suites" / "lax.yaml").write_text(
+        suite_text(name="lax", checks="  performance:\n    accuracy: {min: 0.1}\n"), "utf-8")
+    model = elsewhere / "candidate.onnx"
+    model.write_bytes(CANDIDATE.read_bytes())
+    result = pytester.runpytest("--evalgate", str(model))  # the space form moves the rootdir
+    assert result.ret == 1, result.stdout.str()
+    verdict = read_verdict(pytester.path)
+    assert [s["name"] for s in verdict["suites"]] == ["adult-income"]
+    assert not (elsewhere / "reports").exists()
+
+
+def test_promote_refuses_a_verdict_missing_a_suite_added_since(tmp_path: Path,
+                                                               monkeypatch) -> None:
+    from evalgate import cli
+
+    (tmp_path / "suites").mkdir()
+    (tmp_path / "suites" / "easy.yaml").write_text(suite_text(), "utf-8")
+    monkeypatch.chdir(tmp_path)
+    assert cli.main(["run", str(CANDIDATE), "--no-champion"]) == 0
+    (tmp_path / "suites" / "hard.yaml").write_text(suite_text(name="hard", checks=FAILING),
+                                                   "utf-8")
+    assert cli.main(["promote", str(CANDIDATE), "--name", "m"]) == 1
+    (tmp_path / "suites" / "hard.yaml").unlink()
+    assert cli.main(["promote", str(CANDIDATE), "--name", "m"]) == 0
+
+
+def test_promote_names_the_suite_added_since(tmp_path: Path, monkeypatch, capsys) -> None:
+    from evalgate import cli
+
+    (tmp_path / "suites").mkdir()
+    (tmp_path / "suites" / "easy.yaml").write_text(suite_text(), "utf-8")
+    monkeypatch.chdir(tmp_path)
+    assert cli.main(["run", str(CANDIDATE), "--no-champion"]) == 0
+    (tmp_path / "suites" / "sub").mkdir()
+    (tmp_path / "suites" / "sub" / "HARD.YML").write_text(suite_text(name="hard"), "utf-8")
+    capsys.readouterr()
+    assert cli.main(["promote", str(CANDIDATE), "--name", "m"]) == 1
+    err = capsys.readouterr().err
+    assert "suites/sub/HARD.YML, which the verdict did not judge" in err

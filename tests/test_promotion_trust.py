@@ -282,7 +282,7 @@ def test_the_gate_signs_its_verdict(keys: tuple[Path, Path], tmp_path: Path,
     outcomes = evaluate_paths(Gate(CANDIDATE), [suite])
     written = finish(outcomes, candidate=CANDIDATE, report_dir=tmp_path / "reports", seed=None,
                      started_at=now(), duration_s=1.0,
-                     signing_key=read_settings(tmp_path).signing_key)
+                     signing_key=read_settings(tmp_path).signing_key, suites_path=suite)
     doc = json.loads(written.verdict_path.read_text())
     assert doc["decision"] == "promote"
     assert verify(doc, [public]) == doc["signature"]["key_id"]

@@ -85,6 +85,7 @@ def make_verdict(path: Path, candidate: Path, champion: Path | str | None = None
                                 "rows": 16281},
                     "checks": checks}],
         "summary": summary_entry(summary),
+        "gate": {"suites": str(suite)},  # the gate was this one suite file
     }
     path.write_text(json.dumps(doc, indent=2))
     return path
