@@ -16,6 +16,7 @@ import pytest
 
 if TYPE_CHECKING:
     from .checks import CheckPlan, CheckResult
+    from .errors import SpecError
     from .runner import Gate, SuiteOutcome
     from .spec import Suite
     from .verdict import Summary
@@ -117,6 +118,23 @@ class GateSession:
         self.output_error: str | None = None
         self.warnings: tuple[str, ...] = ()
         self.summary: Summary | None = None
+        self._suites: dict[Path, Suite | SpecError] = {}  # by resolved path, read once
+
+    def load(self, path: Path) -> Suite:
+        """The suite at ``path``, read once per run (collection and planning share it);
+        raises its :class:`SpecError` every time it is asked for."""
+        from .errors import SpecError
+
+        key = path.resolve()
+        if key not in self._suites:
+            try:
+                self._suites[key] = self.gate.load(path)
+            except SpecError as exc:
+                self._suites[key] = exc
+        found = self._suites[key]
+        if isinstance(found, SpecError):
+            raise found
+        return found
 
     def is_suite(self, path: Path) -> bool:
         from .spec import is_suite_file
@@ -149,7 +167,7 @@ class GateSession:
         out: list[tuple[Path, str]] = []
         for path in files:
             try:
-                suite = self.gate.load(path)
+                suite = self.load(path)
             except SpecError:
                 out.append((path, f"{path.stem}::{SUITE_ITEM}"))
                 continue
@@ -291,7 +309,7 @@ class SuiteFile(pytest.File):
         gs = _active(self.config)
         assert gs is not None
         try:
-            self.suite = gs.gate.load(self.path)
+            self.suite = gs.load(self.path)
         except SpecError as exc:
             outcome = gs.gate.spec_error(self.path, exc)
             gs.outcomes[self.path] = outcome
