@@ -1,17 +1,32 @@
-"""The exceptions evalgate raises on bad input.
+"""The exceptions evalgate raises, in one tree.
 
 Every problem a user can fix is one of these, carrying what it concerns, so that the gate
 prints one clear message and blocks instead of a traceback::
 
-    EvalgateError
-    ├── SpecError           a suite file is invalid (file, line, key, valid choices)
-    ├── DataError           a dataset cannot be read or does not fit the suite
-    ├── ModelLoadError      a model file cannot be loaded (missing, truncated, foreign, untrusted)
-    ├── ModelOutputError    a model's inputs or outputs do not fit (mismatch, NaN, wrong shape)
-    └── RegistryError       (evalgate.registry) a registry operation cannot proceed
-        ├── PromotionRefused    the verdict does not allow this promotion
-        │   └── ChampionChanged the champion moved since the verdict was judged
-        └── IntegrityError      a file or the audit log no longer matches its record
+    EvalgateError                 root: anything the gate reports as one clear message
+    ├── ConfigError               [tool.evalgate] or a command-line value is unusable
+    ├── SpecError                 a suite file is invalid (file, line, key, valid choices)
+    ├── DataError                 a dataset cannot be read or does not fit the suite
+    ├── ModelLoadError            a model file cannot be loaded (missing, truncated, untrusted)
+    ├── ModelOutputError          a model's inputs or outputs do not fit (mismatch, NaN, shape)
+    ├── CheckError                a check cannot be computed from what it was given
+    │   ├── StatsError            the data cannot support an interval (one class present, …)
+    │   ├── UnknownMetricError    a metric name evalgate does not know (lists the valid ones)
+    │   └── MetricOverflowError   a metric too large for float64 arithmetic
+    ├── VerdictError              a verdict.json is malformed or cannot be written
+    │   ├── OutputError           the report folder (or $GITHUB_STEP_SUMMARY) is not writable
+    │   └── SigningError          a key file cannot be used
+    │       └── SignatureRejected a verdict's signature is missing, untrusted or wrong
+    └── RegistryError             a registry operation cannot proceed
+        ├── PromotionRefused      the verdict does not allow this promotion
+        │   └── ChampionChanged   the champion moved since the verdict was judged
+        └── IntegrityError        a file or the audit log no longer matches its record
+
+Families catch :class:`EvalgateError` per check (the check becomes ``error`` with the message);
+anything else escaping a family is a bug, which the engine reports as an internal error of
+that family without touching the other families' results.
+
+Messages that tests match are module constants next to the code that raises them.
 """
 
 from __future__ import annotations
@@ -19,6 +34,9 @@ from __future__ import annotations
 import difflib
 from collections.abc import Iterable
 from pathlib import Path
+
+#: a file whose bytes differ from the sha256 a registry recorded for it
+TAMPERED = "does not match its recorded sha256"
 
 
 class EvalgateError(Exception):
@@ -29,6 +47,10 @@ def did_you_mean(word: str, choices: Iterable[str]) -> str:
     """`` (did you mean 'x'?)`` when a close match exists, else ``""``."""
     close = difflib.get_close_matches(str(word), [str(c) for c in choices], n=1, cutoff=0.6)
     return f" (did you mean {close[0]!r}?)" if close else ""
+
+
+class ConfigError(EvalgateError):
+    """The project's settings (``[tool.evalgate]``) or a command-line value are unusable."""
 
 
 class SpecError(EvalgateError):
@@ -73,3 +95,58 @@ class ModelOutputError(EvalgateError):
         self.path = Path(path)
         self.problem = problem
         super().__init__(f"{self.path}: {problem}")
+
+
+class CheckError(EvalgateError):
+    """A check cannot be computed from what it was given (e.g. a metric that needs
+    probabilities from a model that gives labels only)."""
+
+
+class StatsError(CheckError):
+    """The data cannot support an interval (e.g. a single class present)."""
+
+
+class UnknownMetricError(CheckError):
+    """A metric name evalgate does not know for the task; the message lists the valid names."""
+
+    def __init__(self, message: str):
+        super().__init__(message)
+        self.message = message
+
+
+class MetricOverflowError(CheckError):
+    """A metric (or a per-row loss) too large to put an interval on: the model's outputs are
+    implausibly large (a regressor answering 1e308). The check is ``error``, never ``pass``."""
+
+
+class VerdictError(EvalgateError):
+    """A verdict.json is malformed, or the gate's outputs cannot be written."""
+
+
+class OutputError(VerdictError):
+    """The report folder (or $GITHUB_STEP_SUMMARY) cannot be written."""
+
+
+class SigningError(VerdictError):
+    """A key file cannot be used (missing, unreadable, not an Ed25519 key), or a document
+    cannot be signed."""
+
+
+class SignatureRejected(SigningError):
+    """A verdict's signature is missing, by an untrusted key, or does not match."""
+
+
+class RegistryError(EvalgateError):
+    """A registry operation cannot be done (unknown name, bad reference, refused change)."""
+
+
+class PromotionRefused(RegistryError):
+    """The verdict does not allow this promotion (block, subset, another model, stale)."""
+
+
+class ChampionChanged(PromotionRefused):
+    """The champion moved since the verdict was judged (a stale verdict, or a lost race)."""
+
+
+class IntegrityError(RegistryError):
+    """A registry file was modified outside evalgate (model bytes, audit log, state)."""

@@ -28,7 +28,7 @@ from typing import Literal, cast
 
 import numpy as np
 
-from .errors import EvalgateError, did_you_mean
+from .errors import MetricOverflowError, UnknownMetricError, did_you_mean
 
 Task = Literal["binary", "multiclass", "regression"]
 TASKS: tuple[Task, ...] = ("binary", "multiclass", "regression")
@@ -41,11 +41,6 @@ _EPS = float(np.finfo(np.float64).eps)
 #: square and cube such values (a BCa acceleration, a variance), which must stay finite in
 #: float64 (about 1.8e308) for any number of rows
 MAX_MAGNITUDE = 1e90
-
-
-class MetricOverflowError(EvalgateError, ValueError):
-    """A metric (or a per-row loss) too large to put an interval on: the model's outputs are
-    implausibly large (a regressor answering 1e308). The check is ``error``, never ``pass``."""
 
 
 def _too_large(name: str, value: float) -> MetricOverflowError:
@@ -101,17 +96,6 @@ class Metric:
     def sign(self) -> float:
         """+1 when higher is better, −1 otherwise: ``sign * (a − b) > 0`` means a is better."""
         return 1.0 if self.higher_is_better else -1.0
-
-
-class UnknownMetricError(KeyError):
-    """Raised by :func:`get_metric`; its message lists the valid names."""
-
-    def __init__(self, message: str):
-        super().__init__(message)
-        self.message = message
-
-    def __str__(self) -> str:
-        return self.message
 
 
 # --------------------------------------------------------------------------- confusion tables

@@ -1,156 +1,220 @@
-"""A minimal Chrome DevTools Protocol client over ``--remote-debugging-pipe``: headless
-Chromium driven from the standard library alone, for the report's real-browser test."""
+"""Headless system Chromium driven through Playwright, for the report's real-browser test.
+
+Playwright's own browser downloads are never used (there may be no network): the browser is
+the system Chromium, found on PATH or named by ``EVALGATE_CHROMIUM``. Nothing here imports
+Playwright at module level, so that the test can skip when it is not installed.
+"""
 
 from __future__ import annotations
 
-import json
+import base64
+import io
 import os
 import shutil
-import struct
-import subprocess
-import tempfile
-import time
-import zlib
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--no-first-run",
-         "--disable-background-networking", "--disable-component-update", "--disable-sync",
-         "--disable-extensions", "--disable-default-apps", "--mute-audio",
-         # the network is off: every host resolves to nothing, no proxy is reachable
-         "--host-resolver-rules=MAP * ~NOTFOUND", "--proxy-server=http://127.0.0.1:9",
-         "--remote-debugging-pipe"]
+if TYPE_CHECKING:
+    from playwright.sync_api import Browser, BrowserContext, ConsoleMessage, Page, Request, Route
+
+NAMES = ("chromium", "chromium-browser", "google-chrome")
+
+ARGS = ["--disable-gpu", "--no-first-run", "--disable-background-networking",
+        "--disable-component-update", "--disable-sync", "--disable-extensions",
+        "--disable-default-apps", "--mute-audio", "--disable-dev-shm-usage",
+        # the network is off: every host resolves to nothing, no proxy is reachable
+        "--host-resolver-rules=MAP * ~NOTFOUND", "--proxy-server=http://127.0.0.1:9"]
 
 
 def chromium() -> str | None:
-    for name in ("chromium", "chromium-browser", "google-chrome"):
+    """The Chromium binary: ``EVALGATE_CHROMIUM`` if it names one, else the first of
+    chromium, chromium-browser, google-chrome on PATH."""
+    override = os.environ.get("EVALGATE_CHROMIUM")
+    if override:
+        found = shutil.which(override)
+        if found:
+            return found
+    for name in NAMES:
         found = shutil.which(name)
         if found:
             return found
     return None
 
 
-class Browser:
-    def __init__(self, binary: str):
-        self.profile = tempfile.mkdtemp(prefix="evalgate-chromium-")
-        to_chrome_r, self.to_chrome = os.pipe()
-        self.from_chrome, from_chrome_w = os.pipe()
-        # Chromium reads commands on fd 3 and writes answers on fd 4; copy the pipe ends
-        # out of the way first, so that placing one cannot clobber the other
-        def setup() -> None:
-            a, b = os.dup(to_chrome_r), os.dup(from_chrome_w)
-            os.dup2(a, 3)
-            os.dup2(b, 4)
+def playwright_missing() -> str | None:
+    """Why Playwright cannot be used here, or None when it can."""
+    try:
+        import playwright.sync_api  # noqa: F401
+    except ImportError as exc:
+        return f"needs playwright (pip install 'playwright>=1.40'; no browser download): {exc}"
+    return None
 
-        self.proc = subprocess.Popen([binary, *FLAGS, f"--user-data-dir={self.profile}",
-                                      "about:blank"], pass_fds=(3, 4), preexec_fn=setup,
-                                     stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        os.close(to_chrome_r)
-        os.close(from_chrome_w)
-        self.buffer = b""
-        self.next_id = 0
-        self.events: list[dict[str, Any]] = []
 
-    def send(self, method: str, params: dict | None = None, session: str | None = None,
-             timeout: float = 30) -> dict[str, Any]:
-        self.next_id += 1
-        msg: dict[str, Any] = {"id": self.next_id, "method": method, "params": params or {}}
-        if session:
-            msg["sessionId"] = session
-        os.write(self.to_chrome, json.dumps(msg).encode() + b"\0")
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            for reply in self._read():
-                if reply.get("id") == self.next_id:
-                    if "error" in reply:
-                        raise RuntimeError(f"{method}: {reply['error']}")
-                    return reply.get("result", {})
-                self.events.append(reply)
-        raise TimeoutError(method)
+def skip_reason() -> str | None:
+    """Why the browser test cannot run here, or None when it can."""
+    missing = playwright_missing()
+    if missing:
+        return missing
+    if chromium() is None:
+        return (f"needs a Chromium binary: none of {', '.join(NAMES)} is on PATH and "
+                "EVALGATE_CHROMIUM names none (apt-get install chromium)")
+    return None
 
-    def _read(self) -> list[dict[str, Any]]:
-        chunk = os.read(self.from_chrome, 1 << 20)
-        if not chunk:
-            raise RuntimeError("chromium exited")
-        self.buffer += chunk
-        *messages, self.buffer = self.buffer.split(b"\0")
-        return [json.loads(m) for m in messages if m]
 
-    def wait_for(self, method: str, timeout: float = 30) -> dict[str, Any]:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            for event in self.events:
-                if event.get("method") == method:
-                    return event
-            self.events.extend(self._read())
-        raise TimeoutError(method)
+def launch(playwright: Any, binary: str) -> Browser:
+    """The system Chromium, headless, network off."""
+    browser: Browser = playwright.chromium.launch(executable_path=binary, headless=True,
+                                                  args=ARGS)
+    return browser
+
+
+@dataclass
+class Visit:
+    """One report loaded in its own browser context, and everything the page did."""
+
+    url: str
+    context: BrowserContext
+    page: Page
+    requests: list[str] = field(default_factory=list)  # every request the page made
+    blocked: list[str] = field(default_factory=list)   # those refused: not the report itself
+    failed: list[str] = field(default_factory=list)
+    console: list[str] = field(default_factory=list)   # console messages of any level
+    errors: list[str] = field(default_factory=list)    # uncaught exceptions
 
     def close(self) -> None:
-        try:
-            self.send("Browser.close", timeout=5)
-        except Exception:  # noqa: BLE001 - closing anyway
-            pass
-        try:
-            self.proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            self.proc.wait()
-        os.close(self.to_chrome)
-        os.close(self.from_chrome)
-        shutil.rmtree(self.profile, ignore_errors=True)
+        self.context.close()
 
 
-def open_page(browser: Browser, url: str) -> str:
-    target = browser.send("Target.createTarget", {"url": "about:blank"})["targetId"]
-    session = browser.send("Target.attachToTarget", {"targetId": target, "flatten": True})[
-        "sessionId"]
-    for domain in ("Page", "Runtime", "Log", "Network"):
-        browser.send(f"{domain}.enable", session=session)
-    browser.send("Page.navigate", {"url": url}, session=session)
-    browser.wait_for("Page.loadEventFired")
-    return session
+def open_report(browser: Browser, report: Path, width: int, height: int = 1000) -> Visit:
+    """Load ``report`` at a viewport of ``width`` × ``height`` CSS pixels: every request
+    whose URL is not the report's own file:// URL is recorded and aborted."""
+    url = report.resolve().as_uri()
+    context = browser.new_context(viewport={"width": width, "height": height},
+                                  service_workers="block")
+    page = context.new_page()
+    visit = Visit(url=url, context=context, page=page)
+
+    def route(r: Route) -> None:
+        if r.request.url == url:
+            r.continue_()
+        else:
+            visit.blocked.append(r.request.url)
+            r.abort()
+
+    def on_request(request: Request) -> None:
+        visit.requests.append(request.url)
+
+    def on_failed(request: Request) -> None:
+        visit.failed.append(f"{request.url}: {request.failure}")
+
+    def on_console(message: ConsoleMessage) -> None:
+        visit.console.append(f"{message.type}: {message.text} ({message.location})")
+
+    def on_error(error: Exception) -> None:
+        visit.errors.append(str(error))
+
+    context.route("**/*", route)
+    page.on("request", on_request)
+    page.on("requestfailed", on_failed)
+    page.on("console", on_console)
+    page.on("pageerror", on_error)
+    page.goto(url, wait_until="load")
+    return visit
 
 
-def png_pixels(png: bytes) -> tuple[int, int, bytes]:
-    """Width, height and raw RGB(A) rows of an 8-bit PNG (enough to tell a blank page)."""
-    assert png[:8] == b"\x89PNG\r\n\x1a\n"
-    pos, idat, width = 8, b"", 0
-    height = channels = 0
-    while pos < len(png):
-        length, kind = struct.unpack(">I4s", png[pos:pos + 8])
-        data = png[pos + 8:pos + 8 + length]
-        if kind == b"IHDR":
-            width, height, depth, color = struct.unpack(">IIBB", data[:10])
-            assert depth == 8
-            channels = {2: 3, 6: 4}[color]
-        elif kind == b"IDAT":
-            idat += data
-        pos += 12 + length
-    raw = zlib.decompress(idat)
-    stride = width * channels
-    out = bytearray()
-    prev = bytearray(stride)
-    for row in range(height):
-        f = raw[row * (stride + 1)]
-        line = bytearray(raw[row * (stride + 1) + 1:(row + 1) * (stride + 1)])
-        for i in range(stride):
-            a = line[i - channels] if i >= channels else 0
-            b = prev[i]
-            c = prev[i - channels] if i >= channels else 0
-            if f == 1:
-                line[i] = (line[i] + a) & 255
-            elif f == 2:
-                line[i] = (line[i] + b) & 255
-            elif f == 3:
-                line[i] = (line[i] + (a + b) // 2) & 255
-            elif f == 4:
-                p = a + b - c
-                pa, pb, pc = abs(p - a), abs(p - b), abs(p - c)
-                line[i] = (line[i] + (a if pa <= pb and pa <= pc else b if pb <= pc else c)) & 255
-        out += line
-        prev = line
-    return width, height, bytes(out)
+#: every element (and the root) whose box reaches past the viewport's right edge
+OVERFLOW_JS = """() => {
+  const view = window.innerWidth;
+  const name = (el) => el.tagName.toLowerCase() + (el.id ? '#' + el.id : '') +
+    [...el.classList].map((c) => '.' + c).join('');
+  const path = (el) => {
+    const parts = [];
+    for (let e = el; e && e !== document.documentElement && parts.length < 4;
+         e = e.parentElement) parts.unshift(name(e));
+    return parts.join(' > ');
+  };
+  const wide = [];
+  for (const el of document.querySelectorAll('body, body *')) {
+    const box = el.getBoundingClientRect();
+    if (box.width > 0 && box.right > view + 0.5) {
+      const text = (el.textContent || '').trim().replace(/\\s+/g, ' ').slice(0, 60);
+      wide.push(`${path(el)}: right ${box.right.toFixed(1)} px, width ` +
+                `${box.width.toFixed(1)} px ${JSON.stringify(text)}`);
+    }
+  }
+  return {scrollWidth: document.documentElement.scrollWidth, innerWidth: view, wide};
+}"""
 
 
-def save(path: Path, png: bytes) -> None:
-    path.write_bytes(png)
+def overflow(page: Page) -> dict[str, Any]:
+    """``scrollWidth`` of the document, ``innerWidth`` of the window, and ``wide``: each
+    element whose bounding box's right edge is past the viewport, described."""
+    found: dict[str, Any] = page.evaluate(OVERFLOW_JS)
+    return found
+
+
+@dataclass(frozen=True)
+class Pixels:
+    """What a screenshot shows: its size, how many pixels carry ink (some channel below 200,
+    i.e. not white or near-white), and how many distinct RGB colours it holds."""
+
+    width: int
+    height: int
+    inked: int
+    colors: int
+    decoder: str
+
+
+def pillow_pixels(png: bytes) -> Pixels:
+    """Decode with Pillow (ImportError when it is not installed)."""
+    from PIL import Image, ImageChops
+
+    with Image.open(io.BytesIO(png)) as image:
+        rgb = image.convert("RGB")
+    red, green, blue = rgb.split()
+    darkest = ImageChops.darker(ImageChops.darker(red, green), blue)
+    inked = sum(darkest.histogram()[:200])
+    colors = rgb.getcolors(maxcolors=rgb.width * rgb.height) or []
+    return Pixels(rgb.width, rgb.height, inked, len(colors), "pillow")
+
+
+#: decodes a PNG (base64) in the browser and counts what its pixels hold
+DECODE_JS = """async (b64) => {
+  const image = new Image();
+  image.src = 'data:image/png;base64,' + b64;
+  await image.decode();
+  const canvas = document.createElement('canvas');
+  canvas.width = image.naturalWidth;
+  canvas.height = image.naturalHeight;
+  const ctx = canvas.getContext('2d', {willReadFrequently: true});
+  ctx.drawImage(image, 0, 0);
+  const data = ctx.getImageData(0, 0, canvas.width, canvas.height).data;
+  const colors = new Set();
+  let inked = 0;
+  for (let i = 0; i < data.length; i += 4) {
+    const r = data[i], g = data[i + 1], b = data[i + 2];
+    if (r < 200 || g < 200 || b < 200) inked++;
+    colors.add((r << 16) | (g << 8) | b);
+  }
+  return {width: canvas.width, height: canvas.height, inked, colors: colors.size};
+}"""
+
+
+def browser_pixels(png: bytes, browser: Browser) -> Pixels:
+    """Decode in Chromium itself (no extra package): the PNG as a data: image drawn on a
+    canvas in a blank page of its own, its pixels read back with getImageData."""
+    page = browser.new_page()
+    try:
+        found = page.evaluate(DECODE_JS, base64.b64encode(png).decode("ascii"))
+    finally:
+        page.close()
+    return Pixels(found["width"], found["height"], found["inked"], found["colors"], "chromium")
+
+
+def screenshot_pixels(png: bytes, browser: Browser) -> Pixels:
+    """The screenshot's pixels: decoded by Pillow where it is installed, else by Chromium."""
+    try:
+        return pillow_pixels(png)
+    except ImportError:
+        return browser_pixels(png, browser)

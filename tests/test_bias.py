@@ -20,13 +20,15 @@ import evalgate.checks.bias as bias  # noqa: F401 - loaded before pytester's inn
 import evalgate.spec_bias  # noqa: F401
 from conftest import CANDIDATE, CHAMPION, read_verdict, suite_text
 from evalgate.checks import EvalContext
-from evalgate.checks.bias import gap, mover_ratio, newcombe, show, wilson, z_of
+from evalgate.checks.bias import show
 from evalgate.data import Dataset, encode_target, load_dataset
 from evalgate.errors import SpecError
 from evalgate.models import load_model
 from evalgate.predictions import Predictions, canonical
 from evalgate.spec import Suite, load_suite
 from evalgate.spec_bias import BiasSpec, Grouping
+from evalgate.stats import mover_ratio, newcombe, wilson, z_of
+from evalgate.stats.gaps import gap
 
 # --------------------------------------------------------------------------- helpers
 

@@ -16,7 +16,7 @@ import pytest
 from conftest import ADULT_TEST, CANDIDATE, CHAMPION, read_verdict, suite_text
 from evalgate.errors import SpecError
 from evalgate.spec import load_suite
-from evalgate.timing import (
+from evalgate.stats.timing import (
     min_samples,
     open_loop,
     percentile,

@@ -28,7 +28,16 @@ from evalgate.data import Target
 from evalgate.metrics import Metric, get_metric
 from evalgate.predictions import Predictions
 from evalgate.spec import DataSpec, MetricCheck, Suite, Threshold
-from evalgate.stats import ASYMPTOTIC_MIN_ROWS, Interval, StatsError, assess, bca_bound, delong
+from evalgate.stats import (
+    ASYMPTOTIC_MIN_ROWS,
+    Interval,
+    StatsError,
+    assess,
+    bca_bound,
+    delong,
+    intervals,
+)
+from evalgate.stats.intervals import bootstrap_interval
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -574,11 +583,11 @@ def test_degenerate_bca_is_recorded_as_percentile() -> None:
                n_resamples=200).value
     assert v.method == "bootstrap-cells-percentile" and v.lower == 1.0
     # the estimate outside its replicates
-    iv = stats._bootstrap_interval(5.0, rng(0).random(200), rng(1).random(20), None, CONF,
+    iv = bootstrap_interval(5.0, rng(0).random(200), rng(1).random(20), None, CONF,
                                    True, "paired-bootstrap", 20)
     assert iv.method == "paired-bootstrap-percentile"
     assert iv.lower == pytest.approx(float(np.percentile(rng(0).random(200), 5)), abs=1e-12)
-    iv = stats._bootstrap_interval(0.5, rng(0).random(200), rng(1).random(20), None, CONF,
+    iv = bootstrap_interval(0.5, rng(0).random(200), rng(1).random(20), None, CONF,
                                    False, "bootstrap", 20)
     assert iv.method == "bootstrap-bca" and iv.upper is not None and iv.lower is None
 
@@ -605,7 +614,7 @@ def test_grouped_jackknife_acceleration_matches_the_row_jackknife(
         seen.append((jack.copy(), None if weights is None else weights.copy()))
         return real(theta, reps, jack, weights, confidence, lower)
 
-    monkeypatch.setattr(stats, "bca_bound", spy)
+    monkeypatch.setattr(intervals, "bca_bound", spy)
     assess(m, np.zeros(n), x, confidence=CONF, rng=rng(1), n_resamples=200)
     (jack, weights), = seen
     row = _acceleration((x.sum() - x) / (n - 1), None)

@@ -23,7 +23,7 @@ import pandas as pd
 
 from ..spec import Suite
 from ..spec_latency import LatencySpec
-from ..timing import (
+from ..stats.timing import (
     MAX_CALLS_ESTIMATE,
     QUANTILE_METHOD,
     QuantileBound,

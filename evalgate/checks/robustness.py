@@ -47,8 +47,8 @@ from ..spec_robustness import (
     PerturbationSpec,
     RobustnessSpec,
 )
-from ..stats import StatsError, assess, z_of
-from ..stats import wilson as stats_wilson
+from ..stats import PairedFlips, StatsError, assess, newcombe_paired
+from ..stats import wilson_bounds as wilson
 from . import CheckPlan, CheckResult, EvalContext, Status, error_result
 
 FAMILY = "robustness"
@@ -99,59 +99,6 @@ def run(ctx: EvalContext, selected: Collection[str] | None) -> list[CheckResult]
 
 
 # --------------------------------------------------------------------------- proportions
-
-
-def wilson(k: float, n: int, confidence: float) -> tuple[float, float]:
-    """Wilson score bounds of a proportion k/n, each one-sided at ``confidence`` (together the
-    two-sided interval at 2·confidence − 1)."""
-    if n <= 0:
-        return 0.0, 1.0
-    lo, hi = stats_wilson(np.array(float(k)), np.array(float(n)), z_of(confidence))
-    return float(lo), float(hi)
-
-
-@dataclass(frozen=True)
-class PairedFlips:
-    """Flips of both models on the same rows, and Δ = champion rate − candidate rate (positive:
-    the candidate flips less) with Newcombe's hybrid score interval for paired proportions."""
-
-    n: int
-    both: int
-    only_candidate: int
-    only_champion: int
-    estimate: float
-    lower: float
-    upper: float
-
-    @property
-    def candidate_rate(self) -> float:
-        return (self.both + self.only_candidate) / self.n
-
-    @property
-    def champion_rate(self) -> float:
-        return (self.both + self.only_champion) / self.n
-
-
-def newcombe_paired(candidate: np.ndarray, champion: np.ndarray,
-                    confidence: float) -> PairedFlips:
-    """Newcombe (1998, *Stat. Med.* 17:2635, method 10): the Wilson bounds of each margin
-    combined through the phi correlation of the paired 2×2 table; bounds one-sided at
-    ``confidence``."""
-    cand, champ = np.asarray(candidate, bool), np.asarray(champion, bool)
-    n = len(cand)
-    both = int(np.count_nonzero(cand & champ))
-    only_c = int(np.count_nonzero(cand & ~champ))
-    only_h = int(np.count_nonzero(champ & ~cand))
-    neither = n - both - only_c - only_h
-    p1, p2 = (both + only_h) / n, (both + only_c) / n  # champion, candidate
-    l1, u1 = wilson(both + only_h, n, confidence)
-    l2, u2 = wilson(both + only_c, n, confidence)
-    den = float(both + only_h) * (only_c + neither) * (both + only_c) * (only_h + neither)
-    phi = (both * neither - only_c * only_h) / math.sqrt(den) if den > 0 else 0.0
-    theta = p1 - p2
-    d = math.sqrt(max((p1 - l1) ** 2 - 2 * phi * (p1 - l1) * (u2 - p2) + (u2 - p2) ** 2, 0.0))
-    e = math.sqrt(max((u1 - p1) ** 2 - 2 * phi * (u1 - p1) * (p2 - l2) + (p2 - l2) ** 2, 0.0))
-    return PairedFlips(n, both, only_c, only_h, theta, max(-1.0, theta - d), min(1.0, theta + e))
 
 
 # --------------------------------------------------------------------------- shared helpers

@@ -21,7 +21,7 @@ import pandas as pd
 
 from ..spec import Suite
 from ..spec_latency import StressSpec
-from ..timing import MAX_CALLS_ESTIMATE, open_loop, percentile, summarise
+from ..stats.timing import MAX_CALLS_ESTIMATE, open_loop, percentile, summarise
 from . import CheckPlan, CheckResult, EvalContext, Status, error_result
 from .latency import conditions, judge_percentile, timing_models
 

@@ -177,7 +177,9 @@ def test_crashed_run_leaves_no_old_promote(project: Path) -> None:
     must not leave the earlier PROMOTE verdict behind."""
     _run(project)
     assert json.loads(VERDICT.read_text())["decision"] == "promote"
-    slow = "  latency:\n    batch_sizes: [1]\n    p99_ms: {1: 1000}\n    budget_s: 4\n"
+    # max_calls high: the run lasts its whole 4 s budget however fast the machine is
+    slow = ("  latency:\n    batch_sizes: [1]\n    p99_ms: {1: 1000}\n    budget_s: 4\n"
+            "    max_calls: 1000000\n")
     write_suite(project, suite_yaml(data=project / "adult.csv", checks=PERF + slow))
 
     def interrupt(signum: int, frame: object) -> None:
