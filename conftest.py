@@ -15,17 +15,18 @@ import pyarrow.parquet  # noqa: F401
 import pytest
 import scipy.stats  # noqa: F401
 
+import evalgate.engine  # noqa: F401
+
 # pytester's in-process runs drop modules first imported inside them; numpy and onnxruntime
 # cannot be imported twice in one process, so the gate's whole import graph is loaded here.
-import evalgate.checks.bias  # noqa: F401
-import evalgate.checks.latency  # noqa: F401
-import evalgate.checks.performance  # noqa: F401
-import evalgate.checks.robustness  # noqa: F401
-import evalgate.checks.stress  # noqa: F401
+import evalgate.families.bias.check  # noqa: F401
+import evalgate.families.latency.check  # noqa: F401
+import evalgate.families.performance.check  # noqa: F401
+import evalgate.families.robustness.check  # noqa: F401
+import evalgate.families.stress.check  # noqa: F401
 import evalgate.models.onnx  # noqa: F401
 import evalgate.models.sklearn  # noqa: F401
 import evalgate.output  # noqa: F401
-import evalgate.runner  # noqa: F401
 
 ROOT = Path(__file__).resolve().parent
 EXAMPLES = ROOT / "examples"

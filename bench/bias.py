@@ -25,13 +25,13 @@ import pandas as pd
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from evalgate.checks import (  # noqa: E402
+from evalgate.data import Dataset, Target  # noqa: E402
+from evalgate.families import (  # noqa: E402
     EvalContext,
     bias,  # noqa: E402
+    load_suite,  # noqa: E402
 )
-from evalgate.data import Dataset, Target  # noqa: E402
-from evalgate.predictions import Predictions  # noqa: E402
-from evalgate.spec import load_suite  # noqa: E402
+from evalgate.models.predictions import Predictions  # noqa: E402
 
 SUITE = """\
 suite: bench

@@ -24,9 +24,9 @@ import pandas as pd
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from evalgate.engine import Gate  # noqa: E402
+from evalgate.families import load_suite  # noqa: E402
 from evalgate.models import load_model  # noqa: E402
-from evalgate.runner import Gate  # noqa: E402
-from evalgate.spec import load_suite  # noqa: E402
 
 CANDIDATE = ROOT / "examples/models/candidate.onnx"
 CHAMPION = ROOT / "examples/models/champion.onnx"

@@ -18,9 +18,9 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from evalgate.engine import Gate, evaluate_paths  # noqa: E402
 from evalgate.output import finish  # noqa: E402
 from evalgate.report import render  # noqa: E402
-from evalgate.runner import Gate, evaluate_paths  # noqa: E402
 from evalgate.verdict import now  # noqa: E402
 
 

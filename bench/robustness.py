@@ -33,11 +33,10 @@ import pandas as pd
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from evalgate.checks import EvalContext  # noqa: E402
-from evalgate.checks.robustness import perturbed_frame  # noqa: E402
 from evalgate.data import encode_target, load_dataset  # noqa: E402
-from evalgate.runner import Gate  # noqa: E402
-from evalgate.spec import load_suite  # noqa: E402
+from evalgate.engine import Gate  # noqa: E402
+from evalgate.families import EvalContext, load_suite  # noqa: E402
+from evalgate.families.robustness.check import perturbed_frame  # noqa: E402
 
 CANDIDATE = ROOT / "examples/models/candidate.onnx"
 CHAMPION = ROOT / "examples/models/champion.onnx"

@@ -189,9 +189,10 @@ def _settings() -> Settings:
 
 def _run(args: argparse.Namespace) -> int:
     from .config import display_path
+    from .engine import Gate, evaluate_paths
     from .errors import EvalgateError
     from .output import finish, start
-    from .runner import Gate, evaluate_paths
+    from .registry import resolver
     from .spec import find_suites
     from .verdict import now
 
@@ -215,7 +216,7 @@ def _run(args: argparse.Namespace) -> int:
         print(f"evalgate: BLOCK — {exc}", file=sys.stderr)
         return 1
     gate = Gate(args.candidate, champion=args.champion, seed=args.seed,
-                trust_pickle=args.trust_pickle, registry=settings.registry,
+                trust_pickle=args.trust_pickle, resolve=resolver(settings.registry),
                 no_champion=args.no_champion, timeout_s=args.timeout or settings.timeout_s)
     paths = find_suites(suites_path)
     if not paths:
@@ -244,7 +245,8 @@ def _run(args: argparse.Namespace) -> int:
 def _validate(args: argparse.Namespace) -> int:
     from .config import display_path
     from .errors import EvalgateError, SpecError
-    from .spec import find_suites, load_suite
+    from .families import load_suite
+    from .spec import find_suites
 
     try:
         targets = args.suites or [_settings().suites]
@@ -262,7 +264,7 @@ def _validate(args: argparse.Namespace) -> int:
                 bad += 1
                 print(f"INVALID {exc.located(display_path(exc.path))}")
             else:
-                from .checks import plan_checks
+                from .families import plan_checks
 
                 n = len(plan_checks(suite))
                 checks = f"{n} check{'s' if n != 1 else ''}"

@@ -14,6 +14,8 @@ DEFAULT_SUITES = "suites"
 DEFAULT_REPORT = "reports"
 DEFAULT_REGISTRY = "registry"
 KEYS = ("suites", "report", "registry", "timeout_s", "signing_key")
+#: the schemes of a model reference (``registry:NAME@champion``, ``mlflow:NAME@3``)
+REFERENCE_SCHEMES = ("registry", "mlflow")
 #: the whole gate's default time limit (seconds): generous, but a model that never answers
 #: cannot hold a CI job forever
 DEFAULT_TIMEOUT_S = 3600.0
@@ -105,3 +107,9 @@ def display_path(path: Path | str) -> str:
         return str(p.resolve().relative_to(Path.cwd().resolve()))
     except ValueError:
         return str(p)
+
+
+def is_reference(value: object) -> bool:
+    """Whether ``value`` is a model reference (``registry:…``, ``mlflow:…``), not a path."""
+    return isinstance(value, str) and ":" in value and \
+        value.split(":", 1)[0] in REFERENCE_SCHEMES

@@ -34,15 +34,17 @@ from pathlib import Path
 from typing import Any
 
 from ._io import sha256_file
-from .promotion import (
-    CHAMPION,
-    CHAMPION_CHANGED,
-    FORMATS,
+from .errors import (  # noqa: F401 - re-exported
     TAMPERED,
     ChampionChanged,
     PromotionRefused,
-    Reference,
     RegistryError,
+)
+from .promotion import (  # noqa: F401 - re-exported
+    CHAMPION,
+    CHAMPION_CHANGED,
+    FORMATS,
+    Reference,
     Resolved,
     Signoff,
     VerdictFile,

@@ -14,16 +14,12 @@ from pathlib import Path
 from typing import Any
 
 from . import verdict as _verdict
-from .errors import EvalgateError
+from .engine import SuiteOutcome
+from .errors import OutputError
 from .report import summary_markdown, write_report
-from .runner import SuiteOutcome
 
 VERDICT_NAME = "verdict.json"
 SUMMARY_NAME = "summary.md"
-
-
-class OutputError(EvalgateError):
-    """The report folder (or $GITHUB_STEP_SUMMARY) cannot be written."""
 
 
 @dataclass(frozen=True)
@@ -50,7 +46,8 @@ def finish(outcomes: Sequence[SuiteOutcome], *, candidate: Path, report_dir: Pat
            suites_path: Path | None = None) -> Written:
     not_run = list(not_run)
     doc = _verdict.build(outcomes, candidate=candidate, seed=seed, started_at=started_at,
-                         duration_s=duration_s, not_run=not_run, suites_path=suites_path)
+                         duration_s=duration_s, not_run=not_run, suites_path=suites_path,
+                         plots=outcome_plots(outcomes))
     summary = _verdict.decide([r for o in outcomes for r in o.results], not_run=not_run)
     if signing_key is not None:
         from .signing import sign
@@ -61,6 +58,19 @@ def finish(outcomes: Sequence[SuiteOutcome], *, candidate: Path, report_dir: Pat
     report_path = _guarded(report_dir, lambda: write_report(doc, report_dir))
     _, problem = write_summary(doc, report_dir, report_path)
     return Written(summary, verdict_path, report_path, () if problem is None else (problem,))
+
+
+def outcome_plots(outcomes: Sequence[SuiteOutcome]) -> dict[int, dict[str, Any]]:
+    """The data behind each suite's pictures (by its position), from the predictions the
+    engine kept: computed once, stored in verdict.json so the report redraws from it."""
+    import numpy as np
+
+    from .report.plots import suite_plots
+
+    return {i: suite_plots(o.suite.task, o.target, dict(o.predictions),
+                           np.random.default_rng(o.suite.seed))
+            for i, o in enumerate(outcomes)
+            if o.suite is not None and o.target is not None and o.predictions}
 
 
 def write_summary(doc: dict, report_dir: Path, report_path: Path) -> tuple[Path, str | None]:

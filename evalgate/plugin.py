@@ -1,7 +1,7 @@
 """pytest glue: ``pytest --evalgate CANDIDATE`` turns each suite check into a test item.
 
 The plugin does nothing unless ``--evalgate`` is given. State lives in one
-:class:`GateSession` kept in ``config.stash``; the work is done by :mod:`evalgate.runner`,
+:class:`GateSession` kept in ``config.stash``; the work is done by :mod:`evalgate.engine`,
 and this module only translates between it and pytest.
 """
 
@@ -15,9 +15,9 @@ from typing import TYPE_CHECKING, Any
 import pytest
 
 if TYPE_CHECKING:
-    from .checks import CheckPlan, CheckResult
+    from .engine import Gate, SuiteOutcome
     from .errors import SpecError
-    from .runner import Gate, SuiteOutcome
+    from .families import CheckPlan, CheckResult
     from .spec import Suite
     from .verdict import Summary
 
@@ -82,8 +82,9 @@ class GateSession:
 
     def __init__(self, config: pytest.Config):
         from .config import project_settings
+        from .engine import Gate
         from .errors import EvalgateError
-        from .runner import Gate
+        from .registry import resolver
         from .spec import find_suites
 
         self.config = config
@@ -106,7 +107,8 @@ class GateSession:
         self.timeout_s: float = opt("evalgate_timeout") or settings.timeout_s
         self.gate: Gate = Gate(self.candidate, champion=champion or None,
                                seed=self.seed, trust_pickle=opt("evalgate_trust_pickle"),
-                               registry=settings.registry.resolve(), timeout_s=self.timeout_s)
+                               resolve=resolver(settings.registry.resolve()),
+                               timeout_s=self.timeout_s)
         self.started_at = __import__("evalgate.verdict", fromlist=["now"]).now()
         self.t0 = time.perf_counter()
         #: the suite files that make up the gate, whatever pytest collects
@@ -159,9 +161,9 @@ class GateSession:
         """Every check of the gate: the planned suite files and any suite named on the
         command line, each check once (a file that cannot be read is its one ``suite``
         check)."""
-        from .checks import plan_checks
+        from .engine import SUITE_ITEM
         from .errors import SpecError
-        from .runner import SUITE_ITEM
+        from .families import plan_checks
 
         files = dict.fromkeys([*self.planned_files, *(o.resolve() for o in self.outcomes)])
         out: list[tuple[Path, str]] = []
@@ -302,9 +304,9 @@ class SuiteFile(pytest.File):
     suite: Suite | None = None
 
     def collect(self) -> Any:
-        from .checks import plan_checks
+        from .engine import SUITE_ITEM
         from .errors import SpecError
-        from .runner import SUITE_ITEM
+        from .families import plan_checks
 
         gs = _active(self.config)
         assert gs is not None
@@ -420,7 +422,7 @@ class SuiteErrorItem(pytest.Item):
         self.message = message
 
     def setup(self) -> None:
-        from .runner import SUITE_ITEM
+        from .engine import SUITE_ITEM
 
         gs = _active(self.config)
         if gs is not None:

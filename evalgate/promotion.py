@@ -29,12 +29,16 @@ from pathlib import Path
 from typing import Any
 
 from ._io import sha256_file
-from .errors import EvalgateError
+from .config import REFERENCE_SCHEMES
+from .errors import (
+    PromotionRefused,
+    RegistryError,
+)
 
 CHAMPION = "champion"
 VERDICT_SCHEMA_PREFIX = "evalgate.verdict/"
 SIGNOFF_NAME = "signoff.json"
-SCHEMES = ("registry", "mlflow")
+SCHEMES = REFERENCE_SCHEMES
 #: model formats by file suffix (as evalgate.models reads them)
 FORMATS = {".onnx": "onnx", ".skops": "skops", ".pkl": "pickle", ".pickle": "pickle",
            ".joblib": "joblib"}
@@ -48,29 +52,10 @@ NOT_PROMOTE = "the verdict says {decision}: only a passing verdict can promote"
 INCOMPLETE = ("the verdict covers a subset of the checks (summary.complete is false: the gate "
               "ran with -k/-m, or checks did not run); re-run the whole gate before promoting")
 OTHER_MODEL = "the verdict is for another model"
-TAMPERED = "does not match its recorded sha256"
-
-
-class RegistryError(EvalgateError):
-    """A registry operation cannot be done (unknown name, bad reference, refused change)."""
-
-
-class PromotionRefused(RegistryError):
-    """The verdict does not allow this promotion (block, subset, another model, stale)."""
-
-
-class ChampionChanged(PromotionRefused):
-    """The champion moved since the verdict was judged (a stale verdict, or a lost race)."""
-
-
-class IntegrityError(RegistryError):
-    """A registry file was modified outside evalgate (model bytes, audit log, state)."""
-
 
 
 def short(sha: str | None) -> str:
     return f"{sha[:12]}…" if sha else "none"
-
 
 
 def check_name(name: str) -> str:
@@ -95,7 +80,6 @@ def model_format(path: Path) -> str:
     return fmt
 
 
-
 # --------------------------------------------------------------------------- references
 
 
@@ -111,10 +95,6 @@ class Reference:
 
     def __str__(self) -> str:
         return f"{self.scheme}:{self.name}@{self.alias if self.version is None else self.version}"
-
-
-def is_reference(value: object) -> bool:
-    return isinstance(value, str) and value.split(":", 1)[0] in SCHEMES and ":" in value
 
 
 def parse_reference(text: str) -> Reference:
@@ -145,7 +125,6 @@ class Resolved:
     version: int
     path: Path
     sha256: str
-
 
 
 # --------------------------------------------------------------------------- verdicts
@@ -429,9 +408,8 @@ class VerdictFile:
     def _same_checks(self, base: Path, suite: SuiteRecord) -> None:
         """The verdict lists every check its (unchanged) suite file plans, each once, and no
         other: a check cut out of the verdict, or one added, is refused."""
-        from .checks import plan_checks
         from .errors import SpecError
-        from .spec import load_suite
+        from .families import load_suite, plan_checks
 
         assert suite.file is not None
         try:

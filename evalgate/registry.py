@@ -58,7 +58,7 @@ import json
 import os
 import shutil
 import tempfile
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
@@ -66,8 +66,16 @@ from pathlib import Path
 from typing import Any
 
 from ._io import fsync_dir, sha256_file, write_atomic
-from .errors import did_you_mean
-from .promotion import (  # noqa: F401 - re-exported: the registry's public names
+from .config import is_reference  # noqa: F401 - re-exported
+from .errors import (  # noqa: F401 - re-exported
+    TAMPERED,
+    ChampionChanged,
+    IntegrityError,
+    PromotionRefused,
+    RegistryError,
+    did_you_mean,
+)
+from .promotion import (  # noqa: F401 - re-exported
     _NAME_RE,
     CHAMPION,
     CHAMPION_CHANGED,
@@ -81,21 +89,15 @@ from .promotion import (  # noqa: F401 - re-exported: the registry's public name
     OTHER_MODEL,
     SCHEMES,
     SIGNOFF_NAME,
-    TAMPERED,
     VERDICT_SCHEMA_PREFIX,
-    ChampionChanged,
     Checked,
-    IntegrityError,
-    PromotionRefused,
     Reference,
-    RegistryError,
     Resolved,
     Signoff,
     VerdictFile,
     check_alias,
     check_name,
     checked_candidate,
-    is_reference,
     key_metrics,
     model_format,
     parse_reference,
@@ -1057,6 +1059,12 @@ def _replay(committed: Sequence[Entry]) -> tuple[State, dict[int, str], list[str
         except (IntegrityError, KeyError) as exc:
             problems.append(str(exc))
     return replayed, registered, problems
+
+
+def resolver(root: Path | None = None) -> Callable[[str], Resolved]:
+    """The engine's way to resolve ``registry:``/``mlflow:`` references: local ones in the
+    registry at ``root`` (default: the project's), MLflow ones through MLflow."""
+    return lambda text: resolve(text, registry_root(root))
 
 
 def registry_root(configured: Path | None = None) -> Path:

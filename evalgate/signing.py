@@ -31,7 +31,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
 from ._io import write_atomic
-from .errors import EvalgateError
+from .errors import SignatureRejected, SigningError
 
 ALGORITHM = "ed25519"
 SIGNATURE = "signature"
@@ -45,15 +45,6 @@ PublicKeyLike = Ed25519PublicKey | Path | str | bytes
 UNSIGNED = "the verdict is not signed"
 UNKNOWN_KEY = "signed by a key that is not trusted"
 BAD_SIGNATURE = "its signature does not match its content"
-
-
-class SigningError(EvalgateError):
-    """A key file cannot be used (missing, unreadable, not an Ed25519 key), or a document
-    cannot be signed."""
-
-
-class SignatureRejected(SigningError):
-    """A verdict's signature is missing, by an untrusted key, or does not match."""
 
 
 def key_id(public_key: Ed25519PublicKey) -> str:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import platform
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from importlib import metadata
@@ -13,9 +13,9 @@ from typing import Any, Literal
 
 from . import __version__
 from ._io import write_atomic  # noqa: F401 - re-exported
-from .checks import CheckResult
 from .config import display_path
-from .runner import SuiteOutcome
+from .engine import SuiteOutcome
+from .families import CheckResult
 
 SCHEMA = "evalgate.verdict/1"
 PACKAGES = ("numpy", "pandas", "scipy", "scikit-learn", "onnxruntime", "onnx", "pyarrow",
@@ -115,7 +115,8 @@ def _rel(path: Path | str) -> str:
 
 def build(outcomes: Sequence[SuiteOutcome], *, candidate: Path, seed: int | None,
           started_at: datetime, duration_s: float,
-          not_run: Iterable[str] = (), suites_path: Path | None = None) -> dict[str, Any]:
+          not_run: Iterable[str] = (), suites_path: Path | None = None,
+          plots: Mapping[int, dict[str, Any]] | None = None) -> dict[str, Any]:
     """verdict.json as a dict, keys in the order of DESIGN.md §4 (extensions after)."""
     results = [r for o in outcomes for r in o.results]
     summary = decide(results, not_run=not_run)
@@ -138,7 +139,7 @@ def build(outcomes: Sequence[SuiteOutcome], *, candidate: Path, seed: int | None
         "decision": summary.decision,
         "candidate": candidate_entry,
         "champion": champion_entry,
-        "suites": [_suite_entry(o) for o in outcomes],
+        "suites": [_suite_entry(o, (plots or {}).get(i)) for i, o in enumerate(outcomes)],
         "provenance": {
             "evalgate": __version__,
             "python": platform.python_version(),
@@ -178,7 +179,7 @@ def in_progress(candidate: Path, started_at: datetime) -> dict[str, Any]:
     }
 
 
-def _suite_entry(o: SuiteOutcome) -> dict[str, Any]:
+def _suite_entry(o: SuiteOutcome, plots: dict[str, Any] | None) -> dict[str, Any]:
     s = o.suite
     entry: dict[str, Any] = {
         "name": o.name,
@@ -193,8 +194,8 @@ def _suite_entry(o: SuiteOutcome) -> dict[str, Any]:
                       "n_resamples": s.n_resamples})
         if o.champion is not None:
             entry["champion"] = _rel(o.champion.path)
-    if o.plots:
-        entry["plots"] = o.plots
+    if plots:
+        entry["plots"] = plots
     if o.error is not None:
         entry["error"] = o.error
     return entry

@@ -16,17 +16,17 @@ import pandas as pd
 import pytest
 from onnx import TensorProto, helper
 
-import evalgate.checks.bias as bias  # noqa: F401 - loaded before pytester's inner runs
-import evalgate.spec_bias  # noqa: F401
+import evalgate.families.bias.check as bias  # noqa: F401 - loaded before pytester's inner runs
+import evalgate.families.bias.spec  # noqa: F401
 from conftest import CANDIDATE, CHAMPION, read_verdict, suite_text
-from evalgate.checks import EvalContext
-from evalgate.checks.bias import show
 from evalgate.data import Dataset, encode_target, load_dataset
 from evalgate.errors import SpecError
+from evalgate.families import EvalContext, load_suite
+from evalgate.families.bias.check import show
+from evalgate.families.bias.spec import BiasSpec, Grouping
 from evalgate.models import load_model
-from evalgate.predictions import Predictions, canonical
-from evalgate.spec import Suite, load_suite
-from evalgate.spec_bias import BiasSpec, Grouping
+from evalgate.models.predictions import Predictions, canonical
+from evalgate.spec import Suite
 from evalgate.stats import mover_ratio, newcombe, wilson, z_of
 from evalgate.stats.gaps import gap
 
@@ -67,7 +67,7 @@ def context(suite: Suite, frame: pd.DataFrame, cand: Any, champ: Any = None) -> 
 def results(tmp_path: Path, bias_yaml: str, frame: pd.DataFrame, cand: Any, champ: Any = None,
             **kwargs: Any) -> dict[str, Any]:
     suite = load_suite(write_suite(tmp_path, bias_yaml, frame=frame, **kwargs))
-    out = bias.run(context(suite, frame, cand, champ), None)
+    out = bias.run(context(suite, frame, cand, champ), bias.plan(suite))
     return {r.name: r for r in out}
 
 
@@ -322,7 +322,7 @@ def adult_run(adult_preds: dict[str, Any], bias_yaml: str, champion: bool = True
                       candidate=adult_preds["candidate"],
                       champion=adult_preds["champion"] if champion else None,
                       no_champion_reason="no champion given", data=adult_preds["data"])
-    return {r.name: r for r in bias.run(ctx, None)}
+    return {r.name: r for r in bias.run(ctx, bias.plan(ctx.suite))}
 
 
 RATE_METRICS = ["selection_rate", "true_positive_rate", "false_positive_rate",
@@ -710,7 +710,7 @@ def test_a_missing_group_column_is_an_error_with_did_you_mean(tmp_path: Path) ->
     frame = two_groups()
     suite = load_suite(write_suite(tmp_path, "metrics: [accuracy]\n", frame=frame))
     ctx = context(suite, frame.rename(columns={"g": "gg"}), frame["y"].to_numpy())
-    [r] = bias.run(ctx, None)
+    [r] = bias.run(ctx, bias.plan(ctx.suite))
     assert r.status == "error" and r.blocking
     assert "bias group column 'g' not found (did you mean 'gg'?)" in r.message
 
@@ -746,8 +746,8 @@ def test_selected_checks_only_and_the_same_numbers_alone(tmp_path: Path) -> None
         max_regression: 0.05
         """, frame=frame))
     ctx = context(suite, frame, cand, champ)
-    every = {r.id: r for r in bias.run(ctx, None)}
-    alone = bias.run(ctx, {"s::bias::g::accuracy"})
+    every = {r.id: r for r in bias.run(ctx, bias.plan(ctx.suite))}
+    alone = bias.run(ctx, [p for p in bias.plan(ctx.suite) if p.name == "g::accuracy"])
     assert [r.id for r in alone] == ["s::bias::g::accuracy"]
     assert alone[0].ci == every["s::bias::g::accuracy"].ci
 
@@ -851,7 +851,8 @@ def test_false_pass_rate_of_max_regression_is_near_alpha(tmp_path: Path,
         u = rng.random(len(frame))
         champ = np.where(is_b, u < pb, u < pa).astype(int)
         cand = np.where(is_b, u < pb, u < pa + margin).astype(int)
-        [r] = bias.run(context(dataclasses.replace(suite, seed=i), frame, cand, champ), None)
+        seeded = dataclasses.replace(suite, seed=i)
+        [r] = bias.run(context(seeded, frame, cand, champ), bias.plan(seeded))
         passes += r.status == "pass"
     assert passes / sims <= 0.05 + 2 * np.sqrt(0.05 * 0.95 / sims)
 

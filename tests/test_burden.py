@@ -24,12 +24,14 @@ from scipy import stats as sps
 
 from conftest import ADULT_TEST, CANDIDATE, read_verdict
 from evalgate import stats
-from evalgate.checks import EvalContext, performance
-from evalgate.checks.stress import CONSISTENCY_ULPS, consistency_tolerance, output_precision
 from evalgate.data import Target
+from evalgate.families import EvalContext
+from evalgate.families.performance import check as performance
+from evalgate.families.performance.spec import MetricCheck
+from evalgate.families.stress.check import CONSISTENCY_ULPS, consistency_tolerance, output_precision
 from evalgate.metrics import get_metric
-from evalgate.predictions import Predictions
-from evalgate.spec import DataSpec, MetricCheck, Suite, Threshold
+from evalgate.models.predictions import Predictions
+from evalgate.spec import DataSpec, Suite, Threshold
 from evalgate.stats import MIN_COMPARISON_ROWS, assess, assessment, clopper_pearson_upper
 from evalgate.stats.timing import QUANTILE_METHOD, calls_to_resolve, quantile_bounds, quantile_ranks
 from tests import modelzoo, slowmodels
@@ -140,7 +142,7 @@ def _suite(*checks: MetricCheck) -> Suite:
                  data=DataSpec(path=Path("b.csv"), target="y", positive_label=1,
                                sensitive=(), features=None, line=3),
                  champion="champion.onnx", champion_line=8, confidence=CONF, seed=0,
-                 n_resamples=300, performance=tuple(checks))
+                 n_resamples=300, families={"performance": tuple(checks)})
 
 
 def _run(y: np.ndarray, cand: np.ndarray, champ: np.ndarray, *checks: MetricCheck
@@ -150,7 +152,7 @@ def _run(y: np.ndarray, cand: np.ndarray, champ: np.ndarray, *checks: MetricChec
 
     ctx = EvalContext(suite=_suite(*checks), target=Target(y=y, classes=(0, 1)),
                       candidate=preds(cand), champion=preds(champ))
-    return {r.name: r for r in performance.run(ctx, None)}
+    return {r.name: r for r in performance.run(ctx, performance.plan(ctx.suite))}
 
 
 def test_twenty_agreeing_rows_are_inconclusive_not_a_zero_width_pass() -> None:

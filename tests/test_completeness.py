@@ -224,7 +224,7 @@ def test_an_earlier_promote_is_replaced_before_the_run(pytester: pytest.Pytester
 
 
 def test_an_interrupted_cli_run_leaves_no_promote(tmp_path: Path, monkeypatch) -> None:
-    from evalgate import cli, runner
+    from evalgate import cli, engine
 
     _old_promote(tmp_path)
     (tmp_path / "suites").mkdir()
@@ -234,7 +234,7 @@ def test_an_interrupted_cli_run_leaves_no_promote(tmp_path: Path, monkeypatch) -
     def interrupted(*args, **kwargs):
         raise KeyboardInterrupt
 
-    monkeypatch.setattr(runner, "evaluate_paths", interrupted)
+    monkeypatch.setattr(engine, "evaluate_paths", interrupted)
     with pytest.raises(KeyboardInterrupt):
         cli.main(["run", str(CANDIDATE)])
     doc = json.loads((tmp_path / "reports" / "verdict.json").read_text("utf-8"))

@@ -24,17 +24,16 @@ from onnx import TensorProto, helper
 
 from conftest import CANDIDATE, CHAMPION, ROOT, read_verdict, suite_text
 from evalgate import models as eg_models
-from evalgate._yaml import MAX_BYTES, MAX_DEPTH, MAX_NODES, load_yaml
-from evalgate.checks import CheckResult
 from evalgate.cli import main
 from evalgate.data import read_table
+from evalgate.engine import Gate, finite_or_error
 from evalgate.errors import DataError, ModelLoadError, ModelOutputError, SpecError
+from evalgate.families import CheckResult, load_suite
 from evalgate.metrics import MetricOverflowError, get_metric
 from evalgate.models import call_with_limit, load_model
-from evalgate.predictions import MAX_PREDICTION
+from evalgate.models.predictions import MAX_PREDICTION
 from evalgate.report import render, svg
-from evalgate.runner import Gate, finite_or_error
-from evalgate.spec import load_suite
+from evalgate.spec.loader import MAX_BYTES, MAX_DEPTH, MAX_NODES, load_yaml
 from tests import hardening_models
 from tests.modelzoo import make_frame
 

@@ -25,16 +25,17 @@ from sklearn.metrics import accuracy_score, roc_auc_score
 from conftest import ADULT_TEST, read_verdict
 from evalgate.data import Dataset, Target, encode_target, load_dataset, read_table
 from evalgate.errors import DataError, ModelLoadError, ModelOutputError, SpecError
+from evalgate.families import load_suite
 from evalgate.models import ModelInfo, RawPrediction, load_model
 from evalgate.models.onnx import choose_output
-from evalgate.predictions import (
+from evalgate.models.predictions import (
     PROBA_RANGE_ATOL,
     canonical,
     class_universe,
     proba_sum_atol,
     suggest_label_map,
 )
-from evalgate.spec import DataSpec, load_suite
+from evalgate.spec import DataSpec
 
 ROWS = 3000
 WORDS = '["<=50K", ">50K"]'

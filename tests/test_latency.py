@@ -15,10 +15,10 @@ import pytest
 
 from conftest import ADULT_TEST, CANDIDATE, CHAMPION, read_verdict, suite_text
 from evalgate.errors import SpecError
-from evalgate.spec import load_suite
+from evalgate.families import load_suite
+from evalgate.families.stress.load import open_loop
 from evalgate.stats.timing import (
     min_samples,
-    open_loop,
     percentile,
     ratio_upper_bound,
     summarise,

@@ -16,9 +16,9 @@ import pytest
 
 from conftest import ADULT_TEST
 from evalgate.cli import main
+from evalgate.engine import Gate
 from evalgate.errors import ModelLoadError
 from evalgate.registry import TAMPERED, RegistryError, parse_reference, sha256_file
-from evalgate.runner import Gate
 from tests.test_registry import make_verdict, variant
 
 pytestmark = [
@@ -98,7 +98,7 @@ def test_promote_and_resolve_through_mlflow(store: Any, tmp_path: Path,
     gate = Gate(m[1], champion="mlflow:churn@champion")
     suite_path = tmp_path / "s.yaml"
     from conftest import suite_text
-    from evalgate.spec import load_suite
+    from evalgate.families import load_suite
 
     suite_path.write_text(suite_text(data=ADULT_TEST, champion=None))
     path = gate.champion_path(load_suite(suite_path))

@@ -19,7 +19,7 @@ from evalgate.data import Target
 from evalgate.errors import ModelLoadError, ModelOutputError
 from evalgate.models import ModelInfo, RawPrediction, load_model
 from evalgate.models.fake import FakeModel
-from evalgate.predictions import canonical, class_universe
+from evalgate.models.predictions import canonical, class_universe
 from tests import modelzoo as mz
 
 FEATURES = list(mz.FEATURES)
@@ -590,7 +590,7 @@ def test_label_indices_with_string_classes_are_read_as_indices() -> None:
     from evalgate.data import Target
     from evalgate.errors import ModelOutputError
     from evalgate.models import ModelInfo, RawPrediction
-    from evalgate.predictions import canonical
+    from evalgate.models.predictions import canonical
 
     info = ModelInfo(path="m.onnx", sha256="0" * 64, format="onnx", size=1)
     target = Target(y=np.array([0, 1, 1], dtype=np.int8), classes=("<=50K", ">50K"))

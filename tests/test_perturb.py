@@ -7,8 +7,16 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from evalgate import perturb
-from evalgate.perturb import PERTURBATIONS, UNSEEN, apply, changed_rows, column_kind, select
+from evalgate.errors import CheckError
+from evalgate.families.robustness import perturb
+from evalgate.families.robustness.perturb import (
+    PERTURBATIONS,
+    UNSEEN,
+    apply,
+    changed_rows,
+    column_kind,
+    select,
+)
 
 N = 20_000
 
@@ -238,7 +246,7 @@ def test_shuffle_permutes_and_breaks_the_relation_to_the_target() -> None:
 
 def test_defaults_fill_missing_parameters(frame) -> None:
     assert PERTURBATIONS["gaussian_noise"].with_defaults({}) == {"scale": 0.1, "rate": 1.0}
-    with pytest.raises(ValueError, match="scale needs factor"):
+    with pytest.raises(CheckError, match="scale needs factor"):
         PERTURBATIONS["scale"].with_defaults({})
     out = run("missing_values", frame, ["hours"])
     assert binomial_ok(int(out["hours"].isna().sum()), N, 0.1)

@@ -16,7 +16,9 @@ import pytest
 from conftest import ADULT_TEST, CANDIDATE, CHAMPION, suite_text
 from evalgate.cli import main
 from evalgate.config import read_settings
+from evalgate.engine import Gate, evaluate_paths
 from evalgate.errors import EvalgateError, ModelLoadError
+from evalgate.families import load_suite
 from evalgate.output import finish
 from evalgate.registry import (
     CHANGED_SINCE,
@@ -31,9 +33,9 @@ from evalgate.registry import (
     Registry,
     VerdictFile,
     resolve,
+    resolver,
     sha256_file,
 )
-from evalgate.runner import Gate, evaluate_paths
 from evalgate.signing import (
     BAD_SIGNATURE,
     UNKNOWN_KEY,
@@ -47,7 +49,6 @@ from evalgate.signing import (
     sign,
     verify,
 )
-from evalgate.spec import load_suite
 from evalgate.verdict import dumps, in_progress, now
 from tests.test_registry import make_verdict, variant
 
@@ -418,7 +419,7 @@ def test_a_hand_edited_alias_is_refused_everywhere_and_not_laundered(
     assert "champion=v1" in str(info.value) and "champion=v2" in str(info.value)
     suite = tmp_path / "s.yaml"
     suite.write_text(suite_text(champion=None))
-    gate = Gate(CANDIDATE, champion="registry:churn@champion", registry=reg.root)
+    gate = Gate(CANDIDATE, champion="registry:churn@champion", resolve=resolver(reg.root))
     with pytest.raises(ModelLoadError, match="state.json"):
         gate.champion_path(load_suite(suite))
     verdict = make_verdict(tmp_path / "v2.json", models[2], models[0])  # judged against v1

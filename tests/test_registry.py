@@ -14,7 +14,9 @@ import pytest
 
 from conftest import ADULT_TEST, CHAMPION, suite_text
 from evalgate.config import read_settings
+from evalgate.engine import Gate
 from evalgate.errors import ModelLoadError
+from evalgate.families import load_suite
 from evalgate.registry import (
     CHAMPION_CHANGED,
     INCOMPLETE,
@@ -31,10 +33,9 @@ from evalgate.registry import (
     VerdictFile,
     parse_reference,
     resolve,
+    resolver,
     sha256_file,
 )
-from evalgate.runner import Gate
-from evalgate.spec import load_suite
 from evalgate.verdict import decide_statuses, summary_entry
 
 # --------------------------------------------------------------------------- helpers (shared)
@@ -539,13 +540,13 @@ def _suite(tmp_path: Path, champion: str | None) -> Any:
 
 def test_gate_resolves_references(three: ModelRegistry, tmp_path: Path) -> None:
     suite = _suite(tmp_path, "registry:churn@champion")
-    gate = Gate(CHAMPION, registry=three.root)
+    gate = Gate(CHAMPION, resolve=resolver(three.root))
     assert gate.champion_path(suite) == three.version(3).path
-    gate = Gate(CHAMPION, champion="registry:churn@1", registry=three.root)
+    gate = Gate(CHAMPION, champion="registry:churn@1", resolve=resolver(three.root))
     path = gate.champion_path(suite)
     assert path == three.version(1).path
     assert gate.model(path).info.sha256 == three.version(1).sha256
-    gate = Gate(CHAMPION, champion="registry:nope@champion", registry=three.root)
+    gate = Gate(CHAMPION, champion="registry:nope@champion", resolve=resolver(three.root))
     with pytest.raises(ModelLoadError, match="no model named 'nope'"):
         gate.champion_path(suite)
 
@@ -555,7 +556,7 @@ def test_gate_refuses_a_tampered_registry_model(three: ModelRegistry, tmp_path: 
     model = onnx.load(target)
     onnx.helper.set_model_props(model, {"variant": "evil"})
     onnx.save(model, target)
-    gate = Gate(CHAMPION, champion="registry:churn@champion", registry=three.root)
+    gate = Gate(CHAMPION, champion="registry:churn@champion", resolve=resolver(three.root))
     path = gate.champion_path(_suite(tmp_path, None))
     with pytest.raises(ModelLoadError, match=TAMPERED):
         gate.model(path)

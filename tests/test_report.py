@@ -9,9 +9,9 @@ from pathlib import Path
 import pytest
 
 from conftest import CANDIDATE, suite_text
+from evalgate.engine import Gate, evaluate_paths
 from evalgate.output import finish
 from evalgate.report import render
-from evalgate.runner import Gate, evaluate_paths
 from evalgate.verdict import SCHEMA, now, write_atomic
 
 
@@ -102,8 +102,8 @@ def test_regression_suites_draw_residuals(verdict: dict) -> None:
     import numpy as np
 
     from evalgate.data import Target
-    from evalgate.plots import suite_plots
-    from evalgate.predictions import Predictions
+    from evalgate.models.predictions import Predictions
+    from evalgate.report.plots import suite_plots
 
     rng = np.random.default_rng(0)
     y = rng.normal(size=500)

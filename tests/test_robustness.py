@@ -18,16 +18,15 @@ from sklearn.pipeline import Pipeline
 from sklearn.tree import DecisionTreeClassifier
 
 from conftest import CANDIDATE, CHAMPION, ROOT, read_verdict
-from evalgate.checks import CheckResult, EvalContext, plan_checks
-from evalgate.checks import robustness as rb
 from evalgate.data import encode_target, load_dataset
 from evalgate.errors import SpecError
+from evalgate.families import CheckResult, EvalContext, load_suite, plan_checks
+from evalgate.families.robustness import check as rb
+from evalgate.families.robustness.spec import Gates
 from evalgate.models import ModelInfo, RawPrediction
 from evalgate.models.fake import FakeModel
+from evalgate.models.predictions import Predictions, canonical
 from evalgate.models.sklearn import SklearnModel
-from evalgate.predictions import Predictions, canonical
-from evalgate.spec import load_suite
-from evalgate.spec_robustness import Gates
 from tests import modelzoo as mz
 
 DESIGN_SECTION = """\
@@ -402,7 +401,9 @@ class Run:
         self.ctx, self.requests = ctx, requests
 
     def results(self, selected: set[str] | None = None) -> dict[str, CheckResult]:
-        return {r.name: r for r in rb.run(self.ctx, selected)}
+        plans = [p for p in rb.plan(self.ctx.suite) if selected is None
+                 or self.ctx.suite.check_id(p.family, p.name) in selected]
+        return {r.name: r for r in rb.run(self.ctx, plans)}
 
 
 def evaluate(folder: Path, checks: str, candidate: Any, champion: Any = None, *,

@@ -8,10 +8,10 @@ from pathlib import Path
 import pytest
 
 from conftest import CANDIDATE, CHAMPION, suite_text
+from evalgate.engine import Gate, evaluate_paths
 from evalgate.errors import EvalgateError
 from evalgate.output import finish
 from evalgate.report import render, summary_markdown
-from evalgate.runner import Gate, evaluate_paths
 from evalgate.signoff import sign, status
 from evalgate.verdict import now
 

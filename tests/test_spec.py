@@ -16,7 +16,8 @@ from pathlib import Path
 import pytest
 
 from evalgate.errors import SpecError
-from evalgate.spec import Threshold, find_suites, load_suite
+from evalgate.families import load_suite
+from evalgate.spec import Threshold, find_suites
 
 REPO = Path(__file__).resolve().parents[1]
 ADULT = REPO / "suites" / "adult.yaml"
@@ -650,7 +651,7 @@ def test_merge_key_value_can_be_overridden(tmp_path: Path) -> None:
               min: 0.7
         """)
     suite = load_suite(path)
-    assert suite.performance[1].threshold == Threshold(min=0.7, max_regression=0.01)
+    assert suite.families["performance"][1].threshold == Threshold(min=0.7, max_regression=0.01)
 
 
 def test_threshold_in_exponent_notation_is_a_number(tmp_path: Path) -> None:
@@ -663,7 +664,7 @@ def test_threshold_in_exponent_notation_is_a_number(tmp_path: Path) -> None:
           performance:
             accuracy: {max_regression: 5e-3}
         """)
-    assert load_suite(path).performance[0].threshold.max_regression == 0.005
+    assert load_suite(path).families["performance"][0].threshold.max_regression == 0.005
 
 
 # --------------------------------------------------------------------------- valid suites
@@ -698,13 +699,13 @@ def test_adult_champion_is_kept_as_written(adult) -> None:
 
 
 def test_adult_metrics_in_file_order(adult) -> None:
-    assert [c.metric for c in adult.performance] == [
+    assert [c.metric for c in adult.families["performance"]] == [
         "roc_auc", "average_precision", "accuracy", "balanced_accuracy", "f1", "log_loss",
         "brier_score"]
 
 
 def test_adult_threshold(adult) -> None:
-    roc_auc = adult.performance[0]
+    roc_auc = adult.families["performance"][0]
     assert roc_auc.threshold == Threshold(min=0.85, max_regression=0.005)
     assert roc_auc.blocking is True
     assert roc_auc.line == 17
@@ -736,7 +737,7 @@ def test_defaults(tmp_path: Path) -> None:
     assert (suite.champion, suite.champion_line, suite.description) == (None, None, "")
     assert (suite.data.positive_label, suite.data.sensitive, suite.data.features) == (
         None, (), None)
-    assert suite.performance[0].blocking is True
+    assert suite.families["performance"][0].blocking is True
 
 
 def test_data_path_does_not_depend_on_the_working_directory(
@@ -752,7 +753,7 @@ def test_data_path_does_not_depend_on_the_working_directory(
 
 def test_blocking_false_is_kept(tmp_path: Path) -> None:
     path = write_suite(tmp_path, MINIMAL.replace("{min: 0.8}", "{min: 0.8, blocking: false}"))
-    assert load_suite(path).performance[0].blocking is False
+    assert load_suite(path).families["performance"][0].blocking is False
 
 
 def test_integer_positive_label_is_kept_as_int(tmp_path: Path) -> None:
@@ -773,7 +774,7 @@ def test_string_columns_are_read_as_one_element_lists(tmp_path: Path) -> None:
 def test_all_threshold_keys(tmp_path: Path) -> None:
     path = write_suite(tmp_path, MINIMAL.replace(
         "{min: 0.8}", "{min: 0.7, max: 0.99, max_regression: 0.01, min_improvement: 0}"))
-    threshold = load_suite(path).performance[0].threshold
+    threshold = load_suite(path).families["performance"][0].threshold
     assert threshold == Threshold(min=0.7, max=0.99, max_regression=0.01, min_improvement=0.0)
     assert threshold.compares
 
@@ -793,7 +794,7 @@ def test_anchors_and_aliases(tmp_path: Path) -> None:
         """)
     suite = load_suite(path)
     assert suite.data.features == ("sex",)
-    assert [(c.metric, c.threshold) for c in suite.performance] == [
+    assert [(c.metric, c.threshold) for c in suite.families["performance"]] == [
         ("accuracy", Threshold(min=0.7, max_regression=0.01)),
         ("balanced_accuracy", Threshold(min=0.7, max_regression=0.01)),
     ]
@@ -812,7 +813,8 @@ def test_merge_key_without_override(tmp_path: Path) -> None:
               <<: *usual
               max_regression: 0.02
         """)
-    assert load_suite(path).performance[1].threshold == Threshold(min=0.7, max_regression=0.02)
+    assert load_suite(path).families["performance"][1].threshold == Threshold(
+        min=0.7, max_regression=0.02)
 
 
 def test_find_suites_in_a_folder_returns_yaml_files_sorted(tmp_path: Path) -> None:
@@ -853,17 +855,18 @@ def test_python_tags_are_refused_and_never_run(tmp_path: Path, tag: str, where: 
 
 
 def test_a_family_this_installation_lacks_is_refused(tmp_path, monkeypatch) -> None:
-    """A family whose modules are missing is refused by name, never silently ignored."""
-    import evalgate.spec as spec_module
+    """A family this installation does not register is refused by name, never silently
+    ignored."""
+    import evalgate.families as families
 
-    monkeypatch.setattr(spec_module, "IMPLEMENTED_FAMILIES", ("performance",))
+    monkeypatch.setattr(families, "FAMILIES", ("performance",))
     (tmp_path / "data.csv").write_text("age,income\n30,>50K\n40,<=50K\n")
     path = tmp_path / "s.yaml"
     path.write_text("task: binary\ndata:\n  path: data.csv\n  target: income\n"
                     "checks:\n  performance:\n    accuracy: {min: 0.8}\n"
                     "  robustness:\n    max_flip_rate: 0.05\n")
     with pytest.raises(SpecError) as err:
-        spec_module.load_suite(path)
+        families.load_suite(path)
     assert (err.value.line, err.value.key) == (8, "robustness")
     assert "the robustness family is not available in this version of evalgate " \
            "(available: performance)" in str(err.value)

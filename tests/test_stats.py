@@ -23,11 +23,13 @@ from statsmodels.stats.contingency_tables import mcnemar
 from statsmodels.stats.proportion import proportion_confint
 
 from evalgate import stats
-from evalgate.checks import EvalContext, performance
 from evalgate.data import Target
+from evalgate.families import EvalContext
+from evalgate.families.performance import check as performance
+from evalgate.families.performance.spec import MetricCheck
 from evalgate.metrics import Metric, get_metric
-from evalgate.predictions import Predictions
-from evalgate.spec import DataSpec, MetricCheck, Suite, Threshold
+from evalgate.models.predictions import Predictions
+from evalgate.spec import DataSpec, Suite, Threshold
 from evalgate.stats import (
     ASYMPTOTIC_MIN_ROWS,
     Interval,
@@ -384,7 +386,7 @@ def _suite(*checks: MetricCheck, seed: int = 0, n_resamples: int = 1000) -> Suit
                  data=DataSpec(path=Path("sim.csv"), target="y", positive_label=1,
                                sensitive=(), features=None, line=3),
                  champion="champion.onnx", champion_line=8, confidence=CONF, seed=seed,
-                 n_resamples=n_resamples, performance=tuple(checks))
+                 n_resamples=n_resamples, families={"performance": tuple(checks)})
 
 
 def _context(suite: Suite, d: dict[str, np.ndarray]) -> EvalContext:
@@ -402,7 +404,7 @@ def test_identical_models_pass_max_regression_zero_through_the_check() -> None:
     checks = [MetricCheck(name, Threshold(max_regression=0.0), True, i + 10)
               for i, name in enumerate(("roc_auc", "accuracy", "log_loss", "f1"))]
     suite = _suite(*checks, n_resamples=300)
-    for result in performance.run(_context(suite, d), None):
+    for result in performance.run(_context(suite, d), performance.plan(suite)):
         if result.metric in ("accuracy", "f1"):  # confusion metrics: the discordance floor
             assert result.status == "fail" and "inconclusive" in result.message
             assert result.delta == 0.0 and result.ci[0] is not None and result.ci[0] < 0
@@ -412,7 +414,7 @@ def test_identical_models_pass_max_regression_zero_through_the_check() -> None:
     # a margin as wide as the exact bound on unseen disagreement passes them too
     loose = _suite(*[MetricCheck(name, Threshold(max_regression=0.01), True, i + 10)
                      for i, name in enumerate(("accuracy", "f1"))], n_resamples=300)
-    for result in performance.run(_context(loose, d), None):
+    for result in performance.run(_context(loose, d), performance.plan(loose)):
         assert result.status == "pass", result.message
 
 
@@ -520,7 +522,9 @@ def test_results_do_not_depend_on_check_order_or_selection() -> None:
     def results(order: Sequence[MetricCheck], selected: set[str] | None = None,
                 ) -> dict[str, dict[str, object]]:
         suite = _suite(*order, n_resamples=300)
-        return {r.id: r.as_dict() for r in performance.run(_context(suite, d), selected)}
+        plans = [p for p in performance.plan(suite)
+                 if selected is None or suite.check_id(p.family, p.name) in selected]
+        return {r.id: r.as_dict() for r in performance.run(_context(suite, d), plans)}
 
     forward = results(checks)
     backward = results(checks[::-1])
@@ -528,7 +532,8 @@ def test_results_do_not_depend_on_check_order_or_selection() -> None:
     one = "sim::performance::log_loss"
     assert results(checks, {one}) == {one: forward[one]}
     other = _suite(*checks, seed=1, n_resamples=300)
-    moved = {r.id: r.as_dict() for r in performance.run(_context(other, d), None)}
+    moved = {r.id: r.as_dict()
+             for r in performance.run(_context(other, d), performance.plan(other))}
     assert moved[one]["ci"] != forward[one]["ci"]  # the suite seed does matter
 
 

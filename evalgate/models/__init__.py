@@ -65,8 +65,9 @@ class RawPrediction:
 
     Classifiers fill ``labels`` (its label output, may be ``None`` when the model has only
     probabilities), ``proba`` (n × k, float64) and ``classes`` (the label of each column);
-    regressors fill ``values``. Nothing here is trusted: :func:`evalgate.predictions.canonical`
-    refuses probabilities outside [0, 1] or rows that do not sum to 1, and labels or classes
+    regressors fill ``values``. Nothing here is trusted:
+    :func:`evalgate.models.predictions.canonical` refuses probabilities outside [0, 1] or rows
+    that do not sum to 1, and labels or classes
     that do not stand for the data's labels.
     """
 

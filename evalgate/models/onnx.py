@@ -28,7 +28,7 @@ Which output is read, the rule (the same at every load, recorded nowhere else):
 A model is a classifier when it has a label output, a classifier operator, a ZipMap or
 declared classes (``metadata_props`` ``classes``); a classifier's single float column is
 read as the probability of its second class. Whether the probabilities are probabilities
-(in [0, 1], rows summing to 1) is checked for every format in :mod:`evalgate.predictions`.
+(in [0, 1], rows summing to 1) is checked for every format in :mod:`evalgate.models.predictions`.
 """
 
 from __future__ import annotations

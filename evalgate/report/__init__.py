@@ -20,13 +20,28 @@ def _environment() -> Any:
     import jinja2
 
     env = jinja2.Environment(
-        loader=jinja2.PackageLoader("evalgate.report", "templates"),
+        loader=jinja2.ChoiceLoader([jinja2.PackageLoader("evalgate.report", "templates"),
+                                    jinja2.FunctionLoader(_family_template)]),
         autoescape=True, undefined=jinja2.StrictUndefined, trim_blocks=True, lstrip_blocks=True)
     env.filters["num"] = _num
     env.filters["signed"] = _signed
     env.filters["short"] = lambda s: (s or "")[:12]
     env.filters["xy"] = lambda rows, x, y: [[r[x], r[y]] for r in rows]
     return env
+
+
+def _family_template(name: str) -> tuple[str, str, Any] | None:
+    """``<family>/report.html.j2``: that family's part of the page, from its folder."""
+    from ..families import family
+
+    head, _, tail = name.partition("/")
+    if tail != "report.html.j2":
+        return None
+    path = family(head).template if head else None
+    if path is None or not path.is_file():
+        return None
+    mtime = path.stat().st_mtime
+    return path.read_text("utf-8"), str(path), lambda: path.stat().st_mtime == mtime
 
 
 #: from this magnitude on, numbers are shown in scientific notation (a model may answer 1e308)
@@ -59,8 +74,12 @@ def render(verdict: dict[str, Any], signoff: dict[str, Any] | None = None) -> st
     checks = [c for s in verdict["suites"] for c in s["checks"]]
     deciding = [c for c in checks if c["blocking"] and c["status"] in ("fail", "error")]
     counts = {st: sum(c["status"] == st for c in checks) for st in STATUSES}
+    from ..families import registered
+
+    families = [f.name for f in registered() if f.template is not None]
     return _environment().get_template("report.html.j2").render(
-        v=verdict, checks=checks, deciding=deciding, counts=counts, signoff=signoff,
+        v=verdict, all_checks=checks, deciding=deciding, counts=counts, signoff=signoff,
+        families=families,
         gate_reasons=gate_reasons(verdict),
         anchor=lambda c: anchors[id(c)], charts=_charts)
 

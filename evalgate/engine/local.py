@@ -1,0 +1,90 @@
+"""The in-memory engine: one suite's rows in one pandas frame, predicted once per model and
+data variant, every family run on the cached predictions."""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
+
+from ..data import encode_target, load_dataset
+from ..errors import ModelLoadError
+from ..families import CheckPlan, CheckResult, EvalContext, error_result, registered
+from ..models import Model
+from ..models.predictions import Predictions, canonical, class_universe
+from ..spec import Suite
+from .isolate import run_family
+from .outcome import Clock, SuiteOutcome, finite_or_error
+
+if TYPE_CHECKING:
+    from .gate import Gate
+
+NO_CHAMPION = ("no champion given (a first release): comparisons are skipped and the value "
+               "thresholds alone decide")
+
+
+def load_models(gate: Gate, suite: Suite, outcome: SuiteOutcome) -> dict[str, Model]:
+    """The candidate and (when there is one) the champion, recorded in ``outcome``."""
+    candidate = gate.model(gate.candidate_ref)
+    outcome.candidate = candidate.info
+    models = {"candidate": candidate}
+    champion_path = gate.champion_path(suite)
+    if champion_path is not None:
+        try:
+            models["champion"] = gate.model(champion_path)
+        except ModelLoadError as exc:
+            raise ModelLoadError(exc.path, f"champion: {exc.problem}") from None
+        outcome.champion = models["champion"].info
+        outcome.champion_registry = gate.registry_source(champion_path)
+    return models
+
+
+def evaluate(gate: Gate, suite: Suite, plans: Sequence[CheckPlan],
+             outcome: SuiteOutcome) -> list[CheckResult]:
+    """Every planned check of ``suite``; each family isolated (:func:`run_family`)."""
+    clock = Clock(outcome.timings)
+    models = load_models(gate, suite, outcome)
+    clock.lap("load_models")
+
+    data = load_dataset(suite.data)
+    outcome.dataset = data
+    target = encode_target(data, suite.task, suite.data.positive_label, suite.data.label_map)
+    clock.lap("load_data")
+    raws = {role: gate.raw_predictions(m, data) for role, m in models.items()}
+    outcome.inputs = {role: m.describe_inputs() for role, m in models.items()}
+    if suite.task == "multiclass":
+        target = dataclasses.replace(target, classes=class_universe(target, list(raws.values())))
+    preds: dict[str, Predictions] = {}
+    for role, raw in raws.items():
+        preds[role] = canonical(raw, suite.task, target, models[role].info, data.rows)
+        match = preds[role].classes
+        if match is not None:
+            outcome.inputs[role] = {**outcome.inputs[role], "classes": match.as_dict()}
+    outcome.target, outcome.predictions = target, preds
+    clock.lap("predict")
+
+    variants: dict[tuple[str, str], Predictions] = {}
+
+    def predict(role: str, frame: Any, variant: str) -> Predictions:
+        """Canonical predictions of ``role`` on ``frame``, once per (role, variant)."""
+        key = (role, variant)
+        if key not in variants:
+            raw = models[role].predict(frame, data.features)
+            variants[key] = canonical(raw, suite.task, target, models[role].info, len(frame))
+        return variants[key]
+
+    ctx = EvalContext(suite=suite, target=target, candidate=preds["candidate"],
+                      champion=preds.get("champion"), no_champion_reason=NO_CHAMPION,
+                      data=data, predict=predict, models=models)
+    results: list[CheckResult] = []
+    for family in registered():
+        mine = [p for p in plans if p.family == family.name]
+        if not mine:
+            continue
+        if gate.out_of_time():
+            late = gate.late_message(f"the {family.name} checks ran")
+            results.extend(error_result(suite, p, late) for p in mine)
+            continue
+        results.extend(finite_or_error(r) for r in run_family(family, ctx, mine))
+        clock.lap(family.name)
+    return results

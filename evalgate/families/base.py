@@ -1,0 +1,159 @@
+"""What a family plans, sees and produces.
+
+- :class:`CheckPlan` — a check known from the suite alone (pytest collects it before any
+  model is loaded); ``subject`` is the family's own spec object for it;
+- :class:`EvalContext` — what a family sees: the suite, the data, the encoded target, each
+  model's cached predictions, and a cached way to predict on other rows;
+- :class:`CheckResult` — the outcome of one check, as it goes into verdict.json;
+- :class:`Family` — a family as the engine runs it: its name, its section parser, its
+  planner, its runner and its part of the report.
+"""
+
+from __future__ import annotations
+
+import zlib
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+import numpy as np
+
+from ..data import Dataset, Target
+from ..models.predictions import Predictions
+from ..spec import Suite
+
+Status = Literal["pass", "fail", "error", "skip"]
+
+
+@dataclass(frozen=True)
+class CheckPlan:
+    """A check known from the suite alone: its family, its name within the family, its line."""
+
+    family: str
+    name: str
+    line: int | None
+    blocking: bool = True
+    #: the family's spec object for this check (a metric's thresholds, a perturbation, …)
+    subject: Any = field(default=None, compare=False, repr=False)
+
+
+@dataclass(frozen=True)
+class CheckResult:
+    """The outcome of one check, as it goes into verdict.json (DESIGN.md §4)."""
+
+    id: str
+    family: str
+    name: str
+    status: Status
+    blocking: bool
+    message: str
+    metric: str | None = None
+    candidate: float | None = None
+    champion: float | None = None
+    delta: float | None = None
+    ci: tuple[float | None, float | None] | None = None
+    confidence: float | None = None
+    threshold: Mapping[str, Any] = field(default_factory=dict)
+    method: str | None = None
+    details: Mapping[str, Any] = field(default_factory=dict)
+    line: int | None = None
+
+    @property
+    def blocks(self) -> bool:
+        return self.blocking and self.status in ("fail", "error")
+
+    def as_dict(self) -> dict[str, Any]:
+        out: dict[str, Any] = {
+            "id": self.id, "family": self.family, "status": self.status,
+            "blocking": self.blocking, "metric": self.metric,
+            "candidate": _num(self.candidate), "champion": _num(self.champion),
+            "delta": _num(self.delta),
+            "ci": None if self.ci is None else [_num(self.ci[0]), _num(self.ci[1])],
+            "confidence": self.confidence, "threshold": dict(self.threshold),
+            "message": self.message,
+        }
+        if self.method is not None:
+            out["method"] = self.method
+        if self.line is not None:
+            out["line"] = self.line
+        if self.details:
+            out["details"] = _clean(dict(self.details))
+        return out
+
+
+def _num(x: float | None) -> float | None:
+    if x is None:
+        return None
+    x = float(x)
+    return x if np.isfinite(x) else None
+
+
+def _clean(obj: Any) -> Any:
+    if isinstance(obj, dict):
+        return {str(k): _clean(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [_clean(v) for v in obj]
+    if isinstance(obj, (float, np.floating)):
+        return _num(float(obj))
+    if isinstance(obj, np.integer):
+        return int(obj)
+    return obj
+
+
+#: predict(role, frame, variant) → canonical predictions of "candidate" or "champion" on
+#: ``frame``, computed once per (role, variant) and cached by the runner
+Predict = Callable[[str, Any, str], Predictions]
+
+
+@dataclass(frozen=True, eq=False)
+class EvalContext:
+    """What a family sees: the suite, the data, the encoded target, each model's cached
+    predictions on the clean data, and a cached way to predict on other data (perturbed
+    rows, counterfactuals)."""
+
+    suite: Suite
+    target: Target
+    candidate: Predictions
+    champion: Predictions | None
+    no_champion_reason: str = "no champion"
+    data: Dataset | None = None
+    predict: Predict | None = None
+    models: Mapping[str, Any] = field(default_factory=dict)
+
+    def rng(self, check_id: str) -> np.random.Generator:
+        """A generator seeded by the suite seed and the check id: the same numbers whatever
+        other checks run or are deselected."""
+        return np.random.default_rng(
+            np.random.SeedSequence([self.suite.seed, zlib.crc32(check_id.encode())]))
+
+
+def error_result(suite: Suite, plan: CheckPlan, message: str) -> CheckResult:
+    return CheckResult(id=suite.check_id(plan.family, plan.name), family=plan.family,
+                       name=plan.name, status="error", blocking=plan.blocking, message=message,
+                       line=plan.line)
+
+
+SectionParser = Callable[..., Any]
+Planner = Callable[[Suite], list[CheckPlan]]
+Runner = Callable[[EvalContext, Sequence[CheckPlan]], Iterable[CheckResult]]
+
+
+@dataclass(frozen=True)
+class Family:
+    """A check family as the engine runs it.
+
+    - ``parse(reader, section, line, task, data)`` validates its section of a suite's
+      ``checks`` into its spec object (kept in ``Suite.families[name]``);
+    - ``plan(suite)`` lists its checks from the suite alone, each with its ``subject``;
+    - ``run(ctx, plans)`` evaluates the given plans and returns one result per plan (the
+      engine enforces that, and turns an unexpected exception into an ``error`` of each of
+      the family's planned checks without touching the other families);
+    - ``template``: its part of the report page (a Jinja2 file), or ``None``.
+    """
+
+    name: str
+    parse: SectionParser
+    plan: Planner
+    run: Runner
+    template: Path | None = None

@@ -1,0 +1,82 @@
+"""What the latency and stress families share: the models as loaded for timing, where and how
+times were measured, and the judgement of a percentile by its order-statistic bounds."""
+
+from __future__ import annotations
+
+import os
+import platform
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+from ..stats.timing import (
+    QUANTILE_METHOD,
+    QuantileBound,
+    Verdict,
+    calls_to_resolve,
+    quantile_bounds,
+)
+from .base import EvalContext
+from .judge import percent
+
+
+def conditions(threads: int | None) -> dict[str, Any]:
+    """Where and how the times were measured."""
+    cpu = platform.processor() or ""
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    try:
+        import onnxruntime
+
+        ort = onnxruntime.__version__
+    except ImportError:  # pragma: no cover
+        ort = None
+    load = os.getloadavg()[0] if hasattr(os, "getloadavg") else None
+    return {"threads": threads, "cpu": cpu, "cpus": os.cpu_count(),
+            "python": platform.python_version(), "onnxruntime": ort, "load_average": load}
+
+
+def timing_models(ctx: EvalContext, threads: int) -> dict[str, Any]:
+    """The models as loaded for timing: ONNX sessions reloaded with pinned threads."""
+    from ..models import load_model
+
+    out = {}
+    for role, model in ctx.models.items():
+        if model.info.format == "onnx":
+            out[role] = load_model(Path(model.info.path), threads=threads)
+        else:
+            out[role] = model
+    return out
+
+
+def judge_percentile(name: str, seconds: Sequence[float], q: float, limit_ms: float,
+                     confidence: float, advice: Callable[[int | None], str]
+                     ) -> tuple[Verdict, str, QuantileBound]:
+    """Judge the ``q`` percentile of the calls (``seconds``) against ``limit_ms`` by its
+    order-statistic bounds (DESIGN.md §3): fail when the lower bound is above the limit,
+    pass when the upper bound is within it, else inconclusive, with ``advice(calls)`` on
+    how many calls would resolve it. The verdict, the clause for the message, the bound."""
+    bound = quantile_bounds(seconds, q, confidence)
+    verdict = bound.judge(limit_ms / 1000)
+    pct = percent(confidence)
+    n = bound.n
+
+    def ms(x: float | None, inf: str) -> str:
+        return inf if x is None else f"{x * 1000:.3f} ms"
+
+    head = f"{name} {bound.estimate * 1000:.3f} ms over {n} call{'s' if n != 1 else ''}"
+    if verdict == "pass":
+        return verdict, (f"{head}, one-sided {pct} upper bound {ms(bound.upper, '')} (call "
+                         f"{bound.upper_rank} of {n} sorted) ≤ {limit_ms:g} ms"), bound
+    if verdict == "fail":
+        return verdict, (f"{head}: its one-sided {pct} lower bound {ms(bound.lower, '')} (call "
+                         f"{bound.lower_rank} of {n} sorted) is above {limit_ms:g} ms"), bound
+    needed = calls_to_resolve(seconds, q, limit_ms / 1000, confidence)
+    return verdict, (f"{name} inconclusive against {limit_ms:g} ms: {head}, one-sided {pct} "
+                     f"bounds [{ms(bound.lower, '−∞')}, {ms(bound.upper, '∞')}] "
+                     f"({QUANTILE_METHOD}) straddle the limit; {advice(needed)}"), bound

@@ -1,0 +1,12 @@
+"""The performance family: each metric's value against ``min``/``max``, and its paired
+difference from the champion against ``max_regression``/``min_improvement``."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from ..base import Family
+from . import check, spec
+
+FAMILY = Family(name="performance", parse=spec.parse, plan=check.plan, run=check.run,
+                template=Path(__file__).with_name("report.html.j2"))

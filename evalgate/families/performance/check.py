@@ -1,0 +1,106 @@
+"""The performance family: one check per metric, bounded on the candidate's value (``min``,
+``max``) and compared with the champion on the same rows (``max_regression``,
+``min_improvement``) by the paired one-sided bound of DESIGN.md §3."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from typing import Any
+
+from ...errors import EvalgateError, StatsError
+from ...metrics import Metric, get_metric
+from ...stats import Interval, assess
+from ..base import CheckPlan, CheckResult, EvalContext, error_result
+from ..judge import (
+    MARGINS,
+    MORE_ROWS,
+    Clauses,
+    compare,
+    delta_text,
+    no_champion,
+    percent,
+    value_clause,
+)
+from .spec import MetricCheck
+
+FAMILY = "performance"
+
+
+def plan(suite: Any) -> list[CheckPlan]:
+    checks: Sequence[MetricCheck] = suite.families.get(FAMILY, ())
+    return [CheckPlan(FAMILY, c.metric, c.line, c.blocking, subject=c) for c in checks]
+
+
+def run(ctx: EvalContext, plans: Sequence[CheckPlan]) -> list[CheckResult]:
+    out = []
+    for p in plans:
+        try:
+            out.append(evaluate(ctx, p.subject))
+        except EvalgateError as exc:
+            out.append(error_result(ctx.suite, p, str(exc)))
+    return out
+
+
+def evaluate(ctx: EvalContext, check: MetricCheck) -> CheckResult:
+    suite = ctx.suite
+    metric = get_metric(check.metric, suite.task)
+    cid = suite.check_id(FAMILY, check.metric)
+    th = check.threshold
+    champ_pred = ctx.champion.for_metric(metric) if (
+        th.compares and ctx.champion is not None) else None
+    result = assess(metric, ctx.target.y, ctx.candidate.for_metric(metric), champ_pred,
+                    confidence=suite.confidence, rng=ctx.rng(cid),
+                    n_resamples=suite.n_resamples)
+    value = result.value
+    v = value.estimate
+    if not math.isfinite(v):
+        raise StatsError(f"{metric.name} is undefined on this data (is only one class present?)")
+
+    details: dict[str, Any] = {"n": value.n, "candidate_ci": [value.lower, value.upper],
+                               "candidate_method": value.method,
+                               "higher_is_better": metric.higher_is_better}
+    bound = value.lower if metric.higher_is_better else value.upper
+    side = "lower" if metric.higher_is_better else "upper"
+    value_text = f"{metric.name} = {v:.4f}" + (
+        f" ({percent(suite.confidence)} {side} bound {bound:.4f})" if bound is not None else "")
+    clauses = Clauses()
+    value_clause(clauses, v, minimum=th.min, maximum=th.max, text=value_text)
+
+    delta: Interval | None = result.delta
+    if th.compares and ctx.champion is None:
+        no_champion(clauses, ctx.no_champion_reason)
+    if delta is not None and result.champion_value is not None:
+        orient = "" if metric.higher_is_better else \
+            " (lower is better, so Δ = champion − candidate)"
+        head = delta_text(delta, suite.confidence, detail=(
+            f"candidate {v:.4f}, champion {result.champion_value:.4f}")).replace(
+            " (candidate", f"{orient} (candidate", 1)
+        if delta.method.endswith("+discordance-floor"):
+            details["discordance_floor"] = True
+        for key in MARGINS:
+            margin = getattr(th, key)
+            if margin is not None:
+                compare(clauses, delta, key=key, margin=margin, head=head, details=details)
+
+    if delta is not None:
+        ci, method = (delta.lower, delta.upper), delta.method
+    else:
+        ci, method = (value.lower, value.upper), value.method
+    return CheckResult(
+        id=cid, family=FAMILY, name=check.metric, status=clauses.status(),
+        blocking=check.blocking, message=clauses.message(fallback=value_text,
+                                                         advice=_advice(metric, clauses)),
+        metric=metric.name, candidate=v, champion=result.champion_value,
+        delta=delta.estimate if delta is not None else None, ci=ci,
+        confidence=suite.confidence, threshold=th.as_dict(), method=method, details=details,
+        line=check.line)
+
+
+def _advice(metric: Metric, clauses: Clauses) -> str:
+    if "value" in clauses.kinds:
+        return "The candidate misses the suite's bound; retrain or revise the threshold."
+    if "regression" in clauses.kinds:
+        return (f"The candidate is worse than the champion on {metric.name} on the same rows; "
+                f"keep the champion or retrain.")
+    return MORE_ROWS

@@ -1,0 +1,320 @@
+"""The stress family: open-loop load, peak memory of the largest batch, malformed input run
+in a child process (a crash cannot take pytest down), and prediction consistency."""
+
+from __future__ import annotations
+
+import math
+import tempfile
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from ...errors import EvalgateError
+from ...spec import Suite
+from ...stats.timing import MAX_CALLS_ESTIMATE, percentile, summarise
+from ..base import CheckPlan, CheckResult, EvalContext, Status, error_result
+from ..measure import conditions, judge_percentile, timing_models
+from .child import Child, inputs, path_of
+from .load import open_loop
+from .spec import StressSpec
+
+FAMILY = "stress"
+PARTS = ("load", "memory", "malformed", "consistency")
+MALFORMED_ROWS = 8
+
+
+def plan(suite: Suite) -> list[CheckPlan]:
+    spec: StressSpec | None = suite.families.get(FAMILY)
+    if spec is None:
+        return []
+    return [CheckPlan(FAMILY, part, getattr(spec, part).line, spec.blocking, subject=spec)
+            for part in PARTS if getattr(spec, part) is not None]
+
+
+def run(ctx: EvalContext, plans: Sequence[CheckPlan]) -> list[CheckResult]:
+    out = []
+    for p in plans:
+        cid = ctx.suite.check_id(FAMILY, p.name)
+        try:
+            out.append(_PARTS[p.name](ctx, p.subject, p, cid))
+        except EvalgateError as exc:
+            out.append(error_result(ctx.suite, p, str(exc)))
+    return out
+
+
+def _result(ctx: EvalContext, p: CheckPlan, cid: str, fails: list[str], passes: list[str],
+            undecided: list[str], summary: str, details: dict[str, Any],
+            threshold: dict[str, Any], metric: str | None = None,
+            value: float | None = None) -> CheckResult:
+    """``undecided``: what the measurement could not resolve — a ``fail`` reported as
+    inconclusive (DESIGN.md §3: the burden of proof), never a ``skip``."""
+    status: Status = "fail" if fails or undecided else "pass"
+    unresolved = [f"inconclusive: {u}" for u in undecided]
+    return CheckResult(id=cid, family=FAMILY, name=p.name, status=status, blocking=p.blocking,
+                       message="; ".join([m for m in fails + unresolved + passes + [summary]
+                                          if m]), metric=metric,
+                       candidate=value, confidence=ctx.suite.confidence, threshold=threshold,
+                       details=details, line=p.line)
+
+
+def _sample(ctx: EvalContext, rng: np.random.Generator, rows: int) -> pd.DataFrame:
+    assert ctx.data is not None
+    frame = ctx.data.frame
+    idx = rng.integers(0, len(frame), size=rows)
+    return frame.iloc[idx][list(ctx.data.features)].reset_index(drop=True)
+
+
+# --------------------------------------------------------------------------- load
+
+
+def _load(ctx: EvalContext, spec: StressSpec, p: CheckPlan, cid: str) -> CheckResult:
+    load = spec.load
+    assert load is not None and ctx.data is not None
+    rng = ctx.rng(cid)
+    model = timing_models(ctx, 1)["candidate"]
+    batch = _sample(ctx, rng, load.batch_size)
+    features = ctx.data.features
+    model.predict(batch, features)  # warm-up
+    res = open_loop(lambda: model.predict(batch, features), rate=load.rate,
+                    duration_s=load.duration_s, workers=load.workers, rng=rng)
+    lat = summarise(res.latencies_s, load.batch_size)
+    p99 = percentile(res.latencies_s, 0.99) * 1000 if res.latencies_s else float("nan")
+    fails: list[str] = []
+    passes: list[str] = []
+    bound = None
+    if load.p99_ms is not None:
+        if not res.latencies_s:
+            fails.append(f"p99 inconclusive: no call completed in {load.duration_s:g} s, so "
+                         f"there is nothing to bound it with")
+        else:
+            def advice(needed: int | None) -> str:
+                return _load_advice(needed, res.completed, res.achieved_rate, load.duration_s)
+
+            verdict, text, bound = judge_percentile(
+                "p99 (from the scheduled arrival)", res.latencies_s, 0.99, load.p99_ms,
+                ctx.suite.confidence, advice)
+            (passes if verdict == "pass" else fails).append(text)
+    if res.error_rate <= load.max_error_rate:
+        passes.append(f"error rate {res.error_rate:.2%} ≤ {load.max_error_rate:.2%}")
+    else:
+        fails.append(f"error rate {res.error_rate:.2%} ({res.errors} of {res.sent}) is above "
+                     f"{load.max_error_rate:.2%}; first error: {res.first_error}")
+    summary = (f"offered {load.rate:g}/s for {load.duration_s:g} s on {load.workers} "
+               f"worker{'s' if load.workers != 1 else ''}: achieved {res.achieved_rate:.1f}/s, "
+               f"p50 {float(lat['p50_ms']):.2f} ms, p99 {p99:.2f} ms")  # type: ignore[arg-type]
+    details = {"offered_rate": load.rate, "achieved_rate": res.achieved_rate,
+               "sent": res.sent, "completed": res.completed, "errors": res.errors,
+               "first_error": res.first_error, "latency": lat, "workers": load.workers,
+               "batch_size": load.batch_size, "conditions": conditions(1)}
+    threshold: dict[str, Any] = {"max_error_rate": load.max_error_rate}
+    ci = method = None
+    if load.p99_ms is not None:
+        threshold["p99_ms"] = load.p99_ms
+    if bound is not None:
+        details["p99_bound"] = bound.as_dict()
+        method = bound.method
+        ci = (None if bound.lower is None else bound.lower * 1000,
+              None if bound.upper is None else bound.upper * 1000)
+    result = _result(ctx, p, cid, fails, passes, [], summary, details, threshold, "p99_ms",
+                     p99)
+    return replace(result, ci=ci, method=method) if bound is not None else result
+
+
+def _load_advice(needed: int | None, completed: int, rate: float, duration_s: float) -> str:
+    """How many calls would resolve the load percentile, and the ``duration_s`` that would
+    give them at the rate achieved."""
+    if needed is None:
+        return (f"more than {MAX_CALLS_ESTIMATE:,} calls would be needed at the share within "
+                f"the limit observed: the percentile sits at the limit")
+    text = f"about {needed:,} calls would resolve it, {completed:,} completed"
+    if rate > 0:
+        text += (f" (raise stress.load.duration_s to about {math.ceil(needed / rate * 1.1):,} "
+                 f"s at the {rate:.1f}/s achieved)")
+    return text
+
+
+# --------------------------------------------------------------------------- child processes
+
+
+# --------------------------------------------------------------------------- memory
+
+
+def _memory(ctx: EvalContext, spec: StressSpec, p: CheckPlan, cid: str) -> CheckResult:
+    mem = spec.memory
+    assert mem is not None and ctx.data is not None
+    rows = mem.batch_size or ctx.data.rows
+    model = ctx.models["candidate"]
+    path = path_of(model)
+    threshold = {"max_memory_mb": mem.max_memory_mb} if mem.max_memory_mb else {}
+    if path is None:
+        return _result(ctx, p, cid, [], [], [("memory is measured in a child process, which "
+                                              "needs a model file; gate a model file to "
+                                              "resolve it")], "", {}, threshold)
+    frame = _sample(ctx, ctx.rng(cid), rows)
+    with tempfile.TemporaryDirectory() as tmp:
+        rows_path, feats = inputs(ctx, frame, Path(tmp))
+        child = Child("memory", path, rows_path, feats, model.info.format in (
+            "pickle", "joblib", "skops"))
+        answer = child.ask(None, timeout=300)
+        if answer is None:
+            reason = child.death()
+            return _result(ctx, p, cid, [f"predicting {rows:,} rows crashed: {reason}"], [], [],
+                           "", {"rows": rows}, threshold)
+        child.close()
+    if "error" in answer:
+        return _result(ctx, p, cid, [], [], [(f"{answer['error']}; run the gate where it "
+                                              f"can be read (Linux, macOS) to resolve it")],
+                       "", answer, threshold)
+    growth = float(answer["growth_mb"])
+    fails: list[str] = []
+    passes: list[str] = []
+    if mem.max_memory_mb is not None:
+        (passes if growth <= mem.max_memory_mb else fails).append(
+            f"peak memory growth {growth:.1f} MB "
+            f"{'≤' if growth <= mem.max_memory_mb else 'is above'} {mem.max_memory_mb:g} MB")
+    summary = f"predicting {rows:,} rows grew resident memory by {growth:.1f} MB at peak"
+    return _result(ctx, p, cid, fails, passes, [], summary, answer, threshold, "memory_mb",
+                   growth)
+
+
+# --------------------------------------------------------------------------- malformed
+
+
+def malformed_outcomes(model: Any, base: pd.DataFrame, ctx: EvalContext, cases: tuple[str, ...],
+                       timeout: float) -> dict[str, dict[str, Any]]:
+    """Each case's outcome for ``model``, one child process at a time; a crash marks the case
+    and a new child takes the rest."""
+    path = path_of(model)
+    if path is None:
+        return {c: {"outcome": "not_measured", "message": "needs a model file"} for c in cases}
+    trust = model.info.format in ("pickle", "joblib", "skops")
+    results: dict[str, dict[str, Any]] = {}
+    with tempfile.TemporaryDirectory() as tmp:
+        rows, feats = inputs(ctx, base, Path(tmp))
+        child: Child | None = None
+        for case in cases:
+            if child is None:
+                child = Child("malformed", path, rows, feats, trust)
+            answer = child.ask(case, timeout)
+            if answer is None:
+                results[case] = {"outcome": "crash", "message": child.death()}
+                child.kill()
+                child = None
+            else:
+                results[case] = {k: v for k, v in answer.items() if k != "case"}
+        if child is not None:
+            child.close()
+    return results
+
+
+def _malformed(ctx: EvalContext, spec: StressSpec, p: CheckPlan, cid: str) -> CheckResult:
+    mal = spec.malformed
+    assert mal is not None
+    base = _sample(ctx, ctx.rng(cid), MALFORMED_ROWS)
+    table = {role: malformed_outcomes(model, base, ctx, mal.cases, mal.timeout_s)
+             for role, model in ctx.models.items()}
+    cand = table["candidate"]
+    crashes = [c for c, r in cand.items() if r["outcome"] == "crash"]
+    nans = [c for c, r in cand.items() if r["outcome"] == "nan_output"]
+    fails = [f"{c}: crashed — {cand[c]['message']}" for c in crashes]
+    if not mal.allow_nan_output:
+        fails += [f"{c}: NaN output ({cand[c]['message']})" for c in nans]
+    counts: dict[str, int] = {}
+    for r in cand.values():
+        counts[r["outcome"]] = counts.get(r["outcome"], 0) + 1
+    summary = ", ".join(f"{c} → {r['outcome']}" for c, r in cand.items())
+    passes = [] if fails else ["no crash" + ("" if mal.allow_nan_output else ", no NaN output")]
+    return _result(ctx, p, cid, fails, passes, [], summary,
+                   {"cases": list(mal.cases), "outcomes": table, "counts": counts},
+                   {"allow_nan_output": mal.allow_nan_output})
+
+
+# --------------------------------------------------------------------------- consistency
+
+
+def _consistency(ctx: EvalContext, spec: StressSpec, p: CheckPlan, cid: str) -> CheckResult:
+    con = spec.consistency
+    assert con is not None and ctx.data is not None
+    model = ctx.models["candidate"]
+    features = ctx.data.features
+    batch = _sample(ctx, ctx.rng(cid), con.rows)
+    first, second = model.predict(batch, features), model.predict(batch, features)
+    out_a, out_b = _output(first), _output(second)
+    fails, passes = [], []
+    if out_a.shape != out_b.shape or not np.array_equal(out_a, out_b, equal_nan=True):
+        diff = float(np.nanmax(np.abs(out_a - out_b))) if out_a.shape == out_b.shape else np.inf
+        fails.append(f"the same {con.rows} rows predicted twice differ (max {diff:.3g})")
+    else:
+        passes.append("the same rows twice give identical outputs")
+    singles = min(32, con.rows)
+    alone = np.concatenate([_output(model.predict(batch.iloc[[i]], features))
+                            for i in range(singles)])
+    tol = consistency_tolerance(out_a[:singles], con.tolerance)
+    excess = np.abs(alone - out_a[:singles]) - tol.allowed
+    worst = float(np.max(np.abs(alone - out_a[:singles]))) if singles else 0.0
+    if not singles or float(np.max(excess)) <= 0:
+        passes.append(f"{singles} rows predicted alone equal the batch within {tol.text}")
+    else:
+        at = int(np.argmax(excess))
+        fails.append(f"a row predicted alone differs from the same row in a batch by "
+                     f"{float(np.abs(alone - out_a[:singles]).flat[at]):.3g}, above the "
+                     f"{float(tol.allowed.flat[at]):.3g} allowed there ({tol.text})")
+    return _result(ctx, p, cid, fails, passes, [], f"{con.rows} rows, {singles} alone",
+                   {"rows": con.rows, "singles": singles, "max_single_vs_batch": worst,
+                    "tolerance_used": tol.text, "output_precision": tol.precision,
+                    "max_allowed": float(np.max(tol.allowed)) if singles else None},
+                   {"tolerance": con.tolerance}, "max_abs_difference", worst)
+
+
+#: rounding allowed between a row predicted alone and in a batch, in units of the output
+#: precision's machine epsilon times max(|y|, 1) (different summation orders)
+CONSISTENCY_ULPS = 8
+
+
+@dataclass(frozen=True)
+class Tolerance:
+    """What "equal" means for ``stress.consistency``, element by element."""
+
+    allowed: np.ndarray
+    precision: str
+    text: str
+
+
+def output_precision(values: np.ndarray) -> np.dtype:
+    """The narrowest float type every finite output is a value of (float16, float32 or
+    float64): the model's output precision, as adapters hand over float64."""
+    finite = values[np.isfinite(values)]
+    for dtype in (np.float16, np.float32):
+        with np.errstate(over="ignore"):
+            if finite.size and np.array_equal(finite.astype(dtype).astype(np.float64), finite):
+                return np.dtype(dtype)
+    return np.dtype(np.float64)
+
+
+def consistency_tolerance(reference: np.ndarray, tolerance: float) -> Tolerance:
+    """``max(tolerance, CONSISTENCY_ULPS · eps(precision)) · max(|y|, 1)`` per element: the
+    suite's tolerance, relative to the output's magnitude above 1 and never below the
+    rounding of the output's precision (float32 outputs near 300 round at 3e-5)."""
+    dtype = output_precision(reference)
+    eps = float(np.finfo(dtype).eps)
+    floor = CONSISTENCY_ULPS * eps
+    scale = np.maximum(np.abs(np.nan_to_num(reference, nan=0.0, posinf=0.0, neginf=0.0)), 1.0)
+    unit = max(tolerance, floor)
+    which = (f"tolerance {tolerance:g}" if tolerance >= floor else
+             f"{CONSISTENCY_ULPS} × {dtype.name} eps = {floor:.3g} (above tolerance "
+             f"{tolerance:g})")
+    text = f"{which} × max(|y|, 1), outputs {dtype.name}"
+    return Tolerance(allowed=unit * scale, precision=dtype.name, text=text)
+
+
+def _output(raw: Any) -> np.ndarray:
+    arr = raw.proba if raw.proba is not None else raw.values
+    return np.asarray(arr, dtype=np.float64).reshape(len(arr), -1)
+
+
+_PARTS = {"load": _load, "memory": _memory, "malformed": _malformed,
+          "consistency": _consistency}

@@ -1,0 +1,131 @@
+"""A child process that feeds a model malformed batches or one large batch, so that a model
+which crashes (segfault, abort) cannot take the gate down with it.
+
+    python -m evalgate.families.stress.worker malformed MODEL ROWS.parquet FEATURES.json [--trust]
+        reads case names on stdin, one per line; answers one JSON line per case
+    python -m evalgate.families.stress.worker memory MODEL ROWS.parquet FEATURES.json [--trust]
+        prints one JSON line: resident memory growth while predicting ROWS
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+UNSEEN = "__evalgate_unseen__"
+
+
+def _numeric(frame: pd.DataFrame) -> list[str]:
+    return [c for c in frame.columns
+            if pd.api.types.is_numeric_dtype(frame[c]) and not pd.api.types.is_bool_dtype(frame[c])]
+
+
+def malformed_frame(base: pd.DataFrame, case: str) -> pd.DataFrame | None:
+    """``base`` made malformed as ``case`` says; ``None`` when the case does not apply."""
+    frame = base.copy()
+    numeric = _numeric(frame)
+    text = [c for c in frame.columns if c not in numeric]
+    if case in ("nan", "inf", "huge", "wrong_dtype") and not numeric:
+        return None
+    if case == "unseen_category" and not text:
+        return None
+    if case == "nan":
+        frame[numeric] = frame[numeric].astype(np.float64) * np.nan
+    elif case == "inf":
+        signs = np.where(np.arange(len(frame)) % 2 == 0, np.inf, -np.inf)
+        for c in numeric:
+            frame[c] = signs
+    elif case == "huge":
+        for c in numeric:
+            frame[c] = 1e30
+    elif case == "empty":
+        frame = frame.iloc[:0]
+    elif case == "one_row":
+        frame = frame.iloc[:1]
+    elif case == "unseen_category":
+        for c in text:
+            frame[c] = UNSEEN
+    elif case == "wrong_dtype":
+        for c in numeric:
+            frame[c] = "not a number"
+    return frame.reset_index(drop=True)
+
+
+def outcome(model: Any, frame: pd.DataFrame, features: list[str]) -> dict[str, Any]:
+    """finite output, NaN output, or a clean error (a crash never returns)."""
+    try:
+        raw = model.predict(frame, features)
+    except Exception as exc:  # noqa: BLE001 - a clean refusal is one of the outcomes
+        return {"outcome": "error", "message": f"{type(exc).__name__}: {exc}"[:300]}
+    arrays = [a for a in (raw.proba, raw.values) if a is not None]
+    bad = sum(int((~np.isfinite(np.asarray(a, dtype=np.float64))).any(axis=-1).sum()
+                  if np.asarray(a).ndim > 1 else (~np.isfinite(np.asarray(a, float))).sum())
+              for a in arrays)
+    rows = len(frame)
+    if bad:
+        return {"outcome": "nan_output", "message": f"{bad} of {rows} rows non-finite"}
+    return {"outcome": "finite", "message": f"{rows} row{'s' if rows != 1 else ''} predicted"}
+
+
+def _status_kb(field: str) -> int | None:
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith(field + ":"):
+                return int(line.split()[1])
+    except OSError:
+        return None
+    return None
+
+
+def memory_growth(model: Any, frame: pd.DataFrame, features: list[str]) -> dict[str, Any]:
+    """Peak resident memory growth (MB) while predicting ``frame``, native allocations
+    included: the kernel's high-water mark is reset first (Linux clear_refs)."""
+    import resource
+
+    model.predict(frame.iloc[:1], features)  # load lazily-initialised state first
+    before = _status_kb("VmRSS")
+    method = "VmHWM"
+    try:
+        Path("/proc/self/clear_refs").write_text("5")
+    except OSError:
+        method = "ru_maxrss"
+    base = _status_kb("VmHWM") if method == "VmHWM" else \
+        resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    model.predict(frame, features)
+    peak = _status_kb("VmHWM") if method == "VmHWM" else \
+        resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    if base is None or peak is None:
+        return {"error": "cannot read this process's memory use on this platform"}
+    return {"growth_mb": max(0, peak - base) / 1024, "rss_before_mb": (before or 0) / 1024,
+            "peak_mb": peak / 1024, "rows": len(frame), "method": method}
+
+
+def main(argv: list[str]) -> int:
+    from ...models import load_model
+
+    mode, model_path, rows_path, features_path = argv[:4]
+    trust = "--trust" in argv
+    model = load_model(model_path, trust_pickle=trust)
+    frame = pd.read_parquet(rows_path)
+    features = json.loads(Path(features_path).read_text())
+    if mode == "memory":
+        print(json.dumps(memory_growth(model, frame, features)), flush=True)
+        return 0
+    for line in sys.stdin:
+        case = line.strip()
+        if not case:
+            continue
+        malformed = malformed_frame(frame, case)
+        answer = ({"outcome": "not_applicable", "message": "no column of that kind"}
+                  if malformed is None else outcome(model, malformed, features))
+        print(json.dumps({"case": case, **answer}), flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

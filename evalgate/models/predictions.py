@@ -1,0 +1,446 @@
+"""Turn a model's own answer into evalgate's canonical arrays (see :mod:`evalgate.metrics`),
+refusing NaN, infinities, probabilities that are not probabilities and labels that do not fit
+the target.
+
+Classes meet data labels by :func:`~evalgate.data.label_key` equality, or through
+``data.label_map`` (data label → model class; a label it leaves out stands for itself). Per
+model: when its classes include every mapped class the map is used, else when they include
+every data label they are used directly, else the model is refused with both sets and the
+``label_map:`` line to add. So a champion trained on the data's words and a candidate trained
+on codes are judged on the same labels. Classes only a model knows are kept (multiclass:
+appended to the class universe) and listed in the verdict's inputs.
+
+Probabilities must lie in [0, 1] (within ``PROBA_RANGE_ATOL``) and each row must sum to 1
+within ``proba_sum_atol(k)``; they are then clipped to [0, 1].
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from ..data import Target, label_key, plain, sorted_labels
+from ..errors import CheckError, ModelOutputError
+from ..metrics import Metric, Task
+from . import ModelInfo, RawPrediction
+
+#: a probability may stray this far outside [0, 1]: float32 rounding of a value computed
+#: near 0 or 1 (1 - p, a softmax, a tree average) is a few ulps of 1.0, ~1e-7; 1e-5 is
+#: 100× that and far below any value that means something else
+PROBA_RANGE_ATOL = 1e-5
+#: per class, how far a row's sum may stray from 1 (see :func:`proba_sum_atol`)
+PROBA_SUM_ATOL_PER_CLASS = 1e-4
+PROBA_SUM_ATOL_MAX = 1e-2
+#: the order in which a model's classes are tried against the data labels
+_MATCH_VIA = ("label_map", "direct")
+
+
+def proba_sum_atol(k: int) -> float:
+    """Tolerance of a row sum of ``k`` probabilities: ``1e-4·k``, at most ``1e-2``.
+
+    Each float32 term carries a rounding error of at most 2^-24 ≈ 6e-8 relative, and
+    converters reach it through a few operations (exp and divide, or an average of float32
+    tree leaves), so an honest row of ``k`` terms sums to 1 within about ``k·1e-6``. ``1e-4·k``
+    leaves 100× room for that, while a scaled output (×0.5, ×3: off by 0.5 or more) or
+    unnormalised scores are refused."""
+    return min(PROBA_SUM_ATOL_PER_CLASS * max(k, 1), PROBA_SUM_ATOL_MAX)
+
+
+@dataclass(frozen=True, eq=False)
+class ClassMatch:
+    """How one model's classes stand for the data labels.
+
+    ``via``: ``"label_map"`` or ``"direct"``; ``to_model``: ``label_key(data label)`` → the
+    model class standing for it; ``model_only``: the model's classes that stand for none."""
+
+    via: str
+    to_model: Mapping[str, Any]
+    model_only: tuple[Any, ...]
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"via": self.via, "model_only": [plain(c) for c in self.model_only]}
+
+
+@dataclass(frozen=True, eq=False)
+class Predictions:
+    """Canonical predictions of one model on one dataset variant.
+
+    ``label``: codes (classification) or values (regression); ``score``: P(positive) for
+    binary, the (n, k) probability table for multiclass, ``None`` for regression.
+    """
+
+    label: np.ndarray
+    score: np.ndarray | None
+    #: how the model's classes stood for the data labels (classification)
+    classes: ClassMatch | None = field(default=None, compare=False)
+
+    def for_metric(self, metric: Metric) -> np.ndarray:
+        if metric.needs == "score":
+            if self.score is None:
+                raise CheckError(f"{metric.name} needs the model's probabilities; this model "
+                                 "gives labels only")
+            return self.score
+        return self.label
+
+
+def keys_of(values: np.ndarray) -> np.ndarray:
+    """:func:`label_key` over an array, vectorised."""
+    if values.dtype.kind in "iu":
+        return values.astype(np.int64).astype(str)
+    if values.dtype.kind == "b":
+        return values.astype(str)
+    if values.dtype.kind == "f" and np.all(np.mod(values[np.isfinite(values)], 1) == 0):
+        return np.where(np.isfinite(values), values.astype(np.int64).astype(str),
+                        values.astype(str))
+    return np.asarray([label_key(v) for v in values]) if values.dtype == object and any(
+        isinstance(v, bytes) for v in values[:10]) else values.astype(str)
+
+
+def class_universe(target: Target, raws: Sequence[RawPrediction]) -> tuple[Any, ...]:
+    """The data's classes followed by any class only a model knows (multiclass), each in the
+    data's terms (a class ``data.label_map`` maps to is its data label)."""
+    assert target.classes is not None
+    classes = list(target.classes)
+    seen = {label_key(c) for c in classes}
+    for raw in raws:
+        if raw.classes is None:
+            continue
+        try:
+            match = match_classes(target, tuple(raw.classes), declared=True, path="<model>")
+        except ModelOutputError:
+            continue  # canonical() refuses this model with the full message
+        for c in match.model_only:
+            if label_key(c) not in seen:
+                seen.add(label_key(c))
+                classes.append(c)
+    return tuple(classes)
+
+
+def match_classes(target: Target, known: Sequence[Any], *, declared: bool,
+                  path: str) -> ClassMatch:
+    """How a model's classes stand for ``target``'s data labels, or :class:`ModelOutputError`.
+
+    ``known``: the model's declared classes (``declared``), which must cover every data
+    label; or, for a model without declared classes, the distinct labels it emitted, each of
+    which must stand for a data label."""
+    data = target.data_labels
+    mapped = dict(target.label_map)
+    kkeys = {label_key(c): c for c in known}
+    for via in _MATCH_VIA if mapped else ("direct",):
+        stand = {label_key(d): (mapped.get(label_key(d), d) if via == "label_map" else d)
+                 for d in data}
+        image = {label_key(c) for c in stand.values()}
+        if declared and not image <= set(kkeys):
+            continue
+        if not declared and not set(kkeys) <= image:
+            continue
+        only = tuple(c for k, c in kkeys.items() if k not in image)
+        data_keys = set(stand)
+        clash = [c for c in only if label_key(c) in data_keys]
+        if clash:
+            raise ModelOutputError(path, f"the model's class {plain(clash[0])!r} is also a data "
+                                         f"label, but data.label_map has "
+                                         f"{plain(clash[0])!r} stand for model class "
+                                         f"{plain(stand[label_key(clash[0])])!r}; which one is "
+                                         f"meant is ambiguous: map every data label")
+        to_model = {k: kkeys.get(label_key(c), c) for k, c in stand.items()}
+        return ClassMatch(via=via, to_model=to_model, model_only=only)
+    raise ModelOutputError(path, _uncovered(target, tuple(known), declared))
+
+
+def _uncovered(target: Target, known: tuple[Any, ...], declared: bool) -> str:
+    """The message for a model whose classes do not stand for every data label."""
+    data = target.data_labels
+    kkeys = {label_key(c) for c in known}
+    dkeys = {label_key(d) for d in data}
+    through = " (directly or through data.label_map)" if target.label_map else ""
+    if declared:
+        missing = [d for d in data if label_key(d) not in kkeys]
+        if len(target.classes or ()) == 2 and target.classes is not None and any(
+                label_key(d) == label_key(target.classes[1]) for d in missing):
+            rest = [d for d in missing if label_key(d) != label_key(target.classes[1])]
+            what = f"the positive label {plain(target.classes[1])!r}" + "".join(
+                f" nor {plain(d)!r}" for d in rest)
+        else:
+            what = "the data label" + ("s " if len(missing) > 1 else " ") + ", ".join(
+                repr(plain(d)) for d in missing)
+        text = (f"the model's classes {_tuple(known)} do not include {what}{through}; "
+                f"data labels: {_tuple(data)}, model classes: {_tuple(known)}")
+    else:
+        unknown = [c for c in known if label_key(c) not in dkeys]
+        text = (f"data labels: {_tuple(data)}{through}; the model predicts labels the suite "
+                f"does not know: {', '.join(repr(plain(u)) for u in unknown[:10])}")
+    line = suggest_label_map(target, known, declared=declared)
+    if line is not None:
+        text += (f". If the model was trained on codes, add under data: in the suite (check "
+                 f"that each label gets its class): {line}")
+    elif declared and len(known) < len(data):
+        text += (f". No label_map can fix this: the model has {len(known)} classes for "
+                 f"{len(data)} data labels")
+    return text
+
+
+def suggest_label_map(target: Target, known: Sequence[Any], *, declared: bool = True
+                      ) -> str | None:
+    """The ``label_map:`` line that makes ``known`` cover the data labels, or ``None``.
+
+    Each uncovered data label gets a model class that is not a data label: by suffix when
+    that is unambiguous (``class_0`` → ``0``), else by sorted order (binary: negative → the
+    first, positive → the second, so ``0``/``1`` read as ``negative: 0, positive: 1``)."""
+    data = list(target.data_labels)
+    dkeys = {label_key(d) for d in data}
+    kkeys = {label_key(c) for c in known}
+    free = [c for c in sorted_labels(list(known)) if label_key(c) not in dkeys]
+    if declared:
+        todo = [d for d in data if label_key(d) not in kkeys]
+    else:  # a label-only model: only when none of its labels is a data label
+        todo = data if not kkeys & dkeys else []
+    if not todo or not free or (declared and len(free) < len(todo)):
+        return None
+    pairs = _by_suffix(todo, free) or list(zip(todo, free))
+    return "label_map: {" + ", ".join(f"{_yaml(d)}: {_yaml(c)}" for d, c in pairs) + "}"
+
+
+def _by_suffix(labels: Sequence[Any], classes: Sequence[Any]) -> list[tuple[Any, Any]] | None:
+    """``class_0`` → ``0``, ``grade-A`` → ``A``: each label ends in exactly one class, at a
+    word or digit boundary, and no two labels end in the same class; else ``None``."""
+    pairs = []
+    for d in labels:
+        dk = label_key(d)
+        hits = [c for c in classes if _ends_in(dk, label_key(c))]
+        if len(hits) != 1:
+            return None
+        pairs.append((d, hits[0]))
+    if len({label_key(c) for _, c in pairs}) != len(pairs):
+        return None
+    return pairs
+
+
+def _ends_in(label: str, cls: str) -> bool:
+    if not cls or len(cls) >= len(label) or not label.endswith(cls):
+        return False
+    before = label[-len(cls) - 1]
+    return not before.isalnum() or (cls.isdigit() and not before.isdigit())
+
+
+def _yaml(value: Any) -> str:
+    value = plain(value)
+    if isinstance(value, (bool, int, float)) or value is None:
+        return json.dumps(value)
+    return json.dumps(str(value), ensure_ascii=False)
+
+
+def _tuple(values: Sequence[Any]) -> str:
+    shown = ", ".join(repr(plain(v)) for v in values[:20])
+    more = f", … ({len(values)} in all)" if len(values) > 20 else ""
+    return f"({shown}{',' if len(values) == 1 else ''}{more})"
+
+
+def _finite(info: ModelInfo, arr: np.ndarray, what: str) -> None:
+    bad = ~np.isfinite(arr)
+    if bad.any():
+        rows = bad.any(axis=1) if bad.ndim == 2 else bad
+        count, first = int(rows.sum()), int(np.flatnonzero(rows)[0])
+        raise ModelOutputError(info.path, f"the model returned NaN or infinite {what} for "
+                                          f"{count} of {len(rows)} rows (first at data row "
+                                          f"{first + 1}); the gate cannot judge such output")
+
+
+def _probabilities(info: ModelInfo, proba: np.ndarray) -> np.ndarray:
+    """Refuse a probability table outside [0, 1] or whose rows do not sum to 1; clip the
+    float rounding that the tolerances allow."""
+    k = proba.shape[1]
+    outside = np.asarray(((proba < -PROBA_RANGE_ATOL) | (proba > 1 + PROBA_RANGE_ATOL)).any(axis=1))
+    if outside.any():
+        raise ModelOutputError(info.path, _bad_rows(proba, outside, "outside [0, 1]"))
+    if k > 1:
+        atol = proba_sum_atol(k)
+        sums = proba.sum(axis=1)
+        off = np.abs(sums - 1) > atol
+        if off.any():
+            first = int(np.flatnonzero(off)[0])
+            raise ModelOutputError(info.path, _bad_rows(
+                proba, off, f"that do not sum to 1 (within {atol:g}; row {first + 1} sums to "
+                            f"{sums[first]:.6g})"))
+    return np.clip(proba, 0.0, 1.0)
+
+
+def _bad_rows(proba: np.ndarray, rows: np.ndarray, what: str) -> str:
+    count, first = int(rows.sum()), int(np.flatnonzero(rows)[0])
+    values = ", ".join(f"{v:.6g}" for v in proba[first, :10])
+    return (f"the model returned probabilities {what} for {count} of {len(rows)} rows (first "
+            f"at data row {first + 1}: [{values}{', …' if proba.shape[1] > 10 else ''}]); "
+            f"a probability output holds one probability per class, each row summing to 1")
+
+
+#: the largest regression prediction the gate judges: its squared error and the bootstrap's
+#: sums of cubes of those stay inside float64 (see :data:`evalgate.metrics.MAX_MAGNITUDE`)
+MAX_PREDICTION = 1e45
+
+
+def _plausible(info: ModelInfo, values: np.ndarray) -> None:
+    big = np.abs(values) > MAX_PREDICTION
+    if big.any():
+        first = int(np.flatnonzero(big)[0])
+        raise ModelOutputError(info.path, f"the model returned implausibly large predictions "
+                                          f"for {int(big.sum())} of {len(values)} rows (first "
+                                          f"at data row {first + 1}: {values[first]:.3g}, "
+                                          f"beyond ±{MAX_PREDICTION:g}); the gate cannot judge "
+                                          "such output")
+
+
+def canonical(raw: RawPrediction, task: Task, target: Target, info: ModelInfo,
+              n_rows: int) -> Predictions:
+    """Check and convert one model's raw prediction for ``task``."""
+    if task == "regression":
+        if raw.values is None:
+            raise ModelOutputError(info.path, "the suite's task is regression, but the model "
+                                              "is a classifier")
+        values = np.asarray(raw.values, dtype=np.float64).reshape(-1)
+        _check_rows(info, len(values), n_rows)
+        _finite(info, values, "predictions")
+        _plausible(info, values)
+        return Predictions(label=values, score=None)
+
+    if raw.proba is None and raw.labels is None:
+        raise ModelOutputError(info.path, f"the suite's task is {task}, but the model gives no "
+                                          f"class labels or probabilities (is it a regressor?)")
+    assert target.classes is not None
+    model_classes = tuple(raw.classes) if raw.classes is not None else None
+    proba = None
+    if raw.proba is not None:
+        if model_classes is None:
+            raise ModelOutputError(info.path, "the model gives probabilities but does not say "
+                                              "which class each column is")
+        proba = np.asarray(raw.proba, dtype=np.float64)
+        if proba.ndim == 1:
+            proba = proba.reshape(-1, 1)
+        _check_rows(info, proba.shape[0], n_rows)
+        _finite(info, proba, "probabilities")
+        proba = _probabilities(info, proba)
+    keys = shown = None
+    if raw.labels is not None:
+        labels = np.asarray(raw.labels).reshape(-1)
+        _check_rows(info, len(labels), n_rows)
+        keys = _as_class_keys(info, keys_of(labels), labels, model_classes, proba)
+        if model_classes is None:  # the labels it emits are all that is known of its classes
+            _, first = np.unique(keys, return_index=True)
+            shown = tuple(plain(labels[i]) for i in first)
+    if task == "binary" and model_classes is not None and len(model_classes) > 2:
+        raise ModelOutputError(info.path, f"the suite's task is binary, but the model "
+                                          f"has {len(model_classes)} classes {model_classes}")
+    if model_classes is not None:
+        match = match_classes(target, model_classes, declared=True, path=info.path)
+    else:
+        assert shown is not None
+        match = match_classes(target, shown, declared=False, path=info.path)
+    if task == "binary":
+        return _binary(info, target, match, model_classes, proba, keys)
+    return _multiclass(info, target, match, model_classes, proba, keys)
+
+
+def _binary(info: ModelInfo, target: Target, match: ClassMatch,
+            model_classes: tuple[Any, ...] | None, proba: np.ndarray | None,
+            keys: np.ndarray | None) -> Predictions:
+    assert target.classes is not None
+    pos_key = label_key(match.to_model[label_key(target.classes[1])])
+    neg = match.to_model.get(label_key(target.classes[0]))
+    if neg is None and model_classes is not None:  # the data holds positives only
+        neg = next((c for c in model_classes if label_key(c) != pos_key), None)
+    neg_key = label_key(neg) if neg is not None else None
+    score = None
+    if proba is not None:
+        assert model_classes is not None
+        score = proba[:, [label_key(c) for c in model_classes].index(pos_key)]
+    if keys is not None:
+        positive = keys == pos_key
+        stray = ~positive & (keys != neg_key)
+        if stray.any():
+            first = int(np.flatnonzero(stray)[0])
+            raise ModelOutputError(info.path, f"the model's label output holds {keys[first]!r} "
+                                              f"(first at data row {first + 1}), which is "
+                                              f"neither the positive class {pos_key!r} nor the "
+                                              f"negative class {neg_key!r}")
+        label = positive.astype(np.int8)
+    else:
+        assert score is not None
+        label = (score >= 0.5).astype(np.int8)
+    return Predictions(label=label, score=score, classes=match)
+
+
+def _multiclass(info: ModelInfo, target: Target, match: ClassMatch,
+                model_classes: tuple[Any, ...] | None, proba: np.ndarray | None,
+                keys: np.ndarray | None) -> Predictions:
+    """``target.classes`` is the universe (data classes first, see :func:`class_universe`)."""
+    assert target.classes is not None
+    index = {label_key(c): i for i, c in enumerate(target.classes)}
+    trans = {label_key(m): index[k] for k, m in match.to_model.items()}
+    missing = [c for c in match.model_only if label_key(c) not in index]
+    if missing:
+        raise ModelOutputError(info.path, f"the model knows classes the suite's class universe "
+                                          f"lacks: {', '.join(repr(plain(c)) for c in missing)}")
+    trans.update({label_key(c): index[label_key(c)] for c in match.model_only})
+    k = len(target.classes)
+    table = None
+    if proba is not None:
+        assert model_classes is not None
+        cols = np.array([trans[label_key(c)] for c in model_classes])
+        table = np.zeros((proba.shape[0], k))
+        table[:, cols] = proba
+    if keys is not None:
+        uniq, inverse = np.unique(keys, return_inverse=True)
+        unknown = [u for u in uniq if u not in trans]
+        if unknown:
+            raise ModelOutputError(info.path, f"the model predicts labels the suite does not "
+                                              f"know: "
+                                              f"{', '.join(repr(str(u)) for u in unknown[:5])}")
+        label = np.array([trans[u] for u in uniq], dtype=np.int64)[inverse]
+    else:
+        assert table is not None
+        label = table.argmax(axis=1)
+    return Predictions(label=label, score=table, classes=match)
+
+
+def _as_class_keys(info: ModelInfo, keys: np.ndarray, labels: np.ndarray,
+                   classes: tuple[Any, ...] | None, proba: np.ndarray | None) -> np.ndarray:
+    """The label output as class keys.
+
+    Some converters emit the argmax *index* while the classes are strings. Integer labels
+    are read as indices only when that is provable: the model declares its classes, no
+    label is one of them, every label lies in ``range(k)``, and each row's label is a most
+    probable column of its probability output. Labels that are not classes otherwise are an
+    error, never silently a negative."""
+    if classes is None or keys.size == 0:
+        return keys
+    class_keys = np.array([label_key(c) for c in classes])
+    known = np.isin(keys, class_keys)
+    if known.all():
+        return keys
+    if not known.any() and _are_indices(labels, proba, len(classes)):
+        return class_keys[labels.astype(np.int64)]
+    bad = sorted(set(keys[~known].tolist()))[:5]
+    hint = ("; they look like indices into the classes, but without a probability output "
+            "that agrees with them evalgate cannot prove it" if labels.dtype.kind in "iu"
+            and not known.any() and proba is None else "")
+    raise ModelOutputError(info.path, f"the model's label output holds "
+                                      f"{', '.join(repr(b) for b in bad)}, which are not among "
+                                      f"its classes {tuple(plain(c) for c in classes)}{hint}")
+
+
+def _are_indices(labels: np.ndarray, proba: np.ndarray | None, k: int) -> bool:
+    if labels.dtype.kind not in "iu" or proba is None or proba.shape[1] != k:
+        return False
+    if labels.min() < 0 or labels.max() >= k:
+        return False
+    idx = labels.astype(np.int64)
+    picked = proba[np.arange(len(idx)), idx]
+    return bool(np.all(picked >= proba.max(axis=1) - 1e-6))
+
+
+def _check_rows(info: ModelInfo, got: int, want: int) -> None:
+    if got != want:
+        raise ModelOutputError(info.path, f"the model returned {got} predictions for {want} rows")

@@ -1,0 +1,294 @@
+"""Suite files: YAML → a typed, validated, frozen :class:`Suite` (DESIGN.md §2).
+
+The top level (``suite``, ``task``, ``data``, ``champion``, ``confidence``, …) is read here;
+each family's section of ``checks`` is read by that family's parser, passed in by the caller
+(:func:`evalgate.families.load_suite` passes every registered family), so that this package
+knows no family. Every mistake raises :class:`~evalgate.errors.SpecError` naming the file, the
+line and the key, with the valid choices where there is a list of them.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import math
+import stat
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Protocol
+
+from .._files import file_kind
+from ..data.labels import label_key
+from ..errors import SpecError, did_you_mean
+from ..metrics import TASKS, Task
+from .loader import MAX_BYTES, LineDict, LineList, load_yaml
+from .reader import Reader, kind_of
+
+#: the families DESIGN.md names; one this installation lacks is refused as not available
+#: (never ignored), any other name as an unknown key
+KNOWN_FAMILIES = ("performance", "robustness", "bias", "latency", "stress", "drift")
+TOP_KEYS = ("suite", "description", "task", "data", "champion", "confidence", "seed",
+            "n_resamples", "checks")
+
+
+DATA_KEYS = ("path", "target", "positive_label", "label_map", "sensitive", "features")
+
+
+DATA_SUFFIXES = (".csv", ".csv.gz", ".parquet")
+
+
+DEFAULT_CONFIDENCE = 0.95
+
+
+DEFAULT_SEED = 0
+
+
+DEFAULT_RESAMPLES = 2000
+
+
+#: the most bootstrap replicates a suite may ask for (each replicate is a pass over the rows)
+MAX_RESAMPLES = 100_000
+
+
+@dataclass(frozen=True)
+class Threshold:
+    """The bounds of one check (DESIGN.md §3). ``None`` means not set."""
+
+    min: float | None = None
+    max: float | None = None
+    max_regression: float | None = None
+    min_improvement: float | None = None
+
+    @property
+    def compares(self) -> bool:
+        """Whether the check compares with the champion."""
+        return self.max_regression is not None or self.min_improvement is not None
+
+    def as_dict(self) -> dict[str, float]:
+        return {k: v for k, v in (("min", self.min), ("max", self.max),
+                                  ("max_regression", self.max_regression),
+                                  ("min_improvement", self.min_improvement)) if v is not None}
+
+
+@dataclass(frozen=True)
+class DataSpec:
+    path: Path
+    target: str
+    positive_label: Any
+    sensitive: tuple[str, ...]
+    features: tuple[str, ...] | None
+    line: int
+    #: ``data.label_map`` as (data label, model class) pairs, in the file's order
+    label_map: tuple[tuple[Any, Any], ...] = ()
+
+
+@dataclass(frozen=True)
+class Suite:
+    """One validated suite file."""
+
+    name: str
+    path: Path
+    sha256: str
+    task: Task
+    data: DataSpec
+    champion: str | None
+    champion_line: int | None
+    confidence: float
+    seed: int
+    n_resamples: int
+    description: str = ""
+    #: each family's parsed section of ``checks``, by family name, in the order families run
+    families: Mapping[str, Any] = field(default_factory=dict)
+
+    @property
+    def base_dir(self) -> Path:
+        return self.path.parent
+
+    def check_id(self, family: str, name: str) -> str:
+        return f"{self.name}::{family}::{name}"
+
+
+class SectionParser(Protocol):
+    """Reads one family's section of ``checks`` into that family's spec object."""
+
+    def __call__(self, r: Reader, section: Any, line: int, task: Task,
+                 data: DataSpec) -> Any: ...
+
+
+def read_suite(path: Path | str, sections: Mapping[str, SectionParser]) -> Suite:
+    """Read and validate one suite file; ``sections`` maps each family this installation
+    runs to the parser of its section of ``checks``."""
+    path = Path(path)
+    raw = _read_suite_bytes(path)
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError:
+        raise SpecError(path, None, None, "the suite file is not UTF-8 text") from None
+    doc = load_yaml(text, path)
+    r = Reader(path)
+    if doc is None:
+        raise r.fail(None, None, "the suite file is empty")
+    top = r.mapping(doc, getattr(doc, "line", 1), "suite file")
+    r.only_keys(top, TOP_KEYS, "the suite")
+
+    name = r.string(top, "suite") if "suite" in top else path.stem
+    if "::" in name:
+        raise r.fail(top.line_of("suite"), "suite", "a suite name may not contain '::'")
+    description = r.string(top, "description") if "description" in top else ""
+
+    task = r.required(top, "task", "the suite")
+    if task not in TASKS:
+        raise r.fail(top.line_of("task"), "task",
+                     f"unknown task {task!r}{did_you_mean(str(task), TASKS)}; "
+                     f"valid tasks: {', '.join(TASKS)}")
+
+    data = _data(r, top, task)
+
+    champion, champion_line = None, None
+    if top.get("champion") is not None:
+        champion = r.string(top, "champion")
+        champion_line = top.line_of("champion")
+
+    confidence = DEFAULT_CONFIDENCE
+    if "confidence" in top:
+        confidence = r.number(top, "confidence")
+        if not 0.5 < confidence < 1:
+            raise r.fail(top.line_of("confidence"), "confidence",
+                         f"must lie strictly between 0.5 and 1 (a one-sided level such as "
+                         f"0.95), got {confidence}")
+    seed = r.integer(top, "seed", 0) if "seed" in top else DEFAULT_SEED
+    n_resamples = (r.integer(top, "n_resamples", 100, MAX_RESAMPLES) if "n_resamples" in top
+                   else DEFAULT_RESAMPLES)
+
+    checks = r.mapping(r.required(top, "checks", "the suite"), top.line_of("checks"), "checks")
+    families = _sections(r, checks, sections, task, data)
+    return Suite(name=name, path=path, sha256=hashlib.sha256(raw).hexdigest(), task=task,
+                 data=data, champion=champion, champion_line=champion_line,
+                 confidence=confidence, seed=seed, n_resamples=n_resamples,
+                 description=description, families=families)
+
+
+def _sections(r: Reader, checks: LineDict, sections: Mapping[str, SectionParser], task: Task,
+              data: DataSpec) -> dict[str, Any]:
+    """Each family's section of ``checks``, read by its parser, in the order of
+    ``sections``."""
+    if not checks:
+        raise r.fail(checks.line, "checks", "no checks: declare at least one family")
+    available = tuple(sections)
+    for family in checks:
+        if family in available:
+            continue
+        if family in KNOWN_FAMILIES:
+            raise r.fail(checks.line_of(family), str(family),
+                         f"the {family} family is not available in this version of evalgate "
+                         f"(available: {', '.join(available)})")
+        r.only_keys(checks, available, "checks")
+    return {name: parse(r, checks[name], checks.line_of(name), task, data)
+            for name, parse in sections.items() if name in checks}
+
+
+def _read_suite_bytes(path: Path) -> bytes:
+    """The suite file's bytes: a regular file of at most :data:`~evalgate._yaml.MAX_BYTES`."""
+    try:
+        info = path.stat()
+        if not stat.S_ISREG(info.st_mode):
+            raise SpecError(path, None, None, f"the suite is {file_kind(info.st_mode)}, "
+                                              "not a regular file")
+        if info.st_size > MAX_BYTES:
+            raise SpecError(path, None, None, f"the suite file has {info.st_size:,} bytes, "
+                                              f"above the limit of {MAX_BYTES:,} (1 MiB)")
+        with path.open("rb") as f:
+            return f.read(MAX_BYTES + 1)
+    except OSError as exc:
+        raise SpecError(path, None, None, f"cannot read the suite file: {exc.strerror}") from None
+
+
+def _data(r: Reader, top: LineDict, task: Task) -> DataSpec:
+    d = r.mapping(r.required(top, "data", "the suite"), top.line_of("data"), "data")
+    r.only_keys(d, DATA_KEYS, "data")
+    rel = r.string(d, "path") if "path" in d else None
+    if rel is None:
+        raise r.fail(d.line, "path", "missing required key in data")
+    path = (r.path.parent / rel).resolve()
+    if not any(rel.lower().endswith(s) for s in DATA_SUFFIXES):
+        raise r.fail(d.line_of("path"), "path",
+                     f"unsupported data file {rel!r}; use one of {', '.join(DATA_SUFFIXES)}")
+    if not path.is_file():
+        raise r.fail(d.line_of("path"), "path",
+                     f"data file {rel!r} not found (looked for {path})")
+    r.required(d, "target", "data")
+    target = r.string(d, "target")
+    positive = d.get("positive_label")
+    if positive is not None:
+        if task != "binary":
+            raise r.fail(d.line_of("positive_label"), "positive_label",
+                         f"positive_label applies to task binary only (this suite is {task})")
+        if isinstance(positive, (LineDict, LineList)):
+            raise r.fail(d.line_of("positive_label"), "positive_label",
+                         f"expected a single label, got {kind_of(positive)}")
+    sensitive = r.names(d, "sensitive") if d.get("sensitive") is not None else ()
+    features = r.names(d, "features") if d.get("features") is not None else None
+    if features is not None:
+        if not features:
+            raise r.fail(d.line_of("features"), "features", "the feature list is empty")
+        if target in features:
+            raise r.fail(d.line_of("features"), "features",
+                         f"the target {target!r} cannot also be a feature")
+    if target in sensitive:
+        raise r.fail(d.line_of("sensitive"), "sensitive",
+                     f"the target {target!r} cannot be a sensitive column")
+    label_map = _label_map(r, d, task) if d.get("label_map") is not None else ()
+    return DataSpec(path=path, target=target, positive_label=positive, sensitive=sensitive,
+                    features=features, line=d.line, label_map=label_map)
+
+
+def _label_map(r: Reader, d: LineDict, task: Task) -> tuple[tuple[Any, Any], ...]:
+    """``data.label_map: {data label: model class}``: scalars on both sides, no label given
+    twice, no two labels for one class. Whether each label occurs in the data is checked
+    when the data is read (:func:`evalgate.data.encode_target`)."""
+    line = d.line_of("label_map")
+    if task == "regression":
+        raise r.fail(line, "label_map", "label_map applies to classification tasks only "
+                                        "(this suite is regression)")
+    m = r.mapping(d["label_map"], line, "label_map")
+    if not m:
+        raise r.fail(line, "label_map", "the label_map is empty; map each data label to the "
+                                        "model's class, e.g. label_map: {\"no\": 0, \"yes\": 1}")
+    labels: dict[str, Any] = {}
+    classes: dict[str, Any] = {}
+    for label, cls in m.items():
+        at = m.line_of(label)
+        for what, value in (("data label", label), ("model class", cls)):
+            if value is None or isinstance(value, (LineDict, LineList, dict, list)) or (
+                    isinstance(value, float) and not math.isfinite(value)):
+                raise r.fail(at, "label_map", f"expected a single {what} for {label!r}, got "
+                                              f"{kind_of(value)}")
+        if label_key(label) in labels:
+            raise r.fail(at, "label_map", f"data label {label!r} is mapped twice (also as "
+                                          f"{labels[label_key(label)]!r})")
+        if label_key(cls) in classes:
+            raise r.fail(at, "label_map", f"data labels {classes[label_key(cls)]!r} and "
+                                          f"{label!r} both map to model class {cls!r}; each "
+                                          f"class stands for one label")
+        labels[label_key(label)] = label
+        classes[label_key(cls)] = label
+    return tuple(m.items())
+
+
+SUITE_SUFFIXES = (".yaml", ".yml")
+
+
+def is_suite_file(path: Path) -> bool:
+    """A ``.yaml``/``.yml`` file, in any letter case."""
+    return path.suffix.lower() in SUITE_SUFFIXES
+
+
+def find_suites(path: Path) -> list[Path]:
+    """The suite files at ``path``: the file itself, or every ``.yaml``/``.yml`` file (any
+    letter case) below it, in every subfolder — hidden ones and those pytest does not recurse
+    into (``build/``, ``venv/``) too: the gate is every suite there is."""
+    if path.is_file():
+        return [path]
+    if path.is_dir():
+        return sorted(p for p in path.rglob("*") if is_suite_file(p) and p.is_file())
+    return []
