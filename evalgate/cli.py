@@ -357,7 +357,7 @@ def _promote(args: argparse.Namespace) -> int:
 
 
 def _keygen(args: argparse.Namespace) -> int:
-    from .signing import DEFAULT_KEY_DIR, generate, key_id, load_public_key
+    from .verdict.signing import DEFAULT_KEY_DIR, generate, key_id, load_public_key
 
     private, public = generate(args.out if args.out is not None else DEFAULT_KEY_DIR,
                                force=args.force)

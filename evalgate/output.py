@@ -16,7 +16,8 @@ from typing import Any
 from . import verdict as _verdict
 from .engine import SuiteOutcome
 from .errors import OutputError
-from .report import summary_markdown, write_report
+from .report import write_report
+from .verdict.summary import summary_markdown
 
 VERDICT_NAME = "verdict.json"
 SUMMARY_NAME = "summary.md"
@@ -50,7 +51,7 @@ def finish(outcomes: Sequence[SuiteOutcome], *, candidate: Path, report_dir: Pat
                          plots=outcome_plots(outcomes))
     summary = _verdict.decide([r for o in outcomes for r in o.results], not_run=not_run)
     if signing_key is not None:
-        from .signing import sign
+        from .verdict.signing import sign
 
         doc = sign(doc, signing_key)
     verdict_path = report_dir / VERDICT_NAME

@@ -361,7 +361,7 @@ class VerdictFile:
     def check_signed(self, trusted_keys: Sequence[Any]) -> str:
         """The id of the trusted key that signed the verdict (:class:`PromotionRefused`
         when it is unsigned, signed by another key, or the signature does not match)."""
-        from .signing import SignatureRejected, verify
+        from .verdict.signing import SignatureRejected, verify
 
         try:
             return verify(self.doc, trusted_keys)

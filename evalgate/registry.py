@@ -421,7 +421,7 @@ class Registry:
         one of the ``require_signed`` public keys (none: no signature required). Loosening an
         existing requirement needs ``force``. Recorded in the policy's log, and its new head in
         every model's log. Returns the key ids required (before, after)."""
-        from .signing import key_id, load_public_key, public_pem
+        from .verdict.signing import key_id, load_public_key, public_pem
 
         keys: dict[str, str] = {}
         for path in require_signed:

@@ -36,7 +36,7 @@ from evalgate.registry import (
     resolver,
     sha256_file,
 )
-from evalgate.signing import (
+from evalgate.verdict.signing import (
     BAD_SIGNATURE,
     UNKNOWN_KEY,
     UNSIGNED,

@@ -12,7 +12,7 @@ from evalgate.engine import Gate, evaluate_paths
 from evalgate.errors import EvalgateError
 from evalgate.output import finish
 from evalgate.report import render, summary_markdown
-from evalgate.signoff import sign, status
+from evalgate.verdict.signoff import sign, status
 from evalgate.verdict import now
 
 

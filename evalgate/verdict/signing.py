@@ -30,8 +30,8 @@ from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
-from ._io import write_atomic
-from .errors import SignatureRejected, SigningError
+from .._io import write_atomic
+from ..errors import SignatureRejected, SigningError
 
 ALGORITHM = "ed25519"
 SIGNATURE = "signature"

@@ -18,8 +18,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from .errors import EvalgateError
-from .verdict import write_atomic
+from .._io import write_atomic
+from ..errors import EvalgateError
 
 SCHEMA = "evalgate.signoff/1"
 SIGNOFF_NAME = "signoff.json"
