@@ -22,6 +22,7 @@ from collections.abc import Sequence
 
 from ..errors import EvalgateError
 from ..families import CheckPlan, CheckResult, EvalContext, Family, error_result
+from ..families.base import ErrorDetails
 
 #: how much of a family's traceback is kept in a result's details
 TRACEBACK_LIMIT = 8000
@@ -42,8 +43,7 @@ def run_family(family: Family, ctx: EvalContext, plans: Sequence[CheckPlan]
         text = (f"internal error in the {family.name} family: {type(exc).__name__}: {exc}; "
                 f"please report it")
         trace = "".join(traceback.format_exception(exc))[-TRACEBACK_LIMIT:]
-        return [dataclasses.replace(error_result(ctx.suite, p, text),
-                                    details={"traceback": trace}) for p in plans]
+        return [error_result(ctx.suite, p, text, ErrorDetails(traceback=trace)) for p in plans]
     by_id: dict[str, list[CheckResult]] = {}
     for r in results:
         by_id.setdefault(r.id, []).append(r)

@@ -15,12 +15,13 @@ import zlib
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, ClassVar, Literal
 
 import numpy as np
 
 from ..data import Dataset, Target
 from ..models.predictions import Predictions
+from ..records import Record
 from ..spec import Suite
 
 Status = Literal["pass", "fail", "error", "skip"]
@@ -56,7 +57,8 @@ class CheckResult:
     confidence: float | None = None
     threshold: Mapping[str, Any] = field(default_factory=dict)
     method: str | None = None
-    details: Mapping[str, Any] = field(default_factory=dict)
+    #: the family's typed details (a :class:`~evalgate.records.Record`)
+    details: Record | Mapping[str, Any] | None = None
     line: int | None = None
 
     @property
@@ -77,7 +79,9 @@ class CheckResult:
             out["method"] = self.method
         if self.line is not None:
             out["line"] = self.line
-        if self.details:
+        if isinstance(self.details, Record):
+            out["details"] = self.details.to_dict()
+        elif self.details:
             out["details"] = _clean(dict(self.details))
         return out
 
@@ -128,13 +132,31 @@ class EvalContext:
             np.random.SeedSequence([self.suite.seed, zlib.crc32(check_id.encode())]))
 
 
-def error_result(suite: Suite, plan: CheckPlan, message: str) -> CheckResult:
+@dataclass(frozen=True)
+class ErrorDetails(Record):
+    """The details of a check that could not run because of a bug: where it happened."""
+
+    kind: ClassVar[str] = "error details"
+    traceback: str
+
+
+def error_result(suite: Suite, plan: CheckPlan, message: str,
+                 details: Record | None = None) -> CheckResult:
     return CheckResult(id=suite.check_id(plan.family, plan.name), family=plan.family,
                        name=plan.name, status="error", blocking=plan.blocking, message=message,
-                       line=plan.line)
+                       details=details, line=plan.line)
 
 
 SectionParser = Callable[..., Any]
+#: a check's ``details`` in verdict.json (its JSON object, with the check's other fields) →
+#: the family's typed details; raises :class:`~evalgate.errors.VerdictError` when malformed
+DetailsReader = Callable[[Mapping[str, Any]], Record | Mapping[str, Any] | None]
+
+
+def read_details_as_is(check: Mapping[str, Any]) -> Mapping[str, Any] | None:
+    """The details of a family without typed details: the JSON object as it is."""
+    details = check.get("details")
+    return details if isinstance(details, Mapping) else None
 Planner = Callable[[Suite], list[CheckPlan]]
 Runner = Callable[[EvalContext, Sequence[CheckPlan]], Iterable[CheckResult]]
 
@@ -149,7 +171,9 @@ class Family:
     - ``run(ctx, plans)`` evaluates the given plans and returns one result per plan (the
       engine enforces that, and turns an unexpected exception into an ``error`` of each of
       the family's planned checks without touching the other families);
-    - ``template``: its part of the report page (a Jinja2 file), or ``None``.
+    - ``template``: its part of the report page (a Jinja2 file), or ``None``;
+    - ``read_details(check)``: a check's typed details from its verdict.json entry, which the
+      template receives (an error check's details are :class:`ErrorDetails`).
     """
 
     name: str
@@ -157,3 +181,13 @@ class Family:
     plan: Planner
     run: Runner
     template: Path | None = None
+    read_details: DetailsReader = read_details_as_is
+
+    def details_of(self, check: Mapping[str, Any]) -> Record | Mapping[str, Any] | None:
+        """The typed details of one verdict check of this family (``None`` if it has none)."""
+        details = check.get("details")
+        if details is None:
+            return None
+        if isinstance(details, Mapping) and set(details) == {"traceback"}:
+            return ErrorDetails.from_dict(details, f"{check.get('id')}.details")
+        return self.read_details(check)

@@ -77,10 +77,13 @@ def render(verdict: dict[str, Any], signoff: dict[str, Any] | None = None) -> st
     counts = {st: sum(c["status"] == st for c in checks) for st in STATUSES}
     from ..families import registered
 
-    families = [f.name for f in registered() if f.template is not None]
+    known = {f.name: f for f in registered()}
+    families = [name for name, f in known.items() if f.template is not None]
+    typed = {id(c): known[c["family"]].details_of(c) if c["family"] in known else
+             c.get("details") for c in checks}
     return _environment().get_template("report.html.j2").render(
         v=verdict, all_checks=checks, deciding=deciding, counts=counts, signoff=signoff,
-        families=families,
+        families=families, details=lambda c: typed[id(c)],
         gate_reasons=gate_reasons(verdict),
         anchor=lambda c: anchors[id(c)], charts=_charts)
 
