@@ -68,8 +68,8 @@ def outcome_plots(outcomes: Sequence[SuiteOutcome]) -> dict[int, dict[str, Any]]
 
     from .report.plots import suite_plots
 
-    return {i: suite_plots(o.suite.task, o.target, dict(o.predictions),
-                           np.random.default_rng(o.suite.seed))
+    return {i: suite_plots(o.suite.task, o.target, o.predictions,
+                           np.random.default_rng(o.suite.seed)).to_dict()
             for i, o in enumerate(outcomes)
             if o.suite is not None and o.target is not None and o.predictions}
 

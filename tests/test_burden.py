@@ -220,8 +220,7 @@ def test_two_rows_never_pass_a_comparison(name: str) -> None:
                                            10)).values()
     assert r.status == "fail", r.message  # type: ignore[attr-defined]
     assert "inconclusive: 2 rows are too few for a paired comparison" in r.message  # type: ignore[attr-defined]
-    assert r.details[  # type: ignore[attr-defined]
-        "rows_to_resolve_max_regression"] == MIN_COMPARISON_ROWS
+    assert r.details.rows_to_resolve_max_regression == MIN_COMPARISON_ROWS  # type: ignore[attr-defined]
     json.dumps(r.as_dict())  # type: ignore[attr-defined]  # −∞ goes out as null
 
 

@@ -110,11 +110,12 @@ def test_regression_suites_draw_residuals(verdict: dict) -> None:
     preds = {"candidate": Predictions(label=y + rng.normal(0, 0.1, 500), score=None),
              "champion": Predictions(label=y + rng.normal(0, 0.3, 500), score=None)}
     plots = suite_plots("regression", Target(y=y, classes=None), preds, rng)
-    assert len(plots["residuals"]["candidate"]["points"]) == 300
+    assert len(plots.residuals["candidate"].points) == 300
     regression = json.loads(json.dumps(verdict))
-    regression["suites"][0]["plots"] = json.loads(json.dumps(plots))
+    regression["suites"][0]["plots"] = json.loads(json.dumps(plots.to_dict()))
     html = render(regression)
     assert "<title>Residuals</title>" in html
+    assert "Residuals of a sample of 300 of 500 rows" in html
     assert "<title>ROC</title>" not in html
 
 

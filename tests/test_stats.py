@@ -456,7 +456,7 @@ def test_slightly_better_candidate_is_not_shown_better(
     assert "is better" not in text and "better than the champion" not in text
     assert "≥ +0 (min_improvement" not in result.message  # no passing clause either
     assert "inconclusive" in text
-    assert result.details["rows_to_resolve_min_improvement"] == delta.rows_to_resolve(0.0)
+    assert result.details.rows_to_resolve_min_improvement == delta.rows_to_resolve(0.0)
 
 
 @pytest.mark.parametrize("margin", [0.0, 0.005])

@@ -21,7 +21,7 @@ import numpy as np
 
 from ..data import Dataset, Target
 from ..models.predictions import Predictions
-from ..records import Record
+from ..records import Record, dump
 from ..spec import Suite
 
 Status = Literal["pass", "fail", "error", "skip"]
@@ -82,7 +82,7 @@ class CheckResult:
         if isinstance(self.details, Record):
             out["details"] = self.details.to_dict()
         elif self.details:
-            out["details"] = _clean(dict(self.details))
+            out["details"] = dump(self.details)
         return out
 
 
@@ -91,18 +91,6 @@ def _num(x: float | None) -> float | None:
         return None
     x = float(x)
     return x if np.isfinite(x) else None
-
-
-def _clean(obj: Any) -> Any:
-    if isinstance(obj, dict):
-        return {str(k): _clean(v) for k, v in obj.items()}
-    if isinstance(obj, (list, tuple)):
-        return [_clean(v) for v in obj]
-    if isinstance(obj, (float, np.floating)):
-        return _num(float(obj))
-    if isinstance(obj, np.integer):
-        return int(obj)
-    return obj
 
 
 #: predict(role, frame, variant) → canonical predictions of "candidate" or "champion" on

@@ -5,10 +5,12 @@ from __future__ import annotations
 
 import os
 import platform
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
+from ..records import Record
 from ..stats.timing import (
     QUANTILE_METHOD,
     QuantileBound,
@@ -20,7 +22,62 @@ from .base import EvalContext
 from .judge import percent
 
 
-def conditions(threads: int | None) -> dict[str, Any]:
+@dataclass(frozen=True)
+class Conditions(Record):
+    """Where and how the times were measured."""
+
+    kind: ClassVar[str] = "measuring conditions"
+    threads: int | None
+    cpu: str
+    cpus: int | None
+    python: str
+    onnxruntime: str | None
+    load_average: float | None
+
+
+@dataclass(frozen=True)
+class TimingSummary(Record):
+    """Percentiles (nearest rank, ms), mean, rows/s and call count of one model's calls, and
+    the percentiles that many calls bound at 99% confidence."""
+
+    kind: ClassVar[str] = "timing summary"
+    p50_ms: float | None
+    p90_ms: float | None
+    p99_ms: float | None
+    p999_ms: float | None = field(metadata={"key": "p99.9_ms"})
+    mean_ms: float | None
+    rows_per_s: float
+    calls: int
+    trustworthy: tuple[str, ...]
+
+    @classmethod
+    def of(cls, summary: Mapping[str, Any]) -> TimingSummary:
+        """From :func:`evalgate.stats.timing.summarise`'s mapping."""
+        return cls.from_dict({k: (None if isinstance(v, float) and v != v else v)
+                              for k, v in summary.items()}, cls.kind)
+
+
+@dataclass(frozen=True)
+class PercentileBound(Record):
+    """A percentile of the calls made with its order-statistic bounds (seconds)."""
+
+    kind: ClassVar[str] = "percentile bound"
+    q: float
+    n: int
+    confidence: float
+    estimate: float | None
+    lower: float | None
+    upper: float | None
+    lower_rank: int | None
+    upper_rank: int | None
+    method: str
+
+    @classmethod
+    def of(cls, bound: QuantileBound) -> PercentileBound:
+        return cls.from_dict(bound.as_dict(), cls.kind)
+
+
+def conditions(threads: int | None) -> Conditions:
     """Where and how the times were measured."""
     cpu = platform.processor() or ""
     try:
@@ -37,8 +94,8 @@ def conditions(threads: int | None) -> dict[str, Any]:
     except ImportError:  # pragma: no cover
         ort = None
     load = os.getloadavg()[0] if hasattr(os, "getloadavg") else None
-    return {"threads": threads, "cpu": cpu, "cpus": os.cpu_count(),
-            "python": platform.python_version(), "onnxruntime": ort, "load_average": load}
+    return Conditions(threads=threads, cpu=cpu, cpus=os.cpu_count(),
+                      python=platform.python_version(), onnxruntime=ort, load_average=load)
 
 
 def timing_models(ctx: EvalContext, threads: int) -> dict[str, Any]:

@@ -12,6 +12,7 @@ from typing import Any
 
 from .._io import write_atomic
 from ..verdict.summary import gate_reasons, summary_markdown  # noqa: F401 - re-exported
+from .plots import read as read_plots
 
 REPORT_NAME = "evalgate-report.html"
 
@@ -27,7 +28,7 @@ def _environment() -> Any:
     env.filters["num"] = _num
     env.filters["signed"] = _signed
     env.filters["short"] = lambda s: (s or "")[:12]
-    env.filters["xy"] = lambda rows, x, y: [[r[x], r[y]] for r in rows]
+    env.filters["xy"] = lambda rows, x, y: [[getattr(r, x), getattr(r, y)] for r in rows]
     return env
 
 
@@ -84,6 +85,7 @@ def render(verdict: dict[str, Any], signoff: dict[str, Any] | None = None) -> st
     return _environment().get_template("report.html.j2").render(
         v=verdict, all_checks=checks, deciding=deciding, counts=counts, signoff=signoff,
         families=families, details=lambda c: typed[id(c)],
+        plots_of=lambda s: read_plots(s.get("plots")),
         gate_reasons=gate_reasons(verdict),
         anchor=lambda c: anchors[id(c)], charts=_charts)
 

@@ -1,85 +1,133 @@
-"""The data behind the report's pictures, computed once per suite from the cached predictions
-and stored in verdict.json (so ``evalgate report verdict.json`` can redraw them): ROC and
-precision-recall curves, calibration, confusion matrices, regression residuals.
+"""The data behind the report's pictures, computed once per suite from the predictions the
+engine kept and stored in verdict.json (so ``evalgate report verdict.json`` can redraw them):
+ROC and precision-recall curves (scikit-learn's ``roc_curve`` and
+``precision_recall_curve``), calibration, confusion matrices, regression residuals.
 
-Curves are thinned to at most ``POINTS`` points; everything is plain JSON."""
+Curves are thinned to at most :data:`POINTS` points, keeping both ends; the residuals are a
+seeded sample of :data:`RESIDUAL_SAMPLE` rows. :class:`SuitePlots` is the typed record the
+templates receive."""
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any, ClassVar
 
 import numpy as np
 
 from ..data import Target
 from ..metrics import confusion
 from ..models.predictions import Predictions
+from ..records import Record
 
 POINTS = 120
 BINS = 10
+RESIDUAL_SAMPLE = 300
+
+Curve = tuple[tuple[float, float], ...]
 
 
-def _thin(x: np.ndarray, y: np.ndarray) -> list[list[float]]:
+@dataclass(frozen=True)
+class CalibrationBin(Record):
+    kind: ClassVar[str] = "calibration bin"
+    predicted: float
+    observed: float
+    count: int
+
+
+@dataclass(frozen=True)
+class Residuals(Record):
+    kind: ClassVar[str] = "residuals"
+    #: (prediction, prediction − truth) of the sampled rows
+    points: Curve
+    #: quantiles of prediction − truth over every row, by quantile ("0.05", …)
+    quantiles: Mapping[str, float]
+    #: rows sampled, of how many
+    sampled: int = 0
+    rows: int = 0
+
+
+@dataclass(frozen=True)
+class SuitePlots(Record):
+    kind: ClassVar[str] = "plots"
+    task: str
+    classes: tuple[str, ...] = ()
+    #: rows = truth, columns = prediction, per model role
+    confusion: Mapping[str, tuple[tuple[int, ...], ...]] = field(default_factory=dict)
+    roc: Mapping[str, Curve] = field(default_factory=dict)
+    pr: Mapping[str, Curve] = field(default_factory=dict)
+    calibration: Mapping[str, tuple[CalibrationBin, ...]] = field(default_factory=dict)
+    prevalence: float | None = None
+    residuals: Mapping[str, Residuals] = field(default_factory=dict)
+
+
+def _thin(x: np.ndarray, y: np.ndarray) -> Curve:
     """At most POINTS points of the curve, keeping both ends, rounded for small output."""
     if len(x) > POINTS:
         keep = np.unique(np.linspace(0, len(x) - 1, POINTS).round().astype(int))
         x, y = x[keep], y[keep]
-    return [[round(float(a), 5), round(float(b), 5)] for a, b in zip(x, y)]
+    return tuple((round(float(a), 5), round(float(b), 5)) for a, b in zip(x, y))
 
 
-def roc_points(y: np.ndarray, score: np.ndarray) -> list[list[float]]:
-    order = np.argsort(-score, kind="mergesort")
-    s, t = score[order], y[order] == 1
-    last = np.r_[np.flatnonzero(np.diff(s)), len(s) - 1]
-    tp, fp = np.cumsum(t)[last], np.cumsum(~t)[last]
-    p, n = max(int(t.sum()), 1), max(int((~t).sum()), 1)
-    return _thin(np.r_[0.0, fp / n], np.r_[0.0, tp / p])
+def roc_points(y: np.ndarray, score: np.ndarray) -> Curve:
+    """(false positive rate, true positive rate) from (0, 0) to (1, 1)."""
+    from sklearn.metrics import roc_curve
+
+    fpr, tpr, _ = roc_curve(y == 1, score)
+    return _thin(fpr, tpr)
 
 
-def pr_points(y: np.ndarray, score: np.ndarray) -> list[list[float]]:
-    order = np.argsort(-score, kind="mergesort")
-    s, t = score[order], y[order] == 1
-    last = np.r_[np.flatnonzero(np.diff(s)), len(s) - 1]
-    tp, seen = np.cumsum(t)[last], last + 1
-    p = max(int(t.sum()), 1)
-    return _thin(tp / p, tp / seen)
+def pr_points(y: np.ndarray, score: np.ndarray) -> Curve:
+    """(recall, precision) by increasing recall, ending at recall 1."""
+    from sklearn.metrics import precision_recall_curve
+
+    precision, recall, _ = precision_recall_curve(y == 1, score)
+    return _thin(recall[::-1], precision[::-1])
 
 
-def calibration(y: np.ndarray, score: np.ndarray) -> list[dict[str, float]]:
+def calibration(y: np.ndarray, score: np.ndarray) -> tuple[CalibrationBin, ...]:
     """Equal-width bins of predicted probability: mean prediction, observed rate, count."""
     b = np.minimum((score * BINS).astype(int), BINS - 1)
     count = np.bincount(b, minlength=BINS)
     mean_p = np.bincount(b, weights=score, minlength=BINS)
     rate = np.bincount(b, weights=(y == 1).astype(float), minlength=BINS)
-    return [{"predicted": round(float(mean_p[i] / count[i]), 5),
-             "observed": round(float(rate[i] / count[i]), 5), "count": int(count[i])}
-            for i in range(BINS) if count[i]]
+    return tuple(CalibrationBin(predicted=round(float(mean_p[i] / count[i]), 5),
+                                observed=round(float(rate[i] / count[i]), 5),
+                                count=int(count[i]))
+                 for i in range(BINS) if count[i])
 
 
-def suite_plots(task: str, target: Target, preds: dict[str, Predictions],
-                rng: np.random.Generator) -> dict[str, Any]:
+def residuals(y: np.ndarray, label: np.ndarray, idx: np.ndarray) -> Residuals:
+    resid = label - y
+    return Residuals(points=tuple((round(float(a), 5), round(float(b), 5))
+                                  for a, b in zip(label[idx], resid[idx])),
+                     quantiles={str(q): round(float(np.quantile(resid, q)), 5)
+                                for q in (0.05, 0.25, 0.5, 0.75, 0.95)},
+                     sampled=len(idx), rows=len(y))
+
+
+def suite_plots(task: str, target: Target, preds: Mapping[str, Predictions],
+                rng: np.random.Generator) -> SuitePlots:
     y = target.y
-    out: dict[str, Any] = {"task": task}
     if task == "regression":
-        out["residuals"] = {}
-        idx = np.sort(rng.choice(len(y), size=min(300, len(y)), replace=False))
-        for role, p in preds.items():
-            resid = p.label - y
-            out["residuals"][role] = {
-                "points": [[round(float(a), 5), round(float(b), 5)]
-                           for a, b in zip(p.label[idx], resid[idx])],
-                "quantiles": {str(q): round(float(np.quantile(resid, q)), 5)
-                              for q in (0.05, 0.25, 0.5, 0.75, 0.95)}}
-        return out
-    classes = [str(c) for c in (target.classes or ())]
+        idx = np.sort(rng.choice(len(y), size=min(RESIDUAL_SAMPLE, len(y)), replace=False))
+        return SuitePlots(task=task, residuals={role: residuals(y, p.label, idx)
+                                                for role, p in preds.items()})
+    classes = tuple(str(c) for c in (target.classes or ()))
     k = max(len(classes), 2)
-    out["classes"] = classes
-    out["confusion"] = {role: confusion(y, p.label, k).astype(int).tolist()
-                        for role, p in preds.items()}
-    if task == "binary":
-        scored = {r: p for r, p in preds.items() if p.score is not None}
-        out["roc"] = {r: roc_points(y, p.score) for r, p in scored.items()}  # type: ignore[arg-type]
-        out["pr"] = {r: pr_points(y, p.score) for r, p in scored.items()}  # type: ignore[arg-type]
-        out["calibration"] = {r: calibration(y, p.score)  # type: ignore[arg-type]
-                              for r, p in scored.items()}
-        out["prevalence"] = round(float(np.mean(y == 1)), 5)
-    return out
+    matrices = {role: tuple(tuple(int(v) for v in row)
+                            for row in confusion(y, p.label, k).astype(int))
+                for role, p in preds.items()}
+    if task != "binary":
+        return SuitePlots(task=task, classes=classes, confusion=matrices)
+    scored = {r: p.score for r, p in preds.items() if p.score is not None}
+    return SuitePlots(task=task, classes=classes, confusion=matrices,
+                      roc={r: roc_points(y, s) for r, s in scored.items()},
+                      pr={r: pr_points(y, s) for r, s in scored.items()},
+                      calibration={r: calibration(y, s) for r, s in scored.items()},
+                      prevalence=round(float(np.mean(y == 1)), 5))
+
+
+def read(plots: Any) -> SuitePlots | None:
+    """A suite's ``plots`` from verdict.json, typed (``None`` when it has none)."""
+    return None if plots is None else SuitePlots.from_dict(plots, "plots")

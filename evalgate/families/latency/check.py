@@ -12,7 +12,8 @@ from __future__ import annotations
 
 import math
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -22,13 +23,13 @@ from ...errors import EvalgateError
 from ...spec import Suite
 from ...stats.timing import (
     MAX_CALLS_ESTIMATE,
-    QuantileBound,
     ratio_upper_bound,
     summarise,
 )
-from ..base import CheckPlan, CheckResult, EvalContext, Status, error_result
-from ..judge import percent
-from ..measure import conditions, judge_percentile, timing_models
+from ..base import CheckPlan, CheckResult, EvalContext, error_result
+from ..judge import Clauses, percent
+from ..measure import PercentileBound, TimingSummary, conditions, judge_percentile, timing_models
+from .details import LatencyDetails
 from .spec import LatencySpec
 
 FAMILY = "latency"
@@ -74,11 +75,22 @@ def _batches(ctx: EvalContext, bs: int, rng: np.random.Generator, count: int = 1
     return [frame.iloc[i].reset_index(drop=True) for i in idx]
 
 
-def _measure(ctx: EvalContext, spec: LatencySpec, p: CheckPlan, bs: int,
-             models: dict[str, Any], budget: float) -> CheckResult:
-    suite = ctx.suite
-    cid = suite.check_id(FAMILY, p.name)
-    rng = ctx.rng(cid)
+@dataclass
+class _Timed:
+    """Interleaved call times of each model on one batch size."""
+
+    times: dict[str, list[float]]
+    elapsed: float
+
+    @property
+    def calls(self) -> int:
+        return len(self.times["candidate"])
+
+
+def _time_calls(ctx: EvalContext, spec: LatencySpec, bs: int, models: dict[str, Any],
+                budget: float, rng: np.random.Generator) -> _Timed:
+    """Warm up, then call the models A B, B A, … on the same batches until ``max_calls``
+    calls per model or the ``budget`` seconds: drift of the machine hits both alike."""
     assert ctx.data is not None
     features = ctx.data.features
     batches = _batches(ctx, bs, rng)
@@ -92,93 +104,109 @@ def _measure(ctx: EvalContext, spec: LatencySpec, p: CheckPlan, bs: int,
     i = 0
     while i < spec.max_calls and clock() - start < budget:
         batch = batches[i % len(batches)]
-        order = roles if i % 2 == 0 else roles[::-1]  # A B, B A, …: order effects cancel
-        for role in order:
+        for role in roles if i % 2 == 0 else roles[::-1]:
             t = clock()
             models[role].predict(batch, features)
             times[role].append(clock() - t)
         i += 1
-    elapsed = clock() - start
-    stats = {role: summarise(times[role], bs) for role in roles}
+    return _Timed(times, clock() - start)
+
+
+def _measure(ctx: EvalContext, spec: LatencySpec, p: CheckPlan, bs: int,
+             models: dict[str, Any], budget: float) -> CheckResult:
+    suite = ctx.suite
+    rng = ctx.rng(suite.check_id(FAMILY, p.name))
+    timed = _time_calls(ctx, spec, bs, models, budget, rng)
+    stats = {role: TimingSummary.of(summarise(t, bs)) for role, t in timed.times.items()}
     cand = stats["candidate"]
-    conf = suite.confidence
-    fails: list[str] = []
-    passes: list[str] = []
-    notes: list[str] = []
-    calls = len(times["candidate"])
-    per_call_s = elapsed / max(calls, 1)  # one candidate call (and one champion call)
+    per_call_s = timed.elapsed / max(timed.calls, 1)  # one call of each model
 
     def advice(needed: int | None) -> str:
-        return _advice(needed, calls, per_call_s, max(1, round(spec.budget_s / budget)), spec)
+        return _advice(needed, timed.calls, per_call_s, len(spec.batch_sizes), spec)
 
-    bounds: dict[str, QuantileBound] = {}
+    clauses = Clauses()
+    bounds: dict[str, PercentileBound] = {}
     for name, limits in spec.percentile_ms.items():
-        if bs not in limits:
-            continue
-        verdict, text, bound = judge_percentile(name, times["candidate"], QUANTILES[name],
-                                                limits[bs], conf, advice)
-        bounds[name] = bound
-        {"pass": passes, "fail": fails, "inconclusive": fails}[verdict].append(text)
+        if bs in limits:
+            verdict, text, bound = judge_percentile(name, timed.times["candidate"],
+                                                    QUANTILES[name], limits[bs],
+                                                    suite.confidence, advice)
+            bounds[name] = PercentileBound.of(bound)
+            clauses.add(verdict == "pass", text,
+                        "inconclusive" if verdict == "inconclusive" else "value")
     if bs in spec.min_rows_per_s:
-        rows, need = float(cand["rows_per_s"]), spec.min_rows_per_s[bs]  # type: ignore[arg-type]
-        (passes if rows >= need else fails).append(
-            f"{rows:,.0f} rows/s {'≥' if rows >= need else 'is below'} {need:,.0f}")
-    details: dict[str, Any] = {"batch_size": bs, "candidate": cand,
-                               "champion": stats.get("champion"), "budget_s": budget,
-                               "elapsed_s": elapsed, "max_calls": spec.max_calls,
-                               "percentiles": {n: b.as_dict() for n, b in bounds.items()},
-                               "conditions": conditions(spec.threads)}
-    if spec.max_slowdown is not None:
-        if "champion" not in stats:
-            notes.append(f"slowdown not measured: {ctx.no_champion_reason}")
-        elif len(times["champion"]) < MIN_PAIRS:
-            pairs = len(times["champion"])
-            fails.append(f"slowdown inconclusive: only {pairs} call pairs in the budget (a "
-                         f"bound needs {MIN_PAIRS}); {advice(MIN_PAIRS)}")
-        else:
-            ratio, upper = ratio_upper_bound(times["candidate"], times["champion"], conf, rng)
-            details.update(ratio=ratio, ratio_upper=upper,
-                           ratio_method="paired bootstrap of interleaved call pairs")
-            text = (f"candidate/champion median time {ratio:.2f}x, one-sided "
-                    f"{percent(conf)} upper bound {upper:.2f}x")
-            if upper <= spec.max_slowdown:
-                passes.append(f"{text} ≤ {spec.max_slowdown:g}x")
-            elif ratio <= spec.max_slowdown:
-                fails.append(f"{text} is above max_slowdown {spec.max_slowdown:g}x — "
-                             f"inconclusive: the ratio is within it, but {len(times['champion'])}"
-                             f" call pairs cannot bound it there; raise latency.budget_s")
-            else:
-                fails.append(f"{text} is above max_slowdown {spec.max_slowdown:g}x")
-    summary = (f"p50 {float(cand['p50_ms']):.3f} ms, p99 {float(cand['p99_ms']):.3f} ms, "  # type: ignore[arg-type]
-               f"{float(cand['rows_per_s']):,.0f} rows/s over {cand['calls']} calls of "  # type: ignore[arg-type]
+        rows, need = cand.rows_per_s, spec.min_rows_per_s[bs]
+        clauses.add(rows >= need, f"{rows:,.0f} rows/s {'≥' if rows >= need else 'is below'} "
+                                  f"{need:,.0f}")
+    slowdown = _slowdown(ctx, spec, timed, clauses, rng, advice)
+    details = LatencyDetails(batch_size=bs, candidate=cand, champion=stats.get("champion"),
+                             budget_s=budget, elapsed_s=timed.elapsed,
+                             max_calls=spec.max_calls, percentiles=bounds,
+                             conditions=conditions(spec.threads), **slowdown)
+    return _result(ctx, spec, p, bs, clauses, details)
+
+
+def _slowdown(ctx: EvalContext, spec: LatencySpec, timed: _Timed, clauses: Clauses,
+              rng: np.random.Generator, advice: Callable[[int | None], str]) -> dict[str, Any]:
+    """Judge ``max_slowdown`` by the upper bound of the candidate/champion median time ratio;
+    the ratio's fields of the details."""
+    if spec.max_slowdown is None:
+        return {}
+    if "champion" not in timed.times:
+        clauses.notes.append(f"slowdown not measured: {ctx.no_champion_reason}")
+        return {}
+    pairs = len(timed.times["champion"])
+    if pairs < MIN_PAIRS:
+        clauses.add(False, f"slowdown inconclusive: only {pairs} call pairs in the budget (a "
+                           f"bound needs {MIN_PAIRS}); {advice(MIN_PAIRS)}", "inconclusive")
+        return {}
+    conf = ctx.suite.confidence
+    ratio, upper = ratio_upper_bound(timed.times["candidate"], timed.times["champion"], conf,
+                                     rng)
+    text = (f"candidate/champion median time {ratio:.2f}x, one-sided {percent(conf)} upper "
+            f"bound {upper:.2f}x")
+    limit = spec.max_slowdown
+    if upper <= limit:
+        clauses.add(True, f"{text} ≤ {limit:g}x")
+    elif ratio <= limit:
+        clauses.add(False, f"{text} is above max_slowdown {limit:g}x — inconclusive: the "
+                           f"ratio is within it, but {pairs} call pairs cannot bound it there; "
+                           f"raise latency.budget_s", "inconclusive")
+    else:
+        clauses.add(False, f"{text} is above max_slowdown {limit:g}x")
+    return {"ratio": ratio, "ratio_upper": upper,
+            "ratio_method": "paired bootstrap of interleaved call pairs"}
+
+
+def _result(ctx: EvalContext, spec: LatencySpec, p: CheckPlan, bs: int, clauses: Clauses,
+            details: LatencyDetails) -> CheckResult:
+    cand = details.candidate
+    summary = (f"p50 {_ms(cand.p50_ms)}, p99 {_ms(cand.p99_ms)}, "
+               f"{cand.rows_per_s:,.0f} rows/s over {cand.calls} calls of "
                f"{bs} row{'s' if bs != 1 else ''}")
-    status: Status
-    if fails:
-        status = "fail"
-    elif passes:
-        status = "pass"
-    else:  # nothing judged but a comparison without a champion
-        status = "skip"
-    message = "; ".join(fails + passes + notes + [summary])
+    # the facts go last here: the verdicts first, then what was measured
+    message = "; ".join(clauses.fails + clauses.passes + clauses.notes + [summary])
     threshold: dict[str, Any] = {f"{n}_ms": v[bs] for n, v in spec.percentile_ms.items()
                                  if bs in v}
     if bs in spec.min_rows_per_s:
         threshold["min_rows_per_s"] = spec.min_rows_per_s[bs]
     if spec.max_slowdown is not None:
         threshold["max_slowdown"] = spec.max_slowdown
-    primary = next((n for n in ("p99", "p90", "p50") if n in bounds), "p99")
-    method = "interleaved-timing" if "champion" in stats else "timing"
+    primary = next((n for n in ("p99", "p90", "p50") if n in details.percentiles), "p99")
+    method = "interleaved-timing" if details.champion is not None else "timing"
     ci: tuple[float | None, float | None] | None = None
-    if primary in bounds:
-        b = bounds[primary]
+    if primary in details.percentiles:
+        b = details.percentiles[primary]
         method = b.method
         ci = (None if b.lower is None else b.lower * 1000,
               None if b.upper is None else b.upper * 1000)
+    key = "p99.9_ms" if primary == "p99.9" else f"{primary}_ms"
     return CheckResult(
-        id=cid, family=FAMILY, name=p.name, status=status, blocking=p.blocking,
-        message=message, metric=f"{primary}_ms", candidate=float(cand[f"{primary}_ms"]),  # type: ignore[arg-type]
-        champion=float(stats["champion"][f"{primary}_ms"]) if "champion" in stats else None,  # type: ignore[arg-type]
-        ci=ci, confidence=suite.confidence, threshold=threshold, method=method,
+        id=ctx.suite.check_id(FAMILY, p.name), family=FAMILY, name=p.name,
+        status=clauses.status(), blocking=p.blocking, message=message,
+        metric=f"{primary}_ms", candidate=cand.to_dict()[key],
+        champion=details.champion.to_dict()[key] if details.champion is not None else None,
+        ci=ci, confidence=ctx.suite.confidence, threshold=threshold, method=method,
         details=details, line=p.line)
 
 
@@ -198,3 +226,7 @@ def _advice(needed: int | None, calls: int, per_call_s: float, checks: int,
     how = f" (raise {' and '.join(parts)})" if parts else ""
     return (f"about {needed:,} calls would resolve it, {calls:,} were made in the "
             f"budget{how}")
+
+
+def _ms(x: float | None) -> str:
+    return "—" if x is None else f"{x:.3f} ms"

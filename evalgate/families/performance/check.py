@@ -22,6 +22,7 @@ from ..judge import (
     percent,
     value_clause,
 )
+from .details import PerformanceDetails
 from .spec import MetricCheck
 
 FAMILY = "performance"
@@ -57,7 +58,7 @@ def evaluate(ctx: EvalContext, check: MetricCheck) -> CheckResult:
     if not math.isfinite(v):
         raise StatsError(f"{metric.name} is undefined on this data (is only one class present?)")
 
-    details: dict[str, Any] = {"n": value.n, "candidate_ci": [value.lower, value.upper],
+    details: dict[str, Any] = {"n": value.n, "candidate_ci": (value.lower, value.upper),
                                "candidate_method": value.method,
                                "higher_is_better": metric.higher_is_better}
     bound = value.lower if metric.higher_is_better else value.upper
@@ -89,12 +90,12 @@ def evaluate(ctx: EvalContext, check: MetricCheck) -> CheckResult:
         ci, method = (value.lower, value.upper), value.method
     return CheckResult(
         id=cid, family=FAMILY, name=check.metric, status=clauses.status(),
+        details=PerformanceDetails(**details),
         blocking=check.blocking, message=clauses.message(fallback=value_text,
                                                          advice=_advice(metric, clauses)),
         metric=metric.name, candidate=v, champion=result.champion_value,
         delta=delta.estimate if delta is not None else None, ci=ci,
-        confidence=suite.confidence, threshold=th.as_dict(), method=method, details=details,
-        line=check.line)
+        confidence=suite.confidence, threshold=th.as_dict(), method=method, line=check.line)
 
 
 def _advice(metric: Metric, clauses: Clauses) -> str:

@@ -3,6 +3,7 @@ in a child process (a crash cannot take pytest down), and prediction consistency
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import tempfile
 from collections.abc import Sequence
@@ -14,11 +15,14 @@ import numpy as np
 import pandas as pd
 
 from ...errors import EvalgateError
+from ...records import Record
 from ...spec import Suite
 from ...stats.timing import MAX_CALLS_ESTIMATE, percentile, summarise
 from ..base import CheckPlan, CheckResult, EvalContext, Status, error_result
-from ..measure import conditions, judge_percentile, timing_models
+from ..judge import Clauses
+from ..measure import PercentileBound, TimingSummary, conditions, judge_percentile, timing_models
 from .child import Child, inputs, path_of
+from .details import ConsistencyDetails, LoadDetails, MalformedDetails, MemoryDetails
 from .load import open_loop
 from .spec import StressSpec
 
@@ -46,19 +50,24 @@ def run(ctx: EvalContext, plans: Sequence[CheckPlan]) -> list[CheckResult]:
     return out
 
 
-def _result(ctx: EvalContext, p: CheckPlan, cid: str, fails: list[str], passes: list[str],
-            undecided: list[str], summary: str, details: dict[str, Any],
-            threshold: dict[str, Any], metric: str | None = None,
+def _result(ctx: EvalContext, p: CheckPlan, cid: str, clauses: Clauses, summary: str,
+            details: Record, threshold: dict[str, Any], metric: str | None = None,
             value: float | None = None) -> CheckResult:
-    """``undecided``: what the measurement could not resolve — a ``fail`` reported as
-    inconclusive (DESIGN.md §3: the burden of proof), never a ``skip``."""
-    status: Status = "fail" if fails or undecided else "pass"
-    unresolved = [f"inconclusive: {u}" for u in undecided]
+    """The check's result: failing clauses (inconclusive ones among them: DESIGN.md §3, the
+    burden of proof, never a ``skip``), passing ones, then what was measured."""
+    status: Status = "fail" if clauses.failed else "pass"
     return CheckResult(id=cid, family=FAMILY, name=p.name, status=status, blocking=p.blocking,
-                       message="; ".join([m for m in fails + unresolved + passes + [summary]
+                       message="; ".join([m for m in clauses.fails + clauses.passes + [summary]
                                           if m]), metric=metric,
                        candidate=value, confidence=ctx.suite.confidence, threshold=threshold,
                        details=details, line=p.line)
+
+
+def _undecided(text: str) -> Clauses:
+    """What the measurement could not resolve: a fail reported as inconclusive."""
+    clauses = Clauses()
+    clauses.add(False, f"inconclusive: {text}", "inconclusive")
+    return clauses
 
 
 def _sample(ctx: EvalContext, rng: np.random.Generator, rows: int) -> pd.DataFrame:
@@ -81,15 +90,14 @@ def _load(ctx: EvalContext, spec: StressSpec, p: CheckPlan, cid: str) -> CheckRe
     model.predict(batch, features)  # warm-up
     res = open_loop(lambda: model.predict(batch, features), rate=load.rate,
                     duration_s=load.duration_s, workers=load.workers, rng=rng)
-    lat = summarise(res.latencies_s, load.batch_size)
+    lat = TimingSummary.of(summarise(res.latencies_s, load.batch_size))
     p99 = percentile(res.latencies_s, 0.99) * 1000 if res.latencies_s else float("nan")
-    fails: list[str] = []
-    passes: list[str] = []
+    clauses = Clauses()
     bound = None
     if load.p99_ms is not None:
         if not res.latencies_s:
-            fails.append(f"p99 inconclusive: no call completed in {load.duration_s:g} s, so "
-                         f"there is nothing to bound it with")
+            clauses.add(False, f"p99 inconclusive: no call completed in {load.duration_s:g} s, "
+                               f"so there is nothing to bound it with", "inconclusive")
         else:
             def advice(needed: int | None) -> str:
                 return _load_advice(needed, res.completed, res.achieved_rate, load.duration_s)
@@ -97,30 +105,30 @@ def _load(ctx: EvalContext, spec: StressSpec, p: CheckPlan, cid: str) -> CheckRe
             verdict, text, bound = judge_percentile(
                 "p99 (from the scheduled arrival)", res.latencies_s, 0.99, load.p99_ms,
                 ctx.suite.confidence, advice)
-            (passes if verdict == "pass" else fails).append(text)
+            clauses.add(verdict == "pass", text,
+                        "inconclusive" if verdict == "inconclusive" else "value")
     if res.error_rate <= load.max_error_rate:
-        passes.append(f"error rate {res.error_rate:.2%} ≤ {load.max_error_rate:.2%}")
+        clauses.add(True, f"error rate {res.error_rate:.2%} ≤ {load.max_error_rate:.2%}")
     else:
-        fails.append(f"error rate {res.error_rate:.2%} ({res.errors} of {res.sent}) is above "
-                     f"{load.max_error_rate:.2%}; first error: {res.first_error}")
+        clauses.add(False, f"error rate {res.error_rate:.2%} ({res.errors} of {res.sent}) is "
+                           f"above {load.max_error_rate:.2%}; first error: {res.first_error}")
     summary = (f"offered {load.rate:g}/s for {load.duration_s:g} s on {load.workers} "
                f"worker{'s' if load.workers != 1 else ''}: achieved {res.achieved_rate:.1f}/s, "
-               f"p50 {float(lat['p50_ms']):.2f} ms, p99 {p99:.2f} ms")  # type: ignore[arg-type]
-    details = {"offered_rate": load.rate, "achieved_rate": res.achieved_rate,
-               "sent": res.sent, "completed": res.completed, "errors": res.errors,
-               "first_error": res.first_error, "latency": lat, "workers": load.workers,
-               "batch_size": load.batch_size, "conditions": conditions(1)}
+               f"p50 {_ms(lat.p50_ms, 2)}, p99 {p99:.2f} ms")
+    details = LoadDetails(offered_rate=load.rate, achieved_rate=res.achieved_rate,
+                          sent=res.sent, completed=res.completed, errors=res.errors,
+                          first_error=res.first_error, latency=lat, workers=load.workers,
+                          batch_size=load.batch_size, conditions=conditions(1),
+                          p99_bound=None if bound is None else PercentileBound.of(bound))
     threshold: dict[str, Any] = {"max_error_rate": load.max_error_rate}
     ci = method = None
     if load.p99_ms is not None:
         threshold["p99_ms"] = load.p99_ms
     if bound is not None:
-        details["p99_bound"] = bound.as_dict()
         method = bound.method
         ci = (None if bound.lower is None else bound.lower * 1000,
               None if bound.upper is None else bound.upper * 1000)
-    result = _result(ctx, p, cid, fails, passes, [], summary, details, threshold, "p99_ms",
-                     p99)
+    result = _result(ctx, p, cid, clauses, summary, details, threshold, "p99_ms", p99)
     return replace(result, ci=ci, method=method) if bound is not None else result
 
 
@@ -151,9 +159,9 @@ def _memory(ctx: EvalContext, spec: StressSpec, p: CheckPlan, cid: str) -> Check
     path = path_of(model)
     threshold = {"max_memory_mb": mem.max_memory_mb} if mem.max_memory_mb else {}
     if path is None:
-        return _result(ctx, p, cid, [], [], [("memory is measured in a child process, which "
-                                              "needs a model file; gate a model file to "
-                                              "resolve it")], "", {}, threshold)
+        return _result(ctx, p, cid, _undecided("memory is measured in a child process, which "
+                                               "needs a model file; gate a model file to "
+                                               "resolve it"), "", MemoryDetails(), threshold)
     frame = _sample(ctx, ctx.rng(cid), rows)
     with tempfile.TemporaryDirectory() as tmp:
         rows_path, feats = inputs(ctx, frame, Path(tmp))
@@ -161,24 +169,23 @@ def _memory(ctx: EvalContext, spec: StressSpec, p: CheckPlan, cid: str) -> Check
             "pickle", "joblib", "skops"))
         answer = child.ask(None, timeout=300)
         if answer is None:
-            reason = child.death()
-            return _result(ctx, p, cid, [f"predicting {rows:,} rows crashed: {reason}"], [], [],
-                           "", {"rows": rows}, threshold)
+            crashed = Clauses()
+            crashed.add(False, f"predicting {rows:,} rows crashed: {child.death()}")
+            return _result(ctx, p, cid, crashed, "", MemoryDetails(rows=rows), threshold)
         child.close()
-    if "error" in answer:
-        return _result(ctx, p, cid, [], [], [(f"{answer['error']}; run the gate where it "
-                                              f"can be read (Linux, macOS) to resolve it")],
-                       "", answer, threshold)
-    growth = float(answer["growth_mb"])
-    fails: list[str] = []
-    passes: list[str] = []
+    details = MemoryDetails.from_dict(answer, "the memory child's answer")
+    if details.error is not None or details.growth_mb is None:
+        return _result(ctx, p, cid, _undecided(f"{details.error}; run the gate where it can be "
+                                               f"read (Linux, macOS) to resolve it"),
+                       "", details, threshold)
+    growth = details.growth_mb
+    clauses = Clauses()
     if mem.max_memory_mb is not None:
-        (passes if growth <= mem.max_memory_mb else fails).append(
-            f"peak memory growth {growth:.1f} MB "
-            f"{'≤' if growth <= mem.max_memory_mb else 'is above'} {mem.max_memory_mb:g} MB")
+        ok = growth <= mem.max_memory_mb
+        clauses.add(ok, f"peak memory growth {growth:.1f} MB {'≤' if ok else 'is above'} "
+                        f"{mem.max_memory_mb:g} MB")
     summary = f"predicting {rows:,} rows grew resident memory by {growth:.1f} MB at peak"
-    return _result(ctx, p, cid, fails, passes, [], summary, answer, threshold, "memory_mb",
-                   growth)
+    return _result(ctx, p, cid, clauses, summary, details, threshold, "memory_mb", growth)
 
 
 # --------------------------------------------------------------------------- malformed
@@ -217,19 +224,22 @@ def _malformed(ctx: EvalContext, spec: StressSpec, p: CheckPlan, cid: str) -> Ch
     base = _sample(ctx, ctx.rng(cid), MALFORMED_ROWS)
     table = {role: malformed_outcomes(model, base, ctx, mal.cases, mal.timeout_s)
              for role, model in ctx.models.items()}
-    cand = table["candidate"]
-    crashes = [c for c, r in cand.items() if r["outcome"] == "crash"]
-    nans = [c for c, r in cand.items() if r["outcome"] == "nan_output"]
-    fails = [f"{c}: crashed — {cand[c]['message']}" for c in crashes]
-    if not mal.allow_nan_output:
-        fails += [f"{c}: NaN output ({cand[c]['message']})" for c in nans]
+    details = MalformedDetails.from_dict(
+        {"cases": list(mal.cases), "outcomes": table, "counts": {}}, "malformed outcomes")
+    cand = details.outcomes["candidate"]
     counts: dict[str, int] = {}
-    for r in cand.values():
-        counts[r["outcome"]] = counts.get(r["outcome"], 0) + 1
-    summary = ", ".join(f"{c} → {r['outcome']}" for c, r in cand.items())
-    passes = [] if fails else ["no crash" + ("" if mal.allow_nan_output else ", no NaN output")]
-    return _result(ctx, p, cid, fails, passes, [], summary,
-                   {"cases": list(mal.cases), "outcomes": table, "counts": counts},
+    clauses = Clauses()
+    for case, r in cand.items():
+        counts[r.outcome] = counts.get(r.outcome, 0) + 1
+        if r.outcome == "crash":
+            clauses.add(False, f"{case}: crashed — {r.message}")
+        elif r.outcome == "nan_output" and not mal.allow_nan_output:
+            clauses.add(False, f"{case}: NaN output ({r.message})")
+    if not clauses.failed:
+        clauses.add(True, "no crash" + ("" if mal.allow_nan_output else ", no NaN output"))
+    summary = ", ".join(f"{c} → {r.outcome}" for c, r in cand.items())
+    return _result(ctx, p, cid, clauses, summary,
+                   dataclasses.replace(details, counts=counts),
                    {"allow_nan_output": mal.allow_nan_output})
 
 
@@ -244,12 +254,12 @@ def _consistency(ctx: EvalContext, spec: StressSpec, p: CheckPlan, cid: str) -> 
     batch = _sample(ctx, ctx.rng(cid), con.rows)
     first, second = model.predict(batch, features), model.predict(batch, features)
     out_a, out_b = _output(first), _output(second)
-    fails, passes = [], []
+    clauses = Clauses()
     if out_a.shape != out_b.shape or not np.array_equal(out_a, out_b, equal_nan=True):
         diff = float(np.nanmax(np.abs(out_a - out_b))) if out_a.shape == out_b.shape else np.inf
-        fails.append(f"the same {con.rows} rows predicted twice differ (max {diff:.3g})")
+        clauses.add(False, f"the same {con.rows} rows predicted twice differ (max {diff:.3g})")
     else:
-        passes.append("the same rows twice give identical outputs")
+        clauses.add(True, "the same rows twice give identical outputs")
     singles = min(32, con.rows)
     alone = np.concatenate([_output(model.predict(batch.iloc[[i]], features))
                             for i in range(singles)])
@@ -257,16 +267,16 @@ def _consistency(ctx: EvalContext, spec: StressSpec, p: CheckPlan, cid: str) -> 
     excess = np.abs(alone - out_a[:singles]) - tol.allowed
     worst = float(np.max(np.abs(alone - out_a[:singles]))) if singles else 0.0
     if not singles or float(np.max(excess)) <= 0:
-        passes.append(f"{singles} rows predicted alone equal the batch within {tol.text}")
+        clauses.add(True, f"{singles} rows predicted alone equal the batch within {tol.text}")
     else:
         at = int(np.argmax(excess))
-        fails.append(f"a row predicted alone differs from the same row in a batch by "
-                     f"{float(np.abs(alone - out_a[:singles]).flat[at]):.3g}, above the "
-                     f"{float(tol.allowed.flat[at]):.3g} allowed there ({tol.text})")
-    return _result(ctx, p, cid, fails, passes, [], f"{con.rows} rows, {singles} alone",
-                   {"rows": con.rows, "singles": singles, "max_single_vs_batch": worst,
-                    "tolerance_used": tol.text, "output_precision": tol.precision,
-                    "max_allowed": float(np.max(tol.allowed)) if singles else None},
+        clauses.add(False, f"a row predicted alone differs from the same row in a batch by "
+                           f"{float(np.abs(alone - out_a[:singles]).flat[at]):.3g}, above the "
+                           f"{float(tol.allowed.flat[at]):.3g} allowed there ({tol.text})")
+    details = ConsistencyDetails(rows=con.rows, singles=singles, max_single_vs_batch=worst,
+                                 tolerance_used=tol.text, output_precision=tol.precision,
+                                 max_allowed=float(np.max(tol.allowed)) if singles else None)
+    return _result(ctx, p, cid, clauses, f"{con.rows} rows, {singles} alone", details,
                    {"tolerance": con.tolerance}, "max_abs_difference", worst)
 
 
@@ -318,3 +328,7 @@ def _output(raw: Any) -> np.ndarray:
 
 _PARTS = {"load": _load, "memory": _memory, "malformed": _malformed,
           "consistency": _consistency}
+
+
+def _ms(x: float | None, digits: int) -> str:
+    return "—" if x is None else f"{x:.{digits}f} ms"
