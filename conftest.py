@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import os
+import tempfile
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -41,6 +43,27 @@ QUICK_CHECKS = """\
     accuracy: {min: 0.80, max_regression: 0.01}
     log_loss: {max: 0.45, max_regression: 0.01}
 """
+
+
+#: every verdict the gate writes during the tests is validated against the published JSON
+#: Schema (evalgate.verdict.schema); problems are collected here and fail the session
+VERDICT_PROBLEMS = os.environ.setdefault(
+    "EVALGATE_VALIDATE_VERDICTS",
+    os.path.join(tempfile.mkdtemp(prefix="evalgate-verdicts-"), "problems.txt"))
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    """Fail the run if any verdict written by any test (in process or in a subprocess) broke
+    the schema."""
+    if hasattr(session.config, "workerinput"):  # an xdist worker: the controller checks
+        return
+    path = Path(VERDICT_PROBLEMS)
+    if path.is_file() and path.read_text("utf-8").strip():
+        lines = path.read_text("utf-8").strip().splitlines()
+        session.config.get_terminal_writer().line(
+            f"{len(lines)} verdict(s) written by the tests break evalgate.verdict/1's schema:\n"
+            + "\n".join(lines[:20]), red=True)
+        session.exitstatus = pytest.ExitCode.TESTS_FAILED
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:

@@ -17,6 +17,7 @@ from . import verdict as _verdict
 from .engine import SuiteOutcome
 from .errors import OutputError
 from .report import write_report
+from .verdict.schema import validate_if_asked
 from .verdict.summary import summary_markdown
 
 VERDICT_NAME = "verdict.json"
@@ -36,6 +37,7 @@ class Written:
 def start(candidate: Path, report_dir: Path, started_at: datetime) -> None:
     """Replace any earlier verdict, summary and report with a ``block`` "in progress" one."""
     doc = _verdict.in_progress(candidate, started_at)
+    validate_if_asked(doc, report_dir / VERDICT_NAME)
     _write(report_dir / VERDICT_NAME, _verdict.dumps(doc))
     _guarded(report_dir, lambda: write_report(doc, report_dir))
     _write(report_dir / SUMMARY_NAME, summary_markdown(doc, None))
@@ -55,6 +57,7 @@ def finish(outcomes: Sequence[SuiteOutcome], *, candidate: Path, report_dir: Pat
 
         doc = sign(doc, signing_key)
     verdict_path = report_dir / VERDICT_NAME
+    validate_if_asked(doc, verdict_path)
     _write(verdict_path, _verdict.dumps(doc))
     report_path = _guarded(report_dir, lambda: write_report(doc, report_dir))
     _, problem = write_summary(doc, report_dir, report_path)

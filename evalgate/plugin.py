@@ -224,10 +224,17 @@ def _active(config: pytest.Config) -> GateSession | None:
 @pytest.hookimpl(tryfirst=True)
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line("markers", "evalgate: a check of an evalgate suite")
-    for family in ("performance", "robustness", "bias", "latency", "stress"):
+    from .families import FAMILIES
+
+    for name in FAMILIES:  # by name alone: a project's ordinary test run imports no family
+        family = name.rsplit(".", 1)[-1]
         config.addinivalue_line("markers", f"{family}: evalgate {family} checks")
     if config.getoption("evalgate", None) is None:
         return
+    from .families import registered
+
+    for f in registered():  # a family outside this package may name itself otherwise
+        config.addinivalue_line("markers", f"{f.name}: evalgate {f.name} checks")
     if hasattr(config, "workerinput"):  # an xdist worker: the controller refused already
         raise pytest.UsageError("evalgate does not run under pytest-xdist; drop -n")
     if getattr(config.option, "numprocesses", None) or \

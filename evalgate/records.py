@@ -11,7 +11,8 @@ Supported annotations: ``bool``, ``int``, ``float`` (an int is accepted, a bool 
 ``str``, ``None``, unions (``X | None``), ``Literal[...]``, ``list[X]`` / ``tuple[X, ...]``
 (read as tuples), ``dict[str, X]`` (read as read-only mappings), ``Any`` (taken as it is), and
 nested records. A field whose JSON key is not a Python name says so in its metadata:
-``field(metadata={"key": "p99.9_ms"})``. Non-finite floats are written as ``null``.
+``field(metadata={"key": "p99.9_ms"})``; a field made with :func:`optional` is left out of
+the JSON while it is ``None``. Non-finite floats are written as ``null``.
 """
 
 from __future__ import annotations
@@ -35,6 +36,14 @@ def key_of(f: dataclasses.Field[Any]) -> str:
     return str(f.metadata.get("key", f.name))
 
 
+def optional(key: str | None = None) -> Any:
+    """A field that defaults to ``None`` and is left out of the JSON while it is ``None``."""
+    meta: dict[str, Any] = {"omit_none": True}
+    if key is not None:
+        meta["key"] = key
+    return dataclasses.field(default=None, metadata=meta)
+
+
 @dataclasses.dataclass(frozen=True)
 class Record:
     """A frozen dataclass that writes itself as JSON data and reads itself back strictly."""
@@ -43,7 +52,8 @@ class Record:
     kind: ClassVar[str] = "record"
 
     def to_dict(self) -> dict[str, Any]:
-        return {key_of(f): dump(getattr(self, f.name)) for f in dataclasses.fields(self)}
+        return {key_of(f): dump(getattr(self, f.name)) for f in dataclasses.fields(self)
+                if not (f.metadata.get("omit_none") and getattr(self, f.name) is None)}
 
     @classmethod
     def from_dict(cls, data: Any, where: str = "") -> Self:
@@ -166,3 +176,57 @@ def _scalar(tp: Any, value: Any, where: str) -> Any:
                                f"{'true or false' if tp is bool else 'a string'}")
         return value
     raise TypeError(f"{where}: records cannot read the annotation {tp!r}")
+
+
+def json_schema(cls: type[Record]) -> dict[str, Any]:
+    """The JSON Schema (draft 2020-12) of a record type: each nested record once under
+    ``$defs``, no additional properties, required = the fields without a default."""
+    defs: dict[str, Any] = {}
+    root = _schema_of(cls, defs)
+    return {"$schema": "https://json-schema.org/draft/2020-12/schema", **root,
+            "$defs": dict(sorted(defs.items()))}
+
+
+def _record_schema(cls: type[Record], defs: dict[str, Any]) -> dict[str, Any]:
+    hints = _hints(cls)
+    props, required = {}, []
+    for f in dataclasses.fields(cls):
+        props[key_of(f)] = _schema_of(hints[f.name], defs)
+        if f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING:
+            required.append(key_of(f))
+    out: dict[str, Any] = {"type": "object", "properties": props,
+                           "additionalProperties": False}
+    if required:
+        out["required"] = required
+    if cls.__doc__:
+        out["description"] = " ".join(cls.__doc__.split())
+    return out
+
+
+def _schema_of(tp: Any, defs: dict[str, Any]) -> dict[str, Any]:
+    if tp is Any:
+        return {}
+    origin = typing.get_origin(tp)
+    args = typing.get_args(tp)
+    if origin in (Union, types.UnionType):
+        return {"anyOf": [_schema_of(a, defs) for a in args]}
+    if origin is Literal:
+        return {"enum": list(args)}
+    if origin in (list, tuple):
+        if origin is tuple and args and args[-1] is not Ellipsis:
+            return {"type": "array", "prefixItems": [_schema_of(a, defs) for a in args],
+                    "minItems": len(args), "maxItems": len(args)}
+        return {"type": "array", "items": _schema_of(args[0], defs) if args else {}}
+    if origin in (dict, Mapping) or tp in (dict, Mapping):
+        item = args[1] if len(args) == 2 else Any
+        return {"type": "object", "additionalProperties": _schema_of(item, defs)}
+    if isinstance(tp, type) and issubclass(tp, Record):
+        if tp.__name__ not in defs:
+            defs[tp.__name__] = {}  # a placeholder breaks recursion
+            defs[tp.__name__] = _record_schema(tp, defs)
+        return {"$ref": f"#/$defs/{tp.__name__}"}
+    simple = {type(None): "null", bool: "boolean", int: "integer", float: "number",
+              str: "string"}
+    if tp in simple:
+        return {"type": simple[tp]}
+    raise TypeError(f"records cannot describe the annotation {tp!r} in JSON Schema")

@@ -17,10 +17,11 @@ from __future__ import annotations
 
 import importlib
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
-from ..errors import EvalgateError
-from ..spec import Suite, read_suite
-from .base import CheckPlan, CheckResult, EvalContext, Family, Status, error_result
+if TYPE_CHECKING:
+    from ..spec import Suite
+    from .base import CheckPlan, CheckResult, EvalContext, Family, Status, error_result
 
 #: the families a suite's ``checks`` may declare, in the order the engine runs them
 FAMILIES: tuple[str, ...] = ("performance", "robustness", "bias", "latency", "stress")
@@ -29,9 +30,25 @@ __all__ = ["FAMILIES", "CheckPlan", "CheckResult", "EvalContext", "Family", "Sta
            "error_result", "family", "load_suite", "plan_checks", "registered"]
 
 
+#: what ``from evalgate.families import …`` finds in :mod:`.base`, imported on first use (the
+#: plugin reads :data:`FAMILIES` in every pytest run, which must not pull in numpy)
+_BASE = ("CheckPlan", "CheckResult", "EvalContext", "Family", "Status", "error_result")
+
+
+def __getattr__(name: str) -> Any:
+    if name in _BASE:
+        from . import base
+
+        return getattr(base, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
 def family(name: str) -> Family:
     """The family registered as ``name`` (a folder of this package, or a dotted module
     path), loaded on first use."""
+    from ..errors import EvalgateError
+    from .base import Family
+
     module = importlib.import_module(name if "." in name else f"{__name__}.{name}")
     found = getattr(module, "FAMILY", None)
     if not isinstance(found, Family):
@@ -47,6 +64,8 @@ def registered() -> tuple[Family, ...]:
 
 def load_suite(path: Path | str) -> Suite:
     """Read and validate a suite file with every registered family's section parser."""
+    from ..spec import read_suite
+
     return read_suite(path, {f.name: f.parse for f in registered()})
 
 

@@ -99,16 +99,9 @@ def conditions(threads: int | None) -> Conditions:
 
 
 def timing_models(ctx: EvalContext, threads: int) -> dict[str, Any]:
-    """The models as loaded for timing: ONNX sessions reloaded with pinned threads."""
-    from ..models import load_model
-
-    out = {}
-    for role, model in ctx.models.items():
-        if model.info.format == "onnx":
-            out[role] = load_model(Path(model.info.path), threads=threads)
-        else:
-            out[role] = model
-    return out
+    """The models as timed: each pinned to ``threads`` intra-op threads (the session made
+    once per model and thread count, shared by latency and stress)."""
+    return {role: model.with_threads(threads) for role, model in ctx.models.items()}
 
 
 def judge_percentile(name: str, seconds: Sequence[float], q: float, limit_ms: float,

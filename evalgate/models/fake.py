@@ -8,7 +8,8 @@ from typing import Any
 
 import pandas as pd
 
-from . import ModelInfo, RawPrediction, call_with_limit
+from ._calls import call_with_limit
+from .base import ModelInfo, RawPrediction
 
 
 class FakeModel:
@@ -23,6 +24,10 @@ class FakeModel:
     def predict(self, frame: pd.DataFrame, features: Sequence[str]) -> RawPrediction:
         self.calls += 1
         return call_with_limit(lambda: self._fn(frame), self.info.path)
+
+    def with_threads(self, threads: int) -> FakeModel:
+        """Itself: its runtime has no thread setting evalgate pins."""
+        return self
 
     def describe_inputs(self) -> dict[str, Any]:
         return {"mode": "fake", "mapping": {}}

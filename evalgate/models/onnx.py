@@ -33,6 +33,7 @@ read as the probability of its second class. Whether the probabilities are proba
 
 from __future__ import annotations
 
+import copy
 import json
 import re
 from collections.abc import Sequence
@@ -44,7 +45,8 @@ import numpy as np
 import pandas as pd
 
 from ..errors import ModelLoadError, ModelOutputError
-from . import ModelInfo, RawPrediction, file_info, run_onnx
+from ._calls import run_onnx
+from .base import ModelInfo, RawPrediction, file_info
 
 _CLASSIFIER_OPS = ("LinearClassifier", "TreeEnsembleClassifier", "SVMClassifier")
 _CHUNK = 1 << 18
@@ -157,6 +159,22 @@ def _graph_classes(model: Any) -> tuple[Any, ...] | None:
     return None
 
 
+def _session(path: str | Path, payload: bytes, threads: int | None) -> Any:
+    """An onnxruntime session of ``payload`` (``threads`` intra-op threads, default all)."""
+    import onnxruntime as ort
+
+    opts = ort.SessionOptions()
+    opts.log_severity_level = 3
+    if threads is not None:
+        opts.intra_op_num_threads = threads
+        opts.inter_op_num_threads = 1
+    try:
+        return ort.InferenceSession(payload, opts, providers=["CPUExecutionProvider"])
+    except Exception as exc:  # noqa: BLE001 - onnxruntime raises assorted errors
+        raise ModelLoadError(path, f"onnxruntime cannot load the model: "
+                                   f"{_first_line(exc)}") from None
+
+
 class OnnxModel:
     """An ONNX model in an onnxruntime session."""
 
@@ -184,13 +202,16 @@ class OnnxModel:
             self.is_classifier = True
         self._bindings: dict[tuple[str, ...], tuple[str, dict[str, str]]] = {}
         self._last: tuple[str, dict[str, str]] = ("by-name", {})
+        #: the bytes the session was made from (the ZipMap cut off), for other sessions
+        self._payload = b""
+        #: sessions pinned to a number of threads, by that number (shared by the twins)
+        self._threaded: dict[int, OnnxModel] = {}
 
     @classmethod
-    def load(cls, path: Path, *, threads: int | None = None) -> OnnxModel:
-        """Load ``path``; ``threads`` pins onnxruntime's intra-op threads (default: all cores)."""
+    def load(cls, path: Path) -> OnnxModel:
+        """Load ``path`` into a session with onnxruntime's default threads (all cores)."""
         raw, info = file_info(path, "onnx")
         import onnx
-        import onnxruntime as ort
 
         try:
             model = onnx.load_model_from_string(raw)
@@ -202,20 +223,24 @@ class OnnxModel:
                                        "it holds no graph")
         model, zip_classes, fed_zipmap = _strip_zipmap(model)
         classes = zip_classes or _graph_classes(model)
-        opts = ort.SessionOptions()
-        opts.log_severity_level = 3
-        if threads is not None:
-            opts.intra_op_num_threads = threads
-            opts.inter_op_num_threads = 1
-        try:
-            payload = raw if zip_classes is None else model.SerializeToString()
-            session = ort.InferenceSession(payload, opts, providers=["CPUExecutionProvider"])
-        except Exception as exc:  # noqa: BLE001
-            raise ModelLoadError(path, f"onnxruntime cannot load the model: "
-                                       f"{_first_line(exc)}") from None
+        payload = raw if zip_classes is None else model.SerializeToString()
+        session = _session(path, payload, None)
         is_classifier = classes is not None or any(
             n.op_type in _CLASSIFIER_OPS for n in model.graph.node)
-        return cls(info, session, classes, is_classifier, fed_zipmap)
+        loaded = cls(info, session, classes, is_classifier, fed_zipmap)
+        loaded._payload = payload
+        return loaded
+
+    def with_threads(self, threads: int) -> OnnxModel:
+        """This model in a session pinned to ``threads`` intra-op threads (one inter-op
+        thread), opened once per thread count and shared by every check that times it."""
+        if threads not in self._threaded:
+            twin = copy.copy(self)
+            twin._session = _session(self.info.path, self._payload, threads)
+            twin._bindings = {}
+            twin._threaded = self._threaded
+            self._threaded[threads] = twin
+        return self._threaded[threads]
 
     # ----------------------------------------------------------------- inputs
 

@@ -26,7 +26,7 @@ import numpy as np
 from ..data import Target, label_key, plain, sorted_labels
 from ..errors import CheckError, ModelOutputError
 from ..metrics import Metric, Task
-from . import ModelInfo, RawPrediction
+from .base import ModelInfo, RawPrediction
 
 #: a probability may stray this far outside [0, 1]: float32 rounding of a value computed
 #: near 0 or 1 (1 - p, a softmax, a tree average) is a few ulps of 1.0, ~1e-7; 1e-5 is

@@ -10,7 +10,8 @@ import numpy as np
 import pandas as pd
 
 from ..errors import ModelLoadError, ModelOutputError
-from . import ModelInfo, RawPrediction, call_with_limit, file_info
+from ._calls import call_with_limit
+from .base import ModelInfo, RawPrediction, file_info
 
 
 class SklearnModel:
@@ -93,6 +94,10 @@ class SklearnModel:
         if hasattr(est, "classes_"):
             return RawPrediction(labels=labels, classes=tuple(np.asarray(est.classes_).tolist()))
         return RawPrediction(values=labels.astype(np.float64))
+
+    def with_threads(self, threads: int) -> SklearnModel:
+        """Itself: its runtime has no thread setting evalgate pins."""
+        return self
 
     def describe_inputs(self) -> dict[str, Any]:
         return {"mode": "by-name", "mapping": {c: c for c in self._columns or []}}

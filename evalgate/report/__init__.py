@@ -6,11 +6,13 @@ No script, font or image is loaded from anywhere.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
 from .._io import write_atomic
+from ..verdict.model import Verdict
 from ..verdict.summary import gate_reasons, summary_markdown  # noqa: F401 - re-exported
 from .plots import read as read_plots
 
@@ -34,12 +36,13 @@ def _environment() -> Any:
 
 def _family_template(name: str) -> tuple[str, str, Any] | None:
     """``<family>/report.html.j2``: that family's part of the page, from its folder."""
-    from ..families import family
+    from ..families import registered
 
     head, _, tail = name.partition("/")
     if tail != "report.html.j2":
         return None
-    path = family(head).template if head else None
+    found = next((f for f in registered() if f.name == head), None)
+    path = found.template if found is not None else None
     if path is None or not path.is_file():
         return None
     mtime = path.stat().st_mtime
@@ -69,24 +72,30 @@ def _signed(x: Any, digits: int = 4) -> str:
 STATUSES = ("pass", "fail", "error", "skip")
 
 
-def render(verdict: dict[str, Any], signoff: dict[str, Any] | None = None) -> str:
-    """The report page for ``verdict`` (a verdict.json document), with its sign-off."""
-    anchors = {id(c): f"check-{i}-{j}" for i, s in enumerate(verdict["suites"], 1)
-               for j, c in enumerate(s["checks"], 1)}
-    checks = [c for s in verdict["suites"] for c in s["checks"]]
-    deciding = [c for c in checks if c["blocking"] and c["status"] in ("fail", "error")]
-    counts = {st: sum(c["status"] == st for c in checks) for st in STATUSES}
+def render(verdict: Mapping[str, Any], signoff: dict[str, Any] | None = None) -> str:
+    """The report page for ``verdict`` (a verdict.json document), with its sign-off. The
+    document is read by the one verdict reader first: a malformed verdict is a
+    :class:`~evalgate.errors.VerdictError`, never a page with parts silently missing."""
     from ..families import registered
 
+    typed = Verdict.from_dict(verdict, "verdict")
     known = {f.name: f for f in registered()}
     families = [name for name, f in known.items() if f.template is not None]
-    typed = {id(c): known[c["family"]].details_of(c) if c["family"] in known else
-             c.get("details") for c in checks}
+    anchors: dict[int, str] = {}
+    details: dict[int, Any] = {}
+    for i, (suite, raw_suite) in enumerate(zip(typed.suites, verdict["suites"]), 1):
+        for j, (c, raw) in enumerate(zip(suite.checks, raw_suite["checks"]), 1):
+            anchors[id(c)] = f"check-{i}-{j}"
+            details[id(c)] = (known[c.family].details_of(raw) if c.family in known
+                              else c.details)
+    checks = typed.checks
+    deciding = [c for c in checks if c.blocking and c.status in ("fail", "error")]
+    counts = {st: sum(c.status == st for c in checks) for st in STATUSES}
     return _environment().get_template("report.html.j2").render(
-        v=verdict, all_checks=checks, deciding=deciding, counts=counts, signoff=signoff,
-        families=families, details=lambda c: typed[id(c)],
-        plots_of=lambda s: read_plots(s.get("plots")),
-        gate_reasons=gate_reasons(verdict),
+        v=typed, all_checks=checks, deciding=deciding, counts=counts, signoff=signoff,
+        families=families, details=lambda c: details[id(c)],
+        plots_of=lambda s: read_plots(s.plots),
+        gate_reasons=gate_reasons(dict(verdict)),
         anchor=lambda c: anchors[id(c)], charts=_charts)
 
 

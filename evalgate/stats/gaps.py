@@ -130,59 +130,88 @@ def gap_comparison(cand: Sequence[Array], champ: Sequence[Array],
        move every group alike (or not at all) are not blocked for the champion's noise.
     """
     alpha = (1 - confidence) / 2 if statistic == "difference" else 1 - confidence
-    E = cand[0].shape[-1]
-    pa, pb = _contrasts(E, ref)
-    P = len(pa)
-    ratio = statistic == "ratio"
-    sign = -1.0 if ratio else 1.0  # work with maxima: a ratio's min is −max(−ratio)
-    kappa = math.sqrt(KAPPA_FACTOR * math.log(max(n, 3)))
+    contrasts = _Contrasts(cand[0].shape[-1], ref, statistic)
+    estimate, lower, sd = contrasts.directional_bound(cand, champ, cand_reps, champ_reps,
+                                                      alpha, n)
+    if statistic == "difference":
+        shift = _shift_bound(cand, champ, cand_reps, champ_reps, ref, alpha)
+        if shift is not None and shift[0] > lower:
+            lower, sd = shift
+    return estimate, lower, sd
 
-    def values_of(v: Sequence[Array]) -> Array:
-        return sign * np.concatenate([_contrast(x, pa, pb, statistic) for x in v])
 
-    def reps_of(reps: Sequence[Array], idx: Array) -> Array:
+class _Contrasts:
+    """The contrasts between groups that make up a gap, worked with as maxima (a ratio's
+    minimum is −max(−ratio))."""
+
+    def __init__(self, groups: int, ref: int | None, statistic: str):
+        self.pa, self.pb = _contrasts(groups, ref)
+        self.statistic = statistic
+        self.ratio = statistic == "ratio"
+        self.sign = -1.0 if self.ratio else 1.0
+
+    def values(self, v: Sequence[Array]) -> Array:
+        return self.sign * np.concatenate([_contrast(x, self.pa, self.pb, self.statistic)
+                                           for x in v])
+
+    def replicates(self, reps: Sequence[Array], idx: Array) -> Array:
+        p = len(self.pa)
         with np.errstate(invalid="ignore"):
-            return sign * np.column_stack([_contrast(reps[i // P], pa[i % P], pb[i % P],
-                                                     statistic) for i in idx])
+            return self.sign * np.column_stack([
+                _contrast(reps[i // p], self.pa[i % p], self.pb[i % p], self.statistic)
+                for i in idx])
 
-    def se_of(v: Sequence[Array], reps: Sequence[Array]) -> Array:
+    def standard_errors(self, v: Sequence[Array], reps: Sequence[Array]) -> Array:
         """Standard error of each contrast: the groups are resampled independently."""
+        pa, pb = self.pa, self.pb
         out = []
         for x, r in zip(v, reps):
             var = np.nanvar(r, axis=0, ddof=1)
-            if ratio:
+            if self.ratio:
                 with np.errstate(divide="ignore", invalid="ignore"):
                     out.append(np.sqrt(var[pa] / x[pb] ** 2 + x[pa] ** 2 * var[pb] / x[pb] ** 4))
             else:
                 out.append(np.sqrt(var[pa] + var[pb]))
         return np.nan_to_num(np.concatenate(out), nan=np.inf)
 
-    c_obs, h_obs = values_of(cand), values_of(champ)
-    cand_gap, champ_gap = float(c_obs.max()), float(h_obs.max())
-    estimate = champ_gap - cand_gap  # ratio: (−candidate's) subtracted from (−champion's)
-    near = np.flatnonzero(h_obs >= champ_gap - kappa * se_of(champ, champ_reps) - 1e-12)
-    own = np.array([int(np.argmax(c_obs))])
-    with np.errstate(invalid="ignore"):
-        a_star = np.max(reps_of(champ_reps, near) - h_obs[near], axis=1)
-        c_star = reps_of(cand_reps, own)[:, 0] - c_obs[own[0]]
-    t_star = a_star - c_star
-    if all(np.array_equal(c, h, equal_nan=True) for c, h in zip(cand_reps, champ_reps)):
-        t_star = np.zeros(1)  # the same predictions on every row: Δ = 0 in every replicate
-    t_star = t_star[np.isfinite(t_star)]
-    if t_star.size == 0:
-        raise StatsError("every bootstrap replicate of the gap was undefined")
-    lower = estimate - float(np.quantile(t_star, 1 - alpha))
-    sd = float(np.std(t_star, ddof=1)) if t_star.size > 1 else 0.0
-    if statistic == "difference":
-        shift = [c - h for c, h in zip(cand, champ)]
-        shift_reps = [c - h for c, h in zip(cand_reps, champ_reps)]
-        all_e = np.ones(E, dtype=bool)
-        spread = np.asarray(gap(shift_reps, all_e, ref).difference)
-        spread = spread[np.isfinite(spread)]
-        if spread.size:
-            by_shift = -max(float(gap(shift, all_e, ref).difference),
-                            float(np.quantile(spread, 1 - alpha)))
-            if by_shift > lower:
-                lower = by_shift
-                sd = float(np.std(spread, ddof=1)) if spread.size > 1 else 0.0
-    return estimate, lower, sd
+    def directional_bound(self, cand: Sequence[Array], champ: Sequence[Array],
+                          cand_reps: Sequence[Array], champ_reps: Sequence[Array],
+                          alpha: float, n: int) -> tuple[float, float, float]:
+        """Δ̂, the basic bootstrap bound of Δ's directional derivative (bound 1 of
+        :func:`gap_comparison`) and the standard deviation of its replicates."""
+        kappa = math.sqrt(KAPPA_FACTOR * math.log(max(n, 3)))
+        c_obs, h_obs = self.values(cand), self.values(champ)
+        champ_gap = float(h_obs.max())
+        estimate = champ_gap - float(c_obs.max())  # ratio: (−cand's) from (−champion's)
+        near = np.flatnonzero(h_obs >= champ_gap - kappa * self.standard_errors(
+            champ, champ_reps) - 1e-12)
+        own = np.array([int(np.argmax(c_obs))])
+        with np.errstate(invalid="ignore"):
+            a_star = np.max(self.replicates(champ_reps, near) - h_obs[near], axis=1)
+            c_star = self.replicates(cand_reps, own)[:, 0] - c_obs[own[0]]
+        t_star = a_star - c_star
+        if all(np.array_equal(c, h, equal_nan=True) for c, h in zip(cand_reps, champ_reps)):
+            t_star = np.zeros(1)  # the same predictions on every row: Δ = 0 in every replicate
+        t_star = t_star[np.isfinite(t_star)]
+        if t_star.size == 0:
+            raise StatsError("every bootstrap replicate of the gap was undefined")
+        sd = float(np.std(t_star, ddof=1)) if t_star.size > 1 else 0.0
+        return estimate, estimate - float(np.quantile(t_star, 1 - alpha)), sd
+
+
+def _shift_bound(cand: Sequence[Array], champ: Sequence[Array], cand_reps: Sequence[Array],
+                 champ_reps: Sequence[Array], ref: int | None,
+                 alpha: float) -> tuple[float, float] | None:
+    """Bound 2 of :func:`gap_comparison` (differences only): −(upper bound of the gap of the
+    per-group shift), and the standard deviation of its replicates; ``None`` when every
+    replicate is undefined."""
+    shift = [c - h for c, h in zip(cand, champ)]
+    shift_reps = [c - h for c, h in zip(cand_reps, champ_reps)]
+    all_e = np.ones(cand[0].shape[-1], dtype=bool)
+    spread = np.asarray(gap(shift_reps, all_e, ref).difference)
+    spread = spread[np.isfinite(spread)]
+    if not spread.size:
+        return None
+    by_shift = -max(float(gap(shift, all_e, ref).difference),
+                    float(np.quantile(spread, 1 - alpha)))
+    return by_shift, float(np.std(spread, ddof=1)) if spread.size > 1 else 0.0

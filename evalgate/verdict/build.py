@@ -14,13 +14,14 @@ from typing import Any
 from .. import __version__
 from ..config import display_path
 from ..engine import SuiteOutcome
+from ..models.formats import FORMATS
 from .decide import IN_PROGRESS, Summary, decide
+from .model import SCHEMA, Verdict
 
-SCHEMA = "evalgate.verdict/1"
-
-
-PACKAGES = ("numpy", "pandas", "scipy", "scikit-learn", "onnxruntime", "onnx", "pyarrow",
-            "skops", "pytest")
+#: the distributions recorded in the provenance: the gate's own, and those of every model
+#: format it reads (:data:`evalgate.models.formats.FORMATS`)
+PACKAGES = tuple(dict.fromkeys(("numpy", "pandas", "scipy", "pyarrow", "pytest",
+                                *(p for f in FORMATS for p in f.packages))))
 
 
 def package_versions() -> dict[str, str]:
@@ -67,7 +68,7 @@ def build(outcomes: Sequence[SuiteOutcome], *, candidate: Path, seed: int | None
         if registry is not None:
             champion_entry["registry"] = registry
     seeds = {o.suite.seed for o in outcomes if o.suite is not None}
-    return {
+    return checked({
         "schema": SCHEMA,
         "decision": summary.decision,
         "candidate": candidate_entry,
@@ -86,7 +87,14 @@ def build(outcomes: Sequence[SuiteOutcome], *, candidate: Path, seed: int | None
         # where the gate found its suites: promote re-plans it, so a suite added since the run
         # (or one left out of the verdict) is refused
         "gate": {"suites": None if suites_path is None else _rel(suites_path)},
-    }
+    })
+
+
+def checked(doc: dict[str, Any]) -> dict[str, Any]:
+    """``doc``, once it reads back as a :class:`~evalgate.verdict.model.Verdict`: the gate
+    never writes a verdict its own readers would refuse."""
+    Verdict.from_dict(doc, "verdict")
+    return doc
 
 
 def summary_entry(summary: Summary) -> dict[str, Any]:
@@ -98,7 +106,7 @@ def summary_entry(summary: Summary) -> dict[str, Any]:
 def in_progress(candidate: Path, started_at: datetime) -> dict[str, Any]:
     """The verdict a gate run writes before it starts: ``block``, so that a crash, a kill or
     a hang never leaves an earlier ``promote`` in place."""
-    return {
+    return checked({
         "schema": SCHEMA, "decision": "block",
         "candidate": {"path": _rel(candidate), "sha256": None, "format": None},
         "champion": None, "suites": [],
@@ -109,7 +117,7 @@ def in_progress(candidate: Path, started_at: datetime) -> dict[str, Any]:
                        "duration_s": None, "platform": platform.platform()},
         "summary": {"total": 0, "failed": 0, "decided": 0, "reasons": [IN_PROGRESS],
                     "complete": False, "not_run": [], "in_progress": True},
-    }
+    })
 
 
 def _suite_entry(o: SuiteOutcome, plots: dict[str, Any] | None) -> dict[str, Any]:

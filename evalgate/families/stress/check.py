@@ -21,7 +21,7 @@ from ...stats.timing import MAX_CALLS_ESTIMATE, percentile, summarise
 from ..base import CheckPlan, CheckResult, EvalContext, Status, error_result
 from ..judge import Clauses
 from ..measure import PercentileBound, TimingSummary, conditions, judge_percentile, timing_models
-from .child import Child, inputs, path_of
+from .child import Child, inputs, path_of, trust_applies
 from .details import ConsistencyDetails, LoadDetails, MalformedDetails, MemoryDetails
 from .load import open_loop
 from .spec import StressSpec
@@ -165,8 +165,7 @@ def _memory(ctx: EvalContext, spec: StressSpec, p: CheckPlan, cid: str) -> Check
     frame = _sample(ctx, ctx.rng(cid), rows)
     with tempfile.TemporaryDirectory() as tmp:
         rows_path, feats = inputs(ctx, frame, Path(tmp))
-        child = Child("memory", path, rows_path, feats, model.info.format in (
-            "pickle", "joblib", "skops"))
+        child = Child("memory", path, rows_path, feats, trust_applies(model))
         answer = child.ask(None, timeout=300)
         if answer is None:
             crashed = Clauses()
@@ -198,7 +197,7 @@ def malformed_outcomes(model: Any, base: pd.DataFrame, ctx: EvalContext, cases: 
     path = path_of(model)
     if path is None:
         return {c: {"outcome": "not_measured", "message": "needs a model file"} for c in cases}
-    trust = model.info.format in ("pickle", "joblib", "skops")
+    trust = trust_applies(model)
     results: dict[str, dict[str, Any]] = {}
     with tempfile.TemporaryDirectory() as tmp:
         rows, feats = inputs(ctx, base, Path(tmp))

@@ -100,3 +100,12 @@ def inputs(ctx: EvalContext, frame: pd.DataFrame, tmp: Path) -> tuple[Path, Path
 def path_of(model: Any) -> str | None:
     path = model.info.path
     return None if path.startswith("<") else path
+
+
+def trust_applies(model: Any) -> bool:
+    """Whether the child must load ``model`` with the trust flag: the parent already loaded
+    it (so it was trusted, or needed no trust), and the child loads the same bytes."""
+    from ...models.formats import by_name
+
+    fmt = by_name(model.info.format)
+    return fmt is not None and fmt.trust_applies
