@@ -11,23 +11,23 @@ from typing import Any
 
 import onnx  # noqa: F401
 import onnxruntime  # noqa: F401
-import pandas.core.arrays.arrow.extension_types  # noqa: F401 - registers with pyarrow once
+import pandas.core.arrays.arrow.extension_types
 import pandas.io.parquet  # noqa: F401
 import pyarrow.parquet  # noqa: F401
 import pytest
 import scipy.stats  # noqa: F401
 
-import evalgate.engine  # noqa: F401
+import evalgate.engine
 
 # pytester's in-process runs drop modules first imported inside them; numpy and onnxruntime
 # cannot be imported twice in one process, so the gate's whole import graph is loaded here.
-import evalgate.families.bias.check  # noqa: F401
-import evalgate.families.latency.check  # noqa: F401
-import evalgate.families.performance.check  # noqa: F401
-import evalgate.families.robustness.check  # noqa: F401
-import evalgate.families.stress.check  # noqa: F401
-import evalgate.models.onnx  # noqa: F401
-import evalgate.models.sklearn  # noqa: F401
+import evalgate.families.bias.check
+import evalgate.families.latency.check
+import evalgate.families.performance.check
+import evalgate.families.robustness.check
+import evalgate.families.stress.check
+import evalgate.models.onnx
+import evalgate.models.sklearn
 import evalgate.output  # noqa: F401
 
 ROOT = Path(__file__).resolve().parent

@@ -27,7 +27,7 @@ import argparse
 import math
 import sys
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -63,7 +63,7 @@ def calibrated(mu: float, prevalence: float) -> Model:
 class Generator:
     prevalence: float = 0.3
     rho: float = 0.6
-    cand: Model = calibrated(1.2, 0.3)
+    cand: Model = field(default_factory=lambda: calibrated(1.2, 0.3))
     champ: Model = Model(1.0, 1.4, float(special.logit(0.3)) - 0.5)
 
     def draw(self, rng: np.random.Generator, n: int) -> dict[str, np.ndarray]:

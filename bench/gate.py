@@ -38,13 +38,13 @@ def bare_inference(frame: pd.DataFrame, features: list[str], repeat: int) -> flo
     models = [load_model(p) for p in (CANDIDATE, CHAMPION)]
     feeds = []
     for m in models:
-        m._bind(features)  # noqa: SLF001 - the bench wants the raw session
-        feeds.append(m._feed(frame, features))  # noqa: SLF001
+        m._bind(features)
+        feeds.append(m._feed(frame, features))
     for _ in range(repeat):
         t = time.perf_counter()
         for m, feed in zip(models, feeds):
-            names = [o.name for o in m._session.get_outputs()]  # noqa: SLF001
-            m._session.run(names, feed)  # noqa: SLF001
+            names = [o.name for o in m._session.get_outputs()]
+            m._session.run(names, feed)
         best = min(best, time.perf_counter() - t)
     return best
 

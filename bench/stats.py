@@ -20,8 +20,8 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from evalgate.metrics import get_metric  # noqa: E402
-from evalgate.stats import assess  # noqa: E402
+from evalgate.metrics import get_metric
+from evalgate.stats import assess
 
 FIVE = ("roc_auc", "accuracy", "f1", "log_loss", "brier_score")
 

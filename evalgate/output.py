@@ -77,7 +77,8 @@ def outcome_plots(outcomes: Sequence[SuiteOutcome]) -> dict[int, dict[str, Any]]
             if o.suite is not None and o.target is not None and o.predictions}
 
 
-def write_summary(doc: dict, report_dir: Path, report_path: Path) -> tuple[Path, str | None]:
+def write_summary(doc: dict[str, Any], report_dir: Path,
+                  report_path: Path) -> tuple[Path, str | None]:
     """reports/summary.md, also appended to $GITHUB_STEP_SUMMARY when CI sets it. A step
     summary that cannot be written is returned as a warning: the verdict, the report and
     summary.md are written, and the decision stands."""

@@ -22,7 +22,6 @@ import math
 import types
 import typing
 from collections.abc import Mapping
-from functools import cache
 from typing import Any, ClassVar, Literal, Self, Union
 
 from .errors import VerdictError
@@ -75,9 +74,14 @@ class Record:
         return cls(**values)
 
 
-@cache
+_HINTS: dict[type, dict[str, Any]] = {}
+
+
 def _hints(cls: type) -> dict[str, Any]:
-    return typing.get_type_hints(cls)
+    """The resolved annotations of a record type, resolved once."""
+    if cls not in _HINTS:
+        _HINTS[cls] = typing.get_type_hints(cls)
+    return _HINTS[cls]
 
 
 def _fail(where: str, problem: str) -> VerdictError:

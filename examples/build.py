@@ -113,7 +113,7 @@ def read_raw(path: Path, *, junk_header: bool) -> pd.DataFrame:
         skipinitialspace=True,
         keep_default_na=False,  # '?' and everything else stay plain strings
         na_values=[],
-        dtype={c: str for c in COLUMNS if c not in NUMERIC + ["fnlwgt"]},
+        dtype={c: str for c in COLUMNS if c not in [*NUMERIC, "fnlwgt"]},
     )
     for col in df.columns:
         if df[col].dtype.kind in "iu":
@@ -133,7 +133,7 @@ def check_frame(df: pd.DataFrame, n_rows: int, name: str) -> None:
     labels = set(df[TARGET].unique())
     if labels != set(LABELS):
         problems.append(f"labels {sorted(labels)}, expected {LABELS}")
-    ints = NUMERIC + ["fnlwgt"]
+    ints = [*NUMERIC, "fnlwgt"]
     if not all(df[c].dtype == np.int64 for c in ints):
         problems.append(f"non-integer numeric columns: {df[ints].dtypes.to_dict()}")
     if problems:

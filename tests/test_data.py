@@ -157,7 +157,7 @@ def test_missing_file(tmp_path, name):
 def test_unsupported_extension(tmp_path):
     path = tmp_path / "data.xlsx"
     path.write_bytes(b"PK")
-    with pytest.raises(DataError, match="unsupported format; use .csv, .csv.gz or .parquet"):
+    with pytest.raises(DataError, match=r"unsupported format; use \.csv, \.csv\.gz or \.parquet"):
         read_table(path)
 
 

@@ -253,7 +253,7 @@ def _returns_within(fn: Any, seconds: float) -> tuple[bool, Any]:
     def run() -> None:
         try:
             box.append(fn())
-        except Exception as exc:  # noqa: BLE001 - handed back
+        except Exception as exc:
             box.append(exc)
 
     t = threading.Thread(target=run, daemon=True)

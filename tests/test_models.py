@@ -342,7 +342,7 @@ def test_skops_classifier_without_predict_proba_gives_labels_only(zoo, frame, tm
 def test_skops_model_takes_its_own_columns_by_name(zoo, frame):
     model = load_model(zoo.skops("logreg", "income"))
 
-    raw = model.predict(frame, list(reversed(FEATURES)) + ["price"])
+    raw = model.predict(frame, [*list(reversed(FEATURES)), "price"])
 
     expected = zoo.fitted("logreg", "income").predict_proba(frame[FEATURES])
     np.testing.assert_array_equal(raw.proba, expected)
@@ -573,7 +573,7 @@ def test_multiclass_table_follows_the_data_classes_then_model_only_classes():
 def test_multiclass_label_outside_the_universe_is_refused():
     data = Target(y=np.array([0, 1, 2]), classes=("A", "B", "C"))
     raw = RawPrediction(labels=np.array(["A", "Z", "C"]))
-    with pytest.raises(ModelOutputError, match="labels the suite does not know: .*'Z'"):
+    with pytest.raises(ModelOutputError, match=r"labels the suite does not know: .*'Z'"):
         canonical(raw, "multiclass", data, INFO, 3)
 
 

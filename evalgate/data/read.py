@@ -57,7 +57,7 @@ def read_table(path: Path) -> pd.DataFrame:
         raise DataError(path, "file not found") from None
     except pd.errors.EmptyDataError:
         raise DataError(path, "the file is empty (no header, no rows)") from None
-    except Exception as exc:  # noqa: BLE001 - any parser failure is the user's file, not ours
+    except Exception as exc:
         raise DataError(path, f"cannot read the file: {type(exc).__name__}: {exc}") from None
     raise DataError(path, "unsupported format; use .csv, .csv.gz or .parquet")
 

@@ -27,11 +27,16 @@ from .outcome import SuiteOutcome, spec_error_result
 class Resolved(Protocol):
     """A registry reference resolved to one model file and the sha256 its bytes must have."""
 
-    ref: str
-    name: str
-    version: int
-    path: Path
-    sha256: str
+    @property
+    def ref(self) -> str: ...
+    @property
+    def name(self) -> str: ...
+    @property
+    def version(self) -> int: ...
+    @property
+    def path(self) -> Path: ...
+    @property
+    def sha256(self) -> str: ...
 
 
 #: turns ``registry:NAME@champion`` or ``mlflow:NAME@3`` into the model file it names
@@ -182,7 +187,7 @@ class Gate:
         except EvalgateError as exc:
             outcome.error = str(exc)
             outcome.results = [error_result(suite, p, str(exc)) for p in plans]
-        except Exception as exc:  # noqa: BLE001 - fail closed on our own bugs too
+        except Exception as exc:
             outcome.error = f"internal error ({type(exc).__name__}: {exc}); please report it"
             outcome.results = [error_result(suite, p, outcome.error) for p in plans]
         finally:

@@ -39,7 +39,7 @@ def run_family(family: Family, ctx: EvalContext, plans: Sequence[CheckPlan]
         results = list(family.run(ctx, plans))
     except EvalgateError as exc:
         return [error_result(ctx.suite, p, str(exc)) for p in plans]
-    except Exception as exc:  # noqa: BLE001 - a family's bug must not escape or spread
+    except Exception as exc:
         text = (f"internal error in the {family.name} family: {type(exc).__name__}: {exc}; "
                 f"please report it")
         trace = "".join(traceback.format_exception(exc))[-TRACEBACK_LIMIT:]

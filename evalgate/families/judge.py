@@ -27,7 +27,7 @@ from .base import Status
 #: why a clause failed: a value beyond its bound, a regression shown by the data, or data too
 #: few to decide
 FailKind = Literal["value", "regression", "inconclusive"]
-INCONCLUSIVE = "inconclusive"
+INCONCLUSIVE: FailKind = "inconclusive"
 #: the advice of a check that failed only because the data could not decide
 MORE_ROWS = "Evaluate on more rows, or accept a larger margin if that is the intent."
 #: the margin keys of a comparison with the champion, and the side the bound must reach
@@ -120,7 +120,7 @@ def compare(clauses: Clauses, delta: Interval, *, key: str, margin: float, head:
         clauses.add(True, f"{head} ≥ {need:+g} ({key} {margin:g})")
         return True
     text = f"{head} < {need:+g} allowed by {key} {margin:g}"
-    kind: FailKind = "regression"
+    kind: FailKind = "regression"  # unless the data could not decide
     if not math.isfinite(lower):
         kind = INCONCLUSIVE
         text += (f" — inconclusive: {delta.n} {rows} are too few for a paired comparison (at "

@@ -228,7 +228,7 @@ class _Worker:
             assert job is not None
             try:  # the caller holds the warnings policy while it waits (not this thread:
                 job.result = job.fn()  # an abandoned call must not keep it in force)
-            except BaseException as exc:  # noqa: BLE001 - handed to the caller
+            except BaseException as exc:
                 job.error = exc
             job.finished.set()
 

@@ -170,7 +170,7 @@ def _session(path: str | Path, payload: bytes, threads: int | None) -> Any:
         opts.inter_op_num_threads = 1
     try:
         return ort.InferenceSession(payload, opts, providers=["CPUExecutionProvider"])
-    except Exception as exc:  # noqa: BLE001 - onnxruntime raises assorted errors
+    except Exception as exc:
         raise ModelLoadError(path, f"onnxruntime cannot load the model: "
                                    f"{_first_line(exc)}") from None
 
@@ -215,7 +215,7 @@ class OnnxModel:
 
         try:
             model = onnx.load_model_from_string(raw)
-        except Exception as exc:  # noqa: BLE001 - protobuf raises assorted errors on bad bytes
+        except Exception as exc:
             raise ModelLoadError(path, f"not a valid ONNX file (truncated or another format?): "
                                        f"{_first_line(exc)}") from None
         if not model.graph.node or not model.graph.output:
@@ -328,7 +328,8 @@ class OnnxModel:
             if np.issubdtype(dtype, np.integer):
                 self._whole(col, inp, dtype)
             arr = col.to_numpy(dtype=dtype, na_value=np.nan if dtype.kind == "f" else None)
-        return arr.reshape(-1, 1) if inp.rank >= 2 else arr
+        out: np.ndarray = arr.reshape(-1, 1) if inp.rank >= 2 else arr
+        return out
 
     def _whole(self, col: pd.Series, inp: _Input, dtype: np.dtype) -> None:
         """An integer input takes whole numbers within its range; anything else would be
@@ -357,22 +358,7 @@ class OnnxModel:
     # ----------------------------------------------------------------- predict
 
     def predict(self, frame: pd.DataFrame, features: Sequence[str]) -> RawPrediction:
-        feed = self._feed(frame, features)
-        names = [n for n in (self._label_out, self._float_out) if n is not None]
-        n = len(frame)
-        parts: list[list[np.ndarray]] = [[] for _ in names]
-        for start in range(0, max(n, 1), _CHUNK):
-            chunk = {k: v[start:start + _CHUNK] for k, v in feed.items()}
-            try:
-                outs = run_onnx(self._session, names, chunk, self.info.path)
-            except ModelOutputError:  # the time limit: already one clear message
-                raise
-            except Exception as exc:  # noqa: BLE001
-                raise ModelOutputError(self.info.path, f"onnxruntime failed to predict: "
-                                                       f"{_first_line(exc)}") from None
-            for acc, out in zip(parts, outs):
-                acc.append(np.asarray(out))
-        results = dict(zip(names, (np.concatenate(p) if p else np.empty(0) for p in parts)))
+        results = self._run(self._feed(frame, features), len(frame))
         floats = results.get(self._float_out) if self._float_out else None
         if not self.is_classifier:
             values = np.asarray(floats, dtype=np.float64)
@@ -385,26 +371,49 @@ class OnnxModel:
             labels = labels.reshape(-1)
             if labels.dtype.kind in "SO":
                 labels = labels.astype(str)
-        proba = None
-        classes = self._classes
-        if floats is not None:
-            proba = np.asarray(floats, dtype=np.float64)
-            if proba.ndim == 1:
-                proba = proba.reshape(-1, 1)
-            if proba.shape[1] == 1:
-                proba = np.hstack([1 - proba, proba])
-            if classes is None:
-                if self._label_out is not None:
-                    raise ModelOutputError(self.info.path,
-                        "cannot tell which probability column belongs to which class: the model "
-                        "has no ZipMap, no classifier operator and no 'classes' metadata; export "
-                        "it with ZipMap, or add metadata_props classes = a JSON list of labels")
-                classes = tuple(range(proba.shape[1]))
-            if len(classes) != proba.shape[1]:
-                raise ModelOutputError(self.info.path,
-                    f"the model gives {proba.shape[1]} probability columns for "
-                    f"{len(classes)} classes {classes}")
+        if floats is None:
+            return RawPrediction(labels=labels, proba=None, classes=self._classes)
+        proba, classes = self._probabilities(floats)
         return RawPrediction(labels=labels, proba=proba, classes=classes)
+
+    def _run(self, feed: dict[str, np.ndarray], n: int) -> dict[str, np.ndarray]:
+        """The label and float outputs for ``n`` rows, run in chunks of :data:`_CHUNK`."""
+        names = [name for name in (self._label_out, self._float_out) if name is not None]
+        parts: list[list[np.ndarray]] = [[] for _ in names]
+        for start in range(0, max(n, 1), _CHUNK):
+            chunk = {k: v[start:start + _CHUNK] for k, v in feed.items()}
+            try:
+                outs = run_onnx(self._session, names, chunk, self.info.path)
+            except ModelOutputError:  # the time limit: already one clear message
+                raise
+            except Exception as exc:
+                raise ModelOutputError(self.info.path, f"onnxruntime failed to predict: "
+                                                       f"{_first_line(exc)}") from None
+            for acc, out in zip(parts, outs):
+                acc.append(np.asarray(out))
+        return dict(zip(names, (np.concatenate(p) if p else np.empty(0) for p in parts)))
+
+    def _probabilities(self, floats: np.ndarray) -> tuple[np.ndarray, tuple[Any, ...]]:
+        """A classifier's float output as an (n, k) table and the class of each column (a
+        single column is P(second class))."""
+        proba = np.asarray(floats, dtype=np.float64)
+        if proba.ndim == 1:
+            proba = proba.reshape(-1, 1)
+        if proba.shape[1] == 1:
+            proba = np.hstack([1 - proba, proba])
+        classes = self._classes
+        if classes is None:
+            if self._label_out is not None:
+                raise ModelOutputError(self.info.path,
+                    "cannot tell which probability column belongs to which class: the model "
+                    "has no ZipMap, no classifier operator and no 'classes' metadata; export "
+                    "it with ZipMap, or add metadata_props classes = a JSON list of labels")
+            classes = tuple(range(proba.shape[1]))
+        if len(classes) != proba.shape[1]:
+            raise ModelOutputError(self.info.path,
+                f"the model gives {proba.shape[1]} probability columns for "
+                f"{len(classes)} classes {classes}")
+        return proba, classes
 
     def describe_inputs(self) -> dict[str, Any]:
         mode, mapping = self._last
@@ -419,4 +428,4 @@ _NUMPY: dict[str, Any] = {
 
 
 def _is_numeric(col: pd.Series) -> bool:
-    return pd.api.types.is_numeric_dtype(col) or pd.api.types.is_bool_dtype(col)
+    return bool(pd.api.types.is_numeric_dtype(col) or pd.api.types.is_bool_dtype(col))

@@ -266,7 +266,8 @@ def _probabilities(info: ModelInfo, proba: np.ndarray) -> np.ndarray:
             raise ModelOutputError(info.path, _bad_rows(
                 proba, off, f"that do not sum to 1 (within {atol:g}; row {first + 1} sums to "
                             f"{sums[first]:.6g})"))
-    return np.clip(proba, 0.0, 1.0)
+    clipped: np.ndarray = np.clip(proba, 0.0, 1.0)
+    return clipped
 
 
 def _bad_rows(proba: np.ndarray, rows: np.ndarray, what: str) -> str:

@@ -32,7 +32,7 @@ class SklearnModel:
 
         try:
             untrusted = sio.get_untrusted_types(data=raw)
-        except Exception as exc:  # noqa: BLE001 - a foreign or truncated file
+        except Exception as exc:
             raise ModelLoadError(path, f"not a valid skops file: {type(exc).__name__}: {exc}"
                                  ) from None
         if untrusted and not trust:
@@ -42,19 +42,19 @@ class SklearnModel:
                                        "--trust-pickle) if you trust it")
         try:
             estimator = sio.loads(raw, trusted=untrusted or None)
-        except Exception as exc:  # noqa: BLE001
+        except Exception as exc:
             raise ModelLoadError(path, f"skops cannot load the model: {type(exc).__name__}: "
                                        f"{exc}") from None
         return cls(info, estimator)
 
     @classmethod
     def load_pickle(cls, path: Path) -> SklearnModel:
-        raw, info = file_info(path, "joblib" if path.suffix == ".joblib" else "pickle")
+        _raw, info = file_info(path, "joblib" if path.suffix == ".joblib" else "pickle")
         import joblib
 
         try:
             estimator = joblib.load(path)
-        except Exception as exc:  # noqa: BLE001
+        except Exception as exc:
             raise ModelLoadError(path, f"cannot unpickle the model: {type(exc).__name__}: "
                                        f"{exc}") from None
         return cls(info, estimator)
@@ -88,7 +88,7 @@ class SklearnModel:
                                      classes=tuple(np.asarray(est.classes_).tolist()))
         except ModelOutputError:  # the time limit: already one clear message
             raise
-        except Exception as exc:  # noqa: BLE001
+        except Exception as exc:
             raise ModelOutputError(self.info.path, f"the model failed to predict: "
                                                    f"{type(exc).__name__}: {exc}") from None
         if hasattr(est, "classes_"):

@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from .._io import write_atomic
-from ..verdict.model import Verdict
+from ..verdict.model import STATUSES, Verdict
 from ..verdict.summary import gate_reasons, summary_markdown  # noqa: F401 - re-exported
 from .plots import read as read_plots
 
@@ -69,7 +69,6 @@ def _signed(x: Any, digits: int = 4) -> str:
     return f"{x:+.{digits}f}"
 
 
-STATUSES = ("pass", "fail", "error", "skip")
 
 
 def render(verdict: Mapping[str, Any], signoff: dict[str, Any] | None = None) -> str:
@@ -91,12 +90,13 @@ def render(verdict: Mapping[str, Any], signoff: dict[str, Any] | None = None) ->
     checks = typed.checks
     deciding = [c for c in checks if c.blocking and c.status in ("fail", "error")]
     counts = {st: sum(c.status == st for c in checks) for st in STATUSES}
-    return _environment().get_template("report.html.j2").render(
+    page: str = _environment().get_template("report.html.j2").render(
         v=typed, all_checks=checks, deciding=deciding, counts=counts, signoff=signoff,
         families=families, details=lambda c: details[id(c)],
         plots_of=lambda s: read_plots(s.plots),
         gate_reasons=gate_reasons(dict(verdict)),
         anchor=lambda c: anchors[id(c)], charts=_charts)
+    return page
 
 
 def write_report(verdict: dict[str, Any], directory: Path,

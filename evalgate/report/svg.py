@@ -11,6 +11,7 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from html import escape
+from typing import Any
 
 from markupsafe import Markup
 
@@ -58,7 +59,7 @@ def _ticks(lo: float, hi: float, n: int = 5) -> list[float]:
     return [round(start + i * step, 10) for i in range(int((hi - start) / step) + 1)]
 
 
-def forest(rows: Sequence[dict], title: str = "Δ vs champion") -> Markup:
+def forest(rows: Sequence[dict[str, Any]], title: str = "Δ vs champion") -> Markup:
     """One row per comparison: the point estimate of Δ (positive = better), its one-sided
     lower bound drawn as a bar opening to the right, and the margin −m as a red tick."""
     if not rows:
@@ -112,19 +113,11 @@ def lines(series: dict[str, Sequence[Sequence[float]]], *, title: str, xlabel: s
     series = {name: [(_clip(a), _clip(b)) for a, b in s] for name, s in finite.items()}
     if series != finite:
         title += CLIPPED
-    pts = [p for s in series.values() for p in s]
+    pts = [(float(a), float(b)) for s in series.values() for a, b in s]
     if not pts:
         return Markup("")
     unit = all(0 <= a <= 1 and 0 <= b <= 1 for a, b in pts)
-    if unit:
-        x0, x1, y0, y1 = 0.0, 1.0, 0.0, 1.0
-    else:
-        xs, ys = [a for a, _ in pts], [b for _, b in pts]
-        x0, x1, y0, y1 = min(xs), max(xs), min(ys), max(ys)
-        if not x1 > x0:  # one value: an axis of ±its size around it
-            x0, x1 = x0 - max(1.0, abs(x0)), x0 + max(1.0, abs(x0))
-        if not y1 > y0:
-            y0, y1 = y0 - max(1.0, abs(y0)), y0 + max(1.0, abs(y0))
+    x0, x1, y0, y1 = _extent(pts, unit)
     m, w, h = 40, size, size
 
     def px(a: float) -> float:
@@ -147,13 +140,7 @@ def lines(series: dict[str, Sequence[Sequence[float]]], *, title: str, xlabel: s
                     f'stroke="{GRID}"/>')
     for i, (name, s) in enumerate(series.items()):
         color = COLORS.get(name, INK)
-        if dots:
-            body += [f'<circle cx="{_f(px(a))}" cy="{_f(py(b))}" r="1.6" fill="{color}" '
-                     f'opacity="0.6"/>' for a, b in s]
-        else:
-            path = " ".join(f"{_f(px(a))},{_f(py(b))}" for a, b in s)
-            body.append(f'<polyline points="{path}" fill="none" stroke="{color}" '
-                        f'stroke-width="2"/>')
+        body += _marks([(px(a), py(b)) for a, b in s], color, dots)
         ly = 16 + i * 14 if legend == "top" else h - m - 30 + i * 14
         lx = m + 8 if legend != "bottom-right" else w - 100
         body.append(f'<rect x="{lx}" y="{ly}" width="10" height="3" fill="{color}"/>')
@@ -164,7 +151,30 @@ def lines(series: dict[str, Sequence[Sequence[float]]], *, title: str, xlabel: s
     return _svg(w, h, body, title)
 
 
-def intervals(rows: Sequence[dict], *, title: str, lo: float = 0.0, hi: float = 1.0,
+def _extent(pts: Sequence[tuple[float, float]], unit: bool
+            ) -> tuple[float, float, float, float]:
+    """The axes' ranges: [0, 1]² for unit data, else the data's (one value: ±its size)."""
+    if unit:
+        return 0.0, 1.0, 0.0, 1.0
+    xs, ys = [a for a, _ in pts], [b for _, b in pts]
+    x0, x1, y0, y1 = min(xs), max(xs), min(ys), max(ys)
+    if not x1 > x0:
+        x0, x1 = x0 - max(1.0, abs(x0)), x0 + max(1.0, abs(x0))
+    if not y1 > y0:
+        y0, y1 = y0 - max(1.0, abs(y0)), y0 + max(1.0, abs(y0))
+    return x0, x1, y0, y1
+
+
+def _marks(points: Sequence[tuple[float, float]], color: str, dots: bool) -> list[str]:
+    """One series as dots or as a polyline, in pixel coordinates."""
+    if dots:
+        return [f'<circle cx="{_f(x)}" cy="{_f(y)}" r="1.6" fill="{color}" opacity="0.6"/>'
+                for x, y in points]
+    path = " ".join(f"{_f(x)},{_f(y)}" for x, y in points)
+    return [f'<polyline points="{path}" fill="none" stroke="{color}" stroke-width="2"/>']
+
+
+def intervals(rows: Sequence[dict[str, Any]], *, title: str, lo: float = 0.0, hi: float = 1.0,
               limit: float | None = None) -> Markup:
     """Horizontal dots with interval whiskers, one row per (group, model): the bias
     family's per-group chart. Each row: label, model, value, lower, upper."""

@@ -61,7 +61,8 @@ class _WeightedAP:
         precision = tp / np.maximum(seen, 1)  # seen = 0 only where tp = 0
         total = tp_all[:, -1] if tp_all.shape[1] else np.zeros(len(w), dtype=dtype)
         with np.errstate(invalid="ignore", divide="ignore"):
-            return np.einsum("ij,ij->i", wp, precision) / total
+            ap: Array = np.einsum("ij,ij->i", wp, precision) / total
+            return ap
 
 
 def ap_bootstrap(y: Array, preds: list[Array], rng: np.random.Generator, n_resamples: int

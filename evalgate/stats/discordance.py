@@ -52,7 +52,8 @@ def discordance_floor(f: Callable[[Array], Array], sign: float, joint: Array,
         a[:, idx, wrong_to] += cand_rows  # (t, wrong_to[t]): one cell per class
         b[:, idx, both_wrong] -= champ_rows
         b[:, idx, idx] += champ_rows
-        return sign * (f(a) - f(b))
+        out: Array = sign * (f(a) - f(b))
+        return out
 
     eye = np.eye(k)
     zeros = np.zeros((k, k))

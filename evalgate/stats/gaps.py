@@ -96,7 +96,8 @@ def _contrasts(E: int, ref: int | None) -> tuple[Array, Array]:
 def _contrast(v: Array, a: Array | int, b: Array | int, statistic: str) -> Array:
     va, vb = v[..., a], v[..., b]
     if statistic == "difference":
-        return va - vb
+        out: Array = va - vb
+        return out
     with np.errstate(divide="ignore", invalid="ignore"):
         return np.where(vb > 0, va / np.where(vb > 0, vb, 1), np.where(va > 0, np.inf, 1.0))
 
@@ -172,7 +173,8 @@ class _Contrasts:
                     out.append(np.sqrt(var[pa] / x[pb] ** 2 + x[pa] ** 2 * var[pb] / x[pb] ** 4))
             else:
                 out.append(np.sqrt(var[pa] + var[pb]))
-        return np.nan_to_num(np.concatenate(out), nan=np.inf)
+        se: Array = np.nan_to_num(np.concatenate(out), nan=np.inf)
+        return se
 
     def directional_bound(self, cand: Sequence[Array], champ: Sequence[Array],
                           cand_reps: Sequence[Array], champ_reps: Sequence[Array],

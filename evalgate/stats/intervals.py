@@ -40,7 +40,7 @@ class Interval:
         half = self.estimate - self.lower
         if half <= 0:
             return self.n
-        return int(math.ceil(self.n * (half / (self.estimate + margin)) ** 2))
+        return math.ceil(self.n * (half / (self.estimate + margin)) ** 2)
 
 
 @dataclass(frozen=True)

@@ -149,7 +149,8 @@ def _resolves(calls: np.ndarray, share: float, q: float, confidence: float) -> n
     within = np.floor(share * calls + 1e-9)
     upper = sps.binom.ppf(confidence, calls, q) + 1  # smallest u with P(B ≤ u − 1) ≥ conf
     lower = sps.binom.ppf(1 - confidence, calls, q)  # l(n') (or one below it: conservative)
-    return ((upper <= calls) & (within >= upper)) | ((lower >= 1) & (within < lower))
+    out: np.ndarray = ((upper <= calls) & (within >= upper)) | ((lower >= 1) & (within < lower))
+    return out
 
 
 def summarise(seconds: Sequence[float], batch_size: int) -> dict[str, float | int | list[str]]:

@@ -5,7 +5,7 @@ and the Markdown summary (:mod:`.summary`)."""
 from __future__ import annotations
 
 from .._io import write_atomic
-from .build import SCHEMA, build, dumps, in_progress, now, package_versions, summary_entry
+from .build import build, dumps, in_progress, now, package_versions, summary_entry
 from .decide import (
     IN_PROGRESS,
     NO_CHECKS,
@@ -16,6 +16,7 @@ from .decide import (
     decide_statuses,
     partial_reason,
 )
+from .model import SCHEMA
 
 __all__ = ["IN_PROGRESS", "NO_CHECKS", "NO_DECISION", "SCHEMA", "Decision", "Summary", "build",
            "decide", "decide_statuses", "dumps", "in_progress", "now", "package_versions",

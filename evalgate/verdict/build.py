@@ -14,6 +14,7 @@ from typing import Any
 from .. import __version__
 from ..config import display_path
 from ..engine import SuiteOutcome
+from ..models import ModelInfo
 from ..models.formats import FORMATS
 from .decide import IN_PROGRESS, Summary, decide
 from .model import SCHEMA, Verdict
@@ -34,7 +35,8 @@ def package_versions() -> dict[str, str]:
     return out
 
 
-def _model_entry(info: Any, inputs: dict[str, Any] | None = None) -> dict[str, Any] | None:
+def _model_entry(info: ModelInfo | None, inputs: dict[str, Any] | None = None
+                 ) -> dict[str, Any] | None:
     if info is None:
         return None
     entry = info.as_dict()

@@ -11,6 +11,7 @@ are typed by that family (:meth:`evalgate.families.base.Family.details_of`); a s
 from __future__ import annotations
 
 import json
+import typing
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -22,6 +23,7 @@ from ..records import MALFORMED, Record, optional
 SCHEMA = "evalgate.verdict/1"
 SCHEMA_PREFIX = "evalgate.verdict/"
 Status = Literal["pass", "fail", "error", "skip"]
+STATUSES: tuple[Status, ...] = typing.get_args(Status)
 Decision = Literal["promote", "block"]
 
 # messages tests import

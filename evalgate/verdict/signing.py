@@ -170,4 +170,4 @@ def verify(doc: Mapping[str, Any], trusted_public_keys: Sequence[PublicKeyLike])
         raise SignatureRejected(f"{BAD_SIGNATURE} (key {sig['key_id']}): the verdict was "
                                 "changed after it was signed, or the signature was "
                                 "forged") from None
-    return sig["key_id"]
+    return str(sig["key_id"])

@@ -6,8 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 from .decide import IN_PROGRESS, NO_CHECKS, NO_DECISION
-
-STATUSES = ("pass", "fail", "error", "skip")
+from .model import STATUSES
 
 
 def summary_markdown(verdict: dict[str, Any], report: str | None = None) -> str:

@@ -47,7 +47,8 @@ class Child:
                 if not text:
                     return None
                 try:
-                    return json.loads(text)
+                    answer: dict[str, Any] = json.loads(text)
+                    return answer
                 except ValueError:
                     continue
         self.kill()

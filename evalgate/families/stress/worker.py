@@ -25,42 +25,44 @@ def _numeric(frame: pd.DataFrame) -> list[str]:
             if pd.api.types.is_numeric_dtype(frame[c]) and not pd.api.types.is_bool_dtype(frame[c])]
 
 
+def _set(columns: list[str], value: Any) -> Any:
+    """Set every column of ``columns`` to ``value`` (a scalar or one value per row)."""
+    def apply(frame: pd.DataFrame) -> pd.DataFrame:
+        for c in columns:
+            frame[c] = value(frame) if callable(value) else value
+        return frame
+    return apply
+
+
+def _alternating_inf(frame: pd.DataFrame) -> np.ndarray:
+    return np.where(np.arange(len(frame)) % 2 == 0, np.inf, -np.inf)
+
+
 def malformed_frame(base: pd.DataFrame, case: str) -> pd.DataFrame | None:
     """``base`` made malformed as ``case`` says; ``None`` when the case does not apply."""
     frame = base.copy()
     numeric = _numeric(frame)
     text = [c for c in frame.columns if c not in numeric]
-    if case in ("nan", "inf", "huge", "wrong_dtype") and not numeric:
+    cases = {  # case → (the columns it needs, what it does to the frame)
+        "nan": (numeric, _set(numeric, np.nan)),
+        "inf": (numeric, _set(numeric, _alternating_inf)),
+        "huge": (numeric, _set(numeric, 1e30)),
+        "empty": (None, lambda f: f.iloc[:0]),
+        "one_row": (None, lambda f: f.iloc[:1]),
+        "unseen_category": (text, _set(text, UNSEEN)),
+        "wrong_dtype": (numeric, _set(numeric, "not a number")),
+    }
+    needs, make = cases[case]
+    if needs is not None and not needs:
         return None
-    if case == "unseen_category" and not text:
-        return None
-    if case == "nan":
-        frame[numeric] = frame[numeric].astype(np.float64) * np.nan
-    elif case == "inf":
-        signs = np.where(np.arange(len(frame)) % 2 == 0, np.inf, -np.inf)
-        for c in numeric:
-            frame[c] = signs
-    elif case == "huge":
-        for c in numeric:
-            frame[c] = 1e30
-    elif case == "empty":
-        frame = frame.iloc[:0]
-    elif case == "one_row":
-        frame = frame.iloc[:1]
-    elif case == "unseen_category":
-        for c in text:
-            frame[c] = UNSEEN
-    elif case == "wrong_dtype":
-        for c in numeric:
-            frame[c] = "not a number"
-    return frame.reset_index(drop=True)
+    return make(frame).reset_index(drop=True)
 
 
 def outcome(model: Any, frame: pd.DataFrame, features: list[str]) -> dict[str, Any]:
     """finite output, NaN output, or a clean error (a crash never returns)."""
     try:
         raw = model.predict(frame, features)
-    except Exception as exc:  # noqa: BLE001 - a clean refusal is one of the outcomes
+    except Exception as exc:
         return {"outcome": "error", "message": f"{type(exc).__name__}: {exc}"[:300]}
     arrays = [a for a in (raw.proba, raw.values) if a is not None]
     bad = sum(int((~np.isfinite(np.asarray(a, dtype=np.float64))).any(axis=-1).sum()
