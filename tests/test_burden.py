@@ -32,7 +32,7 @@ from evalgate.families.stress.check import CONSISTENCY_ULPS, consistency_toleran
 from evalgate.metrics import get_metric
 from evalgate.models.predictions import Predictions
 from evalgate.spec import DataSpec, Suite, Threshold
-from evalgate.stats import MIN_COMPARISON_ROWS, assess, assessment, clopper_pearson_upper
+from evalgate.stats import MIN_COMPARISON_ROWS, assess, clopper_pearson_upper
 from evalgate.stats.timing import QUANTILE_METHOD, calls_to_resolve, quantile_bounds, quantile_ranks
 from tests import modelzoo, slowmodels
 
@@ -201,7 +201,7 @@ def test_few_discordant_rows_keep_their_coverage(monkeypatch: pytest.MonkeyPatch
         return covered / runs
 
     with_floor = coverage()
-    monkeypatch.setattr(assessment, "discordance_floor", lambda *a, **k: math.inf)
+    monkeypatch.setattr(confusion_stats, "discordance_floor", lambda *a, **k: math.inf)
     bootstrap_only = coverage()
     assert with_floor >= CONF - 0.01
     assert bootstrap_only < CONF - 0.02 < with_floor
