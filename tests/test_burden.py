@@ -33,6 +33,7 @@ from evalgate.metrics import get_metric
 from evalgate.models.predictions import Predictions
 from evalgate.spec import DataSpec, Suite, Threshold
 from evalgate.stats import MIN_COMPARISON_ROWS, assess, clopper_pearson_upper
+from evalgate.stats import confusion as confusion_stats
 from evalgate.stats.timing import QUANTILE_METHOD, calls_to_resolve, quantile_bounds, quantile_ranks
 from tests import modelzoo, slowmodels
 
