@@ -17,17 +17,23 @@ from sklearn.neighbors import KNeighborsClassifier
 from sklearn.pipeline import Pipeline
 from sklearn.tree import DecisionTreeClassifier
 
-from conftest import CANDIDATE, CHAMPION, ROOT, read_verdict
+from conftest import CANDIDATE, CHAMPION, ROOT, read_verdict, suite_text
 from evalgate.data import encode_target, load_dataset
-from evalgate.errors import SpecError
+from evalgate.errors import SpecError, VerdictError
 from evalgate.families import CheckResult, EvalContext, load_suite, plan_checks
+from evalgate.families.robustness import FAMILY, details, monotonic
 from evalgate.families.robustness import check as rb
-from evalgate.families.robustness import monotonic
+from evalgate.families.robustness.details import (
+    InvarianceDetails,
+    MonotonicDetails,
+    PerturbationDetails,
+)
 from evalgate.families.robustness.spec import Gates
 from evalgate.models import ModelInfo, RawPrediction
 from evalgate.models.fake import FakeModel
 from evalgate.models.predictions import Predictions, canonical
 from evalgate.models.sklearn import SklearnModel
+from evalgate.records import MALFORMED
 from tests import modelzoo as mz
 
 DESIGN_SECTION = """\
@@ -825,6 +831,164 @@ def test_selected_runs_only_those(tmp_path: Path, models) -> None:
     res = run.results({"s::robustness::invariant_to::sex"})
     assert list(res) == ["invariant_to::sex"]
     assert [v for _, v, _ in run.requests] == ["robustness::invariant_to::sex"]
+
+
+# =========================================================================== typed details
+
+#: the keys each kind of check has always written in its details (more may come, as null)
+FLIP_KEYS = {"n", "flips", "flip_rate", "flip_rate_ci", "flip_rate_method"}
+CHAMPION_FLIP_KEYS = {"champion_flips", "champion_flip_rate", "champion_flip_rate_ci", "paired",
+                      "delta_ci", "delta_method"}
+DETAIL_KEYS = {
+    PerturbationDetails: FLIP_KEYS | {"perturbation", "rows_perturbed",
+                                      "flip_rate_among_perturbed"},
+    InvarianceDetails: FLIP_KEYS | {"column", "values_tried", "distinct_values",
+                                    "counterfactual_rows", "pair_flips", "pair_flip_rate",
+                                    "per_value", "examples"},
+    MonotonicDetails: {"column", "direction", "tolerance", "score", "observed_range",
+                       "rows_swept", "grid_size", "violating_rows", "violation_rate",
+                       "violation_rate_ci", "examples_budget", "model_calls", "method"},
+}
+
+
+def round_trips(result: CheckResult, kind: type) -> dict[str, Any]:
+    """``result``'s details are a ``kind`` record that reads back from its JSON as itself."""
+    assert type(result.details) is kind, result.message
+    data = result.as_dict()
+    assert kind.from_dict(data["details"]) == result.details
+    assert details.read(data) == result.details
+    assert FAMILY.details_of(data) == result.details
+    assert DETAIL_KEYS[kind] <= set(data["details"])
+    return data["details"]
+
+
+def test_details_round_trip_through_json(tmp_path: Path, models) -> None:
+    checks = """\
+      robustness:
+        perturbations:
+          gaussian_noise: {columns: [age, hours-per-week], scale: 0.1}
+          shuffle: {columns: [age]}
+        max_flip_rate: 0.05
+        max_regression: {roc_auc: 0.02, log_loss: 0.001}
+        max_flip_rate_increase: 0.01
+        invariant_to: [sex, workclass]
+        monotonic: {age: {direction: increasing, examples: 20}}
+    """
+    res = evaluate(tmp_path, checks, models["logreg"], models["knn"], n=400).results()
+    noise = round_trips(res["gaussian_noise"], PerturbationDetails)
+    assert CHAMPION_FLIP_KEYS <= set(noise) and set(noise["metrics"]) == {"roc_auc", "log_loss"}
+    assert noise["metrics"]["roc_auc"]["champion_clean"] is not None
+    round_trips(res["shuffle"], PerturbationDetails)
+    sex = round_trips(res["invariant_to::sex"], InvarianceDetails)
+    assert set(sex["examples"][0]) == {"data_row", "from", "to", "before", "after"}
+    round_trips(res["invariant_to::workclass"], InvarianceDetails)
+    age = round_trips(res["monotonic::age"], MonotonicDetails)
+    assert age["counterexample"] is None and age["champion_violation_rate"] is not None
+
+    # no champion; a regression suite (tolerance); a counterexample
+    alone = evaluate(tmp_path, NOISE, models["knn"]).results()["gaussian_noise"]
+    assert round_trips(alone, PerturbationDetails)["champion_flips"] is None
+    reg = evaluate(tmp_path, "  robustness:\n    max_flip_rate: 0.5\n    invariant_to: [sex]\n"
+                             "    monotonic: {hours-per-week: {direction: decreasing, "
+                             "examples: 20}}\n", models["linear"], task="regression",
+                   target="price", n=300).results()
+    assert round_trips(reg["invariant_to::sex"], InvarianceDetails)["tolerance"] == 0.05
+    bump = evaluate(tmp_path, "  robustness:\n    monotonic: {age: increasing}\n",
+                    models["bump"], target="mid", frame=bump_frame()).results()
+    for r in (reg["monotonic::hours-per-week"], bump["monotonic::age"]):
+        ce = round_trips(r, MonotonicDetails)["counterexample"]
+        assert set(ce) == {"data_row", "row", "column", "before", "after", "score_before",
+                           "score_after", "wrong_way"}
+
+
+def test_details_of_an_unknown_metric_are_refused() -> None:
+    with pytest.raises(VerdictError, match=f"{MALFORMED}: s::robustness::x.details belong to "
+                                           f"a robustness check whose metric 'accuracy'"):
+        details.read({"id": "s::robustness::x", "metric": "accuracy", "details": {}})
+
+
+GATE_CHECKS = """\
+  robustness:
+    perturbations:
+      gaussian_noise: {columns: [age, hours-per-week], scale: 0.1}
+    max_flip_rate: 0.05
+    max_regression: {roc_auc: 0.02}
+    max_flip_rate_increase: 0.03
+    invariant_to: {race: {max_flip_rate: ~, max_flip_rate_increase: 0.02}}
+    monotonic: {education-num: {direction: increasing, examples: 20}}
+"""
+
+
+@pytest.fixture(scope="module")
+def gate_verdict(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A real gate run (``evalgate run``) with each kind of robustness check: its verdict."""
+    from evalgate.cli import main
+
+    tmp = tmp_path_factory.mktemp("gate")
+    (tmp / "suites").mkdir()
+    (tmp / "suites" / "adult.yaml").write_text(suite_text(checks=GATE_CHECKS))
+    with pytest.MonkeyPatch.context() as mp:
+        mp.chdir(tmp)
+        main(["run", str(CANDIDATE)])
+    return tmp / "reports" / "verdict.json"
+
+
+def robustness_checks(verdict: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    return {c["id"].split("::", 2)[2]: c for s in verdict["suites"] for c in s["checks"]
+            if c["family"] == "robustness"}
+
+
+def test_the_report_draws_the_typed_details(gate_verdict: Path) -> None:
+    checks = robustness_checks(json.loads(gate_verdict.read_text()))
+    assert list(checks) == ["gaussian_noise", "invariant_to::race", "monotonic::education-num"]
+    kinds = [PerturbationDetails, InvarianceDetails, MonotonicDetails]
+    for check, kind in zip(checks.values(), kinds):
+        typed = FAMILY.details_of(check)
+        assert type(typed) is kind and typed.to_dict() == check["details"]
+    html = (gate_verdict.parent / "evalgate-report.html").read_text()
+    section = html[html.index('<section id="robustness-1">'):]
+    section = section[:section.index("</section>")]
+    noise = checks["gaussian_noise"]["details"]
+    assert "Flip rate per perturbation" in section
+    assert f"{noise['flips']} of {noise['n']:,}" in section
+    assert "roc_auc " in section and "Counterexample" in section
+    ce = checks["monotonic::education-num"]["details"]["counterexample"]
+    assert f"Data row {ce['data_row']}: moving <code>education-num</code>" in section
+
+
+RENAMED = [
+    ("gaussian_noise", "flip_rate", "flip_share", "is not a field of perturbation details"),
+    ("gaussian_noise", "flip_rate_ci", None, "is missing"),
+    ("invariant_to::race", "examples", "samples", "is not a field of invariance details"),
+    ("monotonic::education-num", "counterexample", "counter_example",
+     "is not a field of monotonic details"),
+]
+
+
+@pytest.mark.parametrize("name,key,new,says", RENAMED,
+                         ids=[f"{r[0]}.{r[1]}" for r in RENAMED])
+def test_a_renamed_detail_fails_the_report_loudly(gate_verdict: Path, tmp_path: Path,
+                                                  name: str, key: str, new: str | None,
+                                                  says: str,
+                                                  capsys: pytest.CaptureFixture[str]) -> None:
+    """A verdict whose robustness details lost a key (renamed or dropped) is refused with the
+    path of the field, rather than drawn without its chart."""
+    from evalgate.cli import main
+
+    verdict = json.loads(gate_verdict.read_text())
+    found = robustness_checks(verdict)[name]["details"]
+    value = found.pop(key)
+    if new is not None:
+        found[new] = value
+    path = tmp_path / "verdict.json"
+    path.write_text(json.dumps(verdict))
+    capsys.readouterr()
+    assert main(["report", str(path)]) == 1
+    err = capsys.readouterr().err
+    field = f"adult-income::robustness::{name}.details.{new or key}"
+    assert err.startswith(f"evalgate: {path}: cannot render the report from this verdict "
+                          f"(VerdictError: {MALFORMED}: {field} {says}"), err
+    assert not (tmp_path / "evalgate-report.html").exists()
 
 
 # =========================================================================== end to end
