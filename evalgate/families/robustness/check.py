@@ -45,8 +45,6 @@ FAMILY = "robustness"
 #: the method of Δ's interval in a comparison of flip rates
 PAIRED_METHOD = "newcombe-paired"
 
-__all__ = ["FAMILY", "newcombe_paired", "plan", "run", "wilson"]
-
 
 def _spec(suite: Suite) -> RobustnessSpec | None:
     return suite.families.get(FAMILY)
