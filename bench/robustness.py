@@ -36,7 +36,7 @@ sys.path.insert(0, str(ROOT))
 from evalgate.data import encode_target, load_dataset  # noqa: E402
 from evalgate.engine import Gate  # noqa: E402
 from evalgate.families import EvalContext, load_suite  # noqa: E402
-from evalgate.families.robustness.check import perturbed_frame  # noqa: E402
+from evalgate.families.robustness.perturbations import perturbed_frame  # noqa: E402
 
 CANDIDATE = ROOT / "examples/models/candidate.onnx"
 CHAMPION = ROOT / "examples/models/champion.onnx"

@@ -17,16 +17,23 @@ from sklearn.neighbors import KNeighborsClassifier
 from sklearn.pipeline import Pipeline
 from sklearn.tree import DecisionTreeClassifier
 
-from conftest import CANDIDATE, CHAMPION, ROOT, read_verdict
+from conftest import CANDIDATE, CHAMPION, ROOT, read_verdict, suite_text
 from evalgate.data import encode_target, load_dataset
-from evalgate.errors import SpecError
+from evalgate.errors import SpecError, VerdictError
 from evalgate.families import CheckResult, EvalContext, load_suite, plan_checks
+from evalgate.families.robustness import FAMILY, details, monotonic
 from evalgate.families.robustness import check as rb
+from evalgate.families.robustness.details import (
+    InvarianceDetails,
+    MonotonicDetails,
+    PerturbationDetails,
+)
 from evalgate.families.robustness.spec import Gates
 from evalgate.models import ModelInfo, RawPrediction
 from evalgate.models.fake import FakeModel
 from evalgate.models.predictions import Predictions, canonical
 from evalgate.models.sklearn import SklearnModel
+from evalgate.records import MALFORMED
 from tests import modelzoo as mz
 
 DESIGN_SECTION = """\
@@ -452,11 +459,11 @@ def test_a_fragile_model_flips_more_than_a_smooth_one(tmp_path: Path, models) ->
     assert fragile.candidate > 0.06 and smooth.candidate < 0.045
     assert fragile.candidate > 2 * smooth.candidate
     d = fragile.details
-    assert d["flips"] == round(d["flip_rate"] * d["n"]) and d["n"] == 2000
-    lo, hi = d["flip_rate_ci"]
+    assert d.flips == round(d.flip_rate * d.n) and d.n == 2000
+    lo, hi = d.flip_rate_ci
     assert lo < fragile.candidate < hi and fragile.ci == (None, hi)
-    assert d["rows_perturbed"] == 2000 and d["perturbation"]["columns"] == [
-        "age", "hours-per-week", "capital-gain"]
+    assert d.rows_perturbed == 2000 and d.perturbation.columns == (
+        "age", "hours-per-week", "capital-gain")
     assert "is above max_flip_rate 0.05" in fragile.message
     assert fragile.threshold == {"max_flip_rate": 0.05} and fragile.method == "wilson"
     assert "≤ max_flip_rate 0.05" in smooth.message
@@ -469,9 +476,9 @@ def test_fragility_against_the_champion_is_paired(tmp_path: Path, models) -> Non
     assert r.status == "fail" and r.method == "newcombe-paired"
     assert r.delta == pytest.approx(r.champion - r.candidate) and r.delta < -0.03
     assert r.ci[0] < r.delta and r.ci[1] is None
-    p = r.details["paired"]
-    assert p["both"] + p["only_candidate"] == r.details["flips"]
-    assert p["both"] + p["only_champion"] == r.details["champion_flips"]
+    p = r.details.paired
+    assert p.both + p.only_candidate == r.details.flips
+    assert p.both + p.only_champion == r.details.champion_flips
     assert "allowed by max_flip_rate_increase 0.01" in r.message
     # both models saw the very same perturbed frame, predicted once each
     frames = [(role, variant, f) for role, variant, f in worse.requests]
@@ -499,18 +506,18 @@ def test_metric_drop_from_clean_to_perturbed(tmp_path: Path, models) -> None:
     """
     res = evaluate(tmp_path, checks, models["logreg"]).results()
     shuffled, rounded = res["shuffle"], res["rounding"]
-    m = shuffled.details["metrics"]
+    m = shuffled.details.metrics
     assert shuffled.status == "fail"
-    assert m["roc_auc"]["perturbed"] < m["roc_auc"]["clean"] - 0.05
-    assert m["roc_auc"]["lower"] < m["roc_auc"]["delta"] < 0 and not m["roc_auc"]["passed"]
-    assert m["roc_auc"]["method"] == "delong"
-    assert m["log_loss"]["delta"] < 0  # oriented: positive would mean better
+    assert m["roc_auc"].perturbed < m["roc_auc"].clean - 0.05
+    assert m["roc_auc"].lower < m["roc_auc"].delta < 0 and not m["roc_auc"].passed
+    assert m["roc_auc"].method == "delong"
+    assert m["log_loss"].delta < 0  # oriented: positive would mean better
     assert "roc_auc" in shuffled.message and "allowed by max_regression 0.02" in shuffled.message
     assert shuffled.threshold == {"max_regression.roc_auc": 0.02, "max_regression.accuracy": 0.02,
                                   "max_regression.log_loss": 0.05}
     # capital-gain is in hundreds: rounding to units changes nothing, Δ is exactly zero
     assert rounded.status == "pass" and rounded.candidate == 0
-    assert all(v["delta"] == 0 for v in rounded.details["metrics"].values())
+    assert all(v.delta == 0 for v in rounded.details.metrics.values())
 
 
 def test_every_perturbation_runs_once_per_model(tmp_path: Path, models) -> None:
@@ -535,8 +542,8 @@ def test_every_perturbation_runs_once_per_model(tmp_path: Path, models) -> None:
     assert sorted((role, v) for role, v, _ in run.requests) == sorted(
         (role, f"robustness::{name}") for name in res for role in ("candidate", "champion"))
     # the categorical features of the data (grade: another task's target, a feature here)
-    assert res["category_swap"].details["perturbation"]["columns"] == ["workclass", "sex",
-                                                                       "grade"]
+    assert res["category_swap"].details.perturbation.columns == ("workclass", "sex",
+                                                                 "grade")
     # the same seed gives the same numbers
     again = evaluate(tmp_path, checks, models["logreg"], models["knn"], n=400).results()
     assert {k: r.as_dict() for k, r in res.items()} == {k: r.as_dict() for k, r in again.items()}
@@ -600,16 +607,16 @@ def test_regression_flips_are_relative_moves(tmp_path: Path, models) -> None:
     strict, loose = res["gaussian_noise"], res["noise_tolerant"]
     # price ≈ 200 + 2·(age − 45): noise of 0.5·17.9 years moves it by ≈ 18, i.e. ≈ 9 %
     assert strict.candidate > 0.5 and strict.status == "fail"
-    assert strict.details["tolerance"] == 0.02
+    assert strict.details.tolerance == 0.02
     assert loose.candidate == 0 and loose.status == "pass"
-    assert strict.details["metrics"]["rmse"]["delta"] < 0
+    assert strict.details.metrics["rmse"].delta < 0
 
 
 def test_multiclass_flips(tmp_path: Path, models) -> None:
     checks = NOISE + "    max_regression: {accuracy: 0.05, log_loss: 0.5}\n"
     r = evaluate(tmp_path, checks, models["multi"], task="multiclass",
                  target="grade").results()["gaussian_noise"]
-    assert 0 < r.candidate < 0.2 and set(r.details["metrics"]) == {"accuracy", "log_loss"}
+    assert 0 < r.candidate < 0.2 and set(r.details.metrics) == {"accuracy", "log_loss"}
 
 
 # --------------------------------------------------------------------------- invariance
@@ -626,16 +633,16 @@ def test_a_model_that_uses_a_sensitive_column_fails_invariance(tmp_path: Path, m
     r = run.results()["invariant_to::sex"]
     assert r.status == "fail" and r.candidate > 0.05
     d = r.details
-    assert d["counterfactual_rows"] == 2000 and d["values_tried"] == 2  # one other value each
-    assert set(d["per_value"]) == {"Male", "Female"}
-    assert d["champion_flip_rate"] == 0  # the champion never reads sex
+    assert d.counterfactual_rows == 2000 and d.values_tried == 2  # one other value each
+    assert set(d.per_value) == {"Male", "Female"}
+    assert d.champion_flip_rate == 0  # the champion never reads sex
     assert "counterfactual sex flip rate" in r.message and "depend on sex" in r.message
-    ex = d["examples"][0]
-    assert {ex["from"], ex["to"]} == {"Male", "Female"} and ex["before"] != ex["after"]
+    ex = d.examples[0]
+    assert {ex.from_, ex.to} == {"Male", "Female"} and ex.before != ex.after
     # the example is real: that row with sex changed gets the other label
     frame = run.ctx.data.frame
-    row = frame.iloc[[ex["data_row"] - 1]].assign(sex=ex["to"])
-    assert models["logreg"].predict(row, FEATURES).labels[0] == ex["after"]
+    row = frame.iloc[[ex.data_row - 1]].assign(sex=ex.to)
+    assert models["logreg"].predict(row, FEATURES).labels[0] == ex.after
     assert run.requests[0][1] == "robustness::invariant_to::sex"
 
     blind = evaluate(tmp_path, checks, models["no_sex"], models["logreg"]).results()
@@ -647,9 +654,9 @@ def test_invariance_over_many_values(tmp_path: Path, models) -> None:
     r = evaluate(tmp_path, "  robustness:\n    max_flip_rate: 0.5\n"
                            "    invariant_to: [workclass]\n",
                  models["logreg"]).results()["invariant_to::workclass"]
-    assert r.details["values_tried"] == 3 and r.details["counterfactual_rows"] == 4000
-    per = r.details["per_value"]
-    assert sum(v["rows"] for v in per.values()) == 4000
+    assert r.details.values_tried == 3 and r.details.counterfactual_rows == 4000
+    per = r.details.per_value
+    assert sum(v.rows for v in per.values()) == 4000
 
 
 # --------------------------------------------------------------------------- monotonic
@@ -667,23 +674,23 @@ def test_a_non_monotonic_model_fails_with_a_minimal_counterexample(
     run = evaluate(tmp_path, checks, models["bump"], target="mid", frame=bump_frame())
     r = run.results()["monotonic::age"]
     assert r.status == "fail"
-    ce = r.details["counterexample"]
+    ce = r.details.counterexample
     tree = models["bump"].estimator.steps[-1][1].tree_
     cuts = sorted(t for t in tree.threshold if t > 0)  # ≈ 29.5 and 49.5
     # shrunk to the smallest move that fails: one year, across the upper cut
-    assert ce["after"] - ce["before"] == 1
-    assert ce["before"] < cuts[-1] < ce["after"]
-    assert ce["score_after"] < ce["score_before"] - 1e-3
-    assert ce["wrong_way"] == pytest.approx(ce["score_before"] - ce["score_after"])
+    assert ce.after - ce.before == 1
+    assert ce.before < cuts[-1] < ce.after
+    assert ce.score_after < ce.score_before - 1e-3
+    assert ce.wrong_way == pytest.approx(ce.score_before - ce.score_after)
     # the counterexample is real: re-predict the reported row at both values
-    row = pd.DataFrame([ce["row"]])
-    p = models["bump"].predict(pd.concat([row.assign(age=float(ce["before"])),
-                                          row.assign(age=float(ce["after"]))]), ["age"]).proba
-    assert p[:, 1] == pytest.approx([ce["score_before"], ce["score_after"]])
-    assert ce["row"]["age"] == run.ctx.data.frame["age"].iloc[ce["data_row"] - 1]
-    assert f"at data row {ce['data_row']}, moving age from {ce['before']} to {ce['after']} " \
+    row = pd.DataFrame([ce.row])
+    p = models["bump"].predict(pd.concat([row.assign(age=float(ce.before)),
+                                          row.assign(age=float(ce.after))]), ["age"]).proba
+    assert p[:, 1] == pytest.approx([ce.score_before, ce.score_after])
+    assert ce.row["age"] == run.ctx.data.frame["age"].iloc[ce.data_row - 1]
+    assert f"at data row {ce.data_row}, moving age from {ce.before} to {ce.after} " \
            f"lowers P(1)" in r.message
-    assert r.details["violating_rows"] > 0 and r.candidate == r.details["violation_rate"]
+    assert r.details.violating_rows > 0 and r.candidate == r.details.violation_rate
     assert not (tmp_path / ".hypothesis").exists()
     # derandomised: the same seed gives the same counterexample
     again = evaluate(tmp_path, checks, models["bump"], target="mid", frame=bump_frame())
@@ -691,9 +698,9 @@ def test_a_non_monotonic_model_fails_with_a_minimal_counterexample(
 
     down = evaluate(tmp_path, "  robustness:\n    monotonic: {age: decreasing}\n",
                     models["bump"], target="mid", frame=bump_frame()).results()["monotonic::age"]
-    ce = down.details["counterexample"]
-    assert down.status == "fail" and ce["before"] < cuts[0] < ce["after"]
-    assert ce["after"] - ce["before"] == 1 and "raises P(1)" in down.message
+    ce = down.details.counterexample
+    assert down.status == "fail" and ce.before < cuts[0] < ce.after
+    assert ce.after - ce.before == 1 and "raises P(1)" in down.message
 
 
 def test_no_hypothesis_files_and_no_dependence_on_loaded_modules(
@@ -740,13 +747,13 @@ def test_hypothesis_shrinks_between_grid_points(tmp_path: Path, models) -> None:
     r = evaluate(tmp_path, checks, models["hours_tree"], target="band",
                  frame=frame).results()["monotonic::hours-per-week"]
     assert r.status == "fail"
-    ce = r.details["counterexample"]
-    grid = np.unique(np.quantile(frame["hours-per-week"], np.linspace(0, 1, rb.MAX_GRID),
+    ce = r.details.counterexample
+    grid = np.unique(np.quantile(frame["hours-per-week"], np.linspace(0, 1, monotonic.MAX_GRID),
                                  method="inverted_cdf"))
-    assert r.details["grid_size"] == len(grid) == rb.MAX_GRID
-    assert ce["before"] <= upper < ce["after"]
-    assert ce["after"] - ce["before"] < np.diff(grid).max()  # finer than the sweep's bracket
-    assert ce["score_after"] < ce["score_before"] - 0.5
+    assert r.details.grid_size == len(grid) == monotonic.MAX_GRID
+    assert ce.before <= upper < ce.after
+    assert ce.after - ce.before < np.diff(grid).max()  # finer than the sweep's bracket
+    assert ce.score_after < ce.score_before - 0.5
 
 
 def logistic(name: str, slope: float, column: str = "age") -> FakeModel:
@@ -773,12 +780,12 @@ def test_a_monotonic_model_passes(tmp_path: Path, models, monkeypatch) -> None:
     res = run.results()
     age = res["monotonic::age"]
     assert age.status == "pass" and age.candidate == 0
-    assert age.details["model_calls"] == 100  # the default examples budget, nothing to shrink
-    assert age.details["champion_violation_rate"] > 0.9  # a sine is not monotonic
+    assert age.details.model_calls == 100  # the default examples budget, nothing to shrink
+    assert age.details.champion_violation_rate > 0.9  # a sine is not monotonic
     assert age.champion is None  # a property of the candidate: no comparison
     hours = res["monotonic::hours-per-week"]  # the model ignores hours: flat is monotonic
     assert hours.status == "pass"
-    assert hours.details["model_calls"] == 30 and hours.details["rows_swept"] == 50
+    assert hours.details.model_calls == 30 and hours.details.rows_swept == 50
     assert not (tmp_path / ".hypothesis").exists()
     real = evaluate(tmp_path, "  robustness:\n    monotonic:\n      age: {direction: "
                               "increasing, examples: 10}\n", models["logreg"])
@@ -797,8 +804,8 @@ def test_regression_monotonic(tmp_path: Path, models) -> None:
     assert res["monotonic::age"].status == "pass"
     bad = res["monotonic::hours-per-week"]
     assert bad.status == "fail" and "raises the prediction" in bad.message
-    ce = bad.details["counterexample"]
-    assert ce["score_after"] > ce["score_before"]
+    ce = bad.details.counterexample
+    assert ce.score_after > ce.score_before
 
 
 def test_multiclass_monotonic_reads_the_named_class(tmp_path: Path, models) -> None:
@@ -809,7 +816,7 @@ def test_multiclass_monotonic_reads_the_named_class(tmp_path: Path, models) -> N
     """
     r = evaluate(tmp_path, checks, models["multi"], task="multiclass",
                  target="grade").results()["monotonic::age"]
-    assert r.details["score"] == "P(C)" and r.status == "pass"
+    assert r.details.score == "P(C)" and r.status == "pass"
 
 
 def test_monotonic_needs_a_numeric_column(tmp_path: Path, models) -> None:
@@ -824,6 +831,164 @@ def test_selected_runs_only_those(tmp_path: Path, models) -> None:
     res = run.results({"s::robustness::invariant_to::sex"})
     assert list(res) == ["invariant_to::sex"]
     assert [v for _, v, _ in run.requests] == ["robustness::invariant_to::sex"]
+
+
+# =========================================================================== typed details
+
+#: the keys each kind of check has always written in its details (more may come, as null)
+FLIP_KEYS = {"n", "flips", "flip_rate", "flip_rate_ci", "flip_rate_method"}
+CHAMPION_FLIP_KEYS = {"champion_flips", "champion_flip_rate", "champion_flip_rate_ci", "paired",
+                      "delta_ci", "delta_method"}
+DETAIL_KEYS = {
+    PerturbationDetails: FLIP_KEYS | {"perturbation", "rows_perturbed",
+                                      "flip_rate_among_perturbed"},
+    InvarianceDetails: FLIP_KEYS | {"column", "values_tried", "distinct_values",
+                                    "counterfactual_rows", "pair_flips", "pair_flip_rate",
+                                    "per_value", "examples"},
+    MonotonicDetails: {"column", "direction", "tolerance", "score", "observed_range",
+                       "rows_swept", "grid_size", "violating_rows", "violation_rate",
+                       "violation_rate_ci", "examples_budget", "model_calls", "method"},
+}
+
+
+def round_trips(result: CheckResult, kind: type) -> dict[str, Any]:
+    """``result``'s details are a ``kind`` record that reads back from its JSON as itself."""
+    assert type(result.details) is kind, result.message
+    data = result.as_dict()
+    assert kind.from_dict(data["details"]) == result.details
+    assert details.read(data) == result.details
+    assert FAMILY.details_of(data) == result.details
+    assert DETAIL_KEYS[kind] <= set(data["details"])
+    return data["details"]
+
+
+def test_details_round_trip_through_json(tmp_path: Path, models) -> None:
+    checks = """\
+      robustness:
+        perturbations:
+          gaussian_noise: {columns: [age, hours-per-week], scale: 0.1}
+          shuffle: {columns: [age]}
+        max_flip_rate: 0.05
+        max_regression: {roc_auc: 0.02, log_loss: 0.001}
+        max_flip_rate_increase: 0.01
+        invariant_to: [sex, workclass]
+        monotonic: {age: {direction: increasing, examples: 20}}
+    """
+    res = evaluate(tmp_path, checks, models["logreg"], models["knn"], n=400).results()
+    noise = round_trips(res["gaussian_noise"], PerturbationDetails)
+    assert CHAMPION_FLIP_KEYS <= set(noise) and set(noise["metrics"]) == {"roc_auc", "log_loss"}
+    assert noise["metrics"]["roc_auc"]["champion_clean"] is not None
+    round_trips(res["shuffle"], PerturbationDetails)
+    sex = round_trips(res["invariant_to::sex"], InvarianceDetails)
+    assert set(sex["examples"][0]) == {"data_row", "from", "to", "before", "after"}
+    round_trips(res["invariant_to::workclass"], InvarianceDetails)
+    age = round_trips(res["monotonic::age"], MonotonicDetails)
+    assert age["counterexample"] is None and age["champion_violation_rate"] is not None
+
+    # no champion; a regression suite (tolerance); a counterexample
+    alone = evaluate(tmp_path, NOISE, models["knn"]).results()["gaussian_noise"]
+    assert round_trips(alone, PerturbationDetails)["champion_flips"] is None
+    reg = evaluate(tmp_path, "  robustness:\n    max_flip_rate: 0.5\n    invariant_to: [sex]\n"
+                             "    monotonic: {hours-per-week: {direction: decreasing, "
+                             "examples: 20}}\n", models["linear"], task="regression",
+                   target="price", n=300).results()
+    assert round_trips(reg["invariant_to::sex"], InvarianceDetails)["tolerance"] == 0.05
+    bump = evaluate(tmp_path, "  robustness:\n    monotonic: {age: increasing}\n",
+                    models["bump"], target="mid", frame=bump_frame()).results()
+    for r in (reg["monotonic::hours-per-week"], bump["monotonic::age"]):
+        ce = round_trips(r, MonotonicDetails)["counterexample"]
+        assert set(ce) == {"data_row", "row", "column", "before", "after", "score_before",
+                           "score_after", "wrong_way"}
+
+
+def test_details_of_an_unknown_metric_are_refused() -> None:
+    with pytest.raises(VerdictError, match=f"{MALFORMED}: s::robustness::x.details belong to "
+                                           f"a robustness check whose metric 'accuracy'"):
+        details.read({"id": "s::robustness::x", "metric": "accuracy", "details": {}})
+
+
+GATE_CHECKS = """\
+  robustness:
+    perturbations:
+      gaussian_noise: {columns: [age, hours-per-week], scale: 0.1}
+    max_flip_rate: 0.05
+    max_regression: {roc_auc: 0.02}
+    max_flip_rate_increase: 0.03
+    invariant_to: {race: {max_flip_rate: ~, max_flip_rate_increase: 0.02}}
+    monotonic: {education-num: {direction: increasing, examples: 20}}
+"""
+
+
+@pytest.fixture(scope="module")
+def gate_verdict(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A real gate run (``evalgate run``) with each kind of robustness check: its verdict."""
+    from evalgate.cli import main
+
+    tmp = tmp_path_factory.mktemp("gate")
+    (tmp / "suites").mkdir()
+    (tmp / "suites" / "adult.yaml").write_text(suite_text(checks=GATE_CHECKS))
+    with pytest.MonkeyPatch.context() as mp:
+        mp.chdir(tmp)
+        main(["run", str(CANDIDATE)])
+    return tmp / "reports" / "verdict.json"
+
+
+def robustness_checks(verdict: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    return {c["id"].split("::", 2)[2]: c for s in verdict["suites"] for c in s["checks"]
+            if c["family"] == "robustness"}
+
+
+def test_the_report_draws_the_typed_details(gate_verdict: Path) -> None:
+    checks = robustness_checks(json.loads(gate_verdict.read_text()))
+    assert list(checks) == ["gaussian_noise", "invariant_to::race", "monotonic::education-num"]
+    kinds = [PerturbationDetails, InvarianceDetails, MonotonicDetails]
+    for check, kind in zip(checks.values(), kinds):
+        typed = FAMILY.details_of(check)
+        assert type(typed) is kind and typed.to_dict() == check["details"]
+    html = (gate_verdict.parent / "evalgate-report.html").read_text()
+    section = html[html.index('<section id="robustness-1">'):]
+    section = section[:section.index("</section>")]
+    noise = checks["gaussian_noise"]["details"]
+    assert "Flip rate per perturbation" in section
+    assert f"{noise['flips']} of {noise['n']:,}" in section
+    assert "roc_auc " in section and "Counterexample" in section
+    ce = checks["monotonic::education-num"]["details"]["counterexample"]
+    assert f"Data row {ce['data_row']}: moving <code>education-num</code>" in section
+
+
+RENAMED = [
+    ("gaussian_noise", "flip_rate", "flip_share", "is not a field of perturbation details"),
+    ("gaussian_noise", "flip_rate_ci", None, "is missing"),
+    ("invariant_to::race", "examples", "samples", "is not a field of invariance details"),
+    ("monotonic::education-num", "counterexample", "counter_example",
+     "is not a field of monotonic details"),
+]
+
+
+@pytest.mark.parametrize("name,key,new,says", RENAMED,
+                         ids=[f"{r[0]}.{r[1]}" for r in RENAMED])
+def test_a_renamed_detail_fails_the_report_loudly(gate_verdict: Path, tmp_path: Path,
+                                                  name: str, key: str, new: str | None,
+                                                  says: str,
+                                                  capsys: pytest.CaptureFixture[str]) -> None:
+    """A verdict whose robustness details lost a key (renamed or dropped) is refused with the
+    path of the field, rather than drawn without its chart."""
+    from evalgate.cli import main
+
+    verdict = json.loads(gate_verdict.read_text())
+    found = robustness_checks(verdict)[name]["details"]
+    value = found.pop(key)
+    if new is not None:
+        found[new] = value
+    path = tmp_path / "verdict.json"
+    path.write_text(json.dumps(verdict))
+    capsys.readouterr()
+    assert main(["report", str(path)]) == 1
+    err = capsys.readouterr().err
+    field = f"adult-income::robustness::{name}.details.{new or key}"
+    assert err.startswith(f"evalgate: {path}: cannot render the report from this verdict "
+                          f"(VerdictError: {MALFORMED}: {field} {says}"), err
+    assert not (tmp_path / "evalgate-report.html").exists()
 
 
 # =========================================================================== end to end

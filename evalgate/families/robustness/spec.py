@@ -248,29 +248,46 @@ def _perturbation(r: Reader, parent: LineDict, name: str, task: Task, data: Data
     d = LineDict() if raw is None else r.mapping(raw, line, name)
     if raw is None:
         d.line, d.key_lines = line, {}
-    if "type" in d:
-        kind = d["type"]
-        if not isinstance(kind, str) or kind not in PERTURBATIONS:
-            raise r.fail(d.line_of("type"), "type",
-                         f"unknown perturbation {kind!r}{did_you_mean(str(kind), PERTURBATIONS)}"
-                         f"; valid perturbations: {', '.join(PERTURBATIONS)}")
-        if name in PERTURBATIONS and name != kind:
-            raise r.fail(d.line_of("type"), "type",
-                         f"the entry {name!r} names a perturbation; give another name to an "
-                         f"entry of type {kind!r}")
-        if "::" in name or name in RESERVED:
-            raise r.fail(line, name, f"{name!r} cannot name a perturbation entry (reserved "
-                                     f"words: {', '.join(RESERVED)}; no '::')")
-    elif name in PERTURBATIONS:
-        kind = name
-    else:
-        raise r.fail(line, name,
-                     f"unknown perturbation {name!r}{did_you_mean(name, PERTURBATIONS)}; valid "
-                     f"perturbations: {', '.join(PERTURBATIONS)} (or give the entry a type:)")
+    kind = _kind(r, d, name, line)
     pert = PERTURBATIONS[kind]
     own = tuple(p.name for p in pert.params)
     r.only_keys(d, ("type", "columns", *own, *GATE_KEYS), f"the {name} perturbation")
+    params = _params(r, d, pert, name)
+    columns, columns_line = _columns(r, d, pert, kind, line, data)
+    gates = _gates(r, d, task, family)
+    if gates.empty:
+        raise r.fail(line, name,
+                     "no threshold: set max_flip_rate, max_regression or max_flip_rate_increase "
+                     "here or for the whole robustness section")
+    return PerturbationSpec(name=name, kind=kind, columns=columns, params=params, gates=gates,
+                            line=line, columns_line=columns_line)
 
+
+def _kind(r: Reader, d: LineDict, name: str, line: int) -> str:
+    """The perturbation an entry applies: its ``type``, or the entry's name itself."""
+    if "type" not in d:
+        if name in PERTURBATIONS:
+            return name
+        raise r.fail(line, name,
+                     f"unknown perturbation {name!r}{did_you_mean(name, PERTURBATIONS)}; valid "
+                     f"perturbations: {', '.join(PERTURBATIONS)} (or give the entry a type:)")
+    kind = d["type"]
+    if not isinstance(kind, str) or kind not in PERTURBATIONS:
+        raise r.fail(d.line_of("type"), "type",
+                     f"unknown perturbation {kind!r}{did_you_mean(str(kind), PERTURBATIONS)}"
+                     f"; valid perturbations: {', '.join(PERTURBATIONS)}")
+    if name in PERTURBATIONS and name != kind:
+        raise r.fail(d.line_of("type"), "type",
+                     f"the entry {name!r} names a perturbation; give another name to an "
+                     f"entry of type {kind!r}")
+    if "::" in name or name in RESERVED:
+        raise r.fail(line, name, f"{name!r} cannot name a perturbation entry (reserved "
+                                 f"words: {', '.join(RESERVED)}; no '::')")
+    return kind
+
+
+def _params(r: Reader, d: LineDict, pert: Perturbation, name: str) -> dict[str, Any]:
+    """The perturbation's parameters given in the entry (a required one must be)."""
     params: dict[str, Any] = {}
     for p in pert.params:
         if p.name in d:
@@ -278,7 +295,12 @@ def _perturbation(r: Reader, parent: LineDict, name: str, task: Task, data: Data
         elif p.default is REQUIRED:
             raise r.fail(d.line, p.name, f"missing required key in the {name} perturbation "
                                          f"({p.doc})")
+    return params
 
+
+def _columns(r: Reader, d: LineDict, pert: Perturbation, kind: str, line: int,
+             data: DataSpec) -> tuple[str | tuple[str, ...], int]:
+    """The entry's ``columns`` (a selector or column names) and the line they are on."""
     columns: str | tuple[str, ...] = pert.default_columns
     columns_line = d.line_of("columns") if "columns" in d else line
     if "columns" in d:
@@ -298,14 +320,7 @@ def _perturbation(r: Reader, parent: LineDict, name: str, task: Task, data: Data
             pert.applies_to, "all"):
         raise r.fail(columns_line, "columns",
                      f"{kind} applies to {pert.applies_to} columns, not {columns}")
-
-    gates = _gates(r, d, task, family)
-    if gates.empty:
-        raise r.fail(line, name,
-                     "no threshold: set max_flip_rate, max_regression or max_flip_rate_increase "
-                     "here or for the whole robustness section")
-    return PerturbationSpec(name=name, kind=kind, columns=columns, params=params, gates=gates,
-                            line=line, columns_line=columns_line)
+    return columns, columns_line
 
 
 def _param(r: Reader, d: LineDict, p: Param) -> Any:
