@@ -72,9 +72,9 @@ class Bare:
     def __init__(self, gate: Gate, frames: list[pd.DataFrame], features: list[str]):
         self.jobs = []
         for m in (gate.model(p) for p in (CANDIDATE, CHAMPION)):
-            m._bind(features)  # noqa: SLF001 - the bench wants the raw session
-            names = [o.name for o in m._session.get_outputs()]  # noqa: SLF001
-            self.jobs += [(m._session, names, m._feed(f, features))  # noqa: SLF001
+            m._bind(features)
+            names = [o.name for o in m._session.get_outputs()]
+            self.jobs += [(m._session, names, m._feed(f, features))
                           for f in frames]
 
     def __call__(self) -> float:

@@ -142,8 +142,10 @@ def flips_of(task: str, clean: np.ndarray, other: np.ndarray, tolerance: float |
     """Rows whose prediction changed: another label, or (regression) a relative move."""
     if task == "regression":
         tol = DEFAULT_TOLERANCE if tolerance is None else tolerance
-        return np.abs(other - clean) > tol * np.abs(clean)
-    return other != clean
+        moved: np.ndarray = np.abs(other - clean) > tol * np.abs(clean)
+        return moved
+    changed: np.ndarray = other != clean
+    return changed
 
 
 def flip_tolerance(task: str, gates: Gates) -> float | None:

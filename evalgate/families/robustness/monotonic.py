@@ -247,7 +247,8 @@ def _wrong_way(spec: MonotonicSpec, regression: bool, before: np.ndarray,
     from ``before``'s value to ``after``'s (> 0: a violation)."""
     move = after - before if spec.direction == "increasing" else before - after
     tol = spec.tolerance * np.abs(before) if regression else spec.tolerance
-    return -move - tol
+    wrong: np.ndarray = -move - tol
+    return wrong
 
 
 def _grid(x: np.ndarray) -> np.ndarray:
@@ -269,7 +270,7 @@ def _with_values(frame: pd.DataFrame, rows: np.ndarray, column: str,
 
 
 def _plain_number(v: float, integral: bool) -> float | int:
-    return int(round(v)) if integral and float(v).is_integer() else float(v)
+    return round(v) if integral and float(v).is_integer() else float(v)
 
 
 def _sweep_violations(spec: MonotonicSpec, regression: bool, s: np.ndarray, sample: np.ndarray,

@@ -111,11 +111,12 @@ def select(frame: pd.DataFrame, candidates: Sequence[str], selector: Selector) -
 
 
 def _floats(col: pd.Series) -> np.ndarray:
-    return col.to_numpy(dtype=np.float64, na_value=np.nan)
+    out: np.ndarray = col.to_numpy(dtype=np.float64, na_value=np.nan)
+    return out
 
 
 def _is_integer(col: pd.Series) -> bool:
-    return pd.api.types.is_integer_dtype(col)
+    return bool(pd.api.types.is_integer_dtype(col))
 
 
 def _numeric_like(col: pd.Series, values: np.ndarray) -> pd.Series:
