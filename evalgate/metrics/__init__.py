@@ -19,6 +19,12 @@ Names follow scikit-learn's. ``kind`` tells :mod:`evalgate.stats` which interval
 - ``auc``: binary ROC AUC (DeLong);
 - ``generic``: anything else (paired bootstrap of rows).
 
+A metric that is a share of rows (``selection_rate``, ``true_positive_rate``, ``precision``,
+``accuracy``, …) also carries its :class:`Rate`: the cells of a row's outcome — (tn, fp, fn, tp)
+for binary, (wrong, right) for multiclass — in its numerator and its denominator, and what the
+denominator counts (rows, positives, negatives, predicted positives). :func:`rate_metrics`
+lists them per task.
+
 Modules: :mod:`.registry` (the registry as data, :func:`get_metric`), :mod:`.tables`
 (functions of a confusion table), :mod:`.losses` (per-row losses, regression metrics, the
 overflow guard), :mod:`.ranking` (ROC AUC, average precision).
@@ -30,16 +36,21 @@ from ..errors import MetricOverflowError, UnknownMetricError
 from .losses import MAX_MAGNITUDE
 from .ranking import average_precision, binary_roc_auc, multiclass_roc_auc
 from .registry import (
+    RATE_CELLS,
     REGISTRY,
     TASKS,
     Kind,
     Metric,
+    Per,
+    Rate,
     Task,
     get_metric,
     metric_names,
+    rate_metrics,
 )
 from .tables import confusion
 
-__all__ = ["MAX_MAGNITUDE", "REGISTRY", "TASKS", "Kind", "Metric", "MetricOverflowError", "Task",
-           "UnknownMetricError", "average_precision", "binary_roc_auc", "confusion",
-           "get_metric", "metric_names", "multiclass_roc_auc"]
+__all__ = ["MAX_MAGNITUDE", "RATE_CELLS", "REGISTRY", "TASKS", "Kind", "Metric",
+           "MetricOverflowError", "Per", "Rate", "Task", "UnknownMetricError", "average_precision",
+           "binary_roc_auc", "confusion", "get_metric", "metric_names", "multiclass_roc_auc",
+           "rate_metrics"]

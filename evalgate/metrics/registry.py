@@ -1,5 +1,7 @@
 """The registry as data: each metric's name, task, direction, what it reads, its interval kind
-and its function (from :mod:`.tables`, :mod:`.losses` and :mod:`.ranking`)."""
+and its function (from :mod:`.tables`, :mod:`.losses` and :mod:`.ranking`); a metric that is
+a share of rows also has its :class:`Rate` — which cells of a row's outcome count in its
+numerator and denominator — so that a family can count it per group (the bias family)."""
 
 from __future__ import annotations
 
@@ -19,6 +21,41 @@ TASKS: tuple[Task, ...] = ("binary", "multiclass", "regression")
 Kind = Literal["confusion", "mean", "rmse", "r2", "auc", "generic"]
 Array = np.ndarray
 
+#: what a rate's denominator counts
+Per = Literal["rows", "positives", "negatives", "predicted positives"]
+#: the cells of a row's outcome that rates count, per task: a binary row is coded
+#: 2·truth + label (tn, fp, fn, tp); a multiclass row is wrong or right
+RATE_CELLS: dict[Task, tuple[str, ...]] = {"binary": ("tn", "fp", "fn", "tp"),
+                                           "multiclass": ("wrong", "right")}
+
+
+@dataclass(frozen=True)
+class Rate:
+    """A metric that is a share of rows: the rows in its ``numerator`` cells over the rows in
+    its ``denominator`` cells (names from :data:`RATE_CELLS` of its task, ``cells``)."""
+
+    numerator: tuple[str, ...]
+    denominator: tuple[str, ...]
+    #: what the denominator counts: rows, positives, negatives or predicted positives
+    per: Per
+    cells: tuple[str, ...]
+
+    @property
+    def num(self) -> tuple[int, ...]:
+        """The numerator's cells as positions in ``cells``."""
+        return tuple(self.cells.index(c) for c in self.numerator)
+
+    @property
+    def den(self) -> tuple[int, ...]:
+        """The denominator's cells as positions in ``cells``."""
+        return tuple(self.cells.index(c) for c in self.denominator)
+
+    @property
+    def model_dependent(self) -> bool:
+        """Whether the denominator depends on the model's labels (predicted positives), not on
+        the truth alone: two models then count different rows in it."""
+        return self.per == "predicted positives"
+
 
 @dataclass(frozen=True)
 class Metric:
@@ -34,6 +71,10 @@ class Metric:
     from_confusion: Callable[[Array], Array] | None = None
     per_row: Callable[[Array, Array], Array] | None = None
     doc: str = ""
+    #: a share of rows: the cells it counts (``None`` for any other metric)
+    rate: Rate | None = None
+    #: the metric this one is another name of (``recall`` is ``true_positive_rate``)
+    alias_of: str | None = None
 
     @property
     def sign(self) -> float:
@@ -83,6 +124,35 @@ _MULTICLASS_TABLE = [
 ]
 
 
+# (numerator cells, denominator cells, what the denominator counts, the metric it is another
+# name of): the rates, in the order they are listed (e.g. by the bias family)
+_RATES: dict[Task, dict[str, tuple[str, str, Per, str | None]]] = {
+    "binary": {
+        "selection_rate": ("fp tp", "tn fp fn tp", "rows", None),
+        "true_positive_rate": ("tp", "fn tp", "positives", None),
+        "false_positive_rate": ("fp", "tn fp", "negatives", None),
+        "false_negative_rate": ("fn", "fn tp", "positives", None),
+        "true_negative_rate": ("tn", "tn fp", "negatives", None),
+        "precision": ("tp", "fp tp", "predicted positives", None),
+        "accuracy": ("tn tp", "tn fp fn tp", "rows", None),
+        "recall": ("tp", "fn tp", "positives", "true_positive_rate"),
+        "specificity": ("tn", "tn fp", "negatives", "true_negative_rate"),
+    },
+    "multiclass": {
+        "accuracy": ("right", "wrong right", "rows", None),
+    },
+}
+
+
+def _rate(task: Task, name: str) -> tuple[Rate | None, str | None]:
+    """The rate definition of ``name`` for ``task`` and what it is another name of."""
+    found = _RATES.get(task, {}).get(name)
+    if found is None:
+        return None, None
+    num, den, per, alias_of = found
+    return Rate(tuple(num.split()), tuple(den.split()), per, RATE_CELLS[task]), alias_of
+
+
 def _build() -> dict[Task, dict[str, Metric]]:
     reg: dict[Task, dict[str, Metric]] = {t: {} for t in TASKS}
 
@@ -91,8 +161,9 @@ def _build() -> dict[Task, dict[str, Metric]]:
 
     for task, table, k in (("binary", _BINARY_TABLE, 2), ("multiclass", _MULTICLASS_TABLE, None)):
         for name, hib, f, bounds, doc in table:
+            rate, alias_of = _rate(cast(Task, task), name)
             add(Metric(name, cast(Task, task), hib, "label", "confusion", _from_table(f, k),
-                       bounds, from_confusion=f, doc=doc))
+                       bounds, from_confusion=f, doc=doc, rate=rate, alias_of=alias_of))
 
     add(Metric("roc_auc", "binary", True, "score", "auc", binary_roc_auc, _UNIT,
                doc="area under the ROC curve"))
@@ -132,6 +203,13 @@ REGISTRY: dict[Task, dict[str, Metric]] = _build()
 
 def metric_names(task: Task) -> list[str]:
     return sorted(REGISTRY[task])
+
+
+def rate_metrics(task: Task) -> tuple[Metric, ...]:
+    """The metrics of ``task`` that are shares of rows (each under one name: no aliases), in
+    the order of the rate table."""
+    return tuple(REGISTRY[task][name] for name, (*_, alias_of) in _RATES.get(task, {}).items()
+                 if alias_of is None)
 
 
 def get_metric(name: str, task: Task) -> Metric:
