@@ -22,8 +22,10 @@ from conftest import CANDIDATE, CHAMPION, read_verdict, suite_text
 from evalgate.data import Dataset, encode_target, load_dataset
 from evalgate.errors import SpecError
 from evalgate.families import EvalContext, load_suite
-from evalgate.families.bias.check import show
+from evalgate.families.bias.groups import show
+from evalgate.families.bias.resample import cells_replicates
 from evalgate.families.bias.spec import BiasSpec, Grouping
+from evalgate.families.bias.tables import Prepared
 from evalgate.models import load_model
 from evalgate.models.predictions import Predictions, canonical
 from evalgate.spec import Suite
@@ -819,11 +821,11 @@ def test_the_comparison_bootstrap_resamples_within_groups() -> None:
     cand = rng.integers(0, 2, n_a + n_b)
     champ = np.where(rng.random(n_a + n_b) < 0.9, cand, 1 - cand)
     code = np.r_[np.zeros(n_a, dtype=np.int64), np.ones(n_b, dtype=np.int64)]
-    prepared = bias.Prepared("binary", ("candidate", "champion"),
+    prepared = Prepared("binary", ("candidate", "champion"),
                              joint=(2 * y + cand) * 4 + (2 * y + champ), cells=4)
     counts = np.bincount(code * 16 + prepared.joint, minlength=32).reshape(2, 16).astype(float)
-    cand_reps, champ_reps = bias._cells_replicates(counts, np.array([True, True]),
-                                                   ["selection_rate"], rng, prepared, 4000)
+    cand_reps, champ_reps = cells_replicates(counts, np.array([True, True]),
+                                             ["selection_rate"], rng, prepared, 4000)
     rate = np.array([cand[:n_a].mean(), cand[n_a:].mean()])
     np.testing.assert_allclose(cand_reps[0].mean(axis=0), rate, atol=0.01)
     np.testing.assert_allclose(cand_reps[0].var(axis=0), rate * (1 - rate) / [n_a, n_b],
