@@ -418,10 +418,19 @@ def test_adult_interval_and_failure_text(adult_preds: dict[str, Any]) -> None:
     assert r.details["candidate_ci"] == [pytest.approx(lo), pytest.approx(hi)]
     assert r.method == "newcombe"
     for text in ("'Male' (0.2585, n=10,860)", "'Female' (0.0869, n=5,421)",
-                 "exceeds max_difference 0.1", "95% upper bound", "retrain"):
+                 "is above max_difference 0.1", "95% upper bound", "retrain"):
         assert text in r.message, r.message
     assert r.threshold == {"max_difference": 0.1}
     json.dumps(r.as_dict())  # the per-group table is plain JSON
+
+
+@pytest.mark.parametrize(("confidence", "shown"), [(0.975, "97.5%"), (0.9975, "99.75%")])
+def test_the_confidence_is_written_as_given(tmp_path: Path, confidence: float,
+                                            shown: str) -> None:
+    frame = two_groups()
+    r = results(tmp_path, "metrics: [selection_rate]\nmax_difference: 0.5\n", frame,
+                frame["y"].to_numpy(), extra=f"confidence: {confidence}\n")["g::selection_rate"]
+    assert f", {shown} upper bound" in r.message, r.message
 
 
 def test_adult_min_ratio_four_fifths(adult_preds: dict[str, Any]) -> None:
@@ -518,7 +527,7 @@ def test_a_model_that_penalises_one_group_fails(tmp_path: Path) -> None:
         r = got[name]
         assert r.status == "fail", r.message
         assert "'a' (" in r.message and "'b' (0.0000" in r.message
-        assert "exceeds max_difference 0.1" in r.message
+        assert "is above max_difference 0.1" in r.message
         assert "allowed by max_regression 0.02" in r.message
         assert r.delta < -0.3
     assert "positives of 400 rows" in got["g::true_positive_rate"].message
@@ -947,7 +956,7 @@ def test_gate_blocks_a_model_that_penalises_women(pytester: pytest.Pytester,
         "suites/adult.yaml::bias::sex::selection_rate FAILED*",
         "suites/adult.yaml::bias::sex&race::selection_rate FAILED*",
         "*selection_rate gap 0.* between 'Male' (0.*, n=10,860) and 'Female' (0.0000, "
-        "n=5,421)*exceeds max_difference 0.25*",
+        "n=5,421)*is above max_difference 0.25*",
     ])
     assert "Traceback" not in out
     assert result.ret == 1

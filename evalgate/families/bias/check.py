@@ -57,7 +57,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from typing import Any
 
 import numpy as np
@@ -66,7 +66,8 @@ from ...errors import EvalgateError, StatsError
 from ...spec import Suite
 from ...stats import Interval, z_of
 from ...stats.gaps import Gap, gap, gap_comparison
-from ..base import CheckPlan, CheckResult, EvalContext, Status, error_result
+from ..base import CheckPlan, CheckResult, EvalContext, error_result
+from ..judge import MORE_ROWS, Clauses, compare, delta_text, limit_clause, no_champion, percent
 from .groups import Groups, group_rows, reference_group, show
 from .resample import cells_replicates, regression_replicates
 from .spec import BiasMetric, BiasSpec, Grouping, components
@@ -224,16 +225,16 @@ def evaluate(ctx: EvalContext, spec: BiasSpec, grouping: Grouping, metric: BiasM
     value = _statistic(judged["candidate"].gap, s.statistic)
     if not math.isfinite(value):
         raise StatsError(f"the {metric.name} gap is undefined on this data")
-    verdicts = _judge_values(s, gaps["candidate"], judged["candidate"].gap)
+    clauses = _judge_values(s, gaps["candidate"], judged["candidate"].gap)
     champion_value = None
     delta: Interval | None = None
     if metric.max_regression is not None and ctx.champion is None:
-        verdicts.notes.append(f"comparison with the champion skipped: {ctx.no_champion_reason}")
+        no_champion(clauses, ctx.no_champion_reason)
     if s.compares:
         champion_value = _statistic(judged["champion"].gap, s.statistic)
         delta = _delta(s, dis, judged, eligible, ref, details["n"])
-        _judge_regression(s, verdicts, delta, value, champion_value, details)
-    return _result(s, verdicts, reasons, details, value, champion_value, delta)
+        _judge_regression(s, clauses, delta, value, champion_value, details)
+    return _result(s, clauses, reasons, details, value, champion_value, delta)
 
 
 def _statistic(g: Gap, statistic: str) -> float:
@@ -311,87 +312,65 @@ def _delta(s: Subject, dis: Disaggregated, judged: dict[str, Judged], eligible: 
 
 # --------------------------------------------------------------------------- judging
 
-
-@dataclass
-class Verdicts:
-    """Each threshold's clause in order, the kinds of the failing ones, and remarks."""
-
-    lead: str | None = None
-    clauses: list[str] = field(default_factory=list)
-    failed: list[str] = field(default_factory=list)
-    notes: list[str] = field(default_factory=list)
-
-    def add(self, ok: bool, text: str, kind: str) -> None:
-        self.clauses.append(text)
-        if not ok:
-            self.failed.append(kind)
+#: what to do when the candidate's gap is beyond a bound, or wider than the champion's
+VALUE_ADVICE = ("The candidate treats these groups differently beyond the suite's bound; "
+                "retrain (e.g. rebalance or constrain it) or revise the threshold.")
+REGRESSION_ADVICE = ("The candidate treats these groups less equally than the champion on the "
+                     "same rows; keep the champion or retrain.")
 
 
-def _judge_values(s: Subject, cg: dict[str, Any], g: Gap) -> Verdicts:
+def _judge_values(s: Subject, cg: dict[str, Any], g: Gap) -> Clauses:
     """The candidate's gap against ``max_difference`` and ``min_ratio`` (a metric with
-    neither leads its message with its gap)."""
-    metric, pct = s.metric, _pct(s.confidence)
-    out = Verdicts()
+    neither shows its gap first)."""
+    metric, pct = s.metric, percent(s.confidence)
+    clauses = Clauses()
     if metric.max_difference is None and metric.min_ratio is None:
-        out.lead = _describe(cg, s.statistic, pct)
+        lead = _describe(cg, s.statistic, pct)
         if not metric.judged:
-            out.lead += f" (informational: no threshold is set for {metric.name})"
+            lead += f" (informational: no threshold is set for {metric.name})"
+        clauses.info.append(lead)
     if metric.max_difference is not None:
-        ok = float(g.difference) <= metric.max_difference
-        out.add(ok, f"{_describe(cg, 'difference', pct)} {'≤' if ok else 'exceeds'} "
-                    f"max_difference {metric.max_difference:g}", "value")
+        limit_clause(clauses, float(g.difference), key="max_difference",
+                     limit=metric.max_difference, upper=True,
+                     text=_describe(cg, "difference", pct))
     if metric.min_ratio is not None:
-        ok = float(g.ratio) >= metric.min_ratio
-        out.add(ok, f"{_describe(cg, 'ratio', pct)} {'≥' if ok else 'is below'} min_ratio "
-                    f"{metric.min_ratio:g}", "value")
-    return out
+        limit_clause(clauses, float(g.ratio), key="min_ratio", limit=metric.min_ratio,
+                     upper=False, text=_describe(cg, "ratio", pct))
+    return clauses
 
 
-def _judge_regression(s: Subject, verdicts: Verdicts, delta: Interval, value: float,
+def _judge_regression(s: Subject, clauses: Clauses, delta: Interval, value: float,
                       champion: float, details: dict[str, Any]) -> None:
-    """Whether ``max_regression`` holds, by the lower bound of Δ."""
+    """Whether ``max_regression`` holds, by the lower bound of Δ (positive = fairer)."""
     margin = s.metric.max_regression
-    assert margin is not None and delta.lower is not None
+    assert margin is not None
     orient = ("champion gap − candidate gap" if s.statistic == "difference"
               else "candidate ratio − champion ratio")
-    head = (f"Δ vs champion = {delta.estimate:+.4f} ({orient}, positive = candidate fairer; "
-            f"candidate {value:.4f}, champion {champion:.4f}), one-sided "
-            f"{_pct(s.confidence)} lower bound {delta.lower:+.4f}")
-    if delta.lower >= -margin:
-        verdicts.add(True, f"{head} ≥ {-margin:+g} (max_regression {margin:g})", "regression")
-        return
-    text = f"{head} < {-margin:+g} allowed by max_regression {margin:g}"
-    if delta.estimate >= -margin:
-        rows = delta.rows_to_resolve(margin)
-        text += (" — inconclusive: the point estimate is within the margin but the data are "
-                 "too few to rule out a larger loss of fairness")
-        if rows is not None:
-            details["rows_to_resolve_max_regression"] = rows
-            text += f" (about {rows:,} rows would resolve it at this effect size)"
-    verdicts.add(False, text,
-                 "inconclusive" if delta.estimate >= -margin else "regression")
+    head = delta_text(delta, s.confidence, detail=(
+        f"{orient}, positive = candidate fairer; candidate {value:.4f}, champion "
+        f"{champion:.4f}"))
+    compare(clauses, delta, key="max_regression", margin=margin, head=head, details=details,
+            larger="a larger loss of fairness")
 
 
-def _result(s: Subject, verdicts: Verdicts, reasons: list[str | None],
+def _advice(clauses: Clauses) -> str:
+    """What to do, by the kinds of failure."""
+    if "value" in clauses.kinds:
+        return VALUE_ADVICE
+    if "regression" in clauses.kinds:
+        return REGRESSION_ADVICE
+    return MORE_ROWS
+
+
+def _result(s: Subject, clauses: Clauses, reasons: list[str | None],
             details: dict[str, Any], value: float, champion_value: float | None,
             delta: Interval | None) -> CheckResult:
-    status: Status
-    if verdicts.failed:
-        status = "fail"
-    elif verdicts.clauses or not s.metric.judged:
-        status = "pass"
-    else:
-        status = "skip"
-    lines = ([verdicts.lead] if verdicts.lead else []) + verdicts.clauses + verdicts.notes
     title = s.title
     if len(s.comps) > 1:
         title += f" (the worse of {' and '.join(s.comps)})"
-    message = f"{title}: " + "; ".join(lines)
     left_text = _left_out_text(s.groups, reasons)
-    if left_text:
-        message += f"; left out: {left_text}"
-    if status == "fail":
-        message += ". " + _advice(verdicts.failed)
+    message = clauses.message(lead=title, advice=_advice(clauses),
+                              tail=f"left out: {left_text}" if left_text else "")
     cg = details["gap"]["candidate"]
     key = "difference_ci" if s.statistic == "difference" else "ratio_ci"
     if delta is not None:
@@ -403,25 +382,10 @@ def _result(s: Subject, verdicts: Verdicts, reasons: list[str | None],
     details["candidate_ci"] = cg[key]
     details["candidate_method"] = method_name if delta is None else cg["method"]
     details["informational"] = not s.metric.judged
-    return CheckResult(status=status, message=message, candidate=value,
-                       champion=champion_value,
+    return CheckResult(status=clauses.status(informational=not s.metric.judged),
+                       message=message, candidate=value, champion=champion_value,
                        delta=delta.estimate if delta is not None else None, ci=ci,
                        method=method_name, details=details, **_base(s))
-
-
-def _pct(conf: float) -> str:
-    return f"{conf:.0%}" if conf * 100 == int(conf * 100) else f"{conf:.1%}"
-
-
-def _advice(failed: list[str]) -> str:
-    """What to do, by the kinds of failure: ``value``, ``regression``, ``inconclusive``."""
-    if "value" in failed:
-        return ("The candidate treats these groups differently beyond the suite's bound; "
-                "retrain (e.g. rebalance or constrain it) or revise the threshold.")
-    if "regression" in failed:
-        return ("The candidate treats these groups less equally than the champion on the same "
-                "rows; keep the champion or retrain.")
-    return "Evaluate on more rows, or accept a larger margin if that is the intent."
 
 
 # --------------------------------------------------------------------------- texts and details
