@@ -63,11 +63,13 @@ from typing import Any
 import numpy as np
 
 from ...errors import EvalgateError, StatsError
+from ...metrics import Per
 from ...spec import Suite
 from ...stats import Interval, z_of
 from ...stats.gaps import Gap, gap, gap_comparison
 from ..base import CheckPlan, CheckResult, EvalContext, error_result
 from ..judge import MORE_ROWS, Clauses, compare, delta_text, limit_clause, no_champion, percent
+from .details import BiasDetails, End, Gaps, ModelGap, Statistic, group_table, model_gap
 from .groups import Groups, group_rows, reference_group, show
 from .resample import cells_replicates, regression_replicates
 from .spec import BiasMetric, BiasSpec, Grouping, components
@@ -75,13 +77,10 @@ from .tables import (
     Disaggregated,
     Prepared,
     Table,
-    difference_ci,
     disaggregate,
-    finite,
     left_out,
     prepare,
     rate_of,
-    ratio_ci,
 )
 
 FAMILY = "bias"
@@ -168,7 +167,7 @@ class Subject:
         return self.prepared.task == "regression"
 
     @property
-    def statistic(self) -> str:
+    def statistic(self) -> Statistic:
         """The gap statistic judged against the champion: the ratio when ``min_ratio`` is the
         only value threshold, else the difference."""
         m = self.metric
@@ -184,7 +183,7 @@ class Subject:
         return self.prepared.models if self.compares else self.prepared.models[:1]
 
     @property
-    def per(self) -> list[str]:
+    def per(self) -> list[Per]:
         """What each component's denominator counts."""
         if self.regression:
             return ["rows"] * len(self.comps)
@@ -214,26 +213,28 @@ def evaluate(ctx: EvalContext, spec: BiasSpec, grouping: Grouping, metric: BiasM
                        min_denominator=spec.min_denominator)
     eligible = np.array([r is None for r in reasons], dtype=bool)
     ref = reference_group(spec, grouping, groups, ctx.data)
-    details = _facts(s, dis, reasons, eligible, ref)
-    undecided = _undecided(s, reasons, eligible, ref, details)
+    facts = _facts(s, dis, reasons, eligible, ref)
+    undecided = _undecided(s, reasons, eligible, ref, facts)
     if undecided is not None:
         return undecided
     judged = {m: Judged(t, gap([tb.value for tb in t], eligible, ref))
               for m, t in dis.tables.items()}
-    gaps = {m: _gap_details(j, s) for m, j in judged.items()}
-    details["gap"] = gaps
+    gaps = Gaps(**{m: model_gap(j.tables, j.gap, groups, s.comps, s.per, s.z, s.regression)
+                   for m, j in judged.items()})
     value = _statistic(judged["candidate"].gap, s.statistic)
     if not math.isfinite(value):
         raise StatsError(f"the {metric.name} gap is undefined on this data")
-    clauses = _judge_values(s, gaps["candidate"], judged["candidate"].gap)
+    clauses = _judge_values(s, gaps.candidate, judged["candidate"].gap)
     champion_value = None
     delta: Interval | None = None
+    found: dict[str, Any] = {}  # what the comparison adds to the details
     if metric.max_regression is not None and ctx.champion is None:
         no_champion(clauses, ctx.no_champion_reason)
     if s.compares:
         champion_value = _statistic(judged["champion"].gap, s.statistic)
-        delta = _delta(s, dis, judged, eligible, ref, details["n"])
-        _judge_regression(s, clauses, delta, value, champion_value, details)
+        delta = _delta(s, dis, judged, eligible, ref, facts.n)
+        _judge_regression(s, clauses, delta, value, champion_value, found)
+    details = replace(facts, gap=gaps, **found)
     return _result(s, clauses, reasons, details, value, champion_value, delta)
 
 
@@ -249,21 +250,20 @@ def _base(s: Subject) -> dict[str, Any]:
 
 
 def _facts(s: Subject, dis: Disaggregated, reasons: list[str | None], eligible: np.ndarray,
-           ref: int | None) -> dict[str, Any]:
+           ref: int | None) -> BiasDetails:
     """The details known before any gap: the grouping, the metric, the per-group table."""
-    return {
-        "grouping": s.grouping.name, "columns": list(s.grouping.columns),
-        "metric": s.metric.name, "components": list(s.comps), "statistic": s.statistic,
-        "reference": None if ref is None else s.groups.labels[ref],
-        "min_group_size": s.spec.min_group_size, "min_denominator": s.spec.min_denominator,
-        "n": int(s.groups.count[eligible].sum()),
-        "groups": _group_rows(s.groups, s.comps, dis.tables, dis.positives, reasons,
-                              s.prepared.models),
-    }
+    return BiasDetails(
+        grouping=s.grouping.name, columns=s.grouping.columns, metric=s.metric.name,
+        components=s.comps, statistic=s.statistic,
+        reference=None if ref is None else s.groups.labels[ref],
+        min_group_size=s.spec.min_group_size, min_denominator=s.spec.min_denominator,
+        n=int(s.groups.count[eligible].sum()),
+        groups=group_table(s.groups, s.comps, dis.tables, dis.positives, reasons),
+        informational=not s.metric.judged)
 
 
 def _undecided(s: Subject, reasons: list[str | None], eligible: np.ndarray, ref: int | None,
-               details: dict[str, Any]) -> CheckResult | None:
+               details: BiasDetails) -> CheckResult | None:
     """The result of a check no gap can decide: a single group in the data (an inconclusive
     fail), or fewer than two groups judged, or a reference group left out (a skip)."""
     groups, name = s.groups, s.grouping.name
@@ -319,7 +319,7 @@ REGRESSION_ADVICE = ("The candidate treats these groups less equally than the ch
                      "same rows; keep the champion or retrain.")
 
 
-def _judge_values(s: Subject, cg: dict[str, Any], g: Gap) -> Clauses:
+def _judge_values(s: Subject, cg: ModelGap, g: Gap) -> Clauses:
     """The candidate's gap against ``max_difference`` and ``min_ratio`` (a metric with
     neither shows its gap first)."""
     metric, pct = s.metric, percent(s.confidence)
@@ -340,7 +340,7 @@ def _judge_values(s: Subject, cg: dict[str, Any], g: Gap) -> Clauses:
 
 
 def _judge_regression(s: Subject, clauses: Clauses, delta: Interval, value: float,
-                      champion: float, details: dict[str, Any]) -> None:
+                      champion: float, found: dict[str, Any]) -> None:
     """Whether ``max_regression`` holds, by the lower bound of Δ (positive = fairer)."""
     margin = s.metric.max_regression
     assert margin is not None
@@ -349,7 +349,7 @@ def _judge_regression(s: Subject, clauses: Clauses, delta: Interval, value: floa
     head = delta_text(delta, s.confidence, detail=(
         f"{orient}, positive = candidate fairer; candidate {value:.4f}, champion "
         f"{champion:.4f}"))
-    compare(clauses, delta, key="max_regression", margin=margin, head=head, details=details,
+    compare(clauses, delta, key="max_regression", margin=margin, head=head, details=found,
             larger="a larger loss of fairness")
 
 
@@ -362,55 +362,55 @@ def _advice(clauses: Clauses) -> str:
     return MORE_ROWS
 
 
-def _result(s: Subject, clauses: Clauses, reasons: list[str | None],
-            details: dict[str, Any], value: float, champion_value: float | None,
-            delta: Interval | None) -> CheckResult:
+def _result(s: Subject, clauses: Clauses, reasons: list[str | None], details: BiasDetails,
+            value: float, champion_value: float | None, delta: Interval | None) -> CheckResult:
+    """The result of a check whose gaps were measured: ``ci`` and ``method`` are Δ's when
+    compared with the champion, else the candidate's gap statistic's on its bad side."""
     title = s.title
     if len(s.comps) > 1:
         title += f" (the worse of {' and '.join(s.comps)})"
     left_text = _left_out_text(s.groups, reasons)
     message = clauses.message(lead=title, advice=_advice(clauses),
                               tail=f"left out: {left_text}" if left_text else "")
-    cg = details["gap"]["candidate"]
-    key = "difference_ci" if s.statistic == "difference" else "ratio_ci"
+    assert details.gap is not None
+    cg = details.gap.candidate
+    own = cg.ci(s.statistic)
+    ci: tuple[float | None, float | None]
     if delta is not None:
-        ci: tuple[float | None, float | None] = (delta.lower, None)
-        method_name = delta.method
+        ci, method = (delta.lower, None), delta.method
     else:
-        ci = (None, cg[key][1]) if s.statistic == "difference" else (cg[key][0], None)
-        method_name = cg["method" if s.statistic == "difference" else "ratio_method"]
-    details["candidate_ci"] = cg[key]
-    details["candidate_method"] = method_name if delta is None else cg["method"]
-    details["informational"] = not s.metric.judged
+        ci = (None, own[1]) if s.statistic == "difference" else (own[0], None)
+        method = cg.method_of(s.statistic)
+    details = replace(details, candidate_ci=own,
+                      candidate_method=method if delta is None else cg.method)
     return CheckResult(status=clauses.status(informational=not s.metric.judged),
                        message=message, candidate=value, champion=champion_value,
                        delta=delta.estimate if delta is not None else None, ci=ci,
-                       method=method_name, details=details, **_base(s))
+                       method=method, details=details, **_base(s))
 
 
 # --------------------------------------------------------------------------- texts and details
 
 
-def _describe(g: dict[str, Any], statistic: str, pct: str) -> str:
+def _describe(g: ModelGap, statistic: Statistic, pct: str) -> str:
     """A gap in words: its value, the groups at its ends, and its bound."""
-    ends = g[f"{statistic}_ends"]
-    hi, lo = ends["high"], ends["low"]
-    comp = ends["metric"]
-
-    def side(e: dict[str, Any]) -> str:
-        counts = f"n={e['count']:,}"
-        if e["per"] != "rows":
-            counts = f"{e['denominator']:,} {e['per']} of {e['count']:,} rows"
-        return f"{show(e['group'])} ({_num(e['value'])}, {counts})"
-
     if statistic == "difference":
-        bound = g["difference_ci"][1]
+        ends, bound = g.difference_ends, g.difference_ci[1]
         bound_text = f", {pct} upper bound {_num(bound)}" if bound is not None else ""
-        return (f"{comp} gap {_num(g['difference'])} between {side(hi)} and {side(lo)}"
-                f"{bound_text}")
-    bound = g["ratio_ci"][0]
+        return (f"{ends.metric} gap {_num(g.difference)} between {_side(ends.high)} and "
+                f"{_side(ends.low)}{bound_text}")
+    ends, bound = g.ratio_ends, g.ratio_ci[0]
     bound_text = f", {pct} lower bound {_num(bound)}" if bound is not None else ""
-    return f"{comp} ratio {_num(g['ratio'])}: {side(lo)} over {side(hi)}{bound_text}"
+    return (f"{ends.metric} ratio {_num(g.ratio)}: {_side(ends.low)} over {_side(ends.high)}"
+            f"{bound_text}")
+
+
+def _side(e: End) -> str:
+    """One end of a gap in words: the group, its value, its rows."""
+    counts = f"n={e.count:,}"
+    if e.per != "rows":
+        counts = f"{e.denominator:,} {e.per} of {e.count:,} rows"
+    return f"{show(e.group)} ({_num(e.value)}, {counts})"
 
 
 def _num(x: float | None) -> str:
@@ -424,56 +424,3 @@ def _left_out_text(groups: Groups, reasons: list[str | None], limit: int = 5) ->
     if len(left) > limit:
         shown.append(f"… {len(left) - limit} more (see details)")
     return ", ".join(shown)
-
-
-def _group_rows(groups: Groups, comps: Sequence[str], tables: dict[str, list[Table]],
-                positives: np.ndarray | None, reasons: list[str | None],
-                models: Sequence[str]) -> list[dict[str, Any]]:
-    """The per-group table, long format: one row per (group, component metric)."""
-    rows = []
-    for g in range(groups.size):
-        for ci, comp in enumerate(comps):
-            row: dict[str, Any] = {
-                "group": groups.labels[g], "key": list(groups.keys[g]), "metric": comp,
-                "count": int(groups.count[g]),
-                "positives": None if positives is None else int(positives[g]),
-                "left_out": reasons[g],
-            }
-            for m in ("candidate", "champion"):
-                if m not in models:
-                    row[m] = None
-                    continue
-                t = tables[m][ci]
-                row[m] = {"value": finite(t.value[g]),
-                          "ci": [finite(t.lower[g]), finite(t.upper[g])],
-                          "denominator": int(t.den[g]),
-                          "numerator": None if t.num is None else int(t.num[g])}
-            rows.append(row)
-    return rows
-
-
-def _gap_details(j: Judged, s: Subject) -> dict[str, Any]:
-    """One model's gap: its difference and ratio, the groups at their ends, intervals."""
-    gp, groups, per = j.gap, s.groups, s.per
-    assert gp.diff_ends is not None and gp.ratio_ends is not None
-    out: dict[str, Any] = {"difference": finite(gp.difference), "ratio": finite(gp.ratio)}
-    for stat, ends in (("difference", gp.diff_ends), ("ratio", gp.ratio_ends)):
-        c, hi, lo = ends
-        t = j.tables[c]
-        out[f"{stat}_ends"] = {"metric": s.comps[c], "high": _end(groups, t, hi, per[c]),
-                               "low": _end(groups, t, lo, per[c])}
-        if not (np.isfinite(t.value[hi]) and np.isfinite(t.value[lo])):
-            out[f"{stat}_ci"] = [None, None]
-        elif stat == "difference":
-            out["difference_ci"] = list(difference_ci(t, hi, lo, s.z, s.regression))
-        else:
-            out["ratio_ci"] = list(ratio_ci(t, hi, lo, s.z, s.regression))
-    out["method"] = "normal" if s.regression else "newcombe"
-    out["ratio_method"] = "delta-log" if s.regression else "mover-r-wilson"
-    return out
-
-
-def _end(groups: Groups, t: Table, g: int, per: str) -> dict[str, Any]:
-    """One group at an end of a gap."""
-    return {"group": groups.labels[g], "value": finite(t.value[g]), "count": int(groups.count[g]),
-            "denominator": int(t.den[g]), "per": per}

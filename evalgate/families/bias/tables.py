@@ -226,8 +226,10 @@ def ratio_ci(t: Table, hi: int, lo: int, z: float,
     if p2 <= 0:
         return None, None
     if not regression:
-        return mover_ratio(p1, float(t.lower[lo]), float(t.upper[lo]),
-                           p2, float(t.lower[hi]), float(t.upper[hi]))
+        lower, upper = mover_ratio(p1, float(t.lower[lo]), float(t.upper[lo]),
+                                   p2, float(t.lower[hi]), float(t.upper[hi]))
+        return (None if lower is None else finite(lower)), (None if upper is None
+                                                             else finite(upper))
     assert t.se is not None
     if p1 <= 0:
         return 0.0, None
