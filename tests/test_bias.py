@@ -19,13 +19,20 @@ from onnx import TensorProto, helper
 import evalgate.families.bias.check as bias  # noqa: F401 - loaded before pytester's inner runs
 import evalgate.families.bias.spec  # noqa: F401
 from conftest import CANDIDATE, CHAMPION, read_verdict, suite_text
+from evalgate.cli import main
 from evalgate.data import Dataset, encode_target, load_dataset
 from evalgate.errors import SpecError
 from evalgate.families import EvalContext, load_suite
-from evalgate.families.bias.check import show
+from evalgate.families.bias import FAMILY as BIAS_FAMILY
+from evalgate.families.bias.details import BiasDetails, GroupRow, ModelGap
+from evalgate.families.bias.groups import show
+from evalgate.families.bias.resample import cells_replicates
 from evalgate.families.bias.spec import BiasSpec, Grouping
+from evalgate.families.bias.tables import Prepared
 from evalgate.models import load_model
 from evalgate.models.predictions import Predictions, canonical
+from evalgate.records import MALFORMED
+from evalgate.report import render
 from evalgate.spec import Suite
 from evalgate.stats import mover_ratio, newcombe, wilson, z_of
 from evalgate.stats.gaps import gap
@@ -363,37 +370,38 @@ def test_adult_numbers_equal_fairlearn(adult_preds: dict[str, Any]) -> None:
         for metric in RATE_METRICS:
             r = got[f"{grouping}::{metric}"]
             assert r.status == "pass" and "informational" in r.message
-            rows = r.details["groups"]
+            rows = r.details.groups
             assert len(rows) == len(by_group)
             for row in rows:
-                assert row["left_out"] is None
-                key = tuple(row["key"]) if len(columns) > 1 else row["key"][0]
-                assert row["count"] == by_group.loc[key, "count"]
-                assert row[role]["value"] == pytest.approx(by_group.loc[key, metric], abs=1e-12)
+                assert row.left_out is None
+                key = tuple(row.key) if len(columns) > 1 else row.key[0]
+                assert row.count == by_group.loc[key, "count"]
+                assert getattr(row, role).value == pytest.approx(by_group.loc[key, metric],
+                                                                 abs=1e-12)
                 rows_of = np.all([frame[c].to_numpy() == k
-                                  for c, k in zip(columns, row["key"])], axis=0)
-                assert row["positives"] == int(y[rows_of].sum())
-            gap_ = r.details["gap"][role]
-            assert gap_["difference"] == pytest.approx(difference[metric], abs=1e-12)
-            assert gap_["ratio"] == pytest.approx(ratio[metric], abs=1e-12)
-        dp = got[f"{grouping}::demographic_parity"].details["gap"][role]
-        eo = got[f"{grouping}::equalized_odds"].details["gap"][role]
-        assert dp["difference"] == pytest.approx(difference["selection_rate"], abs=1e-12)
-        assert eo["difference"] == pytest.approx(
+                                  for c, k in zip(columns, row.key)], axis=0)
+                assert row.positives == int(y[rows_of].sum())
+            gap_ = getattr(r.details.gap, role)
+            assert gap_.difference == pytest.approx(difference[metric], abs=1e-12)
+            assert gap_.ratio == pytest.approx(ratio[metric], abs=1e-12)
+        dp = getattr(got[f"{grouping}::demographic_parity"].details.gap, role)
+        eo = getattr(got[f"{grouping}::equalized_odds"].details.gap, role)
+        assert dp.difference == pytest.approx(difference["selection_rate"], abs=1e-12)
+        assert eo.difference == pytest.approx(
             max(difference["true_positive_rate"], difference["false_positive_rate"]), abs=1e-12)
-        assert eo["ratio"] == pytest.approx(
+        assert eo.ratio == pytest.approx(
             min(ratio["true_positive_rate"], ratio["false_positive_rate"]), abs=1e-12)
     sf = frame[["sex", "race"]]
     pred = adult_preds["candidate"].label
-    dp = got["sex&race::demographic_parity"].details["gap"]["candidate"]
-    eo = got["sex&race::equalized_odds"].details["gap"]["candidate"]
-    assert dp["difference"] == pytest.approx(
+    dp = got["sex&race::demographic_parity"].details.gap.candidate
+    eo = got["sex&race::equalized_odds"].details.gap.candidate
+    assert dp.difference == pytest.approx(
         fm.demographic_parity_difference(y, pred, sensitive_features=sf), abs=1e-12)
-    assert dp["ratio"] == pytest.approx(
+    assert dp.ratio == pytest.approx(
         fm.demographic_parity_ratio(y, pred, sensitive_features=sf), abs=1e-12)
-    assert eo["difference"] == pytest.approx(
+    assert eo.difference == pytest.approx(
         fm.equalized_odds_difference(y, pred, sensitive_features=sf), abs=1e-12)
-    assert eo["ratio"] == pytest.approx(
+    assert eo.ratio == pytest.approx(
         fm.equalized_odds_ratio(y, pred, sensitive_features=sf), abs=1e-12)
 
 
@@ -413,13 +421,22 @@ def test_adult_interval_and_failure_text(adult_preds: dict[str, Any]) -> None:
     lo, hi = confint_proportions_2indep(hi_x, male.sum(), lo_x, female.sum(), method="newcomb",
                                         compare="diff", alpha=0.1)
     assert r.ci == (None, pytest.approx(hi))
-    assert r.details["candidate_ci"] == [pytest.approx(lo), pytest.approx(hi)]
+    assert r.details.candidate_ci == (pytest.approx(lo), pytest.approx(hi))
     assert r.method == "newcombe"
     for text in ("'Male' (0.2585, n=10,860)", "'Female' (0.0869, n=5,421)",
-                 "exceeds max_difference 0.1", "95% upper bound", "retrain"):
+                 "is above max_difference 0.1", "95% upper bound", "retrain"):
         assert text in r.message, r.message
     assert r.threshold == {"max_difference": 0.1}
     json.dumps(r.as_dict())  # the per-group table is plain JSON
+
+
+@pytest.mark.parametrize(("confidence", "shown"), [(0.975, "97.5%"), (0.9975, "99.75%")])
+def test_the_confidence_is_written_as_given(tmp_path: Path, confidence: float,
+                                            shown: str) -> None:
+    frame = two_groups()
+    r = results(tmp_path, "metrics: [selection_rate]\nmax_difference: 0.5\n", frame,
+                frame["y"].to_numpy(), extra=f"confidence: {confidence}\n")["g::selection_rate"]
+    assert f", {shown} upper bound" in r.message, r.message
 
 
 def test_adult_min_ratio_four_fifths(adult_preds: dict[str, Any]) -> None:
@@ -442,15 +459,15 @@ def test_adult_reference_group(adult_preds: dict[str, Any]) -> None:
         metrics: [selection_rate]
         """, champion=False)
     r = got["race::selection_rate"]
-    rows = {row["group"]: row for row in r.details["groups"]}
-    white = rows["White"]["candidate"]["value"]
-    kept = [row["candidate"]["value"] for row in rows.values() if row["left_out"] is None]
-    assert r.details["reference"] == "White"
+    rows = {row.group: row for row in r.details.groups}
+    white = rows["White"].candidate.value
+    kept = [row.candidate.value for row in rows.values() if row.left_out is None]
+    assert r.details.reference == "White"
     assert r.candidate == pytest.approx(max(abs(v - white) for v in kept))
-    assert rows["Other"]["left_out"] == "135 rows < min_group_size 140"
+    assert rows["Other"].left_out == "135 rows < min_group_size 140"
     assert len(kept) == 4
-    ends = r.details["gap"]["candidate"]["difference_ends"]
-    assert "White" in (ends["high"]["group"], ends["low"]["group"])
+    ends = r.details.gap.candidate.difference_ends
+    assert "White" in (ends.high.group, ends.low.group)
 
 
 def test_adult_unknown_reference_is_an_error_with_did_you_mean(adult_preds: dict[str, Any]
@@ -481,8 +498,8 @@ def test_adult_champion_comparison_is_paired_and_deterministic(adult_preds: dict
         assert r.ci[0] is not None and r.ci[0] <= r.delta and r.ci[1] is None
         assert again[name].ci == r.ci  # same seed and id → same numbers
         assert r.threshold == {"max_regression": 0.02}
-        champ_rows = [row["champion"] for row in r.details["groups"]]
-        assert all(c is not None and c["value"] is not None for c in champ_rows)
+        champ_rows = [row.champion for row in r.details.groups]
+        assert all(c is not None and c.value is not None for c in champ_rows)
 
 
 def test_adult_without_champion_the_comparison_is_skipped(adult_preds: dict[str, Any]) -> None:
@@ -516,7 +533,7 @@ def test_a_model_that_penalises_one_group_fails(tmp_path: Path) -> None:
         r = got[name]
         assert r.status == "fail", r.message
         assert "'a' (" in r.message and "'b' (0.0000" in r.message
-        assert "exceeds max_difference 0.1" in r.message
+        assert "is above max_difference 0.1" in r.message
         assert "allowed by max_regression 0.02" in r.message
         assert r.delta < -0.3
     assert "positives of 400 rows" in got["g::true_positive_rate"].message
@@ -600,7 +617,7 @@ def test_less_fair_within_noise_is_inconclusive_with_rows_to_resolve(tmp_path: P
     assert -0.05 < r.delta < 0 and r.ci[0] < -0.05
     assert r.status == "fail" and "— inconclusive: the point estimate is within the margin" \
         in r.message
-    assert r.details["rows_to_resolve_max_regression"] > len(frame)
+    assert r.details.rows_to_resolve_max_regression > len(frame)
     assert r.message.endswith("Evaluate on more rows, or accept a larger margin if that is "
                               "the intent.")
 
@@ -612,11 +629,11 @@ def test_tiny_groups_are_listed_with_the_reason_and_left_out(tmp_path: Path) -> 
     got = results(tmp_path, "metrics: [selection_rate]\n", frame, y)
     r = got["g::selection_rate"]
     assert r.status == "pass"
-    rows = {row["group"]: row for row in r.details["groups"]}
-    assert rows["tiny"]["left_out"] == "5 rows < min_group_size 30"
-    assert rows["tiny"]["count"] == 5 and rows["tiny"]["candidate"]["value"] == 0.6
+    rows = {row.group: row for row in r.details.groups}
+    assert rows["tiny"].left_out == "5 rows < min_group_size 30"
+    assert rows["tiny"].count == 5 and rows["tiny"].candidate.value == 0.6
     assert "left out: 'tiny' (5 rows < min_group_size 30)" in r.message
-    assert r.details["n"] == 800  # the rows of the groups judged
+    assert r.details.n == 800  # the rows of the groups judged
 
 
 def test_too_few_positives_leave_a_group_out_of_a_rate(tmp_path: Path) -> None:
@@ -645,14 +662,14 @@ def test_empty_groups_of_a_categorical_column_and_of_bins(tmp_path: Path) -> Non
         bins: {age: [30, 40, 60]}
         metrics: [accuracy]
         """, frame, y, sensitive="[g, age]")
-    rows = {row["group"]: row for row in got["g::accuracy"].details["groups"]}
+    rows = {row.group: row for row in got["g::accuracy"].details.groups}
     assert list(rows) == ["a", "b", "never"]
-    assert rows["never"]["count"] == 0 and rows["never"]["left_out"] == "no rows"
-    assert rows["never"]["candidate"]["value"] is None
+    assert rows["never"].count == 0 and rows["never"].left_out == "no rows"
+    assert rows["never"].candidate.value is None
     age = got["age::accuracy"]
-    assert [row["group"] for row in age.details["groups"]] == ["< 30", "[30, 40)", "[40, 60)",
+    assert [row.group for row in age.details.groups] == ["< 30", "[30, 40)", "[40, 60)",
                                                               "≥ 60"]
-    assert [row["count"] for row in age.details["groups"]] == [400, 0, 400, 0]
+    assert [row.count for row in age.details.groups] == [400, 0, 400, 0]
     assert age.status == "pass"
 
 
@@ -667,12 +684,12 @@ def test_missing_values_form_their_own_group(tmp_path: Path) -> None:
         groups: [g, num, [g, num]]
         metrics: [selection_rate]
         """, frame, y, sensitive="[g, num]")
-    rows = got["g::selection_rate"].details["groups"]
-    assert [(row["group"], row["count"]) for row in rows] == [
+    rows = got["g::selection_rate"].details.groups
+    assert [(row.group, row.count) for row in rows] == [
         ("a", 350), ("b", 400), ("(missing)", 50)]
-    num = [row["group"] for row in got["num::selection_rate"].details["groups"]]
+    num = [row.group for row in got["num::selection_rate"].details.groups]
     assert num == ["0", "1", "2", "(missing)"]  # 1.0 reads as 1
-    inter = [row["group"] for row in got["g&num::selection_rate"].details["groups"]]
+    inter = [row.group for row in got["g&num::selection_rate"].details.groups]
     assert "(missing) & (missing)" in inter and "a & 0" in inter
     assert all(r.status == "pass" for r in got.values())
 
@@ -733,7 +750,7 @@ def test_hostile_group_labels_are_escaped_in_messages_and_raw_in_details(tmp_pat
     assert r.status == "fail"
     assert "\n" not in r.message and "\x1b" not in r.message
     assert repr(evil)[:20] in r.message
-    assert evil in [row["group"] for row in r.details["groups"]]
+    assert evil in [row.group for row in r.details.groups]
 
 
 def test_selected_checks_only_and_the_same_numbers_alone(tmp_path: Path) -> None:
@@ -761,9 +778,9 @@ def test_multiclass_accuracy_per_group(tmp_path: Path) -> None:
     got = results(tmp_path, "max_difference: {accuracy: 0.2}\n", frame, pred, task="multiclass")
     r = got["g::accuracy"]
     assert r.status == "fail" and r.candidate == 1.0
-    assert {row["group"]: row["candidate"]["value"] for row in r.details["groups"]} == {
+    assert {row.group: row.candidate.value for row in r.details.groups} == {
         "a": 1.0, "b": 0.0}
-    assert all(row["positives"] is None for row in r.details["groups"])
+    assert all(row.positives is None for row in r.details.groups)
 
 
 def test_regression_mae_rmse_per_group_and_binned(tmp_path: Path) -> None:
@@ -783,15 +800,15 @@ def test_regression_mae_rmse_per_group_and_binned(tmp_path: Path) -> None:
     mae, rmse = got["age::mae"], got["age::rmse"]
     err = np.asarray(frame["y"]) - cand
     young = np.asarray(frame["age"] < 40)
-    rows = {row["group"]: row for row in mae.details["groups"]}
-    assert rows["< 40"]["candidate"]["value"] == pytest.approx(np.abs(err[young]).mean())
-    assert rows["≥ 40"]["candidate"]["value"] == pytest.approx(np.abs(err[~young]).mean())
-    rrows = {row["group"]: row for row in rmse.details["groups"]}
-    assert rrows["≥ 40"]["candidate"]["value"] == pytest.approx(
+    rows = {row.group: row for row in mae.details.groups}
+    assert rows["< 40"].candidate.value == pytest.approx(np.abs(err[young]).mean())
+    assert rows["≥ 40"].candidate.value == pytest.approx(np.abs(err[~young]).mean())
+    rrows = {row.group: row for row in rmse.details.groups}
+    assert rrows["≥ 40"].candidate.value == pytest.approx(
         np.sqrt((err[~young] ** 2).mean()))
     assert mae.status == "pass" and mae.method == "normal"
-    lo, hi = rows["< 40"]["candidate"]["ci"]
-    assert lo < rows["< 40"]["candidate"]["value"] < hi
+    lo, hi = rows["< 40"].candidate.ci
+    assert lo < rows["< 40"].candidate.value < hi
     # the candidate's error gap (≈ 2 vs 6) is far wider than the champion's (≈ 4 vs 4)
     assert rmse.status == "fail" and rmse.method.startswith("paired-stratified-bootstrap")
     assert rmse.delta < -2
@@ -819,11 +836,11 @@ def test_the_comparison_bootstrap_resamples_within_groups() -> None:
     cand = rng.integers(0, 2, n_a + n_b)
     champ = np.where(rng.random(n_a + n_b) < 0.9, cand, 1 - cand)
     code = np.r_[np.zeros(n_a, dtype=np.int64), np.ones(n_b, dtype=np.int64)]
-    prepared = bias.Prepared("binary", ("candidate", "champion"),
+    prepared = Prepared("binary", ("candidate", "champion"),
                              joint=(2 * y + cand) * 4 + (2 * y + champ), cells=4)
     counts = np.bincount(code * 16 + prepared.joint, minlength=32).reshape(2, 16).astype(float)
-    cand_reps, champ_reps = bias._cells_replicates(counts, np.array([True, True]),
-                                                   ["selection_rate"], rng, prepared, 4000)
+    cand_reps, champ_reps = cells_replicates(counts, np.array([True, True]),
+                                             ["selection_rate"], rng, prepared, 4000)
     rate = np.array([cand[:n_a].mean(), cand[n_a:].mean()])
     np.testing.assert_allclose(cand_reps[0].mean(axis=0), rate, atol=0.01)
     np.testing.assert_allclose(cand_reps[0].var(axis=0), rate * (1 - rate) / [n_a, n_b],
@@ -945,10 +962,93 @@ def test_gate_blocks_a_model_that_penalises_women(pytester: pytest.Pytester,
         "suites/adult.yaml::bias::sex::selection_rate FAILED*",
         "suites/adult.yaml::bias::sex&race::selection_rate FAILED*",
         "*selection_rate gap 0.* between 'Male' (0.*, n=10,860) and 'Female' (0.0000, "
-        "n=5,421)*exceeds max_difference 0.25*",
+        "n=5,421)*is above max_difference 0.25*",
     ])
     assert "Traceback" not in out
     assert result.ret == 1
     assert result.outlines[-1].startswith("evalgate: BLOCK (4 of 4 checks failed)")
     verdict = read_verdict(pytester.path)
     assert verdict["decision"] == "block"
+
+
+# --------------------------------------------------------------------------- typed details
+
+
+def test_details_are_typed_and_round_trip_through_verdict_json(adult_preds: dict[str, Any],
+                                                                tmp_path: Path) -> None:
+    """Every kind of bias result — judged against the champion, informational, skipped, a
+    single group, regression — reads back from its JSON as the very record it wrote."""
+    got = list(adult_run(adult_preds, """\
+        groups: [sex, [sex, race]]
+        metrics: [selection_rate, equalized_odds, precision]
+        max_difference: {selection_rate: 0.25}
+        min_ratio: {precision: 0.8}
+        max_regression: {selection_rate: 0.02, equalized_odds: 0.05}
+        """).values())
+    frame = two_groups(60, 60)
+    rng = np.random.default_rng(0)
+    champ = np.where(rng.random(len(frame)) < 0.8, frame["y"], 1 - frame["y"])
+    cand = champ.copy()
+    cand[np.flatnonzero(frame["g"] == "b")[:2]] ^= 1
+    got += results(tmp_path, "metrics: [accuracy]\nmax_regression: 0.05\nmin_group_size: 10\n",
+                   frame, cand, champ).values()  # inconclusive, with the rows to resolve it
+    got += results(tmp_path, "metrics: [selection_rate]\n", two_groups(10, 12),
+                   np.zeros(22, dtype=int)).values()  # skipped: every group too small
+    assert {r.status for r in got} == {"pass", "fail", "skip"}
+    assert any(r.details.rows_to_resolve_max_regression for r in got)
+    for r in got:
+        assert isinstance(r.details, BiasDetails)
+        assert all(isinstance(row, GroupRow) for row in r.details.groups)
+        data = json.loads(json.dumps(r.as_dict()))
+        assert BiasDetails.from_dict(data["details"]) == r.details, r.id
+        assert BIAS_FAMILY.details_of(data) == r.details, r.id
+        if r.status != "skip":
+            assert isinstance(r.details.gap.candidate, ModelGap)
+            assert r.details.candidate_method is not None
+
+
+def bias_gate(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A gate run of the shipped candidate with bias checks only; the verdict's path."""
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "suites").mkdir()
+    (tmp_path / "suites" / "adult.yaml").write_text(suite_text(checks="""\
+  bias:
+    groups: [sex, race]
+    min_group_size: 500
+    metrics: [selection_rate, true_positive_rate]
+    max_difference: {selection_rate: 0.25}
+    max_regression: 0.06
+"""))
+    main(["run", str(CANDIDATE)])
+    return tmp_path / "reports" / "verdict.json"
+
+
+def test_the_report_draws_bias_charts_from_the_typed_details(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+        capsys: pytest.CaptureFixture[str]) -> None:
+    path = bias_gate(tmp_path, monkeypatch)
+    html = render(json.loads(path.read_text("utf-8")))
+    assert html.count("Gap (candidate): difference") == 4
+    assert "champion: difference" in html
+    assert "<strong>Asian-Pac-Islander</strong> (480 rows &lt; min_group_size 500)" in html
+    assert main(["report", str(path)]) == 0
+
+
+def test_a_renamed_key_in_bias_details_fails_the_report_clearly(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+        capsys: pytest.CaptureFixture[str]) -> None:
+    """Not a report silently without its chart: the field is named, and nothing is written."""
+    path = bias_gate(tmp_path, monkeypatch)
+    doc = json.loads(path.read_text("utf-8"))
+    check = doc["suites"][0]["checks"][0]
+    gap_ = check["details"]["gap"]["candidate"]
+    gap_["diff"] = gap_.pop("difference")
+    path.write_text(json.dumps(doc), encoding="utf-8")
+    (tmp_path / "reports" / "evalgate-report.html").unlink()
+    capsys.readouterr()
+    assert main(["report", str(path)]) == 1
+    err = capsys.readouterr().err
+    assert "VerdictError" in err and MALFORMED in err, err
+    assert f"{check['id']}.details.gap.candidate.diff is not a field" in err, err
+    assert "Traceback" not in err
+    assert not (tmp_path / "reports" / "evalgate-report.html").exists()

@@ -11,12 +11,14 @@ import pytest
 from sklearn import metrics as skm
 
 from evalgate.metrics import (
+    RATE_CELLS,
     REGISTRY,
     TASKS,
     UnknownMetricError,
     confusion,
     get_metric,
     metric_names,
+    rate_metrics,
 )
 
 
@@ -195,6 +197,55 @@ def test_every_metric_has_a_direction_and_consistent_fields(task: str) -> None:
         if m.kind == "mean":
             assert m.per_row is not None
         assert m.doc
+
+
+#: what a rate's denominator counts, as the cells that hold those rows
+DENOMINATORS = {"rows": {"tn", "fp", "fn", "tp"}, "positives": {"fn", "tp"},
+                "negatives": {"tn", "fp"}, "predicted positives": {"fp", "tp"}}
+
+
+def test_binary_rates_count_the_cells_their_metric_divides() -> None:
+    """A rate's cells give its metric's value on any table: a binary row's cell is
+    2·truth + label, i.e. the flattened 2×2 table (tn, fp, fn, tp)."""
+    tables = np.random.default_rng(0).integers(1, 60, size=(300, 2, 2)).astype(np.float64)
+    cells = tables.reshape(-1, 4)
+    rates = {name: m for name, m in REGISTRY["binary"].items() if m.rate is not None}
+    assert set(rates) == {"selection_rate", "true_positive_rate", "false_positive_rate",
+                          "false_negative_rate", "true_negative_rate", "precision", "accuracy",
+                          "recall", "specificity"}
+    for name, m in rates.items():
+        rate = m.rate
+        assert rate is not None and rate.cells == RATE_CELLS["binary"] == ("tn", "fp", "fn", "tp")
+        value = cells[:, list(rate.num)].sum(axis=-1) / cells[:, list(rate.den)].sum(axis=-1)
+        assert m.from_confusion is not None
+        np.testing.assert_allclose(value, m.from_confusion(tables), rtol=1e-12, err_msg=name)
+        assert set(rate.denominator) == DENOMINATORS[rate.per], name
+        assert set(rate.numerator) <= set(rate.denominator), name
+        assert rate.model_dependent == (name == "precision")
+
+
+def test_multiclass_accuracy_is_the_share_of_right_rows() -> None:
+    rate = get_metric("accuracy", "multiclass").rate
+    assert rate is not None and rate.cells == ("wrong", "right") and rate.per == "rows"
+    y, label, _ = _multiclass(0)
+    right = float(np.sum(y == label))
+    cells = np.array([len(y) - right, right])
+    assert cells[list(rate.num)].sum() / cells[list(rate.den)].sum() == pytest.approx(
+        get_metric("accuracy", "multiclass").fn(y, label), abs=1e-15)
+    assert [m.name for m in rate_metrics("multiclass")] == ["accuracy"]
+    assert rate_metrics("regression") == ()
+
+
+def test_rate_metrics_list_each_rate_once_aliases_left_out() -> None:
+    names = [m.name for m in rate_metrics("binary")]
+    assert names == ["selection_rate", "true_positive_rate", "false_positive_rate",
+                     "false_negative_rate", "true_negative_rate", "precision", "accuracy"]
+    for alias, of in (("recall", "true_positive_rate"), ("specificity", "true_negative_rate")):
+        m = get_metric(alias, "binary")
+        assert m.alias_of == of and alias not in names
+        assert m.rate == get_metric(of, "binary").rate
+    assert all(m.alias_of is None for t in TASKS for m in REGISTRY[t].values()
+               if m.name not in ("recall", "specificity"))
 
 
 @pytest.mark.parametrize(("name", "lower_is_better"), [

@@ -7,6 +7,8 @@ the failing clauses (or the passing ones), then remarks, then what to do.
 
 - :func:`percent` writes a confidence as a percentage (0.975 → ``97.5%``, never ``98%``);
 - :func:`value_clause` judges a point estimate against ``min`` / ``max``;
+- :func:`limit_clause` judges one against a threshold of any name (``max_difference``,
+  ``min_ratio``), in the same words;
 - :func:`compare` judges a paired difference Δ (positive = the candidate is better) against a
   margin by its one-sided lower bound: ``max_regression: m`` passes iff the bound is ≥ −m,
   ``min_improvement: m`` iff it is ≥ +m. A failing comparison whose point estimate meets the
@@ -96,6 +98,18 @@ def value_clause(clauses: Clauses, value: float, *, minimum: float | None = None
     if maximum is not None:
         ok = value <= maximum
         clauses.add(ok, f"{text} {'≤' if ok else 'is above'} max {maximum:g}")
+
+
+def limit_clause(clauses: Clauses, value: float, *, key: str, limit: float, upper: bool,
+                 text: str) -> bool:
+    """Judge the point estimate ``value`` (described by ``text``) against the threshold
+    ``key: limit`` — an upper limit when ``upper`` (``max_difference``), else a lower one
+    (``min_ratio``) — in :func:`value_clause`'s words; add the clause and return whether it
+    held."""
+    ok = value <= limit if upper else value >= limit
+    word = ("≤" if ok else "is above") if upper else ("≥" if ok else "is below")
+    clauses.add(ok, f"{text} {word} {key} {limit:g}")
+    return ok
 
 
 def delta_text(delta: Interval, confidence: float, *, detail: str = "",

@@ -6,7 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from ..base import Family
-from . import check, spec
+from . import check, details, spec
 
 FAMILY = Family(name="bias", parse=spec.parse, plan=check.plan, run=check.run,
-                template=Path(__file__).with_name("report.html.j2"))
+                template=Path(__file__).with_name("report.html.j2"), read_details=details.read)

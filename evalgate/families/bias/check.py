@@ -1,6 +1,6 @@
 """The bias family: per-group metrics, the gap between groups with an interval, and no
 fairness regression against the champion (DESIGN.md §2, §3; suite keys in
-:mod:`evalgate.spec_bias`).
+:mod:`.spec`).
 
 One check per (grouping, metric); its id reads ``suite::bias::sex::selection_rate``, or
 ``suite::bias::sex&race::selection_rate`` for an intersection.
@@ -46,8 +46,11 @@ How a check is computed:
   informational. Without a champion, ``max_regression`` is skipped (the value thresholds
   decide; a check with nothing else to judge is ``skip``).
 
-Group labels are user data: messages show them through :func:`show` (``repr``: quoted,
-control characters escaped, long ones cut); ``details`` carries them raw for JSON.
+Modules: :mod:`.groups` (coding the rows by group), :mod:`.tables` (per-group numbers, who is
+left out), :mod:`.resample` (the paired stratified bootstrap), this one (plan, run, judge).
+
+Group labels are user data: messages show them through :func:`~.groups.show` (``repr``:
+quoted, control characters escaped, long ones cut); ``details`` carries them raw for JSON.
 """
 
 from __future__ import annotations
@@ -59,19 +62,28 @@ from typing import Any
 
 import numpy as np
 
-from ...errors import DataError, EvalgateError, StatsError, did_you_mean
+from ...errors import EvalgateError, StatsError
+from ...metrics import Per
 from ...spec import Suite
-from ...stats import ASYMPTOTIC_MIN_ROWS, Interval, mover_ratio, newcombe, wilson, z_of
+from ...stats import Interval, z_of
 from ...stats.gaps import Gap, gap, gap_comparison
-from ..base import CheckPlan, CheckResult, EvalContext, Status, error_result
-from .spec import BiasMetric, BiasSpec, Grouping
+from ..base import CheckPlan, CheckResult, EvalContext, error_result
+from ..judge import MORE_ROWS, Clauses, compare, delta_text, limit_clause, no_champion, percent
+from .details import BiasDetails, End, Gaps, ModelGap, Statistic, group_table, model_gap
+from .groups import Groups, group_rows, reference_group, show
+from .resample import cells_replicates, regression_replicates
+from .spec import BiasMetric, BiasSpec, Grouping, components
+from .tables import (
+    Disaggregated,
+    Prepared,
+    Table,
+    disaggregate,
+    left_out,
+    prepare,
+    rate_of,
+)
 
 FAMILY = "bias"
-MISSING = "(missing)"
-_LABEL_LIMIT = 60
-_MAX_ELEMENTS = 1 << 22  # replicates × rows per block of the regression row bootstrap
-
-Array = np.ndarray
 
 
 def plan(suite: Suite) -> list[CheckPlan]:
@@ -92,16 +104,8 @@ def run(ctx: EvalContext, plans: Sequence[CheckPlan]) -> list[CheckResult]:
     for p in plans:
         spec, grouping, metric = p.subject
         try:
-            if prepared is None:
-                prepared = prepare(ctx)
-            if grouping.name not in groups:
-                try:
-                    groups[grouping.name] = group_rows(ctx, spec, grouping)
-                except EvalgateError as exc:
-                    groups[grouping.name] = exc
-            found = groups[grouping.name]
-            if isinstance(found, EvalgateError):
-                raise found
+            prepared = prepared or prepare(ctx)
+            found = _groups_of(ctx, spec, grouping, groups)
             out.append(evaluate(ctx, spec, grouping, metric, found, prepared))
         except EvalgateError as exc:
             # an error blocks even for an informational metric: the suite is not what it says
@@ -109,224 +113,85 @@ def run(ctx: EvalContext, plans: Sequence[CheckPlan]) -> list[CheckResult]:
     return out
 
 
-def show(label: str) -> str:
-    """A group label fit for a terminal line: quoted, escaped, at most 60 characters."""
-    text = repr(str(label))
-    return text if len(text) <= _LABEL_LIMIT else text[:_LABEL_LIMIT - 2] + "…" + text[0]
+def _groups_of(ctx: EvalContext, spec: BiasSpec, grouping: Grouping,
+               cache: dict[str, Groups | EvalgateError]) -> Groups:
+    """The rows coded by ``grouping``, once per run (a failure too: each of its checks
+    reports it)."""
+    if grouping.name not in cache:
+        try:
+            cache[grouping.name] = group_rows(ctx.data, spec, grouping)
+        except EvalgateError as exc:
+            cache[grouping.name] = exc
+    found = cache[grouping.name]
+    if isinstance(found, EvalgateError):
+        raise found
+    return found
 
 
-# --------------------------------------------------------------------------- intervals
-
-
-# --------------------------------------------------------------------------- groups
+# --------------------------------------------------------------------------- one check
 
 
 @dataclass(frozen=True, eq=False)
-class Groups:
-    """The rows of one grouping as codes 0..G-1, with a label per group."""
+class Subject:
+    """One check: what it judges, on which groups, and what follows from the suite."""
 
-    name: str
-    code: Array
-    labels: tuple[str, ...]
-    keys: tuple[tuple[str, ...], ...]  # per group, the label of each column (for reference)
-    count: Array
+    ctx: EvalContext
+    spec: BiasSpec
+    grouping: Grouping
+    metric: BiasMetric
+    groups: Groups
+    prepared: Prepared
 
     @property
-    def size(self) -> int:
-        return len(self.labels)
+    def name(self) -> str:
+        return self.spec.check_name(self.grouping, self.metric)
 
+    @property
+    def cid(self) -> str:
+        return self.ctx.suite.check_id(FAMILY, self.name)
 
-def _column_codes(frame: Any, column: str, bins: tuple[float, ...] | int | None,
-                  path: Any) -> tuple[Array, list[str]]:
-    import pandas as pd
+    @property
+    def confidence(self) -> float:
+        return self.ctx.suite.confidence
 
-    from ...data import label_key
+    @property
+    def z(self) -> float:
+        return z_of(self.confidence)
 
-    col = frame[column]
-    if bins is not None:
-        if not pd.api.types.is_numeric_dtype(col) or pd.api.types.is_bool_dtype(col):
-            raise DataError(path, f"bias bins need a numeric column, but {column!r} is "
-                                  f"{col.dtype}")
-        x = col.to_numpy(dtype=np.float64, na_value=np.nan)
-        missing = np.isnan(x)
-        if isinstance(bins, int):
-            if missing.all():
-                raise DataError(path, f"column {column!r} has no values to bin")
-            qs = np.nanquantile(x, np.arange(1, bins) / bins)
-            cuts = tuple(float(q) for q in np.unique(qs))
-        else:
-            cuts = bins
-        edges = np.asarray(cuts)
-        code = np.searchsorted(edges, x, side="right")
-        labels = [f"< {cuts[0]:g}"]
-        labels += [f"[{a:g}, {b:g})" for a, b in zip(cuts, cuts[1:])]
-        labels += [f"≥ {cuts[-1]:g}"]
-    elif isinstance(col.dtype, pd.CategoricalDtype):
-        code = col.cat.codes.to_numpy().astype(np.int64)
-        labels = [label_key(v) for v in col.cat.categories]
-        missing = code < 0
-    else:
-        try:
-            code, uniques = pd.factorize(col, sort=True)
-        except TypeError:  # values that do not sort together: order them by their text
-            code, uniques = pd.factorize(col, sort=False)
-            order = np.argsort([label_key(v) for v in uniques], kind="stable")
-            rank = np.empty(len(order), dtype=np.int64)
-            rank[order] = np.arange(len(order))
-            code = np.where(code >= 0, rank[np.maximum(code, 0)], -1)
-            uniques = [uniques[i] for i in order]
-        code = np.asarray(code, dtype=np.int64)
-        labels = [label_key(v) for v in uniques]
-        missing = code < 0
-    code = np.asarray(code, dtype=np.int64)
-    if missing.any():
-        code = np.where(missing, len(labels), code)
-        labels.append(MISSING)
-    return code, labels
+    @property
+    def comps(self) -> tuple[str, ...]:
+        return components(self.metric.name)
 
+    @property
+    def regression(self) -> bool:
+        return self.prepared.task == "regression"
 
-def group_rows(ctx: EvalContext, spec: BiasSpec, grouping: Grouping) -> Groups:
-    """Code the rows by ``grouping``; a missing column is a :class:`DataError`."""
-    data = ctx.data
-    if data is None:
-        raise DataError(None, "the bias family needs the dataset")
-    frame = data.frame
-    columns = [str(c) for c in frame.columns]
-    for col in grouping.columns:
-        if col not in frame.columns:
-            raise DataError(data.path, f"bias group column {col!r} not found"
-                                       f"{did_you_mean(col, columns)}; the file has columns: "
-                                       f"{', '.join(columns)}")
-    parts = [_column_codes(frame, c, spec.bins.get(c), data.path) for c in grouping.columns]
-    if len(parts) == 1:
-        code, labels = parts[0]
-        keys = [(lab,) for lab in labels]
-    else:
-        code = np.zeros(len(frame), dtype=np.int64)
-        for c, labs in parts:
-            code = code * len(labs) + c
-        present, code = np.unique(code, return_inverse=True)
-        code = code.reshape(-1)
-        keys = []
-        for value in present:
-            key = []
-            for _, labs in reversed(parts):
-                value, digit = divmod(int(value), len(labs))
-                key.append(labs[digit])
-            keys.append(tuple(reversed(key)))
-        labels = [" & ".join(k) for k in keys]
-    count = np.bincount(code, minlength=len(labels))
-    return Groups(grouping.name, code, tuple(labels), tuple(tuple(k) for k in keys), count)
+    @property
+    def statistic(self) -> Statistic:
+        """The gap statistic judged against the champion: the ratio when ``min_ratio`` is the
+        only value threshold, else the difference."""
+        m = self.metric
+        return "ratio" if m.min_ratio is not None and m.max_difference is None else "difference"
 
+    @property
+    def compares(self) -> bool:
+        return self.metric.max_regression is not None and self.ctx.champion is not None
 
-# --------------------------------------------------------------------------- metrics
+    @property
+    def judged_models(self) -> tuple[str, ...]:
+        """The models whose denominators decide who is left out."""
+        return self.prepared.models if self.compares else self.prepared.models[:1]
 
+    @property
+    def per(self) -> list[Per]:
+        """What each component's denominator counts."""
+        if self.regression:
+            return ["rows"] * len(self.comps)
+        return [rate_of(self.prepared.task, k).per for k in self.comps]
 
-@dataclass(frozen=True)
-class Rate:
-    """A rate as cells of the per-row code 2·truth + label (binary): [tn, fp, fn, tp]."""
-
-    name: str
-    num: tuple[int, ...]
-    den: tuple[int, ...]
-    per: str  # what its denominator counts
-    model_dependent: bool = False
-
-
-BINARY_RATES = {r.name: r for r in (
-    Rate("selection_rate", (1, 3), (0, 1, 2, 3), "rows"),
-    Rate("true_positive_rate", (3,), (2, 3), "positives"),
-    Rate("false_positive_rate", (1,), (0, 1), "negatives"),
-    Rate("false_negative_rate", (2,), (2, 3), "positives"),
-    Rate("true_negative_rate", (0,), (0, 1), "negatives"),
-    Rate("precision", (3,), (1, 3), "predicted positives", model_dependent=True),
-    Rate("accuracy", (0, 3), (0, 1, 2, 3), "rows"),
-)}
-#: multiclass cells: [wrong, right]
-MULTICLASS_RATES = {"accuracy": Rate("accuracy", (1,), (0, 1), "rows")}
-#: the metrics each shortcut stands for
-COMPOSITES = {"demographic_parity": ("selection_rate",),
-              "equalized_odds": ("true_positive_rate", "false_positive_rate")}
-
-
-def components(metric: str) -> tuple[str, ...]:
-    return COMPOSITES.get(metric, (metric,))
-
-
-@dataclass(frozen=True, eq=False)
-class Prepared:
-    """Per-run arrays shared by every check: per-row cells (classification) or per-row
-    losses (regression) of each model."""
-
-    task: str
-    models: tuple[str, ...]          # "candidate" (, "champion")
-    joint: Array | None = None       # classification: joint cell of each row
-    cells: int = 0                   # cells per model (4 binary, 2 multiclass)
-    residual: tuple[Array, ...] = ()  # regression: y − prediction per model
-
-
-def prepare(ctx: EvalContext) -> Prepared:
-    task = ctx.suite.task
-    preds = [ctx.candidate] + ([ctx.champion] if ctx.champion is not None else [])
-    models = ("candidate", "champion")[:len(preds)]
-    y = ctx.target.y
-    if task == "regression":
-        return Prepared(task, models, residual=tuple(y.astype(np.float64) - p.label
-                                                     for p in preds))
-    if task == "binary":
-        cells = 4
-        per = [2 * y.astype(np.int64) + p.label.astype(np.int64) for p in preds]
-    else:
-        cells = 2
-        per = [(p.label.astype(np.int64) == y.astype(np.int64)).astype(np.int64)
-               for p in preds]
-    joint = per[0]
-    for p in per[1:]:
-        joint = joint * cells + p
-    return Prepared(task, models, joint=joint, cells=cells)
-
-
-@dataclass
-class Table:
-    """One component metric per group for one model."""
-
-    value: Array
-    lower: Array
-    upper: Array
-    den: Array          # rows in the denominator (regression: rows)
-    num: Array | None   # rates: rows in the numerator
-    se: Array | None    # regression: standard error of the group value
-
-
-def _rate_values(cells: Array, rate: Rate) -> tuple[Array, Array, Array]:
-    num = cells[..., list(rate.num)].sum(axis=-1)
-    den = cells[..., list(rate.den)].sum(axis=-1)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        value = np.where(den > 0, num / np.where(den > 0, den, 1), np.nan)
-    return value, num, den
-
-
-def _model_cells(joint_counts: Array, prepared: Prepared) -> list[Array]:
-    """Per-model cell counts (..., cells) from joint counts (..., cells ** models)."""
-    c = prepared.cells
-    if len(prepared.models) == 1:
-        return [joint_counts]
-    t = joint_counts.reshape(joint_counts.shape[:-1] + (c, c))
-    return [t.sum(axis=-1), t.sum(axis=-2)]
-
-
-def _reg_value(metric: str, mean_loss: Array) -> Array:
-    return np.sqrt(np.maximum(mean_loss, 0)) if metric == "rmse" else mean_loss
-
-
-def _loss(metric: str, residual: Array) -> Array:
-    return residual * residual if metric == "rmse" else np.abs(residual)
-
-
-# --------------------------------------------------------------------------- gaps
-
-
-# --------------------------------------------------------------------------- evaluate
+    @property
+    def title(self) -> str:
+        return f"{self.metric.name} by {self.grouping.name}"
 
 
 @dataclass
@@ -339,454 +204,223 @@ class Judged:
 
 def evaluate(ctx: EvalContext, spec: BiasSpec, grouping: Grouping, metric: BiasMetric,
              groups: Groups, prepared: Prepared) -> CheckResult:
-    suite = ctx.suite
-    name = spec.check_name(grouping, metric)
-    cid = suite.check_id(FAMILY, name)
-    conf = suite.confidence
-    z = z_of(conf)
-    pct = f"{conf:.0%}" if conf * 100 == int(conf * 100) else f"{conf:.1%}"
-    comps = components(metric.name)
-    regression = prepared.task == "regression"
-    statistic = "ratio" if metric.min_ratio is not None and metric.max_difference is None \
-        else "difference"
-    compares = metric.max_regression is not None and ctx.champion is not None
-    judged_models = prepared.models if compares else prepared.models[:1]
-    G = groups.size
-
-    # ---- disaggregation: one bincount over the rows
-    tables: dict[str, list[Table]] = {}
-    joint_counts: Array | None = None
-    if regression:
-        for m, res in zip(prepared.models, prepared.residual):
-            loss = _loss(metric.name, res)
-            s1 = np.bincount(groups.code, weights=loss, minlength=G)
-            s2 = np.bincount(groups.code, weights=loss * loss, minlength=G)
-            tables[m] = [_regression_table(metric.name, groups.count, s1, s2, z)]
-        positives = None
-    else:
-        assert prepared.joint is not None
-        K = prepared.cells ** len(prepared.models)
-        joint_counts = np.bincount(groups.code * K + prepared.joint,
-                                   minlength=G * K).reshape(G, K).astype(np.float64)
-        rates = BINARY_RATES if prepared.task == "binary" else MULTICLASS_RATES
-        per_model = _model_cells(joint_counts, prepared)
-        for m, cells in zip(prepared.models, per_model):
-            tables[m] = []
-            for comp in comps:
-                rate_value, num, den = _rate_values(cells, rates[comp])
-                lo, hi = wilson(num, den, z)
-                tables[m].append(Table(rate_value, lo, hi, den, num, None))
-        positives = (per_model[0][:, 2] + per_model[0][:, 3]) if prepared.task == "binary" \
-            else None
-
-    # ---- who is left out, and why (a reason is only written for the groups left out)
-    count = groups.count
-    reasons: list[str | None] = [None] * G
-    for g in np.flatnonzero(count < spec.min_group_size):
-        reasons[g] = ("no rows" if count[g] == 0 else
-                      f"{count[g]} rows < min_group_size {spec.min_group_size}")
-    if regression:
-        for g in np.flatnonzero(count == 1):
-            reasons[g] = reasons[g] or "a single row has no interval"
-    else:
-        rates = BINARY_RATES if prepared.task == "binary" else MULTICLASS_RATES
-        for c_index, comp in enumerate(comps):
-            rate = rates[comp]
-            for m in judged_models:
-                den = tables[m][c_index].den
-                for g in np.flatnonzero(den < spec.min_denominator):
-                    if reasons[g] is None:
-                        who = f"the {m}'s " if rate.model_dependent else ""
-                        reasons[g] = (f"{who}{int(den[g])} {rate.per} < min_denominator "
-                                      f"{spec.min_denominator} ({comp})")
+    """One check: disaggregate, leave out what cannot be judged, measure each model's gap,
+    judge the thresholds, say what to do."""
+    s = Subject(ctx, spec, grouping, metric, groups, prepared)
+    dis = disaggregate(prepared, groups, metric.name, s.comps, s.z)
+    reasons = left_out(groups, dis, task=prepared.task, comps=s.comps, models=s.judged_models,
+                       min_group_size=spec.min_group_size,
+                       min_denominator=spec.min_denominator)
     eligible = np.array([r is None for r in reasons], dtype=bool)
-
-    ref = _reference(spec, grouping, groups, ctx)
-    details: dict[str, Any] = {
-        "grouping": grouping.name, "columns": list(grouping.columns), "metric": metric.name,
-        "components": list(comps), "statistic": statistic,
-        "reference": None if ref is None else groups.labels[ref],
-        "min_group_size": spec.min_group_size, "min_denominator": spec.min_denominator,
-        "n": int(groups.count[eligible].sum()),
-        "groups": _group_rows(groups, comps, tables, positives, reasons, prepared.models),
-    }
-    threshold = metric.threshold()
-    base: dict[str, Any] = dict(id=cid, family=FAMILY, name=name,
-                                blocking=spec.blocking and metric.judged, metric=metric.name,
-                                confidence=conf, threshold=threshold, line=grouping.line)
-    left_out = [(groups.labels[g], reasons[g]) for g in range(G) if reasons[g] is not None]
-    left_text = _left_out_text(left_out)
-
-    kept = int(eligible.sum())
-    skip_reason = None
-    if G < 2:  # not a group too small: the data cannot show a gap at all (DESIGN.md §3)
-        only = show(groups.labels[0]) if G else "none"
-        msg = (f"{metric.name} by {grouping.name}: inconclusive — {grouping.name} has a single "
-               f"group ({only}) in the data: there is nothing to compare; evaluate on data with "
-               f"the other groups of {grouping.name}, or drop it from bias.groups")
-        return CheckResult(status="fail", message=msg, details=details, **base)
-    if ref is not None and not eligible[ref]:
-        skip_reason = (f"the reference group {show(groups.labels[ref])} is left out "
-                       f"({reasons[ref]}): it cannot be judged")
-    elif kept < 2:
-        skip_reason = (f"fewer than two groups of {grouping.name} can be judged "
-                       f"({kept} of {G})")
-    if skip_reason is not None:
-        msg = f"{metric.name} by {grouping.name}: skipped — {skip_reason}"
-        if left_text:
-            msg += f"; left out: {left_text}"
-        return CheckResult(status="skip", message=msg, details=details, **base)
-
-    # ---- the gaps, their intervals
-    if regression:
-        per = ["rows"] * len(comps)
-    else:
-        rates = BINARY_RATES if prepared.task == "binary" else MULTICLASS_RATES
-        per = [rates[k].per for k in comps]
-    judged: dict[str, Judged] = {}
-    for m in prepared.models:
-        t = tables[m]
-        judged[m] = Judged(t, gap([tb.value for tb in t], eligible, ref))
-    cand = judged["candidate"]
-    gap_info: dict[str, Any] = {}
-    for m, j in judged.items():
-        gap_info[m] = _gap_details(j, groups, comps, z, regression, per)
-    details["gap"] = gap_info
-    cg = gap_info["candidate"]
-    value = float(cand.gap.difference if statistic == "difference" else cand.gap.ratio)
+    ref = reference_group(spec, grouping, groups, ctx.data)
+    facts = _facts(s, dis, reasons, eligible, ref)
+    undecided = _undecided(s, reasons, eligible, ref, facts)
+    if undecided is not None:
+        return undecided
+    judged = {m: Judged(t, gap([tb.value for tb in t], eligible, ref))
+              for m, t in dis.tables.items()}
+    gaps = Gaps(**{m: model_gap(j.tables, j.gap, groups, s.comps, s.per, s.z, s.regression)
+                   for m, j in judged.items()})
+    value = _statistic(judged["candidate"].gap, s.statistic)
     if not math.isfinite(value):
         raise StatsError(f"the {metric.name} gap is undefined on this data")
-
-    clauses: list[str] = []  # each threshold's verdict, in order
-    failed: list[str] = []  # the kinds of the failing ones (see _advice)
-    notes: list[str] = []
-    lead: str | None = None
-    if metric.max_difference is None and metric.min_ratio is None:
-        lead = _describe(cg, statistic, pct, groups)
-        if not metric.judged:
-            lead += f" (informational: no threshold is set for {metric.name})"
-    if metric.max_difference is not None:
-        d = float(cand.gap.difference)
-        ok = d <= metric.max_difference
-        text = _describe(cg, "difference", pct, groups)
-        _add(clauses, failed, ok,
-             f"{text} {'≤' if ok else 'exceeds'} max_difference {metric.max_difference:g}",
-             "value")
-    if metric.min_ratio is not None:
-        r = float(cand.gap.ratio)
-        ok = r >= metric.min_ratio
-        text = _describe(cg, "ratio", pct, groups)
-        _add(clauses, failed, ok,
-             f"{text} {'≥' if ok else 'is below'} min_ratio {metric.min_ratio:g}", "value")
-
+    clauses = _judge_values(s, gaps.candidate, judged["candidate"].gap)
     champion_value = None
     delta: Interval | None = None
+    found: dict[str, Any] = {}  # what the comparison adds to the details
     if metric.max_regression is not None and ctx.champion is None:
-        notes.append(f"comparison with the champion skipped: {ctx.no_champion_reason}")
-    if compares:
-        champ = judged["champion"]
-        champion_value = float(champ.gap.difference if statistic == "difference"
-                               else champ.gap.ratio)
-        rng = ctx.rng(cid)
-        if regression:
-            cand_reps, champ_reps, method = _regression_replicates(
-                metric.name, groups, eligible, rng, prepared, suite.n_resamples)
-        else:
-            assert joint_counts is not None
-            cand_reps, champ_reps = _cells_replicates(joint_counts, eligible, comps, rng,
-                                                      prepared, suite.n_resamples)
-            method = "paired-stratified-bootstrap-cells"
-        e_ref = None if ref is None else int(np.count_nonzero(eligible[:ref]))
-        theta, bound, se = gap_comparison(
-            [t.value[eligible] for t in cand.tables], [t.value[eligible] for t in champ.tables],
-            cand_reps, champ_reps, e_ref, statistic, conf, details["n"])
-        delta = Interval(theta, bound, None, se, f"{method}-directional", details["n"])
-        ok, text = _compare(metric, statistic, delta, value, champion_value, pct, details)
-        assert metric.max_regression is not None  # compares implies it
-        _add(clauses, failed, ok, text,
-             "inconclusive" if delta.estimate >= -metric.max_regression else "regression")
+        no_champion(clauses, ctx.no_champion_reason)
+    if s.compares:
+        champion_value = _statistic(judged["champion"].gap, s.statistic)
+        delta = _delta(s, dis, judged, eligible, ref, facts.n)
+        _judge_regression(s, clauses, delta, value, champion_value, found)
+    details = replace(facts, gap=gaps, **found)
+    return _result(s, clauses, reasons, details, value, champion_value, delta)
 
-    status: Status
-    if failed:
-        status = "fail"
-    elif clauses or not metric.judged:
-        status = "pass"
+
+def _statistic(g: Gap, statistic: str) -> float:
+    return float(g.difference if statistic == "difference" else g.ratio)
+
+
+def _base(s: Subject) -> dict[str, Any]:
+    """The fields every result of this check shares."""
+    return dict(id=s.cid, family=FAMILY, name=s.name,
+                blocking=s.spec.blocking and s.metric.judged, metric=s.metric.name,
+                confidence=s.confidence, threshold=s.metric.threshold(), line=s.grouping.line)
+
+
+def _facts(s: Subject, dis: Disaggregated, reasons: list[str | None], eligible: np.ndarray,
+           ref: int | None) -> BiasDetails:
+    """The details known before any gap: the grouping, the metric, the per-group table."""
+    return BiasDetails(
+        grouping=s.grouping.name, columns=s.grouping.columns, metric=s.metric.name,
+        components=s.comps, statistic=s.statistic,
+        reference=None if ref is None else s.groups.labels[ref],
+        min_group_size=s.spec.min_group_size, min_denominator=s.spec.min_denominator,
+        n=int(s.groups.count[eligible].sum()),
+        groups=group_table(s.groups, s.comps, dis.tables, dis.positives, reasons),
+        informational=not s.metric.judged)
+
+
+def _undecided(s: Subject, reasons: list[str | None], eligible: np.ndarray, ref: int | None,
+               details: BiasDetails) -> CheckResult | None:
+    """The result of a check no gap can decide: a single group in the data (an inconclusive
+    fail), or fewer than two groups judged, or a reference group left out (a skip)."""
+    groups, name = s.groups, s.grouping.name
+    if groups.size < 2:  # not a group too small: the data cannot show a gap (DESIGN.md §3)
+        only = show(groups.labels[0]) if groups.size else "none"
+        msg = (f"{s.title}: inconclusive — {name} has a single group ({only}) in the data: "
+               f"there is nothing to compare; evaluate on data with the other groups of "
+               f"{name}, or drop it from bias.groups")
+        return CheckResult(status="fail", message=msg, details=details, **_base(s))
+    kept = int(eligible.sum())
+    if ref is not None and not eligible[ref]:
+        why = (f"the reference group {show(groups.labels[ref])} is left out "
+               f"({reasons[ref]}): it cannot be judged")
+    elif kept < 2:
+        why = f"fewer than two groups of {name} can be judged ({kept} of {groups.size})"
     else:
-        status = "skip"
-    lines = ([lead] if lead else []) + clauses + notes
-    title = f"{metric.name} by {grouping.name}"
-    if len(comps) > 1:
-        title += f" (the worse of {' and '.join(comps)})"
-    message = f"{title}: " + "; ".join(lines)
-    if left_text:
-        message += f"; left out: {left_text}"
-    if status == "fail":
-        message += ". " + _advice(failed)
-    if delta is not None:
-        ci: tuple[float | None, float | None] = (delta.lower, None)
-        method_name = delta.method
-    else:
-        ci = ((None, cg["difference_ci"][1]) if statistic == "difference"
-              else (cg["ratio_ci"][0], None))
-        method_name = cg["method" if statistic == "difference" else "ratio_method"]
-    details["candidate_ci"] = cg["difference_ci" if statistic == "difference" else "ratio_ci"]
-    details["candidate_method"] = method_name if delta is None else cg["method"]
-    details["informational"] = not metric.judged
-    return CheckResult(status=status, message=message, candidate=value,
-                       champion=champion_value,
-                       delta=delta.estimate if delta is not None else None, ci=ci,
-                       method=method_name, details=details, **base)
-
-
-def _regression_table(metric: str, count: Array, s1: Array, s2: Array, z: float) -> Table:
-    n = count.astype(np.float64)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        mean = np.where(n > 0, s1 / np.where(n > 0, n, 1), np.nan)
-        var = np.where(n > 1, (s2 - n * mean * mean) / np.where(n > 1, n - 1, 1), np.nan)
-        se_mean = np.sqrt(np.maximum(var, 0) / n)
-    lo_m, hi_m = mean - z * se_mean, mean + z * se_mean
-    if metric == "rmse":
-        value = np.sqrt(np.maximum(mean, 0))
-        with np.errstate(divide="ignore", invalid="ignore"):
-            se = np.where(value > 0, se_mean / (2 * value), np.nan)
-        lower, upper = np.sqrt(np.maximum(lo_m, 0)), np.sqrt(np.maximum(hi_m, 0))
-    else:
-        value, se, lower, upper = mean, se_mean, np.maximum(lo_m, 0), hi_m
-    return Table(value, lower, upper, count, None, se)
-
-
-def _reference(spec: BiasSpec, grouping: Grouping, groups: Groups,
-               ctx: EvalContext) -> int | None:
-    if not all(c in spec.reference for c in grouping.columns):
         return None
-    key = tuple(spec.reference[c] for c in grouping.columns)
-    for g, k in enumerate(groups.keys):
-        if k == key:
-            return g
-    want = " & ".join(key)
-    path = ctx.data.path if ctx.data is not None else None
-    shown = ", ".join(show(lab) for lab in groups.labels[:20])
-    more = f", … ({groups.size} in all)" if groups.size > 20 else ""
-    raise DataError(path, f"bias reference group {show(want)} does not occur in "
-                          f"{grouping.name}{did_you_mean(want, groups.labels)}; its groups: "
-                          f"{shown}{more}")
+    msg = f"{s.title}: skipped — {why}"
+    left_text = _left_out_text(groups, reasons)
+    if left_text:
+        msg += f"; left out: {left_text}"
+    return CheckResult(status="skip", message=msg, details=details, **_base(s))
 
 
-def _group_rows(groups: Groups, comps: Sequence[str], tables: dict[str, list[Table]],
-                positives: Array | None, reasons: list[str | None],
-                models: Sequence[str]) -> list[dict[str, Any]]:
-    """The per-group table, long format: one row per (group, component metric)."""
-    rows = []
-    for g in range(groups.size):
-        for ci, comp in enumerate(comps):
-            row: dict[str, Any] = {
-                "group": groups.labels[g], "key": list(groups.keys[g]), "metric": comp,
-                "count": int(groups.count[g]),
-                "positives": None if positives is None else int(positives[g]),
-                "left_out": reasons[g],
-            }
-            for m in ("candidate", "champion"):
-                if m not in models:
-                    row[m] = None
-                    continue
-                t = tables[m][ci]
-                row[m] = {"value": _f(t.value[g]), "ci": [_f(t.lower[g]), _f(t.upper[g])],
-                          "denominator": int(t.den[g]),
-                          "numerator": None if t.num is None else int(t.num[g])}
-            rows.append(row)
-    return rows
+def _delta(s: Subject, dis: Disaggregated, judged: dict[str, Judged], eligible: np.ndarray,
+           ref: int | None, n: int) -> Interval:
+    """Δ = champion gap − candidate gap (ratio: candidate − champion) with its one-sided
+    lower bound from the paired bootstrap stratified by group."""
+    rng = s.ctx.rng(s.cid)
+    n_resamples = s.ctx.suite.n_resamples
+    if s.regression:
+        cand_reps, champ_reps, method = regression_replicates(
+            s.metric.name, s.groups, eligible, rng, s.prepared, n_resamples)
+    else:
+        assert dis.joint_counts is not None
+        cand_reps, champ_reps = cells_replicates(dis.joint_counts, eligible, s.comps, rng,
+                                                 s.prepared, n_resamples)
+        method = "paired-stratified-bootstrap-cells"
+    e_ref = None if ref is None else int(np.count_nonzero(eligible[:ref]))
+    theta, bound, se = gap_comparison(
+        [t.value[eligible] for t in judged["candidate"].tables],
+        [t.value[eligible] for t in judged["champion"].tables],
+        cand_reps, champ_reps, e_ref, s.statistic, s.confidence, n)
+    return Interval(theta, bound, None, se, f"{method}-directional", n)
 
 
-def _f(x: Any) -> float | None:
-    x = float(x)
-    return x if math.isfinite(x) else None
+# --------------------------------------------------------------------------- judging
+
+#: what to do when the candidate's gap is beyond a bound, or wider than the champion's
+VALUE_ADVICE = ("The candidate treats these groups differently beyond the suite's bound; "
+                "retrain (e.g. rebalance or constrain it) or revise the threshold.")
+REGRESSION_ADVICE = ("The candidate treats these groups less equally than the champion on the "
+                     "same rows; keep the champion or retrain.")
 
 
-def _gap_details(j: Judged, groups: Groups, comps: Sequence[str], z: float,
-                 regression: bool, per: Sequence[str]) -> dict[str, Any]:
-    gp = j.gap
-    assert gp.diff_ends is not None and gp.ratio_ends is not None
-    out: dict[str, Any] = {"difference": _f(gp.difference), "ratio": _f(gp.ratio)}
-    for stat, ends in (("difference", gp.diff_ends), ("ratio", gp.ratio_ends)):
-        c, hi, lo = ends
-        t = j.tables[c]
-        out[f"{stat}_ends"] = {
-            "metric": comps[c],
-            "high": {"group": groups.labels[hi], "value": _f(t.value[hi]),
-                     "count": int(groups.count[hi]), "denominator": int(t.den[hi]),
-                     "per": per[c]},
-            "low": {"group": groups.labels[lo], "value": _f(t.value[lo]),
-                    "count": int(groups.count[lo]), "denominator": int(t.den[lo]),
-                    "per": per[c]},
-        }
-        defined = bool(np.isfinite(t.value[hi]) and np.isfinite(t.value[lo]))
-        if not defined:
-            out[f"{stat}_ci"] = [None, None]
-        elif stat == "difference":
-            if regression:
-                assert t.se is not None
-                d = float(t.value[hi] - t.value[lo])
-                h = z * math.sqrt(float(t.se[hi]) ** 2 + float(t.se[lo]) ** 2)
-                out["difference_ci"] = [_f(d - h), _f(d + h)]
-            else:
-                assert t.num is not None
-                lo_b, hi_b = newcombe(float(t.num[hi]), float(t.den[hi]), float(t.num[lo]),
-                                      float(t.den[lo]), z)
-                out["difference_ci"] = [_f(lo_b), _f(hi_b)]
-        else:
-            p1, p2 = float(t.value[lo]), float(t.value[hi])
-            if p2 <= 0:
-                out["ratio_ci"] = [None, None]
-            elif regression:
-                assert t.se is not None
-                if p1 <= 0:
-                    out["ratio_ci"] = [0.0, None]
-                else:
-                    s = math.sqrt((float(t.se[lo]) / p1) ** 2 + (float(t.se[hi]) / p2) ** 2)
-                    out["ratio_ci"] = [_f(p1 / p2 * math.exp(-z * s)),
-                                       _f(p1 / p2 * math.exp(z * s))]
-            else:
-                lower, upper = mover_ratio(p1, float(t.lower[lo]), float(t.upper[lo]),
-                                           p2, float(t.lower[hi]), float(t.upper[hi]))
-                out["ratio_ci"] = [lower, upper]
-    out["method"] = "normal" if regression else "newcombe"
-    out["ratio_method"] = "delta-log" if regression else "mover-r-wilson"
-    return out
+def _judge_values(s: Subject, cg: ModelGap, g: Gap) -> Clauses:
+    """The candidate's gap against ``max_difference`` and ``min_ratio`` (a metric with
+    neither shows its gap first)."""
+    metric, pct = s.metric, percent(s.confidence)
+    clauses = Clauses()
+    if metric.max_difference is None and metric.min_ratio is None:
+        lead = _describe(cg, s.statistic, pct)
+        if not metric.judged:
+            lead += f" (informational: no threshold is set for {metric.name})"
+        clauses.info.append(lead)
+    if metric.max_difference is not None:
+        limit_clause(clauses, float(g.difference), key="max_difference",
+                     limit=metric.max_difference, upper=True,
+                     text=_describe(cg, "difference", pct))
+    if metric.min_ratio is not None:
+        limit_clause(clauses, float(g.ratio), key="min_ratio", limit=metric.min_ratio,
+                     upper=False, text=_describe(cg, "ratio", pct))
+    return clauses
 
 
-def _describe(g: dict[str, Any], statistic: str, pct: str, groups: Groups) -> str:
-    ends = g[f"{statistic}_ends"]
-    hi, lo = ends["high"], ends["low"]
-    comp = ends["metric"]
+def _judge_regression(s: Subject, clauses: Clauses, delta: Interval, value: float,
+                      champion: float, found: dict[str, Any]) -> None:
+    """Whether ``max_regression`` holds, by the lower bound of Δ (positive = fairer)."""
+    margin = s.metric.max_regression
+    assert margin is not None
+    orient = ("champion gap − candidate gap" if s.statistic == "difference"
+              else "candidate ratio − champion ratio")
+    head = delta_text(delta, s.confidence, detail=(
+        f"{orient}, positive = candidate fairer; candidate {value:.4f}, champion "
+        f"{champion:.4f}"))
+    compare(clauses, delta, key="max_regression", margin=margin, head=head, details=found,
+            larger="a larger loss of fairness")
 
-    def side(e: dict[str, Any]) -> str:
-        counts = f"n={e['count']:,}"
-        if e["per"] != "rows":
-            counts = f"{e['denominator']:,} {e['per']} of {e['count']:,} rows"
-        return f"{show(e['group'])} ({_num(e['value'])}, {counts})"
 
+def _advice(clauses: Clauses) -> str:
+    """What to do, by the kinds of failure."""
+    if "value" in clauses.kinds:
+        return VALUE_ADVICE
+    if "regression" in clauses.kinds:
+        return REGRESSION_ADVICE
+    return MORE_ROWS
+
+
+def _result(s: Subject, clauses: Clauses, reasons: list[str | None], details: BiasDetails,
+            value: float, champion_value: float | None, delta: Interval | None) -> CheckResult:
+    """The result of a check whose gaps were measured: ``ci`` and ``method`` are Δ's when
+    compared with the champion, else the candidate's gap statistic's on its bad side."""
+    title = s.title
+    if len(s.comps) > 1:
+        title += f" (the worse of {' and '.join(s.comps)})"
+    left_text = _left_out_text(s.groups, reasons)
+    message = clauses.message(lead=title, advice=_advice(clauses),
+                              tail=f"left out: {left_text}" if left_text else "")
+    assert details.gap is not None
+    cg = details.gap.candidate
+    own = cg.ci(s.statistic)
+    ci: tuple[float | None, float | None]
+    if delta is not None:
+        ci, method = (delta.lower, None), delta.method
+    else:
+        ci = (None, own[1]) if s.statistic == "difference" else (own[0], None)
+        method = cg.method_of(s.statistic)
+    details = replace(details, candidate_ci=own,
+                      candidate_method=method if delta is None else cg.method)
+    return CheckResult(status=clauses.status(informational=not s.metric.judged),
+                       message=message, candidate=value, champion=champion_value,
+                       delta=delta.estimate if delta is not None else None, ci=ci,
+                       method=method, details=details, **_base(s))
+
+
+# --------------------------------------------------------------------------- texts and details
+
+
+def _describe(g: ModelGap, statistic: Statistic, pct: str) -> str:
+    """A gap in words: its value, the groups at its ends, and its bound."""
     if statistic == "difference":
-        bound = g["difference_ci"][1]
+        ends, bound = g.difference_ends, g.difference_ci[1]
         bound_text = f", {pct} upper bound {_num(bound)}" if bound is not None else ""
-        return (f"{comp} gap {_num(g['difference'])} between {side(hi)} and {side(lo)}"
-                f"{bound_text}")
-    bound = g["ratio_ci"][0]
+        return (f"{ends.metric} gap {_num(g.difference)} between {_side(ends.high)} and "
+                f"{_side(ends.low)}{bound_text}")
+    ends, bound = g.ratio_ends, g.ratio_ci[0]
     bound_text = f", {pct} lower bound {_num(bound)}" if bound is not None else ""
-    return f"{comp} ratio {_num(g['ratio'])}: {side(lo)} over {side(hi)}{bound_text}"
+    return (f"{ends.metric} ratio {_num(g.ratio)}: {_side(ends.low)} over {_side(ends.high)}"
+            f"{bound_text}")
+
+
+def _side(e: End) -> str:
+    """One end of a gap in words: the group, its value, its rows."""
+    counts = f"n={e.count:,}"
+    if e.per != "rows":
+        counts = f"{e.denominator:,} {e.per} of {e.count:,} rows"
+    return f"{show(e.group)} ({_num(e.value)}, {counts})"
 
 
 def _num(x: float | None) -> str:
     return "undefined" if x is None else f"{x:.4f}"
 
 
-def _left_out_text(left_out: list[tuple[str, str | None]], limit: int = 5) -> str:
-    shown = [f"{show(lab)} ({why})" for lab, why in left_out[:limit]]
-    if len(left_out) > limit:
-        shown.append(f"… {len(left_out) - limit} more (see details)")
+def _left_out_text(groups: Groups, reasons: list[str | None], limit: int = 5) -> str:
+    """The groups left out with their reasons, the first ``limit`` of them."""
+    left = [(groups.labels[g], why) for g, why in enumerate(reasons) if why is not None]
+    shown = [f"{show(lab)} ({why})" for lab, why in left[:limit]]
+    if len(left) > limit:
+        shown.append(f"… {len(left) - limit} more (see details)")
     return ", ".join(shown)
-
-
-def _compare(metric: BiasMetric, statistic: str, delta: Interval, value: float,
-             champion: float, pct: str, details: dict[str, Any]) -> tuple[bool, str]:
-    """Whether ``max_regression`` holds, and the clause that says so."""
-    margin = metric.max_regression
-    assert margin is not None and delta.lower is not None
-    orient = ("champion gap − candidate gap" if statistic == "difference"
-              else "candidate ratio − champion ratio")
-    head = (f"Δ vs champion = {delta.estimate:+.4f} ({orient}, positive = candidate fairer; "
-            f"candidate {value:.4f}, champion {champion:.4f}), one-sided {pct} lower bound "
-            f"{delta.lower:+.4f}")
-    if delta.lower >= -margin:
-        return True, f"{head} ≥ {-margin:+g} (max_regression {margin:g})"
-    text = f"{head} < {-margin:+g} allowed by max_regression {margin:g}"
-    if delta.estimate >= -margin:
-        rows = delta.rows_to_resolve(margin)
-        text += (" — inconclusive: the point estimate is within the margin but the data are "
-                 "too few to rule out a larger loss of fairness")
-        if rows is not None:
-            details["rows_to_resolve_max_regression"] = rows
-            text += f" (about {rows:,} rows would resolve it at this effect size)"
-    return False, text
-
-
-def _add(clauses: list[str], failed: list[str], ok: bool, text: str, kind: str) -> None:
-    clauses.append(text)
-    if not ok:
-        failed.append(kind)
-
-
-def _advice(failed: list[str]) -> str:
-    """What to do, by the kinds of failure: ``value``, ``regression``, ``inconclusive``."""
-    if "value" in failed:
-        return ("The candidate treats these groups differently beyond the suite's bound; "
-                "retrain (e.g. rebalance or constrain it) or revise the threshold.")
-    if "regression" in failed:
-        return ("The candidate treats these groups less equally than the champion on the same "
-                "rows; keep the champion or retrain.")
-    return "Evaluate on more rows, or accept a larger margin if that is the intent."
-
-
-# --------------------------------------------------------------------------- bootstrap
-
-
-def _cells_replicates(joint_counts: Array, eligible: Array, comps: Sequence[str],
-                      rng: np.random.Generator, prepared: Prepared, n_resamples: int
-                      ) -> tuple[list[Array], list[Array]]:
-    """Each model's group values in replicates drawn as one multinomial per group over its
-    joint cells (truth, candidate cell, champion cell): a paired bootstrap stratified by
-    group, whose cost does not depend on the number of rows."""
-    rates = BINARY_RATES if prepared.task == "binary" else MULTICLASS_RATES
-    counts = joint_counts[eligible]  # (E, K)
-    sizes = counts.sum(axis=1)
-    draws = rng.multinomial(sizes.astype(np.int64), counts / sizes[:, None],
-                            size=(n_resamples, len(sizes))).astype(np.float64)
-    ca, cb = _model_cells(draws, prepared)
-    return ([_rate_values(ca, rates[k])[0] for k in comps],
-            [_rate_values(cb, rates[k])[0] for k in comps])
-
-
-def _regression_replicates(metric: str, groups: Groups, eligible: Array,
-                           rng: np.random.Generator, prepared: Prepared, n_resamples: int
-                           ) -> tuple[list[Array], list[Array], str]:
-    """Each model's group values in replicates of rows resampled within each group (the
-    same rows for both models); from 50,000 rows, normal draws of each group's pair of mean
-    losses (their sampling distribution by the central limit theorem), at a cost
-    independent of the row count."""
-    idx = np.flatnonzero(eligible)
-    E = len(idx)
-    remap = np.full(groups.size, -1, dtype=np.int64)
-    remap[idx] = np.arange(E)
-    code = remap[groups.code]
-    rows = np.flatnonzero(code >= 0)
-    code = code[rows]
-    losses = [_loss(metric, r[rows]) for r in prepared.residual]
-    n = len(rows)
-    sizes = np.bincount(code, minlength=E).astype(np.float64)
-    if n >= ASYMPTOTIC_MIN_ROWS:
-        means = [np.bincount(code, weights=la, minlength=E) / sizes for la in losses]
-        dev = [la - m[code] for la, m in zip(losses, means)]
-        ca, cb = (np.bincount(code, weights=d * d, minlength=E) for d in dev)
-        cab = np.bincount(code, weights=dev[0] * dev[1], minlength=E)
-        sa = np.sqrt(ca / (sizes - 1) / sizes)
-        sb = np.sqrt(cb / (sizes - 1) / sizes)
-        with np.errstate(divide="ignore", invalid="ignore"):
-            rho = np.clip(np.nan_to_num(cab / np.sqrt(ca * cb)), -1, 1)
-        z1 = rng.standard_normal((n_resamples, E))
-        z2 = rng.standard_normal((n_resamples, E))
-        ma = means[0] + sa * z1
-        mb = means[1] + sb * (rho * z1 + np.sqrt(1 - rho * rho) * z2)
-        return [_reg_value(metric, ma)], [_reg_value(metric, mb)], \
-            "paired-stratified-normal-bootstrap"
-    order = np.argsort(code, kind="stable")
-    sorted_a, sorted_b = losses[0][order], losses[1][order]
-    counts = sizes.astype(np.int64)
-    starts = np.r_[0, np.cumsum(counts)[:-1]]
-    row_start, row_size = np.repeat(starts, counts), np.repeat(sizes, counts)
-    ma, mb = np.empty((n_resamples, E)), np.empty((n_resamples, E))
-    step = max(1, _MAX_ELEMENTS // max(n, 1))
-    for s0 in range(0, n_resamples, step):
-        b = min(step, n_resamples - s0)
-        pick = row_start + (rng.random((b, n)) * row_size).astype(np.int64)
-        ma[s0:s0 + b] = np.add.reduceat(sorted_a[pick], starts, axis=1) / sizes
-        mb[s0:s0 + b] = np.add.reduceat(sorted_b[pick], starts, axis=1) / sizes
-    return [_reg_value(metric, ma)], [_reg_value(metric, mb)], "paired-stratified-bootstrap"

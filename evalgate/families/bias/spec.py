@@ -43,7 +43,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ...errors import did_you_mean
-from ...metrics import Task
+from ...metrics import TASKS, Task, get_metric, rate_metrics
 from ...spec import DataSpec, LineDict, LineList, Reader
 from ...spec import kind_of as _kind
 
@@ -58,16 +58,37 @@ MAX_BINS = 1000
 #: how an intersection's columns are joined in its name (check ids: ``bias::sex&race::…``)
 JOIN = "&"
 
-#: the metrics each task supports, in the order they are listed in messages
-METRICS: dict[str, tuple[str, ...]] = {
-    "binary": ("selection_rate", "true_positive_rate", "false_positive_rate",
-               "false_negative_rate", "true_negative_rate", "precision", "accuracy",
-               "demographic_parity", "equalized_odds"),
-    "multiclass": ("accuracy",),
-    "regression": ("mae", "rmse"),
+#: the metrics each shortcut stands for, as fairlearn defines them: ``demographic_parity`` is
+#: the selection-rate gap, ``equalized_odds`` the larger of the TPR and FPR gaps
+COMPOSITES: dict[str, tuple[str, ...]] = {
+    "demographic_parity": ("selection_rate",),
+    "equalized_odds": ("true_positive_rate", "false_positive_rate"),
 }
+#: the regression metrics judged per group (the mean of a per-row loss, or its square root)
+REGRESSION_METRICS = ("mae", "rmse")
+
+
+def _task_metrics(task: Task) -> tuple[str, ...]:
+    """The bias metrics of ``task``, from the metric registry: its rates (each counted per
+    group from its cells), then the shortcuts whose components are all among them; for
+    regression, MAE and RMSE."""
+    if task == "regression":
+        return tuple(get_metric(name, task).name for name in REGRESSION_METRICS)
+    rates = tuple(m.name for m in rate_metrics(task))
+    return rates + tuple(name for name, parts in COMPOSITES.items() if set(parts) <= set(rates))
+
+
+#: the metrics each task supports, in the order they are listed in messages
+METRICS: dict[str, tuple[str, ...]] = {task: _task_metrics(task) for task in TASKS}
 #: metrics whose values are proportions (gaps and margins then lie in [0, 1])
-RATES = frozenset(METRICS["binary"]) | {"accuracy"}
+RATES = frozenset(METRICS["binary"]) | frozenset(METRICS["multiclass"])
+
+
+def components(metric: str) -> tuple[str, ...]:
+    """The metrics whose gaps make up ``metric``'s: a shortcut's, or the metric itself."""
+    return COMPOSITES.get(metric, (metric,))
+
+
 MULTICLASS_NOTE = ("bias checks on a multiclass suite support accuracy only; per-class rates "
                    "(selection_rate, true_positive_rate, …) need a one-vs-rest binary suite "
                    "(task: binary with positive_label set to the class)")
@@ -125,94 +146,115 @@ class BiasSpec:
 
 
 def parse(r: Reader, section: Any, line: int, task: Task, data: DataSpec) -> BiasSpec:
-    from ...data import label_key
-
     d = r.mapping(section, line, FAMILY)
     r.only_keys(d, KEYS, FAMILY)
-    valid = METRICS[task]
-
     groupings = _groupings(r, d, line, data)
     group_columns = {c for g in groupings for c in g.columns}
-
     min_size = r.integer(d, "min_group_size", 1) if "min_group_size" in d \
         else DEFAULT_MIN_GROUP_SIZE
     min_den = r.integer(d, "min_denominator", 1) if "min_denominator" in d \
         else DEFAULT_MIN_DENOMINATOR
     blocking = r.boolean(d, "blocking") if "blocking" in d else True
+    metrics = _metrics(r, d, line, task)
+    bins = _bins(r, d, group_columns) if "bins" in d else {}
+    reference = _reference(r, d, group_columns) if "reference" in d else {}
+    return BiasSpec(groupings=groupings, metrics=metrics, min_group_size=min_size,
+                    min_denominator=min_den, bins=bins, reference=reference, blocking=blocking,
+                    line=line)
 
-    listed: list[str] | None = None
-    if "metrics" in d:
-        listed = _metric_list(r, d, task)
 
-    # thresholds: one number for every metric, or a mapping metric → number
-    per_metric: dict[str, dict[str, float]] = {}
-    uniform: dict[str, tuple[float, int]] = {}
-    named_order: list[str] = []
+@dataclass
+class _Thresholds:
+    """The thresholds as given: per metric (mappings), for every metric (numbers), and the
+    metrics the mappings name, in order."""
+
+    per_metric: dict[str, dict[str, float]] = field(default_factory=dict)
+    uniform: dict[str, tuple[float, int]] = field(default_factory=dict)  # key → (value, line)
+    named: list[str] = field(default_factory=list)
+
+
+def _metrics(r: Reader, d: LineDict, line: int, task: Task) -> tuple[BiasMetric, ...]:
+    """The metrics (listed, or named by the thresholds) with their thresholds."""
+    valid = METRICS[task]
+    listed = _metric_list(r, d, task) if "metrics" in d else None
+    found = _thresholds(r, d, task, listed)
+    if listed is None:
+        if found.uniform and not found.named:
+            key = next(iter(found.uniform))
+            raise r.fail(found.uniform[key][1], key,
+                         f"{key} as one number needs the bias metrics listed: add "
+                         f"metrics: [...] (valid for task {task}: {', '.join(valid)})")
+        if not found.named:
+            raise r.fail(line, FAMILY, f"no metrics: list them in metrics (valid for task "
+                                       f"{task}: {', '.join(valid)}) or name them in "
+                                       f"max_difference / min_ratio / max_regression")
+        listed = found.named
+    metrics = []
+    for name in listed:
+        values = dict(found.per_metric.get(name, {}))
+        for key, (number, where) in found.uniform.items():
+            values.setdefault(key, _check_value(r, where, key, key, name, number))
+        metrics.append(BiasMetric(name=name, **values))
+    return tuple(metrics)
+
+
+def _thresholds(r: Reader, d: LineDict, task: Task, listed: list[str] | None) -> _Thresholds:
+    """Each threshold key: one number for every metric, or a mapping metric → number."""
+    out = _Thresholds()
     for key in THRESHOLDS:
         if key not in d:
             continue
         value = d[key]
         if isinstance(value, LineDict):
-            if not value:
-                raise r.fail(d.line_of(key), key, "an empty mapping: give metric: value pairs "
-                                                  "or one number for every metric")
-            for name in value:
-                where = value.line_of(name)
-                _check_metric_name(r, where, str(name), task)
-                if listed is not None and name not in listed:
-                    raise r.fail(where, str(name),
-                                 f"{key} names {name}, which is not in bias metrics "
-                                 f"({', '.join(listed)}); add it there")
-                number = _threshold(r, value, name, key, str(name))
-                per_metric.setdefault(str(name), {})[key] = number
-                if name not in named_order:
-                    named_order.append(str(name))
+            _named_thresholds(r, d, key, task, listed, out)
+        elif isinstance(value, (LineList, list)) or value is None:
+            raise r.fail(d.line_of(key), key,
+                         f"expected a number or a mapping metric → number, got "
+                         f"{_kind(value)}")
         else:
-            if isinstance(value, (LineList, list)) or value is None:
-                raise r.fail(d.line_of(key), key,
-                             f"expected a number or a mapping metric → number, got "
-                             f"{_kind(value)}")
-            uniform[key] = (r.number(d, key), d.line_of(key))
+            out.uniform[key] = (r.number(d, key), d.line_of(key))
+    return out
 
-    if listed is None:
-        if uniform and not named_order:
-            key = next(iter(uniform))
-            raise r.fail(uniform[key][1], key,
-                         f"{key} as one number needs the bias metrics listed: add "
-                         f"metrics: [...] (valid for task {task}: {', '.join(valid)})")
-        if not named_order:
-            raise r.fail(line, FAMILY, f"no metrics: list them in metrics (valid for task "
-                                       f"{task}: {', '.join(valid)}) or name them in "
-                                       f"max_difference / min_ratio / max_regression")
-        listed = named_order
 
-    metrics = []
-    for name in listed:
-        values = dict(per_metric.get(name, {}))
-        for key, (number, where) in uniform.items():
-            values.setdefault(key, _check_value(r, where, key, key, name, number))
-        metrics.append(BiasMetric(name=name, **values))
+def _named_thresholds(r: Reader, d: LineDict, key: str, task: Task, listed: list[str] | None,
+                      out: _Thresholds) -> None:
+    """``key: {metric: number, …}`` into ``out``."""
+    value = d[key]
+    if not value:
+        raise r.fail(d.line_of(key), key, "an empty mapping: give metric: value pairs "
+                                          "or one number for every metric")
+    for name in value:
+        where = value.line_of(name)
+        _check_metric_name(r, where, str(name), task)
+        if listed is not None and name not in listed:
+            raise r.fail(where, str(name),
+                         f"{key} names {name}, which is not in bias metrics "
+                         f"({', '.join(listed)}); add it there")
+        number = _threshold(r, value, name, key, str(name))
+        out.per_metric.setdefault(str(name), {})[key] = number
+        if name not in out.named:
+            out.named.append(str(name))
 
-    bins = _bins(r, d, group_columns) if "bins" in d else {}
+
+def _reference(r: Reader, d: LineDict, group_columns: set[str]) -> dict[str, str]:
+    """``reference: {column: value}``, each value as text (``evalgate.data.label_key``)."""
+    from ...data import label_key
+
+    ref = r.mapping(d["reference"], d.line_of("reference"), "reference")
     reference: dict[str, str] = {}
-    if "reference" in d:
-        ref = r.mapping(d["reference"], d.line_of("reference"), "reference")
-        for col in ref:
-            where = ref.line_of(col)
-            if col not in group_columns:
-                raise r.fail(where, str(col),
-                             f"reference for {col!r}, which no grouping uses"
-                             f"{did_you_mean(str(col), sorted(group_columns))}; group columns: "
-                             f"{', '.join(sorted(group_columns))}")
-            value = ref[col]
-            if value is None or isinstance(value, (LineDict, LineList, list, dict)):
-                raise r.fail(where, str(col),
-                             f"expected the reference group's value, got {_kind(value)}")
-            reference[str(col)] = label_key(value)
-
-    return BiasSpec(groupings=groupings, metrics=tuple(metrics), min_group_size=min_size,
-                    min_denominator=min_den, bins=bins, reference=reference, blocking=blocking,
-                    line=line)
+    for col in ref:
+        where = ref.line_of(col)
+        if col not in group_columns:
+            raise r.fail(where, str(col),
+                         f"reference for {col!r}, which no grouping uses"
+                         f"{did_you_mean(str(col), sorted(group_columns))}; group columns: "
+                         f"{', '.join(sorted(group_columns))}")
+        value = ref[col]
+        if value is None or isinstance(value, (LineDict, LineList, list, dict)):
+            raise r.fail(where, str(col),
+                         f"expected the reference group's value, got {_kind(value)}")
+        reference[str(col)] = label_key(value)
+    return reference
 
 
 # --------------------------------------------------------------------------- pieces
