@@ -26,11 +26,10 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from evalgate.data import Dataset, Target  # noqa: E402
-from evalgate.families import (  # noqa: E402
-    EvalContext,
-    bias,  # noqa: E402
-    load_suite,  # noqa: E402
-)
+from evalgate.families import EvalContext, load_suite  # noqa: E402
+from evalgate.families.bias import check as bias  # noqa: E402
+from evalgate.families.bias.groups import group_rows  # noqa: E402
+from evalgate.families.bias.tables import prepare  # noqa: E402
 from evalgate.models.predictions import Predictions  # noqa: E402
 
 SUITE = """\
@@ -101,13 +100,14 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         ctx = context(Path(tmp), frame, y, cand, champ, args.resamples)
         spec = ctx.suite.families["bias"]
-        results = bias.run(ctx, None)
+        plans = bias.plan(ctx.suite)
+        results = bias.run(ctx, plans)
         assert all(r.status in ("pass", "fail") for r in results), [r.message for r in results]
-        whole = best(lambda: bias.run(ctx, None), args.repeat)
-        coding = best(lambda: [bias.group_rows(ctx, spec, g) for g in spec.groupings],
+        whole = best(lambda: bias.run(ctx, plans), args.repeat)
+        coding = best(lambda: [group_rows(ctx.data, spec, g) for g in spec.groupings],
                       args.repeat)
-        prepared = bias.prepare(ctx)
-        groups = bias.group_rows(ctx, spec, spec.groupings[0])
+        prepared = prepare(ctx)
+        groups = group_rows(ctx.data, spec, spec.groupings[0])
         one = best(lambda: bias.evaluate(ctx, spec, spec.groupings[0], spec.metrics[1],
                                          groups, prepared), args.repeat)
     print(f"bias family: {args.rows:,} rows, {len(spec.groupings)} groupings × "

@@ -34,13 +34,13 @@ from pathlib import Path
 from typing import Any
 
 from ._io import sha256_file
-from .errors import (  # noqa: F401 - re-exported
+from .errors import (
     TAMPERED,
     ChampionChanged,
     PromotionRefused,
     RegistryError,
 )
-from .promotion import (  # noqa: F401 - re-exported
+from .promotion import (
     CHAMPION,
     CHAMPION_CHANGED,
     FORMATS,

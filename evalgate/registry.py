@@ -67,7 +67,7 @@ from typing import Any
 
 from ._io import fsync_dir, sha256_file, write_atomic
 from .config import is_reference  # noqa: F401 - re-exported
-from .errors import (  # noqa: F401 - re-exported
+from .errors import (
     TAMPERED,
     ChampionChanged,
     IntegrityError,
@@ -141,7 +141,7 @@ def _now() -> str:
 def _user() -> str:
     try:
         return getpass.getuser()
-    except Exception:  # noqa: BLE001 - no passwd entry in some containers
+    except Exception:
         return os.environ.get("USER", "unknown")
 
 
@@ -171,7 +171,7 @@ def input_signature(path: Path, fmt: str) -> list[dict[str, Any]] | None:
     opts.log_severity_level = 3
     try:
         session = ort.InferenceSession(str(path), opts, providers=["CPUExecutionProvider"])
-    except Exception as exc:  # noqa: BLE001 - onnxruntime raises assorted errors on bad bytes
+    except Exception as exc:
         first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
         raise RegistryError(f"{path}: not a loadable ONNX model: {first}") from None
     return [{"name": i.name, "type": i.type,

@@ -16,7 +16,7 @@ import pandas as pd
 import pytest
 from onnx import TensorProto, helper
 
-import evalgate.families.bias.check as bias  # noqa: F401 - loaded before pytester's inner runs
+import evalgate.families.bias.check as bias
 import evalgate.families.bias.spec  # noqa: F401
 from conftest import CANDIDATE, CHAMPION, read_verdict, suite_text
 from evalgate.cli import main

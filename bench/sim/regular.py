@@ -12,8 +12,14 @@ from evalgate.metrics import get_metric
 from evalgate.stats import assess
 
 from . import CONFIDENCE, Cell, Draw
-from .binormal import Binormal, Model, calibrated, calibrated_with_log_loss, mu_for_accuracy
-from .binormal import mu_for_auc
+from .binormal import (
+    Binormal,
+    Model,
+    calibrated,
+    calibrated_with_log_loss,
+    mu_for_accuracy,
+    mu_for_auc,
+)
 
 PREDICTION = {"roc_auc": "score", "accuracy": "label", "log_loss": "proba"}
 RESAMPLES = 1000

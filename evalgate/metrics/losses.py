@@ -63,36 +63,43 @@ def mean_of(rows: Callable[[Array, Array], Array]) -> Callable[[Array, Array], f
 
 def binary_log_loss_rows(y: Array, p: Array) -> Array:
     p = np.clip(p, EPS, 1 - EPS)
-    return -np.where(y == 1, np.log(p), np.log1p(-p))
+    rows: Array = -np.where(y == 1, np.log(p), np.log1p(-p))
+    return rows
 
 
 def multiclass_log_loss_rows(y: Array, p: Array) -> Array:
     p = np.clip(p, EPS, 1 - EPS)
     p = p / p.sum(axis=1, keepdims=True)
-    return -np.log(p[np.arange(len(y)), y.astype(np.int64)])
+    rows: Array = -np.log(p[np.arange(len(y)), y.astype(np.int64)])
+    return rows
 
 
 def binary_brier_rows(y: Array, p: Array) -> Array:
-    return (p - y) ** 2
+    rows: Array = (p - y) ** 2
+    return rows
 
 
 def multiclass_brier_rows(y: Array, p: Array) -> Array:
     # as scikit-learn's brier_score_loss: the sum over classes, so it lies in [0, 2]
     onehot = np.zeros_like(p)
     onehot[np.arange(len(y)), y.astype(np.int64)] = 1.0
-    return ((p - onehot) ** 2).sum(axis=1)
+    rows: Array = ((p - onehot) ** 2).sum(axis=1)
+    return rows
 
 
 def abs_err(y: Array, pred: Array) -> Array:
-    return np.abs(y - pred)
+    rows: Array = np.abs(y - pred)
+    return rows
 
 
 def sq_err(y: Array, pred: Array) -> Array:
-    return (y - pred) ** 2
+    rows: Array = (y - pred) ** 2
+    return rows
 
 
 def ape(y: Array, pred: Array) -> Array:
-    return np.abs(y - pred) / np.maximum(np.abs(y), EPS)
+    rows: Array = np.abs(y - pred) / np.maximum(np.abs(y), EPS)
+    return rows
 
 
 # --------------------------------------------------------------------------- regression

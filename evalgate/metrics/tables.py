@@ -46,32 +46,32 @@ def balanced_accuracy(c: Array) -> Array:
 
 
 def precision(c: Array) -> Array:
-    tn, fp, fn, tp = binary_cells(c)
+    _tn, fp, _fn, tp = binary_cells(c)
     return div(tp, tp + fp)
 
 
 def recall(c: Array) -> Array:
-    tn, fp, fn, tp = binary_cells(c)
+    _tn, _fp, fn, tp = binary_cells(c)
     return div(tp, tp + fn)
 
 
 def f1(c: Array) -> Array:
-    tn, fp, fn, tp = binary_cells(c)
+    _tn, fp, fn, tp = binary_cells(c)
     return div(2 * tp, 2 * tp + fp + fn)
 
 
 def false_positive_rate(c: Array) -> Array:
-    tn, fp, fn, tp = binary_cells(c)
+    tn, fp, _fn, _tp = binary_cells(c)
     return div(fp, fp + tn)
 
 
 def false_negative_rate(c: Array) -> Array:
-    tn, fp, fn, tp = binary_cells(c)
+    _tn, _fp, fn, tp = binary_cells(c)
     return div(fn, fn + tp)
 
 
 def true_negative_rate(c: Array) -> Array:
-    tn, fp, fn, tp = binary_cells(c)
+    tn, fp, _fn, _tp = binary_cells(c)
     return div(tn, tn + fp)
 
 

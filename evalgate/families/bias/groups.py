@@ -11,6 +11,7 @@ Group labels are user data: messages show them through :func:`show`; records kee
 
 from __future__ import annotations
 
+import itertools
 from dataclasses import dataclass
 from typing import Any
 
@@ -68,7 +69,7 @@ def _binned_codes(col: Any, column: str, bins: tuple[float, ...] | int,
         cuts = bins
     code = np.searchsorted(np.asarray(cuts), x, side="right")
     labels = [f"< {cuts[0]:g}"]
-    labels += [f"[{a:g}, {b:g})" for a, b in zip(cuts, cuts[1:])]
+    labels += [f"[{a:g}, {b:g})" for a, b in itertools.pairwise(cuts)]
     labels += [f"≥ {cuts[-1]:g}"]
     return code, labels, missing
 

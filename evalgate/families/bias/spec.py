@@ -37,6 +37,7 @@ Rules (each mistake is a :class:`~evalgate.errors.SpecError` with file, line and
 
 from __future__ import annotations
 
+import itertools
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -403,7 +404,7 @@ def _bins(r: Reader, d: LineDict, group_columns: set[str]) -> dict[str, tuple[fl
                 raise r.fail(where, str(col), f"cut points must be finite numbers, got "
                                               f"{_kind(v)}")
             cuts.append(float(v))
-        if any(b <= a for a, b in zip(cuts, cuts[1:])):
+        if any(b <= a for a, b in itertools.pairwise(cuts)):
             raise r.fail(where, str(col), f"cut points must increase strictly, got "
                                           f"{', '.join(f'{c:g}' for c in cuts)}")
         out[str(col)] = tuple(cuts)

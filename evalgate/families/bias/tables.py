@@ -105,7 +105,7 @@ def model_cells(joint_counts: Array, prepared: Prepared) -> list[Array]:
     c = prepared.cells
     if len(prepared.models) == 1:
         return [joint_counts]
-    t = joint_counts.reshape(joint_counts.shape[:-1] + (c, c))
+    t = joint_counts.reshape((*joint_counts.shape[:-1], c, c))
     return [t.sum(axis=-1), t.sum(axis=-2)]
 
 
@@ -116,7 +116,8 @@ def reg_value(metric: str, mean_loss: Array) -> Array:
 
 def loss(metric: str, residual: Array) -> Array:
     """The per-row loss whose mean a regression metric reads."""
-    return residual * residual if metric == "rmse" else np.abs(residual)
+    rows: Array = residual * residual if metric == "rmse" else np.abs(residual)
+    return rows
 
 
 def disaggregate(prepared: Prepared, groups: Groups, metric: str, comps: Sequence[str],
