@@ -18,7 +18,7 @@ from conftest import ADULT_TEST
 from evalgate.cli import main
 from evalgate.engine import Gate
 from evalgate.errors import ModelLoadError
-from evalgate.registry import TAMPERED, RegistryError, parse_reference, sha256_file
+from evalgate.registry import TAMPERED, RegistryError, parse_reference, resolver, sha256_file
 from tests.test_registry import make_verdict, variant
 
 pytestmark = [
@@ -88,14 +88,15 @@ def test_promote_and_resolve_through_mlflow(store: Any, tmp_path: Path,
     assert int(mv.version) == 1 and mv.tags[SHA_TAG] == sha256_file(m[0])
     assert mv.tags[VERDICT_SHA_TAG] == sha256_file(verdict)
     assert json.loads(mv.tags[VERDICT_TAG])["metrics"] == {
-        "adult-income::roc_auc": 0.9, "adult-income::accuracy": pytest.approx(0.85)}
+        "adult-income::roc_auc": 0.9, "adult-income::accuracy": pytest.approx(0.85),
+        "adult-income::log_loss": 0.3}
 
     found = resolve(parse_reference("mlflow:churn@champion"))
     assert found.version == 1 and sha256_file(found.path) == found.sha256 == sha256_file(m[0])
     assert (tmp_path / "cache" / "evalgate" / "mlflow" / "churn") in found.path.parents
     assert resolve(parse_reference("mlflow:churn@1")).path == found.path  # cached
 
-    gate = Gate(m[1], champion="mlflow:churn@champion")
+    gate = Gate(m[1], champion="mlflow:churn@champion", resolve=resolver())
     suite_path = tmp_path / "s.yaml"
     from conftest import suite_text
     from evalgate.families import load_suite
@@ -121,7 +122,7 @@ def test_promote_and_resolve_through_mlflow(store: Any, tmp_path: Path,
     with pytest.raises(RegistryError, match=TAMPERED):
         resolve(parse_reference("mlflow:churn@champion"))
     store.delete_model_version_tag("churn", "2", SHA_TAG)
-    gate = Gate(m[2], champion="mlflow:churn@champion")
+    gate = Gate(m[2], champion="mlflow:churn@champion", resolve=resolver())
     with pytest.raises(ModelLoadError, match="has no evalgate.sha256 tag"):
         gate.champion_path(load_suite(suite_path))
     with pytest.raises(RegistryError, match="no model 'nope' with alias 'champion'"):
