@@ -319,7 +319,7 @@ def _promote(args: argparse.Namespace) -> int:
             raise EvalgateError(f"--name {name} and --to {args.to} name different models")
         name, scheme = target.name, target.scheme
     if scheme == "mlflow":
-        from .mlflow_registry import promote as promote_mlflow
+        from .registry.mlflow import promote as promote_mlflow
 
         done = promote_mlflow(name, args.candidate, verdict,
                               require_signed=args.require_signed)

@@ -31,7 +31,7 @@ pytestmark = [
 
 def test_without_mlflow_the_message_says_what_to_install(
         monkeypatch: pytest.MonkeyPatch) -> None:
-    from evalgate import mlflow_registry
+    from evalgate.registry import mlflow as mlflow_registry
 
     monkeypatch.setitem(sys.modules, "mlflow.tracking", None)  # import fails
     with pytest.raises(RegistryError, match=r"pip install 'evalgate\[mlflow\]'"):
@@ -77,7 +77,7 @@ def store(empty_store: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) ->
 
 def test_promote_and_resolve_through_mlflow(store: Any, tmp_path: Path,
                                             capsys: pytest.CaptureFixture[str]) -> None:
-    from evalgate.mlflow_registry import SHA_TAG, VERDICT_SHA_TAG, VERDICT_TAG, resolve
+    from evalgate.registry.mlflow import SHA_TAG, VERDICT_SHA_TAG, VERDICT_TAG, resolve
 
     m = [variant(tmp_path / "models", i) for i in range(3)]
     verdict = make_verdict(tmp_path / "reports" / "verdict.json", m[0], roc_auc=0.9)

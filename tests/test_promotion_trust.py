@@ -451,5 +451,6 @@ def test_a_hand_edited_version_sha_is_refused(reg: ModelRegistry, models: list[P
 
 
 def test_the_registry_does_not_need_fcntl() -> None:
-    source = (Path(__file__).resolve().parent.parent / "evalgate" / "registry.py").read_text()
+    package = Path(__file__).resolve().parent.parent / "evalgate" / "registry"
+    source = "".join(p.read_text() for p in sorted(package.glob("*.py")))
     assert "import fcntl" not in source and "from filelock import" in source

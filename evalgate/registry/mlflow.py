@@ -7,7 +7,7 @@
   sha256 must equal the version's ``evalgate.sha256`` tag. A version without that tag cannot
   be checked and is refused (set the tag, or promote the version with evalgate).
 - ``evalgate promote CANDIDATE --to mlflow:NAME`` checks the verdict as the local registry
-  does (:func:`evalgate.promotion.checked_candidate`; ``--require-signed PUBKEY`` for a
+  does (:func:`evalgate.registry.policy.checked_candidate`; ``--require-signed PUBKEY`` for a
   signature), finds the version holding these bytes (by ``evalgate.sha256``) or logs the
   candidate as a run artifact and creates one, then moves the ``champion`` alias and records
   the verdict on the version as tags (``evalgate.verdict_sha256``, ``evalgate.verdict`` —
@@ -19,7 +19,7 @@ MLflow has no transactions: the alias is re-read just before it is set (compare-
 the version it names), which narrows a race to that gap but cannot close it; the local
 registry's lock closes it.
 
-``mlflow`` is imported here only, and only when such a reference is used.
+``mlflow`` is imported here only, inside functions, and only when such a reference is used.
 """
 
 from __future__ import annotations
@@ -33,24 +33,11 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from ._io import sha256_file
-from .errors import (  # noqa: F401 - re-exported
-    TAMPERED,
-    ChampionChanged,
-    PromotionRefused,
-    RegistryError,
-)
-from .promotion import (  # noqa: F401 - re-exported
-    CHAMPION,
-    CHAMPION_CHANGED,
-    FORMATS,
-    Reference,
-    Resolved,
-    Signoff,
-    VerdictFile,
-    checked_candidate,
-    short,
-)
+from .._io import sha256_file
+from ..errors import TAMPERED, ChampionChanged, PromotionRefused, RegistryError
+from .policy import CHAMPION_CHANGED, Signoff, VerdictFile, checked_candidate
+from .records import FORMATS, short
+from .references import CHAMPION, Reference, Resolved
 
 SHA_TAG = "evalgate.sha256"
 VERDICT_TAG = "evalgate.verdict"
@@ -79,6 +66,7 @@ def _mlflow_error() -> type[Exception]:
 
 
 def cache_root() -> Path:
+    """Where downloaded MLflow versions are kept (``$XDG_CACHE_HOME/evalgate/mlflow``)."""
     base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
     return Path(base) / "evalgate" / "mlflow"
 
@@ -185,7 +173,7 @@ def _verdict_tag(verdict: VerdictFile, signoff: Signoff | None) -> str:
 def promote(name: str, candidate: Path, verdict: VerdictFile, *,
             require_signed: Sequence[Any] = ()) -> dict[str, Any]:
     """Set ``champion`` of MLflow model ``name`` to the candidate, if ``verdict`` allows it
-    (the checks of :func:`evalgate.promotion.checked_candidate`; with ``require_signed``, a
+    (the checks of :func:`evalgate.registry.policy.checked_candidate`; with ``require_signed``, a
     valid signature by one of those public keys, recorded as the ``evalgate.signature_key_id``
     tag)."""
     checked = checked_candidate(candidate, verdict, trusted_keys=require_signed)
