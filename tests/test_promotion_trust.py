@@ -36,6 +36,7 @@ from evalgate.registry import (
     resolver,
     sha256_file,
 )
+from evalgate.verdict import dumps, in_progress, now
 from evalgate.verdict.signing import (
     BAD_SIGNATURE,
     UNKNOWN_KEY,
@@ -49,7 +50,6 @@ from evalgate.verdict.signing import (
     sign,
     verify,
 )
-from evalgate.verdict import dumps, in_progress, now
 from tests.test_registry import make_verdict, variant
 
 Doc = dict[str, Any]

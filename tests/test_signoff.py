@@ -12,8 +12,8 @@ from evalgate.engine import Gate, evaluate_paths
 from evalgate.errors import EvalgateError
 from evalgate.output import finish
 from evalgate.report import render, summary_markdown
-from evalgate.verdict.signoff import sign, status
 from evalgate.verdict import now
+from evalgate.verdict.signoff import sign, status
 
 
 def _gate(tmp: Path, candidate: Path, champion: Path) -> Path:
