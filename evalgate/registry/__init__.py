@@ -63,6 +63,7 @@ from .records import (
     History,
     State,
     Version,
+    VersionInfo,
     apply,
     model_format,
     replay,
@@ -77,6 +78,7 @@ from .references import (
     Resolved,
     check_alias,
     check_name,
+    mlflow_name,
     parse_reference,
 )
 from .storage import (
@@ -118,9 +120,9 @@ __all__ = [
     "VERSION_SCHEMA", "ZERO_HASH", "_NAME_RE", "AuditLog", "ChampionChanged", "Checked", "Entry",
     "History", "IntegrityError", "LogCheck", "LogRead", "ModelRegistry", "Promotion",
     "PromotionRefused", "Reference", "Registry", "RegistryError", "RegistryPolicy", "Resolved",
-    "Signoff", "State", "SuiteRecord", "Verification", "VerdictFile", "Version",
+    "Signoff", "State", "SuiteRecord", "Verification", "VerdictFile", "Version", "VersionInfo",
     "apply", "chain_problems", "check_alias", "check_name", "checked_candidate", "did_you_mean",
-    "fingerprint", "fsync_dir", "input_signature", "is_reference", "key_metrics", "model_format",
-    "parse_reference", "registry_root", "replay", "resolve", "resolve_local", "resolver",
-    "sha256_file", "short", "version_of", "write_atomic",
+    "fingerprint", "fsync_dir", "input_signature", "is_reference", "key_metrics", "mlflow_name",
+    "model_format", "parse_reference", "registry_root", "replay", "resolve", "resolve_local",
+    "resolver", "sha256_file", "short", "version_of", "write_atomic",
 ]

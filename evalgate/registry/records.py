@@ -13,7 +13,7 @@ import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 from .._io import sha256_file
 from ..errors import TAMPERED, IntegrityError, RegistryError
@@ -244,13 +244,35 @@ def replay(committed: Sequence[Entry]) -> tuple[State, dict[int, str], list[str]
     return replayed, registered, problems
 
 
+class VersionInfo(Protocol):
+    """What a history lists of each version: a local :class:`Version`, or an MLflow model
+    version (:class:`evalgate.registry.mlflow.MlflowVersion`)."""
+
+    @property
+    def number(self) -> int: ...
+
+    @property
+    def sha256(self) -> str: ...
+
+    @property
+    def created_at(self) -> str: ...
+
+    @property
+    def source(self) -> str: ...
+
+    @property
+    def notes(self) -> str: ...
+
+    def record(self) -> dict[str, Any]: ...
+
+
 @dataclass(frozen=True)
 class History:
     """A model's versions, its aliases now, the alias moves (oldest first) and the key metrics
     of the verdict that promoted each version."""
 
     name: str
-    versions: tuple[Version, ...]
+    versions: tuple[VersionInfo, ...]
     aliases: Mapping[str, int]
     events: tuple[Mapping[str, Any], ...]  # promote / rollback / alias entries, oldest first
     metrics: Mapping[int, Mapping[str, float]]  # version → metrics of the verdict promoting it

@@ -73,6 +73,18 @@ def parse_reference(text: str) -> Reference:
     return Reference(scheme, name, check_alias(selector), None)
 
 
+def mlflow_name(text: str) -> str | None:
+    """NAME, for ``mlflow:NAME`` (how ``rollback`` and ``history`` name an MLflow model); None
+    for any other text (the name of a model in the local registry)."""
+    if not text.startswith("mlflow:"):
+        return None
+    ref = parse_reference(text)
+    if ref.version is not None or ref.alias != CHAMPION:
+        raise RegistryError(f"{text!r}: name the MLflow model (mlflow:{ref.name}), not one of "
+                            "its versions or aliases")
+    return ref.name
+
+
 @dataclass(frozen=True)
 class Resolved:
     """A reference resolved to one model file and the sha256 its bytes must have."""
