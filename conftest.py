@@ -71,7 +71,21 @@ def pytest_addoption(parser: pytest.Parser) -> None:
                      help="also run the long statistical simulations (marked slow)")
 
 
+#: fixtures that run the whole gate through pytest (an inner pytest session)
+E2E_FIXTURES = frozenset({"pytester", "gate_project"})
+#: folders whose every test runs the whole gate (the fail-closed corpus)
+E2E_FOLDERS = ("failclosed",)
+
+
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """``e2e``: tests that run the whole gate (through pytest, the CLI or a browser) — the
+    fast developer loop leaves them out (``pytest -m "not e2e and not slow"``); ``slow``:
+    the long simulations, skipped unless ``--run-slow``."""
+    e2e = pytest.mark.e2e
+    for item in items:
+        names = set(getattr(item, "fixturenames", ()))
+        if names & E2E_FIXTURES or any(part in E2E_FOLDERS for part in item.path.parts):
+            item.add_marker(e2e)
     if config.getoption("--run-slow"):
         return
     skip = pytest.mark.skip(reason="slow: run with --run-slow")

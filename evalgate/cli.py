@@ -319,7 +319,7 @@ def _promote(args: argparse.Namespace) -> int:
             raise EvalgateError(f"--name {name} and --to {args.to} name different models")
         name, scheme = target.name, target.scheme
     if scheme == "mlflow":
-        from .mlflow_registry import promote as promote_mlflow
+        from .registry.mlflow import promote as promote_mlflow
 
         done = promote_mlflow(name, args.candidate, verdict,
                               require_signed=args.require_signed)
@@ -381,8 +381,15 @@ def _registry_init(args: argparse.Namespace) -> int:
 
 
 def _rollback(args: argparse.Namespace) -> int:
-    from .registry import ModelRegistry
+    from .registry import ModelRegistry, mlflow_name
 
+    name = mlflow_name(args.name)
+    if name is not None:
+        from .registry.mlflow import rollback
+
+        before, after = rollback(name, args.to, reason=args.reason)
+        print(f"rolled back mlflow:{name}: champion is version {after} (was version {before})")
+        return 0
     reg = ModelRegistry(_root(args), args.name)
     before, after = reg.rollback(args.to, reason=args.reason)
     print(f"rolled back {reg.name}: champion is version {after} (was version {before})")
@@ -407,29 +414,42 @@ def _history(args: argparse.Namespace) -> int:
     import json
 
     from .errors import EvalgateError
-    from .registry import ModelRegistry, Registry, short
+    from .registry import ModelRegistry, Registry, Version, mlflow_name, short
 
-    reg = ModelRegistry(_root(args), args.name)
-    if not reg.exists():
-        names = Registry(reg.root).names()
-        raise EvalgateError(f"no model named {reg.name!r} in {reg.root} "
-                            f"(models: {', '.join(names) or 'none'})")
-    h = reg.history()
+    name = mlflow_name(args.name)
+    if name is not None:
+        from .registry.mlflow import history, registry_uri
+
+        h = history(name)
+        title = f"mlflow:{name} ({registry_uri()})"
+    else:
+        reg = ModelRegistry(_root(args), args.name)
+        if not reg.exists():
+            names = Registry(reg.root).names()
+            raise EvalgateError(f"no model named {reg.name!r} in {reg.root} "
+                                f"(models: {', '.join(names) or 'none'})")
+        h = reg.history()
+        title = f"{h.name} ({reg.dir})"
     if args.json:
         print(json.dumps(h.as_dict(), indent=2, ensure_ascii=False))
         return 0
     by_version: dict[int, list[str]] = {}
     for alias, number in sorted(h.aliases.items()):
         by_version.setdefault(number, []).append(alias)
-    print(f"{h.name} ({reg.dir})")
+    print(title)
     print("versions:")
     for v in h.versions:
+        tags = f"  [{', '.join(by_version[v.number])}]" if v.number in by_version else ""
+        notes = f"  {v.notes}" if v.notes else ""
+        if not isinstance(v, Version):  # an MLflow version: its source, not our lineage
+            print(f"  v{v.number:<3} {v.created_at}  sha256 {short(v.sha256)}  {v.source}"
+                  f"{tags}{notes}")
+            continue
         data = (v.lineage.get("data") or {}).get("sha256")
         derived = v.lineage.get("derived_from")
-        tags = f"  [{', '.join(by_version[v.number])}]" if v.number in by_version else ""
         print(f"  v{v.number:<3} {v.created_at}  sha256 {short(v.sha256)}  {v.format}  "
               f"{v.size} B  data {short(data)}  from {'v' + str(derived) if derived else '-'}"
-              f"{tags}{'  ' + v.notes if v.notes else ''}")
+              f"{tags}{notes}")
     print("aliases over time:")
     for e in h.events:
         before = f"v{e['from']}" if e.get("from") is not None else "-"
@@ -458,8 +478,12 @@ def _history(args: argparse.Namespace) -> int:
 
 def _audit(args: argparse.Namespace) -> int:
     from .errors import EvalgateError
-    from .registry import ModelRegistry, short
+    from .registry import ModelRegistry, mlflow_name, short
 
+    if mlflow_name(args.name) is not None:
+        raise EvalgateError(f"{args.name}: MLflow keeps no hash-chained log to verify; "
+                            f"`evalgate history {args.name}` lists the champion moves evalgate "
+                            "recorded there")
     reg = ModelRegistry(_root(args), args.name)
     if not reg.exists():
         raise EvalgateError(f"no model named {reg.name!r} in {reg.root}")

@@ -8,12 +8,10 @@ true Δ of a binormal generator (bench/coverage.py, shared with the benchmark).
 
 from __future__ import annotations
 
-import importlib.util
 import math
 import sys
 from collections.abc import Sequence
 from pathlib import Path
-from types import ModuleType
 
 import numpy as np
 import pytest
@@ -44,17 +42,12 @@ from evalgate.stats.intervals import bootstrap_interval
 ROOT = Path(__file__).resolve().parents[1]
 
 
-def _load_bench() -> ModuleType:
-    spec = importlib.util.spec_from_file_location("evalgate_bench_coverage",
-                                                  ROOT / "bench" / "coverage.py")
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module  # dataclasses look their module up
-    spec.loader.exec_module(module)
-    return module
+if str(ROOT / "bench") not in sys.path:  # the simulations' generators, shared with bench/
+    sys.path.insert(0, str(ROOT / "bench"))
+from sim import Cell, run  # noqa: E402
+from sim import binormal as cov  # noqa: E402
+from sim.regular import drawer  # noqa: E402
 
-
-cov = _load_bench()
 CONF = 0.95
 
 
@@ -64,9 +57,9 @@ def rng(seed: int) -> np.random.Generator:
 
 def binormal(mu_cand: float, mu_champ: float, n: int, seed: int, rho: float = 0.6,
              prevalence: float = 0.3) -> dict[str, np.ndarray]:
-    gen = cov.Generator(prevalence=prevalence, rho=rho,
-                        cand=cov.calibrated(mu_cand, prevalence),
-                        champ=cov.calibrated(mu_champ, prevalence))
+    gen = cov.Binormal(prevalence=prevalence, rho=rho,
+                       cand=cov.calibrated(mu_cand, prevalence),
+                       champ=cov.calibrated(mu_champ, prevalence))
     return gen.draw(rng(seed), n)
 
 
@@ -265,7 +258,7 @@ def test_paired_accuracy_agrees_with_exact_mcnemar(acc_cand: float, acc_champ: f
 def test_generator_true_values(metric: str) -> None:
     """The generator's closed forms / integrals against one seeded sample of 1,000,000 rows
     (tolerance 4 standard errors), and accuracy's closed form Φ(μ/2) by integration."""
-    gen = cov.Generator()
+    gen = cov.default()
     d = gen.draw(rng(2024), 1_000_000)
     m = get_metric(metric, "binary")
     kind = cov.PREDICTION[metric]
@@ -290,9 +283,11 @@ def test_generator_true_values(metric: str) -> None:
 
 
 def _coverage(metric: str, runs: int, rows: int, n_resamples: int) -> float:
-    k, n = cov.coverage(cov.Generator(), metric, runs=runs, rows=rows,
-                        n_resamples=n_resamples, seed=0)
-    return k / n
+    gen = cov.default()
+    truth = gen.true_delta(metric)
+    cell = Cell("coverage", metric, truth, 0.0, drawer(gen, metric, rows, 0.0,
+                                                       n_resamples=n_resamples))
+    return run(cell, runs).covered / runs
 
 
 @pytest.mark.parametrize("metric", cov.METRICS)

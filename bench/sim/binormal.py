@@ -61,6 +61,11 @@ class Binormal:
             out[f"{name}_proba"] = special.expit(model.beta * s + model.c)
         return out
 
+    def true_delta(self, metric: str) -> float:
+        """sign·(candidate − champion), positive = candidate better."""
+        sign = -1.0 if metric == "log_loss" else 1.0
+        return sign * (self.true_value(metric, self.cand) - self.true_value(metric, self.champ))
+
     def true_value(self, metric: str, model: Model) -> float:
         if metric == "roc_auc":
             return float(sps.norm.cdf(model.mu / math.sqrt(2)))
@@ -88,3 +93,15 @@ def calibrated_with_log_loss(target: float, prevalence: float) -> Model:
     mu = optimize.brentq(lambda m: log_loss(calibrated(m, prevalence), prevalence) - target,
                          0.05, 8.0, xtol=1e-12)
     return calibrated(mu, prevalence)
+
+
+#: the metrics the generator knows the truth of, and what each reads of a model
+PREDICTION = {"roc_auc": "score", "accuracy": "label", "log_loss": "proba"}
+METRICS = tuple(PREDICTION)
+
+
+def default() -> Binormal:
+    """The regular regime's generator: π = 0.3, ρ = 0.6, a calibrated candidate (μ = 1.2)
+    better than an over-confident champion (μ = 1.0, β = 1.4)."""
+    return Binormal(0.3, 0.6, calibrated(1.2, 0.3),
+                    Model(1.0, 1.4, float(special.logit(0.3)) - 0.5))

@@ -13,27 +13,28 @@ from evalgate.stats import assess
 
 from . import CONFIDENCE, Cell, Draw
 from .binormal import (
+    PREDICTION,
     Binormal,
     Model,
     calibrated,
     calibrated_with_log_loss,
+    default,
     mu_for_accuracy,
     mu_for_auc,
 )
 
-PREDICTION = {"roc_auc": "score", "accuracy": "label", "log_loss": "proba"}
 RESAMPLES = 1000
 
 
-def drawer(gen: Binormal, metric: str, n: int, margin: float
-           ) -> Callable[[np.random.Generator], Draw]:
+def drawer(gen: Binormal, metric: str, n: int, margin: float, *,
+           n_resamples: int = RESAMPLES) -> Callable[[np.random.Generator], Draw]:
     m = get_metric(metric, "binary")
     kind = PREDICTION[metric]
 
     def draw(rng: np.random.Generator) -> Draw:
         d = gen.draw(rng, n)
         delta = assess(m, d["y"], d[f"cand_{kind}"], d[f"champ_{kind}"],
-                       confidence=CONFIDENCE, rng=rng, n_resamples=RESAMPLES).delta
+                       confidence=CONFIDENCE, rng=rng, n_resamples=n_resamples).delta
         assert delta is not None and delta.lower is not None
         passed = delta.lower >= -margin
         return Draw(passed, not passed and delta.estimate >= -margin, delta.lower)
@@ -60,11 +61,9 @@ def _worse_by(metric: str, margin: float, prevalence: float, rho: float) -> Bino
 
 def _cells() -> list[Cell]:
     cells = []
-    better = Binormal(0.3, 0.6, calibrated(1.2, 0.3), Model(1.0, 1.4, -1.3473))
+    better = default()
     for metric in PREDICTION:
-        sign = get_metric(metric, "binary").sign
-        truth = sign * (better.true_value(metric, better.cand)
-                        - better.true_value(metric, better.champ))
+        truth = better.true_delta(metric)
         cells.append(Cell("regular: coverage", f"{metric}, n=1000, true Δ {truth:+.4f}",
                           truth, 0.0, drawer(better, metric, 1000, 0.0)))
     for metric, margin in (("roc_auc", 0.01), ("accuracy", 0.01), ("log_loss", 0.01)):

@@ -1,5 +1,5 @@
-"""The promotion policy the local registry and MLflow share: references, the errors, and what a
-verdict must prove before it moves a champion (:class:`VerdictFile`, :func:`checked_candidate`).
+"""The promotion policy the local registry and MLflow share: what a verdict must prove before it
+moves a champion (:class:`VerdictFile`, :func:`checked_candidate`).
 
 A verdict is trusted only as far as it can be checked (DESIGN.md §6):
 
@@ -9,42 +9,34 @@ A verdict is trusted only as far as it can be checked (DESIGN.md §6):
   ``decision`` or ``summary`` that disagrees is refused as edited, and so is a re-derived
   decision that is not ``promote``; a run in progress is refused;
 - each suite file and dataset must still hold the bytes the verdict recorded (paths are
-  relative to the folder the gate ran in, which ``promote`` is run from too);
+  relative to the folder the gate ran in, which ``promote`` is run from too), and the checks it
+  lists are those its suite files plan, for every suite file the gate would find now;
 - where a signature is required (``evalgate registry init --require-signed``, or
-  ``promote --require-signed``), it must be valid and by a trusted key (:mod:`evalgate.signing`):
-  that is what stops a hand-forged verdict whose statuses were edited consistently.
+  ``promote --require-signed``), it must be valid and by a trusted key
+  (:mod:`evalgate.verdict.signing`): that is what stops a hand-forged verdict whose statuses
+  were edited consistently.
 
-This module imports neither :mod:`evalgate.registry` nor :mod:`evalgate.mlflow_registry`; both
-import it.
+The messages tests import are constants here. This module imports neither :mod:`.local` nor
+:mod:`.mlflow`; both import it.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
-import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ._io import sha256_file
-from .config import REFERENCE_SCHEMES
-from .errors import (
-    PromotionRefused,
-    RegistryError,
-)
+from .._io import sha256_file
+from ..errors import PromotionRefused, RegistryError
+from .records import model_format, short
 
-CHAMPION = "champion"
 VERDICT_SCHEMA_PREFIX = "evalgate.verdict/"
 SIGNOFF_NAME = "signoff.json"
-SCHEMES = REFERENCE_SCHEMES
-#: model formats by file suffix (as evalgate.models reads them)
-FORMATS = {".onnx": "onnx", ".skops": "skops", ".pkl": "pickle", ".pickle": "pickle",
-           ".joblib": "joblib"}
-
-_NAME_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,99}")
-_ALIAS_RE = re.compile(r"[A-Za-z][A-Za-z0-9_-]{0,63}")
+STATUSES = ("pass", "fail", "error", "skip")
+DECISIONS = ("promote", "block")
 
 # messages tests import
 CHAMPION_CHANGED = "champion changed"
@@ -52,86 +44,17 @@ NOT_PROMOTE = "the verdict says {decision}: only a passing verdict can promote"
 INCOMPLETE = ("the verdict covers a subset of the checks (summary.complete is false: the gate "
               "ran with -k/-m, or checks did not run); re-run the whole gate before promoting")
 OTHER_MODEL = "the verdict is for another model"
-
-
-def short(sha: str | None) -> str:
-    return f"{sha[:12]}…" if sha else "none"
-
-
-def check_name(name: str) -> str:
-    if not _NAME_RE.fullmatch(name or ""):
-        raise RegistryError(f"invalid model name {name!r}: use letters, digits, '.', '_', '-' "
-                            "(starting with a letter or digit, at most 100 characters)")
-    return name
-
-
-def check_alias(alias: str) -> str:
-    if not _ALIAS_RE.fullmatch(alias or ""):
-        raise RegistryError(f"invalid alias {alias!r}: use letters, digits, '_', '-', starting "
-                            "with a letter (a number names a version: @3)")
-    return alias
-
-
-def model_format(path: Path) -> str:
-    fmt = FORMATS.get(path.suffix.lower())
-    if fmt is None:
-        raise RegistryError(f"{path}: unknown model format; the registry stores "
-                            f"{', '.join(FORMATS)} files")
-    return fmt
-
-
-# --------------------------------------------------------------------------- references
-
-
-@dataclass(frozen=True)
-class Reference:
-    """``registry:NAME@ALIAS``, ``registry:NAME@3`` or ``mlflow:NAME@ALIAS`` (alias defaults to
-    ``champion``)."""
-
-    scheme: str
-    name: str
-    alias: str | None
-    version: int | None
-
-    def __str__(self) -> str:
-        return f"{self.scheme}:{self.name}@{self.alias if self.version is None else self.version}"
-
-
-def parse_reference(text: str) -> Reference:
-    scheme, sep, rest = text.partition(":")
-    if not sep or scheme not in SCHEMES:
-        raise RegistryError(f"{text!r} is not a model reference; write registry:NAME@champion, "
-                            "registry:NAME@3 or mlflow:NAME@champion")
-    name, at, selector = rest.partition("@")
-    if scheme == "registry":
-        check_name(name)
-    elif not name or "'" in name:
-        raise RegistryError(f"{text!r}: the model name is missing or holds a quote")
-    if not at:
-        selector = CHAMPION
-    if selector.isdigit():
-        if int(selector) < 1:
-            raise RegistryError(f"{text!r}: versions start at 1")
-        return Reference(scheme, name, None, int(selector))
-    return Reference(scheme, name, check_alias(selector), None)
-
-
-@dataclass(frozen=True)
-class Resolved:
-    """A reference resolved to one model file and the sha256 its bytes must have."""
-
-    ref: str
-    name: str
-    version: int
-    path: Path
-    sha256: str
-
-
-# --------------------------------------------------------------------------- verdicts
+MALFORMED = "malformed verdict"
+EDITED = "the verdict was edited"
+IN_PROGRESS = "the verdict is of a gate run that has not finished"
+CHANGED_SINCE = "changed since the gate ran"
+NOT_FOUND_HERE = "not found"
 
 
 @dataclass(frozen=True)
 class Signoff:
+    """A reviewer's sign-off bound to one verdict's bytes (``signoff.json`` next to it)."""
+
     reviewer: str
     note: str
     signed_at: str
@@ -139,16 +62,6 @@ class Signoff:
 
     def as_dict(self) -> dict[str, Any]:
         return {"reviewer": self.reviewer, "note": self.note, "signed_at": self.signed_at}
-
-
-STATUSES = ("pass", "fail", "error", "skip")
-DECISIONS = ("promote", "block")
-# messages tests import (continued)
-MALFORMED = "malformed verdict"
-EDITED = "the verdict was edited"
-IN_PROGRESS = "the verdict is of a gate run that has not finished"
-CHANGED_SINCE = "changed since the gate ran"
-NOT_FOUND_HERE = "not found"
 
 
 @dataclass(frozen=True)
@@ -234,6 +147,8 @@ class VerdictFile:
 
     @classmethod
     def load(cls, path: Path) -> VerdictFile:
+        """Read ``path`` and validate its shape strictly (:class:`PromotionRefused` naming the
+        field on a malformed verdict; :class:`RegistryError` when it is not a verdict)."""
         try:
             raw = path.read_bytes()
         except OSError as exc:
@@ -340,7 +255,7 @@ class VerdictFile:
 
     def _check_consistent(self) -> None:
         """The decision and summary are the ones the statuses lead to (DESIGN.md §3)."""
-        from .verdict import decide_statuses
+        from ..verdict import decide_statuses
 
         derived = decide_statuses(self.checks, not_run=self.not_run)
         recorded = self.summary_fields
@@ -361,7 +276,8 @@ class VerdictFile:
     def check_signed(self, trusted_keys: Sequence[Any]) -> str:
         """The id of the trusted key that signed the verdict (:class:`PromotionRefused`
         when it is unsigned, signed by another key, or the signature does not match)."""
-        from .verdict.signing import SignatureRejected, verify
+        from ..errors import SignatureRejected
+        from ..verdict.signing import verify
 
         try:
             return verify(self.doc, trusted_keys)
@@ -383,7 +299,7 @@ class VerdictFile:
     def _same_suite_files(self, base: Path) -> None:
         """Every suite file the gate would find now is one the verdict judged: a suite added
         since the run (or cut out of the verdict) is refused."""
-        from .spec import find_suites
+        from ..spec import find_suites
 
         if not self.suites_path:
             raise PromotionRefused(f"{self.path}: gate.suites is missing, so the suites that "
@@ -397,7 +313,7 @@ class VerdictFile:
         judged = {(base / s.file).resolve() for s in self.suites if s.file}
         unjudged = [p for p in find_suites(where) if p.resolve() not in judged]
         if unjudged:
-            from .config import display_path
+            from ..config import display_path
 
             names = ", ".join(display_path(p) for p in unjudged[:5])
             raise PromotionRefused(
@@ -408,8 +324,8 @@ class VerdictFile:
     def _same_checks(self, base: Path, suite: SuiteRecord) -> None:
         """The verdict lists every check its (unchanged) suite file plans, each once, and no
         other: a check cut out of the verdict, or one added, is refused."""
-        from .errors import SpecError
-        from .families import load_suite, plan_checks
+        from ..errors import SpecError
+        from ..families import load_suite, plan_checks
 
         assert suite.file is not None
         try:
@@ -472,7 +388,9 @@ class VerdictFile:
         return s, f"signed off by {s.reviewer}"
 
     def summary(self) -> dict[str, Any]:
-        from .config import display_path
+        """What a promotion records of the verdict (sha256, path, decision, champion,
+        key metrics)."""
+        from ..config import display_path
 
         return {"sha256": self.sha256, "path": display_path(self.path),
                 "decision": self.decision,

@@ -1,0 +1,96 @@
+"""Model references: ``registry:NAME@ALIAS``, ``registry:NAME@3`` and ``mlflow:NAME@ALIAS``
+(the alias defaults to ``champion``), the names and aliases they may hold, and what a resolved
+reference gives back (:class:`Resolved`: one model file and the sha256 its bytes must have).
+
+Resolving a reference needs the registry it names: :func:`evalgate.registry.resolve` and
+:func:`evalgate.registry.resolver` dispatch to the local registry (:mod:`.local`) or to MLflow
+(:mod:`.mlflow`). This module imports neither, so both can import it.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+from ..config import REFERENCE_SCHEMES
+from ..errors import RegistryError
+
+CHAMPION = "champion"
+SCHEMES = REFERENCE_SCHEMES
+
+_NAME_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,99}")
+_ALIAS_RE = re.compile(r"[A-Za-z][A-Za-z0-9_-]{0,63}")
+
+
+def check_name(name: str) -> str:
+    """``name`` if it is a valid model name, else :class:`RegistryError` saying what is."""
+    if not _NAME_RE.fullmatch(name or ""):
+        raise RegistryError(f"invalid model name {name!r}: use letters, digits, '.', '_', '-' "
+                            "(starting with a letter or digit, at most 100 characters)")
+    return name
+
+
+def check_alias(alias: str) -> str:
+    """``alias`` if it is a valid alias, else :class:`RegistryError` saying what is."""
+    if not _ALIAS_RE.fullmatch(alias or ""):
+        raise RegistryError(f"invalid alias {alias!r}: use letters, digits, '_', '-', starting "
+                            "with a letter (a number names a version: @3)")
+    return alias
+
+
+@dataclass(frozen=True)
+class Reference:
+    """``registry:NAME@ALIAS``, ``registry:NAME@3`` or ``mlflow:NAME@ALIAS`` (alias defaults to
+    ``champion``)."""
+
+    scheme: str
+    name: str
+    alias: str | None
+    version: int | None
+
+    def __str__(self) -> str:
+        return f"{self.scheme}:{self.name}@{self.alias if self.version is None else self.version}"
+
+
+def parse_reference(text: str) -> Reference:
+    """The reference ``text`` writes; :class:`RegistryError` when it is not one."""
+    scheme, sep, rest = text.partition(":")
+    if not sep or scheme not in SCHEMES:
+        raise RegistryError(f"{text!r} is not a model reference; write registry:NAME@champion, "
+                            "registry:NAME@3 or mlflow:NAME@champion")
+    name, at, selector = rest.partition("@")
+    if scheme == "registry":
+        check_name(name)
+    elif not name or "'" in name:
+        raise RegistryError(f"{text!r}: the model name is missing or holds a quote")
+    if not at:
+        selector = CHAMPION
+    if selector.isdigit():
+        if int(selector) < 1:
+            raise RegistryError(f"{text!r}: versions start at 1")
+        return Reference(scheme, name, None, int(selector))
+    return Reference(scheme, name, check_alias(selector), None)
+
+
+def mlflow_name(text: str) -> str | None:
+    """NAME, for ``mlflow:NAME`` (how ``rollback`` and ``history`` name an MLflow model); None
+    for any other text (the name of a model in the local registry)."""
+    if not text.startswith("mlflow:"):
+        return None
+    ref = parse_reference(text)
+    if ref.version is not None or ref.alias != CHAMPION:
+        raise RegistryError(f"{text!r}: name the MLflow model (mlflow:{ref.name}), not one of "
+                            "its versions or aliases")
+    return ref.name
+
+
+@dataclass(frozen=True)
+class Resolved:
+    """A reference resolved to one model file and the sha256 its bytes must have."""
+
+    ref: str
+    name: str
+    version: int
+    path: Path
+    sha256: str
