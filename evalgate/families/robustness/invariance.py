@@ -16,7 +16,7 @@ from ...data import plain
 from ...models.predictions import Predictions
 from ..base import CheckResult, EvalContext
 from ..judge import MORE_ROWS, Clauses
-from .check import (
+from .common import (
     FAMILY,
     candidate_on,
     champion_on,

@@ -29,7 +29,7 @@ from ...stats import wilson_bounds as wilson
 from ..base import CheckResult, EvalContext
 from ..judge import Clauses
 from . import perturb
-from .check import (
+from .common import (
     FAMILY,
     candidate_on,
     champion_on,

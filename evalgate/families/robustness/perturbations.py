@@ -21,7 +21,7 @@ from ...stats import assess
 from ..base import CheckResult, EvalContext
 from ..judge import MORE_ROWS, Clauses, compare, delta_text
 from . import perturb
-from .check import (
+from .common import (
     FAMILY,
     candidate_on,
     champion_on,

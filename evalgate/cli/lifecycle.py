@@ -1,89 +1,18 @@
-"""The ``evalgate`` command: the same gate as ``pytest --evalgate`` without pytest flags, and
-the release lifecycle on the model registry (:mod:`evalgate.registry`).
-
-    evalgate run CANDIDATE [--champion P|REF] [--suites P] [--report DIR] [--seed N]
-    evalgate validate [SUITE ...]      check suite files without running any model
-    evalgate register MODEL --name NAME [--data PATH] [--notes TEXT] [--derived-from N]
-    evalgate promote CANDIDATE [--verdict reports/verdict.json] [--name NAME | --to mlflow:NAME]
-    evalgate rollback NAME [--to VERSION] [--reason TEXT]
-    evalgate alias NAME ALIAS [VERSION | --delete]     any alias but champion
-    evalgate history NAME [--json]
-    evalgate audit verify NAME
-    evalgate keygen [--out DIR] [--force]               an Ed25519 key pair for signed verdicts
-    evalgate registry init [--require-signed PUBKEY …]  create the registry, set its policy
-
-REF is ``registry:NAME@champion``, ``registry:NAME@3`` or ``mlflow:NAME@champion``. Every
-registry verb takes ``--registry DIR`` (default: ``[tool.evalgate] registry``, or
-``registry/``). Exit status: 0 done, 1 refused (or a broken audit log), 2 bad input.
-"""
+"""The release lifecycle on the model registry (:mod:`evalgate.registry`): register, promote,
+rollback, alias, history, audit, keygen, registry init."""
 
 from __future__ import annotations
 
 import argparse
 import sys
-import time
-from collections.abc import Sequence
+from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-from . import __version__
-
-if TYPE_CHECKING:
-    from .config import Settings
-
-_STATUS = {"pass": "PASS ", "fail": "FAIL ", "error": "ERROR", "skip": "SKIP "}
+from .common import project, version_number
 
 
-def _parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="evalgate", description="A release gate for ML models.")
-    p.add_argument("--version", action="version", version=f"evalgate {__version__}")
-    sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
-
-    run = sub.add_parser("run", help="gate a candidate model on the suites")
-    run.add_argument("candidate", type=Path, help="the candidate model file")
-    run.add_argument("--champion", default=None,
-                     help="the champion model (overrides each suite's champion: key): a file, "
-                          "or registry:NAME@champion, registry:NAME@3, mlflow:NAME@champion")
-    run.add_argument("--no-champion", action="store_true",
-                     help="judge without a champion (a first release): comparisons are skipped")
-    run.add_argument("--suites", type=Path, default=None,
-                     help="a suite file or a folder of them (default: suites/)")
-    run.add_argument("--report", type=Path, default=None,
-                     help="where evalgate-report.html and verdict.json go (default: reports/)")
-    run.add_argument("--seed", type=int, default=None, help="override every suite's seed")
-    run.add_argument("--trust-pickle", action="store_true",
-                     help="allow pickle/joblib model files (they can run code)")
-    run.add_argument("--timeout", type=_seconds, default=None, metavar="S",
-                     help="a time limit for the whole gate, in seconds (default: "
-                          "[tool.evalgate] timeout_s, else 3600)")
-
-    val = sub.add_parser("validate", help="check suite files without running any model")
-    val.add_argument("suites", type=Path, nargs="*",
-                     help="suite files or folders (default: suites/)")
-    _registry_parsers(sub)
-    from .cli_report import add_parsers
-
-    add_parsers(sub)
-    return p
-
-
-def _seconds(text: str) -> float:
-    from .config import check_timeout
-
-    try:
-        return check_timeout(text)
-    except ValueError as exc:
-        raise argparse.ArgumentTypeError(str(exc)) from None
-
-
-def _version_number(text: str) -> int:
-    value = text.removeprefix("v")
-    if not value.isdigit() or int(value) < 1:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a version number (1, 2, …)")
-    return int(value)
-
-
-def _registry_parsers(sub: Any) -> None:
+def add_parsers(sub: Any) -> None:
     def add(name: str, help: str) -> argparse.ArgumentParser:
         parser: argparse.ArgumentParser = sub.add_parser(name, help=help)
         parser.add_argument("--registry", type=Path, default=None, metavar="DIR",
@@ -97,7 +26,7 @@ def _registry_parsers(sub: Any) -> None:
     reg.add_argument("--data", type=Path, default=None,
                      help="the training data (file or folder), fingerprinted into the lineage")
     reg.add_argument("--notes", default="", help="free text kept with the version")
-    reg.add_argument("--derived-from", type=_version_number, default=None, metavar="VERSION",
+    reg.add_argument("--derived-from", type=version_number, default=None, metavar="VERSION",
                      help="the version this one was derived from (default: the champion)")
     reg.add_argument("--alias", action="append", default=[], metavar="ALIAS",
                      help="also point this alias at the version (not champion; repeatable)")
@@ -117,14 +46,14 @@ def _registry_parsers(sub: Any) -> None:
 
     rb = add("rollback", "move champion back to an earlier champion")
     rb.add_argument("name", help="the model's name")
-    rb.add_argument("--to", type=_version_number, default=None, metavar="VERSION",
+    rb.add_argument("--to", type=version_number, default=None, metavar="VERSION",
                     help="the version to restore (default: the previous champion)")
     rb.add_argument("--reason", default="", help="why, for the audit log")
 
     al = add("alias", "point an alias other than champion at a version (or remove it)")
     al.add_argument("name", help="the model's name")
     al.add_argument("alias", help="the alias (e.g. staging)")
-    al.add_argument("version", type=_version_number, nargs="?", default=None,
+    al.add_argument("version", type=version_number, nargs="?", default=None,
                     help="the version it names")
     al.add_argument("--delete", action="store_true", help="remove the alias")
 
@@ -152,138 +81,12 @@ def _registry_parsers(sub: Any) -> None:
     aud.add_argument("name", help="the model's name")
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    args = _parser().parse_args(argv)
-    if args.command == "run":
-        return _run(args)
-    if args.command == "validate":
-        return _validate(args)
-    from .cli_report import COMMANDS
-
-    if args.command in COMMANDS:
-        return COMMANDS[args.command](args)
-    from .errors import EvalgateError
-    from .registry import IntegrityError, PromotionRefused
-
-    verbs = {"register": _register, "promote": _promote, "rollback": _rollback,
-             "alias": _alias, "history": _history, "audit": _audit, "keygen": _keygen,
-             "registry": _registry_init}
-    try:
-        return verbs[args.command](args)
-    except PromotionRefused as exc:
-        print(f"evalgate: refused: {exc}", file=sys.stderr)
-        return 1
-    except IntegrityError as exc:
-        print(f"evalgate: integrity check failed: {exc}", file=sys.stderr)
-        return 1
-    except EvalgateError as exc:
-        print(f"evalgate: {exc}", file=sys.stderr)
-        return 2
-
-
-def _settings() -> Settings:
-    from .config import project_settings
-
-    return project_settings(Path.cwd())
-
-
-def _run(args: argparse.Namespace) -> int:
-    from .config import display_path
-    from .engine import Gate, evaluate_paths
-    from .errors import EvalgateError
-    from .output import finish, start
-    from .registry import resolver
-    from .spec import find_suites
-    from .verdict import now
-
-    try:
-        settings = _settings()
-    except EvalgateError as exc:
-        print(f"evalgate: {exc}", file=sys.stderr)
-        return 2
-    if args.seed is not None and args.seed < 0:
-        print("evalgate: --seed must be 0 or more", file=sys.stderr)
-        return 2
-    suites_path = args.suites if args.suites is not None else settings.suites
-    report_dir = args.report if args.report is not None else settings.report
-    started, t0 = now(), time.perf_counter()
-    if args.no_champion and args.champion:
-        print("evalgate: --no-champion and --champion exclude each other", file=sys.stderr)
-        return 2
-    try:
-        start(args.candidate, report_dir, started)  # no earlier promote survives this run
-    except EvalgateError as exc:
-        print(f"evalgate: BLOCK — {exc}", file=sys.stderr)
-        return 1
-    gate = Gate(args.candidate, champion=args.champion, seed=args.seed,
-                trust_pickle=args.trust_pickle, resolve=resolver(settings.registry),
-                no_champion=args.no_champion, timeout_s=args.timeout or settings.timeout_s)
-    paths = find_suites(suites_path)
-    if not paths:
-        print(f"evalgate: no suite files at {suites_path}", file=sys.stderr)
-    outcomes = evaluate_paths(gate, paths)
-    for outcome in outcomes:
-        for r in outcome.results:
-            name = r.id.split("::", 1)[1] if "::" in r.id else r.id
-            print(f"{_STATUS[r.status]} {display_path(outcome.file)}::{name}")
-            if r.status != "pass":
-                print(f"       {r.message}")
-    try:
-        written = finish(outcomes, candidate=args.candidate, report_dir=report_dir,
-                         seed=args.seed, started_at=started,
-                         duration_s=time.perf_counter() - t0,
-                         signing_key=settings.signing_key, suites_path=suites_path)
-    except EvalgateError as exc:
-        print(f"evalgate: BLOCK — {exc}", file=sys.stderr)
-        return 1
-    for warning in written.warnings:
-        print(warning, file=sys.stderr)
-    print(f"{written.summary.line} — report: {display_path(written.report_path)}")
-    return 0 if written.summary.decision == "promote" else 1
-
-
-def _validate(args: argparse.Namespace) -> int:
-    from .config import display_path
-    from .errors import EvalgateError, SpecError
-    from .families import load_suite
-    from .spec import find_suites
-
-    try:
-        targets = args.suites or [_settings().suites]
-    except EvalgateError as exc:
-        print(f"evalgate: {exc}", file=sys.stderr)
-        return 2
-    bad = 0
-    found = 0
-    for target in targets:
-        for path in find_suites(target):
-            found += 1
-            try:
-                suite = load_suite(path)
-            except SpecError as exc:
-                bad += 1
-                print(f"INVALID {exc.located(display_path(exc.path))}")
-            else:
-                from .families import plan_checks
-
-                n = len(plan_checks(suite))
-                checks = f"{n} check{'s' if n != 1 else ''}"
-                print(f"OK      {display_path(path)} ({suite.name}: {checks})")
-    if not found:
-        print("evalgate: no suite files found", file=sys.stderr)
-        return 2
-    return 1 if bad else 0
-
-
-# --------------------------------------------------------------------------- registry verbs
-
-
 def _root(args: argparse.Namespace) -> Path:
-    return args.registry if args.registry is not None else _settings().registry
+    return args.registry if args.registry is not None else project().registry
 
 
 def _register(args: argparse.Namespace) -> int:
-    from .registry import ModelRegistry, check_alias, short
+    from ..registry import ModelRegistry, check_alias, short
 
     for alias in args.alias:
         check_alias(alias)
@@ -303,11 +106,11 @@ def _register(args: argparse.Namespace) -> int:
 
 
 def _promote(args: argparse.Namespace) -> int:
-    from .errors import EvalgateError
-    from .registry import Registry, VerdictFile, parse_reference, sha256_file, short
+    from ..errors import EvalgateError
+    from ..registry import Registry, VerdictFile, parse_reference, sha256_file, short
 
     verdict_path = args.verdict if args.verdict is not None else (
-        _settings().report / "verdict.json")
+        project().report / "verdict.json")
     verdict = VerdictFile.load(verdict_path)
     name, scheme = args.name, "registry"
     if args.to is not None:
@@ -319,7 +122,7 @@ def _promote(args: argparse.Namespace) -> int:
             raise EvalgateError(f"--name {name} and --to {args.to} name different models")
         name, scheme = target.name, target.scheme
     if scheme == "mlflow":
-        from .registry.mlflow import promote as promote_mlflow
+        from ..registry.mlflow import promote as promote_mlflow
 
         done = promote_mlflow(name, args.candidate, verdict,
                               require_signed=args.require_signed)
@@ -357,7 +160,7 @@ def _promote(args: argparse.Namespace) -> int:
 
 
 def _keygen(args: argparse.Namespace) -> int:
-    from .verdict.signing import DEFAULT_KEY_DIR, generate, key_id, load_public_key
+    from ..verdict.signing import DEFAULT_KEY_DIR, generate, key_id, load_public_key
 
     private, public = generate(args.out if args.out is not None else DEFAULT_KEY_DIR,
                                force=args.force)
@@ -369,7 +172,7 @@ def _keygen(args: argparse.Namespace) -> int:
 
 
 def _registry_init(args: argparse.Namespace) -> int:
-    from .registry import Registry
+    from ..registry import Registry
 
     registry = Registry(_root(args))
     before, after = registry.init(args.require_signed, force=args.force)
@@ -381,11 +184,11 @@ def _registry_init(args: argparse.Namespace) -> int:
 
 
 def _rollback(args: argparse.Namespace) -> int:
-    from .registry import ModelRegistry, mlflow_name
+    from ..registry import ModelRegistry, mlflow_name
 
     name = mlflow_name(args.name)
     if name is not None:
-        from .registry.mlflow import rollback
+        from ..registry.mlflow import rollback
 
         before, after = rollback(name, args.to, reason=args.reason)
         print(f"rolled back mlflow:{name}: champion is version {after} (was version {before})")
@@ -397,8 +200,8 @@ def _rollback(args: argparse.Namespace) -> int:
 
 
 def _alias(args: argparse.Namespace) -> int:
-    from .errors import EvalgateError
-    from .registry import ModelRegistry
+    from ..errors import EvalgateError
+    from ..registry import ModelRegistry
 
     if (args.version is None) == (not args.delete):
         raise EvalgateError("give a VERSION, or --delete")
@@ -413,12 +216,12 @@ def _alias(args: argparse.Namespace) -> int:
 def _history(args: argparse.Namespace) -> int:
     import json
 
-    from .errors import EvalgateError
-    from .registry import ModelRegistry, Registry, Version, mlflow_name, short
+    from ..errors import EvalgateError
+    from ..registry import ModelRegistry, Registry, Version, mlflow_name, short
 
     name = mlflow_name(args.name)
     if name is not None:
-        from .registry.mlflow import history, registry_uri
+        from ..registry.mlflow import history, registry_uri
 
         h = history(name)
         title = f"mlflow:{name} ({registry_uri()})"
@@ -477,8 +280,8 @@ def _history(args: argparse.Namespace) -> int:
 
 
 def _audit(args: argparse.Namespace) -> int:
-    from .errors import EvalgateError
-    from .registry import ModelRegistry, mlflow_name, short
+    from ..errors import EvalgateError
+    from ..registry import ModelRegistry, mlflow_name, short
 
     if mlflow_name(args.name) is not None:
         raise EvalgateError(f"{args.name}: MLflow keeps no hash-chained log to verify; "
@@ -500,5 +303,27 @@ def _audit(args: argparse.Namespace) -> int:
     return 1
 
 
-if __name__ == "__main__":  # pragma: no cover
-    sys.exit(main())
+def guarded(verb: Callable[[argparse.Namespace], int]) -> Callable[[argparse.Namespace], int]:
+    """A registry verb whose refusals are one line each: exit 1 for a refused promotion or a
+    broken audit log, 2 for bad input."""
+    def run(args: argparse.Namespace) -> int:
+        from ..errors import EvalgateError, IntegrityError, PromotionRefused
+
+        try:
+            return verb(args)
+        except PromotionRefused as exc:
+            print(f"evalgate: refused: {exc}", file=sys.stderr)
+            return 1
+        except IntegrityError as exc:
+            print(f"evalgate: integrity check failed: {exc}", file=sys.stderr)
+            return 1
+        except EvalgateError as exc:
+            print(f"evalgate: {exc}", file=sys.stderr)
+            return 2
+    return run
+
+
+COMMANDS = {name: guarded(verb) for name, verb in (
+    ("register", _register), ("promote", _promote), ("rollback", _rollback),
+    ("alias", _alias), ("history", _history), ("audit", _audit), ("keygen", _keygen),
+    ("registry", _registry_init))}

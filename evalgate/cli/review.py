@@ -26,8 +26,8 @@ def add_parsers(sub: Any) -> None:
 def _render(verdict_path: Path, doc: dict[str, Any], out: Path) -> Path | str:
     """Write the report for ``doc`` into ``out``: its path, or one line saying why not (a
     verdict that passed the shape check but still cannot be drawn, a folder not writable)."""
-    from .report import write_report
-    from .verdict.signoff import status
+    from ..report import write_report
+    from ..verdict.signoff import status
 
     try:
         return write_report(doc, out, status(verdict_path))
@@ -39,9 +39,9 @@ def _render(verdict_path: Path, doc: dict[str, Any], out: Path) -> Path | str:
 
 
 def signoff(args: argparse.Namespace) -> int:
-    from .config import display_path
-    from .errors import EvalgateError
-    from .verdict.signoff import read_verdict, sign, signoff_path
+    from ..config import display_path
+    from ..errors import EvalgateError
+    from ..verdict.signoff import read_verdict, sign, signoff_path
 
     try:
         entry = sign(args.verdict, args.reviewer, args.note)  # refuses a malformed verdict
@@ -59,9 +59,9 @@ def signoff(args: argparse.Namespace) -> int:
 
 
 def report(args: argparse.Namespace) -> int:
-    from .config import display_path
-    from .errors import EvalgateError
-    from .verdict.signoff import read_verdict
+    from ..config import display_path
+    from ..errors import EvalgateError
+    from ..verdict.signoff import read_verdict
 
     try:
         _, doc = read_verdict(args.verdict)

@@ -1,0 +1,47 @@
+"""The ``evalgate`` command: the same gate as ``pytest --evalgate`` without pytest flags, and
+the release lifecycle on the model registry (:mod:`evalgate.registry`).
+
+    evalgate run CANDIDATE [--champion P|REF] [--suites P] [--report DIR] [--seed N]
+    evalgate validate [SUITE ...]      check suite files without running any model
+    evalgate register MODEL --name NAME [--data PATH] [--notes TEXT] [--derived-from N]
+    evalgate promote CANDIDATE [--verdict reports/verdict.json] [--name NAME | --to mlflow:NAME]
+    evalgate rollback NAME [--to VERSION] [--reason TEXT]
+    evalgate alias NAME ALIAS [VERSION | --delete]     any alias but champion
+    evalgate history NAME [--json]
+    evalgate audit verify NAME
+    evalgate keygen [--out DIR] [--force]               an Ed25519 key pair for signed verdicts
+    evalgate registry init [--require-signed PUBKEY …]  create the registry, set its policy
+
+REF is ``registry:NAME@champion``, ``registry:NAME@3`` or ``mlflow:NAME@champion``. Every
+registry verb takes ``--registry DIR`` (default: ``[tool.evalgate] registry``, or
+``registry/``). Exit status: 0 done, 1 refused (or a broken audit log), 2 bad input.
+"""
+
+from __future__ import annotations
+
+import argparse
+from collections.abc import Sequence
+
+from .. import __version__
+from . import gate, lifecycle, review
+
+#: the modules of the verbs, each with ``add_parsers(sub)`` and ``COMMANDS``
+VERBS = (gate, lifecycle, review)
+
+
+def parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="evalgate", description="A release gate for ML models.")
+    p.add_argument("--version", action="version", version=f"evalgate {__version__}")
+    sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    for module in VERBS:
+        module.add_parsers(sub)
+    return p
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = parser().parse_args(argv)
+    for module in VERBS:
+        if args.command in module.COMMANDS:
+            status: int = module.COMMANDS[args.command](args)
+            return status
+    raise AssertionError(f"no verb handles {args.command!r}")  # argparse refused it already

@@ -1,0 +1,128 @@
+"""The gate's verbs: ``evalgate run`` (the gate without pytest) and ``evalgate validate``."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+from .common import project, seconds
+
+_STATUS = {"pass": "PASS ", "fail": "FAIL ", "error": "ERROR", "skip": "SKIP "}
+
+
+def add_parsers(sub: Any) -> None:
+    run = sub.add_parser("run", help="gate a candidate model on the suites")
+    run.add_argument("candidate", type=Path, help="the candidate model file")
+    run.add_argument("--champion", default=None,
+                     help="the champion model (overrides each suite's champion: key): a file, "
+                          "or registry:NAME@champion, registry:NAME@3, mlflow:NAME@champion")
+    run.add_argument("--no-champion", action="store_true",
+                     help="judge without a champion (a first release): comparisons are skipped")
+    run.add_argument("--suites", type=Path, default=None,
+                     help="a suite file or a folder of them (default: suites/)")
+    run.add_argument("--report", type=Path, default=None,
+                     help="where evalgate-report.html and verdict.json go (default: reports/)")
+    run.add_argument("--seed", type=int, default=None, help="override every suite's seed")
+    run.add_argument("--trust-pickle", action="store_true",
+                     help="allow pickle/joblib model files (they can run code)")
+    run.add_argument("--timeout", type=seconds, default=None, metavar="S",
+                     help="a time limit for the whole gate, in seconds (default: "
+                          "[tool.evalgate] timeout_s, else 3600)")
+
+    val = sub.add_parser("validate", help="check suite files without running any model")
+    val.add_argument("suites", type=Path, nargs="*",
+                     help="suite files or folders (default: suites/)")
+
+
+def run(args: argparse.Namespace) -> int:
+    from ..config import display_path
+    from ..engine import Gate, evaluate_paths
+    from ..errors import EvalgateError
+    from ..output import finish, start
+    from ..registry import resolver
+    from ..spec import find_suites
+    from ..verdict import now
+
+    try:
+        settings = project()
+    except EvalgateError as exc:
+        print(f"evalgate: {exc}", file=sys.stderr)
+        return 2
+    if args.seed is not None and args.seed < 0:
+        print("evalgate: --seed must be 0 or more", file=sys.stderr)
+        return 2
+    suites_path = args.suites if args.suites is not None else settings.suites
+    report_dir = args.report if args.report is not None else settings.report
+    started, t0 = now(), time.perf_counter()
+    if args.no_champion and args.champion:
+        print("evalgate: --no-champion and --champion exclude each other", file=sys.stderr)
+        return 2
+    try:
+        start(args.candidate, report_dir, started)  # no earlier promote survives this run
+    except EvalgateError as exc:
+        print(f"evalgate: BLOCK — {exc}", file=sys.stderr)
+        return 1
+    gate = Gate(args.candidate, champion=args.champion, seed=args.seed,
+                trust_pickle=args.trust_pickle, resolve=resolver(settings.registry),
+                no_champion=args.no_champion, timeout_s=args.timeout or settings.timeout_s)
+    paths = find_suites(suites_path)
+    if not paths:
+        print(f"evalgate: no suite files at {suites_path}", file=sys.stderr)
+    outcomes = evaluate_paths(gate, paths)
+    for outcome in outcomes:
+        for r in outcome.results:
+            name = r.id.split("::", 1)[1] if "::" in r.id else r.id
+            print(f"{_STATUS[r.status]} {display_path(outcome.file)}::{name}")
+            if r.status != "pass":
+                print(f"       {r.message}")
+    try:
+        written = finish(outcomes, candidate=args.candidate, report_dir=report_dir,
+                         seed=args.seed, started_at=started,
+                         duration_s=time.perf_counter() - t0,
+                         signing_key=settings.signing_key, suites_path=suites_path)
+    except EvalgateError as exc:
+        print(f"evalgate: BLOCK — {exc}", file=sys.stderr)
+        return 1
+    for warning in written.warnings:
+        print(warning, file=sys.stderr)
+    print(f"{written.summary.line} — report: {display_path(written.report_path)}")
+    return 0 if written.summary.decision == "promote" else 1
+
+
+def validate(args: argparse.Namespace) -> int:
+    from ..config import display_path
+    from ..errors import EvalgateError, SpecError
+    from ..families import load_suite
+    from ..spec import find_suites
+
+    try:
+        targets = args.suites or [project().suites]
+    except EvalgateError as exc:
+        print(f"evalgate: {exc}", file=sys.stderr)
+        return 2
+    bad = 0
+    found = 0
+    for target in targets:
+        for path in find_suites(target):
+            found += 1
+            try:
+                suite = load_suite(path)
+            except SpecError as exc:
+                bad += 1
+                print(f"INVALID {exc.located(display_path(exc.path))}")
+            else:
+                from ..families import plan_checks
+
+                n = len(plan_checks(suite))
+                checks = f"{n} check{'s' if n != 1 else ''}"
+                print(f"OK      {display_path(path)} ({suite.name}: {checks})")
+    if not found:
+        print("evalgate: no suite files found", file=sys.stderr)
+        return 2
+    return 1 if bad else 0
+
+
+COMMANDS = {"run": run, "validate": validate}
