@@ -32,7 +32,7 @@ if TYPE_CHECKING:
     from playwright.sync_api import Browser
 
 SKIP = skip_reason()
-pytestmark = pytest.mark.skipif(SKIP is not None, reason=SKIP or "")
+pytestmark = [pytest.mark.skipif(SKIP is not None, reason=SKIP or ""), pytest.mark.e2e]
 
 HOSTILE_SUITE = "adult <script>window.__pwned = 1</script>"
 HOSTILE_TARGET = "income\"><img src=x onerror=\"window.__pwned = 2\">"

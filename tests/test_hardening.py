@@ -205,6 +205,7 @@ def test_pytest_gate_with_huge_n_resamples_blocks(pytester: pytest.Pytester,
 # --------------------------------------------------------------------------- regular files
 
 
+@pytest.mark.e2e
 def test_a_fifo_as_the_candidate_blocks_at_once(tmp_path: Path) -> None:
     (tmp_path / "suites").mkdir()
     (tmp_path / "suites" / "adult.yaml").write_text(suite_text())
@@ -385,6 +386,7 @@ def test_an_onnx_model_that_never_answers_is_terminated(tmp_path: Path) -> None:
     assert ok.predict(pd.DataFrame({"age": [30.0]}), ["age"]).values.tolist() == [30.0]
 
 
+@pytest.mark.e2e
 def test_evalgate_run_with_an_onnx_model_that_never_answers(tmp_path: Path) -> None:
     _regression_project(tmp_path, "  performance:\n    mae: {max: 100}\n")
     _forever_onnx(tmp_path / "forever.onnx")
@@ -670,6 +672,7 @@ def test_the_timeout_flag_refuses_nonsense(pytester: pytest.Pytester, gate_proje
     assert "--evalgate-timeout" in result.stderr.str()
 
 
+@pytest.mark.e2e
 def test_evalgate_run_timeout_and_the_pyproject_setting(tmp_path: Path, monkeypatch,
                                                         pickles, capsys) -> None:
     from evalgate.cli import main

@@ -112,7 +112,7 @@ def _forge(doc: Doc) -> None:
     ({"complete": False}, lambda d: d["summary"].update(complete=True), "summary.complete"),
     ({"complete": False}, lambda d: d["summary"].update(not_run=[]), "decision"),
     ({}, lambda d: d["suites"][0]["checks"].append(
-        {"id": "x::y", "status": "fail", "blocking": True}), "decision"),
+        {**d["suites"][0]["checks"][0], "id": "x::y", "status": "fail"}), "decision"),
 ])
 def test_one_field_edits_are_refused(reg: ModelRegistry, models: list[Path], tmp_path: Path,
                                      kwargs: dict[str, Any], change: Callable[[Doc], None],

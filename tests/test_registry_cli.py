@@ -26,6 +26,9 @@ from evalgate.registry import (
 )
 from tests.test_registry import make_verdict, variant
 
+#: the lifecycle through the CLI, in subprocesses for crashes and races
+pytestmark = pytest.mark.e2e
+
 ROOT = Path(__file__).resolve().parent.parent
 
 

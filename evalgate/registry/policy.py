@@ -31,12 +31,14 @@ from typing import Any
 
 from .._io import sha256_file
 from ..errors import PromotionRefused, RegistryError
+from ..records import MALFORMED as MALFORMED_RECORD
+from ..verdict.model import STATUSES as VERDICT_STATUSES
 from .records import model_format, short
 
 VERDICT_SCHEMA_PREFIX = "evalgate.verdict/"
 SIGNOFF_NAME = "signoff.json"
-STATUSES = ("pass", "fail", "error", "skip")
-DECISIONS = ("promote", "block")
+STATUSES = VERDICT_STATUSES
+DECISIONS: tuple[str, ...] = ("promote", "block")
 
 # messages tests import
 CHAMPION_CHANGED = "champion changed"
@@ -76,41 +78,6 @@ class SuiteRecord:
     dataset_sha256: str | None
     #: the ids of the checks the verdict lists for this suite
     check_ids: tuple[str, ...] = ()
-
-
-class _Shape:
-    """Strict reading of a verdict's fields: each problem names the field."""
-
-    def __init__(self, path: Path):
-        self.path = path
-
-    def fail(self, where: str, problem: str) -> PromotionRefused:
-        return PromotionRefused(f"{self.path}: {MALFORMED}: {where} {problem}; re-run the gate "
-                                "rather than editing verdict.json")
-
-    def get(self, obj: Mapping[str, Any], key: str, where: str, kinds: tuple[type, ...],
-            *, optional: bool = False) -> Any:
-        if key not in obj:
-            if optional:
-                return None
-            raise self.fail(f"{where}.{key}" if where else key, "is missing")
-        value = obj[key]
-        if value is None and optional:
-            return None
-        ok = isinstance(value, kinds) and not (isinstance(value, bool) and bool not in kinds)
-        if not ok:
-            names = " or ".join(k.__name__ for k in kinds) + (" or null" if optional else "")
-            raise self.fail(f"{where}.{key}" if where else key,
-                            f"is {json.dumps(value)[:60]}, expected {names}")
-        return value
-
-    def strings(self, obj: Mapping[str, Any], key: str, where: str) -> tuple[str, ...]:
-        items = self.get(obj, key, where, (list,))
-        for i, item in enumerate(items):
-            if not isinstance(item, str):
-                raise self.fail(f"{where}.{key}[{i}]", f"is {json.dumps(item)[:60]}, expected "
-                                "a string")
-        return tuple(items)
 
 
 def _no_constant(name: str) -> Any:
@@ -166,62 +133,38 @@ class VerdictFile:
 
     @classmethod
     def _from_doc(cls, path: Path, raw: bytes, doc: dict[str, Any]) -> VerdictFile:
-        s = _Shape(path)
-        decision = s.get(doc, "decision", "", (str,))
-        if decision not in DECISIONS:
-            raise s.fail("decision", f"is {decision!r}, expected promote or block")
-        cand = s.get(doc, "candidate", "", (dict,))
-        cand_sha = s.get(cand, "sha256", "candidate", (str,), optional=True)
-        champ = s.get(doc, "champion", "", (dict,), optional=True)
-        champ_sha = champ_path = registry = None
-        if champ is not None:
-            champ_sha = s.get(champ, "sha256", "champion", (str,))
-            champ_path = s.get(champ, "path", "champion", (str,), optional=True)
-            registry = s.get(champ, "registry", "champion", (dict,), optional=True)
-        checks: list[tuple[str, str, bool]] = []
-        suites: list[SuiteRecord] = []
-        for i, suite in enumerate(s.get(doc, "suites", "", (list,))):
-            where = f"suites[{i}]"
-            if not isinstance(suite, dict):
-                raise s.fail(where, "is not an object")
-            first = len(checks)
-            for j, check in enumerate(s.get(suite, "checks", where, (list,))):
-                at = f"{where}.checks[{j}]"
-                if not isinstance(check, dict):
-                    raise s.fail(at, "is not an object")
-                cid = s.get(check, "id", at, (str,))
-                status = s.get(check, "status", at, (str,))
-                if status not in STATUSES:
-                    raise s.fail(f"{at}.status", f"is {status!r}, expected one of "
-                                 f"{', '.join(STATUSES)}")
-                checks.append((cid, status, s.get(check, "blocking", at, (bool,))))
-            data = s.get(suite, "dataset", where, (dict,), optional=True)
-            suites.append(SuiteRecord(
-                where=where, name=str(suite.get("name")),
-                file=s.get(suite, "file", where, (str,), optional=True),
-                sha256=s.get(suite, "sha256", where, (str,), optional=True),
-                dataset_path=None if data is None else s.get(data, "path", f"{where}.dataset",
-                                                             (str,)),
-                dataset_sha256=None if data is None else s.get(data, "sha256",
-                                                               f"{where}.dataset", (str,)),
-                check_ids=tuple(c[0] for c in checks[first:])))
-        summary = s.get(doc, "summary", "", (dict,))
-        fields = {"total": s.get(summary, "total", "summary", (int,)),
-                  "failed": s.get(summary, "failed", "summary", (int,)),
-                  "complete": s.get(summary, "complete", "summary", (bool,)),
-                  "decided": s.get(summary, "decided", "summary", (int,), optional=True)}
-        reasons = s.strings(summary, "reasons", "summary")
-        not_run = s.strings(summary, "not_run", "summary")
-        in_progress = s.get(summary, "in_progress", "summary", (bool,), optional=True)
-        gate = s.get(doc, "gate", "", (dict,), optional=True) or {}
-        suites_path = s.get(gate, "suites", "gate", (str,), optional=True)
+        """Read ``doc`` through the one verdict reader (:mod:`evalgate.verdict.model`): a
+        malformed field is refused naming it."""
+        from ..errors import VerdictError
+        from ..verdict.model import Verdict
+
+        try:
+            v = Verdict.from_dict(doc, "verdict")
+        except VerdictError as exc:
+            where = str(exc).removeprefix(f"{MALFORMED_RECORD}: ").removeprefix("verdict.")
+            raise PromotionRefused(f"{path}: {MALFORMED}: {where}; re-run the gate rather "
+                                   "than editing verdict.json") from None
+        suites = tuple(SuiteRecord(
+            where=f"suites[{i}]", name=s.name, file=s.file, sha256=s.sha256,
+            dataset_path=None if s.dataset is None else s.dataset.path,
+            dataset_sha256=None if s.dataset is None else s.dataset.sha256,
+            check_ids=tuple(c.id for c in s.checks)) for i, s in enumerate(v.suites))
+        summary = v.summary
+        fields = {"total": summary.total, "failed": summary.failed,
+                  "complete": summary.complete, "decided": summary.decided}
+        champ = v.champion
         return cls(path=path, sha256=hashlib.sha256(raw).hexdigest(), raw=raw,
-                   decision=decision, complete=fields["complete"], candidate_sha256=cand_sha,
-                   champion_sha256=champ_sha, champion_path=champ_path,
-                   metrics=key_metrics(doc), reasons=reasons, champion_registry=registry,
-                   doc=doc, checks=tuple(checks), suites=tuple(suites), not_run=not_run,
-                   summary_fields=fields, in_progress=bool(in_progress),
-                   suites_path=suites_path)
+                   decision=v.decision, complete=summary.complete,
+                   candidate_sha256=v.candidate.sha256,
+                   champion_sha256=None if champ is None else champ.sha256,
+                   champion_path=None if champ is None else champ.path,
+                   metrics=key_metrics(doc), reasons=summary.reasons,
+                   champion_registry=None if champ is None or champ.registry is None
+                   else champ.registry.to_dict(),
+                   doc=doc, checks=tuple((c.id, c.status, c.blocking) for c in v.checks),
+                   suites=suites, not_run=summary.not_run, summary_fields=fields,
+                   in_progress=v.in_progress,
+                   suites_path=None if v.gate is None else v.gate.suites)
 
     @property
     def key_id(self) -> str | None:

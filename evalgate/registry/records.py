@@ -17,14 +17,15 @@ from typing import Any, Protocol
 
 from .._io import sha256_file
 from ..errors import TAMPERED, IntegrityError, RegistryError
+from ..models.formats import FORMATS as MODEL_FORMATS
+from ..models.formats import format_of
 from .references import CHAMPION
 
 ZERO_HASH = "0" * 64
 STATE_SCHEMA = "evalgate.registry/1"
 VERSION_SCHEMA = "evalgate.version/1"
-#: model formats by file suffix (as evalgate.models reads them)
-FORMATS = {".onnx": "onnx", ".skops": "skops", ".pkl": "pickle", ".pickle": "pickle",
-           ".joblib": "joblib"}
+#: model formats by file suffix, from the one table evalgate.models reads them by
+FORMATS = {suffix: f.name for f in MODEL_FORMATS for suffix in f.suffixes}
 
 
 def short(sha: str | None) -> str:
@@ -34,11 +35,11 @@ def short(sha: str | None) -> str:
 
 def model_format(path: Path) -> str:
     """The format of a model file, by its suffix; :class:`RegistryError` for an unknown one."""
-    fmt = FORMATS.get(path.suffix.lower())
+    fmt = format_of(path)
     if fmt is None:
         raise RegistryError(f"{path}: unknown model format; the registry stores "
                             f"{', '.join(FORMATS)} files")
-    return fmt
+    return fmt.name
 
 
 def dumps(obj: Any) -> bytes:
