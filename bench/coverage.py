@@ -38,7 +38,8 @@ def row(r: Result, markdown: bool) -> str:
     lo, hi = r.interval()
     inc = r.inconclusive / r.reps
     cov = r.covered / r.reps
-    flag = "" if r.ok else "  ← over the line" if r.cell.supported else "  ← passed unsupported"
+    flag = ("  (shown: the inflation a verdict warns of)" if r.cell.shown else
+            "" if r.ok else "  ← over the line" if r.cell.supported else "  ← passed unsupported")
     cells = [r.cell.regime, r.cell.label, f"{r.cell.truth:+.4f}", f"{r.reps}",
              f"{r.false_pass:.3f} [{lo:.3f}, {hi:.3f}]", f"{inc:.3f}", f"{cov:.3f}"]
     if markdown:

@@ -13,7 +13,10 @@ from .errors import EvalgateError
 DEFAULT_SUITES = "suites"
 DEFAULT_REPORT = "reports"
 DEFAULT_REGISTRY = "registry"
-KEYS = ("suites", "report", "registry", "timeout_s", "signing_key")
+KEYS = ("suites", "report", "registry", "timeout_s", "signing_key", "attempts")
+#: how the k-th candidate tried against one champion on one dataset is judged
+#: (evalgate.stats.spending): at α, the verdict stating the inflation; or at α / (k (k + 1))
+ATTEMPT_POLICIES = ("warn", "spend")
 #: the schemes of a model reference (``registry:NAME@champion``, ``mlflow:NAME@3``)
 REFERENCE_SCHEMES = ("registry", "mlflow")
 #: the whole gate's default time limit (seconds): generous, but a model that never answers
@@ -31,6 +34,8 @@ class Settings:
     timeout_s: float = DEFAULT_TIMEOUT_S  # the whole gate's time limit
     #: the Ed25519 private key that signs verdict.json (``EVALGATE_SIGNING_KEY`` overrides)
     signing_key: Path | None = None
+    #: ``[tool.evalgate] attempts``: "warn" (default) or "spend" (:data:`ATTEMPT_POLICIES`)
+    attempts: str = "warn"
 
 
 def read_settings(root: Path, pyproject: Path | None = None) -> Settings:
@@ -52,6 +57,10 @@ def read_settings(root: Path, pyproject: Path | None = None) -> Settings:
         timeout_s = check_timeout(timeout)
     except ValueError as exc:
         raise EvalgateError(f"{pyproject}: [tool.evalgate] timeout_s: {exc}") from None
+    attempts = table.get("attempts", "warn")
+    if attempts not in ATTEMPT_POLICIES:
+        raise EvalgateError(f"{pyproject}: [tool.evalgate] attempts: {attempts!r} is not one of "
+                            f"{', '.join(ATTEMPT_POLICIES)}")
     env_key = os.environ.get("EVALGATE_SIGNING_KEY")
     key = Path(env_key).resolve() if env_key else (
         base / str(table["signing_key"]) if table.get("signing_key") else None)
@@ -60,7 +69,7 @@ def read_settings(root: Path, pyproject: Path | None = None) -> Settings:
                     report=base / str(table.get("report", DEFAULT_REPORT)),
                     registry=base / str(table.get("registry", DEFAULT_REGISTRY)),
                     timeout_s=timeout_s,
-                    signing_key=key)
+                    signing_key=key, attempts=str(attempts))
 
 
 def check_timeout(value: Any) -> float:

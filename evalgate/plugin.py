@@ -85,6 +85,7 @@ class GateSession:
         from .engine import Gate
         from .errors import EvalgateError
         from .registry import resolver
+        from .registry.attempts import ledger
         from .spec import find_suites
 
         self.config = config
@@ -108,7 +109,9 @@ class GateSession:
         self.gate: Gate = Gate(self.candidate, champion=champion or None,
                                seed=self.seed, trust_pickle=opt("evalgate_trust_pickle"),
                                resolve=resolver(settings.registry.resolve()),
-                               timeout_s=self.timeout_s)
+                               timeout_s=self.timeout_s,
+                               ledger=ledger(settings.registry.resolve(),
+                                             settings.attempts))
         self.started_at = __import__("evalgate.verdict", fromlist=["now"]).now()
         self.t0 = time.perf_counter()
         #: the suite files that make up the gate, whatever pytest collects

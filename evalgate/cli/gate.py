@@ -43,6 +43,7 @@ def run(args: argparse.Namespace) -> int:
     from ..errors import EvalgateError
     from ..output import finish, start
     from ..registry import resolver
+    from ..registry.attempts import ledger
     from ..spec import find_suites
     from ..verdict import now
 
@@ -67,7 +68,8 @@ def run(args: argparse.Namespace) -> int:
         return 1
     gate = Gate(args.candidate, champion=args.champion, seed=args.seed,
                 trust_pickle=args.trust_pickle, resolve=resolver(settings.registry),
-                no_champion=args.no_champion, timeout_s=args.timeout or settings.timeout_s)
+                no_champion=args.no_champion, timeout_s=args.timeout or settings.timeout_s,
+                ledger=ledger(settings.registry, settings.attempts))
     paths = find_suites(suites_path)
     if not paths:
         print(f"evalgate: no suite files at {suites_path}", file=sys.stderr)

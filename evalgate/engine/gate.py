@@ -22,6 +22,7 @@ from ..models import Model, RawPrediction, load_model, model_warnings, set_deadl
 from ..models import deadline as model_deadline
 from ..spec import Suite
 from .outcome import SuiteOutcome, spec_error_result
+from .trials import Ledger
 
 
 class Resolved(Protocol):
@@ -49,12 +50,14 @@ class Gate:
     """One gate run: the candidate, an optional champion override, and the caches.
 
     ``resolve`` turns a registry reference (``registry:NAME@champion``) into the file it
-    names; the front ends pass :func:`evalgate.registry.resolver`."""
+    names; the front ends pass :func:`evalgate.registry.resolver`. ``ledger`` counts the
+    candidates tried against a champion and the looks at one candidate on growing rows, and
+    sets the level each suite's comparisons are judged at (:mod:`evalgate.stats.spending`)."""
 
     def __init__(self, candidate: str | Path, *, champion: str | Path | None = None,
                  seed: int | None = None, trust_pickle: bool = False,
                  resolve: Resolver | None = None, no_champion: bool = False,
-                 timeout_s: float | None = None):
+                 timeout_s: float | None = None, ledger: Ledger | None = None):
         if timeout_s is not None and not timeout_s > 0:
             raise ValueError(f"timeout_s must be above 0 seconds, got {timeout_s!r}")
         #: the limit for the whole gate, counted from now (``None``: no limit)
@@ -71,6 +74,8 @@ class Gate:
         #: judge without any champion (a first release), whatever the suites say
         self.no_champion = no_champion
         self.resolve = resolve
+        #: counts the tries against each champion (evalgate.registry.attempts); None: uncounted
+        self.ledger = ledger
         #: references resolved in this run (each once, so every suite sees the same version)
         self.references: dict[str, Resolved | EvalgateError] = {}
         self._expected: dict[Path, Resolved] = {}  # resolved file → the sha256 it must have

@@ -7,7 +7,8 @@ import dataclasses
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
-from ..data import encode_target, load_dataset
+from ..data import Dataset, encode_target, load_dataset
+from ..data.fingerprint import row_hashes, sketch
 from ..errors import ModelLoadError
 from ..families import CheckPlan, CheckResult, EvalContext, error_result, registered
 from ..models import Model
@@ -15,6 +16,7 @@ from ..models.predictions import Predictions, canonical, class_universe
 from ..spec import Suite
 from .isolate import run_family
 from .outcome import Clock, SuiteOutcome, finite_or_error
+from .trials import Spending, Trial
 
 if TYPE_CHECKING:
     from .gate import Gate
@@ -73,6 +75,11 @@ def evaluate(gate: Gate, suite: Suite, plans: Sequence[CheckPlan],
             variants[key] = canonical(raw, suite.task, target, models[role].info, len(frame))
         return variants[key]
 
+    trial, spending = _trial(gate, suite, models, data)
+    if spending is not None:
+        outcome.spending = spending
+        if spending.alpha_used < spending.alpha:  # judged at the level the tries leave
+            suite = dataclasses.replace(suite, confidence=1 - spending.alpha_used)
     ctx = EvalContext(suite=suite, target=target, candidate=preds["candidate"],
                       champion=preds.get("champion"), no_champion_reason=NO_CHAMPION,
                       data=data, predict=predict, models=models)
@@ -87,4 +94,28 @@ def evaluate(gate: Gate, suite: Suite, plans: Sequence[CheckPlan],
             continue
         results.extend(finite_or_error(r) for r in run_family(family, ctx, mine))
         clock.lap(family.name)
+    if trial is not None and spending is not None and gate.ledger is not None:
+        gate.ledger.record(trial, spending, "promote" if _passed(results) else "block")
     return results
+
+
+def _trial(gate: Gate, suite: Suite, models: dict[str, Model],
+           data: Dataset) -> tuple[Trial | None, Spending | None]:
+    """This suite as a try against the champion, and what the ledger makes of it (``None``
+    without a champion or a ledger: nothing to count)."""
+    if gate.ledger is None or "champion" not in models:
+        return None, None
+    hashes = row_hashes(data.frame[[*data.features, data.target]])
+    trial = Trial(suite=suite.name, suite_sha256=suite.sha256,
+                  candidate=models["candidate"].info.sha256,
+                  champion=models["champion"].info.sha256, dataset=data.sha256,
+                  rows=data.rows, row_hashes=hashes, sketch=sketch(hashes))
+    # α as the suite wrote it (1 − 0.95 is 0.050000000000000044 in floating point)
+    return trial, gate.ledger.spend(trial, round(1 - suite.confidence, 12))
+
+
+def _passed(results: Sequence[CheckResult]) -> bool:
+    """Whether this suite's checks alone would promote (the rule of evalgate.verdict.decide:
+    no blocking check failed or errored, and one passed)."""
+    blocking = [r.status for r in results if r.blocking]
+    return "pass" in blocking and not {"fail", "error"} & set(blocking)

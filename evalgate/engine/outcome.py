@@ -18,6 +18,7 @@ from ..families import CheckResult
 from ..models import ModelInfo
 from ..models.predictions import Predictions
 from ..spec import Suite
+from .trials import Spending
 
 #: the one check of a suite file that could not be read (``suites/x.yaml::suite``)
 SUITE_ITEM = "suite"
@@ -42,6 +43,8 @@ class SuiteOutcome:
     #: the encoded target and each model's predictions on the clean rows (the report's curves)
     target: Target | None = None
     predictions: Mapping[str, Predictions] = field(default_factory=dict)
+    #: which try this suite was (attempt, look) and the level its comparisons were judged at
+    spending: Spending | None = None
 
     @property
     def name(self) -> str:

@@ -89,7 +89,15 @@ def build(outcomes: Sequence[SuiteOutcome], *, candidate: Path, seed: int | None
         # where the gate found its suites: promote re-plans it, so a suite added since the run
         # (or one left out of the verdict) is refused
         "gate": {"suites": None if suites_path is None else _rel(suites_path)},
+        **_attempt(outcomes),
     })
+
+
+def _attempt(outcomes: Sequence[SuiteOutcome]) -> dict[str, Any]:
+    """``attempt``: the largest over the suites a ledger counted (absent when none did)."""
+    counted = [o.spending.attempt for o in outcomes
+               if o.spending is not None and o.spending.attempt is not None]
+    return {"attempt": max(counted)} if counted else {}
 
 
 def checked(doc: dict[str, Any]) -> dict[str, Any]:
@@ -141,6 +149,8 @@ def _suite_entry(o: SuiteOutcome, plots: dict[str, Any] | None) -> dict[str, Any
         entry["plots"] = plots
     if o.error is not None:
         entry["error"] = o.error
+    if o.spending is not None:
+        entry["spending"] = o.spending.to_dict()
     return entry
 
 

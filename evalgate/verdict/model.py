@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, ClassVar, Literal
 
+from ..engine.trials import Spending
 from ..errors import VerdictError
 from ..records import MALFORMED, Record, optional
 
@@ -100,6 +101,8 @@ class SuiteEntry(Record):
     plots: Mapping[str, Any] | None = optional()
     #: why the suite could not be evaluated
     error: str | None = optional()
+    #: which try against the champion this suite was, and the level it was judged at
+    spending: Spending | None = optional()
 
 
 @dataclass(frozen=True)
@@ -155,6 +158,9 @@ class Verdict(Record):
     provenance: Provenance
     summary: SummaryEntry
     gate: GateEntry | None = optional()
+    #: the how-many-th candidate judged against this champion on this dataset (the largest
+    #: over the suites; null when no ledger counted it, or without a champion)
+    attempt: int | None = optional()
     signature: Signature | None = optional()
 
     @property

@@ -27,6 +27,10 @@ def summary_markdown(verdict: dict[str, Any], report: str | None = None) -> str:
         lines += [f"| `{_md(c['id'])}` | {c['status']} | {_md(c['message'])[:300]} |"
                   for c in bad]
         lines.append("")
+    for suite in verdict.get("suites", []):
+        note = (suite.get("spending") or {}).get("note")
+        if note:
+            lines.append(f"- tries: {_md(suite.get('name'))} — {_md(note)}")
     for reason in gate_reasons(verdict):
         lines.append(f"- **{_md(reason)}**")
     not_run = verdict.get("summary", {}).get("not_run", [])

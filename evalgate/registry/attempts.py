@@ -1,0 +1,132 @@
+"""The ledger of tries against each champion (``registry/.attempts/``): every suite a gate
+judges against a champion is appended as one ``trial`` entry — which candidate, which
+champion, which data (its sha256 and a sketch of its rows), what the suite decided — with the
+registry's protocol and hash chain (:mod:`.storage`, :mod:`.audit`), so an entry cannot be
+dropped to reset a count without the chain saying so.
+
+From it the gate learns, before it judges (:meth:`AttemptLedger.spend`):
+
+- the **attempt**: this candidate's rank among the distinct candidates judged against this
+  champion on this dataset (the same bytes again keep their rank);
+- the **look**: 1 + the evaluations of this candidate against this champion on the same suite
+  that did not promote, on data whose rows are a strict subset of these (the dataset differs
+  and every row of its sketch is among these rows).
+
+and the level its comparisons are judged at (:mod:`evalgate.stats.spending`), by the project's
+``[tool.evalgate] attempts`` policy: ``warn`` (the default: judged at α, the verdict states the
+inflation) or ``spend`` (α / (k (k + 1))); a look j ≥ 2 is always judged at α / 4^(j − 1).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from ..data.fingerprint import contains
+from ..engine.trials import Spending, Trial
+from ..errors import RegistryError
+from ..stats.spending import POLICIES, Policy, attempt_alpha, inflation, look_alpha
+from .audit import AuditLog
+from .local import ModelRegistry
+from .records import Entry, short
+
+ATTEMPTS_DIR = ".attempts"
+
+
+class AttemptLedger(ModelRegistry):
+    """``registry/.attempts/``: the trials of every model name, in one hash-chained log."""
+
+    def __init__(self, root: Path, policy: Policy = "warn"):  # no model name to check
+        AuditLog.__init__(self, root, Path(root) / ATTEMPTS_DIR, "the attempts ledger")
+        self.policy: Policy = policy
+
+    @property
+    def hint(self) -> str:
+        return f"restore {self.dir} from a backup; the counts of tries depend on it"
+
+    def trials(self) -> list[Entry]:
+        """Every committed trial, oldest first (the chain checked)."""
+        if not self.state_path.is_file():
+            return []
+        self.checked_state()
+        return [e for e in self.entries() if e.action == "trial"]
+
+    def spend(self, trial: Trial, alpha: float) -> Spending:
+        trials = self.trials()
+        attempt = _attempt(trials, trial)
+        look = _look(trials, trial)
+        used = look_alpha(attempt_alpha(alpha, attempt, self.policy), look)
+        return Spending(attempt=attempt, look=look, policy=self.policy, alpha=alpha,
+                        alpha_used=used, note=_note(attempt, look, alpha, used, self.policy))
+
+    def record(self, trial: Trial, spending: Spending, decision: str) -> None:
+        with self._locked() as state:
+            self._change(state, {
+                "action": "trial", "suite": trial.suite, "suite_sha256": trial.suite_sha256,
+                "candidate": trial.candidate, "champion": trial.champion,
+                "dataset": trial.dataset, "rows": trial.rows, "sketch": list(trial.sketch),
+                "decision": decision, "attempt": spending.attempt, "look": spending.look,
+                "alpha_used": spending.alpha_used})
+
+
+def _attempt(trials: Sequence[Entry], trial: Trial) -> int:
+    seen: list[str] = []
+    for e in trials:
+        if e.data.get("champion") == trial.champion and e.data.get("dataset") == trial.dataset:
+            candidate = str(e.data.get("candidate"))
+            if candidate not in seen:
+                seen.append(candidate)
+    return seen.index(trial.candidate) + 1 if trial.candidate in seen else len(seen) + 1
+
+
+def _look(trials: Sequence[Entry], trial: Trial) -> int:
+    earlier = {str(e.data.get("dataset")): e for e in trials
+               if e.data.get("candidate") == trial.candidate
+               and e.data.get("champion") == trial.champion
+               and e.data.get("suite") == trial.suite and e.data.get("decision") != "promote"
+               and e.data.get("dataset") != trial.dataset
+               and _sketch_within(e.data.get("sketch"), trial.row_hashes)}
+    return 1 + len(earlier)
+
+
+def _sketch_within(sketch: Any, hashes: np.ndarray) -> bool:
+    if not isinstance(sketch, list) or not all(isinstance(h, int) for h in sketch):
+        return False
+    return contains(hashes, tuple(sketch))
+
+
+def _note(attempt: int, look: int, alpha: float, used: float, policy: Policy) -> str:
+    """What the reviewer should know of this try, in a sentence (empty for a first try)."""
+    parts = []
+    if attempt > 1 and policy == "warn":
+        parts.append(f"the {_nth(attempt)} candidate judged against this champion on these "
+                     f"rows: a truly worse one passes with probability up to "
+                     f"{inflation(alpha, attempt):.0%} over the {attempt} tries (attempts = "
+                     f"\"spend\" would keep it at {alpha:.0%})")
+    elif attempt > 1:
+        parts.append(f"the {_nth(attempt)} candidate judged against this champion on these "
+                     f"rows, judged at α = {used:.3g} so that all tries together keep "
+                     f"{alpha:.0%}")
+    if look > 1:
+        parts.append(f"the {_nth(look)} look at this candidate on growing rows after it did not "
+                     f"promote: judged at α = {used:.3g}")
+    return "; ".join(parts)
+
+
+def _nth(k: int) -> str:
+    suffix = "th" if 10 <= k % 100 <= 20 else {1: "st", 2: "nd", 3: "rd"}.get(k % 10, "th")
+    return f"{k}{suffix}"
+
+
+def ledger(root: Path, policy: str) -> AttemptLedger:
+    """The ledger of the registry at ``root`` (created on the first trial it records), under
+    the ``attempts`` policy of the project (``warn`` or ``spend``)."""
+    if policy not in POLICIES:
+        raise RegistryError(f"attempts policy {policy!r} is not one of {', '.join(POLICIES)}")
+    return AttemptLedger(root, policy)
+
+
+__all__ = ["ATTEMPTS_DIR", "AttemptLedger", "ledger", "short"]
