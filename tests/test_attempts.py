@@ -133,3 +133,4 @@ def test_a_ledger_edited_by_hand_blocks_the_gate(tmp_path: Path,
     doc = gate(variant(tmp_path / "v3.onnx", "v3"))
     assert doc["decision"] == "block"
     assert "attempts ledger" in doc["suites"][0]["error"]
+

@@ -90,25 +90,54 @@ class Clauses:
 
 
 def value_clause(clauses: Clauses, value: float, *, minimum: float | None = None,
-                 maximum: float | None = None, text: str) -> None:
-    """Judge the point estimate ``value`` (described by ``text``) against ``min``/``max``."""
+                 maximum: float | None = None, text: str,
+                 bounds: Bounds | None = None) -> None:
+    """Judge ``value`` (described by ``text``) against ``min``/``max``: its point estimate,
+    or — given ``bounds`` (``value_thresholds: bound``) — its one-sided bound on the side the
+    threshold needs proven (``min`` by the lower bound, ``max`` by the upper)."""
     if minimum is not None:
-        ok = value >= minimum
-        clauses.add(ok, f"{text} {'≥' if ok else 'is below'} min {minimum:g}")
+        limit_clause(clauses, value, key="min", limit=minimum, upper=False, text=text,
+                     bounds=bounds)
     if maximum is not None:
-        ok = value <= maximum
-        clauses.add(ok, f"{text} {'≤' if ok else 'is above'} max {maximum:g}")
+        limit_clause(clauses, value, key="max", limit=maximum, upper=True, text=text,
+                     bounds=bounds)
+
+
+@dataclass(frozen=True)
+class Bounds:
+    """A value's one-sided bounds at ``confidence``, for ``value_thresholds: bound``: the
+    threshold is judged on the bound that must clear it (a missing side: inconclusive)."""
+
+    lower: float | None
+    upper: float | None
+    confidence: float
 
 
 def limit_clause(clauses: Clauses, value: float, *, key: str, limit: float, upper: bool,
-                 text: str) -> bool:
-    """Judge the point estimate ``value`` (described by ``text``) against the threshold
-    ``key: limit`` — an upper limit when ``upper`` (``max_difference``), else a lower one
-    (``min_ratio``) — in :func:`value_clause`'s words; add the clause and return whether it
-    held."""
-    ok = value <= limit if upper else value >= limit
+                 text: str, bounds: Bounds | None = None) -> bool:
+    """Judge ``value`` (described by ``text``) against the threshold ``key: limit`` — an upper
+    limit when ``upper`` (``max``, ``max_difference``), else a lower one (``min``,
+    ``min_ratio``) — on its point estimate, or on its one-sided bound when ``bounds`` are
+    given (DESIGN.md §3, ``value_thresholds: bound``); add the clause, return whether it held."""
+    judged = value
+    if bounds is not None:
+        side = "upper" if upper else "lower"
+        bound = bounds.upper if upper else bounds.lower
+        if bound is None or not math.isfinite(bound):
+            clauses.add(False, f"{text}: inconclusive — no one-sided {side} bound to judge "
+                               f"{key} {limit:g} by (value_thresholds: bound)", INCONCLUSIVE)
+            return False
+        judged = bound
+        text = f"{text}, judged by its one-sided {percent(bounds.confidence)} {side} bound " \
+               f"{bound:.4f}"
+    ok = judged <= limit if upper else judged >= limit
     word = ("≤" if ok else "is above") if upper else ("≥" if ok else "is below")
-    clauses.add(ok, f"{text} {word} {key} {limit:g}")
+    kind: FailKind = "value"
+    tail = ""
+    if not ok and bounds is not None and (value <= limit if upper else value >= limit):
+        kind = INCONCLUSIVE  # the estimate clears it, the data cannot show it
+        tail = " — inconclusive: the estimate clears it, the rows are too few to show it"
+    clauses.add(ok, f"{text} {word} {key} {limit:g}{tail}", kind)
     return ok
 
 

@@ -28,24 +28,15 @@ from .reader import Reader, kind_of
 #: (never ignored), any other name as an unknown key
 KNOWN_FAMILIES = ("performance", "robustness", "bias", "latency", "stress", "drift")
 TOP_KEYS = ("suite", "description", "task", "data", "champion", "confidence", "seed",
-            "n_resamples", "checks")
-
-
+            "n_resamples", "value_thresholds", "checks")
+#: what ``min``/``max`` (and the bias family's ``max_difference``/``min_ratio``, robustness's
+#: ``max_flip_rate``) are judged on: the point estimate (DESIGN.md §3), or its one-sided bound
+VALUE_THRESHOLDS = ("estimate", "bound")
 DATA_KEYS = ("path", "target", "positive_label", "label_map", "sensitive", "features")
-
-
 DATA_SUFFIXES = (".csv", ".csv.gz", ".parquet")
-
-
 DEFAULT_CONFIDENCE = 0.95
-
-
 DEFAULT_SEED = 0
-
-
 DEFAULT_RESAMPLES = 2000
-
-
 #: the most bootstrap replicates a suite may ask for (each replicate is a pass over the rows)
 MAX_RESAMPLES = 100_000
 
@@ -97,8 +88,15 @@ class Suite:
     seed: int
     n_resamples: int
     description: str = ""
+    #: ``value_thresholds``: "estimate" (default) or "bound" (:data:`VALUE_THRESHOLDS`)
+    value_thresholds: str = "estimate"
     #: each family's parsed section of ``checks``, by family name, in the order families run
     families: Mapping[str, Any] = field(default_factory=dict)
+
+    @property
+    def by_bound(self) -> bool:
+        """Whether value thresholds are judged on one-sided bounds (burden of proof)."""
+        return self.value_thresholds == "bound"
 
     @property
     def base_dir(self) -> Path:
@@ -160,12 +158,22 @@ def read_suite(path: Path | str, sections: Mapping[str, SectionParser]) -> Suite
     n_resamples = (r.integer(top, "n_resamples", 100, MAX_RESAMPLES) if "n_resamples" in top
                    else DEFAULT_RESAMPLES)
 
+    value_thresholds = "estimate"
+    if "value_thresholds" in top:
+        value_thresholds = r.string(top, "value_thresholds")
+        if value_thresholds not in VALUE_THRESHOLDS:
+            raise r.fail(top.line_of("value_thresholds"), "value_thresholds",
+                         f"unknown value {value_thresholds!r}"
+                         f"{did_you_mean(value_thresholds, VALUE_THRESHOLDS)}; valid: "
+                         f"{', '.join(VALUE_THRESHOLDS)}")
+
     checks = r.mapping(r.required(top, "checks", "the suite"), top.line_of("checks"), "checks")
     families = _sections(r, checks, sections, task, data)
     return Suite(name=name, path=path, sha256=hashlib.sha256(raw).hexdigest(), task=task,
                  data=data, champion=champion, champion_line=champion_line,
                  confidence=confidence, seed=seed, n_resamples=n_resamples,
-                 description=description, families=families)
+                 description=description, value_thresholds=value_thresholds,
+                 families=families)
 
 
 def _sections(r: Reader, checks: LineDict, sections: Mapping[str, SectionParser], task: Task,

@@ -68,7 +68,16 @@ from ...spec import Suite
 from ...stats import Interval, z_of
 from ...stats.gaps import Gap, gap, gap_comparison
 from ..base import CheckPlan, CheckResult, EvalContext, error_result
-from ..judge import MORE_ROWS, Clauses, compare, delta_text, limit_clause, no_champion, percent
+from ..judge import (
+    MORE_ROWS,
+    Bounds,
+    Clauses,
+    compare,
+    delta_text,
+    limit_clause,
+    no_champion,
+    percent,
+)
 from .details import BiasDetails, End, Gaps, ModelGap, Statistic, group_table, model_gap
 from .groups import Groups, group_rows, reference_group, show
 from .resample import cells_replicates, regression_replicates
@@ -157,6 +166,10 @@ class Subject:
     @property
     def z(self) -> float:
         return z_of(self.confidence)
+
+    @property
+    def by_bound(self) -> bool:
+        return self.ctx.suite.by_bound
 
     @property
     def comps(self) -> tuple[str, ...]:
@@ -329,13 +342,17 @@ def _judge_values(s: Subject, cg: ModelGap, g: Gap) -> Clauses:
         if not metric.judged:
             lead += f" (informational: no threshold is set for {metric.name})"
         clauses.info.append(lead)
+    by_bound = s.by_bound
     if metric.max_difference is not None:
         limit_clause(clauses, float(g.difference), key="max_difference",
                      limit=metric.max_difference, upper=True,
-                     text=_describe(cg, "difference", pct))
+                     text=_describe(cg, "difference", pct),
+                     bounds=Bounds(None, cg.difference_ci[1], s.confidence) if by_bound
+                     else None)
     if metric.min_ratio is not None:
         limit_clause(clauses, float(g.ratio), key="min_ratio", limit=metric.min_ratio,
-                     upper=False, text=_describe(cg, "ratio", pct))
+                     upper=False, text=_describe(cg, "ratio", pct),
+                     bounds=Bounds(cg.ratio_ci[0], None, s.confidence) if by_bound else None)
     return clauses
 
 

@@ -15,6 +15,7 @@ from ..base import CheckPlan, CheckResult, EvalContext, error_result
 from ..judge import (
     MARGINS,
     MORE_ROWS,
+    Bounds,
     Clauses,
     compare,
     delta_text,
@@ -66,7 +67,8 @@ def evaluate(ctx: EvalContext, check: MetricCheck) -> CheckResult:
     value_text = f"{metric.name} = {v:.4f}" + (
         f" ({percent(suite.confidence)} {side} bound {bound:.4f})" if bound is not None else "")
     clauses = Clauses()
-    value_clause(clauses, v, minimum=th.min, maximum=th.max, text=value_text)
+    value_clause(clauses, v, minimum=th.min, maximum=th.max, text=value_text,
+                 bounds=_bounds(value, suite.confidence) if suite.by_bound else None)
 
     delta: Interval | None = result.delta
     if th.compares and ctx.champion is None:
@@ -105,3 +107,14 @@ def _advice(metric: Metric, clauses: Clauses) -> str:
         return (f"The candidate is worse than the champion on {metric.name} on the same rows; "
                 f"keep the champion or retrain.")
     return MORE_ROWS
+
+
+def _bounds(value: Interval, confidence: float) -> Bounds:
+    """The value's one-sided bounds: the side its interval computes, the other mirrored about
+    the estimate (exact for the normal and t intervals, close for BCa)."""
+    lower, upper = value.lower, value.upper
+    if lower is None and upper is not None:
+        lower = 2 * value.estimate - upper
+    if upper is None and lower is not None:
+        upper = 2 * value.estimate - lower
+    return Bounds(lower, upper, confidence)
