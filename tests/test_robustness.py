@@ -34,6 +34,7 @@ from evalgate.models.fake import FakeModel
 from evalgate.models.predictions import Predictions, canonical
 from evalgate.models.sklearn import SklearnModel
 from evalgate.records import MALFORMED
+from evalgate.stats import newcombe_paired, wilson_bounds
 from tests import modelzoo as mz
 
 DESIGN_SECTION = """\
@@ -325,18 +326,18 @@ def test_wilson_matches_statsmodels() -> None:
     from statsmodels.stats.proportion import proportion_confint
 
     for k, n in ((0, 50), (3, 50), (25, 50), (50, 50), (137, 16281)):
-        lo, hi = rb.wilson(k, n, 0.95)
+        lo, hi = wilson_bounds(k, n, 0.95)
         want = proportion_confint(k, n, alpha=0.10, method="wilson")  # two one-sided 5% tails
         assert (lo, hi) == pytest.approx(want, abs=1e-12)
 
 
 def test_newcombe_paired_interval() -> None:
     a = np.array([1, 1, 0, 0, 1, 0, 0, 0] * 50, dtype=bool)
-    same = rb.newcombe_paired(a, a, 0.95)
+    same = newcombe_paired(a, a, 0.95)
     assert same.estimate == 0 and same.lower < 0 < same.upper
     assert same.candidate_rate == same.champion_rate == a.mean()
     b = np.roll(a, 1)
-    p = rb.newcombe_paired(a, b, 0.95)
+    p = newcombe_paired(a, b, 0.95)
     assert (p.both, p.only_candidate, p.only_champion) == (
         int((a & b).sum()), int((a & ~b).sum()), int((b & ~a).sum()))
     assert p.estimate == pytest.approx(b.mean() - a.mean())
@@ -346,8 +347,8 @@ def test_newcombe_paired_interval() -> None:
     base = rng.random(2000) < 0.1
     correlated = base ^ (rng.random(2000) < 0.02)
     independent = rng.permutation(correlated)
-    narrow = rb.newcombe_paired(base, correlated, 0.95)
-    wide = rb.newcombe_paired(base, independent, 0.95)
+    narrow = newcombe_paired(base, correlated, 0.95)
+    wide = newcombe_paired(base, independent, 0.95)
     assert narrow.upper - narrow.lower < wide.upper - wide.lower
 
 
@@ -360,7 +361,7 @@ def test_newcombe_lower_bound_covers_at_the_stated_level() -> None:
         cand = u < 0.08                               # candidate flips 8 %
         champ = (u < 0.05) | (rng.random(n) < 0.02)   # champion ≈ 6.9 %, correlated
         truth = (0.05 + 0.95 * 0.02) - 0.08
-        if rb.newcombe_paired(cand, champ, 0.95).lower > truth:
+        if newcombe_paired(cand, champ, 0.95).lower > truth:
             miss += 1
     assert miss / reps < 0.075
 
@@ -473,7 +474,7 @@ def test_fragility_against_the_champion_is_paired(tmp_path: Path, models) -> Non
     checks = NOISE.replace("max_flip_rate: 0.05", "max_flip_rate_increase: 0.01")
     worse = evaluate(tmp_path, checks, models["knn"], models["logreg"])
     r = worse.results()["gaussian_noise"]
-    assert r.status == "fail" and r.method == "newcombe-paired"
+    assert r.status == "fail" and r.method == "tango-score"
     assert r.delta == pytest.approx(r.champion - r.candidate) and r.delta < -0.03
     assert r.ci[0] < r.delta and r.ci[1] is None
     p = r.details.paired
