@@ -119,11 +119,14 @@ def rate_counts(rate: PairedRate, joint: Array) -> tuple[float, float, float]:
     return float(rows[only_a].sum()), float(rows[only_b].sum()), float(rows.sum())
 
 
-def tango_interval(b: float, c: float, n: float, confidence: float, unit: str = "rows"
-                   ) -> CountInterval:
-    """Δ = (b − c)/n with Tango's one-sided lower bound, ``n`` counted in ``unit``."""
+def tango_interval(b: float, c: float, n: float, confidence: float, unit: str = "rows",
+                   estimate: float | None = None) -> CountInterval:
+    """Δ = (b − c)/n with Tango's one-sided lower bound, ``n`` counted in ``unit``
+    (``estimate``: Δ as the caller computed it, e.g. from the two models' values, equal to
+    (b − c)/n up to rounding)."""
     lower, _ = tango_bounds(b, c, n, confidence)
-    estimate = (b - c) / n if n > 0 else 0.0
+    if estimate is None:
+        estimate = (b - c) / n if n > 0 else 0.0
     se = math.sqrt(max(b + c - (b - c) ** 2 / n, 0.0)) / n if n > 0 else None
 
     def scaled(s: Array) -> Array:
@@ -146,4 +149,4 @@ def rate_interval(metric: Metric, joint: Array, confidence: float) -> CountInter
     delta = metric.sign * float(f(joint.sum(axis=2)) - f(joint.sum(axis=1)))
     if n > 0 and not math.isclose(delta, (b - c) / n, rel_tol=1e-9, abs_tol=1e-12):
         return None
-    return tango_interval(b, c, n, confidence, rate.unit)
+    return tango_interval(b, c, n, confidence, rate.unit, estimate=delta)

@@ -190,5 +190,5 @@ def tango_paired(candidate: np.ndarray, champion: np.ndarray, confidence: float,
     only_c = int(np.count_nonzero(cand & ~champ))
     only_h = int(np.count_nonzero(champ & ~cand))
     lower, upper = tango_bounds(only_h, only_c, n, confidence, correction=correction)
-    estimate = (only_h - only_c) / n if n else 0.0
+    estimate = (both + only_h) / n - (both + only_c) / n if n else 0.0
     return PairedFlips(n, both, only_c, only_h, estimate, float(lower), float(upper))

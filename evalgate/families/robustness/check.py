@@ -205,7 +205,8 @@ def _flip_rate_clause(clauses: Clauses, gates: Gates, k: int, n: int, upper: flo
 def _increase_clause(clauses: Clauses, paired: PairedFlips, margin: float, confidence: float,
                      found: dict[str, Any]) -> None:
     """``max_flip_rate_increase``: Δ = champion − candidate flip rate by its paired bound."""
-    delta = tango_interval(paired.only_champion, paired.only_candidate, paired.n, confidence)
+    delta = tango_interval(paired.only_champion, paired.only_candidate, paired.n, confidence,
+                           estimate=paired.estimate)
     head = (f"champion flip rate {paired.champion_rate:.4f} on the same rows, "
             + delta_text(delta, confidence, name="Δ = champion − candidate"))
     compare(clauses, delta, key="max_flip_rate_increase", margin=margin, head=head,
