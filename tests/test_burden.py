@@ -3,8 +3,9 @@ reported as inconclusive, never a ``skip`` or a lucky pass.
 
 - Latency and load percentiles: order-statistic (distribution-free) bounds from the calls
   made, checked against the binomial definition and by simulating their coverage.
-- Paired confusion-metric comparisons: the Clopper–Pearson discordance floor, so rows on
-  which both models agree never give a bound of exactly 0; fewer than
+- Paired confusion-metric comparisons: Tango's score interval on the discordant counts
+  (accuracy and the rates) and the discordance floor built on it (the other metrics), so
+  rows on which both models agree never give a bound of exactly 0; fewer than
   ``MIN_COMPARISON_ROWS`` rows never pass a comparison.
 - ``stress.consistency``: a tolerance relative to the output's magnitude and precision.
 """
@@ -34,6 +35,7 @@ from evalgate.models.predictions import Predictions
 from evalgate.spec import DataSpec, Suite, Threshold
 from evalgate.stats import MIN_COMPARISON_ROWS, assess, clopper_pearson_upper
 from evalgate.stats import confusion as confusion_stats
+from evalgate.stats.proportions import tango_bounds
 from evalgate.stats.timing import QUANTILE_METHOD, calls_to_resolve, quantile_bounds, quantile_ranks
 from tests import modelzoo, slowmodels
 
@@ -163,8 +165,8 @@ def test_twenty_agreeing_rows_are_inconclusive_not_a_zero_width_pass() -> None:
                (p >= 0.5).astype(int), confidence=CONF, rng=np.random.default_rng(0),
                n_resamples=300).delta
     assert d is not None and d.estimate == 0.0
-    cp = 1 - (1 - CONF) ** (1 / 20)  # Clopper–Pearson upper bound of 0 discordant of 20
-    assert d.lower == pytest.approx(-cp, rel=1e-9) and d.lower < -0.13
+    tango = float(tango_bounds(0, 0, 20, CONF)[0])  # Tango's bound with no discordant pair
+    assert d.lower == tango and d.lower < -0.13
     [r] = _run(y, p, p.copy(), MetricCheck("accuracy", Threshold(max_regression=0.005), True,
                                            10)).values()
     assert r.status == "fail" and r.blocks  # type: ignore[attr-defined]
@@ -178,12 +180,13 @@ def test_identical_models_on_16281_rows_lose_almost_nothing() -> None:
     d = assess(get_metric("accuracy", "binary"), y, label, label.copy(), confidence=CONF,
                rng=np.random.default_rng(0), n_resamples=300).delta
     assert d is not None
-    assert d.lower == pytest.approx(-1.84e-4, rel=0.01)
+    assert d.lower == pytest.approx(-1.96e-4, rel=0.01)  # ≈ −(z² + 2·0.25·z)/n
 
 
 def test_few_discordant_rows_keep_their_coverage(monkeypatch: pytest.MonkeyPatch) -> None:
     """Rare disagreement (1% each way, Δ = 0) on 200 rows: the bound must stay below the
-    true Δ in ≥ 95% of runs; the cell bootstrap alone (the old bound) covers less often."""
+    true Δ in ≥ 95% of runs; the cell bootstrap alone (without Tango's interval or the
+    floor) covers less often."""
     runs, n = 400, 200
     metric = get_metric("accuracy", "binary")
 
@@ -202,6 +205,7 @@ def test_few_discordant_rows_keep_their_coverage(monkeypatch: pytest.MonkeyPatch
         return covered / runs
 
     with_floor = coverage()
+    monkeypatch.setattr(confusion_stats, "rate_interval", lambda *a, **k: None)
     monkeypatch.setattr(confusion_stats, "discordance_floor", lambda *a, **k: math.inf)
     bootstrap_only = coverage()
     assert with_floor >= CONF - 0.01
@@ -342,7 +346,7 @@ def test_twenty_agreeing_rows_block_as_inconclusive(pytester: pytest.Pytester,
     result.stdout.fnmatch_lines(["*inconclusive*", "*evalgate: BLOCK*"])
     check = _checks(pytester)["performance::accuracy"]
     assert check["delta"] == 0.0 and check["ci"][0] < -0.1
-    assert check["method"].endswith("+discordance-floor")
+    assert check["method"] == "tango-score"
 
 
 def test_two_row_data_never_passes_a_comparison(pytester: pytest.Pytester,
@@ -380,11 +384,14 @@ def test_a_float32_regressor_passes_consistency(pytester: pytest.Pytester) -> No
     assert "within tolerance 1e-06 × max(|y|, 1), outputs float32" in check["message"]
 
 
-def test_clopper_pearson_floor_is_what_stats_reports() -> None:
-    """The floor is a public helper: on a table with no discordance it is −U(0 of n)."""
+def test_discordance_floor_is_what_stats_reports() -> None:
+    """The floor is a public helper: for accuracy on a table with no discordance (12 and 8
+    rows per class, all right) it combines the classes' Tango bounds with b = c = 0 by
+    MOVER: −√(Σ (n_t·L_t)²)/n, each row of a class costing accuracy 1/n."""
     joint = np.zeros((2, 2, 2))
     joint[0, 0, 0], joint[1, 1, 1] = 12, 8
     f = get_metric("accuracy", "binary").from_confusion
     assert f is not None
     floor = stats.discordance_floor(f, 1.0, joint, CONF)
-    assert floor == pytest.approx(-(1 - (1 - CONF) ** (1 / 20)), rel=1e-9)
+    rows = [n_t * float(tango_bounds(0, 0, n_t, CONF)[0]) for n_t in (12, 8)]
+    assert floor == pytest.approx(-math.hypot(*rows) / 20, rel=1e-9)

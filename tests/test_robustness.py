@@ -474,7 +474,7 @@ def test_fragility_against_the_champion_is_paired(tmp_path: Path, models) -> Non
     checks = NOISE.replace("max_flip_rate: 0.05", "max_flip_rate_increase: 0.01")
     worse = evaluate(tmp_path, checks, models["knn"], models["logreg"])
     r = worse.results()["gaussian_noise"]
-    assert r.status == "fail" and r.method == "newcombe-paired"
+    assert r.status == "fail" and r.method == "tango-score"
     assert r.delta == pytest.approx(r.champion - r.candidate) and r.delta < -0.03
     assert r.ci[0] < r.delta and r.ci[1] is None
     p = r.details.paired

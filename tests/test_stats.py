@@ -38,6 +38,7 @@ from evalgate.stats import (
     intervals,
 )
 from evalgate.stats.intervals import bootstrap_interval
+from evalgate.stats.proportions import tango_bounds
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -360,15 +361,16 @@ def test_identical_models_give_exactly_zero(task: str, name: str, n: int) -> Non
     assert d is not None
     assert a.champion_value == a.value.estimate
     if m.kind == "confusion":
-        # no discordant row: the rows cannot rule out disagreement of up to the exact
-        # (Clopper–Pearson) bound on the discordant share, counted against the candidate —
-        # never a bound of exactly 0 (issue 11: no zero-width luck)
-        cp = 1 - (1 - CONF) ** (1 / n)
+        # no discordant row: the rows cannot rule out disagreement of up to Tango's bound
+        # with b = c = 0, counted against the candidate — never a bound of exactly 0
+        # (issue 11: no zero-width luck)
+        tango = float(tango_bounds(0, 0, n, CONF)[0])
         assert d.estimate == 0.0 and d.upper is None and d.lower is not None
-        assert -5 * cp < d.lower < 0
+        assert 5 * tango < d.lower < 0
         if name == "accuracy":
-            assert d.lower == pytest.approx(-cp, rel=1e-9)
-        assert d.method == "bootstrap-cells-percentile+discordance-floor"
+            assert d.lower == tango and d.method == "tango-score"
+        else:
+            assert d.method == "bootstrap-cells-percentile+discordance-floor"
         return
     assert d.estimate == 0.0 and d.lower == 0.0 and d.upper is None
     assert d.lower >= -0.0  # so max_regression 0 passes, and any larger margin too
@@ -502,7 +504,10 @@ def test_same_seed_same_numbers_different_seed_different_bounds(name: str) -> No
     if m.kind == "auc":
         assert a == c  # DeLong has no randomness
     else:
-        assert a.delta.lower != c.delta.lower
+        if name == "accuracy":  # Δ from Tango's interval has no randomness either
+            assert a.delta == c.delta
+        else:
+            assert a.delta.lower != c.delta.lower
         bad_side = (lambda v: v.lower) if m.higher_is_better else (lambda v: v.upper)
         assert bad_side(a.value) is not None
         assert bad_side(a.value) != bad_side(c.value)

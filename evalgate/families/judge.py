@@ -158,6 +158,8 @@ def compare(clauses: Clauses, delta: Interval, *, key: str, margin: float, head:
     clause and return whether it passed. Δ's ``n`` counts the units that carry evidence
     (``rows``: rows, or e.g. positives for a rate), which the advice names."""
     need = margin if key == "min_improvement" else -margin
+    if rows == "rows":
+        rows = unit_of(delta)
     lower = -math.inf if delta.lower is None else delta.lower
     if lower >= need:
         clauses.add(True, f"{head} ≥ {need:+g} ({key} {margin:g})")
@@ -185,6 +187,13 @@ def compare(clauses: Clauses, delta: Interval, *, key: str, margin: float, head:
         text += f" — the candidate is not shown to improve by {margin:g}"
     clauses.add(False, text, kind)
     return False
+
+
+def unit_of(delta: Interval, default: str = "rows") -> str:
+    """What ``delta.n`` counts: rows, or the rows that carry a rate's evidence (positives for
+    a true positive rate, negatives, predicted positives) where the interval says so."""
+    unit = getattr(delta, "unit", None)
+    return unit if isinstance(unit, str) else default
 
 
 def no_champion(clauses: Clauses, reason: str) -> None:

@@ -13,7 +13,8 @@ seeded :class:`numpy.random.Generator`, so the same seed gives the same numbers.
 ``delong``         DeLong's covariance of correlated ROC AUCs
 ``ap``             average precision under resampling
 ``discordance``    the discordance floor of paired confusion metrics
-``proportions``    Wilson, Newcombe (independent and paired), MOVER-R, Clopper–Pearson
+``proportions``    Wilson, Newcombe, Tango's paired score bound, MOVER-R, Clopper–Pearson
+``counts``         paired rates on discordant counts (Tango), rows to resolve in their unit
 ``gaps``           gaps between groups and their paired comparison (bias)
 ``timing``         order-statistic bounds of percentiles, time ratios
 ``rules``          sample-size rules (when asymptotics apply, too few rows)

@@ -3,13 +3,14 @@ metric's kind (see :mod:`evalgate.metrics` and docs/statistics.md):
 
 =============  ===========================================================================
 ``auc``        DeLong's covariance of correlated ROC AUCs, by midranks (Sun & Xu 2014)
-``confusion``  bootstrap of the joint cells (truth, candidate label, champion label): one
-               multinomial draw per replicate, cost independent of the row count; BCa with
-               the jackknife computed per cell. Δ's bound is at most the *discordance
-               floor* (:func:`~evalgate.stats.discordance.discordance_floor`): the rows on
-               which the models disagree bounded exactly (Clopper–Pearson), all unseen
-               disagreement against the candidate — so no or few discordant rows never give
-               a bound of exactly 0
+``confusion``  accuracy and the rates (TPR/FNR, TNR/FPR, selection rate): Tango's score
+               bound on the discordant counts of their stratum (:mod:`.counts`). The other
+               confusion metrics: bootstrap of the joint cells (truth, candidate label,
+               champion label), one multinomial draw per replicate, BCa with the jackknife
+               computed per cell, Δ's bound at most the *discordance floor*
+               (:func:`~evalgate.stats.discordance.discordance_floor`, each class's Tango
+               bound combined by MOVER) — so no or few discordant rows never give a bound
+               of exactly 0
 ``mean``       paired bootstrap, BCa with the analytic jackknife of a mean; paired t at
                ``ASYMPTOTIC_MIN_ROWS`` rows and above
 ``rmse``,      paired bootstrap of rows, BCa with an analytic jackknife; delta method at

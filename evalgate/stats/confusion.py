@@ -1,17 +1,19 @@
 """Confusion-table metrics: a bootstrap of the joint cells (truth, candidate label, champion
-label), one multinomial draw per replicate, BCa with the per-cell jackknife; Δ's bound capped by
-the discordance floor."""
+label), one multinomial draw per replicate, BCa with the per-cell jackknife. Δ of a metric that
+is a paired proportion (accuracy, TPR, TNR/FPR, …: :mod:`.counts`) is Tango's score interval
+on its discordant counts; any other Δ's bound is capped by the discordance floor."""
 
 from __future__ import annotations
 
-from dataclasses import replace
+import math
 
 import numpy as np
 
 from ..metrics import Metric
 from .bootstrap import cell_counts
+from .counts import CountInterval, rate_interval
 from .discordance import discordance_floor
-from .intervals import Assessment, bootstrap_interval
+from .intervals import Assessment, Interval, bootstrap_interval
 
 Array = np.ndarray
 
@@ -52,10 +54,42 @@ def confusion_assessment(metric: Metric, y: Array, cand: Array, champ: Array | N
     if champ is None:
         return Assessment(value)
     assert tb is not None and jb is not None and rb is not None
+    joint = counts.reshape(shape)
+    rate = rate_interval(metric, joint, confidence)
+    if rate is not None:
+        return Assessment(value, float(f(tb)), rate)
     s = metric.sign
     delta = bootstrap_interval(float(s * (f(ta) - f(tb))), s * (f(ra) - f(rb)),
                                 s * (f(ja) - f(jb)), w, confidence, True, "bootstrap-cells", n)
-    floor = discordance_floor(f, s, counts.reshape(shape), confidence)
-    if delta.lower is not None and floor < delta.lower:
-        delta = replace(delta, lower=floor, method=f"{delta.method}+discordance-floor")
-    return Assessment(value, float(f(tb)), delta)
+    return Assessment(value, float(f(tb)), floored(delta, metric, joint, confidence))
+
+
+def floored(delta: Interval, metric: Metric, joint: Array, confidence: float) -> CountInterval:
+    """The bootstrap's Δ with its bound capped by the discordance floor, counted in the units
+    that carry the metric's evidence (precision: the rows either model predicts positive)."""
+    f, s = metric.from_confusion, metric.sign
+    assert f is not None and delta.lower is not None
+    boot = delta.lower
+    if metric.task == "binary" and not joint.sum(axis=(1, 2)).all():
+        # a class absent from the rows: nothing bounds what the models do on it
+        return CountInterval(delta.estimate, -float(np.ptp(metric.bounds)), None, delta.se,
+                             f"{delta.method}+absent-class", delta.n)
+    floor = discordance_floor(f, s, joint, confidence)
+    lower, method = (floor, f"{delta.method}+discordance-floor") if floor < boot else (
+        boot, delta.method)
+    unit, units = "rows", delta.n
+    if metric.task == "binary" and metric.name == "precision":
+        unit, units = "predicted positives", int(joint[:, 1, :].sum() + joint[:, 0, 1].sum())
+
+    def scaled(scales: Array) -> Array:
+        """The bound at ``scales`` × the counts: the bootstrap's half-width shrinks as 1/√s,
+        the floor is found again on the scaled table."""
+        out = []
+        for x in np.atleast_1d(scales):
+            half = (delta.estimate - boot) / math.sqrt(x)
+            out.append(min(delta.estimate - half, discordance_floor(f, s, joint * x,
+                                                                     confidence)))
+        return np.asarray(out)
+
+    return CountInterval(delta.estimate, lower, None, delta.se, method, units, unit=unit,
+                         scaled=scaled)

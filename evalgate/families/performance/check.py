@@ -21,6 +21,7 @@ from ..judge import (
     delta_text,
     no_champion,
     percent,
+    unit_of,
     value_clause,
 )
 from .details import PerformanceDetails
@@ -76,15 +77,18 @@ def evaluate(ctx: EvalContext, check: MetricCheck) -> CheckResult:
     if delta is not None and result.champion_value is not None:
         orient = "" if metric.higher_is_better else \
             " (lower is better, so Δ = champion − candidate)"
+        unit = unit_of(delta)
+        over = "" if unit == "rows" else f"; over {delta.n:,} {unit}"
         head = delta_text(delta, suite.confidence, detail=(
-            f"candidate {v:.4f}, champion {result.champion_value:.4f}")).replace(
+            f"candidate {v:.4f}, champion {result.champion_value:.4f}{over}")).replace(
             " (candidate", f"{orient} (candidate", 1)
         if delta.method.endswith("+discordance-floor"):
             details["discordance_floor"] = True
         for key in MARGINS:
             margin = getattr(th, key)
             if margin is not None:
-                compare(clauses, delta, key=key, margin=margin, head=head, details=details)
+                compare(clauses, delta, key=key, margin=margin, head=head, details=details,
+                        rows=unit)
 
     if delta is not None:
         ci, method = (delta.lower, delta.upper), delta.method

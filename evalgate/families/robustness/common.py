@@ -5,8 +5,10 @@ rows, flips, and the gates and result of a flip check.
   more than ``tolerance`` of itself (regression).
 - A flip check's gates: ``max_flip_rate`` bounds the candidate's flip rate (point estimate;
   its Wilson interval is reported); ``max_flip_rate_increase: m`` compares with the champion
-  on the very same rows: Δ = champion flip rate − candidate flip rate, and the check passes
-  iff Newcombe's paired lower bound of Δ is ≥ −m (:func:`evalgate.families.judge.compare`).
+  on the very same rows: Δ = champion flip rate − candidate flip rate = (c − b)/n from the
+  rows only the champion flips (c) and only the candidate flips (b), and the check passes iff
+  Tango's score lower bound of Δ is ≥ −m (:func:`evalgate.families.judge.compare`): identical
+  models give Δ = 0 with a bound of about −z²/n, inconclusive on few rows.
 """
 
 from __future__ import annotations
@@ -19,8 +21,10 @@ import numpy as np
 from ...data import Dataset
 from ...errors import CheckError, ModelOutputError, SpecError, did_you_mean
 from ...models.predictions import Predictions
-from ...stats import Interval, PairedFlips, newcombe_paired
+from ...stats import PairedFlips
 from ...stats import wilson_bounds as wilson
+from ...stats.counts import tango_interval
+from ...stats.proportions import tango_paired
 from ..base import CheckResult, EvalContext
 from ..judge import Clauses, compare, delta_text, no_champion, percent
 from .details import FLIP_RATE, FlipDetails, PairedTable
@@ -31,7 +35,7 @@ from .spec import (
 
 FAMILY = "robustness"
 #: the method of Δ's interval in a comparison of flip rates
-PAIRED_METHOD = "newcombe-paired"
+PAIRED_METHOD = "tango-score"
 
 
 # --------------------------------------------------------------------------- data and models
@@ -117,7 +121,7 @@ def flip_gates(ctx: EvalContext, gates: Gates, flips: np.ndarray,
     k = int(np.count_nonzero(flips))
     lo, hi = wilson(k, n, conf)
     _flip_rate_clause(clauses, gates, k, n, hi, what, conf)
-    paired = None if champ_flips is None else newcombe_paired(flips, champ_flips, conf)
+    paired = None if champ_flips is None else tango_paired(flips, champ_flips, conf)
     found: dict[str, Any] = {}
     if gates.max_flip_rate_increase is not None:
         if ctx.champion is None:
@@ -150,7 +154,8 @@ def _flip_rate_clause(clauses: Clauses, gates: Gates, k: int, n: int, upper: flo
 def _increase_clause(clauses: Clauses, paired: PairedFlips, margin: float, confidence: float,
                      found: dict[str, Any]) -> None:
     """``max_flip_rate_increase``: Δ = champion − candidate flip rate by its paired bound."""
-    delta = Interval(paired.estimate, paired.lower, paired.upper, None, PAIRED_METHOD, paired.n)
+    delta = tango_interval(paired.only_champion, paired.only_candidate, paired.n, confidence,
+                           estimate=paired.estimate)
     head = (f"champion flip rate {paired.champion_rate:.4f} on the same rows, "
             + delta_text(delta, confidence, name="Δ = champion − candidate"))
     compare(clauses, delta, key="max_flip_rate_increase", margin=margin, head=head,
