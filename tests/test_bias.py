@@ -493,7 +493,7 @@ def test_adult_champion_comparison_is_paired_and_deterministic(adult_preds: dict
     again = adult_run(adult_preds, yaml_text, name="again.yaml")
     for name, r in first.items():
         assert r.status == "pass", r.message
-        assert r.method == "paired-stratified-bootstrap-cells-directional"
+        assert r.method == "paired-stratified-bootstrap-cells-directional+tango-shift"
         assert r.delta == pytest.approx(r.champion - r.candidate)
         assert r.ci[0] is not None and r.ci[0] <= r.delta and r.ci[1] is None
         assert again[name].ci == r.ci  # same seed and id → same numbers
@@ -549,12 +549,21 @@ def test_a_candidate_fairer_than_its_champion_passes_max_regression(tmp_path: Pa
     assert r.champion > r.candidate
 
 
-def test_identical_models_pass_a_zero_margin(tmp_path: Path) -> None:
+def test_identical_models_are_bounded_by_the_disagreement_rows_could_hide(tmp_path: Path
+                                                                            ) -> None:
+    """Δ = 0 exactly, but 400 agreeing rows a group cannot rule out a small disagreement the
+    sample missed (Tango at b = c = 0): inconclusive at a zero margin, a pass at one the rows
+    resolve. A bound of exactly 0 would pass a model worse on a share ε of rows with
+    probability (1 − ε)ⁿ."""
     frame = two_groups()
     pred = np.random.default_rng(1).integers(0, 2, len(frame))
-    r = results(tmp_path, "metrics: [accuracy]\nmax_regression: 0\n", frame, pred,
-                pred)["g::accuracy"]
-    assert r.status == "pass" and r.delta == 0 and r.ci[0] == 0  # Δ = 0 in every replicate
+    for margin, status in ((0, "fail"), (0.02, "pass")):
+        r = results(tmp_path, f"metrics: [accuracy]\nmax_regression: {margin}\n", frame,
+                    pred, pred)["g::accuracy"]
+        assert r.status == status and r.delta == 0, r.message
+        assert -0.02 < r.ci[0] < -0.01 and r.method.endswith("+tango-shift")
+        if status == "fail":
+            assert "inconclusive" in r.message
 
 
 @pytest.mark.parametrize("shift", [0.0, 0.01], ids=["identical", "shifted"])
@@ -1052,3 +1061,35 @@ def test_a_renamed_key_in_bias_details_fails_the_report_clearly(
     assert f"{check['id']}.details.gap.candidate.diff is not a field" in err, err
     assert "Traceback" not in err
     assert not (tmp_path / "reports" / "evalgate-report.html").exists()
+
+
+def test_paired_shifts_count_the_rows_only_one_model_has_the_event() -> None:
+    """Selection rate counts rows; the true positive rate positives only; precision's
+    denominator moves with the model, so no paired count bounds it."""
+    from evalgate.families.bias.tables import Prepared, paired_shifts
+
+    y = np.array([1, 1, 1, 0, 0, 0, 1, 0])
+    cand = np.array([1, 0, 1, 1, 0, 1, 0, 0])
+    champ = np.array([0, 0, 1, 0, 0, 1, 1, 1])
+    prepared = Prepared("binary", ("candidate", "champion"),
+                        joint=(2 * y + cand) * 4 + 2 * y + champ, cells=4)
+    assert prepared.joint is not None
+    joint = np.bincount(prepared.joint, minlength=16).reshape(1, 16).astype(float)
+    sr, tpr = paired_shifts(joint, prepared, ["selection_rate", "true_positive_rate"])
+    # only the candidate selects rows 0 and 3, only the champion rows 6 and 7
+    assert (sr.b[0], sr.c[0], sr.n[0]) == (2, 2, 8)
+    # among positives (rows 0, 1, 2, 6): the candidate alone row 0, the champion alone row 6
+    assert (tpr.b[0], tpr.c[0], tpr.n[0]) == (1, 1, 4)
+    assert paired_shifts(joint, prepared, ["precision"]) is None
+
+
+def test_few_disagreements_in_small_groups_do_not_pass(tmp_path: Path) -> None:
+    """The audit's regime: 50 rows a group, models that agree on every row. The paired
+    bootstrap saw Δ = 0 in every replicate and passed; the rows cannot rule out that the
+    candidate's gap is wider by the margin."""
+    frame = two_groups(50, 50)
+    pred = np.random.default_rng(3).integers(0, 2, len(frame))
+    r = results(tmp_path, "metrics: [selection_rate]\nmax_regression: 0.016\n", frame, pred,
+                pred)["g::selection_rate"]
+    assert r.status == "fail" and "inconclusive" in r.message
+    assert r.delta == 0 and r.ci[0] < -0.016

@@ -64,3 +64,31 @@ def test_value_thresholds_bound_judges_max_difference_by_the_upper_bound(tmp_pat
     bound = sex_gap("value_thresholds: bound\n", between)
     assert bound.status == "fail" and "upper bound" in bound.message
     assert sex_gap("value_thresholds: bound\n", round(upper + 0.001, 5)).status == "pass"
+
+
+@pytest.mark.parametrize("by_bound", [False, True], ids=["estimate", "bound"])
+def test_value_thresholds_bound_judges_max_flip_rate_by_the_wilson_upper_bound(
+        by_bound: bool) -> None:
+    """40 of 1,000 rows flip: the estimate 0.04 clears max_flip_rate 0.045, its 95% Wilson
+    upper bound (about 0.052) does not — inconclusive under value_thresholds: bound."""
+    from types import SimpleNamespace
+
+    import numpy as np
+
+    from evalgate.families.judge import Clauses
+    from evalgate.families.robustness.common import flip_gates
+    from evalgate.families.robustness.spec import Gates
+
+    flips = np.zeros(1000, dtype=bool)
+    flips[:40] = True
+    suite = SimpleNamespace(confidence=0.95, task="binary", by_bound=by_bound)
+    ctx = SimpleNamespace(suite=suite, champion=None, no_champion_reason="")
+    clauses = Clauses()
+    details, _ = flip_gates(ctx, Gates(max_flip_rate=0.045), flips,  # type: ignore[arg-type]
+                            None, "noise", clauses)
+    assert 0.045 < details.flip_rate_ci[1] < 0.06
+    if by_bound:
+        assert clauses.status() == "fail"
+        assert clauses.inconclusive and "the estimate clears it" in clauses.fails[0]
+    else:
+        assert clauses.status() == "pass"

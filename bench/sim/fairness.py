@@ -52,10 +52,11 @@ def _suite(metric: str, seed: int) -> object:
     return load_suite(folder / "s.yaml")
 
 
-def drawer(metric: str, per_group: int, positives: float = 0.5
-           ) -> Callable[[np.random.Generator], Draw]:
+def drawer(metric: str, per_group: int, positives: float = 0.5, lift_a: float = MARGIN,
+           lift_b: float = 0.0) -> Callable[[np.random.Generator], Draw]:
     """``per_group`` rows in each group; for the true positive rate, a share ``positives`` of
-    them positive (the rate's denominator)."""
+    them positive (the rate's denominator). The candidate raises group a's rate by
+    ``lift_a`` and group b's by ``lift_b`` (the true Δ is lift_b − lift_a)."""
     suite = _suite(metric, 0)
     tpr = metric == "true_positive_rate"
 
@@ -67,8 +68,9 @@ def drawer(metric: str, per_group: int, positives: float = 0.5
         champ = (rng.random(n) < rate).astype(np.int64)
         # the candidate: in group a (positives only, for TPR) a row the champion calls 0
         # becomes 1 with probability m / (1 − rate_a): the rate rises by exactly m
-        eligible = (g == "a") & (champ == 0) & ((y == 1) if tpr else True)
-        flip = eligible & (rng.random(n) < MARGIN / (1 - RATE_A))
+        eligible = (champ == 0) & ((y == 1) if tpr else True)
+        lift = np.where(g == "a", lift_a / (1 - RATE_A), lift_b / (1 - RATE_B))
+        flip = eligible & (rng.random(n) < lift)
         cand = np.where(flip, 1, champ)
         frame = pd.DataFrame({"g": g, "y": y})
         result = _run(suite, frame, cand, champ)
@@ -101,6 +103,15 @@ def _cells() -> list[Cell]:
                               drawer(metric, per_group)))
     cells.append(Cell("fairness, few disagreements: TPR", f"~900 positives/group, m={MARGIN}",
                       -MARGIN, MARGIN, drawer("true_positive_rate", 1800)))
+    # power: both groups' rates rise alike (the gap is the champion's, Δ = 0), and a candidate
+    # whose only change narrows the gap (Δ = +0.02)
+    for label, lift_a, lift_b, truth in (("both rates +0.02", 0.02, 0.02, 0.0),
+                                         ("group b +0.02", 0.0, 0.02, 0.02)):
+        for per_group in (2000, 10000):
+            cells.append(Cell("fairness, power: SR", f"{label}, {per_group} rows/group, "
+                              f"m={MARGIN}", truth, MARGIN,
+                              drawer("selection_rate", per_group, lift_a=lift_a,
+                                     lift_b=lift_b)))
     return cells
 
 

@@ -88,6 +88,7 @@ from .tables import (
     Table,
     disaggregate,
     left_out,
+    paired_shifts,
     prepare,
     rate_of,
 )
@@ -307,6 +308,7 @@ def _delta(s: Subject, dis: Disaggregated, judged: dict[str, Judged], eligible: 
     lower bound from the paired bootstrap stratified by group."""
     rng = s.ctx.rng(s.cid)
     n_resamples = s.ctx.suite.n_resamples
+    shifts = None
     if s.regression:
         cand_reps, champ_reps, method = regression_replicates(
             s.metric.name, s.groups, eligible, rng, s.prepared, n_resamples)
@@ -315,12 +317,14 @@ def _delta(s: Subject, dis: Disaggregated, judged: dict[str, Judged], eligible: 
         cand_reps, champ_reps = cells_replicates(dis.joint_counts, eligible, s.comps, rng,
                                                  s.prepared, n_resamples)
         method = "paired-stratified-bootstrap-cells"
+        shifts = paired_shifts(dis.joint_counts[eligible], s.prepared, s.comps)
     e_ref = None if ref is None else int(np.count_nonzero(eligible[:ref]))
     theta, bound, se = gap_comparison(
         [t.value[eligible] for t in judged["candidate"].tables],
         [t.value[eligible] for t in judged["champion"].tables],
-        cand_reps, champ_reps, e_ref, s.statistic, s.confidence, n)
-    return Interval(theta, bound, None, se, f"{method}-directional", n)
+        cand_reps, champ_reps, e_ref, s.statistic, s.confidence, n, shifts=shifts)
+    suffix = "-directional" if shifts is None else "-directional+tango-shift"
+    return Interval(theta, bound, None, se, method + suffix, n)
 
 
 # --------------------------------------------------------------------------- judging

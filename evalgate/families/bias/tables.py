@@ -21,6 +21,7 @@ import numpy as np
 
 from ...metrics import Rate, get_metric
 from ...stats import mover_ratio, newcombe, wilson
+from ...stats.gaps import PairedShift
 from ..base import EvalContext
 from .groups import Groups
 
@@ -107,6 +108,30 @@ def model_cells(joint_counts: Array, prepared: Prepared) -> list[Array]:
         return [joint_counts]
     t = joint_counts.reshape((*joint_counts.shape[:-1], c, c))
     return [t.sum(axis=-1), t.sum(axis=-2)]
+
+
+def paired_shifts(joint_counts: Array, prepared: Prepared,
+                  comps: Sequence[str]) -> list[PairedShift] | None:
+    """Each component's discordant counts per group from joint counts (groups, cells²) of
+    the candidate (first) and the champion — ``None`` when a component's denominator moves
+    with the model (precision: predicted positives), which no paired count bounds."""
+    rates = [rate_of(prepared.task, comp) for comp in comps]
+    if len(prepared.models) != 2 or any(r.model_dependent for r in rates):
+        return None
+    c = prepared.cells
+    t = joint_counts.reshape((*joint_counts.shape[:-1], c, c))
+    shifts = []
+    for rate in rates:
+        event = np.zeros(c, dtype=bool)
+        event[list(rate.num)] = True
+        inside = np.zeros(c, dtype=bool)
+        inside[list(rate.den)] = True
+        only_cand = np.outer(event & inside, ~event & inside)
+        only_champ = np.outer(~event & inside, event & inside)
+        shifts.append(PairedShift(b=t[..., only_cand].sum(axis=-1),
+                                  c=t[..., only_champ].sum(axis=-1),
+                                  n=t[..., inside, :].sum(axis=(-2, -1))))
+    return shifts
 
 
 def reg_value(metric: str, mean_loss: Array) -> Array:

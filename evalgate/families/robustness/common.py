@@ -26,7 +26,7 @@ from ...stats import wilson_bounds as wilson
 from ...stats.counts import tango_interval
 from ...stats.proportions import tango_paired
 from ..base import CheckResult, EvalContext
-from ..judge import Clauses, compare, delta_text, no_champion, percent
+from ..judge import Bounds, Clauses, compare, delta_text, limit_clause, no_champion, percent
 from .details import FLIP_RATE, FlipDetails, PairedTable
 from .spec import (
     DEFAULT_TOLERANCE,
@@ -120,7 +120,7 @@ def flip_gates(ctx: EvalContext, gates: Gates, flips: np.ndarray,
     n = len(flips)
     k = int(np.count_nonzero(flips))
     lo, hi = wilson(k, n, conf)
-    _flip_rate_clause(clauses, gates, k, n, hi, what, conf)
+    _flip_rate_clause(clauses, gates, k, n, hi, what, conf, ctx.suite.by_bound)
     paired = None if champ_flips is None else tango_paired(flips, champ_flips, conf)
     found: dict[str, Any] = {}
     if gates.max_flip_rate_increase is not None:
@@ -138,17 +138,18 @@ def flip_gates(ctx: EvalContext, gates: Gates, flips: np.ndarray,
 
 
 def _flip_rate_clause(clauses: Clauses, gates: Gates, k: int, n: int, upper: float, what: str,
-                      confidence: float) -> None:
+                      confidence: float, by_bound: bool) -> None:
+    """``max_flip_rate`` on the candidate's flip rate — on its Wilson upper bound under
+    ``value_thresholds: bound``."""
     rate = k / n
     head = (f"{what} flip rate {rate:.4f} ({k:,} of {n:,} rows; {percent(confidence)} Wilson "
             f"upper bound {upper:.4f})")
     limit = gates.max_flip_rate
     if limit is None:
         clauses.info.append(head)
-    elif rate <= limit:
-        clauses.add(True, f"{head} ≤ max_flip_rate {limit:g}")
-    else:
-        clauses.add(False, f"{head} is above max_flip_rate {limit:g}")
+        return
+    limit_clause(clauses, rate, key="max_flip_rate", limit=limit, upper=True, text=head,
+                 bounds=Bounds(None, upper, confidence) if by_bound else None)
 
 
 def _increase_clause(clauses: Clauses, paired: PairedFlips, margin: float, confidence: float,
