@@ -1,0 +1,63 @@
+"""Exact sums: the same float whatever the partitioning and the order of merging."""
+
+from __future__ import annotations
+
+import itertools
+import math
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from evalgate.stats.exact import ExactSums
+
+finite = st.floats(allow_nan=False, allow_infinity=False, width=64)
+
+
+@settings(max_examples=300, deadline=None)
+@given(values=st.lists(finite, min_size=0, max_size=60),
+       cuts=st.lists(st.integers(0, 60), max_size=6), seed=st.integers(0, 2**32 - 1))
+def test_any_partitioning_and_merge_order_gives_the_correctly_rounded_sum(
+        values: list[float], cuts: list[int], seed: int) -> None:
+    x = np.array(values, dtype=np.float64)
+    edges = sorted({min(c, len(x)) for c in cuts} | {0, len(x)})
+    parts = [ExactSums.of(x[a:b]) for a, b in itertools.pairwise(edges)] or [ExactSums(1)]
+    order = np.random.default_rng(seed).permutation(len(parts))
+    total = ExactSums(1)
+    for i in order:
+        total.merge(parts[i])
+    try:
+        expected = math.fsum(values)
+    except OverflowError:  # fsum overflows on an intermediate; the exact sum is then huge
+        return
+    assert total.values()[0] == expected
+    assert total.rows == len(values)
+
+
+def test_cancellation_that_float_addition_loses_is_kept() -> None:
+    x = np.array([1e16, 1.0, -1e16, 1.0])
+    assert x[0] + x[1] + x[2] + x[3] == 1.0  # left to right, one 1.0 is absorbed
+    assert ExactSums.of(x).values()[0] == 2.0
+
+
+def test_extreme_exponents_and_subnormals() -> None:
+    x = np.array([1e308, 1e-308, 5e-324, -1e308, 2.5e-320])
+    assert ExactSums.of(x).values()[0] == math.fsum(x.tolist())
+    assert ExactSums.of(np.array([1.7e308, 1.7e308])).values()[0] == math.inf
+
+
+def test_non_finite_values_are_counted_not_lost() -> None:
+    s = ExactSums.of(np.array([[1.0, np.inf, 1.0], [np.nan, 1.0, -np.inf]]).T)
+    assert s.values()[0] == math.inf and np.isnan(s.values()[1])
+    assert np.isnan(ExactSums.of(np.array([np.inf, -np.inf])).values()[0])
+
+
+def test_columns_are_summed_apart_and_a_mismatch_is_refused() -> None:
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal((10_001, 3)) * np.array([1e-9, 1.0, 1e9])
+    s = ExactSums.of(x[:5000]).merge(ExactSums.of(x[5000:]))
+    assert s.values().tolist() == [math.fsum(col) for col in x.T.tolist()]
+    from evalgate.errors import StatsError
+    with pytest.raises(StatsError, match="cannot merge exact sums of 2 columns into 3"):
+        s.merge(ExactSums(2))
