@@ -4,17 +4,18 @@ of a log loss's confident-wrong rows (docs/stats-tails.md).
 
 The diagnostic is the skewness of the mean, ĝ = Σ(xᵢ − x̄)³ / (Σ(xᵢ − x̄)²)^{3/2} — the sample
 skewness divided by √n, and six times BCa's acceleration. By the Edgeworth expansion of the
-studentized mean (Hall 1992, §2.6), the one-sided t bound at confidence c = 1 − α misses with
+studentized mean (Hall 1992, ch. 2), the one-sided t bound at confidence c = 1 − α misses with
 probability
 
-    α + φ(z)·(2z² + 1)/6 · γ/√n + O(1/n),    z = Φ⁻¹(c),
+    α − φ(z)·(2z² + 1)/6 · γ/√n + O(1/n),    z = Φ⁻¹(c),
 
-γ the skewness of one row (the sign: a left-skewed Δ makes a lower bound too high). The t
+γ the skewness of one row: a left-skewed Δ (γ < 0, a few rows far below the rest) makes the
+lower bound too high. The t
 interval is used only where the estimated excess, ``t_error`` = φ(z)(2z² + 1)/6 · |ĝ|, is at
 most :data:`T_ERROR_SHARE` of α; otherwise the tail decides and the bootstrap (BCa, whose
 acceleration is this very skewness) is used. A handful of rows with a loss far from the rest
 gives |ĝ| ≈ 1/√(their count), so a tail carried by fewer than about two thousand rows always
-goes to the bootstrap.
+goes to the bootstrap when it carries most of the variance.
 """
 
 from __future__ import annotations

@@ -102,14 +102,15 @@ def evaluate(ctx: EvalContext, check: MetricCheck) -> CheckResult:
 
 def _rows_facts(ctx: EvalContext, metric: Metric, result: Assessment, details: dict[str, Any],
                 clauses: Clauses) -> None:
-    """What a mean hides: the tail diagnostic that chose the method (a remark when the tail
-    decided) and, for log loss, each model's confident-wrong rows (docs/stats-tails.md)."""
+    """What a mean hides: the tail diagnostic that chose the method (a remark where it kept
+    the bootstrap past ASYMPTOTIC_MIN_ROWS) and, for log loss, each model's confident-wrong
+    rows (docs/stats-tails.md)."""
     if isinstance(result, MeanAssessment) and result.tail is not None:
         t = result.tail
         details["tail"] = TailDetails(skewness=t.skewness, t_error=t.t_error,
                                       effective_rows=t.effective_rows, heavy=t.heavy,
                                       exact_rows=result.exact_rows)
-        if t.heavy:
+        if t.heavy and result.exact_rows is not None:  # the tail changed the method
             what = "Δ" if result.delta is not None else metric.name
             clauses.notes.append(
                 f"{what} rests on a heavy tail: about {t.effective_rows:,.0f} rows carry its "
