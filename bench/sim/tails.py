@@ -176,8 +176,11 @@ METHODS: dict[str, Counter[str]] = {}
 def _cell(regime: str, label: str, truth: float, margin: float,
           gen: ConfidentWrong | GrossErrors | Binormal, metric: str, task: Task,
           n: int) -> Cell:
+    # solved for Δ = −margin to 1e-12: the cell states it exactly, so that the false-pass line
+    # applies (Result.ok reads a truth above −margin as a power cell)
+    assert abs(truth + margin) < 1e-9, (label, truth)
     methods = METHODS.setdefault(f"{regime}\0{label}", Counter())
-    return Cell(regime, label, truth, margin, drawer(gen, metric, task, n, margin, methods),
+    return Cell(regime, label, -margin, margin, drawer(gen, metric, task, n, margin, methods),
                 params={"n": n, "metric": metric})
 
 
