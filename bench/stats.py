@@ -7,6 +7,10 @@ sigmoid(μ·y + ε) with (ε_cand, ε_champ) correlated (ρ = 0.6), stored as fl
 output, so nearly every row is distinct (the worst case for merging rows). Each metric is
 assessed paired against the champion (candidate value + Δ with its one-sided bound) with
 2,000 replicates where a bootstrap is used. Best of --repeat runs; wall-clock seconds.
+
+Heavy tail: the same data with the candidate certain of the wrong class on one row in 10,000
+(its score set to 1 − y): log_loss and brier_score, whose tail diagnostic then keeps the
+bootstrap (the tail-exact bootstrap from 50,000 rows; docs/stats-tails.md).
 """
 
 from __future__ import annotations
@@ -36,6 +40,14 @@ def make(n: int, seed: int = 0) -> tuple[np.ndarray, dict[str, tuple[np.ndarray,
     return y, {"score": (score_a, score_b), "label": (label_a, label_b)}
 
 
+def heavy(y: np.ndarray, preds: dict, share: float = 1e-4, seed: int = 1) -> dict:
+    """``preds`` with the candidate's score certain of the wrong class on a ``share`` of rows."""
+    wrong = np.random.default_rng(seed).random(len(y)) < share
+    score_a = preds["score"][0].copy()
+    score_a[wrong] = 1.0 - y[wrong]
+    return {**preds, "score": (score_a, preds["score"][1])}
+
+
 def timed(names: tuple[str, ...], y: np.ndarray, preds: dict, repeat: int) -> tuple[float, str]:
     best, methods = np.inf, ""
     for _ in range(repeat):
@@ -60,6 +72,7 @@ def main() -> None:
     ap.add_argument("--ap-max", type=int, default=1_000_000,
                     help="largest size at which average_precision is timed")
     ap.add_argument("--repeat", type=int, default=1)
+    ap.add_argument("--no-heavy", action="store_true", help="skip the heavy-tail case")
     args = ap.parse_args()
     print(f"{'rows':>11}  {'5 metrics':>10}  {'avg precision':>14}  methods")
     for n in args.sizes:
@@ -71,6 +84,10 @@ def main() -> None:
         else:
             ap_text, mad = f"{'(skipped)':>14}", ""
         print(f"{n:>11,}  {five:>9.2f}s  {ap_text}  {m5}; {mad}", flush=True)
+        if not args.no_heavy:
+            tail, mt = timed(("log_loss", "brier_score"), y, heavy(y, preds), args.repeat)
+            print(f"{'':>11}  heavy tail, log_loss + brier_score: {tail:.2f}s ({mt})",
+                  flush=True)
 
 
 if __name__ == "__main__":

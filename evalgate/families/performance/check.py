@@ -10,7 +10,8 @@ from typing import Any
 
 from ...errors import EvalgateError, StatsError
 from ...metrics import Metric, get_metric
-from ...stats import Interval, assess
+from ...stats import Assessment, Interval, assess
+from ...stats.tails import CONFIDENT_WRONG_LOSS, MeanAssessment, confident_wrong
 from ..base import CheckPlan, CheckResult, EvalContext, error_result
 from ..judge import (
     MARGINS,
@@ -24,7 +25,7 @@ from ..judge import (
     unit_of,
     value_clause,
 )
-from .details import PerformanceDetails
+from .details import ConfidentWrong, PerformanceDetails, TailDetails
 from .spec import MetricCheck
 
 FAMILY = "performance"
@@ -90,6 +91,7 @@ def evaluate(ctx: EvalContext, check: MetricCheck) -> CheckResult:
                 compare(clauses, delta, key=key, margin=margin, head=head, details=details,
                         rows=unit)
 
+    _rows_facts(ctx, metric, result, details, clauses)
     if delta is not None:
         ci, method = (delta.lower, delta.upper), delta.method
     else:
@@ -102,6 +104,35 @@ def evaluate(ctx: EvalContext, check: MetricCheck) -> CheckResult:
         metric=metric.name, candidate=v, champion=result.champion_value,
         delta=delta.estimate if delta is not None else None, ci=ci,
         confidence=suite.confidence, threshold=th.as_dict(), method=method, line=check.line)
+
+
+def _rows_facts(ctx: EvalContext, metric: Metric, result: Assessment, details: dict[str, Any],
+                clauses: Clauses) -> None:
+    """What a mean hides: the tail diagnostic that chose the method (a remark where it kept
+    the bootstrap past ASYMPTOTIC_MIN_ROWS) and, for log loss, each model's confident-wrong
+    rows (docs/stats-tails.md)."""
+    if isinstance(result, MeanAssessment) and result.tail is not None:
+        t = result.tail
+        details["tail"] = TailDetails(skewness=t.skewness, t_error=t.t_error,
+                                      effective_rows=t.effective_rows, heavy=t.heavy,
+                                      exact_rows=result.exact_rows)
+        if t.heavy and result.exact_rows is not None:  # the tail changed the method
+            what = "Δ" if result.delta is not None else metric.name
+            clauses.notes.append(
+                f"{what} rests on a heavy tail: about {t.effective_rows:,.0f} rows carry its "
+                f"variance (skewness of the mean {t.skewness:+.3f}), so the bootstrap decided, "
+                f"not the t interval")
+    y = ctx.target.y
+    cand = confident_wrong(metric, y, ctx.candidate.for_metric(metric))
+    if cand is None:
+        return
+    champ = (confident_wrong(metric, y, ctx.champion.for_metric(metric))
+             if ctx.champion is not None else None)
+    details["confident_wrong"] = ConfidentWrong(loss_above=CONFIDENT_WRONG_LOSS,
+                                                candidate=cand, champion=champ)
+    shown = f"candidate {cand:,}" + (f", champion {champ:,}" if champ is not None else "")
+    clauses.notes.append(f"confident-wrong rows (true class given < 1%, row loss > "
+                         f"{CONFIDENT_WRONG_LOSS:.2f}): {shown}")
 
 
 def _advice(metric: Metric, clauses: Clauses) -> str:

@@ -6,7 +6,37 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
-from ...records import Record
+from ...records import Record, optional
+
+
+@dataclass(frozen=True)
+class TailDetails(Record):
+    """The tail diagnostic of a mean metric (docs/stats-tails.md): of Δ's paired per-row
+    differences (RMSE, R²: of their influence functions), or of the candidate's own rows when
+    there is no comparison."""
+
+    kind: ClassVar[str] = "tail diagnostic"
+    #: Σe³ / (Σe²)^{3/2}, e = x − x̄: the skewness of the mean (negative: a left tail)
+    skewness: float
+    #: the t interval's estimated excess miss rate at this skewness (Edgeworth)
+    t_error: float
+    #: (Σe²)² / Σe⁴: about how many rows carry the variance
+    effective_rows: float
+    #: the tail decided: the t interval was not trusted (from 50,000 rows: the bootstrap ran)
+    heavy: bool
+    #: rows the tail-exact bootstrap resampled one by one (absent: it did not run)
+    exact_rows: int | None = optional()
+
+
+@dataclass(frozen=True)
+class ConfidentWrong(Record):
+    """Rows on which a model gave the true class less than 1% (log loss): what a mean hides."""
+
+    kind: ClassVar[str] = "confident-wrong rows"
+    #: a row counts when its loss exceeds this (−log 0.01)
+    loss_above: float
+    candidate: int
+    champion: int | None = None
 
 
 @dataclass(frozen=True)
@@ -25,6 +55,10 @@ class PerformanceDetails(Record):
     #: about how many rows would resolve an inconclusive comparison
     rows_to_resolve_max_regression: int | None = None
     rows_to_resolve_min_improvement: int | None = None
+    #: mean metrics: the tail diagnostic that chose the method
+    tail: TailDetails | None = optional()
+    #: log loss: each model's count of confident-wrong rows
+    confident_wrong: ConfidentWrong | None = optional()
 
 
 def read(check: Mapping[str, Any]) -> PerformanceDetails:
