@@ -307,7 +307,7 @@ def test_tango_paired_counts_and_orients_like_newcombe() -> None:
 
 def _flip_check(n: int, margin: float) -> tuple[Clauses, object]:
     flips = np.random.default_rng(10).random(n) < 0.05
-    suite = SimpleNamespace(confidence=CONF, task="binary")
+    suite = SimpleNamespace(confidence=CONF, task="binary", by_bound=False)
     ctx = SimpleNamespace(suite=suite, champion=object(), no_champion_reason="")
     gates = Gates(max_flip_rate=None, max_flip_rate_increase=margin)
     clauses = Clauses()
