@@ -12,11 +12,14 @@ from ..errors import StatsError
 Array = np.ndarray
 
 
-def delong(y: Array, scores: Sequence[Array]) -> tuple[Array, Array]:
-    """ROC AUCs of several score vectors on the same rows and their covariance matrix.
+def components(y: Array, scores: Sequence[Array]) -> tuple[Array, Array, Array]:
+    """ROC AUCs of several score vectors on the same rows and their structural components:
+    (aucs (k), V10 (k × positives), V01 (k × negatives)).
 
-    Fast DeLong (Sun & Xu 2014): midranks within positives, within negatives and overall,
-    O(n log n) per model; ties count one half.
+    V10 of a positive is the share of negatives it outranks, V01 of a negative the share of
+    positives that outrank it (ties count one half); each AUC is the mean of either. From
+    midranks within positives, within negatives and overall (Sun & Xu 2014), O(n log n) per
+    model.
     """
     pos = np.asarray(y) == 1
     m, n = int(pos.sum()), int(pos.size - pos.sum())
@@ -35,5 +38,16 @@ def delong(y: Array, scores: Sequence[Array]) -> tuple[Array, Array]:
         aucs[r] = (tz[:m].sum() - m * (m + 1) / 2) / (m * n)
         v10[r] = (tz[:m] - tx) / n
         v01[r] = 1.0 - (tz[m:] - ty) / m
-    cov = np.atleast_2d(np.cov(v10)) / m + np.atleast_2d(np.cov(v01)) / n
+    return aucs, v10, v01
+
+
+def delong(y: Array, scores: Sequence[Array]) -> tuple[Array, Array]:
+    """ROC AUCs of several score vectors on the same rows and their covariance matrix.
+
+    Fast DeLong (Sun & Xu 2014): midranks within positives, within negatives and overall,
+    O(n log n) per model; ties count one half. Cov = S10/m + S01/n, S the components' sample
+    covariances.
+    """
+    aucs, v10, v01 = components(y, scores)
+    cov = np.atleast_2d(np.cov(v10)) / v10.shape[1] + np.atleast_2d(np.cov(v01)) / v01.shape[1]
     return aucs, cov

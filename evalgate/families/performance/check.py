@@ -11,9 +11,11 @@ from typing import Any
 from ...errors import EvalgateError, StatsError
 from ...metrics import Metric, get_metric
 from ...stats import Assessment, Interval, assess
+from ...stats.auc import MIN_PER_CLASS, rows_needed
 from ...stats.tails import CONFIDENT_WRONG_LOSS, MeanAssessment, confident_wrong
 from ..base import CheckPlan, CheckResult, EvalContext, error_result
 from ..judge import (
+    INCONCLUSIVE,
     MARGINS,
     MORE_ROWS,
     Bounds,
@@ -87,7 +89,11 @@ def evaluate(ctx: EvalContext, check: MetricCheck) -> CheckResult:
             details["discordance_floor"] = True
         for key in MARGINS:
             margin = getattr(th, key)
-            if margin is not None:
+            if margin is None:
+                continue
+            if delta.method in TOO_FEW_PER_CLASS:
+                _too_few_per_class(clauses, ctx, metric, key, margin, head, details)
+            else:
                 compare(clauses, delta, key=key, margin=margin, head=head, details=details,
                         rows=unit)
 
@@ -133,6 +139,24 @@ def _rows_facts(ctx: EvalContext, metric: Metric, result: Assessment, details: d
     shown = f"candidate {cand:,}" + (f", champion {champ:,}" if champ is not None else "")
     clauses.notes.append(f"confident-wrong rows (true class given < 1%, row loss > "
                          f"{CONFIDENT_WRONG_LOSS:.2f}): {shown}")
+
+
+#: Δ's methods when the rarer class has too few rows for any comparison (ROC AUC)
+TOO_FEW_PER_CLASS = ("too-few-positives", "too-few-negatives")
+
+
+def _too_few_per_class(clauses: Clauses, ctx: EvalContext, metric: Metric, key: str,
+                       margin: float, head: str, details: dict[str, Any]) -> None:
+    """An inconclusive comparison: the rarer class is too small for any method."""
+    positives, negatives, rows = rows_needed(ctx.target.y)
+    need = margin if key == "min_improvement" else -margin
+    rarer = "positives" if positives <= negatives else "negatives"
+    clauses.add(False, (
+        f"{head} < {need:+g} allowed by {key} {margin:g} — inconclusive: {positives:,} "
+        f"positives and {negatives:,} negatives; {metric.name} needs at least "
+        f"{MIN_PER_CLASS} of each for a paired comparison (evaluate on more {rarer}: about "
+        f"{rows:,} rows at this prevalence)"), INCONCLUSIVE)
+    details[f"rows_to_resolve_{key}"] = rows
 
 
 def _advice(metric: Metric, clauses: Clauses) -> str:
