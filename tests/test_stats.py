@@ -106,8 +106,9 @@ def naive_delong(y: np.ndarray, scores: Sequence[np.ndarray]) -> tuple[np.ndarra
 @pytest.mark.parametrize("k", [1, 2, 3])
 def test_delong_equals_naive_pairwise_definition(k: int, ties: bool) -> None:
     g = rng(10 * k + ties)
-    n = 90
+    n = 600  # from 200 of the rarer class (and AUC ≤ 0.95), assess uses plain DeLong
     y = (g.random(n) < 0.4).astype(np.int8)
+    assert min(y.sum(), n - y.sum()) >= 200
     base = g.standard_normal(n)
     scores = [0.8 * y + 0.6 * base + g.standard_normal(n) * (0.5 + 0.2 * r) for r in range(k)]
     if ties:
