@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import tempfile
 from collections.abc import Callable
 from pathlib import Path
@@ -47,9 +48,12 @@ QUICK_CHECKS = """\
 
 #: every verdict the gate writes during the tests is validated against the published JSON
 #: Schema (evalgate.verdict.schema); problems are collected here and fail the session
+#: (made by the process that starts the session — xdist workers inherit it — and removed at
+#: its end)
+_OWN_PROBLEMS_DIR = None if "EVALGATE_VALIDATE_VERDICTS" in os.environ else \
+    tempfile.mkdtemp(prefix="evalgate-verdicts-")
 VERDICT_PROBLEMS = os.environ.setdefault(
-    "EVALGATE_VALIDATE_VERDICTS",
-    os.path.join(tempfile.mkdtemp(prefix="evalgate-verdicts-"), "problems.txt"))
+    "EVALGATE_VALIDATE_VERDICTS", os.path.join(str(_OWN_PROBLEMS_DIR), "problems.txt"))
 
 
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
@@ -64,6 +68,8 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
             f"{len(lines)} verdict(s) written by the tests break evalgate.verdict/1's schema:\n"
             + "\n".join(lines[:20]), red=True)
         session.exitstatus = pytest.ExitCode.TESTS_FAILED
+    if _OWN_PROBLEMS_DIR is not None:
+        shutil.rmtree(_OWN_PROBLEMS_DIR, ignore_errors=True)
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:

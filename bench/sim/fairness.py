@@ -45,11 +45,12 @@ checks:
 
 
 def _suite(metric: str, seed: int) -> object:
-    folder = Path(tempfile.mkdtemp(prefix="evalgate-fairness-"))
-    pd.DataFrame({"g": ["a", "b"], "y": [0, 1]}).to_csv(folder / "data.csv", index=False)
-    (folder / "s.yaml").write_text(_SUITE.format(seed=seed, resamples=RESAMPLES,
-                                                 metric=metric, margin=MARGIN))
-    return load_suite(folder / "s.yaml")
+    with tempfile.TemporaryDirectory(prefix="evalgate-fairness-") as tmp:
+        folder = Path(tmp)
+        pd.DataFrame({"g": ["a", "b"], "y": [0, 1]}).to_csv(folder / "data.csv", index=False)
+        (folder / "s.yaml").write_text(_SUITE.format(seed=seed, resamples=RESAMPLES,
+                                                     metric=metric, margin=MARGIN))
+        return load_suite(folder / "s.yaml")
 
 
 def drawer(metric: str, per_group: int, positives: float = 0.5, lift_a: float = MARGIN,

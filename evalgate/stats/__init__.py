@@ -11,7 +11,12 @@ seeded :class:`numpy.random.Generator`, so the same seed gives the same numbers.
 ``intervals``      :class:`Interval`, normal/t and BCa bounds
 ``bootstrap``      resampling: row counts, cell draws, Poisson weights
 ``delong``         DeLong's covariance of correlated ROC AUCs
+``auc``            ROC AUC by regime: DeLong, logit DeLong, stratified logit bootstrap
+``auc_bootstrap``  stratified (per-class) bootstrap of AUCs
 ``ap``             average precision under resampling
+``generic``        any other metric: paired bootstrap; AP with few positives
+``tails``          the tail diagnostic of a mean; t or the tail-exact bootstrap
+``exact``          exact, mergeable float sums (the same sum for any partitioning)
 ``discordance``    the discordance floor of paired confusion metrics
 ``proportions``    Wilson, Newcombe, Tango's paired score bound, MOVER-R, Clopper–Pearson
 ``counts``         paired rates on discordant counts (Tango), rows to resolve in their unit

@@ -2,7 +2,9 @@
 metric's kind (see :mod:`evalgate.metrics` and docs/statistics.md):
 
 =============  ===========================================================================
-``auc``        DeLong's covariance of correlated ROC AUCs, by midranks (Sun & Xu 2014)
+``auc``        by the rarer class's count and the AUC (:mod:`.auc`): DeLong by midranks
+               (Sun & Xu 2014), DeLong on the logit scale, the stratified logit bootstrap,
+               or inconclusive below ``MIN_PER_CLASS`` of the rarer class
 ``confusion``  accuracy and the rates (TPR/FNR, TNR/FPR, selection rate): Tango's score
                bound on the discordant counts of their stratum (:mod:`.counts`). The other
                confusion metrics: bootstrap of the joint cells (truth, candidate label,
@@ -11,12 +13,13 @@ metric's kind (see :mod:`evalgate.metrics` and docs/statistics.md):
                (:func:`~evalgate.stats.discordance.discordance_floor`, each class's Tango
                bound combined by MOVER) — so no or few discordant rows never give a bound
                of exactly 0
-``mean``       paired bootstrap, BCa with the analytic jackknife of a mean; paired t at
-               ``ASYMPTOTIC_MIN_ROWS`` rows and above
-``rmse``,      paired bootstrap of rows, BCa with an analytic jackknife; delta method at
-``r2``         ``ASYMPTOTIC_MIN_ROWS`` rows and above
+``mean``       paired bootstrap, BCa with the analytic jackknife of a mean; from
+               ``ASYMPTOTIC_MIN_ROWS`` rows the paired t where the tail diagnostic allows
+               it, else the tail-exact bootstrap (:mod:`.tails`)
+``rmse``,      the same, with the delta method in place of the t
+``r2``
 ``generic``    paired bootstrap (average precision: :mod:`~evalgate.stats.ap`), BCa with a
-               grouped jackknife
+               grouped jackknife; AP with few positives: the expanded percentile
 =============  ===========================================================================
 
 A paired comparison on fewer than ``MIN_COMPARISON_ROWS`` rows has the lower bound −∞

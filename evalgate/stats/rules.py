@@ -3,7 +3,8 @@ paired comparison has too few rows to decide anything."""
 
 from __future__ import annotations
 
-#: at and above this many rows, means use the t interval and RMSE/R² the delta method
+#: from this many rows, means may use the t interval and RMSE/R² the delta method — where the
+#: tail diagnostic allows it (stats/tails.py); AP uses Poisson weights
 ASYMPTOTIC_MIN_ROWS = 50_000
 
 
