@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import os
 import tempfile
+from collections.abc import Sequence
 from pathlib import Path
 
 _CHUNK = 1 << 20
@@ -16,6 +17,21 @@ def sha256_file(path: Path) -> str:
         while block := f.read(_CHUNK):
             h.update(block)
     return h.hexdigest()
+
+
+def sha256_files(paths: Sequence[Path]) -> tuple[str, tuple[str, ...]]:
+    """The sha256 of the files' bytes read one after another in the given order (for one file,
+    its own sha256), and each file's own — in one read of each file."""
+    whole = hashlib.sha256()
+    each = []
+    for path in paths:
+        h = hashlib.sha256()
+        with open(path, "rb") as f:
+            while block := f.read(_CHUNK):
+                h.update(block)
+                whole.update(block)
+        each.append(h.hexdigest())
+    return whole.hexdigest(), tuple(each)
 
 
 def fsync_dir(path: Path) -> None:

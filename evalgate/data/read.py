@@ -12,16 +12,28 @@ import numpy as np
 import pandas as pd
 
 from .._files import stat_regular
-from .._io import sha256_file
+from .._io import sha256_files
 from ..errors import DataError, did_you_mean
 
 if TYPE_CHECKING:
     from ..spec import DataSpec
 
 
+@dataclass(frozen=True)
+class DataFile:
+    """One file of a dataset read from a glob or a folder."""
+
+    path: Path
+    sha256: str
+    rows: int
+
+
 @dataclass(frozen=True, eq=False)
 class Dataset:
-    """A loaded, checked dataset. ``frame`` holds every column of the file."""
+    """A loaded, checked dataset. ``frame`` holds every column of the file(s), the files'
+    rows one after another in sorted path order; ``sha256`` is over the files' bytes in that
+    order (one file: its own sha256); ``files`` lists each file when ``data.path`` is a glob
+    or a folder."""
 
     path: Path
     sha256: str
@@ -30,6 +42,7 @@ class Dataset:
     target: str
     features: tuple[str, ...]
     sensitive: tuple[str, ...]
+    files: tuple[DataFile, ...] = ()
 
 
 def read_table(path: Path) -> pd.DataFrame:
@@ -99,8 +112,42 @@ def _missing_columns(frame: pd.DataFrame, wanted: Sequence[str], what: str, path
                                   f"the file has columns: {', '.join(columns)}")
 
 
+def _read_all(files: Sequence[Path]) -> tuple[pd.DataFrame, list[int]]:
+    """Every file's rows, one file after another; the files must have the same columns (in
+    any order: each is put in the first file's order)."""
+    frames = [read_table(files[0])]
+    columns = [str(c) for c in frames[0].columns]
+    for path in files[1:]:
+        frame = read_table(path)
+        have = [str(c) for c in frame.columns]
+        if set(have) != set(columns):
+            missing = [c for c in columns if c not in have]
+            extra = [c for c in have if c not in columns]
+            said = "; ".join(part for part in (
+                f"lacks {', '.join(map(repr, missing[:5]))}" if missing else "",
+                f"has {', '.join(map(repr, extra[:5]))} besides" if extra else "") if part)
+            raise DataError(path, f"its columns differ from {files[0].name}'s ({said}); every "
+                                  f"file of a dataset must have the same columns")
+        frame.columns = have
+        frames.append(frame[columns])
+    rows = [len(f) for f in frames]
+    if len(frames) == 1:
+        return frames[0], rows
+    return pd.concat(frames, ignore_index=True), rows
+
+
+def _locate(files: Sequence[Path], rows: Sequence[int], position: int) -> tuple[Path, int]:
+    """The file holding the dataset's row ``position``, and the row's place in that file."""
+    for path, n in zip(files, rows, strict=True):
+        if position < n:
+            return path, position
+        position -= n
+    raise IndexError(position)
+
+
 def load_dataset(spec: DataSpec) -> Dataset:
-    frame = read_table(spec.path)
+    files = spec.sources
+    frame, rows = _read_all(files)
     path = spec.path
     if len(frame.columns) and any(not isinstance(c, str) for c in frame.columns):
         frame.columns = [str(c) for c in frame.columns]
@@ -116,8 +163,14 @@ def load_dataset(spec: DataSpec) -> Dataset:
     missing = int(frame[spec.target].isna().sum())
     if missing:
         first = int(np.flatnonzero(frame[spec.target].isna().to_numpy())[0])
-        raise DataError(path, f"the target column {spec.target!r} is missing in {missing} of "
-                              f"{len(frame)} rows (first at data row {first + 1}); "
-                              f"drop or fill those rows")
-    return Dataset(path=path, sha256=sha256_file(path), rows=len(frame), frame=frame,
-                   target=spec.target, features=features, sensitive=spec.sensitive)
+        at, row = _locate(files, rows, first)
+        raise DataError(at, f"the target column {spec.target!r} is missing in {missing} of "
+                            f"{len(frame)} rows (first at data row {row + 1}"
+                            f"{f' of {at.name}' if len(files) > 1 else ''}); "
+                            f"drop or fill those rows")
+    whole, each = sha256_files(files)
+    listed = tuple(DataFile(f, h, n) for f, h, n in zip(files, each, rows, strict=True)
+                   ) if spec.files else ()
+    return Dataset(path=path, sha256=whole, rows=len(frame), frame=frame,
+                   target=spec.target, features=features, sensitive=spec.sensitive,
+                   files=listed)

@@ -19,6 +19,7 @@ from typing import Any, Protocol
 
 from .._files import file_kind
 from ..data.labels import label_key
+from ..data.sources import SourceProblem, resolve
 from ..errors import SpecError, did_you_mean
 from ..metrics import TASKS, Task
 from .loader import MAX_BYTES, LineDict, LineList, load_yaml
@@ -33,7 +34,6 @@ TOP_KEYS = ("suite", "description", "task", "data", "champion", "confidence", "s
 #: ``max_flip_rate``) are judged on: the point estimate (DESIGN.md §3), or its one-sided bound
 VALUE_THRESHOLDS = ("estimate", "bound")
 DATA_KEYS = ("path", "target", "positive_label", "label_map", "sensitive", "features")
-DATA_SUFFIXES = (".csv", ".csv.gz", ".parquet")
 DEFAULT_CONFIDENCE = 0.95
 DEFAULT_SEED = 0
 DEFAULT_RESAMPLES = 2000
@@ -71,6 +71,13 @@ class DataSpec:
     line: int
     #: ``data.label_map`` as (data label, model class) pairs, in the file's order
     label_map: tuple[tuple[Any, Any], ...] = ()
+    #: where ``path`` is a glob or a folder: its data files, in reading (sorted path) order
+    files: tuple[Path, ...] = ()
+
+    @property
+    def sources(self) -> tuple[Path, ...]:
+        """The files the rows are read from, in order."""
+        return self.files or (self.path,)
 
 
 @dataclass(frozen=True)
@@ -217,13 +224,10 @@ def _data(r: Reader, top: LineDict, task: Task) -> DataSpec:
     rel = r.string(d, "path") if "path" in d else None
     if rel is None:
         raise r.fail(d.line, "path", "missing required key in data")
-    path = (r.path.parent / rel).resolve()
-    if not any(rel.lower().endswith(s) for s in DATA_SUFFIXES):
-        raise r.fail(d.line_of("path"), "path",
-                     f"unsupported data file {rel!r}; use one of {', '.join(DATA_SUFFIXES)}")
-    if not path.is_file():
-        raise r.fail(d.line_of("path"), "path",
-                     f"data file {rel!r} not found (looked for {path})")
+    try:
+        sources = resolve(rel, r.path.parent)
+    except SourceProblem as exc:
+        raise r.fail(d.line_of("path"), "path", str(exc)) from None
     r.required(d, "target", "data")
     target = r.string(d, "target")
     positive = d.get("positive_label")
@@ -246,8 +250,9 @@ def _data(r: Reader, top: LineDict, task: Task) -> DataSpec:
         raise r.fail(d.line_of("sensitive"), "sensitive",
                      f"the target {target!r} cannot be a sensitive column")
     label_map = _label_map(r, d, task) if d.get("label_map") is not None else ()
-    return DataSpec(path=path, target=target, positive_label=positive, sensitive=sensitive,
-                    features=features, line=d.line, label_map=label_map)
+    return DataSpec(path=sources.path, target=target, positive_label=positive,
+                    sensitive=sensitive, features=features, line=d.line, label_map=label_map,
+                    files=sources.files if sources.many else ())
 
 
 def _label_map(r: Reader, d: LineDict, task: Task) -> tuple[tuple[Any, Any], ...]:

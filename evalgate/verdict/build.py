@@ -13,6 +13,7 @@ from typing import Any
 
 from .. import __version__
 from ..config import display_path
+from ..data import Dataset
 from ..engine import SuiteOutcome
 from ..models import ModelInfo
 from ..models.formats import FORMATS
@@ -130,14 +131,21 @@ def in_progress(candidate: Path, started_at: datetime) -> dict[str, Any]:
     })
 
 
+def _dataset_entry(d: Dataset) -> dict[str, Any]:
+    entry: dict[str, Any] = {"path": _rel(d.path), "sha256": d.sha256, "rows": d.rows}
+    if d.files:
+        entry["files"] = [{"path": _rel(f.path), "sha256": f.sha256, "rows": f.rows}
+                          for f in d.files]
+    return entry
+
+
 def _suite_entry(o: SuiteOutcome, plots: dict[str, Any] | None) -> dict[str, Any]:
     s = o.suite
     entry: dict[str, Any] = {
         "name": o.name,
         "file": _rel(o.file),
         "sha256": s.sha256 if s is not None else None,
-        "dataset": None if o.dataset is None else {
-            "path": _rel(o.dataset.path), "sha256": o.dataset.sha256, "rows": o.dataset.rows},
+        "dataset": None if o.dataset is None else _dataset_entry(o.dataset),
         "checks": [r.as_dict() for r in o.results],
     }
     if s is not None:

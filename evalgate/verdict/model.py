@@ -55,11 +55,24 @@ class ModelEntry(Record):
 
 
 @dataclass(frozen=True)
-class DatasetEntry(Record):
-    kind: ClassVar[str] = "dataset"
+class DataFileEntry(Record):
+    """One file of a dataset read from a glob or a folder."""
+
+    kind: ClassVar[str] = "data file"
     path: str
     sha256: str
     rows: int
+
+
+@dataclass(frozen=True)
+class DatasetEntry(Record):
+    kind: ClassVar[str] = "dataset"
+    path: str
+    #: over the files' bytes in reading (sorted path) order; one file: its own sha256
+    sha256: str
+    rows: int
+    #: where ``data.path`` is a glob or a folder: each file, in reading order
+    files: tuple[DataFileEntry, ...] | None = optional()
 
 
 @dataclass(frozen=True)
