@@ -13,12 +13,86 @@ from .errors import EvalgateError
 DEFAULT_SUITES = "suites"
 DEFAULT_REPORT = "reports"
 DEFAULT_REGISTRY = "registry"
-KEYS = ("suites", "report", "registry", "timeout_s", "signing_key", "attempts")
+KEYS = ("suites", "report", "registry", "timeout_s", "signing_key", "attempts", "engine",
+        "workers")
 #: how the k-th candidate tried against one champion on one dataset is judged
 #: (evalgate.stats.spending): at α, the verdict stating the inflation; or at α / (k (k + 1))
 ATTEMPT_POLICIES = ("warn", "spend")
 #: the schemes of a model reference (``registry:NAME@champion``, ``mlflow:NAME@3``)
 REFERENCE_SCHEMES = ("registry", "mlflow")
+
+
+# ------------------------------------------------------------------ the engine
+# ``local`` (in memory, the default), ``dask`` (a LocalCluster the gate starts and closes) or
+# ``dask://HOST:PORT`` (an existing Dask scheduler): from ``--evalgate-engine`` / ``evalgate
+# run --engine``, else ``[tool.evalgate] engine``; ``--evalgate-workers`` / ``[tool.evalgate]
+# workers`` size the LocalCluster.
+
+ENGINES = ("local", "dask", "dask://HOST:PORT")
+#: the most worker processes a LocalCluster may be asked for
+MAX_WORKERS = 1024
+
+
+@dataclass(frozen=True)
+class EngineChoice:
+    """``kind`` is "local" or "dask"; ``address`` the scheduler of an existing cluster
+    (``tcp://HOST:PORT``), ``None`` for a LocalCluster; ``workers`` its worker processes
+    (``None``: one per core)."""
+
+    kind: str = "local"
+    address: str | None = None
+    workers: int | None = None
+
+    @property
+    def is_local(self) -> bool:
+        return self.kind == "local"
+
+    def describe(self) -> str:
+        if self.is_local:
+            return "local"
+        if self.address is not None:
+            return f"dask at {self.address}"
+        return f"dask (LocalCluster, {self.workers or 'one per core'} workers)"
+
+
+def parse_engine(text: str, workers: int | None = None) -> EngineChoice:
+    """The engine named by ``text``; ``ValueError`` with what is accepted otherwise."""
+    value = str(text).strip()
+    if workers is not None:
+        check_workers(workers)
+    if value == "local":
+        if workers is not None:
+            raise ValueError("workers apply to the dask engine; the local engine runs in this "
+                             "process")
+        return EngineChoice()
+    if value == "dask":
+        return EngineChoice("dask", None, workers)
+    if value.startswith("dask://"):
+        host = value.removeprefix("dask://")
+        name, _, port = host.rpartition(":")
+        if not name or not port.isdigit() or not 0 < int(port) < 65536 or "/" in host:
+            raise ValueError(f"{value!r} is not a scheduler address; write dask://HOST:PORT "
+                             f"(e.g. dask://scheduler:8786)")
+        if workers is not None:
+            raise ValueError("workers size a LocalCluster; an existing cluster "
+                             f"({value}) has its own")
+        return EngineChoice("dask", f"tcp://{host}", None)
+    raise ValueError(f"{value!r} is not an engine; use {', '.join(ENGINES)}")
+
+
+def check_workers(value: object) -> int:
+    """A LocalCluster's worker count: a whole number from 1 to :data:`MAX_WORKERS`."""
+    if isinstance(value, bool):
+        raise ValueError(f"{value!r} is not a number of workers")
+    try:
+        n = int(str(value))
+    except ValueError:
+        raise ValueError(f"{value!r} is not a number of workers") from None
+    if not 1 <= n <= MAX_WORKERS:
+        raise ValueError(f"{n} workers is outside 1–{MAX_WORKERS}")
+    return n
+
+
 #: the whole gate's default time limit (seconds): generous, but a model that never answers
 #: cannot hold a CI job forever
 DEFAULT_TIMEOUT_S = 3600.0
@@ -36,6 +110,10 @@ class Settings:
     signing_key: Path | None = None
     #: ``[tool.evalgate] attempts``: "warn" (default) or "spend" (:data:`ATTEMPT_POLICIES`)
     attempts: str = "warn"
+    #: ``[tool.evalgate] engine``: "local" (default), "dask" or "dask://HOST:PORT"
+    engine: str = "local"
+    #: ``[tool.evalgate] workers``: a LocalCluster's worker processes (None: one per core)
+    workers: int | None = None
 
 
 def read_settings(root: Path, pyproject: Path | None = None) -> Settings:
@@ -61,6 +139,7 @@ def read_settings(root: Path, pyproject: Path | None = None) -> Settings:
     if attempts not in ATTEMPT_POLICIES:
         raise EvalgateError(f"{pyproject}: [tool.evalgate] attempts: {attempts!r} is not one of "
                             f"{', '.join(ATTEMPT_POLICIES)}")
+    engine, workers = _engine(pyproject, table)
     env_key = os.environ.get("EVALGATE_SIGNING_KEY")
     key = Path(env_key).resolve() if env_key else (
         base / str(table["signing_key"]) if table.get("signing_key") else None)
@@ -69,7 +148,30 @@ def read_settings(root: Path, pyproject: Path | None = None) -> Settings:
                     report=base / str(table.get("report", DEFAULT_REPORT)),
                     registry=base / str(table.get("registry", DEFAULT_REGISTRY)),
                     timeout_s=timeout_s,
-                    signing_key=key, attempts=str(attempts))
+                    signing_key=key, attempts=str(attempts), engine=engine, workers=workers)
+
+
+def _engine(pyproject: Path, table: dict[str, Any]) -> tuple[str, int | None]:
+    engine = table.get("engine", "local")
+    workers = table.get("workers")
+    try:
+        parse_engine(str(engine))
+    except ValueError as exc:
+        raise EvalgateError(f"{pyproject}: [tool.evalgate] engine: {exc}") from None
+    try:
+        return str(engine), None if workers is None else check_workers(workers)
+    except ValueError as exc:
+        raise EvalgateError(f"{pyproject}: [tool.evalgate] workers: {exc}") from None
+
+
+def engine_choice(settings: Settings, engine: str | None, workers: int | None) -> EngineChoice:
+    """The engine of a run: the command line's ``engine`` and ``workers`` over the project's;
+    ``ValueError`` when they do not fit (workers for the local engine or an existing
+    cluster, given on the command line)."""
+    text = engine if engine is not None else settings.engine
+    if workers is None and not text.startswith("dask://") and text != "local":
+        workers = settings.workers  # the project's size of its LocalCluster
+    return parse_engine(text, workers)
 
 
 def check_timeout(value: Any) -> float:

@@ -34,6 +34,7 @@ from __future__ import annotations
 import difflib
 from collections.abc import Iterable
 from pathlib import Path
+from typing import Any
 
 #: a file whose bytes differ from the sha256 a registry recorded for it
 TAMPERED = "does not match its recorded sha256"
@@ -63,6 +64,9 @@ class SpecError(EvalgateError):
         self.problem = problem
         super().__init__(self.located(str(self.path)))
 
+    def __reduce__(self) -> tuple[Any, ...]:  # raised on a Dask worker, re-raised here
+        return (type(self), (self.path, self.line, self.key, self.problem))
+
     def located(self, path_text: str) -> str:
         """The message with the file shown as ``path_text`` (e.g. relative to the cwd)."""
         where = f"{path_text}:{self.line}" if self.line else path_text
@@ -78,6 +82,9 @@ class DataError(EvalgateError):
         self.problem = problem
         super().__init__(f"{self.path}: {problem}" if self.path is not None else problem)
 
+    def __reduce__(self) -> tuple[Any, ...]:  # raised on a Dask worker, re-raised here
+        return (type(self), (self.path, self.problem))
+
 
 class ModelLoadError(EvalgateError):
     """A model file is missing, unreadable, of a foreign format or untrusted."""
@@ -87,6 +94,9 @@ class ModelLoadError(EvalgateError):
         self.problem = problem
         super().__init__(f"{self.path}: {problem}")
 
+    def __reduce__(self) -> tuple[Any, ...]:  # raised on a Dask worker, re-raised here
+        return (type(self), (self.path, self.problem))
+
 
 class ModelOutputError(EvalgateError):
     """A model's inputs do not match the data, or its outputs are unusable (NaN, shape)."""
@@ -95,6 +105,14 @@ class ModelOutputError(EvalgateError):
         self.path = Path(path)
         self.problem = problem
         super().__init__(f"{self.path}: {problem}")
+
+    def __reduce__(self) -> tuple[Any, ...]:  # raised on a Dask worker, re-raised here
+        return (type(self), (self.path, self.problem))
+
+
+class EngineError(EvalgateError):
+    """The engine could not run the gate: a Dask cluster unreachable, a worker lost for good,
+    a dataset too large for the local engine."""
 
 
 class CheckError(EvalgateError):

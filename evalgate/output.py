@@ -7,7 +7,7 @@ A run first replaces whatever an earlier run left with a ``block`` "run in progr
 from __future__ import annotations
 
 import os
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -46,11 +46,11 @@ def start(candidate: Path, report_dir: Path, started_at: datetime) -> None:
 def finish(outcomes: Sequence[SuiteOutcome], *, candidate: Path, report_dir: Path,
            seed: int | None, started_at: datetime, duration_s: float,
            not_run: Iterable[str] = (), signing_key: Path | None = None,
-           suites_path: Path | None = None) -> Written:
+           suites_path: Path | None = None, engine: Mapping[str, Any] | None = None) -> Written:
     not_run = list(not_run)
     doc = _verdict.build(outcomes, candidate=candidate, seed=seed, started_at=started_at,
                          duration_s=duration_s, not_run=not_run, suites_path=suites_path,
-                         plots=outcome_plots(outcomes))
+                         plots=outcome_plots(outcomes), engine=engine)
     summary = _verdict.decide([r for o in outcomes for r in o.results], not_run=not_run)
     if signing_key is not None:
         from .verdict.signing import sign

@@ -28,6 +28,8 @@ OPT_REPORT = "--evalgate-report"
 OPT_SEED = "--evalgate-seed"
 OPT_TRUST = "--evalgate-trust-pickle"
 OPT_TIMEOUT = "--evalgate-timeout"
+OPT_ENGINE = "--evalgate-engine"
+OPT_WORKERS = "--evalgate-workers"
 COLLECT_ONLY = "the verdict says block (run in progress)"
 
 
@@ -61,6 +63,22 @@ def pytest_addoption(parser: pytest.Parser) -> None:
                     type=_timeout, help="a time limit for the whole gate, in seconds; what did "
                                         "not finish by then is an error (default: "
                                         "[tool.evalgate] timeout_s, else 3600)")
+    group.addoption(OPT_ENGINE, metavar="ENGINE", dest="evalgate_engine", default=None,
+                    help="local (in memory, the default), dask (a LocalCluster for this run) "
+                         "or dask://HOST:PORT (an existing Dask scheduler); default: "
+                         "[tool.evalgate] engine")
+    group.addoption(OPT_WORKERS, metavar="N", dest="evalgate_workers", default=None,
+                    type=_workers, help="worker processes of the dask engine's LocalCluster "
+                                        "(default: [tool.evalgate] workers, else one per core)")
+
+
+def _workers(text: str) -> int:
+    from .config import check_workers
+
+    try:
+        return check_workers(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
 
 
 def _timeout(text: str) -> float:
@@ -81,8 +99,8 @@ class GateSession:
     which blocks (DESIGN.md §1)."""
 
     def __init__(self, config: pytest.Config):
-        from .config import project_settings
-        from .engine import Gate
+        from .config import engine_choice, project_settings
+        from .engine import Gate, make_engine
         from .errors import EvalgateError
         from .registry import resolver
         from .registry.attempts import ledger
@@ -106,12 +124,20 @@ class GateSession:
             champion = invocation / champion  # a file; a registry reference passes unchanged
         self.seed: int | None = opt("evalgate_seed")
         self.timeout_s: float = opt("evalgate_timeout") or settings.timeout_s
+        try:
+            choice = engine_choice(settings, opt("evalgate_engine"), opt("evalgate_workers"))
+        except ValueError as exc:
+            raise pytest.UsageError(f"{OPT_ENGINE}: {exc}") from None
+        #: the distributed engine (None: local), its cluster started on first use and closed
+        #: at the session's end
+        self.engine = make_engine(choice, self.say)
         self.gate: Gate = Gate(self.candidate, champion=champion or None,
                                seed=self.seed, trust_pickle=opt("evalgate_trust_pickle"),
                                resolve=resolver(settings.registry.resolve()),
                                timeout_s=self.timeout_s,
                                ledger=ledger(settings.registry.resolve(),
-                                             settings.attempts))
+                                             settings.attempts),
+                               engine=self.engine)
         self.started_at = __import__("evalgate.verdict", fromlist=["now"]).now()
         self.t0 = time.perf_counter()
         #: the suite files that make up the gate, whatever pytest collects
@@ -124,6 +150,19 @@ class GateSession:
         self.warnings: tuple[str, ...] = ()
         self.summary: Summary | None = None
         self._suites: dict[Path, Suite | SpecError] = {}  # by resolved path, read once
+
+    def say(self, line: str) -> None:
+        """A line of progress on the terminal (none under ``-q``)."""
+        if self.config.get_verbosity() < 0:
+            return
+        tr = self.config.pluginmanager.get_plugin("terminalreporter")
+        if tr is not None:
+            tr.write_line(line)
+
+    def close(self) -> None:
+        """Close the engine's cluster, if one was started."""
+        if self.engine is not None:
+            self.engine.close()
 
     def load(self, path: Path) -> Suite:
         """The suite at ``path``, read once per run (collection and planning share it);
@@ -192,7 +231,8 @@ class GateSession:
                              seed=self.seed, started_at=self.started_at,
                              duration_s=time.perf_counter() - self.t0, not_run=not_run,
                              signing_key=self.settings.signing_key,
-                             suites_path=self.suites_path)
+                             suites_path=self.suites_path,
+                             engine=None if self.engine is None else self.engine.info())
         except EvalgateError as exc:  # an unwritable report folder, a bad signing key
             self.output_error = f"evalgate: BLOCK — {exc}"
             session.exitstatus = pytest.ExitCode.TESTS_FAILED
@@ -291,6 +331,7 @@ def pytest_unconfigure(config: pytest.Config) -> None:
     gs = _active(config)
     if gs is None:
         return
+    gs.close()
     tr = config.pluginmanager.get_plugin("terminalreporter")
     if tr is None:
         return

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import time
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -19,6 +20,37 @@ class Sleepy:
 
     def predict_proba(self, X: pd.DataFrame) -> np.ndarray:
         time.sleep(self.seconds)
+        age = pd.to_numeric(X["age"], errors="coerce").fillna(40).to_numpy(dtype=float)
+        p = 1 / (1 + np.exp(-(age - 40) / 10))
+        return np.column_stack([1 - p, p])
+
+    def predict(self, X: pd.DataFrame) -> np.ndarray:
+        return self.classes_[(self.predict_proba(X)[:, 1] >= 0.5).astype(int)]
+
+
+class DiesOnce:
+    """A binary classifier on ``age`` whose process dies (``os._exit``) the first ``times``
+    times it predicts, marking each death in the file ``marker`` (its line count); for the
+    Dask engine's fault tests."""
+
+    classes_ = np.array(["<=50K", ">50K"])
+
+    def __init__(self, marker: str, times: int = 1) -> None:
+        self.marker = marker
+        self.times = times
+
+    def _maybe_die(self) -> None:
+        import os
+
+        path = Path(self.marker)
+        deaths = len(path.read_text().splitlines()) if path.exists() else 0
+        if deaths < self.times:
+            with open(path, "a") as f:
+                f.write(f"{os.getpid()}\n")
+            os._exit(1)
+
+    def predict_proba(self, X: pd.DataFrame) -> np.ndarray:
+        self._maybe_die()
         age = pd.to_numeric(X["age"], errors="coerce").fillna(40).to_numpy(dtype=float)
         p = 1 / (1 + np.exp(-(age - 40) / 10))
         return np.column_stack([1 - p, p])

@@ -25,6 +25,15 @@ def seconds(text: str) -> float:
         raise argparse.ArgumentTypeError(str(exc)) from None
 
 
+def workers(text: str) -> int:
+    from ..config import check_workers
+
+    try:
+        return check_workers(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
 def version_number(text: str) -> int:
     value = text.removeprefix("v")
     if not value.isdigit() or int(value) < 1:

@@ -6,9 +6,12 @@ import argparse
 import sys
 import time
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from .common import project, seconds
+from .common import project, seconds, workers
+
+if TYPE_CHECKING:
+    from ..config import EngineChoice, Settings
 
 _STATUS = {"pass": "PASS ", "fail": "FAIL ", "error": "ERROR", "skip": "SKIP "}
 
@@ -31,6 +34,13 @@ def add_parsers(sub: Any) -> None:
     run.add_argument("--timeout", type=seconds, default=None, metavar="S",
                      help="a time limit for the whole gate, in seconds (default: "
                           "[tool.evalgate] timeout_s, else 3600)")
+    run.add_argument("--engine", default=None, metavar="ENGINE",
+                     help="local (in memory, the default), dask (a LocalCluster for this run) "
+                          "or dask://HOST:PORT (an existing Dask scheduler); default: "
+                          "[tool.evalgate] engine")
+    run.add_argument("--workers", type=workers, default=None, metavar="N",
+                     help="worker processes of the dask engine's LocalCluster (default: "
+                          "[tool.evalgate] workers, else one per core)")
 
     val = sub.add_parser("validate", help="check suite files without running any model")
     val.add_argument("suites", type=Path, nargs="*",
@@ -39,7 +49,7 @@ def add_parsers(sub: Any) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from ..config import display_path
-    from ..engine import Gate, evaluate_paths
+    from ..engine import Gate, evaluate_paths, make_engine
     from ..errors import EvalgateError
     from ..output import finish, start
     from ..registry import resolver
@@ -52,28 +62,30 @@ def run(args: argparse.Namespace) -> int:
     except EvalgateError as exc:
         print(f"evalgate: {exc}", file=sys.stderr)
         return 2
-    if args.seed is not None and args.seed < 0:
-        print("evalgate: --seed must be 0 or more", file=sys.stderr)
+    choice = _usage(args, settings)
+    if choice is None:
         return 2
     suites_path = args.suites if args.suites is not None else settings.suites
     report_dir = args.report if args.report is not None else settings.report
     started, t0 = now(), time.perf_counter()
-    if args.no_champion and args.champion:
-        print("evalgate: --no-champion and --champion exclude each other", file=sys.stderr)
-        return 2
     try:
         start(args.candidate, report_dir, started)  # no earlier promote survives this run
     except EvalgateError as exc:
         print(f"evalgate: BLOCK — {exc}", file=sys.stderr)
         return 1
+    engine = make_engine(choice, lambda line: print(line, file=sys.stderr, flush=True))
     gate = Gate(args.candidate, champion=args.champion, seed=args.seed,
                 trust_pickle=args.trust_pickle, resolve=resolver(settings.registry),
                 no_champion=args.no_champion, timeout_s=args.timeout or settings.timeout_s,
-                ledger=ledger(settings.registry, settings.attempts))
+                ledger=ledger(settings.registry, settings.attempts), engine=engine)
     paths = find_suites(suites_path)
     if not paths:
         print(f"evalgate: no suite files at {suites_path}", file=sys.stderr)
-    outcomes = evaluate_paths(gate, paths)
+    try:
+        outcomes = evaluate_paths(gate, paths)
+    finally:
+        if engine is not None:
+            engine.close()
     for outcome in outcomes:
         for r in outcome.results:
             name = r.id.split("::", 1)[1] if "::" in r.id else r.id
@@ -84,7 +96,8 @@ def run(args: argparse.Namespace) -> int:
         written = finish(outcomes, candidate=args.candidate, report_dir=report_dir,
                          seed=args.seed, started_at=started,
                          duration_s=time.perf_counter() - t0,
-                         signing_key=settings.signing_key, suites_path=suites_path)
+                         signing_key=settings.signing_key, suites_path=suites_path,
+                         engine=None if engine is None else engine.info())
     except EvalgateError as exc:
         print(f"evalgate: BLOCK — {exc}", file=sys.stderr)
         return 1
@@ -92,6 +105,23 @@ def run(args: argparse.Namespace) -> int:
         print(warning, file=sys.stderr)
     print(f"{written.summary.line} — report: {display_path(written.report_path)}")
     return 0 if written.summary.decision == "promote" else 1
+
+
+def _usage(args: argparse.Namespace, settings: Settings) -> EngineChoice | None:
+    """The run's engine, or ``None`` (said on stderr) when the arguments do not fit."""
+    from ..config import engine_choice
+
+    if args.seed is not None and args.seed < 0:
+        print("evalgate: --seed must be 0 or more", file=sys.stderr)
+        return None
+    if args.no_champion and args.champion:
+        print("evalgate: --no-champion and --champion exclude each other", file=sys.stderr)
+        return None
+    try:
+        return engine_choice(settings, args.engine, args.workers)
+    except ValueError as exc:
+        print(f"evalgate: --engine: {exc}", file=sys.stderr)
+        return None
 
 
 def validate(args: argparse.Namespace) -> int:

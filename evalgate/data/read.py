@@ -75,6 +75,39 @@ def read_table(path: Path) -> pd.DataFrame:
     raise DataError(path, "unsupported format; use .csv, .csv.gz or .parquet")
 
 
+def read_header(path: Path) -> list[str]:
+    """A file's column names as :func:`read_table` would give them, without reading its
+    rows; the same errors."""
+    try:
+        kind = stat_regular(path)
+    except FileNotFoundError:
+        raise DataError(path, "file not found") from None
+    if isinstance(kind, str):
+        raise DataError(path, f"is {kind}, not a data file (data must be a regular file)")
+    try:
+        if path.name.lower().endswith(".parquet"):
+            header = _parquet_header(path)
+            _unique_columns(path, header)
+            return [c for c in header if c not in _parquet_index(path)]
+        header = _csv_header(path)
+    except DataError:
+        raise
+    except pd.errors.EmptyDataError:
+        raise DataError(path, "the file is empty (no header, no rows)") from None
+    except Exception as exc:
+        raise DataError(path, f"cannot read the file: {type(exc).__name__}: {exc}") from None
+    _unique_columns(path, header)
+    return header
+
+
+def _parquet_index(path: Path) -> set[str]:
+    """The columns pandas stored as the frame's index (read back as the index, not data)."""
+    import pyarrow.parquet as pq
+
+    meta = pq.read_schema(path).pandas_metadata or {}
+    return {c for c in meta.get("index_columns", []) if isinstance(c, str)}
+
+
 def _csv_header(path: Path) -> list[str]:
     """The header row as written (pandas would rename a repeated ``age`` to ``age.1``)."""
     row = pd.read_csv(path, header=None, nrows=1, dtype=str, keep_default_na=False)
@@ -112,6 +145,19 @@ def _missing_columns(frame: pd.DataFrame, wanted: Sequence[str], what: str, path
                                   f"the file has columns: {', '.join(columns)}")
 
 
+def same_columns(path: Path, have: Sequence[str], columns: Sequence[str], first: Path) -> None:
+    """A file of a set must have the first file's columns (in any order)."""
+    if set(have) == set(columns):
+        return
+    missing = [c for c in columns if c not in have]
+    extra = [c for c in have if c not in columns]
+    said = "; ".join(part for part in (
+        f"lacks {', '.join(map(repr, missing[:5]))}" if missing else "",
+        f"has {', '.join(map(repr, extra[:5]))} besides" if extra else "") if part)
+    raise DataError(path, f"its columns differ from {first.name}'s ({said}); every file of a "
+                          f"dataset must have the same columns")
+
+
 def _read_all(files: Sequence[Path]) -> tuple[pd.DataFrame, list[int]]:
     """Every file's rows, one file after another; the files must have the same columns (in
     any order: each is put in the first file's order)."""
@@ -120,14 +166,7 @@ def _read_all(files: Sequence[Path]) -> tuple[pd.DataFrame, list[int]]:
     for path in files[1:]:
         frame = read_table(path)
         have = [str(c) for c in frame.columns]
-        if set(have) != set(columns):
-            missing = [c for c in columns if c not in have]
-            extra = [c for c in have if c not in columns]
-            said = "; ".join(part for part in (
-                f"lacks {', '.join(map(repr, missing[:5]))}" if missing else "",
-                f"has {', '.join(map(repr, extra[:5]))} besides" if extra else "") if part)
-            raise DataError(path, f"its columns differ from {files[0].name}'s ({said}); every "
-                                  f"file of a dataset must have the same columns")
+        same_columns(path, have, columns, files[0])
         frame.columns = have
         frames.append(frame[columns])
     rows = [len(f) for f in frames]
@@ -145,32 +184,46 @@ def _locate(files: Sequence[Path], rows: Sequence[int], position: int) -> tuple[
     raise IndexError(position)
 
 
+def check_columns(spec: DataSpec, columns: Sequence[str]) -> tuple[str, ...]:
+    """The suite's columns checked against the data's (``columns``, the first file's); the
+    features (``data.features``, else every column but the target)."""
+    header = pd.DataFrame(columns=list(columns))
+    _missing_columns(header, [spec.target], "target", spec.path)
+    _missing_columns(header, spec.sensitive, "sensitive", spec.path)
+    if spec.features is not None:
+        _missing_columns(header, spec.features, "feature", spec.path)
+        return spec.features
+    return tuple(c for c in columns if c != spec.target)
+
+
+def missing_target(spec: DataSpec, missing: int, rows: int, at: Path, row: int) -> DataError:
+    """The error of a target missing in ``missing`` of ``rows`` rows, the first at ``row`` of
+    file ``at``."""
+    return DataError(at, f"the target column {spec.target!r} is missing in {missing} of "
+                         f"{rows} rows (first at data row {row + 1}"
+                         f"{f' of {at.name}' if len(spec.sources) > 1 else ''}); "
+                         f"drop or fill those rows")
+
+
+def no_rows(spec: DataSpec) -> DataError:
+    return DataError(spec.path, "the dataset has no rows")
+
+
 def load_dataset(spec: DataSpec) -> Dataset:
     files = spec.sources
     frame, rows = _read_all(files)
-    path = spec.path
     if len(frame.columns) and any(not isinstance(c, str) for c in frame.columns):
         frame.columns = [str(c) for c in frame.columns]
-    _missing_columns(frame, [spec.target], "target", path)
-    _missing_columns(frame, spec.sensitive, "sensitive", path)
-    if spec.features is not None:
-        _missing_columns(frame, spec.features, "feature", path)
-        features = spec.features
-    else:
-        features = tuple(c for c in frame.columns if c != spec.target)
+    features = check_columns(spec, [str(c) for c in frame.columns])
     if len(frame) == 0:
-        raise DataError(path, "the dataset has no rows")
+        raise no_rows(spec)
     missing = int(frame[spec.target].isna().sum())
     if missing:
         first = int(np.flatnonzero(frame[spec.target].isna().to_numpy())[0])
-        at, row = _locate(files, rows, first)
-        raise DataError(at, f"the target column {spec.target!r} is missing in {missing} of "
-                            f"{len(frame)} rows (first at data row {row + 1}"
-                            f"{f' of {at.name}' if len(files) > 1 else ''}); "
-                            f"drop or fill those rows")
+        raise missing_target(spec, missing, len(frame), *_locate(files, rows, first))
     whole, each = sha256_files(files)
     listed = tuple(DataFile(f, h, n) for f, h, n in zip(files, each, rows, strict=True)
                    ) if spec.files else ()
-    return Dataset(path=path, sha256=whole, rows=len(frame), frame=frame,
+    return Dataset(path=spec.path, sha256=whole, rows=len(frame), frame=frame,
                    target=spec.target, features=features, sensitive=spec.sensitive,
                    files=listed)

@@ -12,7 +12,7 @@ import dataclasses
 import time
 from collections.abc import Callable, Collection
 from pathlib import Path
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from ..config import is_reference
 from ..data import Dataset
@@ -23,6 +23,9 @@ from ..models import deadline as model_deadline
 from ..spec import Suite
 from .outcome import SuiteOutcome, spec_error_result
 from .trials import Ledger
+
+if TYPE_CHECKING:
+    from .dask import DaskEngine
 
 
 class Resolved(Protocol):
@@ -57,7 +60,8 @@ class Gate:
     def __init__(self, candidate: str | Path, *, champion: str | Path | None = None,
                  seed: int | None = None, trust_pickle: bool = False,
                  resolve: Resolver | None = None, no_champion: bool = False,
-                 timeout_s: float | None = None, ledger: Ledger | None = None):
+                 timeout_s: float | None = None, ledger: Ledger | None = None,
+                 engine: DaskEngine | None = None):
         if timeout_s is not None and not timeout_s > 0:
             raise ValueError(f"timeout_s must be above 0 seconds, got {timeout_s!r}")
         #: the limit for the whole gate, counted from now (``None``: no limit)
@@ -76,6 +80,8 @@ class Gate:
         self.resolve = resolve
         #: counts the tries against each champion (evalgate.registry.attempts); None: uncounted
         self.ledger = ledger
+        #: the distributed engine that scans the data (``None``: the local engine, in memory)
+        self.engine = engine
         #: references resolved in this run (each once, so every suite sees the same version)
         self.references: dict[str, Resolved | EvalgateError] = {}
         self._expected: dict[Path, Resolved] = {}  # resolved file → the sha256 it must have

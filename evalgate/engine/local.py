@@ -7,11 +7,13 @@ import dataclasses
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
+import numpy as np
+
 from ..data import Dataset, encode_target, load_dataset
 from ..data.fingerprint import row_hashes, sketch
 from ..errors import ModelLoadError
 from ..families import CheckPlan, CheckResult, EvalContext, error_result, registered
-from ..models import Model
+from ..models import Model, RawPrediction
 from ..models.predictions import Predictions, canonical, class_universe
 from ..spec import Suite
 from .isolate import run_family
@@ -48,12 +50,11 @@ def evaluate(gate: Gate, suite: Suite, plans: Sequence[CheckPlan],
     models = load_models(gate, suite, outcome)
     clock.lap("load_models")
 
-    data = load_dataset(suite.data)
+    data, raws, hashes, inputs = _read_and_predict(gate, suite, plans, models)
+    clock.lap("read_and_predict")
     outcome.dataset = data
     target = encode_target(data, suite.task, suite.data.positive_label, suite.data.label_map)
-    clock.lap("load_data")
-    raws = {role: gate.raw_predictions(m, data) for role, m in models.items()}
-    outcome.inputs = {role: m.describe_inputs() for role, m in models.items()}
+    outcome.inputs = inputs
     if suite.task == "multiclass":
         target = dataclasses.replace(target, classes=class_universe(target, list(raws.values())))
     preds: dict[str, Predictions] = {}
@@ -75,7 +76,7 @@ def evaluate(gate: Gate, suite: Suite, plans: Sequence[CheckPlan],
             variants[key] = canonical(raw, suite.task, target, models[role].info, len(frame))
         return variants[key]
 
-    trial, spending = _trial(gate, suite, models, data)
+    trial, spending = _trial(gate, suite, models, data, hashes)
     if spending is not None:
         outcome.spending = spending
         if spending.alpha_used < spending.alpha:  # judged at the level the tries leave
@@ -99,13 +100,36 @@ def evaluate(gate: Gate, suite: Suite, plans: Sequence[CheckPlan],
     return results
 
 
-def _trial(gate: Gate, suite: Suite, models: dict[str, Model],
-           data: Dataset) -> tuple[Trial | None, Spending | None]:
+def _read_and_predict(gate: Gate, suite: Suite, plans: Sequence[CheckPlan],
+                      models: dict[str, Model]
+                      ) -> tuple[Dataset, dict[str, RawPrediction], np.ndarray | None,
+                                 dict[str, dict[str, Any]]]:
+    """The suite's rows, each model's raw predictions of them and how each model was fed:
+    read and predicted here (the local engine), or by the distributed engine's workers,
+    partition by partition — then with the rows' hashes for the ledger, and only the columns
+    the checks read."""
+    if gate.engine is None:
+        data = load_dataset(suite.data)
+        raws = {role: gate.raw_predictions(m, data) for role, m in models.items()}
+        return data, raws, None, {role: m.describe_inputs() for role, m in models.items()}
+    reads_rows = {f.name for f in registered() if f.reads_rows}
+    scan = gate.engine.scan(
+        suite.data, models, trust_pickle=gate.trust_pickle,
+        keep_features=any(p.family in reads_rows for p in plans),
+        hash_rows=gate.ledger is not None and "champion" in models,
+        deadline=gate.deadline, label=suite.name)
+    return scan.dataset, scan.raws, scan.hashes, scan.inputs
+
+
+def _trial(gate: Gate, suite: Suite, models: dict[str, Model], data: Dataset,
+           hashes: np.ndarray | None) -> tuple[Trial | None, Spending | None]:
     """This suite as a try against the champion, and what the ledger makes of it (``None``
-    without a champion or a ledger: nothing to count)."""
+    without a champion or a ledger: nothing to count). ``hashes``: the rows' hashes, sorted,
+    when the engine computed them."""
     if gate.ledger is None or "champion" not in models:
         return None, None
-    hashes = row_hashes(data.frame[[*data.features, data.target]])
+    if hashes is None:
+        hashes = row_hashes(data.frame[[*data.features, data.target]])
     trial = Trial(suite=suite.name, suite_sha256=suite.sha256,
                   candidate=models["candidate"].info.sha256,
                   champion=models["champion"].info.sha256, dataset=data.sha256,

@@ -161,7 +161,10 @@ class Family:
       the family's planned checks without touching the other families);
     - ``template``: its part of the report page (a Jinja2 file), or ``None``;
     - ``read_details(check)``: a check's typed details from its verdict.json entry, which the
-      template receives (an error check's details are :class:`ErrorDetails`).
+      template receives (an error check's details are :class:`ErrorDetails`);
+    - ``reads_rows``: whether ``run`` reads the feature columns of the rows (to perturb or to
+      time them), beyond the predictions, the target and the sensitive columns — a
+      distributed engine then brings those columns to the driver.
     """
 
     name: str
@@ -170,6 +173,7 @@ class Family:
     run: Runner
     template: Path | None = None
     read_details: DetailsReader = read_details_as_is
+    reads_rows: bool = False
 
     def details_of(self, check: Mapping[str, Any]) -> Record | Mapping[str, Any] | None:
         """The typed details of one verdict check of this family (``None`` if it has none)."""

@@ -53,8 +53,10 @@ def _rel(path: Path | str) -> str:
 def build(outcomes: Sequence[SuiteOutcome], *, candidate: Path, seed: int | None,
           started_at: datetime, duration_s: float,
           not_run: Iterable[str] = (), suites_path: Path | None = None,
-          plots: Mapping[int, dict[str, Any]] | None = None) -> dict[str, Any]:
-    """verdict.json as a dict, keys in the order of DESIGN.md §4 (extensions after)."""
+          plots: Mapping[int, dict[str, Any]] | None = None,
+          engine: Mapping[str, Any] | None = None) -> dict[str, Any]:
+    """verdict.json as a dict, keys in the order of DESIGN.md §4 (extensions after).
+    ``engine``: the engine that ran the gate, as its ``info()`` (default: the local one)."""
     results = [r for o in outcomes for r in o.results]
     summary = decide(results, not_run=not_run)
     cand = next((o.candidate for o in outcomes if o.candidate is not None), None)
@@ -85,6 +87,7 @@ def build(outcomes: Sequence[SuiteOutcome], *, candidate: Path, seed: int | None
             "started_at": started_at.astimezone(UTC).isoformat(timespec="seconds"),
             "duration_s": round(duration_s, 3),
             "platform": platform.platform(),
+            "engine": dict(engine) if engine is not None else {"name": "local"},
         },
         "summary": summary_entry(summary),
         # where the gate found its suites: promote re-plans it, so a suite added since the run

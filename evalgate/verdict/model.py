@@ -128,6 +128,9 @@ class Provenance(Record):
     started_at: str
     duration_s: float | None
     platform: str
+    #: the engine that ran the gate: ``{"name": "local"}``, or ``{"name": "dask", "workers":
+    #: N}`` (and ``address`` for an existing cluster)
+    engine: Mapping[str, Any] | None = optional()
 
 
 @dataclass(frozen=True)

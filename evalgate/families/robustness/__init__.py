@@ -18,4 +18,5 @@ from . import check, details, invariance, monotonic, perturbations, spec
 __all__ = ["FAMILY", "check", "details", "invariance", "monotonic", "perturbations", "spec"]
 
 FAMILY = Family(name="robustness", parse=spec.parse, plan=check.plan, run=check.run,
+                reads_rows=True,
                 template=Path(__file__).with_name("report.html.j2"), read_details=details.read)

@@ -1,0 +1,179 @@
+"""A dataset's files cut into partitions, and what a worker does with one: read it, check it
+against the suite, predict it with every model, hash its rows, and send back the compact
+columns the checks need. Pure pandas/onnxruntime: the Dask engine runs :func:`scan_part` on
+its workers, and nothing here imports Dask.
+
+Partitions follow the files' reading order (sorted paths; a Parquet file's row groups in
+order, grouped up to :data:`PART_ROWS` rows), so the rows, concatenated in partition order,
+are exactly the rows the local engine reads — and a row's predictions do not depend on the
+partition it falls in (models predict row by row), which is what makes the Dask engine's
+verdict the local engine's.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from ..data.read import read_table, same_columns
+from ..errors import ModelLoadError
+from ..models import Model, load_model
+from ..models.base import RawPrediction
+
+#: a Parquet file's row groups are gathered into partitions of about this many rows
+PART_ROWS = 1_000_000
+
+
+@dataclass(frozen=True)
+class Part:
+    """One partition: a file, or some of a Parquet file's row groups (``row_groups``, whose
+    first row is the file's row ``first_row``)."""
+
+    index: int
+    path: Path
+    row_groups: tuple[int, ...] | None = None
+    first_row: int = 0
+
+    def describe(self) -> str:
+        if self.row_groups is None:
+            return self.path.name
+        return (f"{self.path.name} row groups {self.row_groups[0]}–{self.row_groups[-1]}"
+                if len(self.row_groups) > 1 else f"{self.path.name} row group {self.row_groups[0]}")
+
+
+def plan_parts(files: Sequence[Path], part_rows: int = PART_ROWS) -> list[Part]:
+    """The partitions of ``files`` in reading order: a CSV file whole; a Parquet file's row
+    groups, consecutive ones together up to ``part_rows`` rows."""
+    import pyarrow.parquet as pq
+
+    parts: list[Part] = []
+    for path in files:
+        if not path.name.lower().endswith(".parquet"):
+            parts.append(Part(len(parts), path))
+            continue
+        try:
+            meta = pq.ParquetFile(path).metadata
+        except Exception:  # read_table on the worker says what is wrong with it
+            parts.append(Part(len(parts), path))
+            continue
+        groups: list[int] = []
+        rows = first = 0
+        for g in range(meta.num_row_groups):
+            n = meta.row_group(g).num_rows
+            if groups and rows + n > part_rows:
+                parts.append(Part(len(parts), path, tuple(groups), first))
+                first += rows
+                groups, rows = [], 0
+            groups.append(g)
+            rows += n
+        parts.append(Part(len(parts), path, tuple(groups) or None, first))
+    return parts
+
+
+@dataclass(frozen=True)
+class ModelRef:
+    """A model as a worker loads it: its file, the sha256 the gate loaded, the trust flag."""
+
+    role: str
+    path: Path
+    sha256: str
+    trust_pickle: bool = False
+
+
+@dataclass(frozen=True)
+class ScanRequest:
+    """What every partition is checked against and what comes back from it."""
+
+    columns: tuple[str, ...]      # the first file's columns, in order
+    first_file: Path
+    target: str
+    features: tuple[str, ...]
+    keep: tuple[str, ...]         # the columns sent back (target, sensitive, maybe features)
+    models: tuple[ModelRef, ...]
+    hash_rows: bool               # the rows' hashes, for the registry's ledger of tries
+
+
+@dataclass
+class PartResult:
+    """One partition's rows, reduced to what the driver needs."""
+
+    index: int
+    rows: int
+    frame: pd.DataFrame
+    raws: dict[str, RawPrediction]
+    hashes: np.ndarray | None
+    #: target missing: (rows missing, the first one's row in its file); None when none is
+    missing_target: tuple[int, int] | None
+    #: each model's description of how it fed the data's columns (after predicting)
+    inputs: dict[str, dict[str, Any]]
+
+
+#: the models a worker process has loaded, by (path, sha256): one session per model per worker
+_MODELS: dict[tuple[Path, str], Model] = {}
+
+
+def worker_model(ref: ModelRef) -> Model:
+    """``ref``'s model, loaded once per worker process; refused if the file's bytes are no
+    longer those the gate loaded."""
+    key = (ref.path, ref.sha256)
+    if key not in _MODELS:
+        model = load_model(ref.path, trust_pickle=ref.trust_pickle)
+        if model.info.sha256 != ref.sha256:
+            raise ModelLoadError(ref.path, f"the file changed during the run (the gate loaded "
+                                           f"{ref.sha256[:12]}…, a worker found "
+                                           f"{model.info.sha256[:12]}…); it is refused")
+        _MODELS[key] = model
+    return _MODELS[key]
+
+
+def read_part(part: Part) -> pd.DataFrame:
+    """The partition's rows, every column."""
+    if part.row_groups is None:
+        return read_table(part.path)
+    import pyarrow.parquet as pq
+
+    frame: pd.DataFrame = pq.ParquetFile(part.path).read_row_groups(
+        list(part.row_groups)).to_pandas()
+    return frame
+
+
+def scan_part(part: Part, request: ScanRequest) -> PartResult:
+    """Read, check, predict and hash one partition (on a worker)."""
+    frame = read_part(part)
+    have = [str(c) for c in frame.columns]
+    same_columns(part.path, have, request.columns, request.first_file)
+    frame.columns = have
+    frame = frame[list(request.columns)]
+    isna = frame[request.target].isna().to_numpy()
+    missing = (int(isna.sum()), part.first_row + int(np.flatnonzero(isna)[0])) \
+        if isna.any() else None
+    raws: dict[str, RawPrediction] = {}
+    inputs: dict[str, dict[str, Any]] = {}
+    if len(frame) and missing is None:
+        for ref in request.models:
+            model = worker_model(ref)
+            raws[ref.role] = model.predict(frame, request.features)
+            inputs[ref.role] = model.describe_inputs()
+    hashes = None
+    if request.hash_rows:
+        hashes = pd.util.hash_pandas_object(
+            frame[[*request.features, request.target]], index=False).to_numpy()
+    return PartResult(part.index, len(frame), frame[list(request.keep)].copy(), raws, hashes,
+                      missing, inputs)
+
+
+def concat_raw(parts: Sequence[RawPrediction]) -> RawPrediction:
+    """One model's predictions of consecutive partitions, as one."""
+    first = parts[0]
+
+    def join(name: str) -> Any:
+        arrays = [getattr(p, name) for p in parts]
+        return None if arrays[0] is None else np.concatenate(arrays)
+
+    return RawPrediction(labels=join("labels"), proba=join("proba"), classes=first.classes,
+                         values=join("values"))
