@@ -156,7 +156,13 @@ class GateSession:
         if self.config.get_verbosity() < 0:
             return
         tr = self.config.pluginmanager.get_plugin("terminalreporter")
-        if tr is not None:
+        if tr is None:
+            return
+        capman = self.config.pluginmanager.get_plugin("capturemanager")
+        if capman is None:
+            tr.write_line(line)
+            return
+        with capman.global_and_fixture_disabled():  # the run happens inside a test's setup
             tr.write_line(line)
 
     def close(self) -> None:

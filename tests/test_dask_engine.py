@@ -357,3 +357,81 @@ def test_workers_never_import_the_engine_at_import_time() -> None:
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                          check=True, env={**os.environ, "PYTHONPATH": str(Path.cwd())})
     assert out.stdout.strip() == "False"
+
+
+# --------------------------------------------------------------------------- front ends
+
+
+def test_pytest_runs_the_gate_on_a_local_cluster(pytester: pytest.Pytester,
+                                                 gate_project: Any) -> None:
+    """``pytest --evalgate … --evalgate-engine dask``: the dashboard link and a progress line
+    on the terminal, the same verdict as the local engine, the engine in the provenance."""
+    from conftest import read_verdict
+
+    gate_project()
+    result = pytester.runpytest_subprocess(f"--evalgate={CANDIDATE}", "--evalgate-engine=dask",
+                                           "--evalgate-workers=1", "-p", "no:cacheprovider")
+    result.assert_outcomes(passed=3)
+    out = result.stdout.str()
+    assert "running on a Dask LocalCluster with 1 workers" in out
+    assert "adult-income: 1/1 partitions predicted" in out
+    dask = read_verdict(pytester.path)
+    assert dask["provenance"]["engine"] == {"name": "dask", "workers": 1}
+    quiet = pytester.runpytest_subprocess(f"--evalgate={CANDIDATE}", "--evalgate-engine=local",
+                                          "-q", "-p", "no:cacheprovider")
+    quiet.assert_outcomes(passed=3)
+    assert "partitions predicted" not in quiet.stdout.str()
+    local = read_verdict(pytester.path)
+    assert local["provenance"]["engine"] == {"name": "local"}
+    assert comparable(dask) == comparable(local)
+
+
+def test_quiet_runs_print_no_progress(pytester: pytest.Pytester, gate_project: Any) -> None:
+    gate_project()
+    pytester.makepyprojecttoml('[tool.evalgate]\nengine = "dask"\nworkers = 1\n')
+    result = pytester.runpytest_subprocess(f"--evalgate={CANDIDATE}", "-q",
+                                           "-p", "no:cacheprovider")
+    result.assert_outcomes(passed=3)
+    assert "partitions predicted" not in result.stdout.str()
+    assert "Dask" not in result.stdout.str()
+
+
+@pytest.mark.parametrize(("args", "said"), [
+    (["--evalgate-engine=spark"], "'spark' is not an engine; use local, dask, dask://HOST:PORT"),
+    (["--evalgate-engine=dask://scheduler"], "is not a scheduler address"),
+    (["--evalgate-engine=local", "--evalgate-workers=2"], "workers apply to the dask engine"),
+    (["--evalgate-engine=dask://h:8786", "--evalgate-workers=2"], "an existing cluster"),
+    (["--evalgate-workers=0"], "0 workers is outside 1–1024"),
+])
+def test_bad_engine_options_are_usage_errors(pytester: pytest.Pytester, gate_project: Any,
+                                             args: list[str], said: str) -> None:
+    gate_project()
+    result = pytester.runpytest(f"--evalgate={CANDIDATE}", *args)
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    assert said in result.stderr.str()
+
+
+def test_a_bad_engine_in_pyproject_is_named(pytester: pytest.Pytester,
+                                            gate_project: Any) -> None:
+    gate_project()
+    pytester.makepyprojecttoml('[tool.evalgate]\nengine = "ray"\n')
+    result = pytester.runpytest(f"--evalgate={CANDIDATE}")
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    assert "[tool.evalgate] engine: 'ray' is not an engine" in result.stderr.str()
+
+
+def test_evalgate_run_takes_the_engine_too(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                           capsys: pytest.CaptureFixture[str]) -> None:
+    from evalgate.cli import main
+
+    (tmp_path / "suites").mkdir()
+    (tmp_path / "suites" / "s.yaml").write_text(suite_text())
+    (tmp_path / "pyproject.toml").write_text("[tool.evalgate]\n")
+    monkeypatch.chdir(tmp_path)
+    assert main(["run", str(CANDIDATE), "--engine", "dask", "--workers", "1"]) == 0
+    err = capsys.readouterr().err
+    assert "running on a Dask LocalCluster with 1 workers" in err
+    verdict_doc = json.loads((tmp_path / "reports" / "verdict.json").read_text())
+    assert verdict_doc["provenance"]["engine"] == {"name": "dask", "workers": 1}
+    assert main(["run", str(CANDIDATE), "--engine", "dask://nowhere"]) == 2
+    assert "is not a scheduler address" in capsys.readouterr().err

@@ -197,3 +197,39 @@ def test_changing_one_file_changes_the_fingerprint(tmp_path: Path, adult: pd.Dat
     assert after.sha256 != before.sha256
     assert [a.sha256 == b.sha256 for a, b in zip(after.files, before.files, strict=True)] == \
         [True, False, True]
+
+
+def test_data_too_large_for_memory_suggests_the_dask_engine(
+        tmp_path: Path, adult: pd.DataFrame, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Refused before a row is read, with the flag that runs it: not an out-of-memory kill."""
+    from evalgate.data import memory
+
+    _split(adult, tmp_path / "eval", 2)
+    suite = tmp_path / "s.yaml"
+    suite.write_text(suite_text(data="eval/*.parquet"))
+    spec = load_suite(suite).data
+    need = memory.estimated_bytes(spec.sources)
+    assert need > 0
+    monkeypatch.setattr(memory, "available_bytes", lambda: need - 1)
+    read: list[Path] = []
+    monkeypatch.setattr("evalgate.data.read.read_table", lambda p: read.append(p))
+    with pytest.raises(DataError, match="--evalgate-engine dask") as err:
+        load_dataset(spec)
+    assert "more than the" in str(err.value) and "eval/*.parquet" in str(err.value)
+    assert read == []  # nothing was read
+
+
+def test_the_memory_estimate_is_low_not_high(tmp_path: Path, adult: pd.DataFrame) -> None:
+    """A refusal must be right: the estimate stays below the frame pandas really builds."""
+    from evalgate.data import memory
+
+    files = _split(adult, tmp_path / "pq", 2) + _split(adult, tmp_path / "csv", 2, kind="csv")
+    for kind in ("pq", "csv"):
+        mine = [f for f in files if f.parent.name == kind]
+        real = sum(int((pd.read_parquet(f) if kind == "pq" else pd.read_csv(f))
+                       .memory_usage(deep=True).sum()) for f in mine)
+        assert 0 < memory.estimated_bytes(mine) <= real
+    gz = tmp_path / "a.csv.gz"
+    adult.to_csv(gz, index=False)
+    assert memory.estimated_bytes([gz]) <= int(adult.memory_usage(deep=True).sum())
+    assert memory.available_bytes() is None or memory.available_bytes() > 0

@@ -210,7 +210,12 @@ def no_rows(spec: DataSpec) -> DataError:
 
 
 def load_dataset(spec: DataSpec) -> Dataset:
+    from .memory import too_large
+
     files = spec.sources
+    problem = too_large(files)
+    if problem is not None:
+        raise DataError(spec.path, problem)
     frame, rows = _read_all(files)
     if len(frame.columns) and any(not isinstance(c, str) for c in frame.columns):
         frame.columns = [str(c) for c in frame.columns]
