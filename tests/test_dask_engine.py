@@ -3,8 +3,9 @@ partitioning and any number of workers; a lost worker retried or the gate blocke
 verdict from partial data.
 
 Verdicts are compared whole, apart from what DESIGN.md §3 lets differ between runs and engines:
-the timestamps, the durations and the engine itself (``provenance``), and the timings of the
-latency and stress families (which measure the machine, not the data).
+the timestamps, the durations and the engine itself (``provenance``), and the latency and
+stress families (which time the machine, not the data). The report's curve data (``plots``)
+are compared too.
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ from evalgate.config import EngineChoice
 from evalgate.engine import Gate, evaluate_paths
 from evalgate.engine.dask import DaskEngine
 from evalgate.engine.partitions import plan_parts
+from evalgate.output import outcome_plots
 from evalgate.verdict import build, now
 from tests import modelzoo
 
@@ -60,7 +62,8 @@ def verdict(suite: Path, engine: DaskEngine | None, candidate: Path = CANDIDATE,
             **gate: Any) -> dict[str, Any]:
     outcomes = evaluate_paths(Gate(candidate, engine=engine, **gate), [suite])
     doc = build(outcomes, candidate=candidate, seed=None, started_at=now(), duration_s=1.0,
-                engine=None if engine is None else engine.info())
+                engine=None if engine is None else engine.info(),
+                plots=outcome_plots(outcomes))
     out: dict[str, Any] = json.loads(json.dumps(doc))
     return out
 
@@ -73,7 +76,6 @@ def comparable(doc: dict[str, Any]) -> dict[str, Any]:
     for s in doc["suites"]:
         s = dict(s)
         s["checks"] = [c for c in s["checks"] if c["family"] not in ("latency", "stress")]
-        s.pop("plots", None)
         suites.append(s)
     doc["suites"] = suites
     return doc
