@@ -437,3 +437,26 @@ def test_evalgate_run_takes_the_engine_too(tmp_path: Path, monkeypatch: pytest.M
     assert verdict_doc["provenance"]["engine"] == {"name": "dask", "workers": 1}
     assert main(["run", str(CANDIDATE), "--engine", "dask://nowhere"]) == 2
     assert "is not a scheduler address" in capsys.readouterr().err
+
+
+def test_workers_with_other_software_are_refused(tmp_path: Path,
+                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+    """A worker whose numpy (or onnxruntime, evalgate …) differs from the driver's could give
+    other numbers: the gate blocks, naming the difference."""
+    import evalgate.engine.dask as dask_engine
+
+    real, driver = dask_engine.software, os.getpid()
+
+    def here_only() -> dict[str, str]:  # the driver claims another numpy; workers tell the truth
+        return {**real(), "numpy": "0.0.1"} if os.getpid() == driver else real()
+
+    monkeypatch.setattr(dask_engine, "software", here_only)
+    (tmp_path / "s.yaml").write_text(suite_text())
+    engine = DaskEngine(EngineChoice("dask", None, 1))
+    try:
+        doc = verdict(tmp_path / "s.yaml", engine)
+    finally:
+        engine.close()
+    assert doc["decision"] == "block"
+    message = doc["suites"][0]["checks"][0]["message"]
+    assert "runs other software (numpy 0.0.1 here" in message

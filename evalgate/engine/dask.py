@@ -104,12 +104,26 @@ class DaskEngine:
             self._client = Client(self._cluster)
             where = "a Dask LocalCluster"
         self.workers = len(self._client.scheduler_info().get("workers", {}))
+        self._same_software()
         try:
             self.dashboard = str(self._client.dashboard_link)
         except Exception:  # no dashboard (bokeh absent): nothing to link
             self.dashboard = None
         shown = f"; dashboard: {self.dashboard}" if self.dashboard else ""
         self.say(f"evalgate: running on {where} with {self.workers} workers{shown}")
+
+    def _same_software(self) -> None:
+        """Workers must run the driver's evalgate, onnxruntime, numpy and pandas: a worker
+        with another version could predict or check differently, and the verdict would no
+        longer be the local engine's."""
+        mine = software()
+        for worker, theirs in self._client.run(software).items():
+            differ = {k: (mine[k], theirs.get(k)) for k in mine if theirs.get(k) != mine[k]}
+            if differ:
+                self.close()
+                shown = ", ".join(f"{k} {a} here, {b} there" for k, (a, b) in differ.items())
+                raise EngineError(f"the Dask worker {worker} runs other software ({shown}); "
+                                  f"install the same versions on the workers")
 
     def close(self) -> None:
         """Close the client, and the LocalCluster when this engine started it."""
@@ -170,6 +184,11 @@ class DaskEngine:
                               f"done; partial data is never judged") from None
         finally:
             client.cancel([f for f in futures if not f.done()])
+        missing = [parts[i].describe() for i, r in enumerate(done) if r is None]
+        if missing:  # never judge partial data
+            raise EngineError(f"{len(missing)} of {len(parts)} partitions of {label} came back "
+                              f"without a result (first: {missing[0]}); the gate does not "
+                              f"judge partial data")
         return [r for r in done if r is not None]
 
     @staticmethod
@@ -188,6 +207,19 @@ class DaskEngine:
             raise EngineError(f"partition {part.index} ({part.describe()}) failed on a Dask "
                               f"worker: {type(exc).__name__}: {exc}") from None
         return result
+
+
+def software() -> dict[str, str]:
+    """The versions that decide a verdict's numbers (run on each worker too)."""
+    from importlib import metadata
+
+    out = {}
+    for name in ("evalgate", "onnxruntime", "numpy", "pandas", "scipy", "scikit-learn"):
+        try:
+            out[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            out[name] = "absent"
+    return out
 
 
 def _path_of(model: Model) -> Any:
