@@ -460,3 +460,20 @@ def test_workers_with_other_software_are_refused(tmp_path: Path,
     assert doc["decision"] == "block"
     message = doc["suites"][0]["checks"][0]["message"]
     assert "runs other software (numpy 0.0.1 here" in message
+
+
+def test_rows_too_many_for_the_driver_are_refused_from_the_first_partition(
+        tmp_path: Path, adult: pd.DataFrame, two_workers: DaskEngine,
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """This step of the engine gathers the predictions: a scan whose rows would not fit the
+    driver stops at the first partition with the sizes named, not with an out-of-memory kill."""
+    from evalgate.data import memory
+
+    write_parts(adult, tmp_path / "eval", 4)
+    (tmp_path / "s.yaml").write_text(suite_text(data=tmp_path / "eval"))
+    monkeypatch.setattr(memory, "available_bytes", lambda: 1 << 20)  # 1 MiB left
+    doc = verdict(tmp_path / "s.yaml", two_workers)
+    assert doc["decision"] == "block"
+    message = doc["suites"][0]["checks"][0]["message"]
+    assert f"for {len(adult):,} rows" in message and "more than the 0.0 GiB" in message
+    assert "gathers every row's predictions on the driver" in message

@@ -39,7 +39,16 @@ from ..data.read import DataFile, check_columns, missing_target, no_rows, read_h
 from ..errors import EngineError, EvalgateError
 from ..models import Model
 from ..models.base import RawPrediction
-from .partitions import ModelRef, Part, PartResult, ScanRequest, concat_raw, plan_parts, scan_part
+from .partitions import (
+    ModelRef,
+    Part,
+    PartResult,
+    ScanRequest,
+    concat_raw,
+    footprint,
+    plan_parts,
+    scan_part,
+)
 
 Say = Callable[[str], None]
 #: seconds to wait for an existing scheduler before giving up
@@ -174,6 +183,8 @@ class DaskEngine:
             for count, future in enumerate(as_completed(futures, timeout=timeout), start=1):
                 i = index[future.key]
                 done[i] = self._result(future, parts[i])
+                if count == 1:
+                    _fits_the_driver(done[i], parts, label)
                 now = time.monotonic()
                 if now - last >= PROGRESS_EVERY_S or count == len(parts):
                     last = now
@@ -220,6 +231,34 @@ def software() -> dict[str, str]:
         except metadata.PackageNotFoundError:
             out[name] = "absent"
     return out
+
+
+#: what the driver holds per byte gathered: the partitions' results, their concatenation,
+#: and the canonical predictions and working arrays of the statistics
+DRIVER_FACTOR = 3
+
+
+def _fits_the_driver(first: PartResult | None, parts: Sequence[Part], label: str) -> None:
+    """Refuse, from the first partition back, a scan whose gathered rows would not fit the
+    driver's memory — an error that names the sizes, not an out-of-memory kill."""
+    from ..data.memory import available_bytes
+
+    if first is None or first.rows == 0:
+        return
+    have = available_bytes()
+    if have is None:
+        return
+    known = [p.rows for p in parts if p.rows is not None]
+    rows = sum(known) + first.rows * (len(parts) - len(known))  # CSV parts: like the first
+    need = footprint(first) / first.rows * rows * DRIVER_FACTOR
+    if need > have:
+        gib = 1 << 30
+        raise EngineError(
+            f"{label}: the driver would hold about {need / gib:,.1f} GiB for {rows:,} rows "
+            f"(each model's predictions and the columns the checks read), more than the "
+            f"{have / gib:,.1f} GiB it has available; this version of the Dask engine gathers "
+            f"every row's predictions on the driver — run it on a driver with more memory, or "
+            f"gate a sample of the rows")
 
 
 def _path_of(model: Model) -> Any:

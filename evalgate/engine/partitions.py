@@ -38,6 +38,8 @@ class Part:
     path: Path
     row_groups: tuple[int, ...] | None = None
     first_row: int = 0
+    #: its rows, where the file's footer tells (Parquet); None for a CSV file
+    rows: int | None = None
 
     def describe(self) -> str:
         if self.row_groups is None:
@@ -66,12 +68,12 @@ def plan_parts(files: Sequence[Path], part_rows: int = PART_ROWS) -> list[Part]:
         for g in range(meta.num_row_groups):
             n = meta.row_group(g).num_rows
             if groups and rows + n > part_rows:
-                parts.append(Part(len(parts), path, tuple(groups), first))
+                parts.append(Part(len(parts), path, tuple(groups), first, rows))
                 first += rows
                 groups, rows = [], 0
             groups.append(g)
             rows += n
-        parts.append(Part(len(parts), path, tuple(groups) or None, first))
+        parts.append(Part(len(parts), path, tuple(groups) or None, first, rows))
     return parts
 
 
@@ -165,6 +167,15 @@ def scan_part(part: Part, request: ScanRequest) -> PartResult:
             frame[[*request.features, request.target]], index=False).to_numpy()
     return PartResult(part.index, len(frame), frame[list(request.keep)].copy(), raws, hashes,
                       missing, inputs)
+
+
+def footprint(result: PartResult) -> int:
+    """Bytes a partition's result holds on the driver."""
+    arrays = [a for raw in result.raws.values()
+              for a in (raw.labels, raw.proba, raw.values) if a is not None]
+    if result.hashes is not None:
+        arrays.append(result.hashes)
+    return sum(int(a.nbytes) for a in arrays) + int(result.frame.memory_usage(deep=True).sum())
 
 
 def concat_raw(parts: Sequence[RawPrediction]) -> RawPrediction:
