@@ -22,6 +22,7 @@ mergeable per-partition states will lift that.
 
 from __future__ import annotations
 
+import importlib.util
 import logging
 import os
 import time
@@ -119,6 +120,8 @@ class DaskEngine:
         except Exception:  # no dashboard (bokeh absent): nothing to link
             self.dashboard = None
         shown = f"; dashboard: {self.dashboard}" if self.dashboard else ""
+        if shown and self.choice.address is None and importlib.util.find_spec("bokeh") is None:
+            shown += " (its pages need bokeh: pip install bokeh)"
         self.say(f"evalgate: running on {where} with {self.workers} workers{shown}")
 
     def _same_software(self) -> None:
