@@ -24,7 +24,7 @@ if TYPE_CHECKING:
     from .base import CheckPlan, CheckResult, EvalContext, Family, Status, error_result
 
 #: the families a suite's ``checks`` may declare, in the order the engine runs them
-FAMILIES: tuple[str, ...] = ("performance", "robustness", "bias", "latency", "stress")
+FAMILIES: tuple[str, ...] = ("performance", "robustness", "bias", "latency", "stress", "drift")
 
 __all__ = ["FAMILIES", "CheckPlan", "CheckResult", "EvalContext", "Family", "Status",
            "error_result", "family", "load_suite", "plan_checks", "registered"]
