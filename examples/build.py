@@ -13,6 +13,7 @@ Inputs (committed, gzip-compressed copies of the raw UCI files):
 Outputs:
 
     data/adult_test.csv.gz   cleaned test split, all 15 columns (incl. sex, race, fnlwgt)
+    data/adult_train.csv.gz  cleaned training split, the same columns (the drift reference)
     models/champion.onnx     StandardScaler + OneHotEncoder -> LogisticRegression
     models/candidate.onnx    passthrough + OneHotEncoder   -> HistGradientBoostingClassifier
     manifest.json            sha256/size of every file, library versions, seeds, features,
@@ -61,6 +62,7 @@ MODELS = HERE / "models"
 RAW_TRAIN = DATA / "adult.data.gz"
 RAW_TEST = DATA / "adult.test.gz"
 TEST_CSV = DATA / "adult_test.csv.gz"
+TRAIN_CSV = DATA / "adult_train.csv.gz"  # the drift family's reference
 CHAMPION = MODELS / "champion.onnx"
 CANDIDATE = MODELS / "candidate.onnx"
 MANIFEST = HERE / "manifest.json"
@@ -293,6 +295,9 @@ def main() -> None:
     test.to_csv(
         TEST_CSV, index=False, lineterminator="\n", compression={"method": "gzip", "mtime": 0}
     )
+    train.to_csv(
+        TRAIN_CSV, index=False, lineterminator="\n", compression={"method": "gzip", "mtime": 0}
+    )
 
     y_test = (test[TARGET] == POSITIVE).to_numpy(int)
     models = {}
@@ -326,7 +331,8 @@ def main() -> None:
         "description": "UCI Adult example for evalgate, built by examples/build.py",
         "paths_relative_to": "examples/",
         "files": [
-            file_entry(p) for p in (RAW_TRAIN, RAW_TEST, TEST_CSV, CHAMPION, CANDIDATE)
+            file_entry(p)
+            for p in (RAW_TRAIN, RAW_TEST, TEST_CSV, TRAIN_CSV, CHAMPION, CANDIDATE)
         ],
         "versions": {
             "python": platform.python_version(),

@@ -1031,8 +1031,8 @@ def test_the_design_example_end_to_end(pytester: pytest.Pytester) -> None:
     ])
     assert "Traceback" not in result.stdout.str()
     # -m selects a part of the gate: the run is partial, and says so
-    assert result.outlines[-1].startswith("evalgate: BLOCK (3 of 24 checks failed; partial run: "
-                                          "19 of 24 checks did not run)")
+    assert result.outlines[-1].startswith("evalgate: BLOCK (3 of 41 checks failed; partial run: "
+                                          "36 of 41 checks did not run)")
     assert not (pytester.path / ".hypothesis").exists()
     checks = {c["id"]: c for c in read_verdict(pytester.path)["suites"][0]["checks"]}
     noise = checks["adult-income::robustness::gaussian_noise"]
@@ -1055,10 +1055,10 @@ def test_the_shipped_suite_runs_the_family_and_passes_it(pytester: pytest.Pytest
     result = pytester.runpytest(f"--evalgate={CANDIDATE}", "-m", "robustness", "-v")
     result.stdout.fnmatch_lines(["suites/adult.yaml::robustness::gaussian_noise PASSED*",
                                  "suites/adult.yaml::robustness::invariant_to::race PASSED*",
-                                 "*5 passed, 19 deselected*"])
+                                 "*5 passed, 36 deselected*"])
     # every robustness check passed, but one family is not the gate: the run is partial
     assert result.ret == 1, result.stdout.str()
-    assert result.outlines[-1].startswith("evalgate: BLOCK (partial run: 19 of 24 checks")
+    assert result.outlines[-1].startswith("evalgate: BLOCK (partial run: 36 of 41 checks")
     checks = read_verdict(pytester.path)["suites"][0]["checks"]
     assert [c["id"].split("::", 2)[-1] for c in checks] == [
         "gaussian_noise", "missing_values", "category_swap", "rounding", "invariant_to::race"]

@@ -57,7 +57,9 @@ def _features(suite: Suite) -> tuple[str, ...]:
 
 
 def plan(suite: Suite) -> list[CheckPlan]:
-    spec: DriftSpec = suite.families[FAMILY]
+    spec: DriftSpec | None = suite.families.get(FAMILY)
+    if spec is None:
+        return []
     columns = spec.columns if spec.columns is not None else _features(suite)
     line = spec.lines.get("columns", spec.line)
     plans = [CheckPlan(FAMILY, f"{c} (column)" if c in SPECIAL else c, line, spec.blocking,
