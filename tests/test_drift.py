@@ -243,3 +243,16 @@ def test_a_reference_glob_that_matches_nothing(tmp_path: Path, adult: pd.DataFra
         "  positive_label: \">50K\"\nchecks:\n  drift:\n    reference: train/*.parquet\n")
     with pytest.raises(SpecError, match=r"reference: the glob 'train/\*\.parquet' matches no"):
         load_suite(tmp_path / "s.yaml")
+
+
+def test_a_reference_that_is_the_evaluation_data_proves_nothing(tmp_path: Path,
+                                                                adult: pd.DataFrame) -> None:
+    """Pointing reference at the evaluation file would pass every drift check vacuously: the
+    drift checks are errors instead, and the gate blocks."""
+    path = _suite(tmp_path, "    columns: [age, sex]\n", adult.iloc[:2000], adult.iloc[:2000],
+                  perf=False)
+    doc = _verdict(path)
+    assert doc["decision"] == "block"
+    for check in doc["suites"][0]["checks"]:
+        assert check["status"] == "error"
+        assert "the reference is the evaluation data itself" in check["message"]

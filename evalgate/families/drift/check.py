@@ -15,6 +15,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from ..._io import sha256_files
 from ...data import Dataset
 from ...data.memory import too_large
 from ...data.read import _read_all, read_header
@@ -86,6 +87,11 @@ def load_reference(spec: DriftSpec) -> pd.DataFrame:
 
 def run(ctx: EvalContext, plans: Sequence[CheckPlan]) -> list[CheckResult]:
     spec: DriftSpec = plans[0].subject[0]
+    if ctx.data is not None and sha256_files(spec.reference.files)[0] == ctx.data.sha256:
+        raise DataError(spec.reference.path, "the reference is the evaluation data itself (the "
+                                             "same bytes): drift against itself proves nothing; "
+                                             "point reference at the training data or an "
+                                             "earlier evaluation set")
     reference = load_reference(spec)
     results = []
     for p in plans:
