@@ -85,13 +85,14 @@ def _bare_part(part: Any, features: list[str], refs: list[Any]) -> int:
 
 
 def bare(folder: Path, workers: int) -> dict[str, float]:
+    import pyarrow.parquet as pq
     from distributed import Client, LocalCluster
 
     from evalgate.engine.partitions import ModelRef, plan_parts
     from evalgate.models import load_model
 
     files = sorted(folder.glob("*.parquet"))
-    features = [c for c in pd.read_parquet(files[0]).columns if c != "income"]
+    features = [c for c in pq.read_schema(files[0]).names if c != "income"]
     refs = [ModelRef(role, path, load_model(path).info.sha256)
             for role, path in (("candidate", CANDIDATE), ("champion", CHAMPION))]
     t = time.perf_counter()

@@ -377,6 +377,7 @@ def test_pytest_runs_the_gate_on_a_local_cluster(pytester: pytest.Pytester,
     out = result.stdout.str()
     assert "running on a Dask LocalCluster with 1 workers" in out
     assert "adult-income: 1/1 partitions predicted" in out
+    assert "adult-income: performance checked (3 checks" in out
     dask = read_verdict(pytester.path)
     assert dask["provenance"]["engine"] == {"name": "dask", "workers": 1}
     quiet = pytester.runpytest_subprocess(f"--evalgate={CANDIDATE}", "--evalgate-engine=local",

@@ -84,6 +84,16 @@ def evaluate(gate: Gate, suite: Suite, plans: Sequence[CheckPlan],
     ctx = EvalContext(suite=suite, target=target, candidate=preds["candidate"],
                       champion=preds.get("champion"), no_champion_reason=NO_CHAMPION,
                       data=data, predict=predict, models=models)
+    results = _run_families(gate, suite, plans, ctx, clock)
+    if trial is not None and spending is not None and gate.ledger is not None:
+        gate.ledger.record(trial, spending, "promote" if _passed(results) else "block")
+    return results
+
+
+def _run_families(gate: Gate, suite: Suite, plans: Sequence[CheckPlan], ctx: EvalContext,
+                  clock: Clock) -> list[CheckResult]:
+    """Each family on its plans, isolated; past the deadline its checks are errors. On a
+    distributed engine a line per family says where a long run is."""
     results: list[CheckResult] = []
     for family in registered():
         mine = [p for p in plans if p.family == family.name]
@@ -95,8 +105,9 @@ def evaluate(gate: Gate, suite: Suite, plans: Sequence[CheckPlan],
             continue
         results.extend(finite_or_error(r) for r in run_family(family, ctx, mine))
         clock.lap(family.name)
-    if trial is not None and spending is not None and gate.ledger is not None:
-        gate.ledger.record(trial, spending, "promote" if _passed(results) else "block")
+        if gate.engine is not None:
+            gate.engine.say(f"evalgate: {suite.name}: {family.name} checked "
+                            f"({len(mine)} checks, {clock.timings[family.name]:.1f} s)")
     return results
 
 
