@@ -28,9 +28,10 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import Literal
+from typing import Any, Literal
 
 import numpy as np
+import pandas as pd
 
 Array = np.ndarray
 Kind = Literal["numeric", "categorical"]
@@ -62,50 +63,47 @@ class Bins:
         return (len(self.edges) + 1) if self.edges is not None else len(self.categories) + 1
 
     def index(self, values: Array) -> Array:
-        """Each present value's bin."""
-        if self.kind == "numeric":
-            assert self.edges is not None
-            return np.searchsorted(self.edges, values, side="left")
-        lookup = {c: i for i, c in enumerate(self.categories)}
-        codes, uniques = _factorize(values)
-        per_unique = np.array([lookup.get(u, len(self.categories)) for u in uniques],
-                              dtype=np.int64)
-        out: Array = per_unique[codes] if len(uniques) else np.zeros(0, dtype=np.int64)
+        """Each present numeric value's bin."""
+        assert self.edges is not None
+        out: Array = np.searchsorted(self.edges, values, side="left")
         return out
 
 
-def _factorize(values: Array) -> tuple[Array, list[str]]:
-    import pandas as pd
-
-    codes, uniques = pd.factorize(pd.Series(values).astype(str), sort=False)
-    return codes, [str(u) for u in uniques]
+def _series(values: Any) -> pd.Series:
+    return values if isinstance(values, pd.Series) else pd.Series(values)
 
 
-def numeric_values(values: Array) -> tuple[Array, int]:
-    """The finite values of a numeric column and how many are missing (NaN, ±inf, None)."""
-    import pandas as pd
-
-    x = pd.to_numeric(pd.Series(values), errors="coerce").to_numpy(dtype=np.float64)
+def numeric_values(values: Any) -> tuple[Array, int]:
+    """The finite values of a numeric column and how many are missing (NaN, ±inf, None, or
+    text that is not a number)."""
+    s = _series(values)
+    if pd.api.types.is_numeric_dtype(s) and not pd.api.types.is_bool_dtype(s):
+        x = s.to_numpy(dtype=np.float64, na_value=np.nan)
+    else:
+        x = pd.to_numeric(s, errors="coerce").to_numpy(dtype=np.float64, na_value=np.nan)
     ok = np.isfinite(x)
     return x[ok], int((~ok).sum())
 
 
-def categorical_values(values: Array) -> tuple[Array, int]:
-    """The present values of a categorical column (as text) and how many are missing."""
-    import pandas as pd
+def category_counts(values: Any) -> tuple[pd.Series, int]:
+    """A categorical column's count per value (as text; values that read alike — 1, "1" —
+    counted together), and how many are missing. Hashing, not sorting: one pass."""
+    s = _series(values)
+    missing = int(s.isna().sum())
+    counts = s.value_counts(dropna=True, sort=False)
+    counts.index = counts.index.astype(str)
+    if not counts.index.is_unique:
+        counts = counts.groupby(level=0, sort=False).sum()
+    return counts, missing
 
-    s = pd.Series(values)
-    missing = s.isna().to_numpy()
-    return s[~missing].astype(str).to_numpy(), int(missing.sum())
 
-
-def reference_bins(values: Array, kind: Kind) -> Bins:
+def reference_bins(values: Any, kind: Kind) -> Bins:
     """The bins of a column, from its reference values."""
     if kind == "categorical":
-        present, _ = categorical_values(values)
-        cats, counts = np.unique(present, return_counts=True)
-        order = np.lexsort((cats, -counts))  # most frequent first, ties by name
-        return Bins("categorical", categories=tuple(str(c) for c in cats[order]))
+        counts, _ = category_counts(values)
+        frame = pd.DataFrame({"c": counts.index.to_numpy(dtype=str), "n": counts.to_numpy()})
+        frame = frame.sort_values(["n", "c"], ascending=[False, True], kind="mergesort")
+        return Bins("categorical", categories=tuple(frame["c"].tolist()))
     x, _ = numeric_values(values)
     if len(x) == 0:
         return Bins("numeric", edges=np.zeros(0), scale=1.0)
@@ -135,7 +133,7 @@ class Histogram:
         return int(self.counts.sum())
 
 
-def histogram(values: Array, bins: Bins) -> Histogram:
+def histogram(values: Any, bins: Bins) -> Histogram:
     """``values`` counted on ``bins``."""
     if bins.kind == "numeric":
         x, missing = numeric_values(values)
@@ -143,8 +141,12 @@ def histogram(values: Array, bins: Bins) -> Histogram:
         counts = np.bincount(at, minlength=bins.size).astype(np.int64)
         sums = np.bincount(at, weights=x, minlength=bins.size)
         return Histogram(len(values), missing, counts, sums)
-    present, missing = categorical_values(values)
-    counts = np.bincount(bins.index(present), minlength=bins.size).astype(np.int64)
+    found, missing = category_counts(values)
+    lookup = {c: i for i, c in enumerate(bins.categories)}
+    unseen = len(bins.categories)
+    at = np.array([lookup.get(c, unseen) for c in found.index], dtype=np.int64)
+    counts = np.bincount(at, weights=found.to_numpy(dtype=np.float64),
+                         minlength=bins.size).astype(np.int64)
     return Histogram(len(values), missing, counts)
 
 

@@ -192,8 +192,8 @@ def _judge(ctx: EvalContext, p: CheckPlan, spec: DriftSpec, column: str, ref: pd
     if method == "wasserstein" and kind == "categorical":
         raise EvalgateError(f"{column}: the Wasserstein distance needs a numeric column; "
                             f"{column!r} is categorical in the reference (use js, psi or ks)")
-    bins = reference_bins(ref.to_numpy(), kind)  # type: ignore[arg-type]
-    hr, he = histogram(ref.to_numpy(), bins), histogram(ev.to_numpy(), bins)
+    bins = reference_bins(ref, kind)  # type: ignore[arg-type]
+    hr, he = histogram(ref, bins), histogram(ev, bins)
     if hr.present == 0:
         raise DataError(spec.reference.path, f"the reference has no value in {column!r}")
     cid = ctx.suite.check_id(FAMILY, p.name)
