@@ -6,6 +6,7 @@ A run first replaces whatever an earlier run left with a ``block`` "run in progr
 
 from __future__ import annotations
 
+import hashlib
 import os
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
@@ -17,6 +18,8 @@ from . import verdict as _verdict
 from .engine import SuiteOutcome
 from .errors import OutputError
 from .report import write_report
+from .verdict.profile import PROFILE_NAME, build_profile
+from .verdict.profile import dumps as profile_dumps
 from .verdict.schema import validate_if_asked
 from .verdict.summary import summary_markdown
 
@@ -52,6 +55,12 @@ def finish(outcomes: Sequence[SuiteOutcome], *, candidate: Path, report_dir: Pat
                          duration_s=duration_s, not_run=not_run, suites_path=suites_path,
                          plots=outcome_plots(outcomes), engine=engine)
     summary = _verdict.decide([r for o in outcomes for r in o.results], not_run=not_run)
+    profile = build_profile(outcomes)
+    if profile is not None:  # written first: the verdict names it by its sha256
+        text = profile_dumps(profile)
+        _write(report_dir / PROFILE_NAME, text)
+        doc["profile"] = {"file": PROFILE_NAME,
+                          "sha256": hashlib.sha256(text.encode("utf-8")).hexdigest()}
     if signing_key is not None:
         from .verdict.signing import sign
 

@@ -11,6 +11,7 @@ the release lifecycle on the model registry (:mod:`evalgate.registry`).
     evalgate audit verify NAME
     evalgate keygen [--out DIR] [--force]               an Ed25519 key pair for signed verdicts
     evalgate registry init [--require-signed PUBKEY …]  create the registry, set its policy
+    evalgate monitor NAME --data BATCH [--max-drift δ]  the champion's drift on a batch
 
 REF is ``registry:NAME@champion``, ``registry:NAME@3`` or ``mlflow:NAME@champion``. Every
 registry verb takes ``--registry DIR`` (default: ``[tool.evalgate] registry``, or
@@ -23,10 +24,10 @@ import argparse
 from collections.abc import Sequence
 
 from .. import __version__
-from . import gate, lifecycle, review
+from . import gate, lifecycle, monitor, review
 
 #: the modules of the verbs, each with ``add_parsers(sub)`` and ``COMMANDS``
-VERBS = (gate, lifecycle, review)
+VERBS = (gate, lifecycle, review, monitor)
 
 
 def parser() -> argparse.ArgumentParser:

@@ -30,6 +30,7 @@ from ..errors import ChampionChanged, IntegrityError, PromotionRefused, Registry
 from . import storage
 from .audit import POLICY_DIR, AuditLog, Verification, version_problems
 from .policy import CHAMPION_CHANGED, Signoff, VerdictFile, checked_candidate
+from .profiles import profile_bytes
 from .records import (
     Entry,
     History,
@@ -392,6 +393,7 @@ class ModelRegistry(AuditLog):
         key = checked.key_id or key
         candidate, sha = checked.path, checked.sha256
         signoff, signoff_note = checked.signoff, checked.signoff_note
+        profile = profile_bytes(verdict)  # refused here, before anything moves
         with self._locked() as state:
             current_number = state.aliases.get(CHAMPION)
             current = self.version(current_number) if current_number is not None else None
@@ -406,6 +408,8 @@ class ModelRegistry(AuditLog):
             if signoff is not None:
                 write_atomic(self.verdicts_dir / f"{verdict.sha256}.signoff.json",
                               signoff.path.read_bytes())
+            if profile is not None:
+                write_atomic(self.verdicts_dir / f"{verdict.sha256}.profile.json", profile)
             storage.crash_point("verdict-stored")
             self._change(state, {
                 "action": "promote", "alias": CHAMPION, "version": version.number,
@@ -488,3 +492,4 @@ class RegistryPolicy(ModelRegistry):
     def _policy_anchor_of_self(self) -> dict[str, Any] | None:
         state = self.checked_state()
         return {"entries": state.entries, "head": state.head} if state.entries else None
+

@@ -162,6 +162,16 @@ class Signature(Record):
 
 
 @dataclass(frozen=True)
+class ProfileRef(Record):
+    """``profile.json`` beside the verdict: the evaluation data's bins and counts, bound to
+    the verdict by its sha256 (the registry stores it when the candidate is promoted)."""
+
+    kind: ClassVar[str] = "profile reference"
+    file: str
+    sha256: str
+
+
+@dataclass(frozen=True)
 class Verdict(Record):
     """One verdict.json."""
 
@@ -177,6 +187,8 @@ class Verdict(Record):
     #: the how-many-th candidate judged against this champion on this dataset (the largest
     #: over the suites; null when no ledger counted it, or without a champion)
     attempt: int | None = optional()
+    #: the reference profile written beside this verdict (evalgate.verdict.profile)
+    profile: ProfileRef | None = optional()
     signature: Signature | None = optional()
 
     @property

@@ -1,0 +1,204 @@
+"""``evalgate monitor NAME --data BATCH``: the registry's champion against a production batch.
+
+The champion's reference profile — the bins and counts of the data it was gated on, stored
+when it was promoted — is the reference; each profiled column of the batch, the champion's
+predictions on it and (when the batch has them) its labels are judged as the drift family
+judges them (docs/statistics.md, "Drift"): an *alert* when the lower bound of a drift is above
+δ, *undecided* when the bounds straddle δ, *ok* within it. Each run is appended to the model's
+monitoring log (``<registry>/<NAME>/monitor.jsonl``, hash-chained like the audit log). Exit
+status 1 when an alert fires (a scheduled job can open a retraining ticket), 2 when the run
+cannot be made, else 0.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from .common import project
+
+DEFAULT_MAX_DRIFT = 0.1
+
+
+def add_parsers(sub: Any) -> None:
+    mon = sub.add_parser("monitor", help="judge a production batch against the champion's "
+                                         "gate-time data")
+    mon.add_argument("name", help="the model's name in the registry")
+    mon.add_argument("--data", type=Path, required=True,
+                     help="the batch: a .csv/.csv.gz/.parquet file, a glob or a folder")
+    mon.add_argument("--registry", type=Path, default=None, metavar="DIR",
+                     help="the registry folder (default: [tool.evalgate] registry, or registry/)")
+    mon.add_argument("--max-drift", type=float, default=DEFAULT_MAX_DRIFT, metavar="δ",
+                     help="the smallest drift that matters (default 0.1)")
+    mon.add_argument("--confidence", type=float, default=0.95,
+                     help="one-sided level of every bound (default 0.95)")
+    mon.add_argument("--seed", type=int, default=0)
+    mon.add_argument("--trust-pickle", action="store_true",
+                     help="allow pickle/joblib model files (they can run code)")
+
+
+def _monitor(args: argparse.Namespace) -> int:
+    from ..data.read import _read_all
+    from ..data.sources import SourceProblem, resolve
+    from ..errors import EvalgateError
+    from ..registry import ModelRegistry
+    from ..registry.profiles import stored_profile
+
+    if not 0 < args.max_drift <= 100 or not 0.5 <= args.confidence < 1:
+        print("evalgate: --max-drift must be in (0, 100] and --confidence in [0.5, 1)",
+              file=sys.stderr)
+        return 2
+    try:
+        root = args.registry if args.registry is not None else project().registry
+        reg = ModelRegistry(root, args.name)
+        champion = reg.champion()
+        if champion is None:
+            raise EvalgateError(f"{args.name} has no champion to monitor")
+        found = stored_profile(reg, champion)
+        if found is None:
+            raise EvalgateError(f"{args.name} version {champion.number} was promoted without a "
+                                f"reference profile (a verdict from before profiles, or from "
+                                f"MLflow); gate and promote it again to monitor it")
+        profile, verdict_sha = found
+        try:
+            sources = resolve(str(args.data), Path.cwd())
+        except SourceProblem as exc:
+            raise EvalgateError(f"--data: {exc}") from None
+        batch, _ = _read_all(sources.files)
+        rows = _judge_all(args, profile, batch, champion)
+    except EvalgateError as exc:
+        print(f"evalgate: {exc}", file=sys.stderr)
+        return 2
+    alerts = [r for r in rows if r["status"] == "alert"]
+    for r in rows:
+        if r["estimate"] is None:
+            print(f"{r['status'].upper():<9} {r['name']}: no value present to compare")
+            continue
+        print(f"{r['status'].upper():<9} {r['name']}: {r['method']} drift {r['estimate']:.4f} "
+              f"(bounds {r['lower']:.4f} … {r['upper']:.4f}, δ {args.max_drift:g})")
+    from .._io import sha256_files
+
+    entry = {"at": _now(), "model": args.name, "version": champion.number,
+             "verdict": verdict_sha, "data": {"path": str(args.data),
+                                              "sha256": sha256_files(sources.files)[0],
+                                              "rows": len(batch)},
+             "max_drift": args.max_drift, "confidence": args.confidence,
+             "alerts": [r["name"] for r in alerts], "checks": rows}
+    try:
+        append_chained(reg.dir / "monitor.jsonl", entry)
+    except EvalgateError as exc:
+        print(f"evalgate: {exc}", file=sys.stderr)
+        return 2
+    undecided = sum(r["status"] == "undecided" for r in rows)
+    print(f"evalgate monitor: {args.name} v{champion.number} on {len(batch):,} rows — "
+          + (f"ALERT ({len(alerts)} of {len(rows)} drifted: "
+             f"{', '.join(r['name'] for r in alerts)})" if alerts else
+             f"no alert ({len(rows)} checks, {undecided} undecided)"))
+    return 1 if alerts else 0
+
+
+def _judge_all(args: argparse.Namespace, profile: dict[str, Any], batch: Any,
+               champion: Any) -> list[dict[str, Any]]:
+    from ..errors import EvalgateError
+    from ..stats.drift import DEFAULT_METHOD, drift, histogram
+    from ..verdict.profile import state_of
+
+    suites = profile.get("suites") or []
+    if not suites:
+        raise EvalgateError("the stored profile holds no suite")
+    entry = suites[0]
+    rows: list[dict[str, Any]] = []
+    rng = np.random.default_rng(args.seed)
+    wanted: list[tuple[str, Any, dict[str, Any]]] = [
+        (c, batch[c], e) for c, e in entry["columns"].items() if c in batch.columns]
+    if entry.get("target") in batch.columns:
+        wanted.append(("label", batch[entry["target"]], entry["label"]))
+    if "prediction" in entry:
+        wanted.append(("prediction", _scores(args, entry, batch, champion),
+                       entry["prediction"]))
+    for name, values, state in wanted:
+        bins, ref = state_of(state, f"profile {name}")
+        ev = histogram(values, bins)
+        method = DEFAULT_METHOD[bins.kind]
+        if ref.present == 0 or ev.present == 0:
+            rows.append({"name": name, "method": method, "estimate": None, "lower": None,
+                         "upper": None, "status": "alert" if ev.present == 0 else "undecided"})
+            continue
+        d = drift(method, ref, ev, bins, args.confidence, rng)
+        verdict = d.judge(args.max_drift)
+        status = {"fail": "alert", "pass": "ok", "inconclusive": "undecided"}[verdict]
+        rows.append({"name": name, "method": method, "estimate": d.estimate,
+                     "lower": d.lower, "upper": d.upper, "floor": d.floor, "status": status})
+    if not rows:
+        raise EvalgateError("the batch has none of the profiled columns "
+                            f"({', '.join(entry['columns'])})")
+    return rows
+
+
+def _scores(args: argparse.Namespace, entry: dict[str, Any], batch: Any,
+            champion: Any) -> np.ndarray:
+    """The champion's predictions on the batch, as the profile holds them: P(positive) for a
+    binary classifier, the value for a regressor."""
+    from ..data.labels import label_key
+    from ..errors import EvalgateError
+    from ..models import load_model
+
+    model = load_model(champion.path, trust_pickle=args.trust_pickle)
+    features = [c for c in entry["features"] if c in batch.columns]
+    if len(features) != len(entry["features"]):
+        missing = sorted(set(entry["features"]) - set(features))
+        raise EvalgateError(f"the batch lacks the feature {missing[0]!r} the champion reads")
+    raw = model.predict(batch, features)
+    if entry["task"] == "regression":
+        return np.asarray(raw.values, dtype=np.float64)
+    if raw.proba is None or raw.classes is None:
+        raise EvalgateError("the champion gives no probabilities to monitor")
+    keys = [label_key(c) for c in raw.classes]
+    positive = label_key(entry.get("positive_label"))
+    if positive not in keys:  # a model trained on codes: its second class is the positive
+        return np.asarray(raw.proba[:, -1], dtype=np.float64)
+    return np.asarray(raw.proba[:, keys.index(positive)], dtype=np.float64)
+
+
+def append_chained(path: Path, entry: dict[str, Any]) -> None:
+    """Append ``entry`` to a JSON-lines log whose every line names the sha256 of the line
+    before (``prev``); a log whose chain is broken is refused, not extended."""
+    from .._io import write_atomic
+    from ..errors import EvalgateError
+
+    lines = path.read_bytes().splitlines() if path.is_file() else []
+    prev = None
+    for i, line in enumerate(lines, start=1):
+        try:
+            claimed = json.loads(line).get("prev")
+        except (ValueError, AttributeError):
+            raise EvalgateError(f"{path}:{i}: not a monitoring entry; the log was edited") \
+                from None
+        if claimed != prev:
+            raise EvalgateError(f"{path}:{i}: the hash chain is broken (the log was edited "
+                                f"or cut); it is not extended")
+        prev = hashlib.sha256(line).hexdigest()
+    raw = json.dumps({**entry, "prev": prev}, sort_keys=True, allow_nan=False,
+                     default=_json_default).encode("utf-8")
+    write_atomic(path, b"".join(line + b"\n" for line in [*lines, raw]))
+
+
+def _json_default(value: Any) -> Any:
+    if isinstance(value, np.generic):
+        return value.item()
+    raise TypeError(f"{type(value).__name__} is not JSON")
+
+
+def _now() -> str:
+    from datetime import UTC, datetime
+
+    return datetime.now(UTC).isoformat(timespec="seconds")
+
+
+COMMANDS = {"monitor": _monitor}

@@ -1,0 +1,118 @@
+"""The reference profile of a gate run: for each suite, the evaluation data's columns the gate
+read (the sensitive columns, and the features when a family that reads rows ran — the same
+columns on every engine), the candidate's predictions and the label, each as the bins and
+counts the drift checks need (:mod:`evalgate.stats.drift`) — nothing else of the data.
+Written as ``profile.json`` beside verdict.json, bound to it by sha256 (``verdict.profile``),
+stored by the registry when the candidate is promoted, and read by ``evalgate monitor`` to
+judge production batches against the data the champion was gated on.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from ..errors import EvalgateError
+from ..stats.drift import Bins, Histogram, histogram, reference_bins
+
+SCHEMA = "evalgate.profile/1"
+PROFILE_NAME = "profile.json"
+
+
+def _kind(values: pd.Series) -> str:
+    numeric = pd.api.types.is_numeric_dtype(values) and not pd.api.types.is_bool_dtype(values)
+    return "numeric" if numeric else "categorical"
+
+
+def column_state(values: Any, kind: str | None = None) -> dict[str, Any]:
+    """One column's bins (from these values) and its histogram on them, as JSON data."""
+    s = values if isinstance(values, pd.Series) else pd.Series(values)
+    kind = kind or _kind(s)
+    bins = reference_bins(s, kind)  # type: ignore[arg-type]
+    h = histogram(s, bins)
+    out: dict[str, Any] = {"kind": kind, "rows": h.rows, "missing": h.missing,
+                           "counts": [int(c) for c in h.counts]}
+    if kind == "numeric":
+        assert bins.edges is not None and h.sums is not None
+        out.update(edges=[float(e) for e in bins.edges], scale=bins.scale,
+                   sums=[float(x) for x in h.sums])
+    else:
+        out["categories"] = list(bins.categories)
+    return out
+
+
+def state_of(entry: Mapping[str, Any], where: str) -> tuple[Bins, Histogram]:
+    """The bins and histogram a profile entry holds (:class:`EvalgateError` if malformed)."""
+    try:
+        counts = np.asarray(entry["counts"], dtype=np.int64)
+        if entry["kind"] == "numeric":
+            bins = Bins("numeric", edges=np.asarray(entry["edges"], dtype=np.float64),
+                        scale=float(entry["scale"]))
+            sums = np.asarray(entry["sums"], dtype=np.float64)
+        else:
+            bins = Bins("categorical", categories=tuple(str(c) for c in entry["categories"]))
+            sums = None
+        h = Histogram(int(entry["rows"]), int(entry["missing"]), counts, sums)
+    except (KeyError, TypeError, ValueError) as exc:
+        raise EvalgateError(f"{where}: a malformed profile entry ({exc})") from None
+    if len(counts) != bins.size or (sums is not None and len(sums) != bins.size):
+        raise EvalgateError(f"{where}: a malformed profile entry (counts do not fit its bins)")
+    return bins, h
+
+
+def _prediction(outcome: Any) -> dict[str, Any] | None:
+    preds = outcome.predictions.get("candidate") if outcome.predictions else None
+    suite = outcome.suite
+    if preds is None or suite is None:
+        return None
+    if suite.task == "binary" and preds.score is not None:
+        return column_state(np.asarray(preds.score, dtype=np.float64), "numeric")
+    if suite.task == "regression":
+        return column_state(np.asarray(preds.label, dtype=np.float64), "numeric")
+    return None  # multiclass: not profiled yet
+
+
+def build_profile(outcomes: Sequence[Any]) -> dict[str, Any] | None:
+    """The profile of every suite that read its data (``None`` when none did)."""
+    suites = []
+    for o in outcomes:
+        data, suite = o.dataset, o.suite
+        if data is None or suite is None:
+            continue
+        names = [*(data.features if _reads_rows(o) else ()), *data.sensitive]
+        columns = {c: column_state(data.frame[c]) for c in dict.fromkeys(names)
+                   if c in data.frame.columns and c != data.target}
+        entry: dict[str, Any] = {
+            "name": suite.name, "task": suite.task, "target": data.target,
+            "positive_label": _plain(suite.data.positive_label),
+            "dataset": {"sha256": data.sha256, "rows": data.rows},
+            "features": list(data.features), "columns": columns,
+            "label": column_state(data.frame[data.target],
+                                  "numeric" if suite.task == "regression" else "categorical"),
+        }
+        prediction = _prediction(o)
+        if prediction is not None:
+            entry["prediction"] = prediction
+        suites.append(entry)
+    return {"schema": SCHEMA, "suites": suites} if suites else None
+
+
+def _reads_rows(outcome: Any) -> bool:
+    """Whether a family that reads the feature columns ran (any engine then holds them): the
+    profile holds the columns the gate read, the same on every engine."""
+    from ..families import registered
+
+    reading = {f.name for f in registered() if f.reads_rows}
+    return any(r.family in reading for r in outcome.results)
+
+
+def _plain(value: Any) -> Any:
+    return value.item() if isinstance(value, np.generic) else value
+
+
+def dumps(profile: Mapping[str, Any]) -> str:
+    return json.dumps(profile, separators=(",", ":"), sort_keys=False) + "\n"

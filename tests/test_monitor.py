@@ -1,0 +1,115 @@
+"""The reference profile (written with the verdict, bound to it by sha256, stored at
+promotion) and ``evalgate monitor``: the champion against production batches, alerts as exit
+status, a hash-chained monitoring log."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from conftest import ADULT_TEST, CHAMPION, EXAMPLES, QUICK_CHECKS, suite_text
+from evalgate.cli import main
+
+#: a drift section makes the gate read the feature columns, so the profile holds them all
+TRAIN = json.dumps(str(EXAMPLES / "data" / "adult_train.csv.gz"))
+CHECKS = QUICK_CHECKS + f"  drift:\n    reference: {TRAIN}\n    columns: [age]\n"
+
+
+@pytest.fixture
+def project(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    (tmp_path / "suites").mkdir()
+    (tmp_path / "suites" / "adult.yaml").write_text(suite_text(checks=CHECKS))
+    (tmp_path / "pyproject.toml").write_text("[tool.evalgate]\n")
+    monkeypatch.chdir(tmp_path)
+    return tmp_path
+
+
+def _released(project: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """The example champion gated as a first release and promoted as model ``adult``."""
+    assert main(["run", str(CHAMPION), "--no-champion"]) == 0
+    assert main(["promote", str(CHAMPION), "--name", "adult"]) == 0
+    capsys.readouterr()
+
+
+def test_the_profile_holds_the_columns_the_gate_read(project: Path) -> None:
+    (project / "suites" / "adult.yaml").write_text(suite_text())  # performance only
+    assert main(["run", str(CHAMPION), "--no-champion"]) == 0
+    suite = json.loads((project / "reports" / "profile.json").read_text())["suites"][0]
+    assert set(suite["columns"]) == {"sex", "race"}  # the sensitive columns, no feature
+    assert suite["label"]["categories"] == ["<=50K", ">50K"] and "prediction" in suite
+
+
+def test_the_profile_is_bound_to_the_verdict(project: Path) -> None:
+    assert main(["run", str(CHAMPION), "--no-champion"]) == 0
+    verdict = json.loads((project / "reports" / "verdict.json").read_text())
+    ref = verdict["profile"]
+    raw = (project / "reports" / ref["file"]).read_bytes()
+    assert hashlib.sha256(raw).hexdigest() == ref["sha256"]
+    profile = json.loads(raw)
+    suite = profile["suites"][0]
+    assert suite["dataset"]["rows"] == 16281 and "income" not in suite["columns"]
+    assert set(suite["columns"]) == {c for c in pd.read_csv(ADULT_TEST).columns if c != "income"}
+    age = suite["columns"]["age"]
+    assert age["kind"] == "numeric" and sum(age["counts"]) == 16281 and len(age["sums"]) == \
+        len(age["edges"]) + 1
+    assert suite["columns"]["sex"]["categories"][:2] == ["Male", "Female"]
+    assert suite["prediction"]["kind"] == "numeric"  # the candidate's P(>50K)
+
+
+def test_a_changed_profile_is_refused_at_promotion(project: Path,
+                                                   capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["run", str(CHAMPION), "--no-champion"]) == 0
+    path = project / "reports" / "profile.json"
+    path.write_text(path.read_text().replace('"rows":16281', '"rows":16280', 1))
+    assert main(["promote", str(CHAMPION), "--name", "adult"]) == 1
+    err = capsys.readouterr().err
+    assert "the reference profile is not the one the verdict names" in err
+
+
+def test_monitor_is_quiet_on_the_gate_time_data_and_alerts_on_a_drifted_batch(
+        project: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    _released(project, capsys)
+    assert main(["monitor", "adult", "--data", str(ADULT_TEST)]) == 0
+    out = capsys.readouterr().out
+    assert "no alert" in out and "ALERT" not in out
+    batch = pd.read_csv(ADULT_TEST).sample(5000, random_state=0)
+    batch["hours-per-week"] = batch["hours-per-week"] + 8
+    batch["age"] = batch["age"] + 6
+    batch.to_parquet(project / "batch.parquet", index=False)
+    assert main(["monitor", "adult", "--data", "batch.parquet"]) == 1
+    out = capsys.readouterr().out
+    assert "ALERT     hours-per-week" in out and "ALERT     age" in out
+    assert "OK        sex" in out
+    assert "ALERT (" in out.splitlines()[-1]
+    log = (project / "registry" / "adult" / "monitor.jsonl").read_bytes().splitlines()
+    assert len(log) == 2
+    first, second = (json.loads(line) for line in log)
+    assert first["prev"] is None and second["prev"] == hashlib.sha256(log[0]).hexdigest()
+    assert set(second["alerts"]) >= {"age", "hours-per-week", "prediction"}
+    assert second["data"]["rows"] == 5000 and second["version"] == 1
+
+
+def test_an_edited_monitoring_log_is_not_extended(project: Path,
+                                                  capsys: pytest.CaptureFixture[str]) -> None:
+    _released(project, capsys)
+    assert main(["monitor", "adult", "--data", str(ADULT_TEST)]) == 0
+    assert main(["monitor", "adult", "--data", str(ADULT_TEST)]) == 0
+    log = project / "registry" / "adult" / "monitor.jsonl"
+    lines = log.read_text().splitlines()
+    log.write_text(lines[0].replace('"alerts": []', '"alerts": ["x"]') + "\n" + lines[1] + "\n"
+                   if '"alerts": []' in lines[0] else
+                   lines[0].replace('"alerts":[]', '"alerts":["x"]') + "\n" + lines[1] + "\n")
+    capsys.readouterr()
+    assert main(["monitor", "adult", "--data", str(ADULT_TEST)]) == 2
+    assert "the hash chain is broken" in capsys.readouterr().err
+
+
+def test_monitor_needs_a_champion_with_a_profile(project: Path,
+                                                 capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["register", str(CHAMPION), "--name", "adult"]) == 0
+    assert main(["monitor", "adult", "--data", str(ADULT_TEST)]) == 2
+    assert "has no champion to monitor" in capsys.readouterr().err
