@@ -14,6 +14,7 @@ Outputs:
 
     data/adult_test.csv.gz   cleaned test split, all 15 columns (incl. sex, race, fnlwgt)
     data/adult_train.csv.gz  cleaned training split, the same columns (the drift reference)
+    data/batch_2024_05.csv.gz, batch_2024_06.csv.gz   production batches for evalgate monitor
     models/champion.onnx     StandardScaler + OneHotEncoder -> LogisticRegression
     models/candidate.onnx    passthrough + OneHotEncoder   -> HistGradientBoostingClassifier
     manifest.json            sha256/size of every file, library versions, seeds, features,
@@ -63,6 +64,9 @@ RAW_TRAIN = DATA / "adult.data.gz"
 RAW_TEST = DATA / "adult.test.gz"
 TEST_CSV = DATA / "adult_test.csv.gz"
 TRAIN_CSV = DATA / "adult_train.csv.gz"  # the drift family's reference
+BATCH_OK = DATA / "batch_2024_05.csv.gz"        # a production batch like the gate's data
+BATCH_DRIFTED = DATA / "batch_2024_06.csv.gz"   # one from an older, longer-working population
+BATCH_ROWS = 5000
 CHAMPION = MODELS / "champion.onnx"
 CANDIDATE = MODELS / "candidate.onnx"
 MANIFEST = HERE / "manifest.json"
@@ -99,6 +103,20 @@ MIN_LABEL_AGREEMENT = 0.999
 
 
 # --------------------------------------------------------------------------- data
+
+
+def write_batches(train: pd.DataFrame) -> None:
+    """Two production batches for ``evalgate monitor``: rows of the training split the gate
+    never saw as such (like its data), and the same kind of rows from a population four years
+    older working four more hours a week (drifted)."""
+    rng = np.random.default_rng(SEED)
+    ok = train.iloc[rng.choice(len(train), BATCH_ROWS, replace=False)]
+    drifted = train.iloc[rng.choice(len(train), BATCH_ROWS, replace=False)].copy()
+    drifted["age"] = np.minimum(drifted["age"] + 4, 90)
+    drifted["hours-per-week"] = np.minimum(drifted["hours-per-week"] + 4, 99)
+    for frame, path in ((ok, BATCH_OK), (drifted, BATCH_DRIFTED)):
+        frame.to_csv(path, index=False, lineterminator="\n",
+                     compression={"method": "gzip", "mtime": 0})
 
 
 def read_raw(path: Path, *, junk_header: bool) -> pd.DataFrame:
@@ -298,6 +316,7 @@ def main() -> None:
     train.to_csv(
         TRAIN_CSV, index=False, lineterminator="\n", compression={"method": "gzip", "mtime": 0}
     )
+    write_batches(train)
 
     y_test = (test[TARGET] == POSITIVE).to_numpy(int)
     models = {}
@@ -332,7 +351,8 @@ def main() -> None:
         "paths_relative_to": "examples/",
         "files": [
             file_entry(p)
-            for p in (RAW_TRAIN, RAW_TEST, TEST_CSV, TRAIN_CSV, CHAMPION, CANDIDATE)
+            for p in (RAW_TRAIN, RAW_TEST, TEST_CSV, TRAIN_CSV, BATCH_OK, BATCH_DRIFTED,
+                      CHAMPION, CANDIDATE)
         ],
         "versions": {
             "python": platform.python_version(),

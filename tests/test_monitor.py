@@ -113,3 +113,30 @@ def test_monitor_needs_a_champion_with_a_profile(project: Path,
     assert main(["register", str(CHAMPION), "--name", "adult"]) == 0
     assert main(["monitor", "adult", "--data", str(ADULT_TEST)]) == 2
     assert "has no champion to monitor" in capsys.readouterr().err
+
+
+def test_the_shipped_batches(project: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """README's walk-through: May's batch is like the gate's data, June's comes from an older
+    population working longer hours."""
+    _released(project, capsys)
+    assert main(["monitor", "adult", "--data",
+                 str(EXAMPLES / "data" / "batch_2024_05.csv.gz")]) == 0
+    assert "no alert (16 checks" in capsys.readouterr().out
+    assert main(["monitor", "adult", "--data",
+                 str(EXAMPLES / "data" / "batch_2024_06.csv.gz")]) == 1
+    out = capsys.readouterr().out
+    alerted = {line.split()[1].rstrip(":") for line in out.splitlines()
+               if line.startswith("ALERT ")}
+    assert {"age", "hours-per-week"} <= alerted <= {"age", "hours-per-week", "prediction"}
+
+
+def test_the_example_manifest_lists_every_shipped_file() -> None:
+    """examples/manifest.json: the sha256 and size of every data and model file shipped."""
+    manifest = json.loads((EXAMPLES / "manifest.json").read_text())
+    listed = {f["path"]: f for f in manifest["files"]}
+    shipped = {str(p.relative_to(EXAMPLES)) for folder in ("data", "models")
+               for p in (EXAMPLES / folder).iterdir() if p.is_file()}
+    assert set(listed) == shipped
+    for path, f in listed.items():
+        raw = (EXAMPLES / path).read_bytes()
+        assert (hashlib.sha256(raw).hexdigest(), len(raw)) == (f["sha256"], f["size"]), path
