@@ -105,13 +105,14 @@ MIN_LABEL_AGREEMENT = 0.999
 # --------------------------------------------------------------------------- data
 
 
-def write_batches(train: pd.DataFrame) -> None:
-    """Two production batches for ``evalgate monitor``: rows of the training split the gate
-    never saw as such (like its data), and the same kind of rows from a population four years
-    older working four more hours a week (drifted)."""
+def write_batches(test: pd.DataFrame) -> None:
+    """Two production batches for ``evalgate monitor``, drawn from the test split (rows the
+    models were not trained on): one as it is (like the gate's data), one from a population
+    four years older working four more hours a week (drifted)."""
     rng = np.random.default_rng(SEED)
-    ok = train.iloc[rng.choice(len(train), BATCH_ROWS, replace=False)]
-    drifted = train.iloc[rng.choice(len(train), BATCH_ROWS, replace=False)].copy()
+    picked = rng.choice(len(test), 2 * BATCH_ROWS, replace=False)
+    ok = test.iloc[np.sort(picked[:BATCH_ROWS])]
+    drifted = test.iloc[np.sort(picked[BATCH_ROWS:])].copy()
     drifted["age"] = np.minimum(drifted["age"] + 4, 90)
     drifted["hours-per-week"] = np.minimum(drifted["hours-per-week"] + 4, 99)
     for frame, path in ((ok, BATCH_OK), (drifted, BATCH_DRIFTED)):
@@ -316,7 +317,7 @@ def main() -> None:
     train.to_csv(
         TRAIN_CSV, index=False, lineterminator="\n", compression={"method": "gzip", "mtime": 0}
     )
-    write_batches(train)
+    write_batches(test)
 
     y_test = (test[TARGET] == POSITIVE).to_numpy(int)
     models = {}

@@ -72,16 +72,14 @@ def _monitor(args: argparse.Namespace) -> int:
             raise EvalgateError(f"--data: {exc}") from None
         batch, _ = _read_all(sources.files)
         rows = _judge_all(args, profile, batch, champion)
+        rows += _performance(args, reg.verdicts_dir / f"{verdict_sha}.json", profile, batch,
+                             champion)
     except EvalgateError as exc:
         print(f"evalgate: {exc}", file=sys.stderr)
         return 2
     alerts = [r for r in rows if r["status"] == "alert"]
     for r in rows:
-        if r["estimate"] is None:
-            print(f"{r['status'].upper():<9} {r['name']}: no value present to compare")
-            continue
-        print(f"{r['status'].upper():<9} {r['name']}: {r['method']} drift {r['estimate']:.4f} "
-              f"(bounds {r['lower']:.4f} … {r['upper']:.4f}, δ {args.max_drift:g})")
+        print(_line(r, args.max_drift))
     from .._io import sha256_files
 
     entry = {"at": _now(), "model": args.name, "version": champion.number,
@@ -97,10 +95,92 @@ def _monitor(args: argparse.Namespace) -> int:
         return 2
     undecided = sum(r["status"] == "undecided" for r in rows)
     print(f"evalgate monitor: {args.name} v{champion.number} on {len(batch):,} rows — "
-          + (f"ALERT ({len(alerts)} of {len(rows)} drifted: "
+          + (f"ALERT ({len(alerts)} of {len(rows)} checks: "
              f"{', '.join(r['name'] for r in alerts)})" if alerts else
              f"no alert ({len(rows)} checks, {undecided} undecided)"))
     return 1 if alerts else 0
+
+
+def _line(r: dict[str, Any], delta: float) -> str:
+    head = f"{r['status'].upper():<9} {r['name']}: "
+    if r["estimate"] is None:
+        return head + (r.get("note") or "no value present to compare")
+    if r["method"] == "gate-time":
+        return head + (f"{r['metric']} {r['value']:.4f} on the batch vs {r['gate']:.4f} at the "
+                       f"gate: Δ {r['estimate']:+.4f} (bounds {r['lower']:+.4f} … "
+                       f"{r['upper']:+.4f}, max_regression {r['margin']:g})")
+    return head + (f"{r['method']} drift {r['estimate']:.4f} (bounds {r['lower']:.4f} … "
+                   f"{r['upper']:.4f}, δ {delta:g})")
+
+
+def _performance(args: argparse.Namespace, verdict_path: Path, profile: dict[str, Any],
+                 batch: Any, champion: Any) -> list[dict[str, Any]]:
+    """With labels in the batch: each performance metric the gate judged with a
+    ``max_regression``, on the batch against its gate-time value — an alert when the batch
+    shows it degraded by more than that margin (the upper bound of Δ = batch − gate, oriented
+    so that positive is better, below −m), ok when the lower bound is at least −m."""
+    from ..data.labels import label_key
+    from ..errors import EvalgateError
+    from ..metrics import get_metric
+    from ..stats import assess
+
+    entry = profile["suites"][0]
+    target, task = entry.get("target"), entry.get("task")
+    if target not in batch.columns or task not in ("binary", "regression"):
+        return []
+    try:
+        verdict = json.loads(verdict_path.read_text("utf-8"))
+    except (OSError, ValueError) as exc:
+        raise EvalgateError(f"{verdict_path}: cannot read the promoting verdict: {exc}") \
+            from None
+    suite = next((s for s in verdict.get("suites", []) if s.get("name") == entry["name"]), None)
+    checks = [c for c in (suite or {}).get("checks", []) if c.get("family") == "performance"
+              and (c.get("threshold") or {}).get("max_regression") is not None
+              and c.get("candidate") is not None and c.get("ci") is not None]
+    if not checks:
+        return []
+    keep = batch[target].notna().to_numpy()
+    scores = _scores(args, entry, batch, champion)[keep]
+    if task == "binary":
+        y = (np.array([label_key(v) for v in batch[target][keep]])
+             == label_key(entry.get("positive_label"))).astype(int)
+        labels = (scores >= 0.5).astype(int)
+    else:
+        y = batch[target][keep].to_numpy(dtype=np.float64)
+        labels = scores
+    rows = []
+    rng = np.random.default_rng(args.seed)
+    for c in checks:
+        metric = get_metric(c["metric"], task)
+        pred = scores if metric.needs == "score" else labels
+        try:
+            found = assess(metric, y, pred, None, confidence=args.confidence, rng=rng,
+                           n_resamples=1000).value
+        except EvalgateError as exc:
+            rows.append({"name": f"performance:{metric.name}", "method": "gate-time",
+                         "estimate": None, "lower": None, "upper": None,
+                         "status": "undecided", "note": str(exc)})
+            continue
+        rows.append(_compare(metric, found, c))
+    return rows
+
+
+def _compare(metric: Any, batch: Any, check: dict[str, Any]) -> dict[str, Any]:
+    """Δ = sign·(batch − gate) with MOVER's bounds from the two independent one-sided
+    intervals (each half-width mirrored to the other side)."""
+    gate = float(check["candidate"])
+    bound = next(b for b in check["ci"] if b is not None)
+    h_gate = abs(gate - float(bound))
+    b_bound = batch.lower if batch.lower is not None else batch.upper
+    h_batch = abs(batch.estimate - float(b_bound)) if b_bound is not None else float("inf")
+    delta = metric.sign * (batch.estimate - gate)
+    half = float(np.hypot(h_gate, h_batch))
+    margin = float(check["threshold"]["max_regression"])
+    lower, upper = delta - half, delta + half
+    status = "alert" if upper < -margin else "ok" if lower >= -margin else "undecided"
+    return {"name": f"performance:{metric.name}", "method": "gate-time", "metric": metric.name,
+            "value": batch.estimate, "gate": gate, "estimate": delta, "lower": lower,
+            "upper": upper, "margin": margin, "status": status}
 
 
 def _judge_all(args: argparse.Namespace, profile: dict[str, Any], batch: Any,
