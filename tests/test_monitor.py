@@ -163,3 +163,23 @@ def test_the_example_manifest_lists_every_shipped_file() -> None:
     for path, f in listed.items():
         raw = (EXAMPLES / path).read_bytes()
         assert (hashlib.sha256(raw).hexdigest(), len(raw)) == (f["sha256"], f["size"]), path
+
+
+def test_the_trend_page(project: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """``--report``: every batch judged so far on one offline page, alerts marked, nothing
+    loaded from anywhere, the batch names escaped."""
+    _released(project, capsys)
+    assert main(["monitor", "adult", "--data",
+                 str(EXAMPLES / "data" / "batch_2024_05.csv.gz")]) == 0
+    odd = project / "<june&>.csv.gz"
+    odd.write_bytes((EXAMPLES / "data" / "batch_2024_06.csv.gz").read_bytes())
+    assert main(["monitor", "adult", "--data", str(odd), "--report"]) == 1
+    page = (project / "reports" / "monitor-adult.html").read_text()
+    assert page.count("<svg") >= 16 and "2 batch(es)" in page
+    assert "&lt;june&amp;&gt;" in page and "<june&>" not in page
+    assert "<h3>age <span class=alert>1 alert(s)</span></h3>" in page
+    assert "<script" not in page and "http" not in page.replace("http://www.w3.org/2000/svg", "")
+    assert main(["monitor", "adult", "--report", "--out", str(project / "elsewhere")]) == 0
+    assert (project / "elsewhere" / "monitor-adult.html").read_text() == page
+    assert main(["monitor", "adult"]) == 2
+    assert "needs --data BATCH, --report, or both" in capsys.readouterr().err

@@ -30,8 +30,13 @@ def add_parsers(sub: Any) -> None:
     mon = sub.add_parser("monitor", help="judge a production batch against the champion's "
                                          "gate-time data")
     mon.add_argument("name", help="the model's name in the registry")
-    mon.add_argument("--data", type=Path, required=True,
+    mon.add_argument("--data", type=Path, default=None,
                      help="the batch: a .csv/.csv.gz/.parquet file, a glob or a folder")
+    mon.add_argument("--report", action="store_true",
+                     help="write the trend page of every batch judged so far "
+                          "(monitor-NAME.html in --out)")
+    mon.add_argument("--out", type=Path, default=None, metavar="DIR",
+                     help="where --report writes (default: [tool.evalgate] report, or reports/)")
     mon.add_argument("--registry", type=Path, default=None, metavar="DIR",
                      help="the registry folder (default: [tool.evalgate] registry, or registry/)")
     mon.add_argument("--max-drift", type=float, default=DEFAULT_MAX_DRIFT, metavar="δ",
@@ -54,9 +59,14 @@ def _monitor(args: argparse.Namespace) -> int:
         print("evalgate: --max-drift must be in (0, 100] and --confidence in [0.5, 1)",
               file=sys.stderr)
         return 2
+    if args.data is None and not args.report:
+        print("evalgate: monitor needs --data BATCH, --report, or both", file=sys.stderr)
+        return 2
     try:
         root = args.registry if args.registry is not None else project().registry
         reg = ModelRegistry(root, args.name)
+        if args.data is None:
+            return _report(args, reg.dir / "monitor.jsonl")
         champion = reg.champion()
         if champion is None:
             raise EvalgateError(f"{args.name} has no champion to monitor")
@@ -93,12 +103,34 @@ def _monitor(args: argparse.Namespace) -> int:
     except EvalgateError as exc:
         print(f"evalgate: {exc}", file=sys.stderr)
         return 2
+    if args.report and _report(args, reg.dir / "monitor.jsonl") != 0:
+        return 2
     undecided = sum(r["status"] == "undecided" for r in rows)
     print(f"evalgate monitor: {args.name} v{champion.number} on {len(batch):,} rows — "
           + (f"ALERT ({len(alerts)} of {len(rows)} checks: "
              f"{', '.join(r['name'] for r in alerts)})" if alerts else
              f"no alert ({len(rows)} checks, {undecided} undecided)"))
     return 1 if alerts else 0
+
+
+def _report(args: argparse.Namespace, log: Path) -> int:
+    """Write the trend page of the model's monitoring log."""
+    from .._io import write_atomic
+    from ..report.trend import trend_page
+
+    if not log.is_file():
+        print(f"evalgate: {args.name} has no monitoring log yet ({log})", file=sys.stderr)
+        return 2
+    try:
+        entries = [json.loads(line) for line in log.read_bytes().splitlines() if line.strip()]
+    except ValueError:
+        print(f"evalgate: {log}: not a monitoring log", file=sys.stderr)
+        return 2
+    out = args.out if args.out is not None else project().report
+    path = out / f"monitor-{args.name}.html"
+    write_atomic(path, trend_page(args.name, entries))
+    print(f"evalgate monitor: trend of {len(entries)} batch(es) — {path}", file=sys.stderr)
+    return 0
 
 
 def _line(r: dict[str, Any], delta: float) -> str:
