@@ -17,11 +17,12 @@ import hashlib
 import json
 import sys
 from pathlib import Path
-from typing import Any
-
-import numpy as np
+from typing import TYPE_CHECKING, Any
 
 from .common import project
+
+if TYPE_CHECKING:
+    import numpy as np
 
 DEFAULT_MAX_DRIFT = 0.1
 
@@ -151,6 +152,8 @@ def _performance(args: argparse.Namespace, verdict_path: Path, profile: dict[str
     ``max_regression``, on the batch against its gate-time value — an alert when the batch
     shows it degraded by more than that margin (the upper bound of Δ = batch − gate, oriented
     so that positive is better, below −m), ok when the lower bound is at least −m."""
+    import numpy as np
+
     from ..data.labels import label_key
     from ..errors import EvalgateError
     from ..metrics import get_metric
@@ -200,6 +203,8 @@ def _performance(args: argparse.Namespace, verdict_path: Path, profile: dict[str
 def _compare(metric: Any, batch: Any, check: dict[str, Any]) -> dict[str, Any]:
     """Δ = sign·(batch − gate) with MOVER's bounds from the two independent one-sided
     intervals (each half-width mirrored to the other side)."""
+    import numpy as np
+
     gate = float(check["candidate"])
     bound = next(b for b in check["ci"] if b is not None)
     h_gate = abs(gate - float(bound))
@@ -217,6 +222,8 @@ def _compare(metric: Any, batch: Any, check: dict[str, Any]) -> dict[str, Any]:
 
 def _judge_all(args: argparse.Namespace, profile: dict[str, Any], batch: Any,
                champion: Any) -> list[dict[str, Any]]:
+    import numpy as np
+
     from ..errors import EvalgateError
     from ..stats.drift import DEFAULT_METHOD, drift, histogram
     from ..verdict.profile import state_of
@@ -257,6 +264,8 @@ def _scores(args: argparse.Namespace, entry: dict[str, Any], batch: Any,
             champion: Any) -> np.ndarray:
     """The champion's predictions on the batch, as the profile holds them: P(positive) for a
     binary classifier, the value for a regressor."""
+    import numpy as np
+
     from ..data.labels import label_key
     from ..errors import EvalgateError
     from ..models import load_model
@@ -302,6 +311,8 @@ def append_chained(path: Path, entry: dict[str, Any]) -> None:
 
 
 def _json_default(value: Any) -> Any:
+    import numpy as np
+
     if isinstance(value, np.generic):
         return value.item()
     raise TypeError(f"{type(value).__name__} is not JSON")
