@@ -256,3 +256,16 @@ def test_a_reference_that_is_the_evaluation_data_proves_nothing(tmp_path: Path,
     for check in doc["suites"][0]["checks"]:
         assert check["status"] == "error"
         assert "the reference is the evaluation data itself" in check["message"]
+
+
+def test_a_tiny_evaluation_set_cannot_pass_drift(tmp_path: Path, adult: pd.DataFrame) -> None:
+    """Sixty rows cannot show that a column did not drift: inconclusive, a fail, never a pass
+    or a skip — and the gate blocks."""
+    doc = _verdict(_suite(tmp_path, "    columns: [age, hours-per-week]\n",
+                          adult.iloc[8000:8060], adult.iloc[:8000], perf=False))
+    checks = _by_name(doc)
+    for name in ("age", "hours-per-week"):
+        assert checks[name]["status"] == "fail", checks[name]["message"]
+        assert "inconclusive — the bounds straddle max_drift 0.1" in checks[name]["message"]
+        assert "evaluation rows would resolve it" in checks[name]["message"]
+    assert doc["decision"] == "block"
