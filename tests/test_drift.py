@@ -269,3 +269,24 @@ def test_a_tiny_evaluation_set_cannot_pass_drift(tmp_path: Path, adult: pd.DataF
         assert "inconclusive — the bounds straddle max_drift 0.1" in checks[name]["message"]
         assert "evaluation rows would resolve it" in checks[name]["message"]
     assert doc["decision"] == "block"
+
+
+def test_a_column_with_no_value_fails_and_the_outputs_are_written(
+        tmp_path: Path, adult: pd.DataFrame) -> None:
+    """Every value of a column missing in the evaluation rows: that check fails (nothing to
+    compare is not a pass), and verdict.json and the report are still written and read back."""
+    from evalgate.cli import main
+    from evalgate.verdict.model import read
+
+    ev = adult.iloc[8000:].copy()
+    ev["workclass"] = None
+    suite = _suite(tmp_path, "    columns: [workclass, sex]\n", ev, adult.iloc[:8000],
+                   perf=False)
+    assert main(["run", str(CANDIDATE), "--suites", str(suite), "--report",
+                 str(tmp_path / "rep")]) == 1
+    _, _, verdict = read(tmp_path / "rep" / "verdict.json")
+    by_name = {c.id.split("::", 2)[2]: c for c in verdict.checks}
+    assert by_name["workclass"].status == "fail" and by_name["sex"].status == "pass"
+    assert "no value present in the evaluation rows" in by_name["workclass"].message
+    html = (tmp_path / "rep" / "evalgate-report.html").read_text()
+    assert "<code>workclass</code>" in html and "<code>sex</code>" in html

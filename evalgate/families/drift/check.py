@@ -211,9 +211,9 @@ def _judge(ctx: EvalContext, p: CheckPlan, spec: DriftSpec, column: str, ref: pd
                             else (None, None))
     details = DriftDetails(
         column=column, column_kind=kind, method=method,
-        raw=found.raw if found else math.nan, noise_floor=found.floor if found else math.nan,
-        estimate=found.estimate if found else math.nan,
-        lower=found.lower if found else math.nan, upper=found.upper if found else math.nan,
+        raw=found.raw if found else None, noise_floor=found.floor if found else None,
+        estimate=found.estimate if found else None,
+        lower=found.lower if found else None, upper=found.upper if found else None,
         max_drift=delta, reference_rows=hr.rows, evaluation_rows=he.rows,
         shares=_shares(bins, hr, he), missing=missing, unseen=unseen,
         unseen_upper=unseen_upper,

@@ -40,12 +40,13 @@ class DriftDetails(Record):
     column_kind: str
     method: str
     #: the distance of the two samples as measured, the same-distribution noise floor at
-    #: these sizes, the estimate with the floor removed, and its one-sided bounds
-    raw: float
-    noise_floor: float
-    estimate: float
-    lower: float
-    upper: float
+    #: these sizes, the estimate with the floor removed, and its one-sided bounds (null when
+    #: the evaluation rows have no value in the column)
+    raw: float | None
+    noise_floor: float | None
+    estimate: float | None
+    lower: float | None
+    upper: float | None
     max_drift: float
     reference_rows: int
     evaluation_rows: int
