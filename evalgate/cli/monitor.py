@@ -212,6 +212,10 @@ def _compare(metric: Any, batch: Any, check: dict[str, Any]) -> dict[str, Any]:
     h_batch = abs(batch.estimate - float(b_bound)) if b_bound is not None else float("inf")
     delta = metric.sign * (batch.estimate - gate)
     half = float(np.hypot(h_gate, h_batch))
+    if not (np.isfinite(half) and np.isfinite(delta)):
+        return {"name": f"performance:{metric.name}", "method": "gate-time", "estimate": None,
+                "lower": None, "upper": None, "status": "undecided",
+                "note": f"{metric.name}: no finite interval on the batch to compare"}
     margin = float(check["threshold"]["max_regression"])
     lower, upper = delta - half, delta + half
     status = "alert" if upper < -margin else "ok" if lower >= -margin else "undecided"
