@@ -58,6 +58,7 @@ def _checks(doc: dict[str, Any]) -> list[dict[str, Any]]:
     return [{k: v for k, v in c.items() if k != "message"} for c in doc["suites"][0]["checks"]]
 
 
+@pytest.mark.e2e
 @pytest.mark.parametrize("parts", [1, 3, 8])
 def test_a_glob_gives_the_numbers_of_one_file(tmp_path: Path, adult: pd.DataFrame,
                                               parts: int) -> None:

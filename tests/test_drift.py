@@ -151,6 +151,7 @@ def _by_name(doc: dict[str, Any]) -> dict[str, dict[str, Any]]:
     return {c["id"].split("::", 2)[2]: c for c in doc["suites"][0]["checks"]}
 
 
+@pytest.mark.e2e
 def test_a_shifted_column_fails_and_the_others_pass(tmp_path: Path, adult: pd.DataFrame
                                                     ) -> None:
     ref, ev = adult.iloc[:8000].copy(), adult.iloc[8000:].copy()
@@ -170,6 +171,7 @@ def test_a_shifted_column_fails_and_the_others_pass(tmp_path: Path, adult: pd.Da
     assert read(checks["workclass"]).method == "js"  # type: ignore[union-attr]
 
 
+@pytest.mark.e2e
 def test_missing_values_and_unseen_categories_are_judged(tmp_path: Path, adult: pd.DataFrame
                                                          ) -> None:
     ref, ev = adult.iloc[:8000].copy(), adult.iloc[8000:].copy()
@@ -188,6 +190,7 @@ def test_missing_values_and_unseen_categories_are_judged(tmp_path: Path, adult: 
     assert occupation.unseen_upper > 400 / 8281 > 0.01
 
 
+@pytest.mark.e2e
 def test_predictions_and_the_domain_classifier(tmp_path: Path, adult: pd.DataFrame) -> None:
     ref, ev = adult.iloc[:8000].copy(), adult.iloc[8000:].copy()
     same = _verdict(_suite(tmp_path, "    columns: [age]\n    prediction: {max_drift: 0.15}\n"
@@ -209,6 +212,7 @@ def test_predictions_and_the_domain_classifier(tmp_path: Path, adult: pd.DataFra
     assert isinstance(pred, DriftDetails) and pred.champion_estimate is not None
 
 
+@pytest.mark.e2e
 def test_a_reference_without_a_column_is_an_error_naming_it(tmp_path: Path,
                                                             adult: pd.DataFrame) -> None:
     ref, ev = adult.iloc[:8000].drop(columns=["age"]), adult.iloc[8000:]
@@ -245,6 +249,7 @@ def test_a_reference_glob_that_matches_nothing(tmp_path: Path, adult: pd.DataFra
         load_suite(tmp_path / "s.yaml")
 
 
+@pytest.mark.e2e
 def test_a_reference_that_is_the_evaluation_data_proves_nothing(tmp_path: Path,
                                                                 adult: pd.DataFrame) -> None:
     """Pointing reference at the evaluation file would pass every drift check vacuously: the
@@ -258,6 +263,7 @@ def test_a_reference_that_is_the_evaluation_data_proves_nothing(tmp_path: Path,
         assert "the reference is the evaluation data itself" in check["message"]
 
 
+@pytest.mark.e2e
 def test_a_tiny_evaluation_set_cannot_pass_drift(tmp_path: Path, adult: pd.DataFrame) -> None:
     """Sixty rows cannot show that a column did not drift: inconclusive, a fail, never a pass
     or a skip — and the gate blocks."""
@@ -271,6 +277,7 @@ def test_a_tiny_evaluation_set_cannot_pass_drift(tmp_path: Path, adult: pd.DataF
     assert doc["decision"] == "block"
 
 
+@pytest.mark.e2e
 def test_a_column_with_no_value_fails_and_the_outputs_are_written(
         tmp_path: Path, adult: pd.DataFrame) -> None:
     """Every value of a column missing in the evaluation rows: that check fails (nothing to

@@ -15,6 +15,8 @@ import pytest
 from conftest import ADULT_TEST, CHAMPION, EXAMPLES, QUICK_CHECKS, suite_text
 from evalgate.cli import main
 
+pytestmark = pytest.mark.e2e  # each test runs the whole gate through the CLI
+
 #: a drift section makes the gate read the feature columns, so the profile holds them all
 TRAIN = json.dumps(str(EXAMPLES / "data" / "adult_train.csv.gz"))
 CHECKS = QUICK_CHECKS + f"  drift:\n    reference: {TRAIN}\n    columns: [age]\n"
