@@ -17,6 +17,8 @@ seeded :class:`numpy.random.Generator`, so the same seed gives the same numbers.
 ``generic``        any other metric: paired bootstrap; AP with few positives
 ``tails``          the tail diagnostic of a mean; t or the tail-exact bootstrap
 ``exact``          exact, mergeable float sums (the same sum for any partitioning)
+``scoretable``     mergeable ROC AUC states: distinct-score counts, binned with an error bound
+``drift``          drift effect sizes on reference bins, noise floor, bounds
 ``discordance``    the discordance floor of paired confusion metrics
 ``proportions``    Wilson, Newcombe, Tango's paired score bound, MOVER-R, Clopper–Pearson
 ``counts``         paired rates on discordant counts (Tango), rows to resolve in their unit
