@@ -30,7 +30,8 @@ class Sleepy:
 
 class DiesOnce:
     """A binary classifier on ``age`` whose process dies (``os._exit``) the first ``times``
-    times it predicts, marking each death in the file ``marker`` (its line count); for the
+    times it predicts, across processes: each death first claims the file ``marker.K``
+    (created exclusively, so two workers racing cannot both take the same death); for the
     Dask engine's fault tests."""
 
     classes_ = np.array(["<=50K", ">50K"])
@@ -39,14 +40,19 @@ class DiesOnce:
         self.marker = marker
         self.times = times
 
+    def deaths(self) -> int:
+        return sum(Path(f"{self.marker}.{k}").exists() for k in range(self.times))
+
     def _maybe_die(self) -> None:
         import os
 
-        path = Path(self.marker)
-        deaths = len(path.read_text().splitlines()) if path.exists() else 0
-        if deaths < self.times:
-            with open(path, "a") as f:
-                f.write(f"{os.getpid()}\n")
+        for k in range(self.times):
+            try:
+                fd = os.open(f"{self.marker}.{k}", os.O_CREAT | os.O_EXCL | os.O_WRONLY)
+            except FileExistsError:
+                continue
+            os.write(fd, str(os.getpid()).encode())
+            os.close(fd)
             os._exit(1)
 
     def predict_proba(self, X: pd.DataFrame) -> np.ndarray:
