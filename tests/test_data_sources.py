@@ -234,3 +234,30 @@ def test_the_memory_estimate_is_low_not_high(tmp_path: Path, adult: pd.DataFrame
     adult.to_csv(gz, index=False)
     assert memory.estimated_bytes([gz]) <= int(adult.memory_usage(deep=True).sum())
     assert memory.available_bytes() is None or memory.available_bytes() > 0
+
+
+@pytest.mark.e2e
+def test_a_glob_dataset_is_promoted_only_while_its_files_are_those_judged(
+        tmp_path: Path, adult: pd.DataFrame, monkeypatch: pytest.MonkeyPatch,
+        capsys: pytest.CaptureFixture[str]) -> None:
+    """promote re-checks a glob's files: the same list and bytes pass; a file added to the
+    folder, or one changed, since the run is refused."""
+    from conftest import CHAMPION
+    from evalgate.cli import main
+
+    files = _split(adult, tmp_path / "eval", 3)
+    (tmp_path / "suites").mkdir()
+    (tmp_path / "suites" / "s.yaml").write_text(suite_text(data="../eval/*.parquet"))
+    (tmp_path / "pyproject.toml").write_text("[tool.evalgate]\n")
+    monkeypatch.chdir(tmp_path)
+    assert main(["run", str(CHAMPION), "--no-champion"]) == 0
+    _split(adult.iloc[:50], tmp_path / "more", 1)[0].rename(tmp_path / "eval" / "part-999.parquet")
+    assert main(["promote", str(CHAMPION), "--name", "adult"]) == 1
+    err = capsys.readouterr().err
+    assert "its files differ (now also" in err and "part-999.parquet" in err
+    (tmp_path / "eval" / "part-999.parquet").unlink()
+    pd.read_parquet(files[1]).iloc[:-1].to_parquet(files[1], index=False)
+    assert main(["promote", str(CHAMPION), "--name", "adult"]) == 1
+    assert "part-001.parquet" in capsys.readouterr().err
+    assert main(["run", str(CHAMPION), "--no-champion"]) == 0  # re-run on the files as they are
+    assert main(["promote", str(CHAMPION), "--name", "adult"]) == 0

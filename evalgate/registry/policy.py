@@ -78,6 +78,8 @@ class SuiteRecord:
     dataset_sha256: str | None
     #: the ids of the checks the verdict lists for this suite
     check_ids: tuple[str, ...] = ()
+    #: a glob or folder dataset: each file's (path, sha256), in reading order
+    dataset_files: tuple[tuple[str, str], ...] = ()
 
 
 def _no_constant(name: str) -> Any:
@@ -148,7 +150,10 @@ class VerdictFile:
             where=f"suites[{i}]", name=s.name, file=s.file, sha256=s.sha256,
             dataset_path=None if s.dataset is None else s.dataset.path,
             dataset_sha256=None if s.dataset is None else s.dataset.sha256,
-            check_ids=tuple(c.id for c in s.checks)) for i, s in enumerate(v.suites))
+            check_ids=tuple(c.id for c in s.checks),
+            dataset_files=tuple((f.path, f.sha256) for f in
+                                ((s.dataset.files or ()) if s.dataset is not None else ()))
+            ) for i, s in enumerate(v.suites))
         summary = v.summary
         fields = {"total": summary.total, "failed": summary.failed,
                   "complete": summary.complete, "decided": summary.decided}
@@ -234,10 +239,35 @@ class VerdictFile:
         for suite in self.suites:
             self._same_bytes(base, f"{suite.where}.file", suite.file, suite.sha256,
                              f"the suite {suite.name!r}")
-            self._same_bytes(base, f"{suite.where}.dataset.path", suite.dataset_path,
-                             suite.dataset_sha256, f"the dataset of {suite.name!r}")
+            if suite.dataset_files:
+                self._same_files(base, suite)
+            else:
+                self._same_bytes(base, f"{suite.where}.dataset.path", suite.dataset_path,
+                                 suite.dataset_sha256, f"the dataset of {suite.name!r}")
             self._same_checks(base, suite)
         self._same_suite_files(base)
+
+    def _same_files(self, base: Path, suite: SuiteRecord) -> None:
+        """A glob or folder dataset names the same files now, each with the bytes judged: a
+        file added, removed or changed since the run is refused."""
+        from ..data.sources import SourceProblem, resolve
+
+        what = f"the dataset of {suite.name!r} ({suite.dataset_path})"
+        try:
+            now = resolve(str(suite.dataset_path), base).files
+        except SourceProblem as exc:
+            raise PromotionRefused(f"{self.path}: {what}: {exc}") from None
+        judged = [(base / p).resolve() for p, _ in suite.dataset_files]
+        if [p.resolve() for p in now] != judged:
+            added = sorted({str(p) for p in now} - {str(p) for p in judged})
+            gone = sorted({str(p) for p in judged} - {str(p) for p in now})
+            said = "; ".join(part for part in (
+                f"now also {', '.join(added[:3])}" if added else "",
+                f"no longer {', '.join(gone[:3])}" if gone else "") if part) or "another order"
+            raise PromotionRefused(f"{self.path}: {what} {CHANGED_SINCE}: its files differ "
+                                   f"({said}); re-run the gate on them")
+        for i, (recorded, sha) in enumerate(suite.dataset_files):
+            self._same_bytes(base, f"{suite.where}.dataset.files[{i}]", recorded, sha, what)
 
     def _same_suite_files(self, base: Path) -> None:
         """Every suite file the gate would find now is one the verdict judged: a suite added
