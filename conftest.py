@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import os
 import shutil
@@ -49,11 +50,14 @@ QUICK_CHECKS = """\
 #: every verdict the gate writes during the tests is validated against the published JSON
 #: Schema (evalgate.verdict.schema); problems are collected here and fail the session
 #: (made by the process that starts the session — xdist workers inherit it — and removed at
-#: its end)
-_OWN_PROBLEMS_DIR = None if "EVALGATE_VALIDATE_VERDICTS" in os.environ else \
-    tempfile.mkdtemp(prefix="evalgate-verdicts-")
-VERDICT_PROBLEMS = os.environ.setdefault(
-    "EVALGATE_VALIDATE_VERDICTS", os.path.join(str(_OWN_PROBLEMS_DIR), "problems.txt"))
+#: its end). Only where jsonschema (a test dependency) is installed: this file is also the
+#: conftest of `pytest --evalgate …` run from the repository on a plain install.
+_VALIDATE = importlib.util.find_spec("jsonschema") is not None
+_OWN_PROBLEMS_DIR = None if "EVALGATE_VALIDATE_VERDICTS" in os.environ or not _VALIDATE \
+    else tempfile.mkdtemp(prefix="evalgate-verdicts-")
+if _OWN_PROBLEMS_DIR is not None:
+    os.environ["EVALGATE_VALIDATE_VERDICTS"] = os.path.join(_OWN_PROBLEMS_DIR, "problems.txt")
+VERDICT_PROBLEMS = os.environ.get("EVALGATE_VALIDATE_VERDICTS", "")
 
 
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
@@ -61,8 +65,8 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     the schema."""
     if hasattr(session.config, "workerinput"):  # an xdist worker: the controller checks
         return
-    path = Path(VERDICT_PROBLEMS)
-    if path.is_file() and path.read_text("utf-8").strip():
+    path = Path(VERDICT_PROBLEMS) if VERDICT_PROBLEMS else None
+    if path is not None and path.is_file() and path.read_text("utf-8").strip():
         lines = path.read_text("utf-8").strip().splitlines()
         session.config.get_terminal_writer().line(
             f"{len(lines)} verdict(s) written by the tests break evalgate.verdict/1's schema:\n"
