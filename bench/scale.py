@@ -127,10 +127,10 @@ def gate(folder: Path, workers: int | None) -> dict[str, float]:
 
 
 def bare_local(folder: Path) -> dict[str, float]:
-    from evalgate.data.read import _read_all
+    from evalgate.data.read import read_files
     from evalgate.models import load_model
 
-    frame, _ = _read_all(sorted(folder.glob("*.parquet")))
+    frame, _ = read_files(sorted(folder.glob("*.parquet")))
     features = [c for c in frame.columns if c != "income"]
     t = time.perf_counter()
     for path in (CANDIDATE, CHAMPION):

@@ -50,7 +50,7 @@ def add_parsers(sub: Any) -> None:
 
 
 def _monitor(args: argparse.Namespace) -> int:
-    from ..data.read import _read_all
+    from ..data.read import read_files
     from ..data.sources import SourceProblem, resolve
     from ..errors import EvalgateError
     from ..registry import ModelRegistry
@@ -81,7 +81,7 @@ def _monitor(args: argparse.Namespace) -> int:
             sources = resolve(str(args.data), Path.cwd())
         except SourceProblem as exc:
             raise EvalgateError(f"--data: {exc}") from None
-        batch, _ = _read_all(sources.files)
+        batch, _ = read_files(sources.files)
         rows = _judge_all(args, profile, batch, champion)
         rows += _performance(args, reg.verdicts_dir / f"{verdict_sha}.json", profile, batch,
                              champion)

@@ -158,7 +158,7 @@ def same_columns(path: Path, have: Sequence[str], columns: Sequence[str], first:
                           f"dataset must have the same columns")
 
 
-def _read_all(files: Sequence[Path]) -> tuple[pd.DataFrame, list[int]]:
+def read_files(files: Sequence[Path]) -> tuple[pd.DataFrame, list[int]]:
     """Every file's rows, one file after another; the files must have the same columns (in
     any order: each is put in the first file's order)."""
     frames = [read_table(files[0])]
@@ -216,7 +216,7 @@ def load_dataset(spec: DataSpec) -> Dataset:
     problem = too_large(files)
     if problem is not None:
         raise DataError(spec.path, problem)
-    frame, rows = _read_all(files)
+    frame, rows = read_files(files)
     if len(frame.columns) and any(not isinstance(c, str) for c in frame.columns):
         frame.columns = [str(c) for c in frame.columns]
     features = check_columns(spec, [str(c) for c in frame.columns])

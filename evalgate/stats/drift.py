@@ -69,6 +69,13 @@ class Bins:
         return out
 
 
+def column_kind(values: Any) -> Kind:
+    """"numeric" for a numeric (not boolean) column, else "categorical"."""
+    s = _series(values)
+    numeric = pd.api.types.is_numeric_dtype(s) and not pd.api.types.is_bool_dtype(s)
+    return "numeric" if numeric else "categorical"
+
+
 def _series(values: Any) -> pd.Series:
     return values if isinstance(values, pd.Series) else pd.Series(values)
 

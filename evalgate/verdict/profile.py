@@ -17,21 +17,16 @@ import numpy as np
 import pandas as pd
 
 from ..errors import EvalgateError
-from ..stats.drift import Bins, Histogram, histogram, reference_bins
+from ..stats.drift import Bins, Histogram, column_kind, histogram, reference_bins
 
 SCHEMA = "evalgate.profile/1"
 PROFILE_NAME = "profile.json"
 
 
-def _kind(values: pd.Series) -> str:
-    numeric = pd.api.types.is_numeric_dtype(values) and not pd.api.types.is_bool_dtype(values)
-    return "numeric" if numeric else "categorical"
-
-
 def column_state(values: Any, kind: str | None = None) -> dict[str, Any]:
     """One column's bins (from these values) and its histogram on them, as JSON data."""
     s = values if isinstance(values, pd.Series) else pd.Series(values)
-    kind = kind or _kind(s)
+    kind = kind or column_kind(s)
     bins = reference_bins(s, kind)  # type: ignore[arg-type]
     h = histogram(s, bins)
     out: dict[str, Any] = {"kind": kind, "rows": h.rows, "missing": h.missing,

@@ -18,15 +18,15 @@ import pandas as pd
 from ..._io import sha256_files
 from ...data import Dataset
 from ...data.memory import too_large
-from ...data.read import _read_all, read_header
+from ...data.read import read_files, read_header
 from ...errors import DataError, EvalgateError
 from ...spec import Suite
 from ...stats.drift import (
     DEFAULT_METHOD,
-    NUMERIC_BINS,
     Bins,
     Drift,
     Histogram,
+    column_kind,
     drift,
     histogram,
     reference_bins,
@@ -78,7 +78,7 @@ def load_reference(spec: DriftSpec) -> pd.DataFrame:
     problem = too_large(spec.reference.files)
     if problem is not None:
         raise DataError(spec.reference.path, problem)
-    frame, _ = _read_all(spec.reference.files)
+    frame, _ = read_files(spec.reference.files)
     if len(frame) == 0:
         raise DataError(spec.reference.path, "the reference has no rows")
     frame.columns = [str(c) for c in frame.columns]
@@ -109,7 +109,7 @@ def _one(ctx: EvalContext, p: CheckPlan, spec: DriftSpec, reference: pd.DataFram
         data = _data(ctx)
         ref, ev = _pair(spec, reference, data, column)
         return _judge(ctx, p, spec, column, ref, ev, spec.method.get(column),
-                      spec.delta(column, _kind(ref)))
+                      spec.delta(column, column_kind(ref)))
     if what == "label":
         data = _data(ctx)
         ref, ev = _pair(spec, reference, data, data.target, what="target")
@@ -138,11 +138,6 @@ def _pair(spec: DriftSpec, reference: pd.DataFrame, data: Dataset, column: str,
     if column not in data.frame.columns:
         raise DataError(data.path, f"the evaluation data have no column {column!r}")
     return reference[column], data.frame[column]
-
-
-def _kind(values: pd.Series) -> str:
-    numeric = pd.api.types.is_numeric_dtype(values) and not pd.api.types.is_bool_dtype(values)
-    return "numeric" if numeric else "categorical"
 
 
 def _prediction(ctx: EvalContext, p: CheckPlan, spec: DriftSpec, reference: pd.DataFrame
@@ -187,7 +182,7 @@ def _as_values(preds: Any, task: str) -> np.ndarray:
 def _judge(ctx: EvalContext, p: CheckPlan, spec: DriftSpec, column: str, ref: pd.Series,
            ev: pd.Series, method: str | None, delta: float, kind: str | None = None,
            champion_estimate: float | None = None, column_check: bool = True) -> CheckResult:
-    kind = kind or _kind(ref)
+    kind = kind or column_kind(ref)
     method = method or DEFAULT_METHOD[kind]
     if method == "wasserstein" and kind == "categorical":
         raise EvalgateError(f"{column}: the Wasserstein distance needs a numeric column; "
@@ -315,5 +310,3 @@ def _shares(bins: Bins, hr: Histogram, he: Histogram) -> Shares:
     return Shares(tuple(labels), tuple(float(x) for x in rc / max(rc.sum(), 1)),
                   tuple(float(x) for x in ec / max(ec.sum(), 1)))
 
-
-__all__ = ["NUMERIC_BINS", "plan", "run"]

@@ -15,6 +15,7 @@ import pandas as pd
 
 from ...errors import DataError
 from ...stats.delong import delong
+from ...stats.drift import column_kind
 from ...stats.intervals import z_of
 from ..base import CheckPlan, CheckResult, EvalContext
 from ..judge import INCONCLUSIVE, Clauses, percent
@@ -60,8 +61,7 @@ def multivariate(ctx: EvalContext, p: CheckPlan, spec: DriftSpec, reference: pd.
     rng = ctx.rng(cid)
     ref, ev = _sample(reference[columns], rng), _sample(data.frame[columns], rng)
     cats = {c: sorted(set(ref[c].dropna().astype(str)) | set(ev[c].dropna().astype(str)))
-            for c in columns if not (pd.api.types.is_numeric_dtype(ref[c])
-                                     and not pd.api.types.is_bool_dtype(ref[c]))}
+            for c in columns if column_kind(ref[c]) == "categorical"}
     x = pd.concat([_frame(ref, columns, cats), _frame(ev, columns, cats)], ignore_index=True)
     y = np.r_[np.zeros(len(ref), dtype=int), np.ones(len(ev), dtype=int)]
     seed = int(rng.integers(2**31 - 1))
