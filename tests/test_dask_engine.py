@@ -26,7 +26,8 @@ from conftest import ADULT_TEST, CANDIDATE, suite_text
 from evalgate.config import EngineChoice
 from evalgate.engine import Gate, evaluate_paths
 from evalgate.engine.dask import DaskEngine
-from evalgate.engine.partitions import plan_parts
+from evalgate.engine.partitions import compact, plan_parts
+from evalgate.models.base import RawPrediction
 from evalgate.output import outcome_plots
 from evalgate.verdict import build, now
 from tests import modelzoo
@@ -478,3 +479,33 @@ def test_rows_too_many_for_the_driver_are_refused_from_the_first_partition(
     message = doc["suites"][0]["checks"][0]["message"]
     assert f"for {len(adult):,} rows" in message and "more than the 0.0 GiB" in message
     assert "gathers every row's predictions on the driver" in message
+
+
+@pytest.mark.parametrize("raw", [
+    RawPrediction(labels=np.array([">50K", "<=50K", ">50K"]), classes=("<=50K", ">50K"),
+                  proba=np.array([[0.25, 0.75], [0.9, 0.1], [0.5, 0.5]],
+                                 dtype=np.float32).astype(np.float64)),
+    RawPrediction(labels=np.array([1, 0, 1], dtype=np.int64), classes=(0, 1),
+                  proba=np.array([[0.3, 0.7], [0.9, 0.1], [1 / 3, 2 / 3]])),  # not float32
+    RawPrediction(labels=np.array([-1, 300, 2], dtype=np.int64)),
+    RawPrediction(values=np.array([1.5, np.nan, -2.25])),
+    RawPrediction(values=np.array([0.1, 0.2, 0.3])),
+])
+def test_what_a_worker_sends_back_is_lossless(raw: RawPrediction) -> None:
+    """Workers narrow predictions for the trip to the driver (float32, small ints, shared
+    strings) only where every value survives exactly: the driver's numbers are the local
+    engine's."""
+    sent = compact(raw)
+    for name in ("labels", "proba", "values"):
+        before, after = getattr(raw, name), getattr(sent, name)
+        if before is None:
+            assert after is None
+            continue
+        assert after.nbytes <= before.nbytes
+        if before.dtype.kind == "f":
+            np.testing.assert_array_equal(after.astype(np.float64), before)
+        else:
+            assert after.tolist() == before.tolist()
+    assert compact(raw).proba is None or (
+        compact(raw).proba.dtype == np.float32) == np.array_equal(
+        raw.proba.astype(np.float32).astype(np.float64), raw.proba)

@@ -159,7 +159,7 @@ def scan_part(part: Part, request: ScanRequest) -> PartResult:
     if len(frame) and missing is None:
         for ref in request.models:
             model = worker_model(ref)
-            raws[ref.role] = model.predict(frame, request.features)
+            raws[ref.role] = compact(model.predict(frame, request.features))
             inputs[ref.role] = model.describe_inputs()
     hashes = None
     if request.hash_rows:
@@ -167,6 +167,35 @@ def scan_part(part: Part, request: ScanRequest) -> PartResult:
             frame[[*request.features, request.target]], index=False).to_numpy()
     return PartResult(part.index, len(frame), frame[list(request.keep)].copy(), raws, hashes,
                       missing, inputs)
+
+
+def compact(raw: RawPrediction) -> RawPrediction:
+    """``raw`` in the narrowest dtypes that hold **exactly** its values, for the trip to the
+    driver: probabilities or values as float32 when every one is a float32 (an ONNX model's
+    float output is), integer labels in the fewest bytes, string labels as references to one
+    string per class. Lossless — :func:`canonical
+    <evalgate.models.predictions.canonical>` widens them again to the very numbers the local
+    engine judges — and it halves what the driver holds per row."""
+
+    def floats(a: np.ndarray | None) -> np.ndarray | None:
+        if a is None or a.dtype != np.float64:
+            return a
+        narrow = a.astype(np.float32)
+        return narrow if np.array_equal(narrow.astype(np.float64), a, equal_nan=True) else a
+
+    labels = raw.labels
+    if labels is not None and labels.dtype.kind == "U" and labels.dtype.itemsize > 8:
+        # a string per row (4 bytes a character) → a pointer per row to one string per class
+        distinct, inverse = np.unique(labels, return_inverse=True)
+        labels = np.array(distinct.tolist(), dtype=object)[inverse]
+    elif labels is not None and labels.dtype.kind in "iu" and labels.size:
+        narrow = np.min_scalar_type(int(labels.min()))
+        wide = np.min_scalar_type(int(labels.max()))
+        dtype = np.promote_types(narrow, wide)
+        if dtype.itemsize < labels.dtype.itemsize and np.array_equal(labels.astype(dtype), labels):
+            labels = labels.astype(dtype)
+    return RawPrediction(labels=labels, proba=floats(raw.proba), classes=raw.classes,
+                         values=floats(raw.values))
 
 
 def footprint(result: PartResult) -> int:

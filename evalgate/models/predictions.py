@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
+import pandas as pd
 
 from ..data import Target, label_key, plain, sorted_labels
 from ..errors import CheckError, ModelOutputError
@@ -85,6 +86,23 @@ class Predictions:
                                  "gives labels only")
             return self.score
         return self.label
+
+
+@dataclass(frozen=True)
+class RowKeys:
+    """A label output as keys without a string per row: the keys of its distinct values
+    (``distinct``, :func:`keys_of` of ``values``) and each row's index into them."""
+
+    distinct: np.ndarray
+    values: np.ndarray
+    inverse: np.ndarray
+
+    @classmethod
+    def of(cls, labels: np.ndarray) -> RowKeys:
+        inverse, values = pd.factorize(labels, use_na_sentinel=False)
+        values = np.asarray(values)
+        return cls(keys_of(values) if len(values) else np.array([], dtype=str), values,
+                   inverse)
 
 
 def keys_of(values: np.ndarray) -> np.ndarray:
@@ -327,10 +345,10 @@ def canonical(raw: RawPrediction, task: Task, target: Target, info: ModelInfo,
     if raw.labels is not None:
         labels = np.asarray(raw.labels).reshape(-1)
         _check_rows(info, len(labels), n_rows)
-        keys = _as_class_keys(info, keys_of(labels), labels, model_classes, proba)
+        keys = _as_class_keys(info, RowKeys.of(labels), labels, model_classes, proba)
         if model_classes is None:  # the labels it emits are all that is known of its classes
-            _, first = np.unique(keys, return_index=True)
-            shown = tuple(plain(labels[i]) for i in first)
+            _, first = np.unique(keys.distinct, return_index=True)
+            shown = tuple(plain(keys.values[i]) for i in first)
     if task == "binary" and model_classes is not None and len(model_classes) > 2:
         raise ModelOutputError(info.path, f"the suite's task is binary, but the model "
                                           f"has {len(model_classes)} classes {model_classes}")
@@ -346,7 +364,7 @@ def canonical(raw: RawPrediction, task: Task, target: Target, info: ModelInfo,
 
 def _binary(info: ModelInfo, target: Target, match: ClassMatch,
             model_classes: tuple[Any, ...] | None, proba: np.ndarray | None,
-            keys: np.ndarray | None) -> Predictions:
+            keys: RowKeys | None) -> Predictions:
     assert target.classes is not None
     pos_key = label_key(match.to_model[label_key(target.classes[1])])
     neg = match.to_model.get(label_key(target.classes[0]))
@@ -358,15 +376,16 @@ def _binary(info: ModelInfo, target: Target, match: ClassMatch,
         assert model_classes is not None
         score = proba[:, [label_key(c) for c in model_classes].index(pos_key)]
     if keys is not None:
-        positive = keys == pos_key
-        stray = ~positive & (keys != neg_key)
+        positive = keys.distinct == pos_key
+        stray = ~positive & (keys.distinct != neg_key)
         if stray.any():
-            first = int(np.flatnonzero(stray)[0])
-            raise ModelOutputError(info.path, f"the model's label output holds {keys[first]!r} "
+            first = int(np.flatnonzero(stray[keys.inverse])[0])
+            raise ModelOutputError(info.path, f"the model's label output holds "
+                                              f"{str(keys.distinct[keys.inverse[first]])!r} "
                                               f"(first at data row {first + 1}), which is "
                                               f"neither the positive class {pos_key!r} nor the "
                                               f"negative class {neg_key!r}")
-        label = positive.astype(np.int8)
+        label = positive.astype(np.int8)[keys.inverse]
     else:
         assert score is not None
         label = (score >= 0.5).astype(np.int8)
@@ -375,7 +394,7 @@ def _binary(info: ModelInfo, target: Target, match: ClassMatch,
 
 def _multiclass(info: ModelInfo, target: Target, match: ClassMatch,
                 model_classes: tuple[Any, ...] | None, proba: np.ndarray | None,
-                keys: np.ndarray | None) -> Predictions:
+                keys: RowKeys | None) -> Predictions:
     """``target.classes`` is the universe (data classes first, see :func:`class_universe`)."""
     assert target.classes is not None
     index = {label_key(c): i for i, c in enumerate(target.classes)}
@@ -393,21 +412,21 @@ def _multiclass(info: ModelInfo, target: Target, match: ClassMatch,
         table = np.zeros((proba.shape[0], k))
         table[:, cols] = proba
     if keys is not None:
-        uniq, inverse = np.unique(keys, return_inverse=True)
-        unknown = [u for u in uniq if u not in trans]
+        uniq = keys.distinct
+        unknown = sorted({str(u) for u in uniq if u not in trans})
         if unknown:
             raise ModelOutputError(info.path, f"the model predicts labels the suite does not "
                                               f"know: "
-                                              f"{', '.join(repr(str(u)) for u in unknown[:5])}")
-        label = np.array([trans[u] for u in uniq], dtype=np.int64)[inverse]
+                                              f"{', '.join(repr(u) for u in unknown[:5])}")
+        label = np.array([trans[u] for u in uniq], dtype=np.int64)[keys.inverse]
     else:
         assert table is not None
         label = table.argmax(axis=1)
     return Predictions(label=label, score=table, classes=match)
 
 
-def _as_class_keys(info: ModelInfo, keys: np.ndarray, labels: np.ndarray,
-                   classes: tuple[Any, ...] | None, proba: np.ndarray | None) -> np.ndarray:
+def _as_class_keys(info: ModelInfo, keys: RowKeys, labels: np.ndarray,
+                   classes: tuple[Any, ...] | None, proba: np.ndarray | None) -> RowKeys:
     """The label output as class keys.
 
     Some converters emit the argmax *index* while the classes are strings. Integer labels
@@ -415,15 +434,15 @@ def _as_class_keys(info: ModelInfo, keys: np.ndarray, labels: np.ndarray,
     label is one of them, every label lies in ``range(k)``, and each row's label is a most
     probable column of its probability output. Labels that are not classes otherwise are an
     error, never silently a negative."""
-    if classes is None or keys.size == 0:
+    if classes is None or keys.inverse.size == 0:
         return keys
     class_keys = np.array([label_key(c) for c in classes])
-    known = np.isin(keys, class_keys)
+    known = np.isin(keys.distinct, class_keys)
     if known.all():
         return keys
     if not known.any() and _are_indices(labels, proba, len(classes)):
-        return class_keys[labels.astype(np.int64)]
-    bad = sorted(set(keys[~known].tolist()))[:5]
+        return RowKeys(class_keys[keys.values.astype(np.int64)], keys.values, keys.inverse)
+    bad = sorted(set(keys.distinct[~known].tolist()))[:5]
     hint = ("; they look like indices into the classes, but without a probability output "
             "that agrees with them evalgate cannot prove it" if labels.dtype.kind in "iu"
             and not known.any() and proba is None else "")
