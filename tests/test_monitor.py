@@ -185,3 +185,47 @@ def test_the_trend_page(project: Path, capsys: pytest.CaptureFixture[str]) -> No
     assert (project / "elsewhere" / "monitor-adult.html").read_text() == page
     assert main(["monitor", "adult"]) == 2
     assert "needs --data BATCH, --report, or both" in capsys.readouterr().err
+
+
+def test_a_batch_without_labels_gets_its_performance_estimated(
+        project: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """No labels yet: CBPE estimates each metric it can (not log loss) from the champion's
+    scores and the reliability table the profile holds; a batch of the rows the champion
+    finds hardest alerts; a batch outside the gate data's support is not estimated."""
+    from evalgate.models import load_model
+
+    _released(project, capsys)
+    profile = json.loads((project / "reports" / "profile.json").read_text())["suites"][0]
+    assert profile["calibration"]["threshold"] == 0.5
+    assert sum(profile["calibration"]["rows"]) == profile["dataset"]["rows"]
+    assert profile["columns"]["age"]["min"] == 17 and profile["columns"]["age"]["max"] == 90
+
+    rows = pd.read_csv(ADULT_TEST)
+    unlabelled = rows.drop(columns="income")
+    unlabelled.sample(5000, random_state=3).to_parquet(project / "like.parquet", index=False)
+    assert main(["monitor", "adult", "--data", "like.parquet"]) == 0
+    out = capsys.readouterr().out
+    assert "OK        performance:accuracy: accuracy estimated (CBPE, no labels) at " in out
+    assert "performance:roc_auc: roc_auc estimated (CBPE, no labels) at " in out  # ±0.005:
+    assert "ALERT" not in out                                   # too tight to say OK here
+    assert "calibration error" in out and "log_loss" not in out
+
+    raw = load_model(CHAMPION).predict(rows, [c for c in rows.columns if c != "income"])
+    assert raw.proba is not None and raw.classes is not None
+    score = raw.proba[:, list(raw.classes).index(">50K")]
+    hard = unlabelled[(score > 0.3) & (score < 0.7)]
+    hard.to_parquet(project / "hard.parquet", index=False)
+    assert main(["monitor", "adult", "--data", "hard.parquet"]) == 1
+    out = capsys.readouterr().out
+    assert "ALERT     performance:accuracy: accuracy estimated (CBPE, no labels)" in out, out
+
+    older = unlabelled.sample(5000, random_state=4).assign(age=lambda f: f["age"] + 40)
+    older.to_parquet(project / "older.parquet", index=False)
+    main(["monitor", "adult", "--data", "older.parquet"])
+    out = capsys.readouterr().out
+    assert "not estimated: the batch left the gate data's support" in out
+    assert "of 'age' outside the range 17 … 90 of the gate's data" in out
+    log = [json.loads(line) for line in
+           (project / "registry" / "adult" / "monitor.jsonl").read_text().splitlines()]
+    methods = {c["method"] for c in log[0]["checks"] if c["name"].startswith("performance:")}
+    assert methods == {"cbpe"}

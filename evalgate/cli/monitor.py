@@ -138,20 +138,57 @@ def _line(r: dict[str, Any], delta: float) -> str:
     head = f"{r['status'].upper():<9} {r['name']}: "
     if r["estimate"] is None:
         return head + (r.get("note") or "no value present to compare")
-    if r["method"] == "gate-time":
-        return head + (f"{r['metric']} {r['value']:.4f} on the batch vs {r['gate']:.4f} at the "
-                       f"gate: Δ {r['estimate']:+.4f} (bounds {r['lower']:+.4f} … "
-                       f"{r['upper']:+.4f}, max_regression {r['margin']:g})")
+    if r["method"] in ("gate-time", "cbpe"):
+        how = "estimated (CBPE, no labels) at" if r["method"] == "cbpe" else ""
+        tail = (f"; the reference's calibration error {r['calibration_error']:.4f}"
+                if "calibration_error" in r else "")
+        return head + (f"{r['metric']} {how} {r['value']:.4f} on the batch vs "
+                       f"{r['gate']:.4f} at the gate: Δ {r['estimate']:+.4f} (bounds "
+                       f"{r['lower']:+.4f} … {r['upper']:+.4f}, max_regression "
+                       f"{r['margin']:g}){tail}").replace("  ", " ")
     return head + (f"{r['method']} drift {r['estimate']:.4f} (bounds {r['lower']:.4f} … "
                    f"{r['upper']:.4f}, δ {delta:g})")
 
 
 def _performance(args: argparse.Namespace, verdict_path: Path, profile: dict[str, Any],
                  batch: Any, champion: Any) -> list[dict[str, Any]]:
-    """With labels in the batch: each performance metric the gate judged with a
-    ``max_regression``, on the batch against its gate-time value — an alert when the batch
-    shows it degraded by more than that margin (the upper bound of Δ = batch − gate, oriented
-    so that positive is better, below −m), ok when the lower bound is at least −m."""
+    """Each performance metric the gate judged with a ``max_regression``, on the batch
+    against its gate-time value — an alert when the batch shows it degraded by more than that
+    margin (the upper bound of Δ = batch − gate, oriented so that positive is better, below
+    −m), ok when the lower bound is at least −m. Measured on the batch's labels when it has
+    them; for a binary champion without them, estimated by CBPE (:func:`_estimated`)."""
+    entry = profile["suites"][0]
+    target, task = entry.get("target"), entry.get("task")
+    if task not in ("binary", "regression"):
+        return []
+    labelled = target in batch.columns and bool(batch[target].notna().any())
+    if not labelled and (task != "binary" or "calibration" not in entry):
+        return []
+    checks = _gate_checks(verdict_path, entry)
+    if not checks:
+        return []
+    if labelled:
+        return _measured(args, entry, checks, batch, champion)
+    return _estimated(args, entry, checks, batch, champion)
+
+
+def _gate_checks(verdict_path: Path, entry: dict[str, Any]) -> list[dict[str, Any]]:
+    """The promoting verdict's performance checks of the profiled suite with a margin."""
+    from ..errors import EvalgateError
+
+    try:
+        verdict = json.loads(verdict_path.read_text("utf-8"))
+    except (OSError, ValueError) as exc:
+        raise EvalgateError(f"{verdict_path}: cannot read the promoting verdict: {exc}") \
+            from None
+    suite = next((s for s in verdict.get("suites", []) if s.get("name") == entry["name"]), None)
+    return [c for c in (suite or {}).get("checks", []) if c.get("family") == "performance"
+            and (c.get("threshold") or {}).get("max_regression") is not None
+            and c.get("candidate") is not None and c.get("ci") is not None]
+
+
+def _measured(args: argparse.Namespace, entry: dict[str, Any], checks: list[dict[str, Any]],
+              batch: Any, champion: Any) -> list[dict[str, Any]]:
     import numpy as np
 
     from ..data.labels import label_key
@@ -159,21 +196,7 @@ def _performance(args: argparse.Namespace, verdict_path: Path, profile: dict[str
     from ..metrics import get_metric
     from ..stats import assess
 
-    entry = profile["suites"][0]
-    target, task = entry.get("target"), entry.get("task")
-    if target not in batch.columns or task not in ("binary", "regression"):
-        return []
-    try:
-        verdict = json.loads(verdict_path.read_text("utf-8"))
-    except (OSError, ValueError) as exc:
-        raise EvalgateError(f"{verdict_path}: cannot read the promoting verdict: {exc}") \
-            from None
-    suite = next((s for s in verdict.get("suites", []) if s.get("name") == entry["name"]), None)
-    checks = [c for c in (suite or {}).get("checks", []) if c.get("family") == "performance"
-              and (c.get("threshold") or {}).get("max_regression") is not None
-              and c.get("candidate") is not None and c.get("ci") is not None]
-    if not checks:
-        return []
+    target, task = entry["target"], entry["task"]
     keep = batch[target].notna().to_numpy()
     scores = _scores(args, entry, batch, champion)[keep]
     if task == "binary":
@@ -192,36 +215,86 @@ def _performance(args: argparse.Namespace, verdict_path: Path, profile: dict[str
             found = assess(metric, y, pred, None, confidence=args.confidence, rng=rng,
                            n_resamples=1000).value
         except EvalgateError as exc:
-            rows.append({"name": f"performance:{metric.name}", "method": "gate-time",
-                         "estimate": None, "lower": None, "upper": None,
-                         "status": "undecided", "note": str(exc)})
+            rows.append(_undecided(metric.name, "gate-time", str(exc)))
             continue
-        rows.append(_compare(metric, found, c))
+        rows.append(_compare(metric, found.estimate, found.lower, found.upper, c, "gate-time"))
     return rows
 
 
-def _compare(metric: Any, batch: Any, check: dict[str, Any]) -> dict[str, Any]:
-    """Δ = sign·(batch − gate) with MOVER's bounds from the two independent one-sided
-    intervals (each half-width mirrored to the other side)."""
+def _estimated(args: argparse.Namespace, entry: dict[str, Any], checks: list[dict[str, Any]],
+               batch: Any, champion: Any) -> list[dict[str, Any]]:
+    """CBPE (:mod:`evalgate.stats.cbpe`): each metric it can estimate from the champion's
+    scores and the reliability table fitted on the gate's labelled rows — refused, for every
+    metric, when a profiled column of the batch left the gate data's support."""
+    import numpy as np
+
+    from ..errors import StatsError
+    from ..metrics import get_metric
+    from ..stats.cbpe import ESTIMATED, Calibration, estimate
+    from ..verdict.profile import MAX_OUTSIDE_SUPPORT, outside_support
+
+    wanted = [c for c in checks if c["metric"] in ESTIMATED]
+    if not wanted:
+        return []
+    try:
+        calibration = Calibration.from_dict(entry["calibration"])
+    except StatsError as exc:
+        return [_undecided(c["metric"], "cbpe", f"profile: {exc}") for c in wanted]
+    for column, state in entry["columns"].items():
+        if column not in batch.columns:
+            continue
+        share, what = outside_support(batch[column], state)
+        if share > MAX_OUTSIDE_SUPPORT:
+            note = (f"not estimated: the batch left the gate data's support — {share:.1%} of "
+                    f"{column!r} {what} (CBPE assumes the scores mean what they meant "
+                    f"there; at most {MAX_OUTSIDE_SUPPORT:.0%} may lie outside)")
+            return [_undecided(c["metric"], "cbpe", note) for c in wanted]
+    scores = _scores(args, entry, batch, champion)
+    rng = np.random.default_rng(args.seed)
+    rows = []
+    for c in wanted:
+        metric = get_metric(c["metric"], "binary")
+        try:
+            found = estimate(metric.name, calibration, scores, args.confidence, rng)
+        except StatsError as exc:
+            rows.append(_undecided(metric.name, "cbpe", str(exc)))
+            continue
+        row = _compare(metric, found.estimate, found.lower, found.upper, c, "cbpe")
+        row["calibration_error"] = calibration.error
+        rows.append(row)
+    return rows
+
+
+def _undecided(metric: str, method: str, note: str) -> dict[str, Any]:
+    return {"name": f"performance:{metric}", "method": method, "estimate": None,
+            "lower": None, "upper": None, "status": "undecided", "note": note}
+
+
+def _compare(metric: Any, value: float, lower: float | None, upper: float | None,
+             check: dict[str, Any], method: str) -> dict[str, Any]:
+    """Δ = sign·(batch − gate) with MOVER's bounds from the two independent intervals: each
+    side's half-width from the batch's bound on that side (mirrored where it has one side
+    only) and the gate's one-sided bound (mirrored)."""
     import numpy as np
 
     gate = float(check["candidate"])
     bound = next(b for b in check["ci"] if b is not None)
     h_gate = abs(gate - float(bound))
-    b_bound = batch.lower if batch.lower is not None else batch.upper
-    h_batch = abs(batch.estimate - float(b_bound)) if b_bound is not None else float("inf")
-    delta = metric.sign * (batch.estimate - gate)
-    half = float(np.hypot(h_gate, h_batch))
-    if not (np.isfinite(half) and np.isfinite(delta)):
-        return {"name": f"performance:{metric.name}", "method": "gate-time", "estimate": None,
-                "lower": None, "upper": None, "status": "undecided",
-                "note": f"{metric.name}: no finite interval on the batch to compare"}
+    below = value - lower if lower is not None else None
+    above = upper - value if upper is not None else None
+    below = below if below is not None else above
+    above = above if above is not None else below
+    delta = metric.sign * (value - gate)
+    if below is None or above is None or not np.isfinite([below, above, delta]).all():
+        return _undecided(metric.name, method,
+                          f"{metric.name}: no finite interval on the batch to compare")
+    worse, better = (below, above) if metric.sign > 0 else (above, below)
     margin = float(check["threshold"]["max_regression"])
-    lower, upper = delta - half, delta + half
-    status = "alert" if upper < -margin else "ok" if lower >= -margin else "undecided"
-    return {"name": f"performance:{metric.name}", "method": "gate-time", "metric": metric.name,
-            "value": batch.estimate, "gate": gate, "estimate": delta, "lower": lower,
-            "upper": upper, "margin": margin, "status": status}
+    lo, hi = delta - float(np.hypot(h_gate, worse)), delta + float(np.hypot(h_gate, better))
+    status = "alert" if hi < -margin else "ok" if lo >= -margin else "undecided"
+    return {"name": f"performance:{metric.name}", "method": method, "metric": metric.name,
+            "value": value, "gate": gate, "estimate": delta, "lower": lo, "upper": hi,
+            "margin": margin, "status": status}
 
 
 def _judge_all(args: argparse.Namespace, profile: dict[str, Any], batch: Any,

@@ -20,7 +20,7 @@ def _num(x: Any) -> TypeGuard[float]:
 
 
 def _line_of(entry: Mapping[str, Any], check: Mapping[str, Any]) -> float | None:
-    if check.get("method") == "gate-time":
+    if check.get("method") in ("gate-time", "cbpe"):
         margin = check.get("margin")
         return -float(margin) if _num(margin) else None
     delta = entry.get("max_drift")

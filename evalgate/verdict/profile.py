@@ -1,7 +1,9 @@
 """The reference profile of a gate run: for each suite, the evaluation data's columns the gate
 read (the sensitive columns, and the features when a family that reads rows ran — the same
 columns on every engine), the candidate's predictions and the label, each as the bins and
-counts the drift checks need (:mod:`evalgate.stats.drift`) — nothing else of the data.
+counts the drift checks need (:mod:`evalgate.stats.drift`), a numeric column's range, and a
+binary candidate's reliability table (score bins with their rows and positives,
+:mod:`evalgate.stats.cbpe`) — nothing else of the data.
 Written as ``profile.json`` beside verdict.json, bound to it by sha256 (``verdict.profile``),
 stored by the registry when the candidate is promoted, and read by ``evalgate monitor`` to
 judge production batches against the data the champion was gated on.
@@ -16,8 +18,17 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from ..errors import EvalgateError
-from ..stats.drift import Bins, Histogram, column_kind, histogram, reference_bins
+from ..errors import EvalgateError, StatsError
+from ..stats.cbpe import fit_calibration
+from ..stats.drift import (
+    Bins,
+    Histogram,
+    category_counts,
+    column_kind,
+    histogram,
+    numeric_values,
+    reference_bins,
+)
 
 SCHEMA = "evalgate.profile/1"
 PROFILE_NAME = "profile.json"
@@ -35,6 +46,9 @@ def column_state(values: Any, kind: str | None = None) -> dict[str, Any]:
         assert bins.edges is not None and h.sums is not None
         out.update(edges=[float(e) for e in bins.edges], scale=bins.scale,
                    sums=[float(x) for x in h.sums])
+        x, _ = numeric_values(s)
+        if len(x):  # the support, for CBPE's check that a batch stays inside it
+            out.update(min=float(x.min()), max=float(x.max()))
     else:
         out["categories"] = list(bins.categories)
     return out
@@ -71,6 +85,20 @@ def _prediction(outcome: Any) -> dict[str, Any] | None:
     return None  # multiclass: not profiled yet
 
 
+def _calibration(outcome: Any) -> dict[str, Any] | None:
+    """A binary candidate's reliability table on the gate's labelled rows (score bins, rows,
+    positives: :mod:`evalgate.stats.cbpe`), for ``evalgate monitor`` to estimate its
+    performance on batches without labels; ``None`` when there are too few rows for one."""
+    preds = outcome.predictions.get("candidate") if outcome.predictions else None
+    if outcome.suite is None or outcome.suite.task != "binary" or preds is None \
+            or preds.score is None or outcome.target is None:
+        return None
+    try:
+        return fit_calibration(outcome.target.y, preds.score).as_dict()
+    except StatsError:
+        return None
+
+
 def build_profile(outcomes: Sequence[Any]) -> dict[str, Any] | None:
     """The profile of every suite that read its data (``None`` when none did)."""
     suites = []
@@ -92,6 +120,9 @@ def build_profile(outcomes: Sequence[Any]) -> dict[str, Any] | None:
         prediction = _prediction(o)
         if prediction is not None:
             entry["prediction"] = prediction
+        calibration = _calibration(o)
+        if calibration is not None:
+            entry["calibration"] = calibration
         suites.append(entry)
     return {"schema": SCHEMA, "suites": suites} if suites else None
 
@@ -111,3 +142,31 @@ def _plain(value: Any) -> Any:
 
 def dumps(profile: Mapping[str, Any]) -> str:
     return json.dumps(profile, separators=(",", ":"), sort_keys=False) + "\n"
+
+
+#: CBPE is refused when more than this share of a batch column lies outside the profile's
+#: support (numeric values beyond its range, categories it never had)
+MAX_OUTSIDE_SUPPORT = 0.01
+
+
+def outside_support(values: Any, entry: Mapping[str, Any]) -> tuple[float, str]:
+    """The share of a batch column's present values outside the support a profile entry
+    records — numeric: beyond [min, max]; categorical: a category it never had — and what
+    that is, in words (an entry without a range: 0, "")."""
+    s = values if isinstance(values, pd.Series) else pd.Series(values)
+    if entry.get("kind") == "numeric":
+        if "min" not in entry or "max" not in entry:
+            return 0.0, ""
+        x, _ = numeric_values(s)
+        if not len(x):
+            return 0.0, ""
+        lo, hi = float(entry["min"]), float(entry["max"])
+        out = (x < lo) | (x > hi)
+        return float(out.mean()), f"outside the range {lo:g} … {hi:g} of the gate's data"
+    counts, _ = category_counts(s)
+    total = int(counts.sum())
+    if not total:
+        return 0.0, ""
+    known = set(map(str, entry.get("categories", ())))
+    unseen = int(counts[[c not in known for c in counts.index]].sum())
+    return unseen / total, "categories the gate's data never had"
