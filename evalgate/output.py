@@ -83,7 +83,8 @@ def outcome_plots(outcomes: Sequence[SuiteOutcome]) -> dict[int, dict[str, Any]]
     return {i: suite_plots(o.suite.task, o.target, o.predictions,
                            np.random.default_rng(o.suite.seed)).to_dict()
             for i, o in enumerate(outcomes)
-            if o.suite is not None and o.target is not None and o.predictions}
+            if o.suite is not None and o.target is not None and o.predictions
+            and o.suite.data.target is not None}  # rows without labels: nothing to draw
 
 
 def write_summary(doc: dict[str, Any], report_dir: Path,

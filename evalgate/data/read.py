@@ -4,7 +4,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -39,7 +39,8 @@ class Dataset:
     sha256: str
     rows: int
     frame: pd.DataFrame
-    target: str
+    #: ``None``: rows without labels (``data.target: null``)
+    target: str | None
     features: tuple[str, ...]
     sensitive: tuple[str, ...]
     files: tuple[DataFile, ...] = ()
@@ -188,7 +189,8 @@ def check_columns(spec: DataSpec, columns: Sequence[str]) -> tuple[str, ...]:
     """The suite's columns checked against the data's (``columns``, the first file's); the
     features (``data.features``, else every column but the target)."""
     header = pd.DataFrame(columns=list(columns))
-    _missing_columns(header, [spec.target], "target", spec.path)
+    if spec.target is not None:
+        _missing_columns(header, [spec.target], "target", spec.path)
     _missing_columns(header, spec.sensitive, "sensitive", spec.path)
     if spec.features is not None:
         _missing_columns(header, spec.features, "feature", spec.path)
@@ -222,7 +224,7 @@ def load_dataset(spec: DataSpec) -> Dataset:
     features = check_columns(spec, [str(c) for c in frame.columns])
     if len(frame) == 0:
         raise no_rows(spec)
-    missing = int(frame[spec.target].isna().sum())
+    missing = int(frame[spec.target].isna().sum()) if spec.target is not None else 0
     if missing:
         first = int(np.flatnonzero(frame[spec.target].isna().to_numpy())[0])
         raise missing_target(spec, missing, len(frame), *_locate(files, rows, first))
@@ -232,3 +234,13 @@ def load_dataset(spec: DataSpec) -> Dataset:
     return Dataset(path=spec.path, sha256=whole, rows=len(frame), frame=frame,
                    target=spec.target, features=features, sensitive=spec.sensitive,
                    files=listed)
+
+
+def load_estimate_from(spec: DataSpec, features: Sequence[str]) -> Dataset:
+    """``data.estimate_from``'s labelled rows (the suite's rows have none): its target and
+    the evaluation rows' ``features`` must be columns, no label may be missing."""
+    ef = spec.estimate_from
+    assert ef is not None
+    return load_dataset(replace(spec, path=ef.path, target=ef.target, sensitive=(),
+                                features=tuple(features), line=ef.line, files=(),
+                                estimate_from=None))

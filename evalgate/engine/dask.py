@@ -161,7 +161,7 @@ class DaskEngine:
         files = spec.sources
         header = read_header(files[0])
         features = check_columns(spec, header)
-        keep = tuple(dict.fromkeys([spec.target, *spec.sensitive,
+        keep = tuple(dict.fromkeys([*([spec.target] if spec.target else []), *spec.sensitive,
                                     *(features if keep_features else ())]))
         request = ScanRequest(
             columns=tuple(header), first_file=files[0], target=spec.target, features=features,

@@ -11,6 +11,7 @@ import numpy as np
 
 from ..data import Dataset, encode_target, load_dataset
 from ..data.fingerprint import row_hashes, sketch
+from ..data.read import load_estimate_from
 from ..errors import ModelLoadError
 from ..families import CheckPlan, CheckResult, EvalContext, error_result, registered
 from ..models import Model, RawPrediction
@@ -18,6 +19,7 @@ from ..models.predictions import Predictions, canonical, class_universe
 from ..spec import Suite
 from .isolate import run_family
 from .outcome import Clock, SuiteOutcome, finite_or_error
+from .partitions import labelled
 from .trials import Spending, Trial
 
 if TYPE_CHECKING:
@@ -53,7 +55,15 @@ def evaluate(gate: Gate, suite: Suite, plans: Sequence[CheckPlan],
     data, raws, hashes, inputs = _read_and_predict(gate, suite, plans, models)
     clock.lap("read_and_predict")
     outcome.dataset = data
-    target = encode_target(data, suite.task, suite.data.positive_label, suite.data.label_map)
+    labelled = None
+    if data.target is None:  # no labels: the classes are those of the labelled rows
+        reference = outcome.labelled = load_estimate_from(suite.data, data.features)
+        labelled = (reference, encode_target(reference, suite.task, suite.data.positive_label,
+                                             suite.data.label_map))
+        target = dataclasses.replace(labelled[1], y=np.zeros(0, dtype=np.int8))
+    else:
+        target = encode_target(data, suite.task, suite.data.positive_label,
+                               suite.data.label_map)
     outcome.inputs = inputs
     if suite.task == "multiclass":
         target = dataclasses.replace(target, classes=class_universe(target, list(raws.values())))
@@ -84,7 +94,7 @@ def evaluate(gate: Gate, suite: Suite, plans: Sequence[CheckPlan],
             suite = dataclasses.replace(suite, confidence=1 - spending.alpha_used)
     ctx = EvalContext(suite=suite, target=target, candidate=preds["candidate"],
                       champion=preds.get("champion"), no_champion_reason=NO_CHAMPION,
-                      data=data, predict=predict, models=models)
+                      data=data, predict=predict, models=models, labelled=labelled)
     results = _run_families(gate, suite, plans, ctx, clock)
     if trial is not None and spending is not None and gate.ledger is not None:
         gate.ledger.record(trial, spending, "promote" if _passed(results) else "block")
@@ -141,7 +151,7 @@ def _trial(gate: Gate, suite: Suite, models: dict[str, Model], data: Dataset,
     if gate.ledger is None or "champion" not in models:
         return None, None
     if hashes is None:
-        hashes = row_hashes(data.frame[[*data.features, data.target]])
+        hashes = row_hashes(data.frame[labelled(data.features, data.target)])
     trial = Trial(suite=suite.name, suite_sha256=suite.sha256,
                   candidate=models["candidate"].info.sha256,
                   champion=models["champion"].info.sha256, dataset=data.sha256,

@@ -34,6 +34,8 @@ class SuiteOutcome:
     candidate: ModelInfo | None = None
     champion: ModelInfo | None = None
     dataset: Dataset | None = None
+    #: rows without labels: the labelled rows the performance was estimated from
+    labelled: Dataset | None = None
     inputs: dict[str, Any] = field(default_factory=dict)
     error: str | None = None
     duration_s: float = 0.0

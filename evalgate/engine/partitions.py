@@ -93,7 +93,7 @@ class ScanRequest:
 
     columns: tuple[str, ...]      # the first file's columns, in order
     first_file: Path
-    target: str
+    target: str | None            # None: rows without labels
     features: tuple[str, ...]
     keep: tuple[str, ...]         # the columns sent back (target, sensitive, maybe features)
     models: tuple[ModelRef, ...]
@@ -151,9 +151,11 @@ def scan_part(part: Part, request: ScanRequest) -> PartResult:
     same_columns(part.path, have, request.columns, request.first_file)
     frame.columns = have
     frame = frame[list(request.columns)]
-    isna = frame[request.target].isna().to_numpy()
-    missing = (int(isna.sum()), part.first_row + int(np.flatnonzero(isna)[0])) \
-        if isna.any() else None
+    missing = None
+    if request.target is not None:
+        isna = frame[request.target].isna().to_numpy()
+        if isna.any():
+            missing = (int(isna.sum()), part.first_row + int(np.flatnonzero(isna)[0]))
     raws: dict[str, RawPrediction] = {}
     inputs: dict[str, dict[str, Any]] = {}
     if len(frame) and missing is None:
@@ -164,7 +166,7 @@ def scan_part(part: Part, request: ScanRequest) -> PartResult:
     hashes = None
     if request.hash_rows:
         hashes = pd.util.hash_pandas_object(
-            frame[[*request.features, request.target]], index=False).to_numpy()
+            frame[labelled(request.features, request.target)], index=False).to_numpy()
     return PartResult(part.index, len(frame), frame[list(request.keep)].copy(), raws, hashes,
                       missing, inputs)
 
@@ -196,6 +198,11 @@ def compact(raw: RawPrediction) -> RawPrediction:
             labels = labels.astype(dtype)
     return RawPrediction(labels=labels, proba=floats(raw.proba), classes=raw.classes,
                          values=floats(raw.values))
+
+
+def labelled(features: Sequence[str], target: str | None) -> list[str]:
+    """The columns a row's hash covers: its features and, when there are labels, its label."""
+    return [*features, *([target] if target is not None else [])]
 
 
 def footprint(result: PartResult) -> int:

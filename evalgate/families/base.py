@@ -112,6 +112,9 @@ class EvalContext:
     data: Dataset | None = None
     predict: Predict | None = None
     models: Mapping[str, Any] = field(default_factory=dict)
+    #: rows without labels (``data.target: null``): the labelled rows of
+    #: ``data.estimate_from`` and their encoded target, for CBPE
+    labelled: tuple[Dataset, Target] | None = None
 
     def rng(self, check_id: str) -> np.random.Generator:
         """A generator seeded by the suite seed and the check id: the same numbers whatever

@@ -80,6 +80,8 @@ class SuiteRecord:
     check_ids: tuple[str, ...] = ()
     #: a glob or folder dataset: each file's (path, sha256), in reading order
     dataset_files: tuple[tuple[str, str], ...] = ()
+    #: rows without labels: the labelled rows' (path, sha256) the estimates rest on
+    labelled: tuple[str, str] | None = None
 
 
 def _no_constant(name: str) -> Any:
@@ -152,7 +154,9 @@ class VerdictFile:
             dataset_sha256=None if s.dataset is None else s.dataset.sha256,
             check_ids=tuple(c.id for c in s.checks),
             dataset_files=tuple((f.path, f.sha256) for f in
-                                ((s.dataset.files or ()) if s.dataset is not None else ()))
+                                ((s.dataset.files or ()) if s.dataset is not None else ())),
+            labelled=None if s.dataset is None or s.dataset.labelled is None else
+            (s.dataset.labelled.path, s.dataset.labelled.sha256),
             ) for i, s in enumerate(v.suites))
         summary = v.summary
         fields = {"total": summary.total, "failed": summary.failed,
@@ -244,6 +248,10 @@ class VerdictFile:
             else:
                 self._same_bytes(base, f"{suite.where}.dataset.path", suite.dataset_path,
                                  suite.dataset_sha256, f"the dataset of {suite.name!r}")
+            if suite.labelled is not None:
+                self._same_bytes(base, f"{suite.where}.dataset.labelled.path",
+                                 suite.labelled[0], suite.labelled[1],
+                                 f"the labelled rows of {suite.name!r}")
             self._same_checks(base, suite)
         self._same_suite_files(base)
 

@@ -15,6 +15,7 @@ from .suite import (
     MAX_RESAMPLES,
     SUITE_SUFFIXES,
     DataSpec,
+    EstimateFrom,
     SectionParser,
     Suite,
     Threshold,
@@ -24,6 +25,7 @@ from .suite import (
 )
 
 __all__ = ["DEFAULT_CONFIDENCE", "DEFAULT_RESAMPLES", "DEFAULT_SEED", "KNOWN_FAMILIES",
-           "MAX_RESAMPLES", "SUITE_SUFFIXES", "DataSpec", "LineDict", "LineList", "Reader",
+           "MAX_RESAMPLES", "SUITE_SUFFIXES", "DataSpec", "EstimateFrom", "LineDict", "LineList",
+           "Reader",
            "SectionParser", "Suite", "Threshold", "find_suites", "is_suite_file", "kind_of",
            "load_yaml", "plain_number", "read_suite"]

@@ -28,12 +28,19 @@ from .reader import Reader, kind_of
 #: the families DESIGN.md names; one this installation lacks is refused as not available
 #: (never ignored), any other name as an unknown key
 KNOWN_FAMILIES = ("performance", "robustness", "bias", "latency", "stress", "drift")
+#: the families a suite whose rows have no labels (``data.target: null``) may hold
+UNLABELLED_FAMILIES = ("performance", "latency", "stress", "drift")
 TOP_KEYS = ("suite", "description", "task", "data", "champion", "confidence", "seed",
             "n_resamples", "value_thresholds", "checks")
 #: what ``min``/``max`` (and the bias family's ``max_difference``/``min_ratio``, robustness's
 #: ``max_flip_rate``) are judged on: the point estimate (DESIGN.md §3), or its one-sided bound
 VALUE_THRESHOLDS = ("estimate", "bound")
-DATA_KEYS = ("path", "target", "positive_label", "label_map", "sensitive", "features")
+DATA_KEYS = ("path", "target", "positive_label", "label_map", "sensitive", "features",
+             "estimate_from")
+ESTIMATE_KEYS = ("path", "target", "max_support_auc")
+#: CBPE is refused when a classifier tells the labelled rows from the evaluation rows
+#: with a ROC AUC above this: the rows left the labelled rows' support
+DEFAULT_MAX_SUPPORT_AUC = 0.9
 DEFAULT_CONFIDENCE = 0.95
 DEFAULT_SEED = 0
 DEFAULT_RESAMPLES = 2000
@@ -64,7 +71,8 @@ class Threshold:
 @dataclass(frozen=True)
 class DataSpec:
     path: Path
-    target: str
+    #: ``None``: the rows have no labels (``target: null``); performance is estimated
+    target: str | None
     positive_label: Any
     sensitive: tuple[str, ...]
     features: tuple[str, ...] | None
@@ -74,10 +82,26 @@ class DataSpec:
     #: where ``path`` is a glob or a folder: its data files, in reading (sorted path) order
     files: tuple[Path, ...] = ()
 
+    #: ``data.estimate_from``: the labelled rows CBPE is calibrated on (``target: null``)
+    estimate_from: EstimateFrom | None = None
+
     @property
     def sources(self) -> tuple[Path, ...]:
         """The files the rows are read from, in order."""
         return self.files or (self.path,)
+
+
+@dataclass(frozen=True)
+class EstimateFrom:
+    """``data.estimate_from``: labelled rows the model did not train on (a hold-out set),
+    on which the candidate's reliability table is fitted when the evaluation rows have no
+    labels; ``max_support_auc``: above this domain-classifier AUC the rows left their
+    support and nothing is estimated."""
+
+    path: Path
+    target: str
+    max_support_auc: float
+    line: int
 
 
 @dataclass(frozen=True)
@@ -191,6 +215,11 @@ def _sections(r: Reader, checks: LineDict, sections: Mapping[str, SectionParser]
         raise r.fail(checks.line, "checks", "no checks: declare at least one family")
     available = tuple(sections)
     for family in checks:
+        if data.target is None and family not in UNLABELLED_FAMILIES:
+            raise r.fail(checks.line_of(family), str(family),
+                         f"the {family} checks need labels, and data.target is null; "
+                         f"without labels a suite may hold "
+                         f"{', '.join(UNLABELLED_FAMILIES)} checks")
         if family in available:
             continue
         if family in KNOWN_FAMILIES:
@@ -228,8 +257,7 @@ def _data(r: Reader, top: LineDict, task: Task) -> DataSpec:
         sources = resolve(rel, r.path.parent)
     except SourceProblem as exc:
         raise r.fail(d.line_of("path"), "path", str(exc)) from None
-    r.required(d, "target", "data")
-    target = r.string(d, "target")
+    target = _target(r, d, task)
     positive = d.get("positive_label")
     if positive is not None:
         if task != "binary":
@@ -243,16 +271,65 @@ def _data(r: Reader, top: LineDict, task: Task) -> DataSpec:
     if features is not None:
         if not features:
             raise r.fail(d.line_of("features"), "features", "the feature list is empty")
-        if target in features:
+        if target is not None and target in features:
             raise r.fail(d.line_of("features"), "features",
                          f"the target {target!r} cannot also be a feature")
-    if target in sensitive:
+    if target is not None and target in sensitive:
         raise r.fail(d.line_of("sensitive"), "sensitive",
                      f"the target {target!r} cannot be a sensitive column")
     label_map = _label_map(r, d, task) if d.get("label_map") is not None else ()
+    estimate_from = None
+    if d.get("estimate_from") is not None:
+        if target is not None:
+            raise r.fail(d.line_of("estimate_from"), "estimate_from",
+                         "estimate_from applies when the rows have no labels (target: null); "
+                         "with a target, performance is measured, not estimated")
+        estimate_from = _estimate_from(r, d)
     return DataSpec(path=sources.path, target=target, positive_label=positive,
                     sensitive=sensitive, features=features, line=d.line, label_map=label_map,
-                    files=sources.files if sources.many else ())
+                    files=sources.files if sources.many else (), estimate_from=estimate_from)
+
+
+def _estimate_from(r: Reader, d: LineDict) -> EstimateFrom:
+    line = d.line_of("estimate_from")
+    e = r.mapping(d["estimate_from"], line, "estimate_from")
+    r.only_keys(e, ESTIMATE_KEYS, "estimate_from")
+    r.required(e, "path", "estimate_from")
+    r.required(e, "target", "estimate_from")
+    try:
+        sources = resolve(r.string(e, "path"), r.path.parent)
+    except SourceProblem as exc:
+        raise r.fail(e.line_of("path"), "path", str(exc)) from None
+    limit = DEFAULT_MAX_SUPPORT_AUC
+    if "max_support_auc" in e:
+        limit = r.number(e, "max_support_auc")
+        if not 0.5 < limit <= 1:
+            raise r.fail(e.line_of("max_support_auc"), "max_support_auc",
+                         f"must lie in (0.5, 1] (a ROC AUC; 0.5 is rows like the labelled "
+                         f"ones), got {limit:g}")
+    if sources.many:
+        raise r.fail(e.line_of("path"), "path", "estimate_from takes one data file (its bytes "
+                                                "are recorded and re-checked at promotion)")
+    return EstimateFrom(path=sources.path, target=r.string(e, "target"),
+                        max_support_auc=limit, line=line)
+
+
+def _target(r: Reader, d: LineDict, task: Task) -> str | None:
+    """``data.target``: a column, or null for rows without labels — a binary suite whose
+    performance is estimated (CBPE), which then needs ``positive_label``."""
+    if "target" not in d:
+        raise r.fail(d.line, "target", "missing required key in data")
+    if d["target"] is not None:
+        return r.string(d, "target")
+    if task != "binary":
+        raise r.fail(d.line_of("target"), "target",
+                     f"target: null (rows without labels) applies to task binary only, "
+                     f"whose performance can be estimated; this suite is {task}")
+    if d.get("positive_label") is None:
+        raise r.fail(d.line_of("target"), "target",
+                     "target: null needs positive_label: the class whose probability the "
+                     "model's score is")
+    return None
 
 
 def _label_map(r: Reader, d: LineDict, task: Task) -> tuple[tuple[Any, Any], ...]:

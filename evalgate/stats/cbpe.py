@@ -146,9 +146,12 @@ class Estimate:
 
 
 def estimate(metric: str, calibration: Calibration, score: Array, confidence: float,
-             rng: np.random.Generator, draws: int = DRAWS) -> Estimate:
-    """``metric`` of the rows scored ``score`` (labelled positive at the calibration's
-    threshold), estimated and bounded (see the module's docstring)."""
+             rng: np.random.Generator, draws: int = DRAWS,
+             positive: Array | None = None) -> Estimate:
+    """``metric`` of the rows scored ``score``, labelled positive where ``positive`` (the
+    model's label output; default: at the calibration's threshold), estimated and bounded
+    (see the module's docstring). The expectations hold for any labels; with labels that
+    follow the threshold, each bin holds one label."""
     if metric not in ESTIMATED:
         raise StatsError(f"{metric} cannot be estimated without labels (CBPE estimates "
                          f"{', '.join(ESTIMATED)})")
@@ -157,7 +160,10 @@ def estimate(metric: str, calibration: Calibration, score: Array, confidence: fl
         raise StatsError("CBPE needs a finite score for every row")
     size = len(calibration.edges) + 1
     b = calibration.bin_of(score)
-    positive = score >= calibration.threshold
+    if positive is None:
+        positive = score >= calibration.threshold
+    elif len(positive) != len(score):
+        raise StatsError("CBPE needs a label for every scored row")
     m1 = np.bincount(b[positive], minlength=size).astype(np.float64)   # labelled positive
     m0 = np.bincount(b[~positive], minlength=size).astype(np.float64)
     point = _metric(metric, m1, m0, m1 * calibration.rate, m0 * calibration.rate)

@@ -148,7 +148,9 @@ def _suite_entry(o: SuiteOutcome, plots: dict[str, Any] | None) -> dict[str, Any
         "name": o.name,
         "file": _rel(o.file),
         "sha256": s.sha256 if s is not None else None,
-        "dataset": None if o.dataset is None else _dataset_entry(o.dataset),
+        "dataset": None if o.dataset is None else {
+            **_dataset_entry(o.dataset),
+            **({"labelled": _dataset_entry(o.labelled)} if o.labelled is not None else {})},
         "checks": [r.as_dict() for r in o.results],
     }
     if s is not None:

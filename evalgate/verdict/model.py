@@ -65,6 +65,14 @@ class DataFileEntry(Record):
 
 
 @dataclass(frozen=True)
+class LabelledEntry(Record):
+    kind: ClassVar[str] = "labelled rows"
+    path: str
+    sha256: str
+    rows: int
+
+
+@dataclass(frozen=True)
 class DatasetEntry(Record):
     kind: ClassVar[str] = "dataset"
     path: str
@@ -73,6 +81,9 @@ class DatasetEntry(Record):
     rows: int
     #: where ``data.path`` is a glob or a folder: each file, in reading order
     files: tuple[DataFileEntry, ...] | None = optional()
+    #: rows without labels (``data.target: null``): the labelled rows
+    #: (``data.estimate_from``) the performance checks were estimated from
+    labelled: LabelledEntry | None = optional()
 
 
 @dataclass(frozen=True)

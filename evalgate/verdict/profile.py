@@ -114,9 +114,11 @@ def build_profile(outcomes: Sequence[Any]) -> dict[str, Any] | None:
             "positive_label": _plain(suite.data.positive_label),
             "dataset": {"sha256": data.sha256, "rows": data.rows},
             "features": list(data.features), "columns": columns,
-            "label": column_state(data.frame[data.target],
-                                  "numeric" if suite.task == "regression" else "categorical"),
         }
+        if data.target is not None:
+            entry["label"] = column_state(
+                data.frame[data.target],
+                "numeric" if suite.task == "regression" else "categorical")
         prediction = _prediction(o)
         if prediction is not None:
             entry["prediction"] = prediction

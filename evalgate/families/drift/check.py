@@ -112,6 +112,7 @@ def _one(ctx: EvalContext, p: CheckPlan, spec: DriftSpec, reference: pd.DataFram
                       spec.delta(column, column_kind(ref)))
     if what == "label":
         data = _data(ctx)
+        assert data.target is not None  # the spec refuses label: without labels
         ref, ev = _pair(spec, reference, data, data.target, what="target")
         kind = "numeric" if ctx.suite.task == "regression" else "categorical"
         assert spec.label is not None

@@ -139,6 +139,9 @@ def parse(r: Reader, section: Any, line: int, task: Task, data: DataSpec) -> Dri
         raise r.fail(d.line_of("columns"), "columns",
                      f"expected 'features' or a list of columns, got {_kind(d['columns'])}")
     blocking = r.boolean(d, "blocking") if "blocking" in d else True
+    if data.target is None and d.get("label") is not None:
+        raise r.fail(d.line_of("label"), "label", "the label's drift needs labels, and "
+                                                  "data.target is null")
     return DriftSpec(
         reference=reference, columns=columns, max_drift=_max_drift(r, d),
         method=_methods(r, d), max_missing_increase=_share(r, d, "max_missing_increase"),

@@ -40,6 +40,24 @@ class ConfidentWrong(Record):
 
 
 @dataclass(frozen=True)
+class EstimatedDetails(Record):
+    """A value estimated without labels (CBPE): what it rests on."""
+
+    kind: ClassVar[str] = "estimate details"
+    #: labelled rows (``data.estimate_from``) the reliability table was fitted on
+    reference_rows: int
+    #: the candidate's expected calibration error on them (rows-weighted |score − share|)
+    calibration_error: float
+    #: the table's score bins
+    bins: int
+    #: a domain classifier's ROC AUC telling the labelled rows from these, its upper bound,
+    #: and the limit above which nothing is estimated
+    support_auc: float
+    support_upper: float
+    max_support_auc: float
+
+
+@dataclass(frozen=True)
 class PerformanceDetails(Record):
     """The candidate's value interval, and what a failed comparison would need."""
 
@@ -59,6 +77,8 @@ class PerformanceDetails(Record):
     tail: TailDetails | None = optional()
     #: log loss: each model's count of confident-wrong rows
     confident_wrong: ConfidentWrong | None = optional()
+    #: rows without labels: the value is estimated (CBPE), on these grounds
+    estimated: EstimatedDetails | None = optional()
 
 
 def read(check: Mapping[str, Any]) -> PerformanceDetails:
