@@ -146,3 +146,21 @@ def test_estimate_from_with_labels_and_null_targets_elsewhere_are_errors(
                     .replace('  positive_label: ">50K"\n', ""))
     with pytest.raises(SpecError, match="applies to task binary only"):
         load_suite(path)
+
+
+def test_promotion_rechecks_the_labelled_rows(tmp_path: Path, rows: pd.DataFrame,
+                                              monkeypatch: pytest.MonkeyPatch,
+                                              capsys: pytest.CaptureFixture[str]) -> None:
+    """The estimates rest on the labelled rows as much as on the evaluation rows: promote
+    refuses a verdict whose labelled rows changed since the run."""
+    rows.drop(columns="income").to_parquet(tmp_path / "prod.parquet", index=False)
+    _suite(tmp_path, tmp_path / "prod.parquet")
+    code, _ = _run(tmp_path, monkeypatch)
+    assert code == 0
+    holdout = pd.read_parquet(tmp_path / "holdout.parquet")
+    holdout.iloc[:10].to_parquet(tmp_path / "holdout.parquet", index=False)
+    capsys.readouterr()
+    assert main(["promote", str(CANDIDATE), "--name", "adult"]) != 0
+    assert "the labelled rows of 'adult-income'" in capsys.readouterr().err
+    holdout.to_parquet(tmp_path / "holdout.parquet", index=False)  # the bytes judged
+    assert main(["promote", str(CANDIDATE), "--name", "adult"]) == 0
