@@ -105,7 +105,32 @@ def main() -> None:
     for metric, h in hits.items():
         print(f"{metric:<10} {h['lower'] / k:8.1%} {h['upper'] / k:8.1%} {h['both'] / k:8.1%} "
               f"{h['err'] / k:+11.4f}")
+    refused = outside(frame, n)
+    print(f"outside the support (ages +40): monitor refused {refused[0]} of {refused[2]}, the "
+          f"suite's domain classifier {refused[1]} of {refused[2]}")
     print(f"({time.perf_counter() - t0:.0f} s)")
+
+
+def outside(frame: pd.DataFrame, n: int, shifts: int = 20) -> tuple[int, int, int]:
+    """Batches whose ages lie 40 years past the labelled rows': how many the monitor's range
+    check and the suite's domain classifier refuse."""
+    from evalgate.families.domain import fit_domain
+    from evalgate.stats.intervals import z_of
+    from evalgate.verdict.profile import MAX_OUTSIDE_SUPPORT, column_state, outside_support
+
+    features = [c for c in frame.columns if c != "income"]
+    by_range = by_domain = 0
+    for seed in range(shifts):
+        rng = np.random.default_rng(10_000 + seed)
+        perm = rng.permutation(n)
+        ref = frame.iloc[perm[: n // 2]]
+        batch = frame.iloc[rng.choice(perm[n // 2:], 2000, replace=False)].copy()
+        batch["age"] += 40
+        share, _ = outside_support(batch["age"], column_state(ref["age"]))
+        by_range += share > MAX_OUTSIDE_SUPPORT
+        fit = fit_domain(ref[features], batch[features], rng)
+        by_domain += fit.auc + z_of(0.95) * fit.se > 0.9
+    return by_range, by_domain, shifts
 
 
 if __name__ == "__main__":
