@@ -229,3 +229,38 @@ def test_a_batch_without_labels_gets_its_performance_estimated(
            (project / "registry" / "adult" / "monitor.jsonl").read_text().splitlines()]
     methods = {c["method"] for c in log[0]["checks"] if c["name"].startswith("performance:")}
     assert methods == {"cbpe"}
+
+
+def test_a_multiclass_champion_has_its_predicted_classes_monitored(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+        capsys: pytest.CaptureFixture[str]) -> None:
+    """The profile holds a multiclass candidate's predicted classes (as data labels); monitor
+    judges the champion's predicted classes on a batch against them."""
+    from tests import modelzoo
+
+    frame = modelzoo.make_frame(4000, seed=1)
+    model = modelzoo.save_onnx(modelzoo.fit(modelzoo.classifier(), frame, "grade"), frame,
+                               tmp_path / "grades.onnx")
+    data = frame[[*modelzoo.FEATURES, "grade"]]
+    data.to_csv(tmp_path / "eval.csv", index=False)
+    (tmp_path / "suites").mkdir()
+    (tmp_path / "suites" / "grades.yaml").write_text(
+        f"suite: grades\ntask: multiclass\ndata:\n  path: {json.dumps(str(tmp_path / 'eval.csv'))}"
+        f"\n  target: grade\nchecks:\n  performance:\n    accuracy: {{min: 0.3}}\n")
+    (tmp_path / "pyproject.toml").write_text("[tool.evalgate]\n")
+    monkeypatch.chdir(tmp_path)
+    assert main(["run", str(model), "--no-champion"]) == 0
+    assert main(["promote", str(model), "--name", "grades"]) == 0
+    profile = json.loads((tmp_path / "reports" / "profile.json").read_text())["suites"][0]
+    assert profile["prediction"]["kind"] == "categorical"
+    assert set(profile["prediction"]["categories"]) == {"A", "B", "C"}
+    capsys.readouterr()
+
+    modelzoo.make_frame(3000, seed=2)[list(modelzoo.FEATURES)].to_csv("like.csv", index=False)
+    assert main(["monitor", "grades", "--data", "like.csv"]) == 0
+    assert "OK        prediction: js drift" in capsys.readouterr().out
+    older = modelzoo.make_frame(3000, seed=3)[list(modelzoo.FEATURES)]
+    older["age"] = 79.0  # the oldest the model saw: far more "A"
+    older.to_csv("older.csv", index=False)
+    assert main(["monitor", "grades", "--data", "older.csv"]) == 1
+    assert "ALERT     prediction: js drift" in capsys.readouterr().out

@@ -355,6 +355,8 @@ def _scores(args: argparse.Namespace, entry: dict[str, Any], batch: Any,
     raw = model.predict(batch, features)
     if entry["task"] == "regression":
         return np.asarray(raw.values, dtype=np.float64)
+    if entry["task"] == "multiclass":
+        return _predicted_labels(entry, raw)
     if raw.proba is None or raw.classes is None:
         raise EvalgateError("the champion gives no probabilities to monitor")
     keys = [label_key(c) for c in raw.classes]
@@ -362,6 +364,27 @@ def _scores(args: argparse.Namespace, entry: dict[str, Any], batch: Any,
     if positive not in keys:  # a model trained on codes: its second class is the positive
         return np.asarray(raw.proba[:, -1], dtype=np.float64)
     return np.asarray(raw.proba[:, keys.index(positive)], dtype=np.float64)
+
+
+def _predicted_labels(entry: dict[str, Any], raw: Any) -> np.ndarray:
+    """A multiclass champion's predicted class per row, as the data label it stands for
+    (through the suite's label_map, as the profile holds it)."""
+    import numpy as np
+
+    from ..data.labels import label_key
+    from ..errors import EvalgateError
+
+    if raw.labels is not None:
+        labels = np.asarray(raw.labels).reshape(-1)
+    elif raw.proba is not None and raw.classes is not None:
+        labels = np.asarray(raw.classes, dtype=object)[np.asarray(raw.proba).argmax(axis=1)]
+    else:
+        raise EvalgateError("the champion gives neither labels nor probabilities to monitor")
+    back = {label_key(cls): label_key(label) for label, cls in entry.get("label_map") or ()}
+    distinct, inverse = np.unique(np.array([label_key(v) for v in labels.tolist()]),
+                                  return_inverse=True)
+    named = np.array([back.get(k, k) for k in distinct], dtype=object)
+    return np.asarray(named[inverse])
 
 
 def append_chained(path: Path, entry: dict[str, Any]) -> None:

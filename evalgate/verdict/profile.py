@@ -18,6 +18,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from ..data.labels import label_key
 from ..errors import EvalgateError, StatsError
 from ..stats.cbpe import fit_calibration
 from ..stats.drift import (
@@ -82,7 +83,12 @@ def _prediction(outcome: Any) -> dict[str, Any] | None:
         return column_state(np.asarray(preds.score, dtype=np.float64), "numeric")
     if suite.task == "regression":
         return column_state(np.asarray(preds.label, dtype=np.float64), "numeric")
-    return None  # multiclass: not profiled yet
+    if suite.task == "multiclass" and outcome.target is not None and outcome.target.classes:
+        # the predicted class, as (the key of) the data's label it stands for
+        names = np.array([label_key(c) for c in outcome.target.classes], dtype=object)
+        return column_state(pd.Series(names[np.asarray(preds.label, dtype=np.int64)]),
+                            "categorical")
+    return None
 
 
 def _calibration(outcome: Any) -> dict[str, Any] | None:
@@ -114,6 +120,7 @@ def build_profile(outcomes: Sequence[Any]) -> dict[str, Any] | None:
             "positive_label": _plain(suite.data.positive_label),
             "dataset": {"sha256": data.sha256, "rows": data.rows},
             "features": list(data.features), "columns": columns,
+            "label_map": [[_plain(a), _plain(b)] for a, b in suite.data.label_map],
         }
         if data.target is not None:
             entry["label"] = column_state(
