@@ -61,3 +61,34 @@ def test_columns_are_summed_apart_and_a_mismatch_is_refused() -> None:
     from evalgate.errors import StatsError
     with pytest.raises(StatsError, match="cannot merge exact sums of 2 columns into 3"):
         s.merge(ExactSums(2))
+
+
+@settings(deadline=None, max_examples=60)
+@given(st.lists(st.tuples(st.floats(allow_nan=True, allow_infinity=True, width=64),
+                          st.integers(0, 4)), max_size=300),
+       st.integers(1, 6))
+def test_grouped_sums_are_each_groups_exact_sum_for_any_split(
+        rows: list[tuple[float, int]], parts: int) -> None:
+    """add_grouped: each group's sum is math.fsum of its values (NaN where one is NaN or both
+    infinities meet), and parts merged in any order give the very same floats."""
+    x = np.array([v for v, _ in rows], dtype=np.float64)
+    g = np.array([k for _, k in rows], dtype=np.int64)
+    whole = ExactSums(5)
+    whole.add_grouped(x, g)
+    for j in range(5):
+        mine = x[g == j]
+        got = whole.values()[j]
+        if np.isnan(mine).any() or (np.isposinf(mine).any() and np.isneginf(mine).any()):
+            assert np.isnan(got)
+        elif np.isinf(mine).any():
+            assert got == mine[np.isinf(mine)][0]
+        else:
+            assert got == math.fsum(mine)
+    cuts = np.linspace(0, len(x), parts + 1).astype(int)
+    pieces = []
+    for a, b in itertools.pairwise(cuts):
+        piece = ExactSums(5)
+        piece.add_grouped(x[a:b], g[a:b])
+        pieces.append(piece)
+    merged = ExactSums.merged(reversed(pieces), 5)
+    np.testing.assert_array_equal(merged.values(), whole.values())

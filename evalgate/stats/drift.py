@@ -33,6 +33,8 @@ from typing import Any, Literal
 import numpy as np
 import pandas as pd
 
+from .exact import ExactSums
+
 Array = np.ndarray
 Kind = Literal["numeric", "categorical"]
 METHODS = ("wasserstein", "js", "psi", "ks")
@@ -129,11 +131,19 @@ class Histogram:
     missing: int
     counts: Array
     sums: Array | None = None
+    #: the per-bin sums, exactly (:class:`~evalgate.stats.exact.ExactSums`), so that the
+    #: histograms of parts add up to the very floats of the whole's
+    exact: ExactSums | None = None
 
     def __add__(self, other: Histogram) -> Histogram:
-        sums = None if self.sums is None or other.sums is None else self.sums + other.sums
+        exact = sums = None
+        if self.exact is not None and other.exact is not None:
+            exact = self.exact.copy().merge(other.exact)
+            sums = exact.values()
+        elif self.sums is not None and other.sums is not None:
+            sums = self.sums + other.sums
         return Histogram(self.rows + other.rows, self.missing + other.missing,
-                         self.counts + other.counts, sums)
+                         self.counts + other.counts, sums, exact)
 
     @property
     def present(self) -> int:
@@ -146,8 +156,9 @@ def histogram(values: Any, bins: Bins) -> Histogram:
         x, missing = numeric_values(values)
         at = bins.index(x)
         counts = np.bincount(at, minlength=bins.size).astype(np.int64)
-        sums = np.bincount(at, weights=x, minlength=bins.size)
-        return Histogram(len(values), missing, counts, sums)
+        exact = ExactSums(bins.size)
+        exact.add_grouped(x, at)
+        return Histogram(len(values), missing, counts, exact.values(), exact)
     found, missing = category_counts(values)
     lookup = {c: i for i, c in enumerate(bins.categories)}
     unseen = len(bins.categories)

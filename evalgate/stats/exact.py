@@ -114,6 +114,20 @@ class ExactSums:
                 _add_column(self.totals[j], columns[j, start:start + MAX_ROWS_PER_CALL])
         self.rows += len(x)
 
+    def add_grouped(self, values: Array, groups: Array) -> None:
+        """Add each of ``values`` (n,) to the column its group (n,) names, in [0, k)."""
+        x = np.asarray(values, dtype=np.float64).reshape(-1)
+        g = np.asarray(groups, dtype=np.int64).reshape(-1)
+        if len(g) != len(x) or (len(g) and (g.min() < 0 or g.max() >= self.k)):
+            raise StatsError(f"exact grouped sums need a group in [0, {self.k}) per value")
+        for start in range(0, len(x), MAX_ROWS_PER_CALL):
+            _add_grouped(self.totals, x[start:start + MAX_ROWS_PER_CALL],
+                         g[start:start + MAX_ROWS_PER_CALL])
+        self.rows += len(x)
+
+    def copy(self) -> ExactSums:
+        return ExactSums.merged([self], self.k)
+
     def merge(self, other: ExactSums) -> ExactSums:
         """Add ``other``'s sums into these (and return them)."""
         if other.k != self.k:
@@ -133,6 +147,32 @@ class ExactSums:
         for part in parts:
             out.merge(part)
         return out
+
+
+def _add_grouped(totals: list[_Total], x: Array, g: Array) -> None:
+    """:func:`_add_column` for many columns at once: ``x[i]`` into ``totals[g[i]]``."""
+    bad = ~np.isfinite(x)
+    if bad.any():
+        for j in np.unique(g[bad]):
+            t, xs = totals[int(j)], x[bad & (g == j)]
+            t.nan += int(np.count_nonzero(np.isnan(xs)))
+            t.pos_inf += int(np.count_nonzero(xs == np.inf))
+            t.neg_inf += int(np.count_nonzero(xs == -np.inf))
+        x, g = x[~bad], g[~bad]
+    if not x.size:
+        return
+    frac, exp = np.frexp(x)
+    mant = np.ldexp(frac, 53).astype(np.int64)
+    low = int(exp.min())
+    span = int(exp.max()) - low + 1
+    cell = g * span + (exp - low)
+    for piece in range(3):
+        shifted = mant >> (_PIECE * piece)
+        part = (shifted if piece == 2 else shifted & _MASK).astype(np.float64)
+        sums = np.bincount(cell, weights=part)
+        for c in np.flatnonzero(sums):
+            group, b = divmod(int(c), span)
+            totals[group].add(int(sums[c]), b + low - 53 + _PIECE * piece)
 
 
 def _add_column(total: _Total, x: Array) -> None:
