@@ -110,7 +110,12 @@ ADULT_CHECKS = """\
     max_flip_rate: 0.05
     max_flip_rate_increase: 0.03
     max_regression: {roc_auc: 0.02}
-"""
+  drift:
+    reference: TRAIN
+    columns: [age, hours-per-week, workclass, education]
+    prediction: {max_drift: 0.1}
+    multivariate: {max_auc: 0.6}
+""".replace("TRAIN", json.dumps(str(ADULT_TEST.with_name("adult_train.csv.gz"))))
 
 
 @pytest.fixture(scope="module")
@@ -509,3 +514,24 @@ def test_what_a_worker_sends_back_is_lossless(raw: RawPrediction) -> None:
     assert compact(raw).proba is None or (
         compact(raw).proba.dtype == np.float32) == np.array_equal(
         raw.proba.astype(np.float32).astype(np.float64), raw.proba)
+
+
+def test_drift_reads_states_not_rows(tmp_path: Path, adult: pd.DataFrame,
+                                     two_workers: DaskEngine) -> None:
+    """Performance, bias and drift need no feature column on the driver: the workers send
+    each drift column's histogram and the domain classifier's sample, and the verdict — the
+    profile too — is the local engine's."""
+    checks = ADULT_CHECKS.split("  robustness:")[0] + "  drift:" + \
+        ADULT_CHECKS.split("  drift:")[1]
+    write_parts(adult, tmp_path / "eval", 3)
+    (tmp_path / "s.yaml").write_text(suite_text(data="eval/*.parquet", checks=checks))
+    gate = Gate(CANDIDATE, engine=two_workers)
+    [outcome] = evaluate_paths(gate, [tmp_path / "s.yaml"])
+    assert outcome.dataset is not None
+    assert list(outcome.dataset.frame.columns) == ["income", "sex", "race"]
+    [local] = evaluate_paths(Gate(CANDIDATE), [tmp_path / "s.yaml"])
+    assert [r.as_dict() for r in outcome.results] == [r.as_dict() for r in local.results]
+    assert {r.family for r in local.results} >= {"drift", "bias", "performance"}
+    from evalgate.verdict.profile import build_profile
+
+    assert build_profile([outcome]) == build_profile([local])

@@ -17,9 +17,9 @@ from evalgate.cli import main
 
 pytestmark = pytest.mark.e2e  # each test runs the whole gate through the CLI
 
-#: a drift section makes the gate read the feature columns, so the profile holds them all
+#: a drift section over every feature: the profile holds each one's histogram
 TRAIN = json.dumps(str(EXAMPLES / "data" / "adult_train.csv.gz"))
-CHECKS = QUICK_CHECKS + f"  drift:\n    reference: {TRAIN}\n    columns: [age]\n"
+CHECKS = QUICK_CHECKS + f"  drift:\n    reference: {TRAIN}\n"
 
 
 @pytest.fixture
@@ -59,6 +59,10 @@ def test_the_profile_is_bound_to_the_verdict(project: Path) -> None:
     age = suite["columns"]["age"]
     assert age["kind"] == "numeric" and sum(age["counts"]) == 16281 and len(age["sums"]) == \
         len(age["edges"]) + 1
+    # a column the drift family judged: on the drift reference's bins (the training data's)
+    train = pd.read_csv(EXAMPLES / "data" / "adult_train.csv.gz")
+    assert age["edges"] == sorted(set(np.quantile(train["age"], np.arange(1, 100) / 100,
+                                                  method="inverted_cdf").tolist()))
     assert suite["columns"]["sex"]["categories"][:2] == ["Male", "Female"]
     assert suite["prediction"]["kind"] == "numeric"  # the candidate's P(>50K)
 

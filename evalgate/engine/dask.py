@@ -68,6 +68,8 @@ class Scan:
     hashes: np.ndarray | None
     #: each model's description of how it was fed (from the first partition with rows)
     inputs: dict[str, dict[str, Any]]
+    #: the reductions' states, merged in partition order
+    states: dict[str, Any]
 
 
 class DaskEngine:
@@ -156,7 +158,7 @@ class DaskEngine:
 
     def scan(self, spec: Any, models: Mapping[str, Model], *, trust_pickle: bool,
              keep_features: bool, hash_rows: bool, deadline: float | None,
-             label: str) -> Scan:
+             label: str, reductions: tuple[Any, ...] = ()) -> Scan:
         """Scan ``spec``'s files on the workers (see the module's docstring)."""
         files = spec.sources
         header = read_header(files[0])
@@ -165,12 +167,12 @@ class DaskEngine:
                                     *(features if keep_features else ())]))
         request = ScanRequest(
             columns=tuple(header), first_file=files[0], target=spec.target, features=features,
-            keep=keep, hash_rows=hash_rows,
+            keep=keep, hash_rows=hash_rows, files=tuple(files), reductions=reductions,
             models=tuple(ModelRef(role, _path_of(m), m.info.sha256, trust_pickle)
                          for role, m in models.items()))
         parts = plan_parts(files, **({"part_rows": self.part_rows} if self.part_rows else {}))
         results = self._run(parts, request, deadline, label)
-        return _assemble(spec, files, features, parts, results, list(models))
+        return _assemble(spec, files, features, parts, results, list(models), reductions)
 
     def _run(self, parts: Sequence[Part], request: ScanRequest, deadline: float | None,
              label: str) -> list[PartResult]:
@@ -278,7 +280,8 @@ def _progress(label: str, done: int, total: int, elapsed: float) -> str:
 
 
 def _assemble(spec: Any, files: Sequence[Any], features: tuple[str, ...],
-              parts: Sequence[Part], results: Sequence[PartResult], roles: list[str]) -> Scan:
+              parts: Sequence[Part], results: Sequence[PartResult], roles: list[str],
+              reductions: Sequence[Any] = ()) -> Scan:
     """The partitions' results, in order, as one dataset; the local engine's errors for a
     dataset without rows or with a missing target."""
     rows = sum(r.rows for r in results)
@@ -305,4 +308,5 @@ def _assemble(spec: Any, files: Sequence[Any], features: tuple[str, ...],
     data = Dataset(path=spec.path, sha256=whole, rows=rows, frame=frame, target=spec.target,
                    features=features, sensitive=spec.sensitive, files=listed)
     inputs = next(r.inputs for r in results if r.rows)
-    return Scan(data, raws, hashes, inputs)
+    states = {r.key: r.merge([p.states[r.key] for p in results]) for r in reductions}
+    return Scan(data, raws, hashes, inputs, states)

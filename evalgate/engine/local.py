@@ -14,6 +14,7 @@ from ..data.fingerprint import row_hashes, sketch
 from ..data.read import load_estimate_from
 from ..errors import ModelLoadError
 from ..families import CheckPlan, CheckResult, EvalContext, error_result, registered
+from ..families.base import Reduction, row_keys
 from ..models import Model, RawPrediction
 from ..models.predictions import Predictions, canonical, class_universe
 from ..spec import Suite
@@ -52,7 +53,9 @@ def evaluate(gate: Gate, suite: Suite, plans: Sequence[CheckPlan],
     models = load_models(gate, suite, outcome)
     clock.lap("load_models")
 
-    data, raws, hashes, inputs = _read_and_predict(gate, suite, plans, models)
+    reductions = _reductions(suite, plans)
+    data, raws, hashes, inputs, states = _read_and_predict(gate, suite, plans, models,
+                                                           reductions)
     clock.lap("read_and_predict")
     outcome.dataset = data
     labelled = None
@@ -94,7 +97,9 @@ def evaluate(gate: Gate, suite: Suite, plans: Sequence[CheckPlan],
             suite = dataclasses.replace(suite, confidence=1 - spending.alpha_used)
     ctx = EvalContext(suite=suite, target=target, candidate=preds["candidate"],
                       champion=preds.get("champion"), no_champion_reason=NO_CHAMPION,
-                      data=data, predict=predict, models=models, labelled=labelled)
+                      data=data, predict=predict, models=models, labelled=labelled,
+                      states=states)
+    outcome.states = states
     results = _run_families(gate, suite, plans, ctx, clock)
     if trial is not None and spending is not None and gate.ledger is not None:
         gate.ledger.record(trial, spending, "promote" if _passed(results) else "block")
@@ -122,25 +127,45 @@ def _run_families(gate: Gate, suite: Suite, plans: Sequence[CheckPlan], ctx: Eva
     return results
 
 
+def _reductions(suite: Suite, plans: Sequence[CheckPlan]) -> list[Reduction]:
+    """What the planned families ask the rows to be reduced to (:class:`Reduction`)."""
+    out: list[Reduction] = []
+    for family in registered():
+        mine = [p for p in plans if p.family == family.name]
+        if mine and family.reductions is not None:
+            out.extend(family.reductions(suite, mine))
+    return out
+
+
 def _read_and_predict(gate: Gate, suite: Suite, plans: Sequence[CheckPlan],
-                      models: dict[str, Model]
+                      models: dict[str, Model], reductions: Sequence[Reduction]
                       ) -> tuple[Dataset, dict[str, RawPrediction], np.ndarray | None,
-                                 dict[str, dict[str, Any]]]:
-    """The suite's rows, each model's raw predictions of them and how each model was fed:
-    read and predicted here (the local engine), or by the distributed engine's workers,
-    partition by partition — then with the rows' hashes for the ledger, and only the columns
-    the checks read."""
+                                 dict[str, dict[str, Any]], dict[str, Any]]:
+    """The suite's rows, each model's raw predictions of them, how each model was fed and the
+    families' reductions of the rows: read and predicted here (the local engine), or by the
+    distributed engine's workers, partition by partition — then with the rows' hashes for
+    the ledger, and only the columns the checks read."""
     if gate.engine is None:
         data = load_dataset(suite.data)
         raws = {role: gate.raw_predictions(m, data) for role, m in models.items()}
-        return data, raws, None, {role: m.describe_inputs() for role, m in models.items()}
+        keys = _row_keys(data)
+        states = {r.key: r.merge([r.of(data.frame, keys)]) for r in reductions}
+        return (data, raws, None, {role: m.describe_inputs() for role, m in models.items()},
+                states)
     reads_rows = {f.name for f in registered() if f.reads_rows}
     scan = gate.engine.scan(
         suite.data, models, trust_pickle=gate.trust_pickle,
         keep_features=any(p.family in reads_rows for p in plans),
         hash_rows=gate.ledger is not None and "champion" in models,
-        deadline=gate.deadline, label=suite.name)
-    return scan.dataset, scan.raws, scan.hashes, scan.inputs
+        deadline=gate.deadline, label=suite.name, reductions=tuple(reductions))
+    return scan.dataset, scan.raws, scan.hashes, scan.inputs, scan.states
+
+
+def _row_keys(data: Dataset) -> np.ndarray:
+    """Each row's key (:func:`~evalgate.families.base.row_keys`): file, then row in file."""
+    if not data.files:
+        return row_keys(0, 0, data.rows)
+    return np.concatenate([row_keys(i, 0, f.rows) for i, f in enumerate(data.files)])
 
 
 def _trial(gate: Gate, suite: Suite, models: dict[str, Model], data: Dataset,

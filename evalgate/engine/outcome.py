@@ -36,6 +36,8 @@ class SuiteOutcome:
     dataset: Dataset | None = None
     #: rows without labels: the labelled rows the performance was estimated from
     labelled: Dataset | None = None
+    #: the families' reductions of the rows (:class:`~evalgate.families.base.Reduction`)
+    states: dict[str, Any] = field(default_factory=dict)
     inputs: dict[str, Any] = field(default_factory=dict)
     error: str | None = None
     duration_s: float = 0.0

@@ -13,7 +13,7 @@ verdict the local engine's.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -22,6 +22,7 @@ import pandas as pd
 
 from ..data.read import read_table, same_columns
 from ..errors import ModelLoadError
+from ..families.base import row_keys
 from ..models import Model, load_model
 from ..models.base import RawPrediction
 
@@ -98,6 +99,10 @@ class ScanRequest:
     keep: tuple[str, ...]         # the columns sent back (target, sensitive, maybe features)
     models: tuple[ModelRef, ...]
     hash_rows: bool               # the rows' hashes, for the registry's ledger of tries
+    #: the dataset's files in reading order (a row's key names its file's position)
+    files: tuple[Path, ...] = ()
+    #: the families' reductions (:class:`~evalgate.families.base.Reduction`), run here
+    reductions: tuple[Any, ...] = ()
 
 
 @dataclass
@@ -113,6 +118,8 @@ class PartResult:
     missing_target: tuple[int, int] | None
     #: each model's description of how it fed the data's columns (after predicting)
     inputs: dict[str, dict[str, Any]]
+    #: each reduction's state of this partition, by key
+    states: dict[str, Any] = field(default_factory=dict)
 
 
 #: the models a worker process has loaded, by (path, sha256): one session per model per worker
@@ -163,12 +170,16 @@ def scan_part(part: Part, request: ScanRequest) -> PartResult:
             model = worker_model(ref)
             raws[ref.role] = compact(model.predict(frame, request.features))
             inputs[ref.role] = model.describe_inputs()
+    states: dict[str, Any] = {}
+    if request.reductions and missing is None:
+        keys = row_keys(request.files.index(part.path), part.first_row, len(frame))
+        states = {r.key: r.of(frame, keys) for r in request.reductions}
     hashes = None
     if request.hash_rows:
         hashes = pd.util.hash_pandas_object(
             frame[labelled(request.features, request.target)], index=False).to_numpy()
     return PartResult(part.index, len(frame), frame[list(request.keep)].copy(), raws, hashes,
-                      missing, inputs)
+                      missing, inputs, states)
 
 
 def compact(raw: RawPrediction) -> RawPrediction:

@@ -15,7 +15,7 @@ import zlib
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, ClassVar, Literal
+from typing import Any, ClassVar, Literal, Protocol
 
 import numpy as np
 
@@ -115,6 +115,8 @@ class EvalContext:
     #: rows without labels (``data.target: null``): the labelled rows of
     #: ``data.estimate_from`` and their encoded target, for CBPE
     labelled: tuple[Dataset, Target] | None = None
+    #: the merged states of the reductions the families asked for, by key (:class:`Reduction`)
+    states: Mapping[str, Any] = field(default_factory=dict)
 
     def rng(self, check_id: str) -> np.random.Generator:
         """A generator seeded by the suite seed and the check id: the same numbers whatever
@@ -152,6 +154,36 @@ Planner = Callable[[Suite], list[CheckPlan]]
 Runner = Callable[[EvalContext, Sequence[CheckPlan]], Iterable[CheckResult]]
 
 
+class Reduction(Protocol):
+    """A mergeable summary of the evaluation rows a family asks the engine for, instead of
+    the rows themselves: ``of`` one partition (on a worker: it must pickle), given the
+    partition's frame and its rows' keys (:func:`row_keys`); ``merge`` of every partition's
+    state, in partition order, on the driver. The local engine runs it on its one frame, so
+    a family sees the same state on every engine — and, where the state is exact (counts,
+    exact sums, the smallest hashes), for any partitioning."""
+
+    @property
+    def key(self) -> str: ...
+
+    def of(self, frame: Any, keys: np.ndarray) -> Any: ...
+
+    def merge(self, states: Sequence[Any]) -> Any: ...
+
+
+#: what a family asks the engine to reduce the evaluation rows to (before any family runs)
+Reducer = Callable[[Suite, Sequence[CheckPlan]], Sequence[Reduction]]
+
+#: a row's key: its file's position in the dataset's reading order, then its row in the file
+ROW_BITS = 40
+
+
+def row_keys(file_index: int, first_row: int, rows: int) -> np.ndarray:
+    """The keys of ``rows`` consecutive rows of one file, from its row ``first_row``: the
+    same for a row whichever partition it falls in."""
+    return (np.uint64(file_index) << np.uint64(ROW_BITS)) + \
+        np.arange(first_row, first_row + rows, dtype=np.uint64)
+
+
 @dataclass(frozen=True)
 class Family:
     """A check family as the engine runs it.
@@ -167,7 +199,9 @@ class Family:
       template receives (an error check's details are :class:`ErrorDetails`);
     - ``reads_rows``: whether ``run`` reads the feature columns of the rows (to perturb or to
       time them), beyond the predictions, the target and the sensitive columns — a
-      distributed engine then brings those columns to the driver.
+      distributed engine then brings those columns to the driver;
+    - ``reductions(suite, plans)``: the :class:`Reduction` s ``run`` reads from
+      ``ctx.states`` instead of rows (none: ``None``).
     """
 
     name: str
@@ -177,6 +211,7 @@ class Family:
     template: Path | None = None
     read_details: DetailsReader = read_details_as_is
     reads_rows: bool = False
+    reductions: Reducer | None = None
 
     def details_of(self, check: Mapping[str, Any]) -> Record | Mapping[str, Any] | None:
         """The typed details of one verdict check of this family (``None`` if it has none)."""

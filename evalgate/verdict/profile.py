@@ -1,7 +1,9 @@
 """The reference profile of a gate run: for each suite, the evaluation data's columns the gate
 read (the sensitive columns, and the features when a family that reads rows ran — the same
 columns on every engine), the candidate's predictions and the label, each as the bins and
-counts the drift checks need (:mod:`evalgate.stats.drift`), a numeric column's range, and a
+counts the drift checks need (:mod:`evalgate.stats.drift`; a column the drift family judged:
+its histogram on the drift reference's bins, from the engine's states), a numeric column's
+range, and a
 binary candidate's reliability table (score bins with their rows and positives,
 :mod:`evalgate.stats.cbpe`) — nothing else of the data.
 Written as ``profile.json`` beside verdict.json, bound to it by sha256 (``verdict.profile``),
@@ -20,6 +22,7 @@ import pandas as pd
 
 from ..data.labels import label_key
 from ..errors import EvalgateError, StatsError
+from ..families.drift.states import column_states
 from ..stats.cbpe import fit_calibration
 from ..stats.drift import (
     Bins,
@@ -40,16 +43,24 @@ def column_state(values: Any, kind: str | None = None) -> dict[str, Any]:
     s = values if isinstance(values, pd.Series) else pd.Series(values)
     kind = kind or column_kind(s)
     bins = reference_bins(s, kind)  # type: ignore[arg-type]
-    h = histogram(s, bins)
-    out: dict[str, Any] = {"kind": kind, "rows": h.rows, "missing": h.missing,
-                           "counts": [int(c) for c in h.counts]}
+    span = None
     if kind == "numeric":
+        x, _ = numeric_values(s)
+        span = (float(x.min()), float(x.max())) if len(x) else None
+    return histogram_state(histogram(s, bins), bins, span)
+
+
+def histogram_state(h: Histogram, bins: Bins,
+                    span: tuple[float, float] | None = None) -> dict[str, Any]:
+    """A histogram on its bins (and a numeric column's range) as a profile entry."""
+    out: dict[str, Any] = {"kind": bins.kind, "rows": h.rows, "missing": h.missing,
+                           "counts": [int(c) for c in h.counts]}
+    if bins.kind == "numeric":
         assert bins.edges is not None and h.sums is not None
         out.update(edges=[float(e) for e in bins.edges], scale=bins.scale,
                    sums=[float(x) for x in h.sums])
-        x, _ = numeric_values(s)
-        if len(x):  # the support, for CBPE's check that a batch stays inside it
-            out.update(min=float(x.min()), max=float(x.max()))
+        if span is not None:  # the support, for CBPE's check that a batch stays inside it
+            out.update(min=span[0], max=span[1])
     else:
         out["categories"] = list(bins.categories)
     return out
@@ -115,6 +126,10 @@ def build_profile(outcomes: Sequence[Any]) -> dict[str, Any] | None:
         names = [*(data.features if _reads_rows(o) else ()), *data.sensitive]
         columns = {c: column_state(data.frame[c]) for c in dict.fromkeys(names)
                    if c in data.frame.columns and c != data.target}
+        # the drift family's histograms (on its reference's bins), on every engine
+        for c, state in (column_states(o.states) or {}).items():
+            if state is not None:
+                columns[c] = histogram_state(*state)
         entry: dict[str, Any] = {
             "name": suite.name, "task": suite.task, "target": data.target,
             "positive_label": _plain(suite.data.positive_label),

@@ -11,5 +11,5 @@ from ..base import Family
 from . import check, details, spec
 
 FAMILY = Family(name="drift", parse=spec.parse, plan=check.plan, run=check.run,
-                reads_rows=True, template=Path(__file__).with_name("report.html.j2"),
+                reductions=check.reductions, template=Path(__file__).with_name("report.html.j2"),
                 read_details=details.read)

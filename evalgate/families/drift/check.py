@@ -9,6 +9,7 @@ within δ, otherwise *inconclusive* (a fail) with the rows that would resolve it
 from __future__ import annotations
 
 import math
+import zlib
 from collections.abc import Sequence
 from typing import Any
 
@@ -33,10 +34,12 @@ from ...stats.drift import (
 )
 from ...stats.intervals import z_of
 from ...stats.proportions import newcombe, wilson_bounds
-from ..base import CheckPlan, CheckResult, EvalContext, error_result
+from ..base import CheckPlan, CheckResult, EvalContext, Reduction, error_result
+from ..domain import MAX_ROWS
 from ..judge import INCONCLUSIVE, Clauses, percent
 from .details import DriftDetails, Missing, Shares
 from .spec import FAMILY, DriftSpec
+from .states import Columns, Sample, column_states
 
 #: check names that are not columns
 SPECIAL = ("prediction", "label", "multivariate")
@@ -73,8 +76,17 @@ def plan(suite: Suite) -> list[CheckPlan]:
     return plans
 
 
+#: the last reference read, by its files' (path, size, mtime): the engine's reductions and
+#: the checks read it once
+_LAST: dict[tuple[tuple[str, int, int], ...], pd.DataFrame] = {}
+
+
 def load_reference(spec: DriftSpec) -> pd.DataFrame:
     """The reference rows (every file, in order); too large for memory is refused first."""
+    key = tuple((str(f), f.stat().st_size, f.stat().st_mtime_ns)
+                for f in spec.reference.files if f.exists())
+    if key in _LAST:
+        return _LAST[key]
     problem = too_large(spec.reference.files)
     if problem is not None:
         raise DataError(spec.reference.path, problem)
@@ -82,7 +94,34 @@ def load_reference(spec: DriftSpec) -> pd.DataFrame:
     if len(frame) == 0:
         raise DataError(spec.reference.path, "the reference has no rows")
     frame.columns = [str(c) for c in frame.columns]
+    _LAST.clear()
+    _LAST[key] = frame
     return frame
+
+
+def reductions(suite: Suite, plans: Sequence[CheckPlan]) -> list[Reduction]:
+    """Each planned column's histogram on the reference's bins, and the domain classifier's
+    sample of rows (:mod:`.states`) — none when the reference cannot be read (the checks
+    then say why)."""
+    spec: DriftSpec = plans[0].subject[0]
+    try:
+        reference = load_reference(spec)
+    except EvalgateError:
+        return []
+    bins = []
+    for p in plans:
+        _, what, column = p.subject
+        if what != "column" or column not in reference.columns:
+            continue
+        kind = column_kind(reference[column])
+        bins.append((column, reference_bins(reference[column], kind)))
+    out: list[Reduction] = [Columns(tuple(bins))]
+    if spec.max_auc is not None:
+        columns = spec.columns if spec.columns is not None else _features(suite)
+        out.append(Sample(tuple(columns), MAX_ROWS,
+                          zlib.crc32(f"{suite.seed}:{suite.check_id(FAMILY, 'multivariate')}"
+                                     .encode())))
+    return out
 
 
 def run(ctx: EvalContext, plans: Sequence[CheckPlan]) -> list[CheckResult]:
@@ -107,9 +146,15 @@ def _one(ctx: EvalContext, p: CheckPlan, spec: DriftSpec, reference: pd.DataFram
     _, what, column = p.subject
     if what == "column":
         data = _data(ctx)
-        ref, ev = _pair(spec, reference, data, column)
-        return _judge(ctx, p, spec, column, ref, ev, spec.method.get(column),
-                      spec.delta(column, column_kind(ref)))
+        if column not in reference.columns:
+            raise DataError(spec.reference.path, f"the reference has no column {column!r} "
+                                                 f"(its columns: {', '.join(reference.columns)})")
+        state = (column_states(ctx.states) or {}).get(column)
+        if state is None:
+            raise DataError(data.path, f"the evaluation data have no column {column!r}")
+        ref = reference[column]
+        return _judge(ctx, p, spec, column, ref, state[0], spec.method.get(column),
+                      spec.delta(column, column_kind(ref)), bins=state[1])
     if what == "label":
         data = _data(ctx)
         assert data.target is not None  # the spec refuses label: without labels
@@ -181,15 +226,19 @@ def _as_values(preds: Any, task: str) -> np.ndarray:
 
 
 def _judge(ctx: EvalContext, p: CheckPlan, spec: DriftSpec, column: str, ref: pd.Series,
-           ev: pd.Series, method: str | None, delta: float, kind: str | None = None,
-           champion_estimate: float | None = None, column_check: bool = True) -> CheckResult:
+           ev: pd.Series | Histogram, method: str | None, delta: float, kind: str | None = None,
+           champion_estimate: float | None = None, column_check: bool = True,
+           bins: Bins | None = None) -> CheckResult:
+    """``ev``: the evaluation values, or their histogram on ``bins`` (the engine's state)."""
     kind = kind or column_kind(ref)
     method = method or DEFAULT_METHOD[kind]
     if method == "wasserstein" and kind == "categorical":
         raise EvalgateError(f"{column}: the Wasserstein distance needs a numeric column; "
                             f"{column!r} is categorical in the reference (use js, psi or ks)")
-    bins = reference_bins(ref, kind)  # type: ignore[arg-type]
-    hr, he = histogram(ref, bins), histogram(ev, bins)
+    if bins is None:
+        bins = reference_bins(ref, kind)  # type: ignore[arg-type]
+    hr = histogram(ref, bins)
+    he = ev if isinstance(ev, Histogram) else histogram(ev, bins)
     if hr.present == 0:
         raise DataError(spec.reference.path, f"the reference has no value in {column!r}")
     cid = ctx.suite.check_id(FAMILY, p.name)

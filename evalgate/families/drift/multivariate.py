@@ -31,7 +31,11 @@ def multivariate(ctx: EvalContext, p: CheckPlan, spec: DriftSpec, reference: pd.
         raise DataError(spec.reference.path, f"the reference lacks the column {lacking[0]!r}")
     cid = ctx.suite.check_id(FAMILY, p.name)
     rng = ctx.rng(cid)
-    fit = fit_domain(reference[columns], data.frame[columns], rng)
+    sample = ctx.states.get("drift:sample")
+    if not isinstance(sample, pd.DataFrame) or list(sample.columns) != columns:
+        raise DataError(data.path, "the evaluation data lack a column the domain classifier "
+                                   "reads (" + ", ".join(columns) + ")")
+    fit = fit_domain(reference[columns], sample, rng)
     auc = fit.auc
     z = z_of(ctx.suite.confidence)
     lower, upper = auc - z * fit.se, auc + z * fit.se

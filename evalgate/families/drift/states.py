@@ -1,0 +1,115 @@
+"""What the drift family reduces the evaluation rows to (:class:`~..base.Reduction`), so that
+no evaluation row has to reach the driver: each column's histogram on the reference's bins
+(counts, exact per-bin sums) with its numeric range, and a seeded sample of rows for the
+domain classifier — the rows whose contents hash lowest, which are the same rows for any
+partitioning and any split into files (rows that hash alike are alike). Both are computed by
+the workers on the Dask engine and on the one frame by the local engine, and merge to the
+same state.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from ...stats.drift import Bins, Histogram, histogram, numeric_values
+
+#: a column's state: its histogram on the reference's bins, the bins, and (numeric) the
+#: smallest and largest present value
+ColumnState = tuple[Histogram, Bins, tuple[float, float] | None]
+
+_GOLDEN = 0x9E3779B97F4A7C15
+_MASK64 = (1 << 64) - 1
+
+
+def mix(keys: np.ndarray, seed: int) -> np.ndarray:
+    """SplitMix64 of the row keys offset by the seed: a well-spread uint64 per row."""
+    z = np.asarray(keys, dtype=np.uint64) + np.uint64((seed * _GOLDEN) & _MASK64)
+    z = (z ^ (z >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)
+    z = (z ^ (z >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)
+    out: np.ndarray = z ^ (z >> np.uint64(31))
+    return out
+
+
+@dataclass(frozen=True)
+class Columns:
+    """Each column's histogram on its reference bins, and its numeric range."""
+
+    bins: tuple[tuple[str, Bins], ...]
+
+    @property
+    def key(self) -> str:
+        return "drift:columns"
+
+    def of(self, frame: pd.DataFrame, keys: np.ndarray) -> dict[str, ColumnState | None]:
+        out: dict[str, ColumnState | None] = {}
+        for column, bins in self.bins:
+            if column not in frame.columns:
+                out[column] = None
+                continue
+            span = None
+            if bins.kind == "numeric":
+                x, _ = numeric_values(frame[column])
+                span = (float(x.min()), float(x.max())) if len(x) else None
+            out[column] = (histogram(frame[column], bins), bins, span)
+        return out
+
+    def merge(self, states: Sequence[dict[str, ColumnState | None]]
+              ) -> dict[str, ColumnState | None]:
+        out: dict[str, ColumnState | None] = {}
+        for column, _ in self.bins:
+            parts = [s[column] for s in states]
+            if any(p is None for p in parts):
+                out[column] = None
+                continue
+            h, bins, span = parts[0]  # type: ignore[misc]
+            for other in parts[1:]:
+                assert other is not None
+                h = h + other[0]
+                span = _wider(span, other[2])
+            out[column] = (h, bins, span)
+        return out
+
+
+def _wider(a: tuple[float, float] | None,
+           b: tuple[float, float] | None) -> tuple[float, float] | None:
+    if a is None or b is None:
+        return a or b
+    return (min(a[0], b[0]), max(a[1], b[1]))
+
+
+@dataclass(frozen=True)
+class Sample:
+    """At most ``size`` rows of ``columns``: those whose contents hash lowest under ``seed``,
+    in that order."""
+
+    columns: tuple[str, ...]
+    size: int
+    seed: int
+
+    @property
+    def key(self) -> str:
+        return "drift:sample"
+
+    def of(self, frame: pd.DataFrame, keys: np.ndarray) -> tuple[np.ndarray, pd.DataFrame]:
+        cols = [c for c in self.columns if c in frame.columns]
+        h = mix(pd.util.hash_pandas_object(frame[cols], index=False).to_numpy(), self.seed)
+        at = np.arange(len(h)) if len(h) <= self.size else \
+            np.argpartition(h, self.size - 1)[:self.size]
+        return h[at], frame.iloc[at][cols].reset_index(drop=True)
+
+    def merge(self, states: Sequence[tuple[np.ndarray, pd.DataFrame]]) -> pd.DataFrame:
+        h = np.concatenate([s[0] for s in states])
+        frame = pd.concat([s[1] for s in states], ignore_index=True)
+        order = np.argsort(h, kind="stable")[:self.size]
+        return frame.iloc[order].reset_index(drop=True)
+
+
+def column_states(states: Any) -> dict[str, ColumnState | None] | None:
+    """The merged :class:`Columns` state among a context's states, if any."""
+    found = states.get("drift:columns") if states else None
+    return found if isinstance(found, dict) else None
