@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -176,7 +176,7 @@ def read_files(files: Sequence[Path]) -> tuple[pd.DataFrame, list[int]]:
     return pd.concat(frames, ignore_index=True), rows
 
 
-def _locate(files: Sequence[Path], rows: Sequence[int], position: int) -> tuple[Path, int]:
+def locate(files: Sequence[Path], rows: Sequence[int], position: int) -> tuple[Path, int]:
     """The file holding the dataset's row ``position``, and the row's place in that file."""
     for path, n in zip(files, rows, strict=True):
         if position < n:
@@ -192,10 +192,14 @@ def check_columns(spec: DataSpec, columns: Sequence[str]) -> tuple[str, ...]:
     if spec.target is not None:
         _missing_columns(header, [spec.target], "target", spec.path)
     _missing_columns(header, spec.sensitive, "sensitive", spec.path)
+    _missing_columns(header, spec.exclude, "excluded", spec.path)
+    if spec.key is not None:
+        _missing_columns(header, [spec.key], "key", spec.path)
     if spec.features is not None:
         _missing_columns(header, spec.features, "feature", spec.path)
         return spec.features
-    return tuple(c for c in columns if c != spec.target)
+    never = {spec.target, spec.key, *spec.exclude}
+    return tuple(c for c in columns if c not in never)
 
 
 def missing_target(spec: DataSpec, missing: int, rows: int, at: Path, row: int) -> DataError:
@@ -205,6 +209,33 @@ def missing_target(spec: DataSpec, missing: int, rows: int, at: Path, row: int) 
                          f"{rows} rows (first at data row {row + 1}"
                          f"{f' of {at.name}' if len(spec.sources) > 1 else ''}); "
                          f"drop or fill those rows")
+
+
+def check_key(spec: DataSpec, values: pd.Series,
+              locate: Callable[[int], tuple[Path, int]]) -> None:
+    """``data.key`` must name each row once: no missing value, no value twice (the error
+    names the value and both rows; ``locate`` turns a row of ``values`` into its file and
+    row there)."""
+    assert spec.key is not None
+
+    def where(i: int) -> str:
+        path, row = locate(i)
+        return f"data row {row + 1}" + (f" of {path.name}" if len(spec.sources) > 1 else "")
+
+    isna = values.isna().to_numpy()
+    if isna.any():
+        first = int(np.flatnonzero(isna)[0])
+        raise DataError(spec.path, f"the key column {spec.key!r} is missing in "
+                                   f"{int(isna.sum())} rows (first at {where(first)}); a key "
+                                   f"must name every row")
+    repeated = values.duplicated(keep=False).to_numpy()
+    if repeated.any():
+        rows = np.flatnonzero(repeated)
+        value = values.iloc[int(rows[0])]
+        second = int(rows[1:][(values.iloc[rows[1:]] == value).to_numpy()][0])
+        raise DataError(spec.path, f"the key column {spec.key!r} holds {value!r} twice "
+                                   f"({where(int(rows[0]))} and {where(second)}); a key must "
+                                   f"name each row once")
 
 
 def no_rows(spec: DataSpec) -> DataError:
@@ -227,7 +258,9 @@ def load_dataset(spec: DataSpec) -> Dataset:
     missing = int(frame[spec.target].isna().sum()) if spec.target is not None else 0
     if missing:
         first = int(np.flatnonzero(frame[spec.target].isna().to_numpy())[0])
-        raise missing_target(spec, missing, len(frame), *_locate(files, rows, first))
+        raise missing_target(spec, missing, len(frame), *locate(files, rows, first))
+    if spec.key is not None:
+        check_key(spec, frame[spec.key], lambda i: locate(files, rows, i))
     whole, each = sha256_files(files)
     listed = tuple(DataFile(f, h, n) for f, h, n in zip(files, each, rows, strict=True)
                    ) if spec.files else ()

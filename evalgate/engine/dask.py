@@ -36,7 +36,15 @@ import pandas as pd
 from .._io import sha256_files
 from ..config import EngineChoice
 from ..data import Dataset
-from ..data.read import DataFile, check_columns, missing_target, no_rows, read_header
+from ..data.read import (
+    DataFile,
+    check_columns,
+    check_key,
+    locate,
+    missing_target,
+    no_rows,
+    read_header,
+)
 from ..errors import EngineError, EvalgateError
 from ..models import Model
 from ..models.base import RawPrediction
@@ -163,7 +171,8 @@ class DaskEngine:
         files = spec.sources
         header = read_header(files[0])
         features = check_columns(spec, header)
-        keep = tuple(dict.fromkeys([*([spec.target] if spec.target else []), *spec.sensitive,
+        keep = tuple(dict.fromkeys([*([spec.target] if spec.target else []),
+                                    *([spec.key] if spec.key else []), *spec.sensitive,
                                     *(features if keep_features else ())]))
         request = ScanRequest(
             columns=tuple(header), first_file=files[0], target=spec.target, features=features,
@@ -303,6 +312,9 @@ def _assemble(spec: Any, files: Sequence[Any], features: tuple[str, ...],
     per_file = {f: 0 for f in files}
     for r, p in zip(results, parts, strict=True):
         per_file[p.path] += r.rows
+    if spec.key is not None:  # each row named once, across every partition
+        check_key(spec, frame[spec.key],
+                  lambda i: locate(list(files), list(per_file.values()), i))
     listed = tuple(DataFile(f, h, per_file[f]) for f, h in zip(files, each, strict=True)
                    ) if spec.files else ()
     data = Dataset(path=spec.path, sha256=whole, rows=rows, frame=frame, target=spec.target,

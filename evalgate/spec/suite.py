@@ -36,7 +36,7 @@ TOP_KEYS = ("suite", "description", "task", "data", "champion", "confidence", "s
 #: ``max_flip_rate``) are judged on: the point estimate (DESIGN.md §3), or its one-sided bound
 VALUE_THRESHOLDS = ("estimate", "bound")
 DATA_KEYS = ("path", "target", "positive_label", "label_map", "sensitive", "features",
-             "estimate_from")
+             "exclude", "key", "estimate_from")
 ESTIMATE_KEYS = ("path", "target", "max_support_auc")
 #: CBPE is refused when a classifier tells the labelled rows from the evaluation rows
 #: with a ROC AUC above this: the rows left the labelled rows' support
@@ -84,6 +84,10 @@ class DataSpec:
 
     #: ``data.estimate_from``: the labelled rows CBPE is calibrated on (``target: null``)
     estimate_from: EstimateFrom | None = None
+    #: ``data.exclude``: columns that are neither target nor feature
+    exclude: tuple[str, ...] = ()
+    #: ``data.key``: a column that identifies each row (unique, never missing, not a feature)
+    key: str | None = None
 
     @property
     def sources(self) -> tuple[Path, ...]:
@@ -278,6 +282,7 @@ def _data(r: Reader, top: LineDict, task: Task) -> DataSpec:
         raise r.fail(d.line_of("sensitive"), "sensitive",
                      f"the target {target!r} cannot be a sensitive column")
     label_map = _label_map(r, d, task) if d.get("label_map") is not None else ()
+    exclude, key = _not_features(r, d, target, features, sensitive)
     estimate_from = None
     if d.get("estimate_from") is not None:
         if target is not None:
@@ -287,7 +292,27 @@ def _data(r: Reader, top: LineDict, task: Task) -> DataSpec:
         estimate_from = _estimate_from(r, d)
     return DataSpec(path=sources.path, target=target, positive_label=positive,
                     sensitive=sensitive, features=features, line=d.line, label_map=label_map,
-                    files=sources.files if sources.many else (), estimate_from=estimate_from)
+                    files=sources.files if sources.many else (), estimate_from=estimate_from,
+                    exclude=exclude, key=key)
+
+
+def _not_features(r: Reader, d: LineDict, target: str | None, features: tuple[str, ...] | None,
+                  sensitive: tuple[str, ...]) -> tuple[tuple[str, ...], str | None]:
+    """``data.exclude`` and ``data.key``: columns the models are never fed."""
+    exclude = r.names(d, "exclude") if d.get("exclude") is not None else ()
+    key = r.string(d, "key") if d.get("key") is not None else None
+    for name, what, line in [*((c, "excluded", d.line_of("exclude")) for c in exclude),
+                             *(((key, "the key", d.line_of("key")),) if key else ())]:
+        field = "exclude" if what == "excluded" else "key"
+        if name == target:
+            raise r.fail(line, field, f"the target {target!r} cannot be {what}")
+        if features is not None and name in features:
+            raise r.fail(line, field, f"{name!r} is {what} and listed in features: a column "
+                                      f"the models read cannot be {what}")
+        if what == "the key" and name in sensitive:
+            raise r.fail(line, field, f"{name!r} is the key and a sensitive column; a row id "
+                                      f"identifies rows, it does not group them")
+    return exclude, key
 
 
 def _estimate_from(r: Reader, d: LineDict) -> EstimateFrom:

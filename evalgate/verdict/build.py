@@ -158,6 +158,8 @@ def _suite_entry(o: SuiteOutcome, plots: dict[str, Any] | None) -> dict[str, Any
                       "n_resamples": s.n_resamples})
         if o.champion is not None:
             entry["champion"] = _rel(o.champion.path)
+        if s.data.key is not None and entry["dataset"] is not None:
+            entry["dataset"]["key"] = s.data.key
     if plots:
         entry["plots"] = plots
     if o.error is not None:

@@ -81,6 +81,8 @@ class DatasetEntry(Record):
     rows: int
     #: where ``data.path`` is a glob or a folder: each file, in reading order
     files: tuple[DataFileEntry, ...] | None = optional()
+    #: ``data.key``: the column naming each row (checked: never missing, never twice)
+    key: str | None = optional()
     #: rows without labels (``data.target: null``): the labelled rows
     #: (``data.estimate_from``) the performance checks were estimated from
     labelled: LabelledEntry | None = optional()
