@@ -535,3 +535,22 @@ def test_drift_reads_states_not_rows(tmp_path: Path, adult: pd.DataFrame,
     from evalgate.verdict.profile import build_profile
 
     assert build_profile([outcome]) == build_profile([local])
+
+
+def test_latency_and_stress_time_a_pool_not_every_row(tmp_path: Path, adult: pd.DataFrame,
+                                                      two_workers: DaskEngine) -> None:
+    """Latency and stress measure the model: the workers send a seeded pool of rows (the
+    same for any partitioning), never every row's features."""
+    checks = ("  performance:\n    accuracy: {min: 0.8}\n"
+              "  latency:\n    batch_sizes: [1]\n    p99_ms: {1: 1000}\n    budget_s: 1\n"
+              "  stress:\n    consistency: {tolerance: 1.0e-6}\n")
+    write_parts(adult, tmp_path / "eval", 3)
+    (tmp_path / "s.yaml").write_text(suite_text(data="eval/*.parquet", checks=checks))
+    [outcome] = evaluate_paths(Gate(CANDIDATE, engine=two_workers), [tmp_path / "s.yaml"])
+    assert outcome.dataset is not None
+    assert list(outcome.dataset.frame.columns) == ["income", "sex", "race"]
+    assert {r.family: r.status for r in outcome.results} == {
+        "performance": "pass", "latency": "pass", "stress": "pass"}
+    [local] = evaluate_paths(Gate(CANDIDATE), [tmp_path / "s.yaml"])
+    pd.testing.assert_frame_equal(outcome.states["rows:pool"], local.states["rows:pool"])
+    assert len(local.states["rows:pool"]) == len(adult)  # fewer rows than a pool holds

@@ -129,12 +129,13 @@ def _run_families(gate: Gate, suite: Suite, plans: Sequence[CheckPlan], ctx: Eva
 
 def _reductions(suite: Suite, plans: Sequence[CheckPlan]) -> list[Reduction]:
     """What the planned families ask the rows to be reduced to (:class:`Reduction`)."""
-    out: list[Reduction] = []
+    out: dict[str, Reduction] = {}
     for family in registered():
         mine = [p for p in plans if p.family == family.name]
         if mine and family.reductions is not None:
-            out.extend(family.reductions(suite, mine))
-    return out
+            for r in family.reductions(suite, mine):
+                out.setdefault(r.key, r)  # asked twice (latency and stress: the pool): once
+    return list(out.values())
 
 
 def _read_and_predict(gate: Gate, suite: Suite, plans: Sequence[CheckPlan],

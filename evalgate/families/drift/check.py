@@ -19,7 +19,7 @@ import pandas as pd
 from ..._io import sha256_files
 from ...data import Dataset
 from ...data.memory import too_large
-from ...data.read import read_files, read_header
+from ...data.read import read_files
 from ...errors import DataError, EvalgateError
 from ...spec import Suite
 from ...stats.drift import (
@@ -37,9 +37,10 @@ from ...stats.proportions import newcombe, wilson_bounds
 from ..base import CheckPlan, CheckResult, EvalContext, Reduction, error_result
 from ..domain import MAX_ROWS
 from ..judge import INCONCLUSIVE, Clauses, percent
+from ..sample import Sample, suite_features
 from .details import DriftDetails, Missing, Shares
 from .spec import FAMILY, DriftSpec
-from .states import Columns, Sample, column_states
+from .states import Columns, column_states
 
 #: check names that are not columns
 SPECIAL = ("prediction", "label", "multivariate")
@@ -49,22 +50,11 @@ ADVICE = ("The evaluation data differ from the reference by more than max_drift 
           "check the data pipeline, or retrain on data like these.")
 
 
-def _features(suite: Suite) -> tuple[str, ...]:
-    data = suite.data
-    if data.features is not None:
-        return data.features
-    try:
-        header = read_header(data.sources[0])
-    except DataError:  # the data cannot be read: every other family says so
-        return ()
-    return tuple(c for c in header if c != data.target)
-
-
 def plan(suite: Suite) -> list[CheckPlan]:
     spec: DriftSpec | None = suite.families.get(FAMILY)
     if spec is None:
         return []
-    columns = spec.columns if spec.columns is not None else _features(suite)
+    columns = spec.columns if spec.columns is not None else suite_features(suite)
     line = spec.lines.get("columns", spec.line)
     plans = [CheckPlan(FAMILY, f"{c} (column)" if c in SPECIAL else c, line, spec.blocking,
                        subject=(spec, "column", c)) for c in columns]
@@ -117,8 +107,8 @@ def reductions(suite: Suite, plans: Sequence[CheckPlan]) -> list[Reduction]:
         bins.append((column, reference_bins(reference[column], kind)))
     out: list[Reduction] = [Columns(tuple(bins))]
     if spec.max_auc is not None:
-        columns = spec.columns if spec.columns is not None else _features(suite)
-        out.append(Sample(tuple(columns), MAX_ROWS,
+        columns = spec.columns if spec.columns is not None else suite_features(suite)
+        out.append(Sample("drift:sample", tuple(columns), MAX_ROWS,
                           zlib.crc32(f"{suite.seed}:{suite.check_id(FAMILY, 'multivariate')}"
                                      .encode())))
     return out

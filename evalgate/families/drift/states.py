@@ -22,19 +22,6 @@ from ...stats.drift import Bins, Histogram, histogram, numeric_values
 #: smallest and largest present value
 ColumnState = tuple[Histogram, Bins, tuple[float, float] | None]
 
-_GOLDEN = 0x9E3779B97F4A7C15
-_MASK64 = (1 << 64) - 1
-
-
-def mix(keys: np.ndarray, seed: int) -> np.ndarray:
-    """SplitMix64 of the row keys offset by the seed: a well-spread uint64 per row."""
-    z = np.asarray(keys, dtype=np.uint64) + np.uint64((seed * _GOLDEN) & _MASK64)
-    z = (z ^ (z >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)
-    z = (z ^ (z >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)
-    out: np.ndarray = z ^ (z >> np.uint64(31))
-    return out
-
-
 @dataclass(frozen=True)
 class Columns:
     """Each column's histogram on its reference bins, and its numeric range."""
@@ -80,33 +67,6 @@ def _wider(a: tuple[float, float] | None,
     if a is None or b is None:
         return a or b
     return (min(a[0], b[0]), max(a[1], b[1]))
-
-
-@dataclass(frozen=True)
-class Sample:
-    """At most ``size`` rows of ``columns``: those whose contents hash lowest under ``seed``,
-    in that order."""
-
-    columns: tuple[str, ...]
-    size: int
-    seed: int
-
-    @property
-    def key(self) -> str:
-        return "drift:sample"
-
-    def of(self, frame: pd.DataFrame, keys: np.ndarray) -> tuple[np.ndarray, pd.DataFrame]:
-        cols = [c for c in self.columns if c in frame.columns]
-        h = mix(pd.util.hash_pandas_object(frame[cols], index=False).to_numpy(), self.seed)
-        at = np.arange(len(h)) if len(h) <= self.size else \
-            np.argpartition(h, self.size - 1)[:self.size]
-        return h[at], frame.iloc[at][cols].reset_index(drop=True)
-
-    def merge(self, states: Sequence[tuple[np.ndarray, pd.DataFrame]]) -> pd.DataFrame:
-        h = np.concatenate([s[0] for s in states])
-        frame = pd.concat([s[1] for s in states], ignore_index=True)
-        order = np.argsort(h, kind="stable")[:self.size]
-        return frame.iloc[order].reset_index(drop=True)
 
 
 def column_states(states: Any) -> dict[str, ColumnState | None] | None:

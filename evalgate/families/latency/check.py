@@ -29,6 +29,7 @@ from ...stats.timing import (
 from ..base import CheckPlan, CheckResult, EvalContext, error_result
 from ..judge import Clauses, percent
 from ..measure import PercentileBound, TimingSummary, conditions, judge_percentile, timing_models
+from ..sample import pool
 from .details import LatencyDetails
 from .spec import LatencySpec
 
@@ -69,8 +70,7 @@ def run(ctx: EvalContext, plans: Sequence[CheckPlan]) -> list[CheckResult]:
 
 def _batches(ctx: EvalContext, bs: int, rng: np.random.Generator, count: int = 16
              ) -> list[pd.DataFrame]:
-    assert ctx.data is not None
-    frame = ctx.data.frame
+    frame = pool(ctx)
     idx = rng.integers(0, len(frame), size=(count, bs))
     return [frame.iloc[i].reset_index(drop=True) for i in idx]
 

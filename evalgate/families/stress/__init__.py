@@ -6,9 +6,10 @@ from __future__ import annotations
 from pathlib import Path
 
 from ..base import Family
+from ..sample import pool_reductions
 from . import check, details, spec
 
 FAMILY = Family(name="stress", parse=spec.parse, plan=check.plan, run=check.run,
-                reads_rows=True,
+                reductions=pool_reductions,
                 template=Path(__file__).with_name("report.html.j2"),
                 read_details=details.read)

@@ -21,6 +21,7 @@ from ...stats.timing import MAX_CALLS_ESTIMATE, percentile, summarise
 from ..base import CheckPlan, CheckResult, EvalContext, Status, error_result
 from ..judge import Clauses
 from ..measure import PercentileBound, TimingSummary, conditions, judge_percentile, timing_models
+from ..sample import POOL_ROWS, pool
 from .child import Child, inputs, path_of, trust_applies
 from .details import ConsistencyDetails, LoadDetails, MalformedDetails, MemoryDetails
 from .load import open_loop
@@ -72,7 +73,7 @@ def _undecided(text: str) -> Clauses:
 
 def _sample(ctx: EvalContext, rng: np.random.Generator, rows: int) -> pd.DataFrame:
     assert ctx.data is not None
-    frame = ctx.data.frame
+    frame = pool(ctx)
     idx = rng.integers(0, len(frame), size=rows)
     return frame.iloc[idx][list(ctx.data.features)].reset_index(drop=True)
 
@@ -154,7 +155,7 @@ def _load_advice(needed: int | None, completed: int, rate: float, duration_s: fl
 def _memory(ctx: EvalContext, spec: StressSpec, p: CheckPlan, cid: str) -> CheckResult:
     mem = spec.memory
     assert mem is not None and ctx.data is not None
-    rows = mem.batch_size or ctx.data.rows
+    rows = mem.batch_size or min(ctx.data.rows, POOL_ROWS)
     model = ctx.models["candidate"]
     path = path_of(model)
     threshold = {"max_memory_mb": mem.max_memory_mb} if mem.max_memory_mb else {}
