@@ -164,3 +164,27 @@ def test_promotion_rechecks_the_labelled_rows(tmp_path: Path, rows: pd.DataFrame
     assert "the labelled rows of 'adult-income'" in capsys.readouterr().err
     holdout.to_parquet(tmp_path / "holdout.parquet", index=False)  # the bytes judged
     assert main(["promote", str(CANDIDATE), "--name", "adult"]) == 0
+
+
+def test_the_dask_engine_estimates_the_same(tmp_path: Path, rows: pd.DataFrame) -> None:
+    """No feature column reaches the driver: the support check's rows come as a sample the
+    workers send (the same for any partitioning), and every number is the local engine's."""
+    pytest.importorskip("distributed")
+    from evalgate.config import EngineChoice
+    from evalgate.engine import Gate, evaluate_paths
+    from evalgate.engine.dask import DaskEngine
+
+    (tmp_path / "prod").mkdir()
+    unlabelled = rows.drop(columns="income")
+    for i, part in enumerate((unlabelled.iloc[:3000], unlabelled.iloc[3000:])):
+        part.to_parquet(tmp_path / "prod" / f"p{i}.parquet", index=False)
+    path = _suite(tmp_path, tmp_path / "prod")
+    engine = DaskEngine(EngineChoice("dask", None, 2))
+    try:
+        [far] = evaluate_paths(Gate(CANDIDATE, engine=engine), [path])
+    finally:
+        engine.close()
+    [near] = evaluate_paths(Gate(CANDIDATE), [path])
+    assert far.dataset is not None and list(far.dataset.frame.columns) == []
+    assert [r.as_dict() for r in far.results] == [r.as_dict() for r in near.results]
+    assert {r.status for r in near.results} == {"pass"}

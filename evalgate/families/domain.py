@@ -10,17 +10,26 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from typing import ClassVar
 
 import numpy as np
 import pandas as pd
 
+from ..records import Record
 from ..stats.delong import delong
 from ..stats.drift import column_kind
-from .drift.details import Feature
 
 #: rows drawn from each set at most (seeded): the classifier's cost stays bounded
 MAX_ROWS = 10_000
 FOLDS = 3
+
+
+@dataclass(frozen=True)
+class Feature(Record):
+    kind: ClassVar[str] = "domain classifier feature"
+    column: str
+    #: the drop in cross-validated AUC when the column is shuffled
+    importance: float
 
 
 @dataclass(frozen=True)

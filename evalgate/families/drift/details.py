@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from typing import Any, ClassVar
 
 from ...records import Record, optional
+from ..domain import Feature
 
 
 @dataclass(frozen=True)
@@ -59,14 +60,6 @@ class DriftDetails(Record):
     rows_to_resolve: int | None = optional()
     #: the champion's drift of its own predictions (prediction drift only)
     champion_estimate: float | None = optional()
-
-
-@dataclass(frozen=True)
-class Feature(Record):
-    kind: ClassVar[str] = "domain classifier feature"
-    column: str
-    #: the drop in cross-validated AUC when the column is shuffled
-    importance: float
 
 
 @dataclass(frozen=True)

@@ -13,19 +13,23 @@ labelled rows' calibration error is reported with every check.
 
 from __future__ import annotations
 
+import zlib
 from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
+import pandas as pd
 
 from ...errors import EvalgateError, ModelOutputError
 from ...metrics import get_metric
 from ...models.predictions import canonical
+from ...spec import Suite
 from ...stats.cbpe import Calibration, estimate, fit_calibration
 from ...stats.intervals import z_of
-from ..base import CheckPlan, CheckResult, EvalContext, error_result
-from ..domain import fit_domain
+from ..base import CheckPlan, CheckResult, EvalContext, Reduction, error_result
+from ..domain import MAX_ROWS, fit_domain
 from ..judge import INCONCLUSIVE, Bounds, Clauses, percent, value_clause
+from ..sample import Sample, suite_features
 from .details import EstimatedDetails, PerformanceDetails
 from .spec import MetricCheck
 
@@ -42,6 +46,19 @@ class Support:
     @property
     def left(self) -> bool:
         return self.upper > self.limit
+
+
+#: the evaluation rows the support check's domain classifier reads
+SUPPORT_SAMPLE = "performance:support"
+
+
+def reductions(suite: Suite, plans: Sequence[CheckPlan]) -> list[Reduction]:
+    """Rows without labels: a sample of the evaluation rows for the support check (the same
+    on every engine: :class:`~..sample.Sample`); with labels, nothing."""
+    if suite.data.target is None:
+        return [Sample(SUPPORT_SAMPLE, suite_features(suite), MAX_ROWS,
+                       zlib.crc32(f"{suite.seed}:{SUPPORT_SAMPLE}".encode()))]
+    return []
 
 
 def run(ctx: EvalContext, plans: Sequence[CheckPlan]) -> list[CheckResult]:
@@ -79,7 +96,10 @@ def _support(ctx: EvalContext) -> Support:
     assert ef is not None
     reference, _ = ctx.labelled
     columns = list(ctx.data.features)
-    fit = fit_domain(reference.frame[columns], ctx.data.frame[columns],
+    sample = ctx.states.get(SUPPORT_SAMPLE)
+    if not isinstance(sample, pd.DataFrame) or list(sample.columns) != columns:
+        raise EvalgateError("the engine gave no sample of the rows for the support check")
+    fit = fit_domain(reference.frame[columns], sample,
                      ctx.rng(ctx.suite.check_id(FAMILY, "support")))
     upper = fit.auc + z_of(ctx.suite.confidence) * fit.se
     return Support(fit.auc, upper, ef.max_support_auc,
