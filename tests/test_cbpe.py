@@ -89,3 +89,16 @@ def test_what_cbpe_cannot_do_is_refused() -> None:
         Calibration.from_dict(bad)
     with pytest.raises(StatsError, match="malformed calibration"):
         Calibration.from_dict({"edges": [0.5]})
+
+
+def test_no_labelled_score_above_the_threshold_leaves_that_side_without_a_bin() -> None:
+    """A model that never scores 0.5 on the labelled rows: the table has no bin above the
+    threshold (an empty bin's rate would be 0/0), and batch rows scored above it fall in the
+    top bin below."""
+    y, score = calibrated(3000, 6)
+    score = score * 0.4
+    cal = fit_calibration(y, score)
+    assert 0.5 not in cal.edges.tolist() and (cal.rows > 0).all()
+    found = estimate("accuracy", cal, np.array([0.1, 0.3, 0.7]), 0.95,
+                     np.random.default_rng(0), draws=200)
+    assert 0 <= found.lower <= found.estimate <= found.upper <= 1

@@ -516,15 +516,17 @@ def test_what_a_worker_sends_back_is_lossless(raw: RawPrediction) -> None:
         raw.proba.astype(np.float32).astype(np.float64), raw.proba)
 
 
+@pytest.mark.parametrize("kind", ["parquet", "csv"])
 def test_drift_reads_states_not_rows(tmp_path: Path, adult: pd.DataFrame,
-                                     two_workers: DaskEngine) -> None:
+                                     two_workers: DaskEngine, kind: str) -> None:
     """Performance, bias and drift need no feature column on the driver: the workers send
-    each drift column's histogram and the domain classifier's sample, and the verdict — the
-    profile too — is the local engine's."""
+    each drift column's histogram and the domain classifier's sample (rows drawn by their
+    position in the dataset: CSV files are counted first), and the verdict — the profile
+    too — is the local engine's."""
     checks = ADULT_CHECKS.split("  robustness:")[0] + "  drift:" + \
         ADULT_CHECKS.split("  drift:")[1]
-    write_parts(adult, tmp_path / "eval", 3)
-    (tmp_path / "s.yaml").write_text(suite_text(data="eval/*.parquet", checks=checks))
+    write_parts(adult, tmp_path / "eval", 3, kind)
+    (tmp_path / "s.yaml").write_text(suite_text(data=f"eval/*.{kind}", checks=checks))
     gate = Gate(CANDIDATE, engine=two_workers)
     [outcome] = evaluate_paths(gate, [tmp_path / "s.yaml"])
     assert outcome.dataset is not None

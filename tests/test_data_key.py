@@ -101,3 +101,27 @@ def test_the_verdict_records_the_key_and_dask_checks_it_across_partitions(
                                       started_at=now(), duration_s=1.0)))
     assert doc["suites"][0]["dataset"]["key"] == "id"
     assert all(c["status"] != "error" for c in doc["suites"][0]["checks"])
+
+
+def test_a_key_of_lists_is_refused(tmp_path: Path, adult: pd.DataFrame) -> None:
+    odd = adult.assign(id=[[i % 7] for i in range(len(adult))])
+    suite = load_suite(_write(tmp_path, odd, "  key: id\n"))
+    with pytest.raises(DataError, match=r"holds a (list|ndarray) at data row 1; a key is one "
+                                        r"value per row"):
+        load_dataset(suite.data)
+
+
+def test_a_header_only_file_in_a_glob_changes_no_dtype(tmp_path: Path,
+                                                       adult: pd.DataFrame) -> None:
+    """An empty CSV among the files (a header, no row) is left out of the concatenation: its
+    columns, read as text, would turn every number into text."""
+    folder = tmp_path / "csvs"
+    folder.mkdir()
+    adult.iloc[:1000].to_csv(folder / "a.csv", index=False)
+    adult.iloc[:0].to_csv(folder / "b.csv", index=False)
+    adult.iloc[1000:2000].to_csv(folder / "c.csv", index=False)
+    text = suite_text(data=folder, champion=None)
+    (tmp_path / "csv.yaml").write_text(text)
+    data = load_dataset(load_suite(tmp_path / "csv.yaml").data)
+    assert data.rows == 2000 and data.frame["age"].dtype.kind == "i"
+    assert [f.rows for f in data.files] == [1000, 0, 1000]

@@ -188,3 +188,29 @@ def test_the_dask_engine_estimates_the_same(tmp_path: Path, rows: pd.DataFrame) 
     assert far.dataset is not None and list(far.dataset.frame.columns) == []
     assert [r.as_dict() for r in far.results] == [r.as_dict() for r in near.results]
     assert {r.status for r in near.results} == {"pass"}
+
+
+def test_rows_that_still_carry_the_label_column_are_refused(
+        tmp_path: Path, rows: pd.DataFrame, monkeypatch: pytest.MonkeyPatch) -> None:
+    """target: null on rows that have the labelled rows' target column: either they have
+    labels (measure, do not estimate) or the column is fed to the model as a feature."""
+    rows.to_parquet(tmp_path / "prod.parquet", index=False)
+    _suite(tmp_path, tmp_path / "prod.parquet")
+    code, verdict = _run(tmp_path, monkeypatch)
+    assert code == 1
+    assert "the rows have a column 'income', the labelled rows' target" in \
+        verdict["suites"][0]["checks"][0]["message"]
+
+
+def test_a_verdict_that_drops_its_labelled_rows_is_not_promoted(
+        tmp_path: Path, rows: pd.DataFrame, monkeypatch: pytest.MonkeyPatch,
+        capsys: pytest.CaptureFixture[str]) -> None:
+    rows.drop(columns="income").to_parquet(tmp_path / "prod.parquet", index=False)
+    _suite(tmp_path, tmp_path / "prod.parquet")
+    code, verdict = _run(tmp_path, monkeypatch)
+    assert code == 0
+    del verdict["suites"][0]["dataset"]["labelled"]
+    (tmp_path / "reports" / "verdict.json").write_text(json.dumps(verdict))
+    capsys.readouterr()
+    assert main(["promote", str(CANDIDATE), "--name", "adult"]) != 0
+    assert "the verdict names no labelled rows" in capsys.readouterr().err

@@ -268,3 +268,19 @@ def test_a_multiclass_champion_has_its_predicted_classes_monitored(
     older.to_csv("older.csv", index=False)
     assert main(["monitor", "grades", "--data", "older.csv"]) == 1
     assert "ALERT     prediction: js drift" in capsys.readouterr().out
+
+
+def test_cbpe_needs_every_feature_profiled(project: Path,
+                                          capsys: pytest.CaptureFixture[str]) -> None:
+    """A profile without the features' ranges (no drift section) cannot show that a batch
+    stays inside the gate data's support: monitor estimates nothing rather than guess."""
+    (project / "suites" / "adult.yaml").write_text(suite_text())  # performance only
+    _released(project, capsys)
+    older = pd.read_csv(ADULT_TEST).drop(columns="income").sample(3000, random_state=4)
+    older["age"] += 40
+    older.to_parquet(project / "older.parquet", index=False)
+    main(["monitor", "adult", "--data", "older.parquet"])
+    out = capsys.readouterr().out
+    assert "UNDECIDED performance:accuracy: not estimated: the profile lacks 12 of the " \
+           "champion's features (age, workclass, fnlwgt, …)" in out
+    assert "estimated (CBPE" not in out

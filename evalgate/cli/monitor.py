@@ -240,6 +240,13 @@ def _estimated(args: argparse.Namespace, entry: dict[str, Any], checks: list[dic
         calibration = Calibration.from_dict(entry["calibration"])
     except StatsError as exc:
         return [_undecided(c["metric"], "cbpe", f"profile: {exc}") for c in wanted]
+    unprofiled = [c for c in entry.get("features", ()) if c not in entry["columns"]]
+    if unprofiled:
+        note = (f"not estimated: the profile lacks {len(unprofiled)} of the champion's "
+                f"features ({', '.join(unprofiled[:3])}{', …' if len(unprofiled) > 3 else ''}), "
+                f"so whether the batch stays inside the gate data's support cannot be checked "
+                f"(a drift section over every feature profiles them)")
+        return [_undecided(c["metric"], "cbpe", note) for c in wanted]
     for column, state in entry["columns"].items():
         if column not in batch.columns:
             continue

@@ -14,6 +14,7 @@ import pandas as pd
 from .._files import stat_regular
 from .._io import sha256_files
 from ..errors import DataError, did_you_mean
+from .labels import plain
 
 if TYPE_CHECKING:
     from ..spec import DataSpec
@@ -173,7 +174,10 @@ def read_files(files: Sequence[Path]) -> tuple[pd.DataFrame, list[int]]:
     rows = [len(f) for f in frames]
     if len(frames) == 1:
         return frames[0], rows
-    return pd.concat(frames, ignore_index=True), rows
+    # a file with a header and no row has no dtypes to give the others (its columns read as
+    # text): it is left out of the concatenation, as the Dask engine leaves it out
+    full = [f for f in frames if len(f)] or frames[:1]
+    return pd.concat(full, ignore_index=True), rows
 
 
 def locate(files: Sequence[Path], rows: Sequence[int], position: int) -> tuple[Path, int]:
@@ -222,6 +226,13 @@ def check_key(spec: DataSpec, values: pd.Series,
         path, row = locate(i)
         return f"data row {row + 1}" + (f" of {path.name}" if len(spec.sources) > 1 else "")
 
+    if values.dtype == object:
+        odd = ~values.map(pd.api.types.is_scalar).to_numpy(dtype=bool)
+        if odd.any():
+            first = int(np.flatnonzero(odd)[0])
+            raise DataError(spec.path, f"the key column {spec.key!r} holds a "
+                                       f"{type(values.iloc[first]).__name__} at {where(first)}; "
+                                       f"a key is one value per row (a number or a text)")
     isna = values.isna().to_numpy()
     if isna.any():
         first = int(np.flatnonzero(isna)[0])
@@ -233,7 +244,7 @@ def check_key(spec: DataSpec, values: pd.Series,
         rows = np.flatnonzero(repeated)
         value = values.iloc[int(rows[0])]
         second = int(rows[1:][(values.iloc[rows[1:]] == value).to_numpy()][0])
-        raise DataError(spec.path, f"the key column {spec.key!r} holds {value!r} twice "
+        raise DataError(spec.path, f"the key column {spec.key!r} holds {plain(value)!r} twice "
                                    f"({where(int(rows[0]))} and {where(second)}); a key must "
                                    f"name each row once")
 
@@ -274,6 +285,11 @@ def load_estimate_from(spec: DataSpec, features: Sequence[str]) -> Dataset:
     the evaluation rows' ``features`` must be columns, no label may be missing."""
     ef = spec.estimate_from
     assert ef is not None
+    if ef.target in features:
+        raise DataError(spec.path, f"the rows have a column {ef.target!r}, the labelled rows' "
+                                   f"target: if they have labels, set data.target: "
+                                   f"{ef.target} (measured, not estimated); else drop it or "
+                                   f"list it in data.exclude")
     return load_dataset(replace(spec, path=ef.path, target=ef.target, sensitive=(),
                                 features=tuple(features), line=ef.line, files=(),
-                                estimate_from=None))
+                                estimate_from=None, key=None, exclude=()))

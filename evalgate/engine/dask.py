@@ -54,9 +54,11 @@ from .partitions import (
     PartResult,
     ScanRequest,
     concat_raw,
+    count_rows,
     footprint,
     plan_parts,
     scan_part,
+    with_offsets,
 )
 
 Say = Callable[[str], None]
@@ -176,10 +178,12 @@ class DaskEngine:
                                     *(features if keep_features else ())]))
         request = ScanRequest(
             columns=tuple(header), first_file=files[0], target=spec.target, features=features,
-            keep=keep, hash_rows=hash_rows, files=tuple(files), reductions=reductions,
+            keep=keep, hash_rows=hash_rows, reductions=reductions,
             models=tuple(ModelRef(role, _path_of(m), m.info.sha256, trust_pickle)
                          for role, m in models.items()))
         parts = plan_parts(files, **({"part_rows": self.part_rows} if self.part_rows else {}))
+        if reductions:  # a row's key is its position in the dataset: each part's offset
+            parts = self._offsets(parts)
         results = self._run(parts, request, deadline, label)
         return _assemble(spec, files, features, parts, results, list(models), reductions)
 
@@ -216,12 +220,24 @@ class DaskEngine:
                               f"judge partial data")
         return [r for r in done if r is not None]
 
+    def _offsets(self, parts: Sequence[Part]) -> list[Part]:
+        """``parts`` with their first rows' positions in the dataset: Parquet footers give
+        their rows, CSV files are counted on the workers."""
+        uncounted = [p for p in parts if p.rows is None]
+        counted: dict[int, int] = {}
+        if uncounted:
+            client = self.client()
+            futures = client.map(count_rows, uncounted, pure=False)
+            for part, future in zip(uncounted, futures, strict=True):
+                counted[part.index] = self._result(future, part)
+        return with_offsets(parts, counted)
+
     @staticmethod
-    def _result(future: Any, part: Part) -> PartResult:
+    def _result(future: Any, part: Part) -> Any:
         from distributed import KilledWorker
 
         try:
-            result: PartResult = future.result()
+            result = future.result()
         except EvalgateError:
             raise
         except KilledWorker:

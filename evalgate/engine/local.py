@@ -149,7 +149,7 @@ def _read_and_predict(gate: Gate, suite: Suite, plans: Sequence[CheckPlan],
     if gate.engine is None:
         data = load_dataset(suite.data)
         raws = {role: gate.raw_predictions(m, data) for role, m in models.items()}
-        keys = _row_keys(data)
+        keys = row_keys(0, data.rows)
         states = {r.key: r.merge([r.of(data.frame, keys)]) for r in reductions}
         return (data, raws, None, {role: m.describe_inputs() for role, m in models.items()},
                 states)
@@ -161,12 +161,6 @@ def _read_and_predict(gate: Gate, suite: Suite, plans: Sequence[CheckPlan],
         deadline=gate.deadline, label=suite.name, reductions=tuple(reductions))
     return scan.dataset, scan.raws, scan.hashes, scan.inputs, scan.states
 
-
-def _row_keys(data: Dataset) -> np.ndarray:
-    """Each row's key (:func:`~evalgate.families.base.row_keys`): file, then row in file."""
-    if not data.files:
-        return row_keys(0, 0, data.rows)
-    return np.concatenate([row_keys(i, 0, f.rows) for i, f in enumerate(data.files)])
 
 
 def _trial(gate: Gate, suite: Suite, models: dict[str, Model], data: Dataset,

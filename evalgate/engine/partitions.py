@@ -12,8 +12,8 @@ verdict the local engine's.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from dataclasses import dataclass, field
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -21,7 +21,7 @@ import numpy as np
 import pandas as pd
 
 from ..data.read import read_table, same_columns
-from ..errors import ModelLoadError
+from ..errors import DataError, ModelLoadError
 from ..families.base import row_keys
 from ..models import Model, load_model
 from ..models.base import RawPrediction
@@ -39,14 +39,32 @@ class Part:
     path: Path
     row_groups: tuple[int, ...] | None = None
     first_row: int = 0
-    #: its rows, where the file's footer tells (Parquet); None for a CSV file
+    #: its rows, where the file's footer tells (Parquet); None for a CSV file until counted
     rows: int | None = None
+    #: its first row's position in the dataset (all files in reading order), once known
+    offset: int | None = None
 
     def describe(self) -> str:
         if self.row_groups is None:
             return self.path.name
         return (f"{self.path.name} row groups {self.row_groups[0]}–{self.row_groups[-1]}"
                 if len(self.row_groups) > 1 else f"{self.path.name} row group {self.row_groups[0]}")
+
+
+def count_rows(part: Part) -> int:
+    """A whole-file (CSV) partition's rows (on a worker)."""
+    return len(read_part(part))
+
+
+def with_offsets(parts: Sequence[Part], counted: Mapping[int, int]) -> list[Part]:
+    """``parts`` with each one's rows (``counted`` by index where the plan did not know them)
+    and its first row's position in the dataset."""
+    out, offset = [], 0
+    for p in parts:
+        rows = p.rows if p.rows is not None else counted[p.index]
+        out.append(replace(p, rows=rows, offset=offset))
+        offset += rows
+    return out
 
 
 def plan_parts(files: Sequence[Path], part_rows: int = PART_ROWS) -> list[Part]:
@@ -99,8 +117,6 @@ class ScanRequest:
     keep: tuple[str, ...]         # the columns sent back (target, sensitive, maybe features)
     models: tuple[ModelRef, ...]
     hash_rows: bool               # the rows' hashes, for the registry's ledger of tries
-    #: the dataset's files in reading order (a row's key names its file's position)
-    files: tuple[Path, ...] = ()
     #: the families' reductions (:class:`~evalgate.families.base.Reduction`), run here
     reductions: tuple[Any, ...] = ()
 
@@ -172,7 +188,11 @@ def scan_part(part: Part, request: ScanRequest) -> PartResult:
             inputs[ref.role] = model.describe_inputs()
     states: dict[str, Any] = {}
     if request.reductions and missing is None:
-        keys = row_keys(request.files.index(part.path), part.first_row, len(frame))
+        if part.offset is None or (part.rows is not None and part.rows != len(frame)):
+            raise DataError(part.path, f"{part.describe()} has {len(frame):,} rows, not the "
+                                       f"{part.rows} counted before: the file changed during "
+                                       f"the run")
+        keys = row_keys(part.offset, len(frame))
         states = {r.key: r.of(frame, keys) for r in request.reductions}
     hashes = None
     if request.hash_rows:

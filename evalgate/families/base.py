@@ -173,15 +173,11 @@ class Reduction(Protocol):
 #: what a family asks the engine to reduce the evaluation rows to (before any family runs)
 Reducer = Callable[[Suite, Sequence[CheckPlan]], Sequence[Reduction]]
 
-#: a row's key: its file's position in the dataset's reading order, then its row in the file
-ROW_BITS = 40
-
-
-def row_keys(file_index: int, first_row: int, rows: int) -> np.ndarray:
-    """The keys of ``rows`` consecutive rows of one file, from its row ``first_row``: the
-    same for a row whichever partition it falls in."""
-    return (np.uint64(file_index) << np.uint64(ROW_BITS)) + \
-        np.arange(first_row, first_row + rows, dtype=np.uint64)
+def row_keys(first: int, rows: int) -> np.ndarray:
+    """The keys of ``rows`` consecutive rows from the dataset's row ``first``: a row's key is
+    its position in the dataset (files in reading order, then rows in order) — the same
+    whichever partition it falls in, and however the rows are split into files."""
+    return np.arange(first, first + rows, dtype=np.uint64)
 
 
 @dataclass(frozen=True)

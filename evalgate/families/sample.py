@@ -1,5 +1,5 @@
 """Seeded samples of the evaluation rows that are the same for any partitioning: the rows
-whose contents hash lowest (:class:`Sample`, a :class:`~.base.Reduction`) — the drift
+whose positions hash lowest (:class:`Sample`, a :class:`~.base.Reduction`) — the drift
 family's domain classifier sample, and the *pool* of rows the latency and stress families
 time the models on (:func:`pool`): they measure the model, not the data, so a pool of at most
 :data:`POOL_ROWS` rows serves any dataset, and the Dask engine sends the pool to the driver
@@ -39,8 +39,10 @@ def mix(keys: np.ndarray, seed: int) -> np.ndarray:
 
 @dataclass(frozen=True)
 class Sample:
-    """At most ``size`` rows of ``columns``: those whose contents hash lowest under ``seed``,
-    in that order."""
+    """At most ``size`` rows of ``columns``: those whose keys — positions in the dataset —
+    hash lowest under ``seed``, in that order. A simple random sample without replacement,
+    the same rows for any partitioning or split into files (a hash of the rows' contents
+    would keep or drop repeated rows all together, and depend on a column's dtype)."""
 
     name: str
     columns: tuple[str, ...]
@@ -53,15 +55,17 @@ class Sample:
 
     def of(self, frame: pd.DataFrame, keys: np.ndarray) -> tuple[np.ndarray, pd.DataFrame]:
         cols = [c for c in self.columns if c in frame.columns]
-        h = mix(pd.util.hash_pandas_object(frame[cols], index=False).to_numpy(), self.seed)
+        h = mix(keys, self.seed)
         at = np.arange(len(h)) if len(h) <= self.size else \
             np.argpartition(h, self.size - 1)[:self.size]
         return h[at], frame.iloc[at][cols].reset_index(drop=True)
 
     def merge(self, states: Sequence[tuple[np.ndarray, pd.DataFrame]]) -> pd.DataFrame:
-        h = np.concatenate([s[0] for s in states])
-        frame = pd.concat([s[1] for s in states], ignore_index=True)
-        order = np.argsort(h, kind="stable")[:self.size]
+        # an empty partition's frame (a header-only CSV) has no dtypes to give the others
+        kept = [s for s in states if len(s[0])] or list(states[:1])
+        h = np.concatenate([s[0] for s in kept])
+        frame = pd.concat([s[1] for s in kept], ignore_index=True)
+        order = np.argsort(h, kind="stable")[:self.size]  # keys differ, so hashes do
         return frame.iloc[order].reset_index(drop=True)
 
 

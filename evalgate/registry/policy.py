@@ -314,6 +314,14 @@ class VerdictFile:
         except SpecError as exc:
             raise PromotionRefused(f"{self.path}: {suite.where}.file: the suite cannot be "
                                    f"read ({exc}); re-run the gate") from None
+        ef = spec.data.estimate_from
+        if ef is not None:  # estimates rest on labelled rows the verdict must name
+            named = suite.labelled[0] if suite.labelled is not None else None
+            if named is None or (base / named).resolve() != ef.path.resolve():
+                raise PromotionRefused(
+                    f"{self.path}: {suite.where}.dataset.labelled: the suite estimates from "
+                    f"{ef.path}, but the verdict names "
+                    f"{'no labelled rows' if named is None else named}; re-run the gate")
         planned = [spec.check_id(p.family, p.name) for p in plan_checks(spec)]
         listed = [*suite.check_ids, *(c for c in self.not_run if c in set(planned))]
         if sorted(listed) != sorted(planned):

@@ -107,6 +107,10 @@ def fit_calibration(y: Array, score: Array, threshold: float = 0.5,
     qs = np.quantile(score, np.arange(1, n_bins) / n_bins, method="inverted_cdf")
     edges = np.unique(np.append(qs, threshold))
     edges = _merge_small(edges, score, threshold, min_rows)
+    if (np.bincount(np.searchsorted(edges, score, side="right"),
+                    minlength=len(edges) + 1) == 0).any():
+        # no labelled score on one side of the threshold: that side has no bin of its own
+        edges = edges[edges != threshold]
     b = np.searchsorted(edges, score, side="right")
     size = len(edges) + 1
     return Calibration(edges, np.bincount(b, minlength=size),

@@ -182,11 +182,13 @@ def outside_support(values: Any, entry: Mapping[str, Any]) -> tuple[float, str]:
         if "min" not in entry or "max" not in entry:
             return 0.0, ""
         x, _ = numeric_values(s)
-        if not len(x):
+        infinite = int(np.isinf(pd.to_numeric(s, errors="coerce").to_numpy(
+            dtype=np.float64, na_value=np.nan)).sum())
+        if not len(x) and not infinite:
             return 0.0, ""
         lo, hi = float(entry["min"]), float(entry["max"])
-        out = (x < lo) | (x > hi)
-        return float(out.mean()), f"outside the range {lo:g} … {hi:g} of the gate's data"
+        out = int(((x < lo) | (x > hi)).sum()) + infinite  # ±inf lie outside any range
+        return out / (len(x) + infinite), f"outside the range {lo:g} … {hi:g} of the gate's data"
     counts, _ = category_counts(s)
     total = int(counts.sum())
     if not total:

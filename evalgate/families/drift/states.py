@@ -1,8 +1,8 @@
 """What the drift family reduces the evaluation rows to (:class:`~..base.Reduction`), so that
 no evaluation row has to reach the driver: each column's histogram on the reference's bins
 (counts, exact per-bin sums) with its numeric range, and a seeded sample of rows for the
-domain classifier — the rows whose contents hash lowest, which are the same rows for any
-partitioning and any split into files (rows that hash alike are alike). Both are computed by
+domain classifier — the rows whose positions hash lowest (:mod:`..sample`), which are the
+same rows for any partitioning and any split into files. Both are computed by
 the workers on the Dask engine and on the one frame by the local engine, and merge to the
 same state.
 """
