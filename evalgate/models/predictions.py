@@ -374,7 +374,9 @@ def _binary(info: ModelInfo, target: Target, match: ClassMatch,
     score = None
     if proba is not None:
         assert model_classes is not None
-        score = proba[:, [label_key(c) for c in model_classes].index(pos_key)]
+        # its own array: a view would keep the whole n × k table alive
+        score = np.ascontiguousarray(proba[:, [label_key(c) for c in model_classes]
+                                           .index(pos_key)])
     if keys is not None:
         positive = keys.distinct == pos_key
         stray = ~positive & (keys.distinct != neg_key)
