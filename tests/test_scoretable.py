@@ -80,3 +80,51 @@ def test_a_table_within_its_limit_is_exact_and_has_no_error() -> None:
     assert not ScoreTable.of(y, score, 3).exact
     with pytest.raises(ValueError, match="positives and negatives"):
         ScoreTable.of(np.ones(3), np.arange(3.0), 10).auc()
+
+
+@settings(max_examples=150, deadline=None)
+@given(rows(), st.integers(1, 6), st.integers(0, 2**32 - 1))
+def test_delong_from_states_is_delong_for_any_split(data: tuple[np.ndarray, np.ndarray],
+                                                    parts: int, seed: int) -> None:
+    """Two passes over any split of the rows — score tables, then placement sums looked up
+    in the merged tables — give the in-memory DeLong's AUCs and covariance (1e-12), the
+    placements being its very components; and the same floats for any split."""
+    from evalgate.stats.delong import components
+    from evalgate.stats.delong_states import (
+        PlacementSums,
+        delong_from_states,
+        placement_sums,
+        placements,
+    )
+
+    y, score = data
+    other = np.round(score * 0.7 + np.random.default_rng(seed).random(len(y)) * 0.3, 2)
+    scores = [score, other]
+    cuts = np.linspace(0, len(y), parts + 1).astype(int)
+    pieces = list(itertools.pairwise(cuts))
+
+    def run(order: list[tuple[int, int]]) -> tuple[np.ndarray, np.ndarray]:
+        tables = []
+        for s in scores:
+            t = None
+            for a, b in order:
+                part = ScoreTable.of(y[a:b], s[a:b], BIG)
+                t = part if t is None else t.merge(part, BIG)
+            tables.append(t)
+        sums = PlacementSums.empty(2)
+        for a, b in order:
+            sums.merge(placement_sums(tables, y[a:b], [s[a:b] for s in scores]))
+        return delong_from_states(tables, sums)
+
+    aucs, cov = run(pieces)
+    want_aucs, want_cov = delong(y, scores)
+    np.testing.assert_allclose(aucs, want_aucs, rtol=0, atol=1e-12)
+    np.testing.assert_allclose(cov, want_cov, rtol=0, atol=1e-12)
+    again_aucs, again_cov = run(list(reversed(pieces)))
+    np.testing.assert_array_equal(again_aucs, aucs)
+    np.testing.assert_array_equal(again_cov, cov)
+    _, v10, v01 = components(y, scores)
+    table = ScoreTable.of(y, score, BIG)
+    mine10, mine01 = placements(table, y, score)
+    np.testing.assert_array_equal(mine10, v10[0])
+    np.testing.assert_array_equal(mine01, v01[0])

@@ -18,6 +18,7 @@ seeded :class:`numpy.random.Generator`, so the same seed gives the same numbers.
 ``tails``          the tail diagnostic of a mean; t or the tail-exact bootstrap
 ``exact``          exact, mergeable float sums (the same sum for any partitioning)
 ``scoretable``     mergeable ROC AUC states: distinct-score counts, binned with an error bound
+``delong_states``  DeLong's covariance from score tables and a second pass of placement sums
 ``drift``          drift effect sizes on reference bins, noise floor, bounds
 ``discordance``    the discordance floor of paired confusion metrics
 ``proportions``    Wilson, Newcombe, Tango's paired score bound, MOVER-R, Clopper–Pearson
