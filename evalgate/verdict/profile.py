@@ -181,14 +181,13 @@ def outside_support(values: Any, entry: Mapping[str, Any]) -> tuple[float, str]:
     if entry.get("kind") == "numeric":
         if "min" not in entry or "max" not in entry:
             return 0.0, ""
-        x, _ = numeric_values(s)
-        infinite = int(np.isinf(pd.to_numeric(s, errors="coerce").to_numpy(
-            dtype=np.float64, na_value=np.nan)).sum())
-        if not len(x) and not infinite:
+        x = pd.to_numeric(s, errors="coerce").to_numpy(dtype=np.float64, na_value=np.nan)
+        x = x[~np.isnan(x)]  # missing values are not outside; ±inf lie outside any range
+        if not len(x):
             return 0.0, ""
         lo, hi = float(entry["min"]), float(entry["max"])
-        out = int(((x < lo) | (x > hi)).sum()) + infinite  # ±inf lie outside any range
-        return out / (len(x) + infinite), f"outside the range {lo:g} … {hi:g} of the gate's data"
+        return float(((x < lo) | (x > hi)).mean()), \
+            f"outside the range {lo:g} … {hi:g} of the gate's data"
     counts, _ = category_counts(s)
     total = int(counts.sum())
     if not total:

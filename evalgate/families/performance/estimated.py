@@ -22,7 +22,6 @@ import pandas as pd
 
 from ...errors import EvalgateError, ModelOutputError
 from ...metrics import get_metric
-from ...models.predictions import canonical
 from ...spec import Suite
 from ...stats.cbpe import Calibration, estimate, fit_calibration
 from ...stats.intervals import z_of
@@ -78,15 +77,13 @@ def run(ctx: EvalContext, plans: Sequence[CheckPlan]) -> list[CheckResult]:
 
 def _calibration(ctx: EvalContext) -> tuple[Calibration, int]:
     """The candidate's reliability table on the labelled rows."""
-    assert ctx.labelled is not None and ctx.data is not None
+    assert ctx.labelled is not None and ctx.predict is not None
     reference, target = ctx.labelled
-    model = ctx.models["candidate"]
-    raw = model.predict(reference.frame, ctx.data.features)
-    pred = canonical(raw, "binary", target, model.info, reference.rows)
+    pred = ctx.predict("candidate", reference.frame, "cbpe-labelled")
     if pred.score is None:
-        raise ModelOutputError(model.info.path, "the candidate gives labels only; estimating "
-                                                "performance without labels (CBPE) needs its "
-                                                "probabilities")
+        path = ctx.models["candidate"].info.path
+        raise ModelOutputError(path, "the candidate gives labels only; estimating performance "
+                                     "without labels (CBPE) needs its probabilities")
     return fit_calibration(target.y, pred.score), reference.rows
 
 
