@@ -214,3 +214,19 @@ def test_a_verdict_that_drops_its_labelled_rows_is_not_promoted(
     capsys.readouterr()
     assert main(["promote", str(CANDIDATE), "--name", "adult"]) != 0
     assert "the verdict names no labelled rows" in capsys.readouterr().err
+
+
+def test_too_few_labelled_rows_block_with_a_clear_message(
+        tmp_path: Path, rows: pd.DataFrame, monkeypatch: pytest.MonkeyPatch) -> None:
+    """50 labelled rows cannot calibrate anything: every estimated check is an error saying
+    so, and the gate blocks."""
+    rows.drop(columns="income").to_parquet(tmp_path / "prod.parquet", index=False)
+    _suite(tmp_path, tmp_path / "prod.parquet")
+    pd.read_parquet(tmp_path / "holdout.parquet").head(50).to_parquet(
+        tmp_path / "holdout.parquet", index=False)
+    code, verdict = _run(tmp_path, monkeypatch)
+    assert code == 1
+    for c in verdict["suites"][0]["checks"]:
+        assert c["status"] == "error"
+        assert "a calibration needs both classes and at least 200 labelled rows, got 50" \
+            in c["message"]
