@@ -263,6 +263,59 @@ def test_engine_parity_at_200k_rows(synthetic: Path, two_workers: DaskEngine,
     assert local["suites"][0]["dataset"]["rows"] == ROWS
 
 
+CODED_CHECKS = ADULT_CHECKS.split("  robustness:")[0]
+
+
+def test_text_columns_travel_as_codes_and_change_nothing(
+        tmp_path: Path, adult: pd.DataFrame, two_workers: DaskEngine) -> None:
+    """Without a family that perturbs rows, the target and the sensitive columns come back as
+    category codes; partitions with other categories (a race only in one, a missing sex in
+    another) unite to the local engine's groups and numbers."""
+    frame = adult.sort_values("race", kind="stable").reset_index(drop=True)
+    frame.loc[len(frame) - 40:, "sex"] = None  # missing values, in the last partition only
+    for name, parts in (("local", 1), ("dask", 4)):
+        write_parts(frame, tmp_path / name / "eval", parts)
+        (tmp_path / name / "s.yaml").write_text(
+            suite_text(data="eval/*.parquet", checks=CODED_CHECKS))
+    local = verdict(tmp_path / "local" / "s.yaml", None)
+    dask = verdict(tmp_path / "dask" / "s.yaml", two_workers)
+    for doc in (local, dask):  # other files, the same rows
+        doc["suites"][0].update(file=None, dataset=None)
+    assert_same(dask, local)
+    bias = [c for c in local["suites"][0]["checks"] if c["family"] == "bias"]
+    assert bias and all(c["status"] != "error" for c in bias)
+
+    from evalgate.families import load_suite
+    from evalgate.models import load_model
+
+    spec = load_suite(tmp_path / "dask" / "s.yaml").data
+    scan = two_workers.scan(spec, {"candidate": load_model(CANDIDATE)}, trust_pickle=False,
+                            keep_features=False, hash_rows=False, deadline=None, label="s")
+    kept = scan.dataset.frame
+    assert {str(kept[c].dtype) for c in ("income", "sex", "race")} == {"category"}
+    assert kept["sex"].isna().sum() == 40
+    assert list(kept["race"].cat.categories) == sorted(frame["race"].unique())
+    assert isinstance(scan.raws["candidate"].labels, pd.Categorical)
+
+
+def test_joined_partitions_hold_the_values_sent() -> None:
+    """Codes unite across partitions with other categories; a partition whose column held no
+    text (all missing) turns the column back to text, values unchanged."""
+    from evalgate.engine.partitions import coded, join_frames
+
+    parts = [pd.DataFrame({"g": ["b", "a", None], "x": [1, 2, 3]}),
+             pd.DataFrame({"g": ["c", "c", "a"], "x": [4, 5, 6]}),
+             pd.DataFrame({"g": [None, None], "x": [7, 8]})]
+    sent = [coded(p, ["g"]) for p in parts]
+    assert [str(p["g"].dtype) for p in sent] == ["category", "category", str(parts[2]["g"].dtype)]
+    whole = pd.concat(parts, ignore_index=True)
+    mixed = join_frames(list(sent))
+    assert mixed["g"].tolist() == whole["g"].tolist() and mixed["x"].tolist() == whole["x"].tolist()
+    united = join_frames(sent[:2])
+    assert united["g"].dtype == "category" and list(united["g"].cat.categories) == ["a", "b", "c"]
+    assert united["g"].tolist() == pd.concat(parts[:2], ignore_index=True)["g"].tolist()
+
+
 # --------------------------------------------------------------------------- failures
 
 

@@ -28,13 +28,8 @@ from evalgate.errors import DataError, ModelLoadError, ModelOutputError, SpecErr
 from evalgate.families import load_suite
 from evalgate.models import ModelInfo, RawPrediction, load_model
 from evalgate.models.onnx import choose_output
-from evalgate.models.predictions import (
-    PROBA_RANGE_ATOL,
-    canonical,
-    class_universe,
-    proba_sum_atol,
-    suggest_label_map,
-)
+from evalgate.models.outputs import PROBA_RANGE_ATOL, proba_sum_atol
+from evalgate.models.predictions import canonical, class_universe, suggest_label_map
 from evalgate.spec import DataSpec
 
 ROWS = 3000

@@ -16,8 +16,9 @@ scheduler, or running out of the gate's time raise :class:`~evalgate.errors.Engi
 gate blocks, never judging partial data.
 
 Limits (issue 14's later steps): the driver holds each model's predictions and the kept
-columns for every row — about 10–40 bytes a row — so the statistics run in driver memory;
-mergeable per-partition states will lift that.
+columns for every row — about 20 bytes a row for a binary model whose text columns travel as
+codes — so the performance and bias statistics run in driver memory; mergeable per-partition
+states will lift that.
 """
 
 from __future__ import annotations
@@ -56,6 +57,7 @@ from .partitions import (
     concat_raw,
     count_rows,
     footprint,
+    join_frames,
     plan_parts,
     scan_part,
     with_offsets,
@@ -176,9 +178,12 @@ class DaskEngine:
         keep = tuple(dict.fromkeys([*([spec.target] if spec.target else []),
                                     *([spec.key] if spec.key else []), *spec.sensitive,
                                     *(features if keep_features else ())]))
+        # text columns travel as codes, except the row keys and the features a family
+        # perturbs (their values are fed to the models again on the driver)
+        coded = tuple(c for c in keep if c != spec.key and not (keep_features and c in features))
         request = ScanRequest(
             columns=tuple(header), first_file=files[0], target=spec.target, features=features,
-            keep=keep, hash_rows=hash_rows, reductions=reductions,
+            keep=keep, hash_rows=hash_rows, reductions=reductions, coded=coded,
             models=tuple(ModelRef(role, _path_of(m), m.info.sha256, trust_pickle)
                          for role, m in models.items()))
         parts = plan_parts(files, **({"part_rows": self.part_rows} if self.part_rows else {}))
@@ -263,9 +268,10 @@ def software() -> dict[str, str]:
     return out
 
 
-#: what the driver holds per byte gathered: the partitions' results, their concatenation,
-#: and the canonical predictions and working arrays of the statistics
-DRIVER_FACTOR = 3
+#: what the driver holds per byte gathered: the partitions' results (joined without a second
+#: copy), the canonical predictions (float64 scores) and the statistics' working arrays —
+#: measured at 3.3 on 10M Adult rows (``bench/scale.py``), rounded up
+DRIVER_FACTOR = 4
 
 
 def _fits_the_driver(first: PartResult | None, parts: Sequence[Part], label: str) -> None:
@@ -318,9 +324,15 @@ def _assemble(spec: Any, files: Sequence[Any], features: tuple[str, ...],
         assert first.missing_target is not None
         total = sum(r.missing_target[0] for r, _ in missing if r.missing_target)
         raise missing_target(spec, total, rows, part.path, first.missing_target[1])
-    frame = pd.concat([r.frame for r in results], ignore_index=True) if len(results) > 1 \
-        else results[0].frame.reset_index(drop=True)
-    raws = {role: concat_raw([r.raws[role] for r in results if r.rows]) for role in roles}
+    frames: list[pd.DataFrame] = []
+    parts_of: dict[str, list[RawPrediction]] = {role: [] for role in roles}
+    for r in results:  # handed over, so that each partition's arrays go once joined
+        f, raw_of = r.take()
+        frames.append(f)
+        for role, raw in raw_of.items():
+            parts_of[role].append(raw)
+    frame = join_frames(frames)
+    raws = {role: concat_raw(parts_of.pop(role)) for role in roles}
     hashes = None
     if all(r.hashes is not None for r in results):
         hashes = np.sort(np.concatenate([r.hashes for r in results if r.hashes is not None]))

@@ -76,7 +76,7 @@ def evaluate(gate: Gate, suite: Suite, plans: Sequence[CheckPlan],
         match = preds[role].classes
         if match is not None:
             outcome.inputs[role] = {**outcome.inputs[role], "classes": match.as_dict()}
-    del raws  # the canonical predictions are what is judged; the raw ones can go
+    del raws, raw  # the canonical predictions are what is judged; the raw ones can go
     release_memory()
     outcome.target, outcome.predictions = target, preds
     clock.lap("predict")

@@ -19,6 +19,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+from pandas.api.types import union_categoricals
 
 from ..data.read import read_table, same_columns
 from ..errors import DataError, ModelLoadError
@@ -119,6 +120,8 @@ class ScanRequest:
     hash_rows: bool               # the rows' hashes, for the registry's ledger of tries
     #: the families' reductions (:class:`~evalgate.families.base.Reduction`), run here
     reductions: tuple[Any, ...] = ()
+    #: kept columns sent as category codes when they hold text (:func:`coded`)
+    coded: tuple[str, ...] = ()
 
 
 @dataclass
@@ -136,6 +139,13 @@ class PartResult:
     inputs: dict[str, dict[str, Any]]
     #: each reduction's state of this partition, by key
     states: dict[str, Any] = field(default_factory=dict)
+
+    def take(self) -> tuple[pd.DataFrame, dict[str, RawPrediction]]:
+        """Its rows and predictions, handed over: it holds neither afterwards (the driver
+        joins the partitions without keeping two copies)."""
+        frame, raws = self.frame, self.raws
+        self.frame, self.raws = frame.iloc[:0], {}
+        return frame, raws
 
 
 #: the models a worker process has loaded, by (path, sha256): one session per model per worker
@@ -198,8 +208,45 @@ def scan_part(part: Part, request: ScanRequest) -> PartResult:
     if request.hash_rows:
         hashes = pd.util.hash_pandas_object(
             frame[labelled(request.features, request.target)], index=False).to_numpy()
-    return PartResult(part.index, len(frame), frame[list(request.keep)].copy(), raws, hashes,
-                      missing, inputs, states)
+    return PartResult(part.index, len(frame), coded(frame[list(request.keep)], request.coded),
+                      raws, hashes, missing, inputs, states)
+
+
+def coded(frame: pd.DataFrame, columns: Sequence[str]) -> pd.DataFrame:
+    """``frame`` (a copy) with each of ``columns`` that holds text (and missing values) as a
+    categorical: a byte or two of code per row on the way to the driver instead of a pointer
+    per row, the same values — :func:`join_frames` unites the partitions' categories."""
+    out = frame.copy()
+    for c in columns:
+        col = out[c]
+        if not isinstance(col.dtype, pd.CategoricalDtype) and \
+                pd.api.types.infer_dtype(col, skipna=True) == "string":
+            out[c] = pd.Categorical(col)
+    return out
+
+
+def join_frames(frames: list[pd.DataFrame]) -> pd.DataFrame:
+    """The partitions' kept columns, in order, as one frame (the list is emptied as it goes):
+    a column coded in every partition stays categorical, its categories united and sorted (the
+    order a bias grouping gives text anyway); a column coded in some only is text again."""
+    if len(frames) == 1:
+        return frames.pop().reset_index(drop=True)
+    names = list(frames[0].columns)
+    columns: dict[str, list[Any]] = {c: [] for c in names}
+    while frames:
+        f = frames.pop(0)
+        for c in names:
+            columns[c].append(f[c])
+    out = {}
+    for c in names:
+        parts = columns.pop(c)
+        if all(isinstance(p.dtype, pd.CategoricalDtype) for p in parts):
+            out[c] = pd.Series(union_categoricals([p.array for p in parts],
+                                                  sort_categories=True), name=c)
+        else:
+            out[c] = pd.concat([p.astype(p.cat.categories.dtype) if isinstance(
+                p.dtype, pd.CategoricalDtype) else p for p in parts], ignore_index=True)
+    return pd.DataFrame(out)
 
 
 def compact(raw: RawPrediction) -> RawPrediction:
@@ -216,11 +263,10 @@ def compact(raw: RawPrediction) -> RawPrediction:
         narrow = a.astype(np.float32)
         return narrow if np.array_equal(narrow.astype(np.float64), a, equal_nan=True) else a
 
-    labels = raw.labels
-    if labels is not None and labels.dtype.kind == "U" and labels.dtype.itemsize > 8:
-        # a string per row (4 bytes a character) → a pointer per row to one string per class
-        distinct, inverse = np.unique(labels, return_inverse=True)
-        labels = np.array(distinct.tolist(), dtype=object)[inverse]
+    labels: Any = raw.labels
+    if labels is not None and labels.dtype.kind == "U":
+        # a string per row (4 bytes a character) → a code per row into one string per class
+        labels = pd.Categorical(labels)
     elif labels is not None and labels.dtype.kind in "iu" and labels.size:
         narrow = np.min_scalar_type(int(labels.min()))
         wide = np.min_scalar_type(int(labels.max()))
@@ -245,13 +291,34 @@ def footprint(result: PartResult) -> int:
     return sum(int(a.nbytes) for a in arrays) + int(result.frame.memory_usage(deep=True).sum())
 
 
-def concat_raw(parts: Sequence[RawPrediction]) -> RawPrediction:
-    """One model's predictions of consecutive partitions, as one."""
+def concat_raw(parts: list[RawPrediction]) -> RawPrediction:
+    """One model's predictions of consecutive partitions, as one. The list is emptied as the
+    arrays are copied, so the driver never holds the parts and the whole at once."""
     first = parts[0]
+    names = ("labels", "proba", "values")
+    whole = {n: _empty_like(getattr(first, n), sum(len(getattr(p, n)) for p in parts))
+             for n in names if getattr(first, n) is not None}
+    coded: list[Any] | None = [] if isinstance(first.labels, pd.Categorical) else None
+    at = 0
+    while parts:
+        p = parts.pop(0)
+        rows = 0
+        for n, out in whole.items():
+            part = getattr(p, n)
+            rows = len(part)
+            if coded is not None and n == "labels":
+                coded.append(part)
+            else:
+                out[at:at + rows] = part
+        at += rows
+        del p
+    if coded is not None:
+        whole["labels"] = union_categoricals(coded)
+    return RawPrediction(labels=whole.get("labels"), proba=whole.get("proba"),
+                         classes=first.classes, values=whole.get("values"))
 
-    def join(name: str) -> Any:
-        arrays = [getattr(p, name) for p in parts]
-        return None if arrays[0] is None else np.concatenate(arrays)
 
-    return RawPrediction(labels=join("labels"), proba=join("proba"), classes=first.classes,
-                         values=join("values"))
+def _empty_like(a: Any, rows: int) -> Any:
+    if isinstance(a, pd.Categorical):
+        return None  # united at the end: its codes are a byte or two a row
+    return np.empty((rows, *a.shape[1:]), dtype=a.dtype)

@@ -42,7 +42,8 @@ class RawPrediction:
     that do not stand for the data's labels.
     """
 
-    labels: np.ndarray | None = None
+    #: text labels may come as a categorical (codes into one string per class)
+    labels: np.ndarray | pd.Categorical | None = None
     proba: np.ndarray | None = None
     classes: tuple[Any, ...] | None = None
     values: np.ndarray | None = None

@@ -10,8 +10,8 @@ every data label they are used directly, else the model is refused with both set
 on codes are judged on the same labels. Classes only a model knows are kept (multiclass:
 appended to the class universe) and listed in the verdict's inputs.
 
-Probabilities must lie in [0, 1] (within ``PROBA_RANGE_ATOL``) and each row must sum to 1
-within ``proba_sum_atol(k)``; they are then clipped to [0, 1].
+Probabilities must lie in [0, 1] (within :data:`~.outputs.PROBA_RANGE_ATOL`) and each row
+must sum to 1 within :func:`~.outputs.proba_sum_atol`; they are then clipped to [0, 1].
 """
 
 from __future__ import annotations
@@ -28,27 +28,10 @@ from ..data import Target, label_key, plain, sorted_labels
 from ..errors import CheckError, ModelOutputError
 from ..metrics import Metric, Task
 from .base import ModelInfo, RawPrediction
+from .outputs import checked, clipped, finite, plausible
 
-#: a probability may stray this far outside [0, 1]: float32 rounding of a value computed
-#: near 0 or 1 (1 - p, a softmax, a tree average) is a few ulps of 1.0, ~1e-7; 1e-5 is
-#: 100× that and far below any value that means something else
-PROBA_RANGE_ATOL = 1e-5
-#: per class, how far a row's sum may stray from 1 (see :func:`proba_sum_atol`)
-PROBA_SUM_ATOL_PER_CLASS = 1e-4
-PROBA_SUM_ATOL_MAX = 1e-2
 #: the order in which a model's classes are tried against the data labels
 _MATCH_VIA = ("label_map", "direct")
-
-
-def proba_sum_atol(k: int) -> float:
-    """Tolerance of a row sum of ``k`` probabilities: ``1e-4·k``, at most ``1e-2``.
-
-    Each float32 term carries a rounding error of at most 2^-24 ≈ 6e-8 relative, and
-    converters reach it through a few operations (exp and divide, or an average of float32
-    tree leaves), so an honest row of ``k`` terms sums to 1 within about ``k·1e-6``. ``1e-4·k``
-    leaves 100× room for that, while a scaled output (×0.5, ×3: off by 0.5 or more) or
-    unnormalised scores are refused."""
-    return min(PROBA_SUM_ATOL_PER_CLASS * max(k, 1), PROBA_SUM_ATOL_MAX)
 
 
 @dataclass(frozen=True, eq=False)
@@ -103,6 +86,13 @@ class RowKeys:
         values = np.asarray(values)
         return cls(keys_of(values) if len(values) else np.array([], dtype=str), values,
                    inverse)
+
+    @classmethod
+    def of_codes(cls, labels: pd.Categorical) -> RowKeys:
+        """Text labels already coded (no missing ones: a text output has none)."""
+        values = np.asarray(labels.categories, dtype=object)
+        return cls(keys_of(values) if len(values) else np.array([], dtype=str), values,
+                   np.asarray(labels.codes))
 
 
 def keys_of(values: np.ndarray) -> np.ndarray:
@@ -258,60 +248,6 @@ def _tuple(values: Sequence[Any]) -> str:
     return f"({shown}{',' if len(values) == 1 else ''}{more})"
 
 
-def _finite(info: ModelInfo, arr: np.ndarray, what: str) -> None:
-    bad = ~np.isfinite(arr)
-    if bad.any():
-        rows = bad.any(axis=1) if bad.ndim == 2 else bad
-        count, first = int(rows.sum()), int(np.flatnonzero(rows)[0])
-        raise ModelOutputError(info.path, f"the model returned NaN or infinite {what} for "
-                                          f"{count} of {len(rows)} rows (first at data row "
-                                          f"{first + 1}); the gate cannot judge such output")
-
-
-def _probabilities(info: ModelInfo, proba: np.ndarray) -> np.ndarray:
-    """Refuse a probability table outside [0, 1] or whose rows do not sum to 1; clip the
-    float rounding that the tolerances allow."""
-    k = proba.shape[1]
-    outside = np.asarray(((proba < -PROBA_RANGE_ATOL) | (proba > 1 + PROBA_RANGE_ATOL)).any(axis=1))
-    if outside.any():
-        raise ModelOutputError(info.path, _bad_rows(proba, outside, "outside [0, 1]"))
-    if k > 1:
-        atol = proba_sum_atol(k)
-        sums = proba.sum(axis=1)
-        off = np.abs(sums - 1) > atol
-        if off.any():
-            first = int(np.flatnonzero(off)[0])
-            raise ModelOutputError(info.path, _bad_rows(
-                proba, off, f"that do not sum to 1 (within {atol:g}; row {first + 1} sums to "
-                            f"{sums[first]:.6g})"))
-    clipped: np.ndarray = np.clip(proba, 0.0, 1.0)
-    return clipped
-
-
-def _bad_rows(proba: np.ndarray, rows: np.ndarray, what: str) -> str:
-    count, first = int(rows.sum()), int(np.flatnonzero(rows)[0])
-    values = ", ".join(f"{v:.6g}" for v in proba[first, :10])
-    return (f"the model returned probabilities {what} for {count} of {len(rows)} rows (first "
-            f"at data row {first + 1}: [{values}{', …' if proba.shape[1] > 10 else ''}]); "
-            f"a probability output holds one probability per class, each row summing to 1")
-
-
-#: the largest regression prediction the gate judges: its squared error and the bootstrap's
-#: sums of cubes of those stay inside float64 (see :data:`evalgate.metrics.MAX_MAGNITUDE`)
-MAX_PREDICTION = 1e45
-
-
-def _plausible(info: ModelInfo, values: np.ndarray) -> None:
-    big = np.abs(values) > MAX_PREDICTION
-    if big.any():
-        first = int(np.flatnonzero(big)[0])
-        raise ModelOutputError(info.path, f"the model returned implausibly large predictions "
-                                          f"for {int(big.sum())} of {len(values)} rows (first "
-                                          f"at data row {first + 1}: {values[first]:.3g}, "
-                                          f"beyond ±{MAX_PREDICTION:g}); the gate cannot judge "
-                                          "such output")
-
-
 def canonical(raw: RawPrediction, task: Task, target: Target, info: ModelInfo,
               n_rows: int) -> Predictions:
     """Check and convert one model's raw prediction for ``task``."""
@@ -321,8 +257,8 @@ def canonical(raw: RawPrediction, task: Task, target: Target, info: ModelInfo,
                                               "is a classifier")
         values = np.asarray(raw.values, dtype=np.float64).reshape(-1)
         _check_rows(info, len(values), n_rows)
-        _finite(info, values, "predictions")
-        _plausible(info, values)
+        finite(info, values, "predictions")
+        plausible(info, values)
         return Predictions(label=values, score=None)
 
     if raw.proba is None and raw.labels is None:
@@ -335,20 +271,10 @@ def canonical(raw: RawPrediction, task: Task, target: Target, info: ModelInfo,
         if model_classes is None:
             raise ModelOutputError(info.path, "the model gives probabilities but does not say "
                                               "which class each column is")
-        proba = np.asarray(raw.proba, dtype=np.float64)
-        if proba.ndim == 1:
-            proba = proba.reshape(-1, 1)
+        proba = raw.proba if raw.proba.ndim == 2 else raw.proba.reshape(-1, 1)
         _check_rows(info, proba.shape[0], n_rows)
-        _finite(info, proba, "probabilities")
-        proba = _probabilities(info, proba)
-    keys = shown = None
-    if raw.labels is not None:
-        labels = np.asarray(raw.labels).reshape(-1)
-        _check_rows(info, len(labels), n_rows)
-        keys = _as_class_keys(info, RowKeys.of(labels), labels, model_classes, proba)
-        if model_classes is None:  # the labels it emits are all that is known of its classes
-            _, first = np.unique(keys.distinct, return_index=True)
-            shown = tuple(plain(keys.values[i]) for i in first)
+        checked(info, proba)  # left in its own dtype: each use widens what it reads
+    keys, shown = _label_keys(raw, info, n_rows, model_classes, proba)
     if task == "binary" and model_classes is not None and len(model_classes) > 2:
         raise ModelOutputError(info.path, f"the suite's task is binary, but the model "
                                           f"has {len(model_classes)} classes {model_classes}")
@@ -360,6 +286,27 @@ def canonical(raw: RawPrediction, task: Task, target: Target, info: ModelInfo,
     if task == "binary":
         return _binary(info, target, match, model_classes, proba, keys)
     return _multiclass(info, target, match, model_classes, proba, keys)
+
+
+def _label_keys(raw: RawPrediction, info: ModelInfo, n_rows: int,
+                model_classes: tuple[Any, ...] | None, proba: np.ndarray | None
+                ) -> tuple[RowKeys | None, tuple[Any, ...] | None]:
+    """The label output as class keys, and (for a model that does not declare its classes)
+    the classes it emits; ``None``s without a label output."""
+    if raw.labels is None:
+        return None, None
+    if isinstance(raw.labels, pd.Categorical):  # text labels as codes (the Dask engine)
+        found, labels = RowKeys.of_codes(raw.labels), np.asarray(raw.labels.categories)
+    else:
+        labels = np.asarray(raw.labels).reshape(-1)
+        found = RowKeys.of(labels)
+    _check_rows(info, len(found.inverse), n_rows)
+    keys = _as_class_keys(info, found, labels, model_classes, proba)
+    if model_classes is not None:
+        return keys, None
+    # the labels it emits are all that is known of its classes
+    _, first = np.unique(keys.distinct, return_index=True)
+    return keys, tuple(plain(keys.values[i]) for i in first)
 
 
 def _binary(info: ModelInfo, target: Target, match: ClassMatch,
@@ -375,8 +322,7 @@ def _binary(info: ModelInfo, target: Target, match: ClassMatch,
     if proba is not None:
         assert model_classes is not None
         # its own array: a view would keep the whole n × k table alive
-        score = np.ascontiguousarray(proba[:, [label_key(c) for c in model_classes]
-                                           .index(pos_key)])
+        score = clipped(proba[:, [label_key(c) for c in model_classes].index(pos_key)])
     if keys is not None:
         positive = keys.distinct == pos_key
         stray = ~positive & (keys.distinct != neg_key)
@@ -413,6 +359,7 @@ def _multiclass(info: ModelInfo, target: Target, match: ClassMatch,
         cols = np.array([trans[label_key(c)] for c in model_classes])
         table = np.zeros((proba.shape[0], k))
         table[:, cols] = proba
+        np.clip(table, 0.0, 1.0, out=table)
     if keys is not None:
         uniq = keys.distinct
         unknown = sorted({str(u) for u in uniq if u not in trans})
@@ -459,6 +406,7 @@ def _are_indices(labels: np.ndarray, proba: np.ndarray | None, k: int) -> bool:
     if labels.min() < 0 or labels.max() >= k:
         return False
     idx = labels.astype(np.int64)
+    proba = clipped(proba)
     picked = proba[np.arange(len(idx)), idx]
     return bool(np.all(picked >= proba.max(axis=1) - 1e-6))
 
