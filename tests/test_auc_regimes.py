@@ -20,6 +20,8 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from scipy import special
 from scipy import stats as sps
 
@@ -83,6 +85,43 @@ def test_components_and_covariance_follow_the_pairwise_definition(ties: bool) ->
                                                              for s in (a, b)]
     want_cov = np.cov(np.vstack(n10)) / 17 + np.cov(np.vstack(n01)) / 40
     np.testing.assert_allclose(cov, want_cov, atol=1e-12)
+
+
+def midrank_components(y: np.ndarray, s: np.ndarray) -> tuple[float, np.ndarray, np.ndarray]:
+    """Sun & Xu's midranks as scipy ranks them (evalgate's implementation before the
+    binary-search one): the floats the gate's verdicts were computed with."""
+    pos = y == 1
+    m, n = int(pos.sum()), int((~pos).sum())
+    x, z = s[pos], s[~pos]
+    tx, tz_ = sps.rankdata(x), sps.rankdata(z)
+    t = sps.rankdata(np.concatenate([x, z]))
+    return ((t[:m].sum() - m * (m + 1) / 2) / (m * n), (t[:m] - tx) / n,
+            1.0 - (t[m:] - tz_) / m)
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.integers(0, 2**32 - 1), st.integers(2, 60), st.integers(2, 60),
+       st.sampled_from([0, 1, 3]), st.sampled_from([1, 3, 1 << 20]))
+def test_components_are_the_midranks_very_floats(seed: int, m: int, n: int, decimals: int,
+                                                  chunk: int) -> None:
+    """The binary-search components equal the midrank ones bit for bit — ties (rounded
+    scores), any chunking of the lookups — so no verdict's number moved with them."""
+    import importlib
+
+    module = importlib.import_module("evalgate.stats.delong")
+    g = np.random.default_rng(seed)
+    y = g.permutation(np.r_[np.ones(m, dtype=np.int8), np.zeros(n, dtype=np.int8)])
+    scores = [np.round(g.normal(size=m + n) + y, decimals) for _ in range(2)]
+    old = module.CHUNK
+    module.CHUNK = chunk
+    try:
+        aucs, v10, v01 = components(y, scores)
+    finally:
+        module.CHUNK = old
+    for r, sc in enumerate(scores):
+        want, w10, w01 = midrank_components(y, sc)
+        assert aucs[r] == want
+        assert np.array_equal(v10[r], w10) and np.array_equal(v01[r], w01)
 
 
 def test_logit_delta_method_matches_an_independent_computation() -> None:

@@ -21,13 +21,18 @@ def binary_roc_auc(y: Array, score: Array) -> float:
 
 def average_precision(y: Array, score: Array, weight: Array | None = None) -> float:
     """scikit-learn's average precision (step-wise, no interpolation), optionally weighted."""
-    w = np.ones(len(y)) if weight is None else np.asarray(weight, dtype=np.float64)
     order = np.argsort(-score, kind="mergesort")
-    s, yy, ww = score[order], y[order], w[order]
-    tp = np.cumsum(ww * (yy == 1))
-    fp = np.cumsum(ww * (yy != 1))
+    s = score[order]
     last = np.r_[np.flatnonzero(np.diff(s)), len(s) - 1]  # last index of each distinct score
-    tp, fp = tp[last], fp[last]
+    del s
+    if weight is None:  # counts: the unweighted sums below are exact integers either way
+        hits = np.cumsum(y[order] == 1)[last]
+        tp, fp = hits.astype(np.float64), (last + 1 - hits).astype(np.float64)
+    else:
+        w = np.asarray(weight, dtype=np.float64)
+        yy, ww = y[order], w[order]
+        tp = np.cumsum(ww * (yy == 1))[last]
+        fp = np.cumsum(ww * (yy != 1))[last]
     if tp[-1] == 0:
         return float("nan")
     precision = tp / (tp + fp)

@@ -61,16 +61,27 @@ def _cells_of(y: Array, preds: list[Array]) -> tuple[Array, Array, Array] | None
     key = y.astype(np.int64)
     size = 2
     for p in preds:
-        values, code = np.unique(p, return_inverse=True)
+        values = np.unique(p)
         if len(values) * 8 > n or size * len(values) >= 2**62:
             return None
-        key = key + code.astype(np.int64).reshape(-1) * size
+        key += np.searchsorted(values, p) * size
         size *= len(values)
-    _, first, unit, counts = np.unique(key, return_index=True, return_inverse=True,
-                                       return_counts=True)
-    if len(counts) * 8 > n:
+    keys = np.unique(key)
+    if len(keys) * 8 > n:
         return None
-    return unit.reshape(-1), first, counts.astype(np.float64)
+    unit = np.searchsorted(keys, key)  # each row's index among the sorted keys
+    del key
+    counts = np.bincount(unit, minlength=len(keys))
+    first = np.full(len(keys), -1, dtype=np.int64)  # the first row of each cell
+    for a in range(0, n, FIRST_CHUNK):
+        found, at = np.unique(unit[a:a + FIRST_CHUNK], return_index=True)
+        new = first[found] < 0
+        first[found[new]] = at[new] + a
+    return unit, first, counts.astype(np.float64)
+
+
+#: rows searched at a time for each cell's first row
+FIRST_CHUNK = 1 << 20
 
 
 #: rows per chunk of the packed prefix sums: 31 weights of at most 8 fit a byte lane
@@ -209,14 +220,15 @@ class _Units:
 
 def _units(y: Array, preds: list[Array]) -> _Units:
     n = len(y)
-    orders: list[Array | None] = [np.argsort(-p, kind="mergesort") for p in preds]
-    distinct = [1 + int(np.count_nonzero(np.diff(p[o]))) for p, o in zip(preds, orders)]
+    distinct = [1 + int(np.count_nonzero(np.diff(np.sort(p)))) for p in preds]
     cells = None if max(distinct) * 8 > n else _cells_of(y, preds)
+    orders: list[Array | None] = [None] * len(preds)
     if cells is not None:  # few distinct rows: resample cells, exactly as rows
         unit_of_row, first_row, counts = cells
         units_y, units_p = y[first_row], [p[first_row] for p in preds]
-        scheme, merged, orders = "bootstrap-cells", True, [None] * len(preds)
+        scheme, merged = "bootstrap-cells", True
     else:
+        orders = [np.argsort(-p, kind="mergesort") for p in preds]
         units_y, units_p, unit_of_row = y, preds, np.arange(n)
         counts, merged = np.ones(n), False
         scheme = "poisson-bootstrap" if n >= ASYMPTOTIC_MIN_ROWS else "bootstrap"

@@ -25,11 +25,8 @@ def confusion_assessment(metric: Metric, y: Array, cand: Array, champ: Array | N
     assert f is not None
     preds = [cand] if champ is None else [cand, champ]
     k = max(2, int(max(int(y.max(initial=0)), *(int(p.max(initial=0)) for p in preds))) + 1)
-    code = y.astype(np.int64)
-    for p in preds:
-        code = code * k + p.astype(np.int64)
     ncells = k ** (1 + len(preds))
-    counts = np.bincount(code, minlength=ncells).astype(np.float64)
+    counts = joint_cells(y, preds, k).astype(np.float64)
     n = len(y)
     shape = (k,) * (1 + len(preds))
 
@@ -62,6 +59,24 @@ def confusion_assessment(metric: Metric, y: Array, cand: Array, champ: Array | N
     delta = bootstrap_interval(float(s * (f(ta) - f(tb))), s * (f(ra) - f(rb)),
                                 s * (f(ja) - f(jb)), w, confidence, True, "bootstrap-cells", n)
     return Assessment(value, float(f(tb)), floored(delta, metric, joint, confidence))
+
+
+#: rows coded at a time: bounds the working memory of the counting to a few MB
+CHUNK = 1 << 20
+
+
+def joint_cells(y: Array, preds: list[Array], k: int) -> Array:
+    """Rows per joint cell (truth, each model's label; labels in ``range(k)``), cell
+    ``(t, a, b)`` at ``(t·k + a)·k + b`` — counted ``CHUNK`` rows at a time."""
+    ncells = k ** (1 + len(preds))
+    counts = np.zeros(ncells, dtype=np.int64)
+    for a in range(0, len(y), CHUNK):
+        code = y[a:a + CHUNK].astype(np.int64)
+        for p in preds:
+            code *= k
+            code += p[a:a + CHUNK]
+        counts += np.bincount(code, minlength=ncells)
+    return counts
 
 
 def floored(delta: Interval, metric: Metric, joint: Array, confidence: float) -> CountInterval:

@@ -34,10 +34,12 @@ def mean_assessment(metric: Metric, y: Array, cand: Array, champ: Array | None,
     la = metric.per_row(y, cand)
     lb = metric.per_row(y, champ) if champ is not None else None
     d = metric.sign * (la - lb) if lb is not None else None
+    champion = float(lb.mean()) if lb is not None else None
+    del lb  # a row's losses are judged through d from here on
     hib = metric.higher_is_better
-    cols = np.column_stack([la] if d is None else [la, d])
-    tails = [diagnose(cols[:, j], confidence) for j in range(cols.shape[1])]
+    tails = [diagnose(x, confidence) for x in ([la] if d is None else [la, d])]
     if n < ASYMPTOTIC_MIN_ROWS:
+        cols = np.column_stack([la] if d is None else [la, d])
         reps = resampled_means(rng, cols, n_resamples)
         # the jackknife of a mean: leave row i out → (S − x_i) / (n − 1)
         jack = (cols.sum(axis=0) - cols) / (n - 1)
@@ -47,16 +49,14 @@ def mean_assessment(metric: Metric, y: Array, cand: Array, champ: Array | None,
             return MeanAssessment(value, tail=tails[0])
         delta = bootstrap_interval(float(d.mean()), reps[:, 1], jack[:, 1], None, confidence,
                                     True, "paired-bootstrap", n)
-        return MeanAssessment(value, float(lb.mean()), delta,  # type: ignore[union-attr]
-                              tail=tails[1])
+        return MeanAssessment(value, champion, delta, tail=tails[1])
     value, k = _large(la[:, None], la, _first, tails[0], confidence, hib, ("t", ""), rng,
                       n_resamples)
     if d is None:
         return MeanAssessment(value, tail=tails[0], exact_rows=k)
     delta, k = _large(d[:, None], d, _first, tails[1], confidence, True, ("paired-t", "paired-"),
                       rng, n_resamples)
-    return MeanAssessment(value, float(lb.mean()), delta,  # type: ignore[union-attr]
-                          tail=tails[1], exact_rows=k)
+    return MeanAssessment(value, champion, delta, tail=tails[1], exact_rows=k)
 
 
 def _first(means: Array) -> Array:
