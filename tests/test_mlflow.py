@@ -88,8 +88,8 @@ def test_promote_and_resolve_through_mlflow(store: Any, tmp_path: Path,
     assert int(mv.version) == 1 and mv.tags[SHA_TAG] == sha256_file(m[0])
     assert mv.tags[VERDICT_SHA_TAG] == sha256_file(verdict)
     assert json.loads(mv.tags[VERDICT_TAG])["metrics"] == {
-        "adult-income::roc_auc": 0.9, "adult-income::accuracy": pytest.approx(0.85),
-        "adult-income::log_loss": 0.3}
+        "adult-income::performance::roc_auc": 0.9, "adult-income::performance::accuracy": pytest.approx(0.85),
+        "adult-income::performance::log_loss": 0.3}
 
     found = resolve(parse_reference("mlflow:churn@champion"))
     assert found.version == 1 and sha256_file(found.path) == found.sha256 == sha256_file(m[0])
@@ -162,8 +162,8 @@ def test_history_and_rollback_through_mlflow(store: Any, tmp_path: Path,
     assert [(e["action"], e["from"], e["version"]) for e in h.events] == [
         ("promote", None, 1), ("promote", 1, 2)]
     assert h.events[1]["verdict"]["sha256"] == sha256_file(tmp_path / "reports" / "verdict.json")
-    assert h.metrics[1]["adult-income::roc_auc"] == 0.9
-    assert h.metrics[2]["adult-income::roc_auc"] == 0.92
+    assert h.metrics[1]["adult-income::performance::roc_auc"] == 0.9
+    assert h.metrics[2]["adult-income::performance::roc_auc"] == 0.92
     capsys.readouterr()
     assert main(["history", "mlflow:churn"]) == 0
     out = capsys.readouterr().out
@@ -173,7 +173,7 @@ def test_history_and_rollback_through_mlflow(store: Any, tmp_path: Path,
     assert main(["history", "mlflow:churn", "--json"]) == 0
     doc = json.loads(capsys.readouterr().out)
     assert doc["versions"][0]["tags"]["evalgate.sha256"] == sha256_file(m[0])
-    assert doc["metrics"]["2"]["adult-income::roc_auc"] == 0.92
+    assert doc["metrics"]["2"]["adult-income::performance::roc_auc"] == 0.92
 
     assert main(["rollback", "mlflow:churn", "--reason", "latency regression"]) == 0
     assert "rolled back mlflow:churn: champion is version 1 (was version 2)" in \

@@ -252,7 +252,7 @@ def test_first_release_then_promotions(reg: ModelRegistry, models: list[Path],
     entry = json.loads(audit_lines(reg)[-1])
     assert entry["action"] == "promote" and entry["from"] == 1 and entry["version"] == 2
     assert entry["verdict"]["sha256"] == p.verdict_sha256
-    assert entry["verdict"]["metrics"]["adult-income::roc_auc"] == 0.9
+    assert entry["verdict"]["metrics"]["adult-income::performance::roc_auc"] == 0.9
     stored = reg.verdicts_dir / f"{p.verdict_sha256}.json"
     assert hashlib.sha256(stored.read_bytes()).hexdigest() == p.verdict_sha256
 
@@ -393,9 +393,9 @@ def test_history(three: ModelRegistry) -> None:
     assert [v.number for v in h.versions] == [1, 2, 3]
     assert [(e["action"], e["from"], e["version"]) for e in h.events] == [
         ("promote", None, 1), ("promote", 1, 2), ("promote", 2, 3), ("rollback", 3, 2)]
-    assert [m["adult-income::roc_auc"] for m in h.metrics.values()] == [0.90, 0.91, 0.93]
+    assert [m["adult-income::performance::roc_auc"] for m in h.metrics.values()] == [0.90, 0.91, 0.93]
     assert h.aliases == {"champion": 2}
-    assert json.loads(json.dumps(h.as_dict()))["metrics"]["3"]["adult-income::roc_auc"] == 0.93
+    assert json.loads(json.dumps(h.as_dict()))["metrics"]["3"]["adult-income::performance::roc_auc"] == 0.93
 
 
 def test_infer_name(three: ModelRegistry, models: list[Path], tmp_path: Path) -> None:

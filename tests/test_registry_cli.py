@@ -82,7 +82,7 @@ def test_register_promote_rollback_history(project: Path,
     assert "  v1 " in out and "[champion]" in out and "[staging]" in out
     assert "promote  champion: - → v1" in out and "promote  champion: v1 → v2" in out
     assert "rollback champion: v2 → v1" in out and "reason: latency regression" in out
-    row = next(line for line in out.splitlines() if "adult-income::roc_auc" in line)
+    row = next(line for line in out.splitlines() if "adult-income::performance::roc_auc" in line)
     assert row.split()[1:] == ["0.9000", "0.9200"]  # the trend across promoted versions
     assert main(["history", "churn", "--json"]) == 0
     doc = json.loads(capsys.readouterr().out)
@@ -240,3 +240,37 @@ def test_a_crash_anywhere_leaves_the_registry_consistent(project: Path, step: st
     assert result.ok and not result.notes, result
     assert not [d for d in reg.versions_dir.iterdir() if d.name.startswith(".tmp-")]
     assert [v.number for v in reg.versions()] == [1, 2]
+
+
+def test_history_keeps_one_row_per_check_id() -> None:
+    """Every perturbation, group and batch size is its own row: none collapses into
+    ``family::metric`` and hides the others."""
+    from evalgate.registry.policy import key_metrics
+
+    ids = ["s::bias::true_positive_rate[sex]", "s::bias::true_positive_rate[race]",
+           "s::robustness::flip_rate[gaussian_noise]", "s::robustness::flip_rate[rounding]",
+           "s::latency::batch_1", "s::latency::batch_256", "s::performance::roc_auc"]
+    doc = {"suites": [{"name": "s", "checks": [
+        {"id": cid, "family": cid.split("::")[1], "metric": cid.split("::")[2].split("[")[0],
+         "candidate": float(i)} for i, cid in enumerate(ids)] + [
+        {"id": "s::stress::malformed", "family": "stress", "candidate": None}]}]}
+    assert key_metrics(doc) == {cid: float(i) for i, cid in enumerate(ids)}
+
+
+def test_a_closed_pipe_ends_quietly_and_not_with_success() -> None:
+    """`evalgate history NAME | head` stops without a traceback; the status is SIGPIPE's,
+    never 0."""
+    import os
+    import subprocess
+    import sys
+
+    code = ("import sys, evalgate.cli as c\n"
+            "c.lifecycle.COMMANDS['history'] = "
+            "lambda a: [print('row ' * 20) for _ in range(200000)] and 0\n"
+            "sys.exit(c.main(['history', 'x']))\n")
+    out = subprocess.run(["bash", "-c", f"{sys.executable} -c \"$CODE\" | head -n 1; "
+                          "echo \"status=${PIPESTATUS[0]}\" >&2"],
+                         env={**os.environ, "CODE": code},
+                         capture_output=True, text=True, timeout=60)
+    assert out.stdout.startswith("row row")
+    assert out.stderr.strip() == "status=141", out.stderr

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import pytest
@@ -76,14 +77,65 @@ def test_summary_markdown_lists_failures(blocked: Path) -> None:
     assert (blocked.parent / "summary.md").read_text().startswith("## ⛔ evalgate: BLOCK")
 
 
-def test_summary_is_escaped() -> None:
+def test_summary_is_plain_text_that_renders_as_written() -> None:
+    """Markdown's and HTML's characters are backslash-escaped, never turned into entities: the
+    raw file reads as the message does, and nothing in it becomes a tag or a cell edge."""
     verdict = {"decision": "block", "candidate": {"path": "m|<b>.onnx", "sha256": "ab"},
-               "champion": None, "summary": {"reasons": []},
-               "suites": [{"checks": [{"id": "s::performance::x", "status": "fail",
-                                       "message": "a | b <script>"}]}]}
+               "champion": None, "summary": {"reasons": [], "complete": True, "not_run": []},
+               "suites": [{"checks": [{"id": "s::bias::tpr[sex=F|M]", "status": "fail",
+                                       "message": "a | b <script> isn't *bold* & x_y"}]}]}
     text = summary_markdown(verdict)
-    assert "<script>" not in text and "<b>" not in text
-    assert "a \\| b &lt;script&gt;" in text
+    assert "&lt;" not in text and "&#x27;" not in text and "&amp;" not in text
+    assert "a \\| b \\<script\\> isn't \\*bold\\* \\& x\\_y" in text
+    assert "`m|<b>.onnx`" in text  # a code span shows its characters, HTML included
+    assert "| `s::bias::tpr[sex=F\\|M]` | fail |" in text  # a pipe in a table cell
+    for line in text.splitlines():  # no raw tag outside a code span or the details block
+        bare = re.sub(r"`[^`]*`", "", line)
+        assert not re.search(r"(?<!\\)<(?!/?(details|summary)>)", bare), line
+
+
+def test_summary_cuts_long_messages_at_a_word() -> None:
+    from evalgate.verdict.summary import CELL_CHARS, clip
+
+    long = "the candidate's lower bound " + "regressed " * 60
+    cut = clip(long)
+    assert len(cut) <= CELL_CHARS + 2 and cut.endswith(" …")
+    assert long.startswith(cut[:-2]) and long[len(cut) - 2] == " "  # ends before a space
+    assert clip("short message") == "short message"
+    assert clip("x" * 400).endswith("…")  # one long word: cut, still marked
+
+
+def test_summary_flags_and_the_table_of_every_check(blocked: Path) -> None:
+    verdict = json.loads(blocked.read_text())
+    text = summary_markdown(verdict)
+    checks = [c for s in verdict["suites"] for c in s["checks"]]
+    assert f"<summary>All {len(checks)} checks</summary>" in text
+    table = text.split("<details>")[1]
+    assert table.count("\n| `") == len(checks)
+    auc = next(c for c in checks if c["id"].endswith("performance::roc_auc"))
+    row = next(r for r in table.splitlines() if "performance::roc_auc`" in r)
+    assert f"{auc['delta']:+.4g}" in row and f"{auc['ci'][0]:.4g}" in row
+    assert "Partial run" not in text and "First release" not in text
+    first = dict(verdict, champion=None)
+    assert "> **First release: no champion" in summary_markdown(first)
+    partial = dict(verdict, summary={**verdict["summary"], "complete": False,
+                                     "not_run": ["s::performance::f1"]})
+    shown = summary_markdown(partial)
+    assert "> **Partial run: 1 check did not run" in shown
+    assert "1 errors" not in shown
+
+
+@pytest.mark.parametrize(("count", "want"), [(0, "0 errors"), (1, "1 error"), (2, "2 errors")])
+def test_counts_agree_in_number(count: int, want: str) -> None:
+    from evalgate.verdict.summary import plural
+
+    assert plural(count, "error") == want
+    verdict = {"decision": "block", "candidate": {"path": "m.onnx", "sha256": "ab"},
+               "champion": {"path": "c.onnx"},
+               "summary": {"reasons": [], "complete": True, "not_run": []},
+               "suites": [{"checks": [{"id": f"s::performance::m{i}", "status": "error",
+                                       "message": "x"} for i in range(count)]}]}
+    assert f"· {want} ·" in summary_markdown(verdict)
 
 
 def test_github_step_summary_is_appended(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

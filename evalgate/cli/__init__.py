@@ -21,6 +21,8 @@ registry verb takes ``--registry DIR`` (default: ``[tool.evalgate] registry``, o
 from __future__ import annotations
 
 import argparse
+import os
+import sys
 from collections.abc import Sequence
 
 from .. import __version__
@@ -39,10 +41,27 @@ def parser() -> argparse.ArgumentParser:
     return p
 
 
+#: the exit status of a command whose reader went away (``evalgate history | head``): the
+#: shell's for a SIGPIPE, never 0 — a gate cut short never reads as a pass
+BROKEN_PIPE = 141
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = parser().parse_args(argv)
     for module in VERBS:
         if args.command in module.COMMANDS:
-            status: int = module.COMMANDS[args.command](args)
+            try:
+                status: int = module.COMMANDS[args.command](args)
+                sys.stdout.flush()
+            except BrokenPipeError:
+                return _reader_gone()
             return status
     raise AssertionError(f"no verb handles {args.command!r}")  # argparse refused it already
+
+
+def _reader_gone() -> int:
+    """End quietly when stdout's reader has closed it: no traceback, and no second error
+    when Python flushes stdout at exit."""
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, sys.stdout.fileno())
+    return BROKEN_PIPE

@@ -413,16 +413,13 @@ def checked_candidate(candidate: Path, verdict: VerdictFile, *,
 
 
 def key_metrics(doc: Mapping[str, Any]) -> dict[str, float]:
-    """The candidate's value of every metric check, by ``suite::metric``."""
+    """The candidate's value of every check that has one, by check id
+    (``suite::family::name[...]``: each perturbation, group and batch size its own row)."""
     out: dict[str, float] = {}
     for suite in doc.get("suites") or ():
         for check in suite.get("checks") or ():
             value = check.get("candidate")
-            if check.get("metric") and isinstance(value, (int, float)) and not isinstance(
-                    value, bool):
-                family = check.get("family")
-                key = f"{suite.get('name')}::{check['metric']}"
-                if family not in (None, "performance"):
-                    key = f"{suite.get('name')}::{family}::{check['metric']}"
-                out.setdefault(key, float(value))
+            if isinstance(value, (int, float)) and not isinstance(value, bool) and \
+                    check.get("id"):
+                out.setdefault(str(check["id"]), float(value))
     return out

@@ -13,7 +13,7 @@ from typing import Any
 
 from .._io import write_atomic
 from ..verdict.model import STATUSES, Verdict
-from ..verdict.summary import gate_reasons, summary_markdown  # noqa: F401 - re-exported
+from ..verdict.summary import gate_reasons, plural, summary_markdown  # noqa: F401 - re-exported
 from .plots import read as read_plots
 
 REPORT_NAME = "evalgate-report.html"
@@ -30,6 +30,7 @@ def _environment() -> Any:
     env.filters["num"] = _num
     env.filters["signed"] = _signed
     env.filters["short"] = lambda s: (s or "")[:12]
+    env.filters["plural"] = plural
     env.filters["xy"] = lambda rows, x, y: [[getattr(r, x), getattr(r, y)] for r in rows]
     return env
 
