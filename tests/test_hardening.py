@@ -31,7 +31,7 @@ from evalgate.errors import DataError, ModelLoadError, ModelOutputError, SpecErr
 from evalgate.families import CheckResult, load_suite
 from evalgate.metrics import MetricOverflowError, get_metric
 from evalgate.models import call_with_limit, load_model
-from evalgate.models.predictions import MAX_PREDICTION
+from evalgate.models.outputs import MAX_PREDICTION
 from evalgate.report import render, svg
 from evalgate.spec.loader import MAX_BYTES, MAX_DEPTH, MAX_NODES, load_yaml
 from tests import hardening_models
@@ -465,7 +465,7 @@ def test_huge_regression_outputs_are_errors_and_the_report_renders(
     assert main(["run", "huge.onnx", "--suites", "reg.yaml"]) == 1
     out = capsys.readouterr()
     _no_traceback(out.out + out.err)
-    # refused where the predictions are read, naming the model (predictions.MAX_PREDICTION),
+    # refused where the predictions are read, naming the model (outputs.MAX_PREDICTION),
     # before any metric's arithmetic meets them
     assert "huge.onnx: the model returned implausibly large predictions" in out.out
     assert f"beyond ±{MAX_PREDICTION:g}" in out.out

@@ -88,7 +88,8 @@ def test_promote_and_resolve_through_mlflow(store: Any, tmp_path: Path,
     assert int(mv.version) == 1 and mv.tags[SHA_TAG] == sha256_file(m[0])
     assert mv.tags[VERDICT_SHA_TAG] == sha256_file(verdict)
     assert json.loads(mv.tags[VERDICT_TAG])["metrics"] == {
-        "adult-income::performance::roc_auc": 0.9, "adult-income::performance::accuracy": pytest.approx(0.85),
+        "adult-income::performance::roc_auc": 0.9,
+        "adult-income::performance::accuracy": pytest.approx(0.85),
         "adult-income::performance::log_loss": 0.3}
 
     found = resolve(parse_reference("mlflow:churn@champion"))

@@ -393,9 +393,10 @@ def test_history(three: ModelRegistry) -> None:
     assert [v.number for v in h.versions] == [1, 2, 3]
     assert [(e["action"], e["from"], e["version"]) for e in h.events] == [
         ("promote", None, 1), ("promote", 1, 2), ("promote", 2, 3), ("rollback", 3, 2)]
-    assert [m["adult-income::performance::roc_auc"] for m in h.metrics.values()] == [0.90, 0.91, 0.93]
+    auc = "adult-income::performance::roc_auc"
+    assert [m[auc] for m in h.metrics.values()] == [0.90, 0.91, 0.93]
     assert h.aliases == {"champion": 2}
-    assert json.loads(json.dumps(h.as_dict()))["metrics"]["3"]["adult-income::performance::roc_auc"] == 0.93
+    assert json.loads(json.dumps(h.as_dict()))["metrics"]["3"][auc] == 0.93
 
 
 def test_infer_name(three: ModelRegistry, models: list[Path], tmp_path: Path) -> None:
