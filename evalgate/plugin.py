@@ -7,12 +7,13 @@ and this module only translates between it and pytest.
 
 from __future__ import annotations
 
-import argparse
 import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import pytest
+
+from .cli import common
 
 if TYPE_CHECKING:
     from .engine import Gate, SuiteOutcome
@@ -33,16 +34,6 @@ OPT_WORKERS = "--evalgate-workers"
 COLLECT_ONLY = "the verdict says block (run in progress)"
 
 
-def _seed(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"the seed must be 0 or more, got {value}")
-    return value
-
-
 def pytest_addoption(parser: pytest.Parser) -> None:
     group = parser.getgroup("evalgate", "evalgate model release gate")
     group.addoption(OPT_CANDIDATE, metavar="PATH", dest="evalgate", default=None,
@@ -55,39 +46,21 @@ def pytest_addoption(parser: pytest.Parser) -> None:
                          "[tool.evalgate] suites in pyproject.toml)")
     group.addoption(OPT_REPORT, metavar="DIR", dest="evalgate_report", default=None,
                     help="where evalgate-report.html and verdict.json go (default: reports/)")
-    group.addoption(OPT_SEED, metavar="N", dest="evalgate_seed", default=None, type=_seed,
+    group.addoption(OPT_SEED, metavar="N", dest="evalgate_seed", default=None, type=common.seed,
                     help="override every suite's seed")
     group.addoption(OPT_TRUST, dest="evalgate_trust_pickle", action="store_true",
                     default=False, help="allow pickle/joblib model files (they can run code)")
     group.addoption(OPT_TIMEOUT, metavar="S", dest="evalgate_timeout", default=None,
-                    type=_timeout, help="a time limit for the whole gate, in seconds; what did "
-                                        "not finish by then is an error (default: "
-                                        "[tool.evalgate] timeout_s, else 3600)")
+                    type=common.seconds,
+                    help="a time limit for the whole gate, in seconds; what did not finish by "
+                         "then is an error (default: [tool.evalgate] timeout_s, else 3600)")
     group.addoption(OPT_ENGINE, metavar="ENGINE", dest="evalgate_engine", default=None,
                     help="local (in memory, the default), dask (a LocalCluster for this run) "
                          "or dask://HOST:PORT (an existing Dask scheduler); default: "
                          "[tool.evalgate] engine")
     group.addoption(OPT_WORKERS, metavar="N", dest="evalgate_workers", default=None,
-                    type=_workers, help="worker processes of the dask engine's LocalCluster "
+                    type=common.workers, help="worker processes of the dask engine's LocalCluster "
                                         "(default: [tool.evalgate] workers, else one per core)")
-
-
-def _workers(text: str) -> int:
-    from .config import check_workers
-
-    try:
-        return check_workers(text)
-    except ValueError as exc:
-        raise argparse.ArgumentTypeError(str(exc)) from None
-
-
-def _timeout(text: str) -> float:
-    from .config import check_timeout
-
-    try:
-        return check_timeout(text)
-    except ValueError as exc:
-        raise argparse.ArgumentTypeError(str(exc)) from None
 
 
 class GateSession:
@@ -226,12 +199,13 @@ class GateSession:
 
     def finish(self, session: pytest.Session) -> None:
         from .config import display_path
+        from .engine.outcome import only_ran
         from .errors import EvalgateError
         from .output import finish
 
         not_run = [check_id for path, check_id in self.planned()
                    if (path, check_id) not in self.ran]
-        outcomes = [_only_ran(o, self.ran) for o in self.gate.outcomes]
+        outcomes = [only_ran(o, self.ran) for o in self.gate.outcomes]
         try:
             written = finish(outcomes, candidate=self.candidate, report_dir=self.report_dir,
                              seed=self.seed, started_at=self.started_at,
@@ -249,18 +223,6 @@ class GateSession:
         if written.summary.decision == "block" and session.exitstatus in (
                 pytest.ExitCode.OK, pytest.ExitCode.NO_TESTS_COLLECTED):
             session.exitstatus = pytest.ExitCode.TESTS_FAILED
-
-
-def _only_ran(outcome: SuiteOutcome, ran: set[tuple[Path, str]]) -> SuiteOutcome:
-    """``outcome`` with the results of the checks whose items ran (the others are
-    reported as not run)."""
-    import dataclasses
-
-    path = outcome.file.resolve()
-    results = [r for r in outcome.results if (path, r.id) in ran]
-    if len(results) == len(outcome.results):
-        return outcome
-    return dataclasses.replace(outcome, results=results)
 
 
 _SESSION = pytest.StashKey[GateSession]()
@@ -436,6 +398,10 @@ class CheckItem(pytest.Item):
         if self.result is None:
             pytest.fail(f"evalgate produced no result for {self.check_id}", pytrace=False)
         gs.ran.add((self.suite_file.path.resolve(), self.check_id))
+        from .verdict.lines import properties
+
+        self.user_properties.extend(properties(self.result))
+        _junit_names(self, self.result.family)
         if self.result.status == "error":
             pytest.fail(self.result.message, pytrace=False)
         if self.result.status == "skip":  # reported at the suite's line, not here
@@ -453,17 +419,11 @@ class CheckItem(pytest.Item):
     def repr_failure(self, excinfo: pytest.ExceptionInfo[BaseException],
                      style: Any = None) -> Any:
         if isinstance(excinfo.value, CheckFailed):
+            from .verdict.lines import failure_text
+
             r = excinfo.value.result
-            lines = [r.message]
-            if r.threshold:
-                lines.append("threshold: " + ", ".join(f"{k} {v:g}"
-                                                       for k, v in r.threshold.items()))
-            if r.ci is not None and r.method:
-                lo, hi = r.ci
-                lines.append(f"interval: [{_fmt(lo)}, {_fmt(hi)}] at {r.confidence} "
-                             f"one-sided ({r.method})")
-            lines.append(f"suite: {self.path.name}:{r.line}" if r.line else f"suite: {self.path}")
-            return "\n".join(lines)
+            where = f"{self.path.name}:{r.line}" if r.line else str(self.path)
+            return failure_text(r, r.message, r.confidence, where)
         return super().repr_failure(excinfo, style=style)
 
     def reportinfo(self) -> tuple[Path, int | None, str]:
@@ -493,5 +453,43 @@ class SuiteErrorItem(pytest.Item):
         return self.path, None, "suite"
 
 
-def _fmt(x: float | None) -> str:
-    return "open" if x is None else f"{x:.4f}"
+def _junit_names(item: CheckItem, family: str) -> None:
+    """JUnit XML's classname reads ``suite.family`` and the name the rest of the check's
+    path (``sex::selection_rate``), not the file's dotted path."""
+    from _pytest.junitxml import xml_key  # pytest's own reporter; no public door to its names
+
+    xml = item.config.stash.get(xml_key, None)
+    if xml is None:
+        return
+    suite = item.suite_file.suite
+    assert suite is not None
+    reporter = xml.node_reporter(item.nodeid)
+    reporter.add_attribute("classname", f"{suite.name}.{family}")
+    reporter.add_attribute("name", item.plan.name)
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Any:
+    """A check item's report carries its numbers (for ``-v``) and, for its setup, the time
+    the check accounts for (the gate computes every check of a suite in the first item's
+    setup; JUnit and ``--durations`` would otherwise give it all)."""
+    report = yield
+    if isinstance(item, CheckItem) and item.result is not None:
+        from .engine.outcome import check_seconds
+        from .verdict.lines import numbers_line
+
+        report.evalgate_numbers = numbers_line(item.result)
+        gs = _active(item.config)
+        if call.when == "setup" and gs is not None:
+            outcome = gs.outcomes.get(item.suite_file.path)
+            if outcome is not None:
+                report.duration = check_seconds(outcome, item.check_id)
+    return report
+
+
+def pytest_report_teststatus(report: pytest.TestReport, config: pytest.Config) -> Any:
+    """``pytest -v`` shows a passing check's numbers after PASSED; ``-q`` keeps its dot."""
+    numbers = getattr(report, "evalgate_numbers", None)
+    if numbers and report.when == "call" and report.passed and config.get_verbosity() > 0:
+        return "passed", ".", (f"PASSED ({numbers})", {"green": True})
+    return None

@@ -24,16 +24,21 @@ def project(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 def test_run_promotes(project: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["run", str(CANDIDATE)]) == 0
     out = capsys.readouterr().out.splitlines()
-    assert out[0] == "PASS  suites/adult.yaml::performance::roc_auc"
     assert out[-1] == "evalgate: PROMOTE — report: reports/evalgate-report.html"
     verdict = json.loads((project / "reports" / "verdict.json").read_text())
     assert verdict["decision"] == "promote"
+    auc = next(c for c in verdict["suites"][0]["checks"] if c["metric"] == "roc_auc")
+    # a passing check shows its numbers: value, champion, Δ with its bound, the thresholds
+    assert out[0] == (f"PASS  suites/adult.yaml::performance::roc_auc  roc_auc "
+                      f"{auc['candidate']:.4g}, champion {auc['champion']:.4g}, "
+                      f"Δ {auc['delta']:+.4g} (bound {auc['ci'][0]:+.4g}); "
+                      f"min 0.85, max_regression 0.005")
 
 
 def test_run_blocks(project: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["run", str(CHAMPION), "--champion", str(CANDIDATE), "--report", "out"]) == 1
     out = capsys.readouterr().out
-    assert "FAIL  suites/adult.yaml::performance::roc_auc" in out
+    assert "FAIL  suites/adult.yaml::performance::roc_auc  roc_auc 0.9" in out
     assert "Δ vs champion = -0.02" in out
     assert out.rstrip().endswith("evalgate: BLOCK (3 of 3 checks failed) — report: "
                                  "out/evalgate-report.html")
@@ -93,3 +98,14 @@ def test_run_without_champion(project: Path, capsys: pytest.CaptureFixture[str])
     assert verdict["champion"] is None
     assert all(c["delta"] is None for c in verdict["suites"][0]["checks"])
     assert main(["run", str(CANDIDATE), "--no-champion", "--champion", str(CHAMPION)]) == 2
+
+
+def test_thresholds_read_as_written() -> None:
+    """A boolean threshold reads `false` in the terminal, pytest and the report, not `0`."""
+    from evalgate.verdict.lines import thresholds_text, value_text
+
+    assert thresholds_text({"allow_nan_output": False, "max_flip_rate": 0.05,
+                            "invariant": None}) == \
+        "allow_nan_output false, max_flip_rate 0.05, invariant ~"
+    assert value_text(True) == "true" and value_text([1, 256]) == "[1, 256]"
+    assert [value_text(x) for x in (0.12345678, 1e-06, 5.0)] == ["0.12345678", "1e-06", "5"]

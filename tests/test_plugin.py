@@ -89,12 +89,38 @@ def test_k_selects_checks_and_verdict_says_incomplete(pytester: pytest.Pytester,
 
 
 def test_junitxml_lists_every_check(pytester: pytest.Pytester, gate_project) -> None:
+    """Each testcase reads suite.family / check, carries its numbers as properties and its
+    own share of the time (not the first one all of it)."""
+    import xml.etree.ElementTree as ET
+
     gate_project(champion=CANDIDATE)
     pytester.runpytest(f"--evalgate={CHAMPION}", "--junitxml", "junit.xml")
-    xml = (pytester.path / "junit.xml").read_text()
-    assert xml.count("<testcase") == 3
-    assert xml.count("<failure") == 3
-    assert 'classname="suites.adult.yaml.performance" name="roc_auc"' in xml
+    cases = ET.parse(pytester.path / "junit.xml").getroot().iter("testcase")
+    by_name = {c.get("name"): c for c in cases}
+    assert set(by_name) == {"roc_auc", "accuracy", "log_loss"}
+    assert {c.get("classname") for c in by_name.values()} == {"adult-income.performance"}
+    assert all(c.find("failure") is not None for c in by_name.values())
+    verdict = read_verdict(pytester.path)
+    auc = next(c for c in verdict["suites"][0]["checks"] if c["metric"] == "roc_auc")
+    props = {p.get("name"): p.get("value") for p in by_name["roc_auc"].iter("property")}
+    assert props["candidate"] == f"{auc['candidate']:.4g}"
+    assert props["champion"] == f"{auc['champion']:.4g}"
+    assert props["delta"] == f"{auc['delta']:.4g}" and props["bound"] == f"{auc['ci'][0]:.4g}"
+    assert props["threshold"] == "min 0.85, max_regression 0.005"
+    assert props["method"] == auc["method"]
+    times = [float(c.get("time")) for c in by_name.values()]
+    assert min(times) > 0 and max(times) < 0.9 * sum(times)
+
+
+def test_verbose_shows_a_passing_checks_numbers(pytester: pytest.Pytester,
+                                                gate_project) -> None:
+    gate_project()
+    result = pytester.runpytest(f"--evalgate={CANDIDATE}", "-v")
+    result.stdout.fnmatch_lines([
+        "suites/adult.yaml::performance::roc_auc PASSED (roc_auc 0.9*, champion 0.9*, "
+        "Δ +0.0*(bound +0.0*); min 0.85, max_regression 0.005)*"])
+    quiet = pytester.runpytest(f"--evalgate={CANDIDATE}", "-q")
+    assert "PASSED (" not in quiet.stdout.str() and "champion 0.9" not in quiet.stdout.str()
 
 
 def test_report_and_suites_options(pytester: pytest.Pytester, gate_project) -> None:

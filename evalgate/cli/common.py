@@ -16,6 +16,16 @@ def project() -> Settings:
     return project_settings(Path.cwd())
 
 
+def seed(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"the seed must be 0 or more, got {value}")
+    return value
+
+
 def seconds(text: str) -> float:
     from ..config import check_timeout
 

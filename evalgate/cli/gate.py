@@ -56,6 +56,7 @@ def run(args: argparse.Namespace) -> int:
     from ..registry.attempts import ledger
     from ..spec import find_suites
     from ..verdict import now
+    from ..verdict.lines import numbers_line
 
     try:
         settings = project()
@@ -89,7 +90,9 @@ def run(args: argparse.Namespace) -> int:
     for outcome in outcomes:
         for r in outcome.results:
             name = r.id.split("::", 1)[1] if "::" in r.id else r.id
-            print(f"{_STATUS[r.status]} {display_path(outcome.file)}::{name}")
+            numbers = numbers_line(r)
+            print(f"{_STATUS[r.status]} {display_path(outcome.file)}::{name}"
+                  + (f"  {numbers}" if numbers else ""))
             if r.status != "pass":
                 print(f"       {r.message}")
     try:

@@ -80,6 +80,23 @@ def finite_or_error(result: CheckResult) -> CheckResult:
         f"({result.message})"))
 
 
+def check_seconds(outcome: SuiteOutcome, check_id: str) -> float:
+    """The computing time one check of ``outcome`` accounts for: its family's time shared
+    evenly among the family's checks, plus the stages every check needs (loading the models,
+    reading and predicting the rows) shared among all its checks. Summed over the checks it
+    is the suite's whole time; the families compute together, so a share is all one can say
+    of a single check."""
+    mine = next((r for r in outcome.results if r.id == check_id), None)
+    if mine is None:
+        return 0.0
+    per_family: dict[str, int] = {}
+    for r in outcome.results:
+        per_family[r.family] = per_family.get(r.family, 0) + 1
+    shared = sum(v for k, v in outcome.timings.items() if k not in per_family)
+    return (shared / len(outcome.results)
+            + outcome.timings.get(mine.family, 0.0) / per_family[mine.family])
+
+
 class Clock:
     """Accumulates the seconds spent in each stage into ``timings``."""
 
@@ -91,3 +108,13 @@ class Clock:
         now = time.perf_counter()
         self.timings[stage] = self.timings.get(stage, 0.0) + now - self.t
         self.t = now
+
+
+def only_ran(outcome: SuiteOutcome, ran: set[tuple[Path, str]]) -> SuiteOutcome:
+    """``outcome`` with the results of the checks whose items ran, by (resolved suite file,
+    check id); the others are reported as not run."""
+    path = outcome.file.resolve()
+    results = [r for r in outcome.results if (path, r.id) in ran]
+    if len(results) == len(outcome.results):
+        return outcome
+    return dataclasses.replace(outcome, results=results)

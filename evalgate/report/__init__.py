@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from .._io import write_atomic
+from ..verdict.lines import value_text
 from ..verdict.model import STATUSES, Verdict
 from ..verdict.summary import gate_reasons, plural, summary_markdown  # noqa: F401 - re-exported
 from .plots import read as read_plots
@@ -31,6 +32,7 @@ def _environment() -> Any:
     env.filters["signed"] = _signed
     env.filters["short"] = lambda s: (s or "")[:12]
     env.filters["plural"] = plural
+    env.filters["threshold"] = value_text
     env.filters["xy"] = lambda rows, x, y: [[getattr(r, x), getattr(r, y)] for r in rows]
     return env
 
