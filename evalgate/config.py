@@ -14,7 +14,7 @@ DEFAULT_SUITES = "suites"
 DEFAULT_REPORT = "reports"
 DEFAULT_REGISTRY = "registry"
 KEYS = ("suites", "report", "registry", "timeout_s", "signing_key", "attempts", "engine",
-        "workers")
+        "workers", "trusted_types")
 #: how the k-th candidate tried against one champion on one dataset is judged
 #: (evalgate.stats.spending): at α, the verdict stating the inflation; or at α / (k (k + 1))
 ATTEMPT_POLICIES = ("warn", "spend")
@@ -114,6 +114,8 @@ class Settings:
     engine: str = "local"
     #: ``[tool.evalgate] workers``: a LocalCluster's worker processes (None: one per core)
     workers: int | None = None
+    #: ``[tool.evalgate] trusted_types``: types a skops file may hold beyond skops' defaults
+    trusted_types: tuple[str, ...] = ()
 
 
 def read_settings(root: Path, pyproject: Path | None = None) -> Settings:
@@ -140,6 +142,10 @@ def read_settings(root: Path, pyproject: Path | None = None) -> Settings:
         raise EvalgateError(f"{pyproject}: [tool.evalgate] attempts: {attempts!r} is not one of "
                             f"{', '.join(ATTEMPT_POLICIES)}")
     engine, workers = _engine(pyproject, table)
+    trusted = table.get("trusted_types", [])
+    if not isinstance(trusted, list) or not all(isinstance(t, str) and t for t in trusted):
+        raise EvalgateError(f"{pyproject}: [tool.evalgate] trusted_types: a list of type names "
+                            f"(\"sklearn.tree._tree.Tree\"), got {trusted!r}")
     env_key = os.environ.get("EVALGATE_SIGNING_KEY")
     key = Path(env_key).resolve() if env_key else (
         base / str(table["signing_key"]) if table.get("signing_key") else None)
@@ -148,7 +154,8 @@ def read_settings(root: Path, pyproject: Path | None = None) -> Settings:
                     report=base / str(table.get("report", DEFAULT_REPORT)),
                     registry=base / str(table.get("registry", DEFAULT_REGISTRY)),
                     timeout_s=timeout_s,
-                    signing_key=key, attempts=str(attempts), engine=engine, workers=workers)
+                    signing_key=key, attempts=str(attempts), engine=engine, workers=workers,
+                    trusted_types=tuple(trusted))
 
 
 def _engine(pyproject: Path, table: dict[str, Any]) -> tuple[str, int | None]:

@@ -28,6 +28,7 @@ OPT_SUITES = "--evalgate-suites"
 OPT_REPORT = "--evalgate-report"
 OPT_SEED = "--evalgate-seed"
 OPT_TRUST = "--evalgate-trust-pickle"
+OPT_TRUST_TYPE = "--evalgate-trust-type"
 OPT_TIMEOUT = "--evalgate-timeout"
 OPT_ENGINE = "--evalgate-engine"
 OPT_WORKERS = "--evalgate-workers"
@@ -50,6 +51,10 @@ def pytest_addoption(parser: pytest.Parser) -> None:
                     help="override every suite's seed")
     group.addoption(OPT_TRUST, dest="evalgate_trust_pickle", action="store_true",
                     default=False, help="allow pickle/joblib model files (they can run code)")
+    group.addoption(OPT_TRUST_TYPE, metavar="TYPE", dest="evalgate_trust_type",
+                    action="append", default=[],
+                    help="trust this type in a skops model file (repeatable; adds to "
+                         "[tool.evalgate] trusted_types)")
     group.addoption(OPT_TIMEOUT, metavar="S", dest="evalgate_timeout", default=None,
                     type=common.seconds,
                     help="a time limit for the whole gate, in seconds; what did not finish by "
@@ -106,6 +111,8 @@ class GateSession:
         self.engine = make_engine(choice, self.say)
         self.gate: Gate = Gate(self.candidate, champion=champion or None,
                                seed=self.seed, trust_pickle=opt("evalgate_trust_pickle"),
+                               trusted_types=(*settings.trusted_types,
+                                              *opt("evalgate_trust_type")),
                                resolve=resolver(settings.registry.resolve()),
                                timeout_s=self.timeout_s,
                                ledger=ledger(settings.registry.resolve(),

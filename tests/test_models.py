@@ -378,6 +378,48 @@ def test_skops_tree_model_loads_when_trusted(zoo, frame):
     np.testing.assert_array_equal(model.predict(frame, FEATURES).proba, expected)
 
 
+def test_skops_types_are_trusted_by_name_and_no_further(zoo, frame):
+    """Named types are trusted exactly: all of them load the model, one short is refused
+    naming only what is left, and a name that is not in the file trusts nothing else."""
+    import skops.io as sio
+
+    path = zoo.skops("forest", "income")
+    needed = sio.get_untrusted_types(file=path)
+    assert needed
+    model = load_model(path, trusted_types=needed)
+    expected = zoo.fitted("forest", "income").predict_proba(frame[FEATURES])
+    np.testing.assert_array_equal(model.predict(frame, FEATURES).proba, expected)
+    with pytest.raises(ModelLoadError) as err:
+        load_model(path, trusted_types=[*needed[1:], "sklearn.tree._classes.Unheard"])
+    text = str(err.value)
+    assert f"not trusted by default: {needed[0]};" in text
+    assert not any(t in text.split(";")[0] for t in needed[1:])
+    assert "--evalgate-trust-type" in text and "trusted_types" in text
+
+
+def test_trusted_types_come_from_pyproject_and_the_options(tmp_path, zoo) -> None:
+    """``[tool.evalgate] trusted_types`` and ``--trust-type`` add up; a bad list is named."""
+    import skops.io as sio
+
+    from evalgate.config import read_settings
+    from evalgate.engine import Gate
+    from evalgate.errors import EvalgateError
+
+    path = zoo.skops("forest", "income")
+    needed = sio.get_untrusted_types(file=path)
+    (tmp_path / "pyproject.toml").write_text(
+        "[tool.evalgate]\ntrusted_types = [" + ", ".join(f'"{t}"' for t in needed[:1]) + "]\n")
+    settings = read_settings(tmp_path)
+    assert settings.trusted_types == tuple(needed[:1])
+    with pytest.raises(ModelLoadError):
+        Gate(path, trusted_types=settings.trusted_types).model(path)
+    both = Gate(path, trusted_types=(*settings.trusted_types, *needed[1:]))
+    assert both.model(path).info.format == "skops"
+    (tmp_path / "pyproject.toml").write_text("[tool.evalgate]\ntrusted_types = \"all\"\n")
+    with pytest.raises(EvalgateError, match=r"trusted_types: a list of type names"):
+        read_settings(tmp_path)
+
+
 # =========================================================================== pickle / joblib
 
 

@@ -221,3 +221,30 @@ def test_shipped_suite_as_in_readme(pytester: pytest.Pytester) -> None:
     report = pytester.path / "reports" / "evalgate-report.html"
     assert report.stat().st_size < 2 * 2**20  # one small self-contained page
     assert (pytester.path / "reports" / "summary.md").read_text().startswith("## ")
+
+
+def test_trust_type_options_reach_the_loader(pytester: pytest.Pytester,
+                                             tmp_path_factory: pytest.TempPathFactory) -> None:
+    """A skops model whose types are not trusted by default blocks the gate with their
+    names; ``--evalgate-trust-type`` for each of them lets the same run judge it."""
+    import skops.io as sio
+
+    from tests import modelzoo
+
+    zoo = modelzoo.Zoo(tmp_path_factory.mktemp("zoo"))
+    model = zoo.skops("forest", "income")
+    needed = sio.get_untrusted_types(file=model)
+    modelzoo.make_frame(400, seed=7).to_csv(pytester.path / "rows.csv", index=False)
+    pytester.makeini("[pytest]\n")
+    (pytester.path / "suites").mkdir()
+    (pytester.path / "suites" / "s.yaml").write_text(
+        "suite: trust\ntask: binary\ndata:\n  path: ../rows.csv\n  target: income\n"
+        f"  positive_label: '>50K'\n  features: {list(modelzoo.FEATURES)}\n"
+        "checks:\n  performance:\n    accuracy: {min: 0.5}\n")
+    refused = pytester.runpytest(f"--evalgate={model}", "-p", "no:cacheprovider")
+    assert refused.ret != 0 and f"not trusted by default: {', '.join(needed)}" in \
+        refused.stdout.str()
+    trusted = pytester.runpytest(f"--evalgate={model}", "-p", "no:cacheprovider",
+                                 *[arg for t in needed for arg in ("--evalgate-trust-type", t)])
+    assert trusted.ret == 0, trusted.stdout.str()
+    assert trusted.outlines[-1].startswith("evalgate: PROMOTE")

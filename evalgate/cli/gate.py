@@ -31,6 +31,9 @@ def add_parsers(sub: Any) -> None:
     run.add_argument("--seed", type=int, default=None, help="override every suite's seed")
     run.add_argument("--trust-pickle", action="store_true",
                      help="allow pickle/joblib model files (they can run code)")
+    run.add_argument("--trust-type", action="append", default=[], metavar="TYPE",
+                     help="trust this type in a skops model file (repeatable; adds to "
+                          "[tool.evalgate] trusted_types)")
     run.add_argument("--timeout", type=seconds, default=None, metavar="S",
                      help="a time limit for the whole gate, in seconds (default: "
                           "[tool.evalgate] timeout_s, else 3600)")
@@ -77,6 +80,7 @@ def run(args: argparse.Namespace) -> int:
     engine = make_engine(choice, lambda line: print(line, file=sys.stderr, flush=True))
     gate = Gate(args.candidate, champion=args.champion, seed=args.seed,
                 trust_pickle=args.trust_pickle, resolve=resolver(settings.registry),
+                trusted_types=(*settings.trusted_types, *args.trust_type),
                 no_champion=args.no_champion, timeout_s=args.timeout or settings.timeout_s,
                 ledger=ledger(settings.registry, settings.attempts), engine=engine)
     paths = find_suites(suites_path)

@@ -47,6 +47,9 @@ def add_parsers(sub: Any) -> None:
     mon.add_argument("--seed", type=int, default=0)
     mon.add_argument("--trust-pickle", action="store_true",
                      help="allow pickle/joblib model files (they can run code)")
+    mon.add_argument("--trust-type", action="append", default=[], metavar="TYPE",
+                     help="trust this type in a skops model file (repeatable; adds to "
+                          "[tool.evalgate] trusted_types)")
 
 
 def _monitor(args: argparse.Namespace) -> int:
@@ -353,8 +356,10 @@ def _scores(args: argparse.Namespace, entry: dict[str, Any], batch: Any,
     from ..data.labels import label_key
     from ..errors import EvalgateError
     from ..models import load_model
+    from .common import project
 
-    model = load_model(champion.path, trust_pickle=args.trust_pickle)
+    model = load_model(champion.path, trust_pickle=args.trust_pickle,
+                       trusted_types=(*project().trusted_types, *args.trust_type))
     features = [c for c in entry["features"] if c in batch.columns]
     if len(features) != len(entry["features"]):
         missing = sorted(set(entry["features"]) - set(features))

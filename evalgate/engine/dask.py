@@ -169,6 +169,7 @@ class DaskEngine:
     # ------------------------------------------------------------------ scanning
 
     def scan(self, spec: Any, models: Mapping[str, Model], *, trust_pickle: bool,
+             trusted_types: tuple[str, ...] = (),
              keep_features: bool, hash_rows: bool, deadline: float | None,
              label: str, reductions: tuple[Any, ...] = ()) -> Scan:
         """Scan ``spec``'s files on the workers (see the module's docstring)."""
@@ -184,7 +185,7 @@ class DaskEngine:
         request = ScanRequest(
             columns=tuple(header), first_file=files[0], target=spec.target, features=features,
             keep=keep, hash_rows=hash_rows, reductions=reductions, coded=coded,
-            models=tuple(ModelRef(role, _path_of(m), m.info.sha256, trust_pickle)
+            models=tuple(ModelRef(role, _path_of(m), m.info.sha256, trust_pickle, trusted_types)
                          for role, m in models.items()))
         parts = plan_parts(files, **({"part_rows": self.part_rows} if self.part_rows else {}))
         if reductions:  # a row's key is its position in the dataset: each part's offset

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 import time
-from collections.abc import Callable, Collection
+from collections.abc import Callable, Collection, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
@@ -61,7 +61,7 @@ class Gate:
                  seed: int | None = None, trust_pickle: bool = False,
                  resolve: Resolver | None = None, no_champion: bool = False,
                  timeout_s: float | None = None, ledger: Ledger | None = None,
-                 engine: DaskEngine | None = None):
+                 engine: DaskEngine | None = None, trusted_types: Sequence[str] = ()):
         if timeout_s is not None and not timeout_s > 0:
             raise ValueError(f"timeout_s must be above 0 seconds, got {timeout_s!r}")
         #: the limit for the whole gate, counted from now (``None``: no limit)
@@ -75,6 +75,8 @@ class Gate:
             else None)
         self.seed = seed
         self.trust_pickle = trust_pickle
+        #: the type names a skops model file may hold beyond skops' defaults
+        self.trusted_types = tuple(trusted_types)
         #: judge without any champion (a first release), whatever the suites say
         self.no_champion = no_champion
         self.resolve = resolve
@@ -95,7 +97,8 @@ class Gate:
         key = path.resolve()
         if key not in self._models:
             try:
-                self._models[key] = load_model(path, trust_pickle=self.trust_pickle)
+                self._models[key] = load_model(path, trust_pickle=self.trust_pickle,
+                                               trusted_types=self.trusted_types)
             except EvalgateError as exc:
                 self._models[key] = exc
         found = self._models[key]

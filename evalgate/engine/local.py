@@ -156,7 +156,7 @@ def _read_and_predict(gate: Gate, suite: Suite, plans: Sequence[CheckPlan],
                 states)
     reads_rows = {f.name for f in registered() if f.reads_rows}
     scan = gate.engine.scan(
-        suite.data, models, trust_pickle=gate.trust_pickle,
+        suite.data, models, trust_pickle=gate.trust_pickle, trusted_types=gate.trusted_types,
         keep_features=any(p.family in reads_rows for p in plans),
         hash_rows=gate.ledger is not None and "champion" in models,
         deadline=gate.deadline, label=suite.name, reductions=tuple(reductions))

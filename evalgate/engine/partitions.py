@@ -105,6 +105,7 @@ class ModelRef:
     path: Path
     sha256: str
     trust_pickle: bool = False
+    trusted_types: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -157,7 +158,8 @@ def worker_model(ref: ModelRef) -> Model:
     longer those the gate loaded."""
     key = (ref.path, ref.sha256)
     if key not in _MODELS:
-        model = load_model(ref.path, trust_pickle=ref.trust_pickle)
+        model = load_model(ref.path, trust_pickle=ref.trust_pickle,
+                           trusted_types=ref.trusted_types)
         if model.info.sha256 != ref.sha256:
             raise ModelLoadError(ref.path, f"the file changed during the run (the gate loaded "
                                            f"{ref.sha256[:12]}…, a worker found "

@@ -15,6 +15,7 @@ opened). Every call into model code runs under a time limit and evalgate's warni
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 
 from ..errors import ModelLoadError
@@ -35,10 +36,12 @@ __all__ = ["DEFAULT_CALL_TIMEOUT_S", "Model", "ModelInfo", "RawPrediction", "cal
            "model_warnings", "run_onnx", "set_call_timeout", "set_deadline"]
 
 
-def load_model(path: Path | str, *, trust_pickle: bool = False) -> Model:
+def load_model(path: Path | str, *, trust_pickle: bool = False,
+               trusted_types: Sequence[str] = ()) -> Model:
     """Load a model file by its format (:data:`~evalgate.models.formats.FORMATS`); every
     failure is a :class:`ModelLoadError`. The file must be a regular file; loading runs under
-    evalgate's warnings policy."""
+    evalgate's warnings policy. ``trust_pickle``: any pickle (and any type in a skops file);
+    ``trusted_types``: these type names in a skops file."""
     from .formats import SUFFIXES, format_of
 
     path = Path(path)
@@ -51,4 +54,4 @@ def load_model(path: Path | str, *, trust_pickle: bool = False) -> Model:
         raise ModelLoadError(path, f"unknown model format; evalgate reads {', '.join(SUFFIXES)}")
     check_model_file(path)
     with model_warnings():
-        return fmt.load(path, trust_pickle)
+        return fmt.load(path, trust_pickle, tuple(trusted_types))

@@ -36,27 +36,28 @@ UNTRUSTED_PICKLE = ("pickle and joblib files can run arbitrary code when loaded;
 class Format:
     name: str
     suffixes: tuple[str, ...]
-    #: ``load(path, trusted)`` → the loaded model; ``trusted``: the user's trust flag
-    load: Callable[[Path, bool], Model]
+    #: ``load(path, trusted, types)`` → the loaded model; ``trusted``: the user's trust flag,
+    #: ``types``: the type names the user trusts (a skops file's)
+    load: Callable[[Path, bool, tuple[str, ...]], Model]
     #: whether the trust flag changes how it loads (a pickle may run code; skops types)
     trust_applies: bool
     #: the distributions that read and run it, for the verdict's provenance
     packages: tuple[str, ...]
 
 
-def _onnx(path: Path, trusted: bool) -> Model:
+def _onnx(path: Path, trusted: bool, types: tuple[str, ...]) -> Model:
     from .onnx import OnnxModel
 
     return OnnxModel.load(path)
 
 
-def _skops(path: Path, trusted: bool) -> Model:
+def _skops(path: Path, trusted: bool, types: tuple[str, ...]) -> Model:
     from .sklearn import SklearnModel
 
-    return SklearnModel.load_skops(path, trust=trusted)
+    return SklearnModel.load_skops(path, trust=trusted, types=types)
 
 
-def _pickle(path: Path, trusted: bool) -> Model:
+def _pickle(path: Path, trusted: bool, types: tuple[str, ...]) -> Model:
     from .sklearn import SklearnModel
 
     if not trusted:

@@ -26,7 +26,8 @@ class SklearnModel:
         self._columns: list[str] | None = None
 
     @classmethod
-    def load_skops(cls, path: Path, *, trust: bool = False) -> SklearnModel:
+    def load_skops(cls, path: Path, *, trust: bool = False,
+                   types: Sequence[str] = ()) -> SklearnModel:
         raw, info = file_info(path, "skops")
         import skops.io as sio
 
@@ -35,11 +36,15 @@ class SklearnModel:
         except Exception as exc:
             raise ModelLoadError(path, f"not a valid skops file: {type(exc).__name__}: {exc}"
                                  ) from None
-        if untrusted and not trust:
-            raise ModelLoadError(path, "the skops file holds types that are not trusted by "
-                                       f"default: {', '.join(untrusted)}; convert the model to "
-                                       "ONNX, or pass --evalgate-trust-pickle (evalgate run: "
-                                       "--trust-pickle) if you trust it")
+        left = [t for t in untrusted if t not in set(types)]
+        if left and not trust:
+            shown = ", ".join(left)
+            raise ModelLoadError(path, f"the skops file holds types that are not trusted by "
+                                       f"default: {shown}; if you trust the file, trust exactly "
+                                       f"these with --evalgate-trust-type T (evalgate run: "
+                                       f"--trust-type T; or [tool.evalgate] trusted_types = "
+                                       f"[...]), or any type with --evalgate-trust-pickle; or "
+                                       f"convert the model to ONNX")
         try:
             estimator = sio.loads(raw, trusted=untrusted or None)
         except Exception as exc:
