@@ -55,23 +55,40 @@ class ConfigError(EvalgateError):
 
 
 class SpecError(EvalgateError):
-    """A suite file is invalid. ``str()`` reads ``file:line: key: problem``."""
+    """A suite file is invalid. ``str()`` reads ``file:line: key: problem``, a line for each
+    mistake when the file has several (``others``: the mistakes after the first)."""
 
-    def __init__(self, path: Path | str, line: int | None, key: str | None, problem: str):
+    def __init__(self, path: Path | str, line: int | None, key: str | None, problem: str,
+                 others: tuple[SpecError, ...] = ()):
         self.path = Path(path)
         self.line = line
         self.key = key
         self.problem = problem
+        self.others = others
         super().__init__(self.located(str(self.path)))
 
+    @classmethod
+    def of(cls, errors: list[SpecError]) -> SpecError:
+        """One error standing for ``errors`` (each flattened), in the order found (the top
+        of the file first, each section in turn: a cause before what follows from it)."""
+        flat = [e for err in errors for e in err.each()]
+        first = flat[0]
+        return cls(first.path, first.line, first.key, first.problem, tuple(flat[1:]))
+
+    def each(self) -> list[SpecError]:
+        """This mistake and the others, one error each."""
+        alone = SpecError(self.path, self.line, self.key, self.problem) if self.others else self
+        return [alone, *(e for o in self.others for e in o.each())]
+
     def __reduce__(self) -> tuple[Any, ...]:  # raised on a Dask worker, re-raised here
-        return (type(self), (self.path, self.line, self.key, self.problem))
+        return (type(self), (self.path, self.line, self.key, self.problem, self.others))
 
     def located(self, path_text: str) -> str:
         """The message with the file shown as ``path_text`` (e.g. relative to the cwd)."""
         where = f"{path_text}:{self.line}" if self.line else path_text
         what = f" {self.key}:" if self.key else ""
-        return f"{where}:{what} {self.problem}"
+        return "\n".join([f"{where}:{what} {self.problem}",
+                          *(o.located(path_text) for o in self.others)])
 
 
 class DataError(EvalgateError):

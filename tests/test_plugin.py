@@ -4,6 +4,7 @@ verdict.json and the report."""
 from __future__ import annotations
 
 import json
+from typing import Any
 
 import pytest
 
@@ -223,28 +224,39 @@ def test_shipped_suite_as_in_readme(pytester: pytest.Pytester) -> None:
     assert (pytester.path / "reports" / "summary.md").read_text().startswith("## ")
 
 
-def test_trust_type_options_reach_the_loader(pytester: pytest.Pytester,
-                                             tmp_path_factory: pytest.TempPathFactory) -> None:
-    """A skops model whose types are not trusted by default blocks the gate with their
-    names; ``--evalgate-trust-type`` for each of them lets the same run judge it."""
+@pytest.fixture(scope="module")
+def untrusted_skops(tmp_path_factory: pytest.TempPathFactory) -> tuple[Any, list[str]]:
+    """A skops model holding types skops does not trust by default, and their names. Built
+    outside any pytester test: pytester drops the modules a test imports, and skops does not
+    survive that."""
     import skops.io as sio
 
     from tests import modelzoo
 
     zoo = modelzoo.Zoo(tmp_path_factory.mktemp("zoo"))
     model = zoo.skops("forest", "income")
-    needed = sio.get_untrusted_types(file=model)
-    modelzoo.make_frame(400, seed=7).to_csv(pytester.path / "rows.csv", index=False)
+    modelzoo.make_frame(400, seed=7).to_csv(model.parent / "rows.csv", index=False)
+    return model, list(sio.get_untrusted_types(file=model))
+
+
+def test_trust_type_options_reach_the_loader(pytester: pytest.Pytester,
+                                             untrusted_skops: tuple[Any, list[str]]) -> None:
+    """A skops model whose types are not trusted by default blocks the gate with their
+    names; ``--evalgate-trust-type`` for each of them lets the same run judge it."""
+    from tests import modelzoo
+
+    model, needed = untrusted_skops
     pytester.makeini("[pytest]\n")
     (pytester.path / "suites").mkdir()
     (pytester.path / "suites" / "s.yaml").write_text(
-        "suite: trust\ntask: binary\ndata:\n  path: ../rows.csv\n  target: income\n"
-        f"  positive_label: '>50K'\n  features: {list(modelzoo.FEATURES)}\n"
+        f"suite: trust\ntask: binary\ndata:\n  path: {model.parent / 'rows.csv'}\n"
+        f"  target: income\n  positive_label: '>50K'\n  features: {list(modelzoo.FEATURES)}\n"
         "checks:\n  performance:\n    accuracy: {min: 0.5}\n")
-    refused = pytester.runpytest(f"--evalgate={model}", "-p", "no:cacheprovider")
+    refused = pytester.runpytest_subprocess(f"--evalgate={model}", "-p", "no:cacheprovider")
     assert refused.ret != 0 and f"not trusted by default: {', '.join(needed)}" in \
         refused.stdout.str()
-    trusted = pytester.runpytest(f"--evalgate={model}", "-p", "no:cacheprovider",
-                                 *[arg for t in needed for arg in ("--evalgate-trust-type", t)])
+    trusted = pytester.runpytest_subprocess(f"--evalgate={model}", "-p", "no:cacheprovider",
+                                            *[arg for t in needed
+                                              for arg in ("--evalgate-trust-type", t)])
     assert trusted.ret == 0, trusted.stdout.str()
     assert trusted.outlines[-1].startswith("evalgate: PROMOTE")

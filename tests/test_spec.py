@@ -870,3 +870,48 @@ def test_a_family_this_installation_lacks_is_refused(tmp_path, monkeypatch) -> N
     assert (err.value.line, err.value.key) == (8, "robustness")
     assert "the robustness family is not available in this version of evalgate " \
            "(available: performance)" in str(err.value)
+
+
+def test_every_independent_mistake_of_a_file_is_named(tmp_path: Path,
+                                                      capsys: pytest.CaptureFixture[str]
+                                                      ) -> None:
+    """One reading names each mistake that does not follow from another: a top-level typo,
+    a bad level, a bad seed, and a mistake in each of two families — each with its line."""
+    from evalgate.cli import main
+
+    path = tmp_path / "suites" / "s.yaml"
+    path.parent.mkdir()
+    path.write_text(textwrap.dedent("""\
+        task: binary
+        descripton: a typo
+        confidence: 1.5
+        seed: -1
+        data:
+          path: ../data.csv
+          target: income
+        checks:
+          performance:
+            roc_auc: {min: 0.8, max_regresion: 0.01}
+          bias:
+            groups: [sex]
+            metrics: [selection_rte]
+            max_difference: 0.1
+        """))
+    (tmp_path / "data.csv").write_text(CSV)
+    with pytest.raises(SpecError) as info:
+        load_suite(path)
+    found = [(e.line, e.key) for e in info.value.each()]
+    assert found[:3] == [(2, "descripton"), (3, "confidence"), (4, "seed")]
+    assert (10, "max_regresion") in found and any(11 <= line <= 14 for line, _ in found[4:])
+    assert len(str(info.value).splitlines()) == len(found) >= 5
+    monkey = pytest.MonkeyPatch()
+    monkey.chdir(tmp_path)
+    try:
+        assert main(["validate", "suites/s.yaml"]) == 1
+    finally:
+        monkey.undo()
+    lines = capsys.readouterr().out.splitlines()
+    assert len(lines) == len(found) and all(x.startswith("INVALID suites/s.yaml:") for x in lines)
+    assert lines[0] == ("INVALID suites/s.yaml:2: descripton: unknown key in the suite "
+                        "(did you mean 'description'?); valid keys: " + lines[0].split(
+                            "valid keys: ")[1])

@@ -151,7 +151,8 @@ def validate(args: argparse.Namespace) -> int:
                 suite = load_suite(path)
             except SpecError as exc:
                 bad += 1
-                print(f"INVALID {exc.located(display_path(exc.path))}")
+                for each in exc.each():  # every mistake of the file, one line each
+                    print(f"INVALID {each.located(display_path(each.path))}")
             else:
                 from ..families import plan_checks
 

@@ -5,11 +5,14 @@ them too)."""
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from ..errors import SpecError, did_you_mean
 from .loader import LineDict, LineList
+
+T = TypeVar("T")
 
 
 class Reader:
@@ -17,9 +20,26 @@ class Reader:
 
     def __init__(self, path: Path):
         self.path = path
+        #: the mistakes found so far by :meth:`attempt`; :meth:`done` raises them together
+        self.errors: list[SpecError] = []
 
     def fail(self, line: int | None, key: str | None, problem: str) -> SpecError:
         return SpecError(self.path, line, key, problem)
+
+    def attempt(self, read: Callable[..., T], *args: Any, default: T | None = None
+                ) -> T | None:
+        """``read(*args)``, or — when it finds a mistake — ``default``, the mistake kept, so
+        that one reading reports every independent mistake of a file."""
+        try:
+            return read(*args)
+        except SpecError as exc:
+            self.errors.append(exc)
+            return default
+
+    def done(self) -> None:
+        """Raise every mistake :meth:`attempt` kept, as one :class:`SpecError`."""
+        if self.errors:
+            raise SpecError.of(self.errors)
 
     def mapping(self, value: Any, line: int, key: str) -> LineDict:
         if not isinstance(value, LineDict):
@@ -27,12 +47,12 @@ class Reader:
         return value
 
     def only_keys(self, d: LineDict, allowed: tuple[str, ...], where: str) -> None:
-        for key in d:
-            if key not in allowed:
-                raise self.fail(
-                    d.line_of(key), str(key),
-                    f"unknown key in {where}{did_you_mean(str(key), allowed)}; "
-                    f"valid keys: {', '.join(allowed)}")
+        unknown = [self.fail(d.line_of(key), str(key),
+                             f"unknown key in {where}{did_you_mean(str(key), allowed)}; "
+                             f"valid keys: {', '.join(allowed)}")
+                   for key in d if key not in allowed]
+        if unknown:
+            raise SpecError.of(unknown)
 
     def required(self, d: LineDict, key: str, where: str) -> Any:
         if key not in d or d[key] is None:

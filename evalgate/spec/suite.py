@@ -15,7 +15,7 @@ import stat
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any, Protocol, cast
 
 from .._files import file_kind
 from ..data.labels import label_key
@@ -162,77 +162,111 @@ def read_suite(path: Path | str, sections: Mapping[str, SectionParser]) -> Suite
     if doc is None:
         raise r.fail(None, None, "the suite file is empty")
     top = r.mapping(doc, getattr(doc, "line", 1), "suite file")
-    r.only_keys(top, TOP_KEYS, "the suite")
-
-    name = r.string(top, "suite") if "suite" in top else path.stem
-    if "::" in name:
-        raise r.fail(top.line_of("suite"), "suite", "a suite name may not contain '::'")
-    description = r.string(top, "description") if "description" in top else ""
-
-    task = r.required(top, "task", "the suite")
-    if task not in TASKS:
-        raise r.fail(top.line_of("task"), "task",
-                     f"unknown task {task!r}{did_you_mean(str(task), TASKS)}; "
-                     f"valid tasks: {', '.join(TASKS)}")
-
-    data = _data(r, top, task)
-
-    champion, champion_line = None, None
-    if top.get("champion") is not None:
-        champion = r.string(top, "champion")
-        champion_line = top.line_of("champion")
-
-    confidence = DEFAULT_CONFIDENCE
-    if "confidence" in top:
-        confidence = r.number(top, "confidence")
-        if not 0.5 < confidence < 1:
-            raise r.fail(top.line_of("confidence"), "confidence",
-                         f"must lie strictly between 0.5 and 1 (a one-sided level such as "
-                         f"0.95), got {confidence}")
-    seed = r.integer(top, "seed", 0) if "seed" in top else DEFAULT_SEED
-    n_resamples = (r.integer(top, "n_resamples", 100, MAX_RESAMPLES) if "n_resamples" in top
-                   else DEFAULT_RESAMPLES)
-
-    value_thresholds = "estimate"
-    if "value_thresholds" in top:
-        value_thresholds = r.string(top, "value_thresholds")
-        if value_thresholds not in VALUE_THRESHOLDS:
-            raise r.fail(top.line_of("value_thresholds"), "value_thresholds",
-                         f"unknown value {value_thresholds!r}"
-                         f"{did_you_mean(value_thresholds, VALUE_THRESHOLDS)}; valid: "
-                         f"{', '.join(VALUE_THRESHOLDS)}")
-
-    checks = r.mapping(r.required(top, "checks", "the suite"), top.line_of("checks"), "checks")
-    families = _sections(r, checks, sections, task, data)
+    # each part is read on its own, so that one reading names every independent mistake
+    r.attempt(r.only_keys, top, TOP_KEYS, "the suite")
+    name = r.attempt(_name, r, top, default=path.stem) or path.stem
+    description = r.attempt(lambda: r.string(top, "description") if "description" in top
+                            else "", default="") or ""
+    task = r.attempt(_task, r, top)
+    data = r.attempt(_data, r, top, task) if task is not None else None
+    champion = r.attempt(lambda: r.string(top, "champion")) \
+        if top.get("champion") is not None else None
+    confidence = r.attempt(_confidence, r, top, default=DEFAULT_CONFIDENCE)
+    seed = r.attempt(lambda: r.integer(top, "seed", 0) if "seed" in top else DEFAULT_SEED)
+    n_resamples = r.attempt(lambda: r.integer(top, "n_resamples", 100, MAX_RESAMPLES)
+                            if "n_resamples" in top else DEFAULT_RESAMPLES)
+    value_thresholds = r.attempt(_value_thresholds, r, top, default="estimate")
+    checks = r.attempt(lambda: r.mapping(r.required(top, "checks", "the suite"),
+                                         top.line_of("checks"), "checks"))
+    families = (_sections(r, checks, sections, task, data)
+                if checks is not None and task is not None and data is not None else {})
+    r.done()  # every mistake found above, at once
+    assert task is not None and data is not None and seed is not None
+    assert confidence is not None and n_resamples is not None and value_thresholds is not None
     return Suite(name=name, path=path, sha256=hashlib.sha256(raw).hexdigest(), task=task,
-                 data=data, champion=champion, champion_line=champion_line,
+                 data=data, champion=champion,
+                 champion_line=top.line_of("champion") if champion is not None else None,
                  confidence=confidence, seed=seed, n_resamples=n_resamples,
                  description=description, value_thresholds=value_thresholds,
                  families=families)
 
 
+def _name(r: Reader, top: LineDict) -> str:
+    if "suite" not in top:
+        return r.path.stem
+    name = r.string(top, "suite")
+    if "::" in name:
+        raise r.fail(top.line_of("suite"), "suite", "a suite name may not contain '::'")
+    return name
+
+
+def _task(r: Reader, top: LineDict) -> Task:
+    task = r.required(top, "task", "the suite")
+    if task not in TASKS:
+        raise r.fail(top.line_of("task"), "task",
+                     f"unknown task {task!r}{did_you_mean(str(task), TASKS)}; "
+                     f"valid tasks: {', '.join(TASKS)}")
+    return cast(Task, task)
+
+
+def _confidence(r: Reader, top: LineDict) -> float:
+    if "confidence" not in top:
+        return DEFAULT_CONFIDENCE
+    confidence = r.number(top, "confidence")
+    if not 0.5 < confidence < 1:
+        raise r.fail(top.line_of("confidence"), "confidence",
+                     f"must lie strictly between 0.5 and 1 (a one-sided level such as "
+                     f"0.95), got {confidence}")
+    return confidence
+
+
+def _value_thresholds(r: Reader, top: LineDict) -> str:
+    if "value_thresholds" not in top:
+        return "estimate"
+    value = r.string(top, "value_thresholds")
+    if value not in VALUE_THRESHOLDS:
+        raise r.fail(top.line_of("value_thresholds"), "value_thresholds",
+                     f"unknown value {value!r}{did_you_mean(value, VALUE_THRESHOLDS)}; valid: "
+                     f"{', '.join(VALUE_THRESHOLDS)}")
+    return value
+
+
 def _sections(r: Reader, checks: LineDict, sections: Mapping[str, SectionParser], task: Task,
               data: DataSpec) -> dict[str, Any]:
     """Each family's section of ``checks``, read by its parser, in the order of
-    ``sections``."""
+    ``sections``; a section with a mistake is left out, the mistake kept in ``r``."""
     if not checks:
         raise r.fail(checks.line, "checks", "no checks: declare at least one family")
-    available = tuple(sections)
+    refused = set()
     for family in checks:
-        if data.target is None and family not in UNLABELLED_FAMILIES:
-            raise r.fail(checks.line_of(family), str(family),
-                         f"the {family} checks need labels, and data.target is null; "
-                         f"without labels a suite may hold "
-                         f"{', '.join(UNLABELLED_FAMILIES)} checks")
-        if family in available:
-            continue
-        if family in KNOWN_FAMILIES:
-            raise r.fail(checks.line_of(family), str(family),
-                         f"the {family} family is not available in this version of evalgate "
-                         f"(available: {', '.join(available)})")
-        r.only_keys(checks, available, "checks")
-    return {name: parse(r, checks[name], checks.line_of(name), task, data)
-            for name, parse in sections.items() if name in checks}
+        problem = _family_problem(r, checks, str(family), tuple(sections), data)
+        if problem is not None:
+            r.errors.append(problem)
+            refused.add(family)
+    out: dict[str, Any] = {}
+    for name, parse in sections.items():
+        if name in checks and name not in refused:
+            found = r.attempt(parse, r, checks[name], checks.line_of(name), task, data)
+            if found is not None:
+                out[name] = found
+    return out
+
+
+def _family_problem(r: Reader, checks: LineDict, family: str, available: tuple[str, ...],
+                    data: DataSpec) -> SpecError | None:
+    """Why ``family``'s section cannot be read here, or ``None``."""
+    line = checks.line_of(family)
+    if family not in available and family not in KNOWN_FAMILIES:
+        return r.fail(line, family, f"unknown key in checks{did_you_mean(family, available)}; "
+                                    f"valid keys: {', '.join(available)}")
+    if data.target is None and family not in UNLABELLED_FAMILIES:
+        return r.fail(line, family, f"the {family} checks need labels, and data.target is "
+                                    f"null; without labels a suite may hold "
+                                    f"{', '.join(UNLABELLED_FAMILIES)} checks")
+    if family not in available:
+        return r.fail(line, family, f"the {family} family is not available in this version "
+                                    f"of evalgate (available: {', '.join(available)})")
+    return None
 
 
 def _read_suite_bytes(path: Path) -> bytes:
