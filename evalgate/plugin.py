@@ -466,13 +466,10 @@ def _junit_names(item: CheckItem, family: str) -> None:
     from _pytest.junitxml import xml_key  # pytest's own reporter; no public door to its names
 
     xml = item.config.stash.get(xml_key, None)
-    if xml is None:
-        return
-    suite = item.suite_file.suite
-    assert suite is not None
-    reporter = xml.node_reporter(item.nodeid)
-    reporter.add_attribute("classname", f"{suite.name}.{family}")
-    reporter.add_attribute("name", item.plan.name)
+    if xml is not None and item.suite_file.suite is not None:
+        reporter = xml.node_reporter(item.nodeid)
+        reporter.add_attribute("classname", f"{item.suite_file.suite.name}.{family}")
+        reporter.add_attribute("name", item.plan.name)
 
 
 @pytest.hookimpl(wrapper=True)
@@ -487,10 +484,9 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
 
         report.evalgate_numbers = numbers_line(item.result)
         gs = _active(item.config)
-        if call.when == "setup" and gs is not None:
-            outcome = gs.outcomes.get(item.suite_file.path)
-            if outcome is not None:
-                report.duration = check_seconds(outcome, item.check_id)
+        outcome = gs.outcomes.get(item.suite_file.path) if gs is not None else None
+        if call.when == "setup" and outcome is not None:
+            report.duration = check_seconds(outcome, item.check_id)
     return report
 
 

@@ -406,15 +406,18 @@ def test_trusted_types_come_from_pyproject_and_the_options(tmp_path, zoo) -> Non
     from evalgate.errors import EvalgateError
 
     path = zoo.skops("forest", "income")
-    needed = sio.get_untrusted_types(file=path)
-    (tmp_path / "pyproject.toml").write_text(
-        "[tool.evalgate]\ntrusted_types = [" + ", ".join(f'"{t}"' for t in needed[:1]) + "]\n")
-    settings = read_settings(tmp_path)
-    assert settings.trusted_types == tuple(needed[:1])
+    needed = list(sio.get_untrusted_types(file=path))
+    listed = ", ".join(f'"{t}"' for t in needed)
+    (tmp_path / "pyproject.toml").write_text("[tool.evalgate]\ntrusted_types = []\n")
+    none = read_settings(tmp_path).trusted_types
+    assert none == ()
     with pytest.raises(ModelLoadError):
-        Gate(path, trusted_types=settings.trusted_types).model(path)
-    both = Gate(path, trusted_types=(*settings.trusted_types, *needed[1:]))
-    assert both.model(path).info.format == "skops"
+        Gate(path, trusted_types=none).model(path)
+    assert Gate(path, trusted_types=(*none, *needed)).model(path).info.format == "skops"
+    (tmp_path / "pyproject.toml").write_text(f"[tool.evalgate]\ntrusted_types = [{listed}]\n")
+    settings = read_settings(tmp_path)
+    assert settings.trusted_types == tuple(needed)
+    assert Gate(path, trusted_types=settings.trusted_types).model(path).info.format == "skops"
     (tmp_path / "pyproject.toml").write_text("[tool.evalgate]\ntrusted_types = \"all\"\n")
     with pytest.raises(EvalgateError, match=r"trusted_types: a list of type names"):
         read_settings(tmp_path)
