@@ -7,7 +7,9 @@ and this module only translates between it and pytest.
 
 from __future__ import annotations
 
+import sys
 import time
+from contextlib import nullcontext
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -109,6 +111,8 @@ class GateSession:
         #: the distributed engine (None: local), its cluster started on first use and closed
         #: at the session's end
         self.engine = make_engine(choice, self.say)
+        self.progress = common.ProgressLine.under(sys.stderr, config.pluginmanager.get_plugin(
+            "capturemanager"), quiet=config.get_verbosity() < 0)
         self.gate: Gate = Gate(self.candidate, champion=champion or None,
                                seed=self.seed, trust_pickle=opt("evalgate_trust_pickle"),
                                trusted_types=(*settings.trusted_types,
@@ -117,7 +121,7 @@ class GateSession:
                                timeout_s=self.timeout_s,
                                ledger=ledger(settings.registry.resolve(),
                                              settings.attempts),
-                               engine=self.engine)
+                               engine=self.engine, progress=self.progress)
         self.started_at = __import__("evalgate.verdict", fromlist=["now"]).now()
         self.t0 = time.perf_counter()
         #: the suite files that make up the gate, whatever pytest collects
@@ -133,16 +137,13 @@ class GateSession:
 
     def say(self, line: str) -> None:
         """A line of progress on the terminal (none under ``-q``)."""
-        if self.config.get_verbosity() < 0:
-            return
         tr = self.config.pluginmanager.get_plugin("terminalreporter")
-        if tr is None:
+        if self.config.get_verbosity() < 0 or tr is None:
             return
+        self.progress.clear()
         capman = self.config.pluginmanager.get_plugin("capturemanager")
-        if capman is None:
-            tr.write_line(line)
-            return
-        with capman.global_and_fixture_disabled():  # the run happens inside a test's setup
+        # the run happens inside a test's setup: out past pytest's capture
+        with nullcontext() if capman is None else capman.global_and_fixture_disabled():
             tr.write_line(line)
 
     def close(self) -> None:
@@ -181,8 +182,10 @@ class GateSession:
         if file.path not in self.outcomes:
             selected = {i.check_id for i in item.session.items
                         if isinstance(i, CheckItem) and i.suite_file is file}
-            # under evalgate's own warnings policy (Gate.run_suite), not the project's
-            self.outcomes[file.path] = self.gate.run_suite(file.suite, selected)
+            try:  # under evalgate's own warnings policy (Gate.run_suite), not the project's
+                self.outcomes[file.path] = self.gate.run_suite(file.suite, selected)
+            finally:
+                self.progress.clear()
         return self.outcomes[file.path]
 
     def planned(self) -> list[tuple[Path, str]]:
@@ -417,11 +420,9 @@ class CheckItem(pytest.Item):
     def runtest(self) -> None:
         assert self.result is not None
         if self.result.status == "fail":
-            if not self.result.blocking:
-                self.warn(pytest.PytestWarning(f"non-blocking check failed: "
-                                               f"{self.result.message}"))
-                return
-            raise CheckFailed(self.result)
+            if self.result.blocking:
+                raise CheckFailed(self.result)
+            self.warn(pytest.PytestWarning(f"non-blocking check failed: {self.result.message}"))
 
     def repr_failure(self, excinfo: pytest.ExceptionInfo[BaseException],
                      style: Any = None) -> Any:

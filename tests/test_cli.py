@@ -109,3 +109,61 @@ def test_thresholds_read_as_written() -> None:
         "allow_nan_output false, max_flip_rate 0.05, invariant ~"
     assert value_text(True) == "true" and value_text([1, 256]) == "[1, 256]"
     assert [value_text(x) for x in (0.12345678, 1e-06, 5.0)] == ["0.12345678", "1e-06", "5"]
+
+
+def _on_a_terminal(args: list[str], cwd: Path) -> tuple[int, str, str]:
+    """Run ``args`` with stderr on a pseudo-terminal; (status, stdout, what the terminal
+    got)."""
+    import os
+    import pty
+    import subprocess
+
+    main_fd, term_fd = pty.openpty()
+    proc = subprocess.Popen(args, cwd=cwd, stdout=subprocess.PIPE, stderr=term_fd,
+                            env={**os.environ, "COLUMNS": "200"})
+    os.close(term_fd)
+    seen = b""
+    while True:
+        try:
+            chunk = os.read(main_fd, 4096)
+        except OSError:  # the child closed the terminal
+            break
+        if not chunk:
+            break
+        seen += chunk
+    assert proc.stdout is not None
+    with proc.stdout:
+        out = proc.stdout.read()
+    status = proc.wait(timeout=120)
+    os.close(main_fd)
+    return status, out.decode(), seen.decode(errors="replace")
+
+
+def test_a_terminal_sees_what_the_gate_works_on(project: Path) -> None:
+    """On a terminal, stderr carries one line rewritten in place (the family, the model) and
+    erased before the results; piped, stderr carries none of it."""
+    import subprocess
+    import sys
+
+    status, out, term = _on_a_terminal([sys.executable, "-m", "evalgate", "run",
+                                        str(CANDIDATE)], project)
+    assert status == 0 and out.splitlines()[-1].startswith("evalgate: PROMOTE")
+    assert "\r\x1b[Kevalgate: adult-income: predicting" in term
+    assert "with the champion" in term and "adult-income: performance: 3 checks" in term
+    assert term.endswith("\r\x1b[K")  # erased: the results stand alone
+    piped = subprocess.run([sys.executable, "-m", "evalgate", "run", str(CANDIDATE)],
+                           cwd=project, capture_output=True, text=True, timeout=120)
+    assert piped.returncode == 0 and "\x1b[K" not in piped.stderr + piped.stdout
+
+
+def test_pytest_on_a_terminal_shows_the_progress_line(project: Path) -> None:
+    import sys
+
+    status, out, term = _on_a_terminal([sys.executable, "-m", "pytest", "-p",
+                                        "no:cacheprovider", f"--evalgate={CANDIDATE}"], project)
+    assert status == 0, out
+    assert "\r\x1b[Kevalgate: adult-income: performance: 3 checks" in term
+    assert "\x1b[K" not in out
+    _, _, quiet = _on_a_terminal([sys.executable, "-m", "pytest", "-q", "-p",
+                                  "no:cacheprovider", f"--evalgate={CANDIDATE}"], project)
+    assert "\x1b[K" not in quiet

@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import argparse
+import shutil
+from collections.abc import Callable
+from contextlib import AbstractContextManager, nullcontext
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any, TextIO
 
 if TYPE_CHECKING:
     from ..config import Settings
@@ -49,3 +52,49 @@ def version_number(text: str) -> int:
     if not value.isdigit() or int(value) < 1:
         raise argparse.ArgumentTypeError(f"{text!r} is not a version number (1, 2, …)")
     return int(value)
+
+
+class ProgressLine:
+    """One line on a terminal saying what the gate is working on, rewritten in place (a
+    carriage return and an erase) and erased when the gate is done. Nothing at all when the
+    stream is not a terminal (CI logs, pipes). ``guard``: a context in which the stream
+    reaches the terminal (pytest's capture suspended)."""
+
+    def __init__(self, stream: TextIO, guard: Callable[[], AbstractContextManager[Any]] | None
+                 = None):
+        self.stream = stream
+        self.on = _isatty(stream)
+        self.guard = guard
+        self.shown = False
+
+    @classmethod
+    def under(cls, stream: TextIO, capture: Any, *, quiet: bool) -> ProgressLine:
+        """The progress line of a pytest run: written with pytest's ``capture`` manager
+        suspended; off under ``-q``."""
+        line = cls(stream, None if capture is None else capture.global_and_fixture_disabled)
+        line.on = line.on and not quiet
+        return line
+
+    def __call__(self, text: str) -> None:
+        if not self.on:
+            return
+        width = shutil.get_terminal_size().columns
+        self._write("\r\x1b[K" + f"evalgate: {text}"[:max(width - 1, 20)])
+        self.shown = True
+
+    def clear(self) -> None:
+        if self.on and self.shown:
+            self._write("\r\x1b[K")
+            self.shown = False
+
+    def _write(self, text: str) -> None:
+        with self.guard() if self.guard is not None else nullcontext():
+            self.stream.write(text)
+            self.stream.flush()
+
+
+def _isatty(stream: TextIO) -> bool:
+    try:
+        return stream.isatty()
+    except (AttributeError, ValueError):  # a closed or stream-like object
+        return False

@@ -8,7 +8,7 @@ import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from .common import project, seconds, workers
+from .common import ProgressLine, project, seconds, workers
 
 if TYPE_CHECKING:
     from ..config import EngineChoice, Settings
@@ -77,18 +77,26 @@ def run(args: argparse.Namespace) -> int:
     except EvalgateError as exc:
         print(f"evalgate: BLOCK — {exc}", file=sys.stderr)
         return 1
-    engine = make_engine(choice, lambda line: print(line, file=sys.stderr, flush=True))
+    progress = ProgressLine(sys.stderr)
+
+    def say(line: str) -> None:  # a line of its own, above the progress line
+        progress.clear()
+        print(line, file=sys.stderr, flush=True)
+
+    engine = make_engine(choice, say)
     gate = Gate(args.candidate, champion=args.champion, seed=args.seed,
                 trust_pickle=args.trust_pickle, resolve=resolver(settings.registry),
                 trusted_types=(*settings.trusted_types, *args.trust_type),
                 no_champion=args.no_champion, timeout_s=args.timeout or settings.timeout_s,
-                ledger=ledger(settings.registry, settings.attempts), engine=engine)
+                ledger=ledger(settings.registry, settings.attempts), engine=engine,
+                progress=progress)
     paths = find_suites(suites_path)
     if not paths:
         print(f"evalgate: no suite files at {suites_path}", file=sys.stderr)
     try:
         outcomes = evaluate_paths(gate, paths)
     finally:
+        progress.clear()
         if engine is not None:
             engine.close()
     for outcome in outcomes:

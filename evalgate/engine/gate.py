@@ -61,7 +61,8 @@ class Gate:
                  seed: int | None = None, trust_pickle: bool = False,
                  resolve: Resolver | None = None, no_champion: bool = False,
                  timeout_s: float | None = None, ledger: Ledger | None = None,
-                 engine: DaskEngine | None = None, trusted_types: Sequence[str] = ()):
+                 engine: DaskEngine | None = None, trusted_types: Sequence[str] = (),
+                 progress: Callable[[str], None] | None = None):
         if timeout_s is not None and not timeout_s > 0:
             raise ValueError(f"timeout_s must be above 0 seconds, got {timeout_s!r}")
         #: the limit for the whole gate, counted from now (``None``: no limit)
@@ -77,6 +78,8 @@ class Gate:
         self.trust_pickle = trust_pickle
         #: the type names a skops model file may hold beyond skops' defaults
         self.trusted_types = tuple(trusted_types)
+        #: where the gate says what it is working on (a front end's progress line)
+        self.progress: Callable[[str], None] = progress or (lambda line: None)
         #: judge without any champion (a first release), whatever the suites say
         self.no_champion = no_champion
         self.resolve = resolve

@@ -50,6 +50,7 @@ def evaluate(gate: Gate, suite: Suite, plans: Sequence[CheckPlan],
              outcome: SuiteOutcome) -> list[CheckResult]:
     """Every planned check of ``suite``; each family isolated (:func:`run_family`)."""
     clock = Clock(outcome.timings)
+    gate.progress(f"{suite.name}: loading the models")
     models = load_models(gate, suite, outcome)
     clock.lap("load_models")
 
@@ -82,11 +83,14 @@ def evaluate(gate: Gate, suite: Suite, plans: Sequence[CheckPlan],
     clock.lap("predict")
 
     variants: dict[tuple[str, str], Predictions] = {}
+    current = ["checks"]  # the family at work, for the progress line
 
     def predict(role: str, frame: Any, variant: str) -> Predictions:
         """Canonical predictions of ``role`` on ``frame``, once per (role, variant)."""
         key = (role, variant)
         if key not in variants:
+            gate.progress(f"{suite.name}: {current[0]}: predicting {len(frame):,} {variant} "
+                          f"rows with the {role}")
             raw = models[role].predict(frame, data.features)
             variants[key] = canonical(raw, suite.task, target, models[role].info, len(frame))
         return variants[key]
@@ -101,14 +105,14 @@ def evaluate(gate: Gate, suite: Suite, plans: Sequence[CheckPlan],
                       data=data, predict=predict, models=models, labelled=labelled,
                       states=states)
     outcome.states = states
-    results = _run_families(gate, suite, plans, ctx, clock)
+    results = _run_families(gate, suite, plans, ctx, clock, current)
     if trial is not None and spending is not None and gate.ledger is not None:
         gate.ledger.record(trial, spending, "promote" if _passed(results) else "block")
     return results
 
 
 def _run_families(gate: Gate, suite: Suite, plans: Sequence[CheckPlan], ctx: EvalContext,
-                  clock: Clock) -> list[CheckResult]:
+                  clock: Clock, current: list[str]) -> list[CheckResult]:
     """Each family on its plans, isolated; past the deadline its checks are errors. On a
     distributed engine a line per family says where a long run is."""
     results: list[CheckResult] = []
@@ -120,6 +124,9 @@ def _run_families(gate: Gate, suite: Suite, plans: Sequence[CheckPlan], ctx: Eva
             late = gate.late_message(f"the {family.name} checks ran")
             results.extend(error_result(suite, p, late) for p in mine)
             continue
+        current[0] = family.name
+        gate.progress(f"{suite.name}: {family.name}: {len(mine)} "
+                      f"check{'s' if len(mine) != 1 else ''}")
         results.extend(finite_or_error(r) for r in run_family(family, ctx, mine))
         clock.lap(family.name)
         if gate.engine is not None:
@@ -148,8 +155,12 @@ def _read_and_predict(gate: Gate, suite: Suite, plans: Sequence[CheckPlan],
     distributed engine's workers, partition by partition — then with the rows' hashes for
     the ledger, and only the columns the checks read."""
     if gate.engine is None:
+        gate.progress(f"{suite.name}: reading the data")
         data = load_dataset(suite.data)
-        raws = {role: gate.raw_predictions(m, data) for role, m in models.items()}
+        raws = {}
+        for role, m in models.items():
+            gate.progress(f"{suite.name}: predicting {data.rows:,} rows with the {role}")
+            raws[role] = gate.raw_predictions(m, data)
         keys = row_keys(0, data.rows)
         states = {r.key: r.merge([r.of(data.frame, keys)]) for r in reductions}
         return (data, raws, None, {role: m.describe_inputs() for role, m in models.items()},
