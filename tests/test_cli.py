@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import CANDIDATE, CHAMPION, suite_text
+from conftest import ADULT_TEST, CANDIDATE, CHAMPION, suite_text
 from evalgate.cli import main
 
 
@@ -167,3 +167,103 @@ def test_pytest_on_a_terminal_shows_the_progress_line(project: Path) -> None:
     _, _, quiet = _on_a_terminal([sys.executable, "-m", "pytest", "-q", "-p",
                                   "no:cacheprovider", f"--evalgate={CANDIDATE}"], project)
     assert "\x1b[K" not in quiet
+
+
+# --------------------------------------------------------------------------- evalgate init
+
+
+def test_init_writes_a_suite_that_validates_and_gates(tmp_path: Path,
+                                                      monkeypatch: pytest.MonkeyPatch,
+                                                      capsys: pytest.CaptureFixture[str]
+                                                      ) -> None:
+    """From a model, its champion and the data: the task, the rarer label as positive, the
+    column the model does not read excluded, thresholds from the champion's values and the
+    margins these rows resolve — and the suite promotes the better model, blocks the worse."""
+    import yaml
+
+    monkeypatch.chdir(tmp_path)
+    args = ["init", "--model", str(CANDIDATE), "--champion", str(CHAMPION),
+            "--data", str(ADULT_TEST), "--target", "income", "--out", "suites/adult.yaml"]
+    assert main(args) == 0
+    assert "validate: OK" in capsys.readouterr().out
+    text = (tmp_path / "suites" / "adult.yaml").read_text()
+    doc = yaml.safe_load(text)
+    assert doc["task"] == "binary" and doc["data"]["positive_label"] == ">50K"
+    assert doc["data"]["exclude"] == ["fnlwgt"] and "the rarer label" in text
+    assert (tmp_path / "suites" / doc["champion"]).resolve() == CHAMPION.resolve()
+    checks = doc["checks"]["performance"]
+    assert list(checks) == ["roc_auc", "average_precision", "accuracy", "log_loss",
+                            "brier_score"]
+    assert 0.85 < checks["roc_auc"]["min"] < 0.906 and checks["log_loss"]["max"] > 0.318
+    assert all(0 < c["max_regression"] < 0.02 for c in checks.values())
+    assert "# bias: these columns look sensitive" in text and "race, sex" in text
+    assert main(["run", str(CANDIDATE)]) == 0
+    assert main(["run", str(CHAMPION), "--champion", str(CANDIDATE)]) == 1
+
+    capsys.readouterr()
+    assert main(args) == 2  # an existing file is kept
+    assert "exists; pass --force" in capsys.readouterr().err
+    assert (tmp_path / "suites" / "adult.yaml").read_text() == text
+
+
+def test_init_proposes_a_label_map_for_a_model_trained_on_codes(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import yaml
+
+    from tests import modelzoo
+
+    (tmp_path / "zoo").mkdir()
+    zoo = modelzoo.Zoo(tmp_path / "zoo")
+    model = zoo.onnx("logreg", "label")  # classes 0 and 1; the data says <=50K and >50K
+    rows = modelzoo.make_frame(500, seed=3).drop(columns=["label", "grade", "price"])
+    rows.to_csv(tmp_path / "rows.csv", index=False)
+    monkeypatch.chdir(tmp_path)
+    assert main(["init", "--model", str(model), "--data", "rows.csv", "--target", "income",
+                 "--positive-label", ">50K"]) == 0
+    doc = yaml.safe_load((tmp_path / "suites" / "rows.yaml").read_text())
+    assert doc["data"]["label_map"] == {"<=50K": 0, ">50K": 1}
+    assert "champion" not in doc
+    assert main(["run", str(model)]) == 0
+
+
+def test_init_reads_a_regressor_and_names_a_missing_target(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+        capsys: pytest.CaptureFixture[str]) -> None:
+    import yaml
+
+    from tests import modelzoo
+
+    (tmp_path / "zoo").mkdir()
+    zoo = modelzoo.Zoo(tmp_path / "zoo")
+    model = zoo.onnx("gbr", "price")
+    rows = modelzoo.make_frame(500, seed=4)[[*modelzoo.FEATURES, "price"]]
+    rows.to_csv(tmp_path / "rows.csv", index=False)
+    monkeypatch.chdir(tmp_path)
+    assert main(["init", "--model", str(model), "--data", "rows.csv", "--target", "prices"]) == 1
+    assert "no column 'prices' (did you mean 'price'?)" in capsys.readouterr().err
+    assert main(["init", "--model", str(model), "--data", "rows.csv", "--target", "price"]) == 0
+    doc = yaml.safe_load((tmp_path / "suites" / "rows.yaml").read_text())
+    assert doc["task"] == "regression" and list(doc["checks"]["performance"]) == [
+        "mae", "rmse", "r2"]
+    assert "max" in doc["checks"]["performance"]["mae"]
+    assert main(["run", str(model)]) == 0
+
+
+def test_readme_bring_your_own_model_runs_as_written(tmp_path: Path) -> None:
+    """README's "Bring your own model" block, run as written in an empty folder."""
+    import os
+    import re
+    import subprocess
+    import sys
+
+    readme = (Path(__file__).parents[1] / "README.md").read_text("utf-8")
+    section = readme.split("## Bring your own model", 1)[1]
+    block = re.search(r"```bash\n(.*?)```", section, re.S)
+    assert block is not None
+    env = {**os.environ, "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}"}
+    out = subprocess.run(["bash", "-e", "-c", block.group(1)], cwd=tmp_path, env=env,
+                         capture_output=True, text=True, timeout=300)
+    assert out.returncode == 0, out.stdout + out.stderr
+    assert out.stdout.rstrip().splitlines()[-1].startswith("evalgate: PROMOTE")
+    suite = (tmp_path / "suites" / "eval.yaml").read_text()
+    assert 'label_map: {"benign": 1, "malignant": 0}' in suite

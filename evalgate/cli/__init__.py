@@ -3,6 +3,7 @@ the release lifecycle on the model registry (:mod:`evalgate.registry`).
 
     evalgate run CANDIDATE [--champion P|REF] [--suites P] [--report DIR] [--seed N]
     evalgate validate [SUITE ...]      check suite files without running any model
+    evalgate init --model M [--champion C] --data D --target T   write a commented suite
     evalgate register MODEL --name NAME [--data PATH] [--notes TEXT] [--derived-from N]
     evalgate promote CANDIDATE [--verdict reports/verdict.json] [--name NAME | --to mlflow:NAME]
     evalgate rollback NAME [--to VERSION] [--reason TEXT]
@@ -26,10 +27,10 @@ import sys
 from collections.abc import Sequence
 
 from .. import __version__
-from . import gate, lifecycle, monitor, review
+from . import gate, init, lifecycle, monitor, review
 
 #: the modules of the verbs, each with ``add_parsers(sub)`` and ``COMMANDS``
-VERBS = (gate, lifecycle, review, monitor)
+VERBS = (gate, init, lifecycle, review, monitor)
 
 
 def parser() -> argparse.ArgumentParser:
