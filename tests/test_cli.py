@@ -267,3 +267,39 @@ def test_readme_bring_your_own_model_runs_as_written(tmp_path: Path) -> None:
     assert out.stdout.rstrip().splitlines()[-1].startswith("evalgate: PROMOTE")
     suite = (tmp_path / "suites" / "eval.yaml").read_text()
     assert 'label_map: {"benign": 1, "malignant": 0}' in suite
+
+
+def test_validate_reads_the_data_and_the_models_inputs_on_request(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+        capsys: pytest.CaptureFixture[str]) -> None:
+    """A positive label the data lacks passes a plain validate (the file is well formed) and
+    is named with --data; a model whose inputs the data lacks is named with --model — and no
+    model predicts."""
+    import pandas as pd
+
+    from evalgate.models import onnx as onnx_model
+
+    monkeypatch.chdir(tmp_path)
+    pd.read_csv(ADULT_TEST).head(300).to_csv(tmp_path / "rows.csv", index=False)
+    pd.read_csv(ADULT_TEST).head(300).drop(columns=["age"]).to_csv(tmp_path / "no-age.csv",
+                                                                     index=False)
+    (tmp_path / "suites").mkdir()
+    for name, data, positive in (("typo", "rows.csv", ">50k"), ("ok", "rows.csv", ">50K"),
+                                 ("short", "no-age.csv", ">50K")):
+        (tmp_path / "suites" / f"{name}.yaml").write_text(
+            f"task: binary\ndata:\n  path: ../{data}\n  target: income\n"
+            f"  positive_label: '{positive}'\nchecks:\n  performance:\n"
+            f"    accuracy: {{min: 0.5}}\n")
+    assert main(["validate"]) == 0
+    capsys.readouterr()
+    assert main(["validate", "--data"]) == 1
+    out = capsys.readouterr().out
+    assert "INVALID suites/typo.yaml: data: " in out and "'>50k' does not occur" in out
+    assert "OK      suites/ok.yaml (ok: 1 check, data: 300 rows)" in out
+    monkeypatch.setattr(onnx_model.OnnxModel, "predict", lambda *a, **k: pytest.fail(
+        "validate must not predict"))
+    assert main(["validate", "suites/ok.yaml", "suites/short.yaml", "--model",
+                 str(CANDIDATE)]) == 1
+    out = capsys.readouterr().out
+    assert "OK      suites/ok.yaml" in out
+    assert "INVALID suites/short.yaml: model: " in out and "no column for 'age'" in out

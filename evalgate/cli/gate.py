@@ -48,6 +48,12 @@ def add_parsers(sub: Any) -> None:
     val = sub.add_parser("validate", help="check suite files without running any model")
     val.add_argument("suites", type=Path, nargs="*",
                      help="suite files or folders (default: suites/)")
+    val.add_argument("--data", action="store_true",
+                     help="also read each suite's data: its columns, the target, the positive "
+                          "label and label_map against the labels (no model runs)")
+    val.add_argument("--model", type=Path, action="append", default=[], metavar="M",
+                     help="also check this model's inputs against the data's columns, without "
+                          "predicting (repeatable; implies --data)")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -164,13 +170,44 @@ def validate(args: argparse.Namespace) -> int:
             else:
                 from ..families import plan_checks
 
+                problems, rows = (_against_data(suite, args.model) if args.data or args.model
+                                  else ([], None))
+                for problem in problems:
+                    print(f"INVALID {display_path(path)}: {problem}")
+                bad += bool(problems)
+                if problems:
+                    continue
                 n = len(plan_checks(suite))
                 checks = f"{n} check{'s' if n != 1 else ''}"
-                print(f"OK      {display_path(path)} ({suite.name}: {checks})")
+                read = f", data: {rows:,} rows" if rows is not None else ""
+                print(f"OK      {display_path(path)} ({suite.name}: {checks}{read})")
     if not found:
         print("evalgate: no suite files found", file=sys.stderr)
         return 2
     return 1 if bad else 0
+
+
+def _against_data(suite: Any, models: list[Path]) -> tuple[list[str], int | None]:
+    """What is wrong between ``suite`` and its data (and ``models``' inputs), one line each,
+    and the data's rows: the data read as the gate reads it, the target encoded, each model's
+    inputs matched to the columns — and nothing predicted."""
+    from ..data import encode_target, load_dataset
+    from ..errors import EvalgateError
+    from ..models import check_inputs, load_model
+
+    try:
+        data = load_dataset(suite.data)
+        if data.target is not None:
+            encode_target(data, suite.task, suite.data.positive_label, suite.data.label_map)
+    except EvalgateError as exc:
+        return [f"data: {exc}"], None
+    problems = []
+    for path in models:
+        try:
+            check_inputs(load_model(path), data.features)
+        except EvalgateError as exc:
+            problems.append(f"model: {exc}")
+    return problems, data.rows
 
 
 COMMANDS = {"run": run, "validate": validate}

@@ -36,6 +36,16 @@ __all__ = ["DEFAULT_CALL_TIMEOUT_S", "Model", "ModelInfo", "RawPrediction", "cal
            "model_warnings", "run_onnx", "set_call_timeout", "set_deadline"]
 
 
+def check_inputs(model: Model, features: Sequence[str]) -> None:
+    """Match ``model``'s inputs to the data's ``features`` as predicting would, without
+    predicting: ONNX by name (or position for one 2-D input), scikit-learn by
+    ``feature_names_in_``; a mismatch is a :class:`~evalgate.errors.ModelOutputError`
+    naming both sides. A model without a declared input signature has nothing to check."""
+    bind = getattr(model, "_bind", None)
+    if bind is not None:
+        bind(features)
+
+
 def load_model(path: Path | str, *, trust_pickle: bool = False,
                trusted_types: Sequence[str] = ()) -> Model:
     """Load a model file by its format (:data:`~evalgate.models.formats.FORMATS`); every
