@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from html.parser import HTMLParser
 from pathlib import Path
 
@@ -125,3 +126,30 @@ def test_binary_suites_draw_curves(verdict: dict) -> None:
                   "Calibration"):
         assert f"<title>{title}</title>" in html
     assert "Confusion — candidate" in html
+
+
+@pytest.mark.parametrize("allow_nan", [False, True])
+def test_malformed_outcomes_read_in_their_colours(allow_nan: bool) -> None:
+    """A clear refusal is the right answer to malformed input and reads so ("refused", in
+    the passing colour), never the word ERROR in green; a crash and a forbidden NaN output
+    are failures; an allowed NaN output is a warning."""
+    from types import SimpleNamespace as NS
+
+    from evalgate.report import _environment
+
+    outcome = {"empty": NS(outcome="error", message="no rows"),
+               "nan": NS(outcome="nan_output", message=""),
+               "huge": NS(outcome="crash", message="killed"),
+               "one_row": NS(outcome="ok", message="")}
+    check = NS(id="s::stress::malformed", status="pass", message="", family="stress",
+               threshold={"allow_nan_output": allow_nan})
+    page = _environment().get_template("stress/report.html.j2").render(
+        s=NS(name="s"), si=1, checks=[check],
+        details=lambda c: NS(cases=list(outcome), outcomes={"candidate": outcome}))
+    cells = dict(re.findall(r'<tr><td>(\w+)</td><td><span class="status (\w+)">', page))
+    labels = dict(re.findall(r'<tr><td>(\w+)</td><td><span class="status \w+">([^<]+)<', page))
+    assert labels == {"empty": "refused", "nan": "NaN output", "huge": "crashed",
+                      "one_row": "answered"}
+    assert cells == {"empty": "pass", "nan": "skip" if allow_nan else "fail", "huge": "fail",
+                     "one_row": "pass"}
+    assert ">error<" not in page

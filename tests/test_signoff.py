@@ -162,3 +162,29 @@ def test_signoff_and_report_commands(promoted: Path, tmp_path: Path,
     assert "Signed off by <strong>Grace</strong>" in (tmp_path / "evalgate-report.html").read_text()
     assert main(["report", str(tmp_path / "missing.json")]) == 1
     assert "cannot read the verdict" in capsys.readouterr().err
+
+
+def test_the_first_screen_says_what_changed_vs_the_champion(promoted: Path,
+                                                             blocked: Path) -> None:
+    """Proven improvements and drops below the champion, each with Δ's bound, before the
+    models and the checks; the sign-off hint names the real verdict and only on a promote."""
+    better = render(json.loads(promoted.read_text()), verdict_path="out/v/verdict.json")
+    head = better.split('<section id="models">')[0]
+    assert "What changed vs the champion" in head
+    assert re.search(r'<tr class="better">.*performance::roc_auc', head)
+    assert 'class="worse"' not in head
+    assert "evalgate signoff out/v/verdict.json --reviewer NAME" in better
+    worse = render(json.loads(blocked.read_text()))
+    head = worse.split('<section id="models">')[0]
+    assert re.search(r'<tr class="worse">.*performance::roc_auc', head)
+    assert "evalgate signoff" not in worse  # a block verdict cannot be signed off
+
+
+def test_the_report_names_the_verdict_it_was_written_beside(tmp_path: Path) -> None:
+    from evalgate.report import write_report
+
+    (tmp_path / "run").mkdir()
+    doc = json.loads(_gate(tmp_path / "run", CANDIDATE, CHAMPION).read_text())
+    page = write_report(doc, tmp_path / "run").read_text()
+    assert f"evalgate signoff {tmp_path / 'run' / 'verdict.json'} --reviewer NAME" in page or \
+        "evalgate signoff run/verdict.json" in page

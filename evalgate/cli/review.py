@@ -30,7 +30,7 @@ def _render(verdict_path: Path, doc: dict[str, Any], out: Path) -> Path | str:
     from ..verdict.signoff import status
 
     try:
-        return write_report(doc, out, status(verdict_path))
+        return write_report(doc, out, status(verdict_path), verdict_path)
     except OSError as exc:
         return f"{out}: cannot write the report: {exc.strerror or exc}"
     except Exception as exc:

@@ -74,7 +74,8 @@ def _signed(x: Any, digits: int = 4) -> str:
 
 
 
-def render(verdict: Mapping[str, Any], signoff: dict[str, Any] | None = None) -> str:
+def render(verdict: Mapping[str, Any], signoff: dict[str, Any] | None = None,
+           verdict_path: str = "reports/verdict.json") -> str:
     """The report page for ``verdict`` (a verdict.json document), with its sign-off. The
     document is read by the one verdict reader first: a malformed verdict is a
     :class:`~evalgate.errors.VerdictError`, never a page with parts silently missing."""
@@ -97,15 +98,37 @@ def render(verdict: Mapping[str, Any], signoff: dict[str, Any] | None = None) ->
         v=typed, all_checks=checks, deciding=deciding, counts=counts, signoff=signoff,
         families=families, details=lambda c: details[id(c)],
         plots_of=lambda s: read_plots(s.plots),
-        gate_reasons=gate_reasons(dict(verdict)),
-        anchor=lambda c: anchors[id(c)], charts=_charts)
+        gate_reasons=gate_reasons(dict(verdict)), changes=changes(checks),
+        verdict_path=verdict_path, anchor=lambda c: anchors[id(c)], charts=_charts)
     return page
 
 
+#: the improvements and the regressions the first screen lists, each
+CHANGES_SHOWN = 5
+
+
+def changes(checks: Any) -> dict[str, Any]:
+    """What changed vs the champion, for the first screen: the comparisons whose Δ is proven
+    above 0 (largest Δ first) and those whose Δ is below 0 (largest drop first), each with
+    its bound; Δ is oriented so that positive is better."""
+    compared = [c for c in checks if c.delta is not None and c.ci is not None
+                and c.ci[0] is not None]
+    better = sorted((c for c in compared if c.ci[0] > 0), key=lambda c: -c.delta)
+    worse = sorted((c for c in compared if c.delta < 0), key=lambda c: c.delta)
+    return {"better": better[:CHANGES_SHOWN], "worse": worse[:CHANGES_SHOWN],
+            "more_better": len(better) - CHANGES_SHOWN, "more_worse": len(worse) - CHANGES_SHOWN}
+
+
 def write_report(verdict: dict[str, Any], directory: Path,
-                 signoff: dict[str, Any] | None = None) -> Path:
+                 signoff: dict[str, Any] | None = None,
+                 verdict_path: Path | None = None) -> Path:
+    """The report in ``directory``; the sign-off hint names the verdict's path (default:
+    ``directory``/verdict.json) as the reader will type it."""
+    from ..config import display_path
+
     path = directory / REPORT_NAME
-    write_atomic(path, render(verdict, signoff))
+    shown = display_path(verdict_path or directory / "verdict.json")
+    write_atomic(path, render(verdict, signoff, shown))
     return path
 
 
