@@ -569,6 +569,30 @@ def test_what_a_worker_sends_back_is_lossless(raw: RawPrediction) -> None:
         raw.proba.astype(np.float32).astype(np.float64), raw.proba)
 
 
+def test_partitions_narrowed_apart_join_to_the_values_sent() -> None:
+    """Each partition is narrowed on its own (one fits uint8 and float32, the next needs
+    uint16 and float64): joined, every value is the one the model gave — never wrapped into
+    the first partition's dtype."""
+    from evalgate.engine.partitions import concat_raw
+
+    raws = [RawPrediction(labels=np.array([0, 1, 2]), classes=(0, 1),
+                          proba=np.array([[0.5, 0.5], [0.25, 0.75], [1.0, 0.0]])),
+            RawPrediction(labels=np.array([300, 1, 2]), classes=(0, 1),
+                          proba=np.array([[1 / 3, 2 / 3], [0.25, 0.75], [1.0, 0.0]])),
+            RawPrediction(labels=np.array([-70000, 5]), classes=(0, 1),
+                          proba=np.array([[0.5, 0.5], [0.1, 0.9]]))]
+    sent = [compact(r) for r in raws]
+    assert {r.labels.dtype for r in sent} == {np.dtype(np.uint8), np.dtype(np.uint16),
+                                             np.dtype(np.int32)}
+    joined = concat_raw(sent)
+    assert sent == []  # handed over
+    assert joined.labels.tolist() == [0, 1, 2, 300, 1, 2, -70000, 5]
+    np.testing.assert_array_equal(joined.proba.astype(np.float64),
+                                  np.concatenate([r.proba for r in raws]))
+    words = [compact(RawPrediction(labels=np.array(w))) for w in (["a", "b"], ["c", "a"])]
+    assert concat_raw(words).labels.tolist() == ["a", "b", "c", "a"]
+
+
 @pytest.mark.parametrize("kind", ["parquet", "csv"])
 def test_drift_reads_states_not_rows(tmp_path: Path, adult: pd.DataFrame,
                                      two_workers: DaskEngine, kind: str) -> None:

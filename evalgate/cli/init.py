@@ -179,7 +179,7 @@ def _matched_label_map(model: Any, frame: Any, target: str, features: tuple[str,
 
 def _positive(labels: Any) -> tuple[Any, str]:
     """The positive class of a binary target: left to the gate for 0/1 and true/false, else
-    the rarer label (ties: the last in sorted order)."""
+    the rarer label (ties: the first in sorted order)."""
     from ..data import label_key
 
     values = list(labels.unique())

@@ -294,33 +294,29 @@ def footprint(result: PartResult) -> int:
 
 
 def concat_raw(parts: list[RawPrediction]) -> RawPrediction:
-    """One model's predictions of consecutive partitions, as one. The list is emptied as the
-    arrays are copied, so the driver never holds the parts and the whole at once."""
-    first = parts[0]
-    names = ("labels", "proba", "values")
-    whole = {n: _empty_like(getattr(first, n), sum(len(getattr(p, n)) for p in parts))
-             for n in names if getattr(first, n) is not None}
-    coded: list[Any] | None = [] if isinstance(first.labels, pd.Categorical) else None
+    """One model's predictions of consecutive partitions, as one. Each partition was narrowed
+    on its own (:func:`compact`), so the whole takes the type that holds every part. The
+    list is emptied, and each part's array dropped once copied: the driver never holds the
+    parts and the whole at once."""
+    classes = parts[0].classes
+    arrays = {n: [getattr(p, n) for p in parts] for n in ("labels", "proba", "values")}
+    parts.clear()
+    return RawPrediction(labels=_joined(arrays["labels"]), proba=_joined(arrays["proba"]),
+                         classes=classes, values=_joined(arrays["values"]))
+
+
+def _joined(arrays: list[Any]) -> Any:
+    """``arrays`` end to end (emptying the list): text codes with their categories united,
+    numbers in the type that holds them all."""
+    if arrays[0] is None:
+        return None
+    if isinstance(arrays[0], pd.Categorical):
+        return union_categoricals(arrays)
+    out = np.empty((sum(len(a) for a in arrays), *arrays[0].shape[1:]),
+                   dtype=np.result_type(*arrays))
     at = 0
-    while parts:
-        p = parts.pop(0)
-        rows = 0
-        for n, out in whole.items():
-            part = getattr(p, n)
-            rows = len(part)
-            if coded is not None and n == "labels":
-                coded.append(part)
-            else:
-                out[at:at + rows] = part
-        at += rows
-        del p
-    if coded is not None:
-        whole["labels"] = union_categoricals(coded)
-    return RawPrediction(labels=whole.get("labels"), proba=whole.get("proba"),
-                         classes=first.classes, values=whole.get("values"))
-
-
-def _empty_like(a: Any, rows: int) -> Any:
-    if isinstance(a, pd.Categorical):
-        return None  # united at the end: its codes are a byte or two a row
-    return np.empty((rows, *a.shape[1:]), dtype=a.dtype)
+    while arrays:
+        part = arrays.pop(0)
+        out[at:at + len(part)] = part
+        at += len(part)
+    return out
