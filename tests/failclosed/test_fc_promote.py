@@ -173,28 +173,37 @@ def test_promote_refuses(project: Path, monkeypatch: pytest.MonkeyPatch,
 
 
 def test_crashed_run_leaves_no_old_promote(project: Path) -> None:
-    """A run killed half-way (here: Ctrl-C after 0.5 s of a run that takes several seconds)
-    must not leave the earlier PROMOTE verdict behind."""
+    """A run interrupted half-way (Ctrl-C, SIGINT, 2 s into a run that takes several
+    seconds) must not leave the earlier PROMOTE verdict behind. It runs in a process of its
+    own, as a user's run does: a signal that lands inside onnxruntime may take the process
+    down rather than raise KeyboardInterrupt, and either way the verdict must say block."""
+    import subprocess
+    import sys
+    import time
+
     _run(project)
     assert json.loads(VERDICT.read_text())["decision"] == "promote"
     # max_calls high: the run lasts its whole 4 s budget however fast the machine is
     slow = ("  latency:\n    batch_sizes: [1]\n    p99_ms: {1: 1000}\n    budget_s: 4\n"
             "    max_calls: 1000000\n")
     write_suite(project, suite_yaml(data=project / "adult.csv", checks=PERF + slow))
-
-    def interrupt(signum: int, frame: object) -> None:
-        raise KeyboardInterrupt
-
-    old = signal.signal(signal.SIGALRM, interrupt)
-    signal.setitimer(signal.ITIMER_REAL, 0.5)
-    try:
-        run = cli("run", CANDIDATE)
-    finally:
-        signal.setitimer(signal.ITIMER_REAL, 0)
-        signal.signal(signal.SIGALRM, old)
+    t0 = time.perf_counter()
+    proc = subprocess.Popen([sys.executable, "-m", "evalgate", "run", str(CANDIDATE)],
+                            cwd=project, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                            text=True)
+    while json.loads(VERDICT.read_text())["decision"] == "promote" and proc.poll() is None \
+            and time.perf_counter() - t0 < 60:
+        time.sleep(0.05)  # until the run has begun (its "in progress" verdict is written)
+    time.sleep(2.0)  # past the imports and into the checks (latency alone takes 4 s)
+    assert proc.poll() is None, "the run ended before it could be interrupted"
+    proc.send_signal(signal.SIGINT)
+    out, _ = proc.communicate(timeout=60)
+    run = Run(proc.returncode, out, time.perf_counter() - t0)
     doc = json.loads(VERDICT.read_text())
     problems = [] if doc.get("decision") == "block" else [
         f"verdict.json says {doc.get('decision')!r} after the run was killed"]
+    if proc.returncode == 0:
+        problems.append("the interrupted run exited 0")
     assert_case(run, problems, failed_open=doc.get("decision") == "promote",
                 traceback_expected=True)
 
