@@ -134,8 +134,17 @@ OVERFLOW_JS = """() => {
          e = e.parentElement) parts.unshift(name(e));
     return parts.join(' > ');
   };
+  // inside a box that scrolls (or clips) sideways, an element may be wider than the page:
+  // the reader scrolls that box, not the page; the box itself is checked like any other
+  const scrolled = (el) => {
+    for (let e = el.parentElement; e && e !== document.body; e = e.parentElement) {
+      if (getComputedStyle(e).overflowX !== 'visible') return true;
+    }
+    return false;
+  };
   const wide = [];
   for (const el of document.querySelectorAll('body, body *')) {
+    if (scrolled(el)) continue;
     const box = el.getBoundingClientRect();
     if (box.width > 0 && box.right > view + 0.5) {
       const text = (el.textContent || '').trim().replace(/\\s+/g, ' ').slice(0, 60);
@@ -145,6 +154,42 @@ OVERFLOW_JS = """() => {
   }
   return {scrollWidth: document.documentElement.scrollWidth, innerWidth: view, wide};
 }"""
+
+
+#: each place where a line of a matched element's text starts inside a word: a break not
+#: after a space, ``::``, ``/``, ``_``, ``,`` or ``.`` (the places the report marks with <wbr>)
+MIDWORD_JS = """(selector) => {
+  const bad = [];
+  for (const el of document.querySelectorAll(selector)) {
+    const text = el.textContent;
+    const walker = document.createTreeWalker(el, NodeFilter.SHOW_TEXT);
+    let offset = 0, top = null;
+    for (let node = walker.nextNode(); node; node = walker.nextNode()) {
+      for (let i = 0; i < node.length; i++) {
+        const range = document.createRange();
+        range.setStart(node, i);
+        range.setEnd(node, i + 1);
+        const box = range.getClientRects()[0];
+        if (!box) continue;
+        if (top !== null && box.top > top + 2) {
+          const before = text.slice(0, offset + i);
+          if (!/(::|\\/|_|,|\\.|\\s)$/.test(before)) {
+            bad.push(`${text} (line starts at ${offset + i})`);
+          }
+        }
+        top = box.top;
+      }
+      offset += node.length;
+    }
+  }
+  return bad;
+}"""
+
+
+def midword_breaks(page: Page, selector: str) -> list[str]:
+    """The texts of ``selector``'s elements that wrap inside a word, each with where."""
+    found: list[str] = page.evaluate(MIDWORD_JS, selector)
+    return found
 
 
 def overflow(page: Page) -> dict[str, Any]:

@@ -7,6 +7,7 @@ import re
 from html.parser import HTMLParser
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from conftest import CANDIDATE, suite_text
@@ -116,7 +117,7 @@ def test_regression_suites_draw_residuals(verdict: dict) -> None:
     regression["suites"][0]["plots"] = json.loads(json.dumps(plots.to_dict()))
     html = render(regression)
     assert "<title>Residuals</title>" in html
-    assert "Residuals of a sample of 300 of 500 rows" in html
+    assert "Residuals on the same 300 of 500 rows, drawn at random" in html
     assert "<title>ROC</title>" not in html
 
 
@@ -153,3 +154,122 @@ def test_malformed_outcomes_read_in_their_colours(allow_nan: bool) -> None:
     assert cells == {"empty": "pass", "nan": "skip" if allow_nan else "fail", "huge": "fail",
                      "one_row": "pass"}
     assert ">error<" not in page
+
+
+def _svg_texts(svg: str) -> list[tuple[float, str]]:
+    return [(float(x), text) for x, text in re.findall(r'<text x="([-\d.]+)"[^>]*>([^<]*)</text>',
+                                                       svg)]
+
+
+@pytest.mark.parametrize("values", [(-0.02, -0.03, -0.01), (0.5, 0.4, -0.01),
+                                    (-40.0, -60.0, -50.0)])
+def test_forest_orientation_label_sits_on_zero(values: tuple[float, float, float]) -> None:
+    """"← worse | better →": the bar is on Δ = 0 (the dashed line), the words either side of
+    it, wherever 0 falls on the axis (kept inside the plot near an edge)."""
+    from evalgate.report import svg
+
+    estimate, lower, margin = values
+    chart = str(svg.forest([{"label": "m", "estimate": estimate, "lower": lower,
+                             "margin": margin, "status": "pass"}]))
+    zero = float(re.search(r'<line x1="([-\d.]+)"[^>]*stroke-dasharray="3 3"', chart)[1])
+    texts = dict((t, x) for x, t in _svg_texts(chart))
+    left, right = 190 + svg.ORIENTATION_HALF, 190 + 430 - svg.ORIENTATION_HALF
+    assert texts["|"] == pytest.approx(min(max(zero, left), right), abs=0.01)
+    assert texts["← worse"] < texts["|"] < texts["better →"]
+
+
+def test_forest_has_one_panel_per_unit(verdict: dict) -> None:
+    """A regression suite's mae and rmse (target units) and mse (squared) never share an axis
+    with r2 and mape (unitless): one forest per unit, each headed."""
+    from evalgate.report import forest_panels
+    from evalgate.verdict.model import Verdict
+
+    regression = json.loads(json.dumps(verdict))
+    suite = regression["suites"][0]
+    template = suite["checks"][0]
+    suite["task"], suite["plots"] = "regression", None
+    suite["checks"] = [{**template, "id": f"s::performance::{m}", "metric": m, "delta": d,
+                        "ci": [d - 1, None], "threshold": {"max_regression": 0.5}}
+                       for m, d in (("mae", -3.0), ("r2", 0.01), ("rmse", -40.0),
+                                    ("mse", -900.0), ("mape", 0.02))]
+    typed = Verdict.from_dict(regression, "verdict")
+    panels = dict(forest_panels("regression", typed.suites[0].checks))
+    assert {h: [r["label"] for r in rows] for h, rows in panels.items()} == {
+        "In the target's units": ["mae", "rmse"], "Scores (unitless)": ["r2", "mape"],
+        "In the target's units, squared": ["mse"]}
+    html = render(regression)
+    assert html.count("<title>Δ vs champion with one-sided lower bounds — ") == 3
+    assert "<h3>In the target&#39;s units</h3>" in html
+    # a binary suite's scores share one panel, unheaded
+    assert render(verdict).count("<title>Δ vs champion with one-sided lower bounds</title>") == 1
+
+
+def test_residuals_keep_to_the_axes_and_the_caption_counts_true() -> None:
+    """One wild residual no longer flattens the rest: the axes hold the central 98%, the
+    points beyond sit on the axes and are counted; a point that is not finite is not drawn
+    and the caption says so, for the model it belongs to."""
+    from evalgate.report import svg
+
+    rng = np.random.default_rng(1)
+    pred = rng.normal(size=300)
+    candidate = [[float(p), float(r)] for p, r in zip(pred, rng.normal(0, 1, 300))]
+    candidate[5][1] = 1e6
+    champion = [[float(p), float(r)] for p, r in zip(pred, rng.normal(0, 1, 300))]
+    champion[9][1] = float("nan")
+    chart = svg.residual_chart({"candidate": candidate, "champion": champion})
+    assert chart.drawn == {"candidate": 300, "champion": 299}
+    assert chart.beyond["candidate"] >= 1 and chart.beyond["candidate"] <= 0.02 * 600
+    frame = re.search(r'<rect x="(\d+)" y="10" width="(\d+)" height="(\d+)"', str(chart.svg))
+    x0, y0 = float(frame[1]), 10.0
+    x1, y1 = x0 + float(frame[2]), y0 + float(frame[3])
+    dots = re.findall(r'<circle cx="([-\d.]+)" cy="([-\d.]+)"', str(chart.svg))
+    assert len(dots) == 599
+    assert all(x0 <= float(x) <= x1 and y0 <= float(y) <= y1 for x, y in dots)
+    # the central points spread over the height, not squeezed into one line by the 1e6
+    ys = sorted(float(y) for _, y in dots)
+    assert ys[len(ys) * 3 // 4] - ys[len(ys) // 4] > 0.2 * (y1 - y0)
+
+
+def test_residual_caption_in_the_report(verdict: dict) -> None:
+    from evalgate.data import Target
+    from evalgate.models.predictions import Predictions
+    from evalgate.report.plots import suite_plots
+
+    rng = np.random.default_rng(0)
+    y = rng.normal(size=500)
+    label = y + rng.normal(0, 0.1, 500)
+    label[np.argsort(y)[:400]] += 0  # same rows for both
+    wild = label.copy()
+    wild[:] = y + rng.normal(0, 0.3, 500)
+    preds = {"candidate": Predictions(label=label, score=None),
+             "champion": Predictions(label=wild, score=None)}
+    plots = suite_plots("regression", Target(y=y, classes=None), preds, rng)
+    points = [list(p) for p in plots.residuals["champion"].points]
+    points[0][1] = float("nan")
+    points[1][1] = 1e9
+    doc = json.loads(json.dumps(plots.to_dict()))
+    doc["residuals"]["champion"]["points"] = points
+    regression = json.loads(json.dumps(verdict))
+    regression["suites"][0]["plots"] = doc
+    html = render(regression)
+    caption = re.search(r"<figcaption>Residuals on the same[^<]*", html)[0]
+    assert "300 of 500 rows, drawn at random" in caption
+    assert "champion: 1 not finite, not drawn" in caption
+    assert re.search(r"champion: \d+ beyond the axes, drawn on them", caption)
+
+
+def test_roc_legend_names_each_model_with_its_auc(verdict: dict) -> None:
+    html = render(verdict)
+    auc = next(c for c in verdict["suites"][0]["checks"] if c["metric"] == "roc_auc")
+    assert f"candidate · AUC {auc['candidate']:.4f}" in html
+    assert f"champion · AUC {auc['champion']:.4f}" in html
+    assert f"(<code>{verdict['candidate']['path']}</code>)" in html
+    assert f"(<code>{verdict['champion']['path']}</code>)" in html
+
+
+def test_breakable_marks_the_places_to_wrap_and_escapes() -> None:
+    from evalgate.report import breakable
+
+    assert str(breakable("performance::balanced_accuracy")) == \
+        "performance::<wbr>balanced_<wbr>accuracy"
+    assert str(breakable("0.9052 in <b>/x.onnx")) == "0.9052 in &lt;b&gt;/<wbr>x.<wbr>onnx"

@@ -75,6 +75,9 @@ class Metric:
     rate: Rate | None = None
     #: the metric this one is another name of (``recall`` is ``true_positive_rate``)
     alias_of: str | None = None
+    #: what its values are measured in: ``""`` for a unitless score, else the target's units
+    #: (mae, rmse) or their square (mse) — the report draws each unit on an axis of its own
+    unit: str = ""
 
     @property
     def sign(self) -> float:
@@ -91,6 +94,7 @@ def _from_table(f: Callable[[Array], Array], k: int | None) -> Callable[[Array, 
 
 
 _UNIT = (0.0, 1.0)
+TARGET_UNITS, TARGET_UNITS_SQUARED = "target units", "target units²"
 
 # (name, higher_is_better, table function, bounds, doc)
 _BINARY_TABLE = [
@@ -180,21 +184,22 @@ def _build() -> dict[Task, dict[str, Metric]]:
                doc="one-vs-rest macro ROC AUC"))
 
     # regression outputs are unbounded: every value and per-row loss is checked for overflow
-    for name, rows, doc in (("mae", ls.abs_err, "mean absolute error"),
-                            ("mse", ls.sq_err, "mean squared error"),
-                            ("mape", ls.ape, "mean absolute percentage error (a fraction)")):
+    for name, rows, unit, doc in (
+            ("mae", ls.abs_err, TARGET_UNITS, "mean absolute error"),
+            ("mse", ls.sq_err, TARGET_UNITS_SQUARED, "mean squared error"),
+            ("mape", ls.ape, "", "mean absolute percentage error (a fraction)")):
         add(Metric(name, "regression", False, "label", "mean",
                    ls.bounded_value(name, ls.mean_of(rows)), (0.0, np.inf),
-                   per_row=ls.bounded_rows(name, rows), doc=doc))
+                   per_row=ls.bounded_rows(name, rows), doc=doc, unit=unit))
     add(Metric("rmse", "regression", False, "label", "rmse", ls.bounded_value("rmse", ls.rmse),
                (0.0, np.inf), per_row=ls.bounded_rows("rmse", ls.sq_err),
-               doc="root mean squared error"))
+               doc="root mean squared error", unit=TARGET_UNITS))
     add(Metric("r2", "regression", True, "label", "r2", ls.bounded_value("r2", ls.r2),
                (-np.inf, 1.0), per_row=ls.bounded_rows("r2", ls.sq_err),
                doc="coefficient of determination"))
     add(Metric("median_absolute_error", "regression", False, "label", "generic",
                ls.bounded_value("median_absolute_error", ls.median_ae), (0.0, np.inf),
-               doc="median absolute error"))
+               doc="median absolute error", unit=TARGET_UNITS))
     return reg
 
 

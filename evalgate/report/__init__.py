@@ -6,10 +6,14 @@ No script, font or image is loaded from anywhere.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from functools import lru_cache
+from html import escape
 from pathlib import Path
 from typing import Any
+
+from markupsafe import Markup
 
 from .._io import write_atomic
 from ..verdict.lines import value_text
@@ -33,6 +37,7 @@ def _environment() -> Any:
     env.filters["short"] = lambda s: (s or "")[:12]
     env.filters["plural"] = plural
     env.filters["threshold"] = value_text
+    env.filters["breakable"] = breakable
     env.filters["xy"] = lambda rows, x, y: [[getattr(r, x), getattr(r, y)] for r in rows]
     return env
 
@@ -74,6 +79,19 @@ def _signed(x: Any, digits: int = 4) -> str:
 
 
 
+#: where a long check id, path or column name may wrap: after ``::``, ``/`` and ``_``, and after
+#: a ``.`` followed by a letter (``max_regression.roc_auc``, ``model.onnx``; never in ``0.9052``)
+_BREAKS = re.compile(r"(::|/|_|,|\.(?=[A-Za-z]))")
+
+
+def breakable(text: Any) -> Markup:
+    """``text`` escaped, with a ``<wbr>`` after each place it may wrap (:data:`_BREAKS`), so
+    that a narrow column breaks ``performance::balanced_accuracy`` after ``::``, not inside
+    ``accuracy``."""
+    return Markup("").join(Markup(escape(part)) + (Markup("<wbr>") if i % 2 else Markup(""))
+                           for i, part in enumerate(_BREAKS.split(str(text))))
+
+
 def render(verdict: Mapping[str, Any], signoff: dict[str, Any] | None = None,
            verdict_path: str = "reports/verdict.json") -> str:
     """The report page for ``verdict`` (a verdict.json document), with its sign-off. The
@@ -99,7 +117,8 @@ def render(verdict: Mapping[str, Any], signoff: dict[str, Any] | None = None,
         families=families, details=lambda c: details[id(c)],
         plots_of=lambda s: read_plots(s.plots),
         gate_reasons=gate_reasons(dict(verdict)), changes=changes(checks),
-        verdict_path=verdict_path, anchor=lambda c: anchors[id(c)], charts=_charts)
+        verdict_path=verdict_path, anchor=lambda c: anchors[id(c)], charts=_charts,
+        forest_panels=forest_panels, models_line=models_line, inputs_of=inputs_of)
     return page
 
 
@@ -117,6 +136,59 @@ def changes(checks: Any) -> dict[str, Any]:
     worse = sorted((c for c in compared if c.delta < 0), key=lambda c: c.delta)
     return {"better": better[:CHANGES_SHOWN], "worse": worse[:CHANGES_SHOWN],
             "more_better": len(better) - CHANGES_SHOWN, "more_worse": len(worse) - CHANGES_SHOWN}
+
+
+def models_line(v: Verdict) -> Markup:
+    """``candidate (path) and champion (path)``, each role in its chart colour: what a
+    chart's caption says it draws."""
+    from .svg import COLORS
+
+    parts = [Markup('<span style="color:{}">{}</span> (<code>{}</code>)').format(
+                 COLORS[role], role, entry.path)
+             for role, entry in (("candidate", v.candidate), ("champion", v.champion))
+             if entry is not None]
+    return Markup(" and ").join(parts)
+
+
+def inputs_of(entry: Any) -> dict[str, Any] | None:
+    """How a model's inputs were fed from the data, for the models table: ``mode``
+    (by-name, by-position), ``pairs`` (model input, data column) in the model's order,
+    ``renamed`` (the pairs whose names differ) and ``classes`` (how the model's classes were
+    matched to the labels); ``None`` for a verdict that does not record it."""
+    inputs = getattr(entry, "inputs", None)
+    if not isinstance(inputs, Mapping) or not isinstance(inputs.get("mapping"), Mapping):
+        return None
+    pairs = [(str(k), str(col)) for k, col in inputs["mapping"].items()]
+    classes = inputs.get("classes")
+    return {"mode": str(inputs.get("mode", "")), "pairs": pairs,
+            "renamed": [(k, col) for k, col in pairs if k != col],
+            "classes": classes if isinstance(classes, Mapping) else None}
+
+
+#: a forest panel's heading, by the unit of its metrics (:attr:`~evalgate.metrics.Metric.unit`)
+PANEL_TITLES = {"": "Scores (unitless)", "target units": "In the target's units",
+                "target units²": "In the target's units, squared"}
+
+
+def forest_panels(task: str, checks: Any) -> list[tuple[str, list[dict[str, Any]]]]:
+    """The performance forest plot's rows, one panel per unit: a unitless score's Δ and an
+    error's Δ in the target's units (mae, rmse) never share an axis. Each panel is
+    ``(heading, rows)``; a row is a compared check's Δ, lower bound and margin."""
+    from ..metrics import REGISTRY
+
+    panels: dict[str, list[dict[str, Any]]] = {}
+    for c in checks:
+        if c.delta is None or c.ci is None:
+            continue
+        t = c.threshold
+        margin = (-t["max_regression"] if isinstance(t.get("max_regression"), (int, float))
+                  else t.get("min_improvement"))
+        known = REGISTRY.get(task, {}).get(c.metric)  # type: ignore[call-overload]
+        unit = known.unit if known is not None else ""
+        panels.setdefault(unit, []).append({"label": c.metric, "estimate": c.delta,
+                                            "lower": c.ci[0], "margin": margin,
+                                            "status": c.status})
+    return [(PANEL_TITLES.get(unit, unit), rows) for unit, rows in panels.items()]
 
 
 def write_report(verdict: dict[str, Any], directory: Path,
