@@ -300,7 +300,12 @@ def test_model_info_fingerprints_the_file(zoo, fmt):
 
     assert info == ModelInfo(path=str(path), sha256=hashlib.sha256(data).hexdigest(),
                              format=fmt, size=len(data))
-    assert info.as_dict() == {"path": str(path), "sha256": info.sha256, "format": fmt}
+    entry = info.as_dict()
+    signature = entry.pop("signature")
+    assert entry == {"path": str(path), "sha256": info.sha256, "format": fmt}
+    # what the file declares: its inputs by name (every data column the model was fitted on)
+    assert "age" in [i["name"] for i in signature["inputs"]]
+    assert signature["classes"] == ["<=50K", ">50K"]
 
 
 # =========================================================================== skops

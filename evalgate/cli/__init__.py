@@ -13,6 +13,7 @@ the release lifecycle on the model registry (:mod:`evalgate.registry`).
     evalgate keygen [--out DIR] [--force]               an Ed25519 key pair for signed verdicts
     evalgate registry init [--require-signed PUBKEY …]  create the registry, set its policy
     evalgate monitor NAME --data BATCH [--max-drift δ]  the champion's drift on a batch
+    evalgate rerun VERDICT [--report DIR]   re-run a recorded gate; does every number match?
 
 REF is ``registry:NAME@champion``, ``registry:NAME@3`` or ``mlflow:NAME@champion``. Every
 registry verb takes ``--registry DIR`` (default: ``[tool.evalgate] registry``, or
@@ -27,10 +28,10 @@ import sys
 from collections.abc import Sequence
 
 from .. import __version__
-from . import gate, init, lifecycle, monitor, review
+from . import gate, init, lifecycle, monitor, rerun, review
 
 #: the modules of the verbs, each with ``add_parsers(sub)`` and ``COMMANDS``
-VERBS = (gate, init, lifecycle, review, monitor)
+VERBS = (gate, init, lifecycle, review, rerun, monitor)
 
 
 def parser() -> argparse.ArgumentParser:

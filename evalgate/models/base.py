@@ -5,8 +5,8 @@ answer in its own terms (:class:`RawPrediction`), what the engine needs of a mod
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol, runtime_checkable
 
@@ -25,9 +25,16 @@ class ModelInfo:
     sha256: str
     format: str
     size: int
+    #: what the file declares it takes and gives (inputs, outputs, classes, producer), in
+    #: the verdict as the model's ``signature``; ``None`` where the format declares nothing
+    signature: Mapping[str, Any] | None = field(default=None, compare=False)
 
     def as_dict(self) -> dict[str, Any]:
-        return {"path": self.path, "sha256": self.sha256, "format": self.format}
+        entry: dict[str, Any] = {"path": self.path, "sha256": self.sha256,
+                                 "format": self.format}
+        if self.signature is not None:
+            entry["signature"] = dict(self.signature)
+        return entry
 
 
 @dataclass(frozen=True, eq=False)

@@ -34,6 +34,7 @@ read as the probability of its second class. Whether the probabilities are proba
 from __future__ import annotations
 
 import copy
+import dataclasses
 import json
 import re
 from collections.abc import Sequence
@@ -229,7 +230,25 @@ class OnnxModel:
             n.op_type in _CLASSIFIER_OPS for n in model.graph.node)
         loaded = cls(info, session, classes, is_classifier, fed_zipmap)
         loaded._payload = payload
+        loaded.info = dataclasses.replace(info, signature=loaded._signature(model))
         return loaded
+
+    def _signature(self, model: Any) -> dict[str, Any]:
+        """Inputs and outputs as onnxruntime reads them (name, type, shape; a symbolic or
+        free dimension is ``None``), the outputs the gate reads, the classes, and who wrote
+        the file (producer, opsets)."""
+
+        def tensors(items: Any) -> list[dict[str, Any]]:
+            return [{"name": t.name, "type": t.type,
+                     "shape": [d if isinstance(d, int) else None for d in (t.shape or [])]}
+                    for t in items]
+
+        return {"inputs": tensors(self._session.get_inputs()),
+                "outputs": tensors(self._session.get_outputs()),
+                "reads": {"label": self._label_out, "scores": self._float_out},
+                "classes": None if self._classes is None else [str(c) for c in self._classes],
+                "producer": f"{model.producer_name} {model.producer_version}".strip() or None,
+                "opsets": {o.domain or "ai.onnx": int(o.version) for o in model.opset_import}}
 
     def with_threads(self, threads: int) -> OnnxModel:
         """This model in a session pinned to ``threads`` intra-op threads (one inter-op

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -24,6 +25,20 @@ class SklearnModel:
             raise ModelLoadError(info.path, f"the file holds a {type(estimator).__name__}, "
                                             f"not a fitted estimator with predict()")
         self._columns: list[str] | None = None
+        self.info = dataclasses.replace(info, signature=self._signature())
+
+    def _signature(self) -> dict[str, Any]:
+        """The estimator's type, the columns it was fitted on and its classes, as it
+        declares them (``None`` where it does not)."""
+        est = self.estimator
+        names = getattr(est, "feature_names_in_", None)
+        classes = getattr(est, "classes_", None)
+        return {"estimator": f"{type(est).__module__}.{type(est).__qualname__}",
+                "inputs": None if names is None else [{"name": str(n)} for n in names],
+                "n_features_in": (int(est.n_features_in_) if hasattr(est, "n_features_in_")
+                                  else None),
+                "outputs": [m for m in ("predict", "predict_proba") if hasattr(est, m)],
+                "classes": None if classes is None else [str(c) for c in classes]}
 
     @classmethod
     def load_skops(cls, path: Path, *, trust: bool = False,

@@ -8,7 +8,8 @@ A verdict is trusted only as far as it can be checked (DESIGN.md §6):
   the statuses and ``summary.not_run`` with :func:`evalgate.verdict.decide_statuses`: a
   ``decision`` or ``summary`` that disagrees is refused as edited, and so is a re-derived
   decision that is not ``promote``; a run in progress is refused;
-- each suite file and dataset must still hold the bytes the verdict recorded (paths are
+- each suite file, dataset and file a family read (a drift reference) must still hold the
+  bytes the verdict recorded (paths are
   relative to the folder the gate ran in, which ``promote`` is run from too), and the checks it
   lists are those its suite files plan, for every suite file the gate would find now;
 - where a signature is required (``evalgate registry init --require-signed``, or
@@ -50,6 +51,8 @@ MALFORMED = "malformed verdict"
 EDITED = "the verdict was edited"
 IN_PROGRESS = "the verdict is of a gate run that has not finished"
 CHANGED_SINCE = "changed since the gate ran"
+#: the roles of a suite's ``files`` that promote checks through the suite and its dataset
+DATA_ROLES = frozenset({"suite", "data", "labelled data"})
 NOT_FOUND_HERE = "not found"
 
 
@@ -82,6 +85,9 @@ class SuiteRecord:
     dataset_files: tuple[tuple[str, str], ...] = ()
     #: rows without labels: the labelled rows' (path, sha256) the estimates rest on
     labelled: tuple[str, str] | None = None
+    #: the other files the suite read — a drift reference … —: (index in ``files``, role,
+    #: path, sha256)
+    family_files: tuple[tuple[int, str, str, str | None], ...] = ()
 
 
 def _no_constant(name: str) -> Any:
@@ -157,6 +163,8 @@ class VerdictFile:
                                 ((s.dataset.files or ()) if s.dataset is not None else ())),
             labelled=None if s.dataset is None or s.dataset.labelled is None else
             (s.dataset.labelled.path, s.dataset.labelled.sha256),
+            family_files=tuple((j, f.role, f.path, f.sha256) for j, f in enumerate(s.files or ())
+                               if f.role not in DATA_ROLES),
             ) for i, s in enumerate(v.suites))
         summary = v.summary
         fields = {"total": summary.total, "failed": summary.failed,
@@ -252,6 +260,9 @@ class VerdictFile:
                 self._same_bytes(base, f"{suite.where}.dataset.labelled.path",
                                  suite.labelled[0], suite.labelled[1],
                                  f"the labelled rows of {suite.name!r}")
+            for j, role, path, sha in suite.family_files:
+                self._same_bytes(base, f"{suite.where}.files[{j}].path", path, sha,
+                                 f"the {role} of {suite.name!r}")
             self._same_checks(base, suite)
         self._same_suite_files(base)
 

@@ -18,6 +18,7 @@ from ..engine import SuiteOutcome
 from ..models import ModelInfo
 from ..models.formats import FORMATS
 from .decide import IN_PROGRESS, Summary, decide
+from .evidence import environment, git_state, resolved, suite_files
 from .model import SCHEMA, Verdict
 
 #: the distributions recorded in the provenance: the gate's own, and those of every model
@@ -88,6 +89,8 @@ def build(outcomes: Sequence[SuiteOutcome], *, candidate: Path, seed: int | None
             "duration_s": round(duration_s, 3),
             "platform": platform.platform(),
             "engine": dict(engine) if engine is not None else {"name": "local"},
+            "git": git_state(Path.cwd()),
+            "environment": environment(),
         },
         "summary": summary_entry(summary),
         # where the gate found its suites: promote re-plans it, so a suite added since the run
@@ -166,6 +169,9 @@ def _suite_entry(o: SuiteOutcome, plots: dict[str, Any] | None) -> dict[str, Any
         entry["error"] = o.error
     if o.spending is not None:
         entry["spending"] = o.spending.to_dict()
+    if s is not None:
+        entry["resolved"] = resolved(s)
+        entry["files"] = [{**f, "path": _rel(f["path"])} for f in suite_files(s, entry["dataset"])]
     return entry
 
 

@@ -52,6 +52,8 @@ class ModelEntry(Record):
     #: how data columns are fed to the model, and how its classes stand for the data's labels
     inputs: Mapping[str, Any] | None = optional()
     registry: RegistryRef | None = optional()
+    #: what the file declares: inputs (name, type, shape), outputs, classes, producer
+    signature: Mapping[str, Any] | None = optional()
 
 
 @dataclass(frozen=True)
@@ -110,6 +112,16 @@ class CheckEntry(Record):
 
 
 @dataclass(frozen=True)
+class SuiteFile(Record):
+    """A file a suite read (its own file, its data, a drift reference …) and its sha256."""
+
+    kind: ClassVar[str] = "suite file"
+    role: str
+    path: str
+    sha256: str | None
+
+
+@dataclass(frozen=True)
 class SuiteEntry(Record):
     kind: ClassVar[str] = "suite"
     name: str
@@ -129,6 +141,10 @@ class SuiteEntry(Record):
     error: str | None = optional()
     #: which try against the champion this suite was, and the level it was judged at
     spending: Spending | None = optional()
+    #: the suite as the gate resolved it: every default explicit (:mod:`.evidence`)
+    resolved: Mapping[str, Any] | None = optional()
+    #: every file the suite read, with its sha256
+    files: tuple[SuiteFile, ...] | None = optional()
 
 
 @dataclass(frozen=True)
@@ -144,6 +160,10 @@ class Provenance(Record):
     #: the engine that ran the gate: ``{"name": "local"}``, or ``{"name": "dask", "workers":
     #: N}`` (and ``address`` for an existing cluster)
     engine: Mapping[str, Any] | None = optional()
+    #: the project's git commit, branch, whether tracked files were changed, untracked files
+    git: Mapping[str, Any] | None = optional()
+    #: Python, OS, CPU, every installed distribution and its lock hash, onnxruntime
+    environment: Mapping[str, Any] | None = optional()
 
 
 @dataclass(frozen=True)
