@@ -229,6 +229,7 @@ def test_compare_counts_timed_checks_as_remeasured_not_as_differences() -> None:
     diffs, measured, same = compare(old, new)
     assert diffs == [] and same == 2
     assert measured[-1] == "decision: recorded promote, now block"
+    assert measured[0] == ("s::latency::batch_1: recorded pass 1, now fail 9 (STATUS CHANGED)")
     new["suites"][0]["checks"][2]["candidate"] = 1.0   # malformed inputs are not timed
     diffs, _, same = compare(old, new)
     assert diffs == ["s::stress::malformed.candidate: recorded 0.0, now 1.0",

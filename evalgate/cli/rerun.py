@@ -31,6 +31,8 @@ MEASURED: dict[str, frozenset[str] | None] = {"latency": None,
                                                "stress": frozenset({"load", "memory"})}
 #: the differences listed before "… and N more"
 SHOWN = 20
+#: how a re-measured check whose status is not the recorded one is marked
+STATUS_CHANGED = "STATUS CHANGED"
 
 
 def add_parsers(sub: Any) -> None:
@@ -173,8 +175,12 @@ def _run_and_compare(args: argparse.Namespace, doc: dict[str, Any], out: Path) -
         print(f"evalgate rerun: {len(diffs)} difference{'s' if len(diffs) != 1 else ''} from "
               f"{display_path(args.verdict)} ({same} checks reproduced exactly){where}")
         return 1
+    flipped = [line for line in measured if STATUS_CHANGED in line]
+    timed = len(measured) - any(line.startswith("decision:") for line in measured)
     print(f"evalgate rerun: every number of {display_path(args.verdict)} reproduced "
-          f"({same} checks; {len(measured)} timed checks re-measured){where}")
+          f"({same} checks; {timed} timed checks re-measured"
+          + (f", {len(flipped)} of them with another status now: the timing, not the "
+             f"evidence, differs" if flipped else "") + f"){where}")
     return 0
 
 
@@ -201,9 +207,10 @@ def compare(old: Mapping[str, Any], new: Mapping[str, Any]
             if again is None:
                 diffs.append(f"{check['id']}: not in the re-run")
             elif _measured(check):
+                flag = f" ({STATUS_CHANGED})" if check["status"] != again["status"] else ""
                 measured.append(f"{check['id']}: recorded {check['status']} "
                                 f"{_value(check['candidate'])}, now {again['status']} "
-                                f"{_value(again['candidate'])}")
+                                f"{_value(again['candidate'])}{flag}")
             else:
                 found = _deep(check["id"], check, again)
                 diffs += found
