@@ -148,7 +148,8 @@ def test_register_records_the_version(reg: ModelRegistry, models: list[Path],
     assert [i["name"] for i in v.inputs or []][:2] == ["age", "workclass"]
     assert v.inputs[0]["type"].startswith("tensor(")  # type: ignore[index]
     assert v.lineage == {"data": {"path": str(data), "sha256": hashlib.sha256(
-        b"a,b\n1,2\n").hexdigest(), "size": 8}, "derived_from": None}
+        b"a,b\n1,2\n").hexdigest(), "size": 8, "rows": 1, "columns": ["a", "b"]},
+        "derived_from": None}
     assert v.notes == "baseline" and v.created_at.endswith("+00:00")
     assert reg.version(1) == v
     entry = json.loads(audit_lines(reg)[0])

@@ -4,11 +4,13 @@ the release lifecycle on the model registry (:mod:`evalgate.registry`).
     evalgate run CANDIDATE [--champion P|REF] [--suites P] [--report DIR] [--seed N]
     evalgate validate [SUITE ...]      check suite files without running any model
     evalgate init --model M [--champion C] --data D --target T   write a commented suite
-    evalgate register MODEL --name NAME [--data PATH] [--notes TEXT] [--derived-from N]
+    evalgate register MODEL --name NAME [--data PATH] [--params F] [--code-commit SHA]
+                      [--author A] [--parent N] [--mlflow-run ID] [--notes TEXT]
     evalgate promote CANDIDATE [--verdict reports/verdict.json] [--name NAME | --to mlflow:NAME]
     evalgate rollback NAME [--to VERSION] [--reason TEXT]
     evalgate alias NAME ALIAS [VERSION | --delete]     any alias but champion
     evalgate history NAME [--json]
+    evalgate lineage NAME[@N] [--json]      training data → … → monitoring, each link checked
     evalgate audit verify NAME
     evalgate keygen [--out DIR] [--force]               an Ed25519 key pair for signed verdicts
     evalgate registry init [--require-signed PUBKEY …]  create the registry, set its policy

@@ -26,8 +26,7 @@ def add_parsers(sub: Any) -> None:
     reg.add_argument("--data", type=Path, default=None,
                      help="the training data (file or folder), fingerprinted into the lineage")
     reg.add_argument("--notes", default="", help="free text kept with the version")
-    reg.add_argument("--derived-from", type=version_number, default=None, metavar="VERSION",
-                     help="the version this one was derived from (default: the champion)")
+    _lineage_options(reg)
     reg.add_argument("--alias", action="append", default=[], metavar="ALIAS",
                      help="also point this alias at the version (not champion; repeatable)")
 
@@ -57,6 +56,11 @@ def add_parsers(sub: Any) -> None:
                     help="the version it names")
     al.add_argument("--delete", action="store_true", help="remove the alias")
 
+    lin = add("lineage", "training data → model → verdicts → sign-offs → promotions → "
+                         "monitoring, each link checked")
+    lin.add_argument("name", help="NAME (the champion) or NAME@N")
+    lin.add_argument("--json", action="store_true", help="print JSON")
+
     hist = add("history", "versions, aliases over time and each promotion's metrics")
     hist.add_argument("name", help="the model's name")
     hist.add_argument("--json", action="store_true", help="print JSON")
@@ -81,6 +85,22 @@ def add_parsers(sub: Any) -> None:
     aud.add_argument("name", help="the model's name")
 
 
+def _lineage_options(reg: argparse.ArgumentParser) -> None:
+    """``register``'s record of how the model was made (:mod:`evalgate.registry.lineage`)."""
+    reg.add_argument("--parent", "--derived-from", dest="derived_from", type=version_number,
+                     default=None, metavar="VERSION",
+                     help="the version this one was derived from (default: the champion)")
+    reg.add_argument("--params", type=Path, default=None, metavar="FILE",
+                     help="the training's hyperparameters (a JSON object), kept in the lineage")
+    reg.add_argument("--code-commit", default=None, metavar="SHA",
+                     help="the commit of the training code (default: this folder's git commit "
+                          "and whether its work tree is dirty)")
+    reg.add_argument("--author", default=None,
+                     help="who made the model (default: the user registering it)")
+    reg.add_argument("--mlflow-run", default=None, metavar="ID",
+                     help="the MLflow run that trained it")
+
+
 def _root(args: argparse.Namespace) -> Path:
     return args.registry if args.registry is not None else project().registry
 
@@ -90,9 +110,13 @@ def _register(args: argparse.Namespace) -> int:
 
     for alias in args.alias:
         check_alias(alias)
+    from ..registry.lineage import training_record
+
     reg = ModelRegistry(_root(args), args.name)
+    extra = training_record(params=args.params, code_commit=args.code_commit,
+                            author=args.author, mlflow_run=args.mlflow_run, folder=Path.cwd())
     v, created = reg.register(args.model, data=args.data, notes=args.notes,
-                              derived_from=args.derived_from)
+                              derived_from=args.derived_from, extra=extra)
     if created:
         print(f"registered {reg.name} version {v.number} (sha256 {short(v.sha256)}, "
               f"{v.format}, {v.size} bytes)")
@@ -279,6 +303,32 @@ def _history(args: argparse.Namespace) -> int:
     return 0
 
 
+def _lineage(args: argparse.Namespace) -> int:
+    import json
+
+    from ..errors import EvalgateError
+    from ..registry import ModelRegistry, mlflow_name
+    from ..registry.lineage import chain, lines
+
+    if mlflow_name(args.name) is not None:
+        raise EvalgateError(f"{args.name}: lineage reads the local registry; for MLflow, "
+                            "`evalgate history` lists what evalgate recorded there")
+    name, _, at = args.name.partition("@")
+    try:
+        number = version_number(at) if at else None
+    except argparse.ArgumentTypeError as exc:
+        raise EvalgateError(f"{args.name}: {exc}") from None
+    reg = ModelRegistry(_root(args), name)
+    if not reg.exists():
+        raise EvalgateError(f"no model named {reg.name!r} in {reg.root}")
+    found = chain(reg, number)
+    if args.json:
+        print(json.dumps(found, indent=2, ensure_ascii=False))
+    else:
+        print("\n".join(lines(found)))
+    return 0 if found["ok"] else 1
+
+
 def _audit(args: argparse.Namespace) -> int:
     from ..errors import EvalgateError
     from ..registry import ModelRegistry, mlflow_name, short
@@ -325,5 +375,6 @@ def guarded(verb: Callable[[argparse.Namespace], int]) -> Callable[[argparse.Nam
 
 COMMANDS = {name: guarded(verb) for name, verb in (
     ("register", _register), ("promote", _promote), ("rollback", _rollback),
-    ("alias", _alias), ("history", _history), ("audit", _audit), ("keygen", _keygen),
+    ("alias", _alias), ("history", _history), ("lineage", _lineage), ("audit", _audit),
+    ("keygen", _keygen),
     ("registry", _registry_init))}

@@ -13,7 +13,6 @@ cannot be made, else 0.
 from __future__ import annotations
 
 import argparse
-import hashlib
 import json
 import sys
 from pathlib import Path
@@ -103,7 +102,7 @@ def _monitor(args: argparse.Namespace) -> int:
              "max_drift": args.max_drift, "confidence": args.confidence,
              "alerts": [r["name"] for r in alerts], "checks": rows}
     try:
-        append_chained(reg.dir / "monitor.jsonl", entry)
+        reg.record_monitoring(entry)
     except EvalgateError as exc:
         print(f"evalgate: {exc}", file=sys.stderr)
         return 2
@@ -397,37 +396,6 @@ def _predicted_labels(entry: dict[str, Any], raw: Any) -> np.ndarray:
                                   return_inverse=True)
     named = np.array([back.get(k, k) for k in distinct], dtype=object)
     return np.asarray(named[inverse])
-
-
-def append_chained(path: Path, entry: dict[str, Any]) -> None:
-    """Append ``entry`` to a JSON-lines log whose every line names the sha256 of the line
-    before (``prev``); a log whose chain is broken is refused, not extended."""
-    from .._io import write_atomic
-    from ..errors import EvalgateError
-
-    lines = path.read_bytes().splitlines() if path.is_file() else []
-    prev = None
-    for i, line in enumerate(lines, start=1):
-        try:
-            claimed = json.loads(line).get("prev")
-        except (ValueError, AttributeError):
-            raise EvalgateError(f"{path}:{i}: not a monitoring entry; the log was edited") \
-                from None
-        if claimed != prev:
-            raise EvalgateError(f"{path}:{i}: the hash chain is broken (the log was edited "
-                                f"or cut); it is not extended")
-        prev = hashlib.sha256(line).hexdigest()
-    raw = json.dumps({**entry, "prev": prev}, sort_keys=True, allow_nan=False,
-                     default=_json_default).encode("utf-8")
-    write_atomic(path, b"".join(line + b"\n" for line in [*lines, raw]))
-
-
-def _json_default(value: Any) -> Any:
-    import numpy as np
-
-    if isinstance(value, np.generic):
-        return value.item()
-    raise TypeError(f"{type(value).__name__} is not JSON")
 
 
 def _now() -> str:

@@ -1,19 +1,15 @@
 """The local model registry: versions, aliases, promotion, rollback, and a hash-chained audit log.
 
-It needs no server: a folder with one folder per model name, changed under a lock by a protocol
-that survives a crash at any step (:mod:`.storage` describes the files and the protocol), and
-checked against its hash-chained log on every read (:mod:`.audit`).
-
-Only a passing, complete verdict for exactly these bytes, judged against exactly the current
-champion, moves ``champion`` forward (:meth:`ModelRegistry.promote`; what "passing" must prove
-is :mod:`.policy`); ``rollback`` moves it back to an earlier champion; other aliases
-(``staging``) are free.
+A folder per model name, changed under a lock by a crash-safe protocol (:mod:`.storage`) and
+checked against its hash-chained log on every read (:mod:`.audit`). Only a passing, complete
+verdict for exactly these bytes, judged against exactly the current champion, moves
+``champion`` forward (:meth:`ModelRegistry.promote`; :mod:`.policy` says what it must prove);
+``rollback`` moves it back; other aliases (``staging``) are free; monitoring runs are anchored
+in the log (:mod:`.monitoring`).
 
 The registry-wide policy (``evalgate registry init [--require-signed PUBKEY …]``) lives in
-``registry/.policy/`` with the same protocol and hash chain (:class:`RegistryPolicy`): the
-public keys one of which must have signed a promoted verdict. Each model's entries record where
-the policy's log ended, so removing the requirement by hand (editing or deleting
-``.policy/``) is detected as tampering.
+``registry/.policy/`` with the same protocol and hash chain (:class:`RegistryPolicy`). Each
+model's entries record where the policy's log ended, so removing it by hand is tampering.
 """
 
 from __future__ import annotations
@@ -27,7 +23,7 @@ from typing import Any
 
 from .._io import sha256_file, write_atomic
 from ..errors import ChampionChanged, IntegrityError, PromotionRefused, RegistryError, did_you_mean
-from . import storage
+from . import monitoring, storage
 from .audit import POLICY_DIR, AuditLog, Verification, version_problems
 from .policy import CHAMPION_CHANGED, Signoff, VerdictFile, checked_candidate
 from .profiles import profile_bytes
@@ -327,7 +323,8 @@ class ModelRegistry(AuditLog):
         return new
 
     def _register(self, state: State, model: Path, sha: str, *, data: Path | None = None,
-                  notes: str = "", derived_from: int | None = None) -> tuple[Version, bool, State]:
+                  notes: str = "", derived_from: int | None = None,
+                  extra: Mapping[str, Any] | None = None) -> tuple[Version, bool, State]:
         existing = self.find(sha)
         if existing is not None:
             existing.verify()
@@ -342,7 +339,7 @@ class ModelRegistry(AuditLog):
             file=f"model{model.suffix.lower()}", sha256=sha, size=0, format=fmt, inputs=None,
             created_at=storage.now(), created_by=storage.user(), source=str(model.resolve()),
             lineage={"data": storage.fingerprint(data) if data is not None else None,
-                     "derived_from": derived_from},
+                     "derived_from": derived_from, **(extra or {})},
             notes=notes), model)
         storage.crash_point("version-renamed")
         state = self._change(state, {"action": "register", "version": number, "sha256": sha,
@@ -350,9 +347,11 @@ class ModelRegistry(AuditLog):
         return v, True, state
 
     def register(self, model: Path, *, data: Path | None = None, notes: str = "",
-                 derived_from: int | None = None) -> tuple[Version, bool]:
+                 derived_from: int | None = None,
+                 extra: Mapping[str, Any] | None = None) -> tuple[Version, bool]:
         """Store ``model`` as the next version; the same bytes give back the existing one.
-        ``derived_from`` defaults to the current champion."""
+        ``derived_from`` defaults to the current champion; ``extra``: more lineage (params,
+        code, author, MLflow run: :func:`.lineage.training_record`)."""
         model = Path(model)
         if not model.is_file():
             raise RegistryError(f"{model}: model file not found")
@@ -362,7 +361,7 @@ class ModelRegistry(AuditLog):
             if derived_from is None:
                 derived_from = state.aliases.get(CHAMPION)
             v, created, _ = self._register(state, model, sha, data=data, notes=notes,
-                                           derived_from=derived_from)
+                                           derived_from=derived_from, extra=extra)
             return v, created
 
     def set_alias(self, alias: str, number: int | None) -> int | None:
@@ -381,6 +380,12 @@ class ModelRegistry(AuditLog):
             self._change(state, {"action": "alias", "alias": alias, "version": number,
                                  "from": before})
             return before
+
+    def record_monitoring(self, entry: Mapping[str, Any]) -> None:
+        """Append a monitoring run to its log; anchor the log's end in the audit log."""
+        with self._locked() as state:
+            anchor = monitoring.append(self.dir / monitoring.MONITOR_LOG, entry)
+            self._change(state, {"action": "monitor", "version": entry["version"], "log": anchor})
 
     def promote(self, candidate: Path, verdict: VerdictFile, *,
                 require_signed: Sequence[Any] = ()) -> Promotion:

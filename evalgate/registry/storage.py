@@ -177,15 +177,54 @@ def store_version(versions_dir: Path, version: Version, model: Path) -> Version:
 
 
 def fingerprint(path: Path) -> dict[str, Any]:
-    """The training data's fingerprint: sha256 of a file, or of a folder's (path, sha256) list."""
+    """The training data's fingerprint: a file's full-content sha256, or a folder's (the
+    sha256 of its sorted (path, sha256) list) with each file's; and, for the tables evalgate
+    reads (CSV, Parquet), the rows and the columns."""
     if path.is_file():
-        return {"path": str(path), "sha256": sha256_file(path), "size": path.stat().st_size}
+        return {"path": str(path), "sha256": sha256_file(path), "size": path.stat().st_size,
+                **_shape([path])}
     if path.is_dir():
         files = sorted(p for p in path.rglob("*") if p.is_file())
-        listing = "".join(f"{p.relative_to(path).as_posix()}\0{sha256_file(p)}\n" for p in files)
+        each = [(p.relative_to(path).as_posix(), sha256_file(p)) for p in files]
+        listing = "".join(f"{name}\0{sha}\n" for name, sha in each)
         return {"path": str(path), "sha256": hashlib.sha256(listing.encode()).hexdigest(),
-                "files": len(files), "size": sum(p.stat().st_size for p in files)}
+                "files": len(files), "size": sum(p.stat().st_size for p in files),
+                "each": [{"path": name, "sha256": sha} for name, sha in each],
+                **_shape(files)}
     raise RegistryError(f"{path}: training data not found")
+
+
+def _shape(files: list[Path]) -> dict[str, Any]:
+    """``rows`` (over the files) and ``columns`` (of the first) of the tables among ``files``
+    evalgate can read; nothing when none is one or one cannot be read (the sha256 is the
+    fingerprint; these are what a reader of the lineage wants to see)."""
+    from ..data.sources import data_suffix
+
+    tables = [f for f in files if data_suffix(f.name) is not None]
+    if not tables:
+        return {}
+    try:
+        rows, columns = 0, None
+        for f in tables:
+            n, cols = _table_shape(f)
+            rows += n
+            columns = columns if columns is not None else cols
+    except Exception:  # a table that does not parse: the fingerprint still stands
+        return {}
+    return {"rows": rows, "columns": columns}
+
+
+def _table_shape(path: Path) -> tuple[int, list[str]]:
+    import pandas as pd
+
+    if path.name.lower().endswith(".parquet"):
+        import pyarrow.parquet as pq
+
+        meta = pq.ParquetFile(path)
+        return meta.metadata.num_rows, list(meta.schema_arrow.names)
+    columns = list(pd.read_csv(path, nrows=0).columns)
+    rows = sum(len(chunk) for chunk in pd.read_csv(path, usecols=[0], chunksize=1_000_000))
+    return rows, [str(c) for c in columns]
 
 
 def input_signature(path: Path, fmt: str) -> list[dict[str, Any]] | None:
