@@ -43,7 +43,7 @@ def test_sign_binds_the_verdict_bytes(promoted: Path) -> None:
     assert st is not None and st["valid"] is True
     verdict = json.loads(promoted.read_text())
     html = render(verdict, st)
-    assert "Signed off by <strong>Ada Lovelace</strong>" in html
+    assert "<li><strong>Ada Lovelace</strong>" in html
 
 
 def test_changed_verdict_invalidates_the_signoff(promoted: Path, tmp_path: Path) -> None:
@@ -156,10 +156,10 @@ def test_signoff_and_report_commands(promoted: Path, tmp_path: Path,
     assert main(["signoff", str(verdict), "--reviewer", "Grace", "--note", "ok"]) == 0
     assert "signed off by Grace" in capsys.readouterr().out
     html = (tmp_path / "evalgate-report.html").read_text()
-    assert "Signed off by <strong>Grace</strong>" in html
+    assert "<li><strong>Grace</strong>" in html
     (tmp_path / "evalgate-report.html").unlink()
     assert main(["report", str(verdict)]) == 0  # re-rendered from the verdict alone
-    assert "Signed off by <strong>Grace</strong>" in (tmp_path / "evalgate-report.html").read_text()
+    assert "<li><strong>Grace</strong>" in (tmp_path / "evalgate-report.html").read_text()
     assert main(["report", str(tmp_path / "missing.json")]) == 1
     assert "cannot read the verdict" in capsys.readouterr().err
 

@@ -71,8 +71,16 @@ def add_parsers(sub: Any) -> None:
     kg.add_argument("--force", action="store_true", help="replace an existing key pair")
 
     ri = add("registry", "manage the registry itself")
-    ri.add_argument("action", choices=["init"],
-                    help="init: create the registry and set its policy")
+    ri.add_argument("action", choices=["init", "policy"],
+                    help="init: create the registry and set its signature policy; policy "
+                         "NAME: set (or show) the approvals promoting NAME requires")
+    ri.add_argument("name", nargs="?", default=None, help="policy: the model's name")
+    ri.add_argument("--require-approvals", type=int, default=None, metavar="N",
+                    help="policy: approvals by reviewers other than the candidate's author")
+    ri.add_argument("--require-role", action="append", default=[], metavar="ROLE",
+                    help="policy: a role among the counted approvals (repeatable)")
+    ri.add_argument("--reviewer-key", action="append", default=[], metavar="NAME=PUBKEY",
+                    help="policy: NAME's approvals count only when signed by this key")
     ri.add_argument("--require-signed", action="append", default=[], type=Path,
                     metavar="PUBKEY",
                     help="promote only verdicts signed by this public key (PEM, from "
@@ -198,12 +206,39 @@ def _keygen(args: argparse.Namespace) -> int:
 def _registry_init(args: argparse.Namespace) -> int:
     from ..registry import Registry
 
+    if args.action == "policy":
+        return _approval_policy(args)
+
     registry = Registry(_root(args))
     before, after = registry.init(args.require_signed, force=args.force)
     now = (f"promote requires a verdict signed by {', '.join(after)}" if after else
            "promote requires no signature")
     was = f" (was: {', '.join(before) or 'none'})" if before != after else ""
     print(f"registry {registry.root}: {now}{was}")
+    return 0
+
+
+def _approval_policy(args: argparse.Namespace) -> int:
+    from ..errors import EvalgateError
+    from ..registry import ModelRegistry
+    from ..registry.approvals import current, policy_entry
+
+    if args.name is None:
+        raise EvalgateError("registry policy needs the model's NAME")
+    reg = ModelRegistry(_root(args), args.name)
+    if args.require_approvals is not None:
+        reg.note(policy_entry(args.require_approvals, args.require_role, args.reviewer_key))
+    elif args.require_role or args.reviewer_key:
+        raise EvalgateError("give --require-approvals N with --require-role/--reviewer-key "
+                            "(0 to require none)")
+    policy = current(reg) if reg.exists() else None
+    if policy is None:
+        print(f"{reg.name}: no approval policy (promote requires no sign-off)")
+        return 0
+    roles = ", ".join(policy["require_roles"]) or "any"
+    keys = ", ".join(f"{n} ({k['key_id']})" for n, k in policy["reviewer_keys"].items())
+    print(f"{reg.name}: promote requires {policy['require_approvals']} approval(s) by reviewers "
+          f"other than the candidate's author; roles: {roles}; pinned keys: {keys or 'none'}")
     return 0
 
 

@@ -102,7 +102,10 @@ def _monitor(args: argparse.Namespace) -> int:
              "max_drift": args.max_drift, "confidence": args.confidence,
              "alerts": [r["name"] for r in alerts], "checks": rows}
     try:
-        reg.record_monitoring(entry)
+        from ..registry.monitoring import MONITOR_LOG, append
+
+        reg.note({"action": "monitor", "version": champion.number},
+                 write=lambda: {"log": append(reg.dir / MONITOR_LOG, entry)})
     except EvalgateError as exc:
         print(f"evalgate: {exc}", file=sys.stderr)
         return 2

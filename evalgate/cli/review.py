@@ -1,6 +1,6 @@
 """``evalgate signoff`` and ``evalgate report``: the reviewer's verbs.
 
-    evalgate signoff reports/verdict.json --reviewer NAME [--note TEXT]
+    evalgate signoff reports/verdict.json --reviewer NAME [--role R] [--note TEXT] [--key K]
     evalgate report reports/verdict.json [--out DIR]
 """
 
@@ -17,6 +17,10 @@ def add_parsers(sub: Any) -> None:
     so.add_argument("verdict", type=Path, help="the verdict.json to approve")
     so.add_argument("--reviewer", required=True, help="who approves")
     so.add_argument("--note", default="", help="why, or anything the record should keep")
+    so.add_argument("--role", default=None,
+                    help="the reviewer's role (e.g. risk), which a registry policy may require")
+    so.add_argument("--key", type=Path, default=None, metavar="PRIVATE_PEM",
+                    help="sign the approval with this Ed25519 private key (evalgate keygen)")
     rep = sub.add_parser("report", help="re-render the HTML report from a verdict alone")
     rep.add_argument("verdict", type=Path, help="a verdict.json")
     rep.add_argument("--out", type=Path, default=None,
@@ -44,7 +48,8 @@ def signoff(args: argparse.Namespace) -> int:
     from ..verdict.signoff import read_verdict, sign, signoff_path
 
     try:
-        entry = sign(args.verdict, args.reviewer, args.note)  # refuses a malformed verdict
+        # refuses a malformed verdict
+        entry = sign(args.verdict, args.reviewer, args.note, role=args.role, key=args.key)
         _, doc = read_verdict(args.verdict)
     except EvalgateError as exc:
         print(f"evalgate: {exc}", file=sys.stderr)
@@ -53,8 +58,11 @@ def signoff(args: argparse.Namespace) -> int:
     if isinstance(report, str):
         print(f"evalgate: signed off by {entry['reviewer']}, but {report}", file=sys.stderr)
         return 1
-    print(f"signed off by {entry['reviewer']}: verdict sha256 {entry['verdict_sha256'][:12]}… "
-          f"→ {display_path(signoff_path(args.verdict))}; report: {display_path(report)}")
+    role = f" ({entry['role']})" if entry.get("role") else ""
+    signed = f", signed with key {entry['signature']['key_id']}" if "signature" in entry else ""
+    print(f"signed off by {entry['reviewer']}{role}{signed}: verdict sha256 "
+          f"{entry['verdict_sha256'][:12]}… → {display_path(signoff_path(args.verdict))}; "
+          f"report: {display_path(report)}")
     return 0
 
 

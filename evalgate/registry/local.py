@@ -15,7 +15,7 @@ model's entries record where the policy's log ended, so removing it by hand is t
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -23,7 +23,7 @@ from typing import Any
 
 from .._io import sha256_file, write_atomic
 from ..errors import ChampionChanged, IntegrityError, PromotionRefused, RegistryError, did_you_mean
-from . import monitoring, storage
+from . import approvals, storage
 from .audit import POLICY_DIR, AuditLog, Verification, version_problems
 from .policy import CHAMPION_CHANGED, Signoff, VerdictFile, checked_candidate
 from .profiles import profile_bytes
@@ -192,10 +192,8 @@ class ModelRegistry(AuditLog):
         each registered version's sha256 is the one its register entry in the log records."""
         if not self.versions_dir.is_dir():
             return []
-        out = []
-        for d in self.versions_dir.iterdir():
-            if d.name.isdigit() and (d / "version.json").is_file():
-                out.append(Version.read(self.name, d))
+        out = [Version.read(self.name, d) for d in self.versions_dir.iterdir()
+               if d.name.isdigit() and (d / "version.json").is_file()]
         if check and out:
             registered = self.registered()
             for v in out:
@@ -381,11 +379,12 @@ class ModelRegistry(AuditLog):
                                  "from": before})
             return before
 
-    def record_monitoring(self, entry: Mapping[str, Any]) -> None:
-        """Append a monitoring run to its log; anchor the log's end in the audit log."""
+    def note(self, fields: Mapping[str, Any],
+             write: Callable[[], Mapping[str, Any]] | None = None) -> None:
+        """Append an entry that moves no alias (an approval policy, a monitoring run's
+        anchor: ``write``, run under the lock first, adds its result to the entry)."""
         with self._locked() as state:
-            anchor = monitoring.append(self.dir / monitoring.MONITOR_LOG, entry)
-            self._change(state, {"action": "monitor", "version": entry["version"], "log": anchor})
+            self._change(state, {**fields, **(write() if write is not None else {})})
 
     def promote(self, candidate: Path, verdict: VerdictFile, *,
                 require_signed: Sequence[Any] = ()) -> Promotion:
@@ -400,6 +399,7 @@ class ModelRegistry(AuditLog):
         signoff, signoff_note = checked.signoff, checked.signoff_note
         profile = profile_bytes(verdict)  # refused here, before anything moves
         with self._locked() as state:
+            approvals.enforce(self, verdict, sha)  # the model's approval policy, if any
             current_number = state.aliases.get(CHAMPION)
             current = self.version(current_number) if current_number is not None else None
             if current is not None and current.sha256 == sha:  # e.g. a retry after a crash
