@@ -181,3 +181,21 @@ def test_a_version_1_signoff_reads_as_one_unsigned_approval() -> None:
     [approval] = approvals_of(doc, "a" * 64)
     assert approval["reviewer"] == "Ann" and verification(approval) == (None, "unsigned")
     assert approvals_of(doc, "b" * 64) == []
+
+
+def test_the_promotion_records_every_approval_and_lineage_shows_them(
+        project: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    _policy(capsys, "--require-approvals", "2")
+    _sign(capsys, "Bob", "--role", "risk", "--key", _key("bob"))
+    _sign(capsys, "Carol")
+    status, out = _promote(capsys)
+    assert status == 0 and "signed off by Bob, Carol" in out
+    entry = json.loads((project / "registry" / "adult" / "audit.jsonl").read_text()
+                       .splitlines()[-1])
+    approvals = entry["signoff"]["approvals"]
+    assert [(a["reviewer"], a["role"]) for a in approvals] == [("Bob", "risk"), ("Carol", None)]
+    assert approvals[0]["key_id"] and approvals[1]["key_id"] is None
+    status, out = _run(capsys, "lineage", "adult")
+    assert status == 0, out
+    assert "signed off   by Bob (risk) at" in out and ", signed with key" in out
+    assert "signed off   by Carol at" in out

@@ -227,9 +227,12 @@ def lines(found: Mapping[str, Any]) -> list[str]:
                        f"({s['data']['rows']:,} rows, sha256 "
                        f"{str(s['data']['sha256'])[:12]}…): {s['checks']} checks, "
                        f"{s['failed']} failed")
-        if v["signoff"]:
-            out.append(f"    signed off   by {v['signoff'].get('reviewer')} at "
-                       f"{v['signoff'].get('signed_at')}")
+        signoff = v["signoff"] or {}
+        for a in signoff.get("approvals") or ([signoff] if signoff else []):
+            role = f" ({a['role']})" if a.get("role") else ""
+            key = f", signed with key {a['key_id']}" if a.get("key_id") else ""
+            out.append(f"    signed off   by {a.get('reviewer')}{role} at "
+                       f"{a.get('signed_at')}{key}")
     for e in found["events"]:
         before = f"v{e['from']}" if e.get("from") is not None else "-"
         after = f"v{e['version']}" if e.get("version") is not None else "(removed)"

@@ -64,9 +64,16 @@ class Signoff:
     note: str
     signed_at: str
     path: Path
+    #: every approval bound to the verdict: reviewer, role, signed_at, key_id (when signed)
+    approvals: tuple[Mapping[str, Any], ...] = ()
 
     def as_dict(self) -> dict[str, Any]:
-        return {"reviewer": self.reviewer, "note": self.note, "signed_at": self.signed_at}
+        out: dict[str, Any] = {"reviewer": self.reviewer, "note": self.note,
+                               "signed_at": self.signed_at}
+        if len(self.approvals) > 1 or any(a.get("role") or a.get("key_id")
+                                          for a in self.approvals):
+            out["approvals"] = [dict(a) for a in self.approvals]
+        return out
 
 
 @dataclass(frozen=True)
@@ -383,9 +390,16 @@ class VerdictFile:
                           f"{short(self.sha256)}): no reviewer recorded")
         if not doc.get("reviewer"):
             return None, f"{path} names no reviewer: no reviewer recorded"
+        from ..verdict.signoff import approvals_of
+
+        approvals = tuple({"reviewer": a["reviewer"], "role": a.get("role"),
+                           "signed_at": a.get("signed_at"),
+                           "key_id": (a.get("signature") or {}).get("key_id")}
+                          for a in approvals_of(doc, self.sha256))
         s = Signoff(reviewer=str(doc["reviewer"]), note=str(doc.get("note") or ""),
-                    signed_at=str(doc.get("signed_at") or ""), path=path)
-        return s, f"signed off by {s.reviewer}"
+                    signed_at=str(doc.get("signed_at") or ""), path=path, approvals=approvals)
+        names = ", ".join(dict.fromkeys(str(a["reviewer"]) for a in approvals)) or s.reviewer
+        return s, f"signed off by {names}"
 
     def summary(self) -> dict[str, Any]:
         """What a promotion records of the verdict (sha256, path, decision, champion,
