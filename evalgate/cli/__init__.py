@@ -11,6 +11,8 @@ the release lifecycle on the model registry (:mod:`evalgate.registry`).
     evalgate alias NAME ALIAS [VERSION | --delete]     any alias but champion
     evalgate history NAME [--json]
     evalgate lineage NAME[@N] [--json]      training data → … → monitoring, each link checked
+    evalgate card NAME [--version N] [--out DIR]        model-card.md and model-card.html
+    evalgate registry policy NAME --require-approvals N [--require-role R] [--reviewer-key K]
     evalgate audit verify NAME
     evalgate keygen [--out DIR] [--force]               an Ed25519 key pair for signed verdicts
     evalgate registry init [--require-signed PUBKEY …]  create the registry, set its policy

@@ -61,6 +61,13 @@ def add_parsers(sub: Any) -> None:
     lin.add_argument("name", help="NAME (the champion) or NAME@N")
     lin.add_argument("--json", action="store_true", help="print JSON")
 
+    card = add("card", "write model-card.md and model-card.html from the registry and verdicts")
+    card.add_argument("name", help="the model's name")
+    card.add_argument("--version", type=version_number, default=None, metavar="N",
+                      help="the version (default: the champion)")
+    card.add_argument("--out", type=Path, default=None, metavar="DIR",
+                      help="where the card goes (default: [tool.evalgate] report, or reports/)")
+
     hist = add("history", "versions, aliases over time and each promotion's metrics")
     hist.add_argument("name", help="the model's name")
     hist.add_argument("--json", action="store_true", help="print JSON")
@@ -364,6 +371,22 @@ def _lineage(args: argparse.Namespace) -> int:
     return 0 if found["ok"] else 1
 
 
+def _card(args: argparse.Namespace) -> int:
+    from ..config import display_path
+    from ..errors import EvalgateError
+    from ..registry import ModelRegistry
+    from ..registry.card import write_card
+
+    reg = ModelRegistry(_root(args), args.name)
+    if not reg.exists():
+        raise EvalgateError(f"no model named {reg.name!r} in {reg.root}")
+    out = args.out if args.out is not None else project().report
+    md, html, ok = write_card(reg, args.version, out)
+    print(f"model card: {display_path(md)}, {display_path(html)}"
+          + ("" if ok else f" — the lineage has a broken link: `evalgate lineage {reg.name}`"))
+    return 0 if ok else 1
+
+
 def _audit(args: argparse.Namespace) -> int:
     from ..errors import EvalgateError
     from ..registry import ModelRegistry, mlflow_name, short
@@ -410,6 +433,7 @@ def guarded(verb: Callable[[argparse.Namespace], int]) -> Callable[[argparse.Nam
 
 COMMANDS = {name: guarded(verb) for name, verb in (
     ("register", _register), ("promote", _promote), ("rollback", _rollback),
-    ("alias", _alias), ("history", _history), ("lineage", _lineage), ("audit", _audit),
+    ("alias", _alias), ("history", _history), ("lineage", _lineage), ("card", _card),
+    ("audit", _audit),
     ("keygen", _keygen),
     ("registry", _registry_init))}

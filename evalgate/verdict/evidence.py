@@ -36,7 +36,8 @@ def resolved(suite: Any) -> dict[str, Any]:
     section with every default made explicit (thresholds, methods' parameters, bins,
     ``n_resamples``, confidence), paths relative to the suite's folder."""
     base = suite.path.parent
-    return {"suite": suite.name, "task": suite.task, "confidence": suite.confidence,
+    return {"suite": suite.name, "description": suite.description, "task": suite.task,
+            "confidence": suite.confidence,
             "seed": suite.seed, "n_resamples": suite.n_resamples,
             "value_thresholds": suite.value_thresholds, "champion": suite.champion,
             "data": _plain(suite.data, base),
