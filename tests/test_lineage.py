@@ -257,3 +257,13 @@ def test_readme_walkthrough_runs_as_written(tmp_path: Path) -> None:
     assert lineage.count("  monitored  ") == 2 and "ALERT" in lineage
     assert lineage.splitlines()[-1].startswith("lineage of adult v2: OK")
     assert (tmp_path / "reports" / "model-card.html").is_file()
+
+
+def test_a_registry_champion_carries_its_lineage_into_the_verdict(project: Path) -> None:
+    """The verdict that judged v2 names its champion, v1, with v1's registered lineage."""
+    doc = json.loads((project / "reports" / "verdict.json").read_text())
+    registry = doc["champion"]["registry"]
+    assert (registry["name"], registry["version"]) == ("adult", 1)
+    lineage = registry["lineage"]
+    assert lineage["author"] == "Bob" and lineage["params"]["values"]["max_depth"] == 6
+    assert lineage["data"]["rows"] == 32561

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 import time
-from collections.abc import Callable, Collection, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
@@ -41,6 +41,8 @@ class Resolved(Protocol):
     def path(self) -> Path: ...
     @property
     def sha256(self) -> str: ...
+    @property
+    def lineage(self) -> Mapping[str, Any] | None: ...
 
 
 #: turns ``registry:NAME@champion`` or ``mlflow:NAME@3`` into the model file it names
@@ -122,10 +124,13 @@ class Gate:
         return self._predictions[key]
 
     def registry_source(self, path: Path) -> dict[str, Any] | None:
-        """``{ref, name, version}`` when ``path`` is a champion resolved from a registry."""
+        """``{ref, name, version}`` (and the version's ``lineage``) when ``path`` is a
+        champion resolved from a registry."""
         found = self._expected.get(path.resolve())
-        return None if found is None else {"ref": found.ref, "name": found.name,
-                                           "version": found.version}
+        if found is None:
+            return None
+        source = {"ref": found.ref, "name": found.name, "version": found.version}
+        return {**source, "lineage": dict(found.lineage)} if found.lineage else source
 
     # ----------------------------------------------------------------- suites
 

@@ -78,7 +78,8 @@ def resolve_local(text: str, ref: Reference, root: Path) -> Resolved:
                                 f"{fmt_aliases(state.aliases)})")
         number = state.aliases[ref.alias]
     v = reg.version(number)
-    return Resolved(ref=text, name=ref.name, version=v.number, path=v.path, sha256=v.sha256)
+    return Resolved(ref=text, name=ref.name, version=v.number, path=v.path, sha256=v.sha256,
+                    lineage=v.lineage)
 
 
 class Registry:
@@ -254,7 +255,6 @@ class ModelRegistry(AuditLog):
         return History(self.name, tuple(self.versions()), dict(self.checked_state().aliases),
                        tuple(events), metrics)
 
-    # ----------------------------------------------------------------- the change protocol
 
     @contextmanager
     def _locked(self) -> Iterator[State]:

@@ -10,8 +10,10 @@ Resolving a reference needs the registry it names: :func:`evalgate.registry.reso
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from ..config import REFERENCE_SCHEMES
 from ..errors import RegistryError
@@ -94,3 +96,5 @@ class Resolved:
     version: int
     path: Path
     sha256: str
+    #: the registered version's lineage (training data, params, code, author …), if any
+    lineage: Mapping[str, Any] | None = None

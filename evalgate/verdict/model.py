@@ -41,6 +41,8 @@ class RegistryRef(Record):
     ref: str
     name: str
     version: int
+    #: the registered version's lineage: training data, params, code, author, parent
+    lineage: Mapping[str, Any] | None = optional()
 
 
 @dataclass(frozen=True)
