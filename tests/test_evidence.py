@@ -257,3 +257,17 @@ def test_promote_refuses_when_a_file_a_family_read_changed(
     assert status == 1
     assert ("the drift.reference of 'adult-income' (data/train.csv.gz) changed since the gate "
             "ran") in err, err
+
+
+def test_rerun_finds_a_file_cut_from_the_record(project: Path, verdict: dict[str, Any],
+                                                tmp_path: Path,
+                                                capsys: pytest.CaptureFixture[str]) -> None:
+    """A drift reference cut from `files` (so that nothing would check it) is a difference."""
+    edited = json.loads(json.dumps(verdict))
+    edited["suites"][0]["files"] = [f for f in edited["suites"][0]["files"]
+                                    if f["role"] != "drift.reference"]
+    path = tmp_path / "verdict.json"
+    path.write_text(json.dumps(edited), encoding="utf-8")
+    capsys.readouterr()
+    assert _rerun(project, path) == 1
+    assert "DIFFERS  adult-income.files: recorded" in capsys.readouterr().out

@@ -198,7 +198,7 @@ def compare(old: Mapping[str, Any], new: Mapping[str, Any]
         if other is None:
             diffs.append(f"{suite['name']}: not in the re-run")
             continue
-        for key in ("dataset", "resolved", "plots", "task", "seed", "confidence",
+        for key in ("dataset", "files", "resolved", "plots", "task", "seed", "confidence",
                     "n_resamples", "error"):
             diffs += _deep(f"{suite['name']}.{key}", suite.get(key), other.get(key))
         checks = {c["id"]: c for c in other["checks"]}
