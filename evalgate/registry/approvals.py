@@ -56,13 +56,13 @@ def current(registry: Any) -> Mapping[str, Any] | None:
 def enforce(registry: Any, verdict: Any, candidate_sha256: str) -> None:
     """Refuse the promotion (:class:`PromotionRefused`) unless the sign-off's approvals
     satisfy the model's policy (see the module); nothing when no policy is set."""
-    from ..verdict.signoff import SIGNOFF_NAME, approvals_of, verification
+    from ..verdict.signoff import SIGNOFF_NAME, approvals_of, read_signoff, verification
 
     policy = current(registry)
     if policy is None:
         return
     path = verdict.path.parent / SIGNOFF_NAME
-    approvals = approvals_of(_read(path), verdict.sha256)
+    approvals = approvals_of(read_signoff(path), verdict.sha256)
     for a in approvals:
         ok, why = verification(a)
         if ok is False:
@@ -101,13 +101,3 @@ def _counted(approvals: list[dict[str, Any]], keys: Mapping[str, Any], author: s
         else:
             counted[reviewer] = a
     return list(counted.values()), said
-
-
-def _read(path: Path) -> Mapping[str, Any] | None:
-    import json
-
-    try:
-        doc = json.loads(path.read_text("utf-8"))
-    except (OSError, ValueError):
-        return None
-    return doc if isinstance(doc, dict) else None

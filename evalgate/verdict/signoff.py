@@ -74,7 +74,7 @@ def sign(verdict_path: Path, reviewer: str, note: str = "", now: datetime | None
         approval["public_key"] = public_pem(load_private_key(key).public_key())
         approval = sign_doc(approval, key)
     path = signoff_path(verdict_path)
-    earlier = [a for a in approvals_of(_read(path), sha)
+    earlier = [a for a in approvals_of(read_signoff(path), sha)
                if a.get("reviewer") != approval["reviewer"]]
     entry = {"schema": SCHEMA, "verdict_sha256": sha, "decision": doc["decision"],
              "candidate_sha256": (doc.get("candidate") or {}).get("sha256"),
@@ -85,7 +85,8 @@ def sign(verdict_path: Path, reviewer: str, note: str = "", now: datetime | None
     return approval
 
 
-def _read(path: Path) -> Mapping[str, Any] | None:
+def read_signoff(path: Path) -> Mapping[str, Any] | None:
+    """The sign-off document at ``path``, or ``None`` when it is missing or not one."""
     try:
         doc = json.loads(path.read_text("utf-8"))
     except (OSError, ValueError):
@@ -133,7 +134,7 @@ def status(verdict_path: Path) -> dict[str, Any] | None:
     path = signoff_path(verdict_path)
     if not path.is_file():
         return None
-    entry = _read(path)
+    entry = read_signoff(path)
     try:
         raw = verdict_path.read_bytes()
     except OSError:
