@@ -78,16 +78,7 @@ def add_parsers(sub: Any) -> None:
     kg.add_argument("--force", action="store_true", help="replace an existing key pair")
 
     ri = add("registry", "manage the registry itself")
-    ri.add_argument("action", choices=["init", "policy"],
-                    help="init: create the registry and set its signature policy; policy "
-                         "NAME: set (or show) the approvals promoting NAME requires")
-    ri.add_argument("name", nargs="?", default=None, help="policy: the model's name")
-    ri.add_argument("--require-approvals", type=int, default=None, metavar="N",
-                    help="policy: approvals by reviewers other than the candidate's author")
-    ri.add_argument("--require-role", action="append", default=[], metavar="ROLE",
-                    help="policy: a role among the counted approvals (repeatable)")
-    ri.add_argument("--reviewer-key", action="append", default=[], metavar="NAME=PUBKEY",
-                    help="policy: NAME's approvals count only when signed by this key")
+    _registry_options(ri)
     ri.add_argument("--require-signed", action="append", default=[], type=Path,
                     metavar="PUBKEY",
                     help="promote only verdicts signed by this public key (PEM, from "
@@ -98,6 +89,20 @@ def add_parsers(sub: Any) -> None:
     aud = add("audit", "check the audit log")
     aud.add_argument("action", choices=["verify"], help="verify: check the hash chain")
     aud.add_argument("name", help="the model's name")
+
+
+def _registry_options(ri: argparse.ArgumentParser) -> None:
+    """``registry init`` (the signature policy) and ``registry policy NAME`` (approvals)."""
+    ri.add_argument("action", choices=["init", "policy"],
+                    help="init: create the registry and set its signature policy; policy "
+                         "NAME: set (or show) the approvals promoting NAME requires")
+    ri.add_argument("name", nargs="?", default=None, help="policy: the model's name")
+    ri.add_argument("--require-approvals", type=int, default=None, metavar="N",
+                    help="policy: approvals by reviewers other than the candidate's author")
+    ri.add_argument("--require-role", action="append", default=[], metavar="ROLE",
+                    help="policy: a role among the counted approvals (repeatable)")
+    ri.add_argument("--reviewer-key", action="append", default=[], metavar="NAME=PUBKEY",
+                    help="policy: NAME's approvals count only when signed by this key")
 
 
 def _lineage_options(reg: argparse.ArgumentParser) -> None:
