@@ -623,3 +623,25 @@ def test_dataset_reader_is_unchanged_for_a_clean_file(files, adult):
                                           line=1))
     assert list(data.frame.columns) == list(adult.columns)
     assert encode_target(data, "binary", ">50K").data_labels == ("<=50K", ">50K")
+
+
+@pytest.mark.parametrize("output", ["labels", "proba"])
+def test_the_suggested_map_follows_the_predictions_not_the_names_order(output: str) -> None:
+    """A model trained with 1 for the data's *negative* label: the names' order would
+    suggest "<=50K": 0, ">50K": 1 and invert every prediction; the message proposes the
+    assignment under which the predictions agree with the labels, and says how often."""
+    rng = np.random.default_rng(0)
+    y = (rng.random(1000) < 0.25).astype(np.int64)           # 1 = ">50K", the positive label
+    predicted = np.where(rng.random(1000) < 0.9, 1 - y, y)  # the model's 1 means "<=50K"
+    target = Target(y=y, classes=("<=50K", ">50K"))
+    proba = np.column_stack([1 - predicted, predicted]).astype(np.float64) * 0.8 + 0.1
+    raw = (RawPrediction(labels=predicted, classes=(0, 1)) if output == "labels"
+           else RawPrediction(proba=proba, classes=(0, 1)))
+    info = ModelInfo(path="m.onnx", sha256="x", format="onnx", size=1)
+    with pytest.raises(ModelOutputError) as caught:
+        canonical(raw, "binary", target, info, 1000)
+    message = str(caught.value)
+    assert 'label_map: {"<=50K": 1, ">50K": 0}' in message, message
+    agree = np.mean(predicted == 1 - y)
+    assert f"agree with the labels on {agree:.1%} of 1,000 rows" in message
+    assert suggest_label_map(target, (0, 1)) == 'label_map: {"<=50K": 0, ">50K": 1}'  # inverted

@@ -17,7 +17,7 @@ must sum to 1 within :func:`~.outputs.proba_sum_atol`; they are then clipped to 
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -129,7 +129,7 @@ def class_universe(target: Target, raws: Sequence[RawPrediction]) -> tuple[Any, 
 
 
 def match_classes(target: Target, known: Sequence[Any], *, declared: bool,
-                  path: str) -> ClassMatch:
+                  path: str, hint: Callable[[], str | None] | None = None) -> ClassMatch:
     """How a model's classes stand for ``target``'s data labels, or :class:`ModelOutputError`.
 
     ``known``: the model's declared classes (``declared``), which must cover every data
@@ -157,10 +157,11 @@ def match_classes(target: Target, known: Sequence[Any], *, declared: bool,
                                          f"meant is ambiguous: map every data label")
         to_model = {k: kkeys.get(label_key(c), c) for k, c in stand.items()}
         return ClassMatch(via=via, to_model=to_model, model_only=only)
-    raise ModelOutputError(path, _uncovered(target, tuple(known), declared))
+    raise ModelOutputError(path, _uncovered(target, tuple(known), declared, hint))
 
 
-def _uncovered(target: Target, known: tuple[Any, ...], declared: bool) -> str:
+def _uncovered(target: Target, known: tuple[Any, ...], declared: bool,
+               hint: Callable[[], str | None] | None = None) -> str:
     """The message for a model whose classes do not stand for every data label."""
     data = target.data_labels
     kkeys = {label_key(c) for c in known}
@@ -182,8 +183,11 @@ def _uncovered(target: Target, known: tuple[Any, ...], declared: bool) -> str:
         unknown = [c for c in known if label_key(c) not in dkeys]
         text = (f"data labels: {_tuple(data)}{through}; the model predicts labels the suite "
                 f"does not know: {', '.join(repr(plain(u)) for u in unknown[:10])}")
+    agreed = hint() if hint is not None else None
     line = suggest_label_map(target, known, declared=declared)
-    if line is not None:
+    if agreed is not None:
+        text += f". If the model was trained on codes, add under data: in the suite: {agreed}"
+    elif line is not None:
         text += (f". If the model was trained on codes, add under data: in the suite (check "
                  f"that each label gets its class): {line}")
     elif declared and len(known) < len(data):
@@ -279,7 +283,8 @@ def canonical(raw: RawPrediction, task: Task, target: Target, info: ModelInfo,
         raise ModelOutputError(info.path, f"the suite's task is binary, but the model "
                                           f"has {len(model_classes)} classes {model_classes}")
     if model_classes is not None:
-        match = match_classes(target, model_classes, declared=True, path=info.path)
+        match = match_classes(target, model_classes, declared=True, path=info.path,
+                              hint=lambda: agreeing_map(target, model_classes, keys, proba))
     else:
         assert shown is not None
         match = match_classes(target, shown, declared=False, path=info.path)
@@ -414,3 +419,33 @@ def _are_indices(labels: np.ndarray, proba: np.ndarray | None, k: int) -> bool:
 def _check_rows(info: ModelInfo, got: int, want: int) -> None:
     if got != want:
         raise ModelOutputError(info.path, f"the model returned {got} predictions for {want} rows")
+
+
+def agreeing_map(target: Target, classes: Sequence[Any], keys: RowKeys | None,
+                 proba: np.ndarray | None) -> str | None:
+    """The ``label_map:`` under which the model's predictions agree most with the labels
+    (an assignment of data labels to model classes, found on the rows themselves), with how
+    often they agree — never a guess from the names' order, which inverts a model whose class
+    1 is the data's negative label; ``None`` when the rows cannot say (no labels, fewer
+    classes than labels, no prediction)."""
+    from scipy.optimize import linear_sum_assignment
+
+    if target.classes is None or len(classes) < len(target.classes) or not len(target.y):
+        return None
+    index = {str(k): j for j, k in enumerate(keys_of(np.asarray(list(classes), dtype=object)))}
+    if keys is not None:
+        column = np.array([index.get(str(k), -1) for k in keys.distinct])[keys.inverse]
+    elif proba is not None and proba.shape[1] == len(classes):
+        column = np.argmax(proba, axis=1)
+    else:
+        return None
+    k, m = len(target.classes), len(classes)
+    seen = column >= 0
+    table = np.bincount(target.y[seen].astype(np.int64) * m + column[seen],
+                        minlength=k * m).reshape(k, m)
+    rows, picked = linear_sum_assignment(-table)
+    agree = table[rows, picked].sum() / max(int(seen.sum()), 1)
+    pairs = ", ".join(f"{_yaml(target.classes[i])}: {_yaml(classes[j])}"
+                      for i, j in zip(rows, picked, strict=True))
+    return (f"label_map: {{{pairs}}}  # under this map the model's predictions agree with the "
+            f"labels on {agree:.1%} of {int(seen.sum()):,} rows; check it")
