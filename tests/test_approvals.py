@@ -137,6 +137,9 @@ def test_a_pinned_reviewer_counts_only_with_their_key(project: Path,
     _sign(capsys, "Bob")                           # unsigned
     status, out = _promote(capsys)
     assert status == 1 and "not signed with their registered key" in out
+    _sign(capsys, "Dave")                          # a name the policy does not know
+    status, out = _promote(capsys)
+    assert status == 1 and "Dave has no key in the policy: not counted" in out
     _sign(capsys, "Bob", "--key", _key("carol"))  # signed, by someone else's key
     assert _promote(capsys)[0] == 1
     _sign(capsys, "Bob", "--key", _key("bob"))

@@ -162,3 +162,33 @@ def test_the_card_in_a_browser(built: Path, width: int) -> None:
     assert visit.requests == [visit.url]
     assert found["wide"] == [] and found["scrollWidth"] <= found["innerWidth"], found
     assert pixels.inked / (pixels.width * pixels.height) > 0.01 and pixels.colors > 20
+
+
+@pytest.mark.parametrize("damage", ["edit", "garbage", "remove"])
+def test_an_altered_stored_verdict_shows_no_number(built: Path, tmp_path: Path, damage: str,
+                                                   monkeypatch: pytest.MonkeyPatch,
+                                                   capsys: pytest.CaptureFixture[str]) -> None:
+    """The card never shows numbers from a verdict that is not the one its promotion
+    recorded, and a stored verdict that is unreadable or gone is one clear line, not a
+    traceback."""
+    copy = tmp_path / "p"
+    shutil.copytree(built, copy)
+    monkeypatch.chdir(copy)
+    verdict = _verdict(copy)
+    stored = next(p for p in (copy / "registry" / "adult" / "verdicts").glob("*.json")
+                  if p.name.count(".") == 1 and json.loads(p.read_text())["candidate"]["sha256"]
+                  == verdict["candidate"]["sha256"])
+    if damage == "edit":
+        stored.write_text(stored.read_text().replace('"decision": "promote"',
+                                                     '"decision":"promote"'))
+    elif damage == "garbage":
+        stored.write_bytes(b"\x00not json")
+    else:
+        stored.unlink()
+    capsys.readouterr()
+    assert main(["card", "adult", "--out", "damaged"]) == 1
+    text = (copy / "damaged" / "model-card.md").read_text()
+    assert "is not the one its promotion recorded" in text
+    assert "| `adult-income::performance::roc_auc`" not in text
+    capsys.readouterr()
+    assert main(["lineage", "adult"]) == 1

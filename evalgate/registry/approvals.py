@@ -10,7 +10,9 @@ verdict.signoff`) that are bound to this verdict's bytes:
 
 - an approval whose signature does not verify refuses the promotion (it was altered, or
   forged): never silently dropped;
-- a reviewer whose key the policy pins counts only with an approval signed by that key;
+- a reviewer whose key the policy pins counts only with an approval signed by that key, and
+  once the policy pins any key only the reviewers it names count (an unsigned name is a
+  claim anyone can write);
 - the candidate's author (its registered ``--author``) is never counted: nobody approves
   their own model, whatever the number required;
 - the approvals of distinct reviewers must reach ``require_approvals``, and each role in
@@ -95,6 +97,8 @@ def _counted(approvals: list[dict[str, Any]], keys: Mapping[str, Any], author: s
         signed_by = (a.get("signature") or {}).get("key_id")
         if author is not None and reviewer == author:
             said.append(f"{reviewer} is the candidate's author: not counted")
+        elif keys and pinned is None:  # pinning keys names the reviewers: others are claims
+            said.append(f"{reviewer} has no key in the policy: not counted")
         elif pinned is not None and signed_by != pinned.get("key_id"):
             said.append(f"{reviewer}'s approval is not signed with their registered key "
                         f"{pinned.get('key_id')}: not counted")

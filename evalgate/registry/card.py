@@ -16,6 +16,7 @@ Nothing is fetched: the HTML is one self-contained page (no script, font or imag
 
 from __future__ import annotations
 
+import hashlib
 import json
 from collections.abc import Mapping
 from pathlib import Path
@@ -29,20 +30,23 @@ MD_NAME, HTML_NAME = "model-card.md", "model-card.html"
 def card_data(registry: Any, number: int | None) -> dict[str, Any]:
     """What the card says, as JSON: the version's lineage (:func:`.lineage.chain`) and the
     verdict that promoted it (the latest), read back from ``verdicts/``."""
-    from ..verdict.signoff import verification
-    from .lineage import chain
+    from ..verdict.signoff import approvals_of, read_signoff, verification
+    from .lineage import chain, read_verdict_doc
 
     found = chain(registry, number)
     verdict = None
-    if found["verdicts"]:
+    stored = (registry.verdicts_dir / f"{found['verdicts'][-1]['sha256']}.json"
+              if found["verdicts"] else None)
+    if stored is not None and stored.is_file():  # else the lineage says the link is broken
         sha = found["verdicts"][-1]["sha256"]
-        verdict = json.loads((registry.verdicts_dir / f"{sha}.json").read_bytes())
+        raw = stored.read_bytes()
+        # a stored verdict that is not the one its promotion recorded shows no number
+        verdict = (read_verdict_doc(raw, stored)
+                   if hashlib.sha256(raw).hexdigest() == sha else None)
         signoff = registry.verdicts_dir / f"{sha}.signoff.json"
         approvals = []
         if signoff.is_file():
-            from ..verdict.signoff import approvals_of
-
-            for a in approvals_of(json.loads(signoff.read_bytes()), sha):
+            for a in approvals_of(read_signoff(signoff), sha):
                 ok, why = verification(a)
                 approvals.append({**{k: a.get(k) for k in ("reviewer", "role", "note",
                                                            "signed_at")},
@@ -72,6 +76,9 @@ def limitations(data: Mapping[str, Any]) -> list[str]:
     """What the card must say the evidence does not show: no verdict; each check that did not
     pass (failed, errored, skipped — an inconclusive comparison is a failure); each group
     left out of a bias check."""
+    if data["verdict"] is None and data["verdicts"]:
+        return ["The verdict that promoted this version is missing or is not the one its "
+                "promotion recorded (see `evalgate lineage`): no number of it is shown."]
     if data["verdict"] is None:
         return ["This version was never promoted through the gate: no verdict backs it."]
     out = [f"{c['id']}: {c['status']} — {c['message']}" for c in data["checks"]

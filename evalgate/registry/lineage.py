@@ -138,21 +138,39 @@ def _verdicts(registry: Any, version: Any, events: list[dict[str, Any]]
         if hashlib.sha256(raw).hexdigest() != sha:
             problems.append(f"{path} does not hold the verdict the promotion recorded "
                             f"(sha256 {hashlib.sha256(raw).hexdigest()[:12]}…)")
-        doc = json.loads(raw)
-        if (doc.get("candidate") or {}).get("sha256") != version.sha256:
-            problems.append("the verdict judged other model bytes than the version's")
-        entry.update(decision=doc.get("decision"), suites=[_suite(s) for s in doc["suites"]],
-                     started_at=(doc.get("provenance") or {}).get("started_at"),
-                     git=(doc.get("provenance") or {}).get("git"))
+        doc = read_verdict_doc(raw, path)
+        if doc is None:
+            problems.append(f"{path} is not a readable verdict")
+        else:
+            if (doc.get("candidate") or {}).get("sha256") != version.sha256:
+                problems.append("the verdict judged other model bytes than the version's")
+            entry.update(decision=doc.get("decision"),
+                         suites=[_suite(s) for s in doc["suites"]],
+                         started_at=(doc.get("provenance") or {}).get("started_at"),
+                         git=(doc.get("provenance") or {}).get("git"))
         links.append(_link(name, *problems))
         signoff = path.with_name(f"{sha}.signoff.json")
         if signoff.is_file():
-            bound = json.loads(signoff.read_bytes()).get("verdict_sha256")
+            from ..verdict.signoff import read_signoff
+
+            bound = (read_signoff(signoff) or {}).get("verdict_sha256")
             links.append(_link(f"sign-off → verdict {str(sha)[:12]}…",
                                *([] if bound == sha else ["the sign-off is bound to another "
                                                           f"verdict ({str(bound)[:12]}…)"])))
         found.append(entry)
     return found, links
+
+
+def read_verdict_doc(raw: bytes, path: Path) -> dict[str, Any] | None:
+    """A stored verdict read by the one verdict reader, or ``None`` when it is not one."""
+    from ..errors import VerdictError
+    from ..verdict.model import parse
+
+    try:
+        doc, _ = parse(raw, path)
+    except VerdictError:
+        return None
+    return doc
 
 
 def _suite(s: Mapping[str, Any]) -> dict[str, Any]:
