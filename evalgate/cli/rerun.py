@@ -117,10 +117,11 @@ def rerun(args: argparse.Namespace) -> int:
     except EvalgateError as exc:
         print(f"evalgate: {exc}", file=sys.stderr)
         return 2
-    why = _refusal(doc) or "; ".join(changed_files(doc))
-    if why:
-        for line in why.split("; "):
-            print(f"evalgate: cannot re-run {args.verdict}: {line}", file=sys.stderr)
+    refusal = _refusal(doc)
+    problems = [refusal] if refusal is not None else changed_files(doc)
+    for line in problems:
+        print(f"evalgate: cannot re-run {args.verdict}: {line}", file=sys.stderr)
+    if problems:
         return 2
     if args.report is not None:
         return _run_and_compare(args, doc, args.report)

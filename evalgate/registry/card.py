@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from .._io import write_atomic
+from ..report import _num, _signed  # the report's numbers: one format in both
 
 MD_NAME, HTML_NAME = "model-card.md", "model-card.html"
 
@@ -119,14 +120,6 @@ def front_matter(data: Mapping[str, Any]) -> str:
     return "---\n" + json.dumps(meta, indent=2, ensure_ascii=False) + "\n---\n"
 
 
-def _num(x: Any) -> str:
-    if isinstance(x, bool) or x is None:
-        return "—" if x is None else str(x).lower()
-    if isinstance(x, float):
-        return f"{x:.4g}"
-    return str(x)
-
-
 def markdown(data: Mapping[str, Any]) -> str:
     """The card as Markdown, front matter first."""
     t, m, v = data["training"], data["model"], data["verdict"]
@@ -153,7 +146,7 @@ def markdown(data: Mapping[str, Any]) -> str:
     for s in (v or {}).get("suites", ()):
         ds = s.get("dataset") or {}
         lines.append(f"- Suite `{s['name']}` (`{s['file']}`): `{ds.get('path')}`, "
-                     f"{_num(ds.get('rows'))} rows, sha256 `{ds.get('sha256')}`, judged "
+                     f"{ds.get('rows') or 0:,} rows, sha256 `{ds.get('sha256')}`, judged "
                      f"{(v.get('provenance') or {}).get('started_at')}")
     lines += ["", "## Quantitative analysis", "",
               "| Check | Status | Value | Interval | Champion | Δ | Δ's bound |",
@@ -161,8 +154,8 @@ def markdown(data: Mapping[str, Any]) -> str:
     for c in data["checks"]:
         ci = c.get("ci") or [None, None]
         lines.append(f"| `{c['id']}` | {c['status']} | {_num(c['candidate'])} | "
-                     f"{_interval(c)} | {_num(c['champion'])} | {_num(c['delta'])} | "
-                     f"{_num(ci[0]) if c['delta'] is not None else '—'} |")
+                     f"{_interval(c)} | {_num(c['champion'])} | {_signed(c['delta'])} | "
+                     f"{_signed(ci[0]) if c['delta'] is not None else '—'} |")
     lines += ["", "## Limitations", ""]
     lines += [f"- {x}" for x in limitations(data)] or ["- none found by the gate"]
     lines += ["", "## Approvals", ""]
