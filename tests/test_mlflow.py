@@ -1,14 +1,17 @@
-"""``mlflow:NAME@champion`` and ``evalgate promote --to mlflow:NAME`` against a local MLflow
-store (sqlite in tmp_path, no server). Skipped where the ``evalgate[mlflow]`` extra is not
-installed; the message without it is tested everywhere."""
+"""MLflow as the champion's home, against a real ``mlflow server`` (tests/mlflow_server.py: a
+sqlite store and served artifacts under pytest's tmp folder) — no mock. Skipped where the
+server's packages are missing, except in CI (EVALGATE_REQUIRE_MLFLOW=1), where they must be."""
 
 from __future__ import annotations
 
 import json
 import os
-import shutil
+import subprocess
 import sys
-import warnings
+import threading
+import time
+import uuid
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -17,8 +20,9 @@ import pytest
 from conftest import ADULT_TEST
 from evalgate.cli import main
 from evalgate.engine import Gate
-from evalgate.errors import IntegrityError, ModelLoadError
+from evalgate.errors import ChampionChanged, IntegrityError, ModelLoadError
 from evalgate.registry import TAMPERED, RegistryError, parse_reference, resolver, sha256_file
+from tests.mlflow_server import free_port, mlflow_server
 from tests.test_registry import make_verdict, variant
 
 pytestmark = [
@@ -39,52 +43,130 @@ def test_without_mlflow_the_message_says_what_to_install(
 
 
 @pytest.fixture(scope="session")
-def empty_store(pytestconfig: pytest.Config, tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A migrated, empty MLflow sqlite database, kept in pytest's cache when there is one:
-    MLflow runs its alembic migrations when it creates a store, which takes seconds."""
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        mlflow = pytest.importorskip("mlflow")
-        from mlflow.tracking import MlflowClient
-    cache = getattr(pytestconfig, "cache", None)  # None under -p no:cacheprovider
-    key = f"evalgate-mlflow-{mlflow.__version__}"
-    folder = cache.mkdir(key) if cache is not None else tmp_path_factory.mktemp(key)
-    template = folder / "empty.db"
-    if not template.exists():
-        tmp = folder / f".empty-{os.getpid()}.db"
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            MlflowClient(tracking_uri=f"sqlite:///{tmp}").search_experiments()
-        os.replace(tmp, template)
-    return template
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    with mlflow_server(tmp_path_factory.mktemp("mlflow-server")) as url:
+        yield url
 
 
 @pytest.fixture
-def store(empty_store: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Any:
-    """A local MLflow store (sqlite) in tmp_path; artifacts under tmp_path/mlruns."""
-    import mlflow
+def store(server: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Any:
+    """The client of the test server, set as MLflow's tracking URI for evalgate."""
     from mlflow.tracking import MlflowClient
 
-    shutil.copyfile(empty_store, tmp_path / "mlflow.db")
-    uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
-    monkeypatch.setenv("MLFLOW_TRACKING_URI", uri)
-    monkeypatch.setenv("MLFLOW_REGISTRY_URI", uri)
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", server)
+    monkeypatch.delenv("MLFLOW_REGISTRY_URI", raising=False)
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
     monkeypatch.chdir(tmp_path)
-    assert mlflow.get_tracking_uri() == uri
     return MlflowClient()
 
 
-def test_promote_and_resolve_through_mlflow(store: Any, tmp_path: Path,
+@pytest.fixture
+def name() -> str:
+    """A model name of this test's own on the shared server."""
+    return f"churn-{uuid.uuid4().hex[:8]}"
+
+
+def _promote(tmp_path: Path, name: str, candidate: Path, champion: Path | None,
+             roc_auc: float, code: int = 0) -> Path:
+    verdict = make_verdict(tmp_path / "reports" / "verdict.json", candidate, champion,
+                           roc_auc=roc_auc)
+    assert main(["promote", str(candidate), "--to", f"mlflow:{name}"]) == code
+    return verdict
+
+
+def _champion(store: Any, name: str) -> int:
+    return int(store.get_model_version_by_alias(name, "champion").version)
+
+
+# --------------------------------------------------------------------------- refusals first
+
+
+def test_an_unset_tracking_uri_is_refused_not_a_local_store(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+        capsys: pytest.CaptureFixture[str]) -> None:
+    pytest.importorskip("mlflow")
+    monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
+    monkeypatch.chdir(tmp_path)
+    m = variant(tmp_path / "models", 0)
+    make_verdict(tmp_path / "reports" / "verdict.json", m)
+    assert main(["promote", str(m), "--to", "mlflow:churn"]) == 2
+    err = capsys.readouterr().err
+    assert "MLFLOW_TRACKING_URI is not set" in err and "does not fall back" in err
+    assert not (tmp_path / "mlruns").exists() and not (tmp_path / "mlflow.db").exists()
+
+
+def test_a_server_that_does_not_answer_is_named_and_blocks(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+        capsys: pytest.CaptureFixture[str]) -> None:
+    pytest.importorskip("mlflow")
+    from conftest import suite_text
+    from evalgate.families import load_suite
+
+    down = f"http://127.0.0.1:{free_port()}"
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", down)
+    monkeypatch.chdir(tmp_path)
+    m = variant(tmp_path / "models", 0)
+    make_verdict(tmp_path / "reports" / "verdict.json", m)
+    started = time.monotonic()
+    assert main(["promote", str(m), "--to", "mlflow:churn"]) == 2
+    assert main(["history", "mlflow:churn"]) == 2
+    assert time.monotonic() - started < 30  # no minutes of retries
+    err = capsys.readouterr().err
+    assert err.count(f"the MLflow server at {down} does not answer") == 2
+    # the gate against mlflow:…@champion: the champion cannot load, so the gate errors
+    suite = tmp_path / "s.yaml"
+    suite.write_text(suite_text(data=ADULT_TEST, champion=None))
+    gate = Gate(m, champion="mlflow:churn@champion", resolve=resolver())
+    with pytest.raises(ModelLoadError, match=f"the MLflow server at {down} does not answer"):
+        gate.champion_path(load_suite(suite))
+
+
+def test_a_server_that_refuses_is_named(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                        capsys: pytest.CaptureFixture[str]) -> None:
+    """A server that answers every request with 403 (a proxy without credentials): one line
+    naming the server, exit 2."""
+    pytest.importorskip("mlflow")
+    import http.server
+
+    class Refuse(http.server.BaseHTTPRequestHandler):
+        def refuse(self) -> None:
+            body = b'{"error_code": "PERMISSION_DENIED", "message": "no token"}'
+            self.send_response(403)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        do_GET = do_POST = do_PATCH = do_DELETE = refuse
+
+        def log_message(self, *args: Any) -> None:
+            pass
+
+    httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Refuse)
+    threading.Thread(target=httpd.serve_forever, daemon=True).start()
+    url = f"http://127.0.0.1:{httpd.server_address[1]}"
+    try:
+        monkeypatch.setenv("MLFLOW_TRACKING_URI", url)
+        monkeypatch.chdir(tmp_path)
+        assert main(["history", "mlflow:churn"]) == 2
+    finally:
+        httpd.shutdown()
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and f"(MLflow at {url})" in err[0] and "no token" in err[0], err
+
+
+# --------------------------------------------------------------------------- promote, resolve
+
+
+def test_promote_and_resolve_through_mlflow(store: Any, name: str, tmp_path: Path,
                                             capsys: pytest.CaptureFixture[str]) -> None:
     from evalgate.registry.mlflow import SHA_TAG, VERDICT_SHA_TAG, VERDICT_TAG, resolve
 
     m = [variant(tmp_path / "models", i) for i in range(3)]
-    verdict = make_verdict(tmp_path / "reports" / "verdict.json", m[0], roc_auc=0.9)
-    assert main(["promote", str(m[0]), "--to", "mlflow:churn"]) == 0
-    assert "promoted mlflow:churn version 1 to champion (was no champion)" in \
+    verdict = _promote(tmp_path, name, m[0], None, 0.9)
+    assert f"promoted mlflow:{name} version 1 to champion (was no champion)" in \
         capsys.readouterr().out
-    mv = store.get_model_version_by_alias("churn", "champion")
+    mv = store.get_model_version_by_alias(name, "champion")
     assert int(mv.version) == 1 and mv.tags[SHA_TAG] == sha256_file(m[0])
     assert mv.tags[VERDICT_SHA_TAG] == sha256_file(verdict)
     assert json.loads(mv.tags[VERDICT_TAG])["metrics"] == {
@@ -92,12 +174,12 @@ def test_promote_and_resolve_through_mlflow(store: Any, tmp_path: Path,
         "adult-income::performance::accuracy": pytest.approx(0.85),
         "adult-income::performance::log_loss": 0.3}
 
-    found = resolve(parse_reference("mlflow:churn@champion"))
+    found = resolve(parse_reference(f"mlflow:{name}@champion"))
     assert found.version == 1 and sha256_file(found.path) == found.sha256 == sha256_file(m[0])
-    assert (tmp_path / "cache" / "evalgate" / "mlflow" / "churn") in found.path.parents
-    assert resolve(parse_reference("mlflow:churn@1")).path == found.path  # cached
+    assert (tmp_path / "cache" / "evalgate" / "mlflow" / name) in found.path.parents
+    assert resolve(parse_reference(f"mlflow:{name}@1")).path == found.path  # cached
 
-    gate = Gate(m[1], champion="mlflow:churn@champion", resolve=resolver())
+    gate = Gate(m[1], champion=f"mlflow:{name}@champion", resolve=resolver())
     suite_path = tmp_path / "s.yaml"
     from conftest import suite_text
     from evalgate.families import load_suite
@@ -107,133 +189,398 @@ def test_promote_and_resolve_through_mlflow(store: Any, tmp_path: Path,
     assert gate.model(path).info.sha256 == sha256_file(m[0])
 
     # a verdict judged against version 1 promotes; a second one judged against 1 is stale
-    make_verdict(tmp_path / "reports" / "verdict.json", m[1], m[0], roc_auc=0.92)
-    assert main(["promote", str(m[1]), "--to", "mlflow:churn"]) == 0
+    _promote(tmp_path, name, m[1], m[0], 0.92)
     assert "version 2 to champion (was version 1)" in capsys.readouterr().out
-    assert main(["promote", str(m[1]), "--to", "mlflow:churn"]) == 0  # a retry
-    assert "mlflow:churn version 2 is already the champion" in capsys.readouterr().out
-    make_verdict(tmp_path / "reports" / "verdict.json", m[2], m[0])
-    assert main(["promote", str(m[2]), "--to", "mlflow:churn"]) == 1
+    assert main(["promote", str(m[1]), "--to", f"mlflow:{name}"]) == 0  # a retry
+    assert f"mlflow:{name} version 2 is already the champion" in capsys.readouterr().out
+    _promote(tmp_path, name, m[2], m[0], 0.9, code=1)
     err = capsys.readouterr().err
     assert "champion changed" in err and "version 2" in err
-    assert int(store.get_model_version_by_alias("churn", "champion").version) == 2
+    assert _champion(store, name) == 2
 
     # a version whose recorded sha256 does not match its bytes is refused as champion
-    store.set_model_version_tag("churn", "2", SHA_TAG, "ab" * 32)
+    store.set_model_version_tag(name, "2", SHA_TAG, "ab" * 32)
     with pytest.raises(RegistryError, match=TAMPERED):
-        resolve(parse_reference("mlflow:churn@champion"))
-    store.delete_model_version_tag("churn", "2", SHA_TAG)
-    gate = Gate(m[2], champion="mlflow:churn@champion", resolve=resolver())
+        resolve(parse_reference(f"mlflow:{name}@champion"))
+    store.delete_model_version_tag(name, "2", SHA_TAG)
+    gate = Gate(m[2], champion=f"mlflow:{name}@champion", resolve=resolver())
     with pytest.raises(ModelLoadError, match=r"has no evalgate\.sha256 tag"):
         gate.champion_path(load_suite(suite_path))
     with pytest.raises(RegistryError, match="no model 'nope' with alias 'champion'"):
         resolve(parse_reference("mlflow:nope@champion"))
 
 
-# --------------------------------------------------------------------------- rollback, history
+def test_the_verdict_travels_with_the_promotion(store: Any, name: str, tmp_path: Path) -> None:
+    """Artifacts of the version's run (verdict, summary, sign-off), the gate's numbers as run
+    metrics, and the evalgate.* version tags; `history` reads them back."""
+    from evalgate.registry.mlflow import (
+        DATASET_SHA_TAG,
+        DECISION_TAG,
+        SIGNED_OFF_TAG,
+        SUITE_SHA_TAG,
+        history,
+    )
+
+    m = variant(tmp_path / "models", 0)
+    verdict = make_verdict(tmp_path / "reports" / "verdict.json", m, roc_auc=0.91)
+    (verdict.parent / "summary.md").write_text("# evalgate: PROMOTE\n")
+    assert main(["signoff", str(verdict), "--reviewer", "Bob", "--role", "risk"]) == 0
+    assert main(["promote", str(m), "--to", f"mlflow:{name}"]) == 0
+    mv = store.get_model_version(name, "1")
+    doc = json.loads(verdict.read_text())
+    assert mv.tags[DECISION_TAG] == "promote"
+    assert mv.tags[SUITE_SHA_TAG] == doc["suites"][0]["sha256"]
+    assert mv.tags[DATASET_SHA_TAG] == doc["suites"][0]["dataset"]["sha256"]
+    assert mv.tags[SIGNED_OFF_TAG] == "Bob"
+    folder = f"evalgate/{sha256_file(verdict)[:12]}"
+    listed = {a.path for a in store.list_artifacts(mv.run_id, folder)}
+    assert listed == {f"{folder}/{f}" for f in ("verdict.json", "summary.md", "signoff.json",
+                                                "evalgate-report.html")}
+    local = store.download_artifacts(mv.run_id, f"{folder}/verdict.json", str(tmp_path / "dl"))
+    assert sha256_file(Path(local)) == sha256_file(verdict)  # the very bytes
+    metrics = store.get_run(mv.run_id).data.metrics
+    assert metrics["adult-income::performance::roc_auc"] == 0.91
+    assert metrics["adult-income::performance::log_loss"] == 0.3
+    h = history(name)
+    assert h.versions[0].tags[DECISION_TAG] == "promote"
+    assert h.events[0]["signoff"] == {"reviewer": "Bob"}
 
 
-def _promote(tmp_path: Path, candidate: Path, champion: Path | None, roc_auc: float) -> None:
-    make_verdict(tmp_path / "reports" / "verdict.json", candidate, champion, roc_auc=roc_auc)
-    assert main(["promote", str(candidate), "--to", "mlflow:churn"]) == 0
-
-
-def _version_outside_evalgate(store: Any, model: Path) -> int:
+def _version_outside_evalgate(store: Any, name: str, model: Path) -> int:
     """A version created in MLflow directly (with its sha256 tag), never made champion."""
     from evalgate.registry.mlflow import SHA_TAG
 
-    run = store.create_run(store.create_experiment("elsewhere")).info.run_id
+    experiment = store.get_experiment_by_name("elsewhere")
+    run = store.create_run(experiment.experiment_id if experiment is not None
+                           else store.create_experiment("elsewhere")).info.run_id
     store.log_artifact(run, str(model), artifact_path="model")
-    mv = store.create_model_version("churn", source=f"runs:/{run}/model", run_id=run,
+    mv = store.create_model_version(name, source=f"runs:/{run}/model", run_id=run,
                                     tags={SHA_TAG: sha256_file(model)})
     return int(mv.version)
 
 
-def test_history_and_rollback_through_mlflow(store: Any, tmp_path: Path,
+# --------------------------------------------------------------------------- rollback, history
+
+
+def test_history_and_rollback_through_mlflow(store: Any, name: str, tmp_path: Path,
                                              capsys: pytest.CaptureFixture[str]) -> None:
     from evalgate.registry.mlflow import history, resolve
 
     m = [variant(tmp_path / "models", i) for i in range(2)]
-    _promote(tmp_path, m[0], None, 0.9)
-    _promote(tmp_path, m[1], m[0], 0.92)
-    h = history("churn")
+    _promote(tmp_path, name, m[0], None, 0.9)
+    verdict = _promote(tmp_path, name, m[1], m[0], 0.92)
+    h = history(name)
     assert [(v.number, v.sha256) for v in h.versions] == [(1, sha256_file(m[0])),
                                                           (2, sha256_file(m[1]))]
     assert h.aliases == {"champion": 2}
     assert [(e["action"], e["from"], e["version"]) for e in h.events] == [
         ("promote", None, 1), ("promote", 1, 2)]
-    assert h.events[1]["verdict"]["sha256"] == sha256_file(tmp_path / "reports" / "verdict.json")
+    assert h.events[1]["verdict"]["sha256"] == sha256_file(verdict)
     assert h.metrics[1]["adult-income::performance::roc_auc"] == 0.9
     assert h.metrics[2]["adult-income::performance::roc_auc"] == 0.92
     capsys.readouterr()
-    assert main(["history", "mlflow:churn"]) == 0
+    assert main(["history", f"mlflow:{name}"]) == 0
     out = capsys.readouterr().out
-    assert out.startswith("mlflow:churn (sqlite:///")
+    assert out.startswith(f"mlflow:{name} (http://127.0.0.1:")
     assert "promote  champion: - → v1" in out and "promote  champion: v1 → v2" in out
-    assert "[champion]" in out and "0.9200" in out
-    assert main(["history", "mlflow:churn", "--json"]) == 0
+    assert "[champion]" in out and "0.9200" in out and "promote (verdict " in out
+    assert main(["history", f"mlflow:{name}", "--json"]) == 0
     doc = json.loads(capsys.readouterr().out)
     assert doc["versions"][0]["tags"]["evalgate.sha256"] == sha256_file(m[0])
     assert doc["metrics"]["2"]["adult-income::performance::roc_auc"] == 0.92
 
-    assert main(["rollback", "mlflow:churn", "--reason", "latency regression"]) == 0
-    assert "rolled back mlflow:churn: champion is version 1 (was version 2)" in \
+    assert main(["rollback", f"mlflow:{name}", "--reason", "latency regression"]) == 0
+    assert f"rolled back mlflow:{name}: champion is version 1 (was version 2)" in \
         capsys.readouterr().out
-    assert int(store.get_model_version_by_alias("churn", "champion").version) == 1
-    last = history("churn").events[-1]
+    assert _champion(store, name) == 1
+    last = history(name).events[-1]
     assert (last["action"], last["from"], last["version"], last["reason"]) == (
         "rollback", 2, 1, "latency regression")
-    assert main(["rollback", "mlflow:churn"]) == 2  # version 1 is the first champion
-    assert "mlflow:churn has no previous champion to roll back to" in capsys.readouterr().err
-    assert main(["rollback", "mlflow:churn", "--to", "2"]) == 0  # 2 was champion before
-    assert resolve(parse_reference("mlflow:churn@champion")).version == 2
+    assert main(["rollback", f"mlflow:{name}"]) == 2  # version 1 is the first champion
+    assert f"mlflow:{name} has no previous champion to roll back to" in capsys.readouterr().err
+    assert main(["rollback", f"mlflow:{name}", "--to", "2"]) == 0  # 2 was champion before
+    assert resolve(parse_reference(f"mlflow:{name}@champion")).version == 2
+    assert main(["audit", "verify", f"mlflow:{name}"]) == 0
+    assert "OK (4 changes, chain intact, head " in capsys.readouterr().out
 
 
-def test_mlflow_rollback_refusals(store: Any, tmp_path: Path,
+def test_mlflow_rollback_refusals(store: Any, name: str, tmp_path: Path,
                                   capsys: pytest.CaptureFixture[str]) -> None:
     from evalgate.registry.mlflow import rollback
 
     m = [variant(tmp_path / "models", i) for i in range(3)]
-    with pytest.raises(RegistryError, match="mlflow:churn has no champion to roll back"):
-        rollback("churn")
-    _promote(tmp_path, m[0], None, 0.9)
+    with pytest.raises(RegistryError, match=f"mlflow:{name} has no champion to roll back"):
+        rollback(name)
+    _promote(tmp_path, name, m[0], None, 0.9)
     with pytest.raises(RegistryError, match=r"no previous champion to roll back to \(version 1 "
                                             r"is the first"):
-        rollback("churn")
-    _promote(tmp_path, m[1], m[0], 0.92)
-    assert _version_outside_evalgate(store, m[2]) == 3
-    with pytest.raises(RegistryError, match="mlflow:churn version 3 has never been champion"):
-        rollback("churn", to=3)
+        rollback(name)
+    _promote(tmp_path, name, m[1], m[0], 0.92)
+    assert _version_outside_evalgate(store, name, m[2]) == 3
+    with pytest.raises(RegistryError, match=f"mlflow:{name} version 3 has never been champion"):
+        rollback(name, to=3)
     capsys.readouterr()
-    assert main(["rollback", "mlflow:churn", "--to", "3"]) == 2
+    assert main(["rollback", f"mlflow:{name}", "--to", "3"]) == 2
     assert "only a passing verdict can make it one" in capsys.readouterr().err
-    with pytest.raises(RegistryError, match=r"mlflow:churn has no version 9 \(versions: 1, 2, 3\)"):
-        rollback("churn", to=9)
-    with pytest.raises(RegistryError, match="version 2 is already the champion of mlflow:churn"):
-        rollback("churn", to=2)
-    assert main(["rollback", "mlflow:churn@3"]) == 2  # a version is not a model
-    assert "name the MLflow model (mlflow:churn)" in capsys.readouterr().err
-    assert int(store.get_model_version_by_alias("churn", "champion").version) == 2
+    with pytest.raises(RegistryError, match=rf"mlflow:{name} has no version 9 \(versions: 1, 2, "
+                                            r"3\)"):
+        rollback(name, to=9)
+    with pytest.raises(RegistryError, match=f"version 2 is already the champion of mlflow:{name}"):
+        rollback(name, to=2)
+    assert main(["rollback", f"mlflow:{name}@3"]) == 2  # a version is not a model
+    assert f"name the MLflow model (mlflow:{name})" in capsys.readouterr().err
+    assert _champion(store, name) == 2
 
 
-def test_mlflow_champion_moves_outside_evalgate(store: Any, tmp_path: Path) -> None:
-    """A champion set by hand in MLflow counts as one; a move recorded by a command killed
-    before it set the alias is ignored, and replaced by the next move; an edited move is
-    refused."""
-    from evalgate.registry.mlflow import MOVE_TAG, history, rollback
+# --------------------------------------------------------------------------- the audit chain
+
+
+def test_audit_finds_an_alias_moved_outside_evalgate(store: Any, name: str, tmp_path: Path,
+                                                     capsys: pytest.CaptureFixture[str]) -> None:
+    """A champion set by hand in MLflow is reported by `audit verify` (and still counts as a
+    champion a rollback returns to); an edited change breaks the chain; a change whose alias
+    never moved is ignored, then discarded by the next change."""
+    from evalgate.registry.mlflow import MOVE_TAG, history, rollback, verify
 
     m = [variant(tmp_path / "models", i) for i in range(2)]
-    _promote(tmp_path, m[0], None, 0.9)
-    assert _version_outside_evalgate(store, m[1]) == 2
-    store.set_registered_model_alias("churn", "champion", "2")  # by hand
+    _promote(tmp_path, name, m[0], None, 0.9)
+    assert verify(name).ok
+    assert _version_outside_evalgate(store, name, m[1]) == 2
+    store.set_registered_model_alias(name, "champion", "2")  # by hand, in MLflow
+    capsys.readouterr()
+    assert main(["audit", "verify", f"mlflow:{name}"]) == 1
+    out = capsys.readouterr().out
+    assert (f"BROKEN: mlflow:{name}@champion names version 2, but the last change evalgate "
+            "recorded (#1") in out and "the alias was moved outside evalgate" in out
+
     interrupted = {"seq": 2, "action": "promote", "alias": "champion", "version": 3, "from": 2}
-    store.set_registered_model_tag("churn", f"{MOVE_TAG}000002", json.dumps(interrupted))
-    assert [e["seq"] for e in history("churn").events] == [1]
-    assert rollback("churn") == (2, 1)
-    tags = store.get_registered_model("churn").tags
+    store.set_registered_model_tag(name, f"{MOVE_TAG}000002", json.dumps(interrupted))
+    assert [e["seq"] for e in history(name).events] == [1]
+    assert any("its alias never moved" in n for n in verify(name).notes)
+    assert rollback(name) == (2, 1)  # the hand-set champion counts; the interrupted is dropped
+    tags = store.get_registered_model(name).tags
     assert sorted(k for k in tags if k.startswith(MOVE_TAG)) == [
-        f"{MOVE_TAG}000001", f"{MOVE_TAG}000002"]
-    assert json.loads(tags[f"{MOVE_TAG}000002"])["action"] == "rollback"
-    store.set_registered_model_tag("churn", f"{MOVE_TAG}000003", "{not json")
-    with pytest.raises(IntegrityError, match=r"tag evalgate\.move\.000003 is not a champion move"):
-        history("churn")
+        f"{MOVE_TAG}000001", f"{MOVE_TAG}000003"]
+    assert json.loads(tags[f"{MOVE_TAG}000003"])["action"] == "rollback"
+    assert verify(name).ok  # champion back where evalgate's record says
+
+    first = json.loads(tags[f"{MOVE_TAG}000001"])
+    store.set_registered_model_tag(name, f"{MOVE_TAG}000001",
+                                   json.dumps({**first, "user": "someone-else"}))
+    found = verify(name)
+    assert not found.ok and any("change 3's link does not match" in p for p in found.problems)
+    store.set_registered_model_tag(name, f"{MOVE_TAG}000004", "{not json")
+    with pytest.raises(IntegrityError, match=r"tag evalgate\.move\.000004 is not a change"):
+        history(name)
+
+
+def test_aliases_through_mlflow_are_recorded(store: Any, name: str, tmp_path: Path,
+                                             capsys: pytest.CaptureFixture[str]) -> None:
+    from evalgate.registry.mlflow import history, verify
+
+    m = [variant(tmp_path / "models", i) for i in range(2)]
+    _promote(tmp_path, name, m[0], None, 0.9)
+    assert main(["alias", f"mlflow:{name}", "staging", "1"]) == 0
+    assert f"mlflow:{name}@staging: version 1" in capsys.readouterr().out
+    assert main(["alias", f"mlflow:{name}", "champion", "1"]) == 2
+    assert "moves only with `evalgate promote`" in capsys.readouterr().err
+    assert main(["alias", f"mlflow:{name}", "staging", "7"]) == 2
+    assert f"mlflow:{name} has no version 7" in capsys.readouterr().err
+    assert main(["alias", f"mlflow:{name}", "staging", "--delete"]) == 0
+    assert "staging" not in store.get_registered_model(name).aliases
+    assert [(e["action"], e.get("alias"), e["version"]) for e in history(name).events] == [
+        ("promote", "champion", 1), ("alias", "staging", 1), ("alias", "staging", None)]
+    assert verify(name).ok
+    assert _version_outside_evalgate(store, name, m[1]) == 2
+    store.set_registered_model_alias(name, "staging", "2")  # by hand
+    assert any("@staging names version 2, but the last change evalgate recorded" in p
+               for p in verify(name).problems)
+
+
+# --------------------------------------------------------------------------- register, policy
+
+
+def test_register_and_the_approval_policy_on_mlflow(store: Any, name: str, tmp_path: Path,
+                                                    capsys: pytest.CaptureFixture[str]) -> None:
+    """`register` logs the file with its lineage; an approval policy recorded on the MLflow
+    model is enforced by promote as on the local registry: the author never counts."""
+    from evalgate.registry.mlflow import AUTHOR_TAG, SHA_TAG
+
+    m = variant(tmp_path / "models", 0)
+    assert main(["register", str(m), "--name", f"mlflow:{name}", "--author", "Ada",
+                 "--data", str(ADULT_TEST)]) == 0
+    assert f"registered mlflow:{name} version 1" in capsys.readouterr().out
+    mv = store.get_model_version(name, "1")
+    assert mv.tags[SHA_TAG] == sha256_file(m) and mv.tags[AUTHOR_TAG] == "Ada"
+    run = store.get_run(mv.run_id)
+    assert run.data.tags["evalgate.data_sha256"] == sha256_file(ADULT_TEST)
+    assert main(["register", str(m), "--name", f"mlflow:{name}"]) == 0
+    assert "already holds these bytes" in capsys.readouterr().out
+
+    assert main(["registry", "policy", f"mlflow:{name}", "--require-approvals", "1"]) == 0
+    assert "promote requires 1 approval(s)" in capsys.readouterr().out
+    verdict = make_verdict(tmp_path / "reports" / "verdict.json", m)
+    assert main(["promote", str(m), "--to", f"mlflow:{name}"]) == 1
+    assert "requires 1 approval by reviewers other than the author, 0 counted" in \
+        capsys.readouterr().err
+    assert main(["signoff", str(verdict), "--reviewer", "Ada"]) == 0
+    assert main(["promote", str(m), "--to", f"mlflow:{name}"]) == 1
+    assert "Ada is the candidate's author: not counted" in capsys.readouterr().err
+    assert main(["signoff", str(verdict), "--reviewer", "Bob"]) == 0
+    assert main(["promote", str(m), "--to", f"mlflow:{name}"]) == 0
+    assert _champion(store, name) == 1
+
+
+# --------------------------------------------------------------------------- races, kills
+
+
+def _two_verdicts(tmp_path: Path, name: str) -> list[tuple[Path, Path]]:
+    m = [variant(tmp_path / "models", i) for i in range(3)]
+    _promote(tmp_path, name, m[0], None, 0.9)
+    return [(m[i], make_verdict(tmp_path / f"r{i}" / "verdict.json", m[i], m[0]))
+            for i in (1, 2)]
+
+
+@pytest.mark.parametrize("first", [False, True], ids=["against-v1", "first-release"])
+def test_two_racing_promotes_one_wins(store: Any, name: str, tmp_path: Path,
+                                      monkeypatch: pytest.MonkeyPatch, first: bool) -> None:
+    """Both commands read the same champion (or none: two first releases) and reach the
+    commit together (a barrier before the claim): exactly one moves the alias, the other is
+    told the champion changed."""
+    from evalgate.registry.mlflow import moves, verify
+    from evalgate.registry.mlflow.release import promote
+    from evalgate.registry.policy import VerdictFile
+
+    if first:
+        m = [variant(tmp_path / "models", i) for i in (1, 2)]
+        pairs = [(m[i], make_verdict(tmp_path / f"r{i}" / "verdict.json", m[i]))
+                 for i in (0, 1)]
+    else:
+        pairs = _two_verdicts(tmp_path, name)
+    barrier = threading.Barrier(2, timeout=30)
+    claim = moves._claim
+
+    def together(*args: Any) -> int:
+        barrier.wait()
+        return claim(*args)
+
+    monkeypatch.setattr(moves, "_claim", together)
+    results: dict[int, Any] = {}
+
+    def run(i: int) -> None:
+        model, verdict = pairs[i]
+        try:
+            results[i] = promote(name, model, VerdictFile.load(verdict))["version"]
+        except ChampionChanged as exc:
+            results[i] = exc
+
+    threads = [threading.Thread(target=run, args=(i,)) for i in (0, 1)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(60)
+    won = [r for r in results.values() if isinstance(r, int)]
+    lost = [r for r in results.values() if isinstance(r, ChampionChanged)]
+    assert len(won) == 1 and len(lost) == 1, results
+    assert "champion changed" in str(lost[0])
+    assert _champion(store, name) == won[0]
+    assert verify(name).ok
+
+
+def test_two_promote_processes_one_wins(store: Any, name: str, tmp_path: Path,
+                                        server: str) -> None:
+    pairs = _two_verdicts(tmp_path, name)
+    env = {**os.environ, "MLFLOW_TRACKING_URI": server}
+    procs = [subprocess.Popen([sys.executable, "-m", "evalgate", "promote", str(model),
+                               "--verdict", str(verdict), "--to", f"mlflow:{name}"],
+                              env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+             for model, verdict in pairs]
+    done = [(p.wait(120), *p.communicate()) for p in procs]
+    assert sorted(code for code, _, _ in done) == [0, 1], done
+    assert all("champion changed" in err for code, _, err in done if code == 1)
+    winner = next(i for i, (code, _, _) in enumerate(done) if code == 0)
+    assert store.get_model_version_by_alias(name, "champion").tags["evalgate.sha256"] == \
+        sha256_file(pairs[winner][0])
+
+
+KILL = """
+import os, sys
+from mlflow.tracking import MlflowClient
+def die(*args, **kwargs):
+    os._exit(9)
+setattr(MlflowClient, sys.argv[1], die)
+from evalgate.cli import main
+sys.exit(main(["promote", sys.argv[2], "--verdict", sys.argv[3], "--to", sys.argv[4]]))
+"""
+
+
+@pytest.mark.parametrize("step", ["set_registered_model_tag", "set_registered_model_alias"])
+def test_a_promote_killed_between_steps(store: Any, name: str, tmp_path: Path, server: str,
+                                        step: str) -> None:
+    """Killed after claiming its change or after recording it, before the alias moved: the
+    champion stays the old version, and the same promote re-run finishes."""
+    from evalgate.registry.mlflow import history, verify
+
+    (model, verdict), _ = _two_verdicts(tmp_path, name)
+    env = {**os.environ, "MLFLOW_TRACKING_URI": server}
+    killed = subprocess.run([sys.executable, "-c", KILL, step, str(model), str(verdict),
+                             f"mlflow:{name}"], env=env, capture_output=True, text=True,
+                            timeout=120)
+    assert killed.returncode == 9, killed.stderr[-2000:]
+    assert _champion(store, name) == 1
+    assert [e["version"] for e in history(name).events] == [1]
+    assert main(["promote", str(model), "--verdict", str(verdict),
+                 "--to", f"mlflow:{name}"]) == 0
+    assert _champion(store, name) == 2
+    assert verify(name).ok
+
+
+# --------------------------------------------------------------------------- README
+
+
+@pytest.mark.e2e
+def test_readme_mlflow_walkthrough_runs_as_written(server: str, tmp_path: Path) -> None:
+    """README's "With an MLflow registry" block, line by line, in a copy of the shipped
+    example, against the test server (started by the fixture with the block's own `mlflow
+    server` arguments; the `export` names it): each line exits 0."""
+    import re
+    import shutil
+
+    repo = Path(__file__).parents[1]
+    section = (repo / "README.md").read_text("utf-8").split("## With an MLflow registry", 1)[1]
+    block = re.search(r"```bash\n(.*?)```", section, re.S)
+    assert block is not None
+    shutil.copytree(repo / "examples", tmp_path / "examples")
+    shutil.copy(repo / "pyproject.toml", tmp_path / "pyproject.toml")
+    (tmp_path / "tests").mkdir()
+    env = {**os.environ, "MLFLOW_TRACKING_URI": server, "XDG_CACHE_HOME": str(tmp_path / "cache"),
+           "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}"}
+    outputs = {}
+    for line in block.group(1).splitlines():
+        if not line.strip() or line.startswith("#"):
+            continue
+        if line.startswith("mlflow server "):  # the fixture's server, started the same way
+            assert "--backend-store-uri sqlite:///" in line and "--artifacts-destination" in line
+            continue
+        if line.startswith("export MLFLOW_TRACKING_URI="):
+            continue
+        done = subprocess.run(["bash", "-c", line], cwd=tmp_path, env=env, capture_output=True,
+                              text=True, timeout=300)
+        assert done.returncode == 0, (line, done.stdout[-2000:], done.stderr[-2000:])
+        outputs[line.split("#")[0].strip()] = done.stdout
+    history = outputs["evalgate history mlflow:adult"]
+    assert "promote (verdict" in history and "signed off by Carol" in history
+    assert "promote  champion: v1 → v2" in history
+    rollback = outputs['evalgate rollback mlflow:adult --reason "p99 latency in production"']
+    assert "champion is version 1 (was version 2)" in rollback
+    audit = outputs["evalgate audit verify mlflow:adult"]
+    assert "OK (3 changes, chain intact, head " in audit and "aliases match)" in audit
+    from mlflow.tracking import MlflowClient
+
+    client = MlflowClient(server)
+    v2 = client.get_model_version("adult", "2")
+    folder = f"evalgate/{v2.tags['evalgate.verdict_sha256'][:12]}"
+    assert {a.path.rsplit("/", 1)[1] for a in client.list_artifacts(v2.run_id, folder)} == {
+        "verdict.json", "summary.md", "evalgate-report.html", "signoff.json", "profile.json"}
+    assert client.get_run(v2.run_id).data.metrics[
+        "adult-income::performance::roc_auc.delta_bound"] > -0.005  # it passed max_regression

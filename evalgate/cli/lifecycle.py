@@ -6,9 +6,11 @@ from __future__ import annotations
 import argparse
 import sys
 from collections.abc import Callable
+from functools import partial
 from pathlib import Path
 from typing import Any
 
+from . import on_mlflow
 from .common import project, version_number
 
 
@@ -126,10 +128,13 @@ def _root(args: argparse.Namespace) -> Path:
 
 
 def _register(args: argparse.Namespace) -> int:
-    from ..registry import ModelRegistry, check_alias, short
+    from ..registry import ModelRegistry, check_alias, mlflow_name, short
 
     for alias in args.alias:
         check_alias(alias)
+    name = mlflow_name(args.name)
+    if name is not None:
+        return on_mlflow.register(args, name)
     from ..registry.lineage import training_record
 
     reg = ModelRegistry(_root(args), args.name)
@@ -232,24 +237,37 @@ def _registry_init(args: argparse.Namespace) -> int:
 
 def _approval_policy(args: argparse.Namespace) -> int:
     from ..errors import EvalgateError
-    from ..registry import ModelRegistry
+    from ..registry import ModelRegistry, mlflow_name
     from ..registry.approvals import current, policy_entry
 
     if args.name is None:
         raise EvalgateError("registry policy needs the model's NAME")
-    reg = ModelRegistry(_root(args), args.name)
+    name = mlflow_name(args.name)
+    store: Callable[[Any], None]
+    read: Callable[[], Any]
+    if name is not None:
+        from ..registry import mlflow
+
+        title = f"mlflow:{name}"
+        store, read = partial(mlflow.set_policy, name), partial(mlflow.policy, name)
+    else:
+        reg = ModelRegistry(_root(args), args.name)
+        title, store = reg.name, reg.note
+
+        def read() -> Any:
+            return current(reg) if reg.exists() else None
     if args.require_approvals is not None:
-        reg.note(policy_entry(args.require_approvals, args.require_role, args.reviewer_key))
+        store(policy_entry(args.require_approvals, args.require_role, args.reviewer_key))
     elif args.require_role or args.reviewer_key:
         raise EvalgateError("give --require-approvals N with --require-role/--reviewer-key "
                             "(0 to require none)")
-    policy = current(reg) if reg.exists() else None
+    policy = read()
     if policy is None:
-        print(f"{reg.name}: no approval policy (promote requires no sign-off)")
+        print(f"{title}: no approval policy (promote requires no sign-off)")
         return 0
     roles = ", ".join(policy["require_roles"]) or "any"
     keys = ", ".join(f"{n} ({k['key_id']})" for n, k in policy["reviewer_keys"].items())
-    print(f"{reg.name}: promote requires {policy['require_approvals']} approval(s) by reviewers "
+    print(f"{title}: promote requires {policy['require_approvals']} approval(s) by reviewers "
           f"other than the candidate's author; roles: {roles}; pinned keys: {keys or 'none'}")
     return 0
 
@@ -272,10 +290,13 @@ def _rollback(args: argparse.Namespace) -> int:
 
 def _alias(args: argparse.Namespace) -> int:
     from ..errors import EvalgateError
-    from ..registry import ModelRegistry
+    from ..registry import ModelRegistry, mlflow_name
 
     if (args.version is None) == (not args.delete):
         raise EvalgateError("give a VERSION, or --delete")
+    name = mlflow_name(args.name)
+    if name is not None:
+        return on_mlflow.alias(args, name)
     reg = ModelRegistry(_root(args), args.name)
     before = reg.set_alias(args.alias, args.version)
     was = f" (was version {before})" if before is not None else ""
@@ -316,8 +337,7 @@ def _history(args: argparse.Namespace) -> int:
         tags = f"  [{', '.join(by_version[v.number])}]" if v.number in by_version else ""
         notes = f"  {v.notes}" if v.notes else ""
         if not isinstance(v, Version):  # an MLflow version: its source, not our lineage
-            print(f"  v{v.number:<3} {v.created_at}  sha256 {short(v.sha256)}  {v.source}"
-                  f"{tags}{notes}")
+            print(on_mlflow.version_line(v, tags, notes))
             continue
         data = (v.lineage.get("data") or {}).get("sha256")
         derived = v.lineage.get("derived_from")
@@ -396,23 +416,29 @@ def _audit(args: argparse.Namespace) -> int:
     from ..errors import EvalgateError
     from ..registry import ModelRegistry, mlflow_name, short
 
-    if mlflow_name(args.name) is not None:
-        raise EvalgateError(f"{args.name}: MLflow keeps no hash-chained log to verify; "
-                            f"`evalgate history {args.name}` lists the champion moves evalgate "
-                            "recorded there")
-    reg = ModelRegistry(_root(args), args.name)
-    if not reg.exists():
-        raise EvalgateError(f"no model named {reg.name!r} in {reg.root}")
-    result = reg.verify()
+    name = mlflow_name(args.name)
+    if name is not None:
+        from ..registry.mlflow import verify
+
+        result = verify(name)
+        title, counted = f"evalgate's changes of mlflow:{name}", "changes"
+        matched = "aliases match"
+    else:
+        reg = ModelRegistry(_root(args), args.name)
+        if not reg.exists():
+            raise EvalgateError(f"no model named {reg.name!r} in {reg.root}")
+        result = reg.verify()
+        title, counted = f"audit log of {reg.name}", "entries"
+        matched = "aliases and files match"
     for note in result.notes:
         print(f"note: {note}")
     if result.ok:
-        print(f"audit log of {reg.name}: OK ({result.entries} entries, chain intact, head "
-              f"{short(result.head)}, aliases and files match)")
+        print(f"{title}: OK ({result.entries} {counted}, chain intact, head "
+              f"{short(result.head)}, {matched})")
         return 0
     for problem in result.problems:
         print(f"BROKEN: {problem}")
-    print(f"audit log of {reg.name}: {len(result.problems)} problem(s)")
+    print(f"{title}: {len(result.problems)} problem(s)")
     return 1
 
 
