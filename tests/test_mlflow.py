@@ -340,7 +340,7 @@ def test_audit_finds_an_alias_moved_outside_evalgate(store: Any, name: str, tmp_
     """A champion set by hand in MLflow is reported by `audit verify` (and still counts as a
     champion a rollback returns to); an edited change breaks the chain; a change whose alias
     never moved is ignored, then discarded by the next change."""
-    from evalgate.registry.mlflow import MOVE_TAG, history, rollback, verify
+    from evalgate.registry.mlflow import MOVE_TAG, history, resolve, rollback, verify
 
     m = [variant(tmp_path / "models", i) for i in range(2)]
     _promote(tmp_path, name, m[0], None, 0.9)
@@ -352,6 +352,12 @@ def test_audit_finds_an_alias_moved_outside_evalgate(store: Any, name: str, tmp_
     out = capsys.readouterr().out
     assert (f"BROKEN: mlflow:{name}@champion names version 2, but the last change evalgate "
             "recorded (#1") in out and "the alias was moved outside evalgate" in out
+    # nothing trusts it: a gate against it, and a promotion judged against it, are refused
+    with pytest.raises(IntegrityError, match="moved outside evalgate; move it back in MLflow"):
+        resolve(parse_reference(f"mlflow:{name}@champion"))
+    verdict = make_verdict(tmp_path / "r" / "verdict.json", m[0], m[1])
+    assert main(["promote", str(m[0]), "--verdict", str(verdict), "--to", f"mlflow:{name}"]) == 1
+    assert "integrity check failed" in capsys.readouterr().err
 
     interrupted = {"seq": 2, "action": "promote", "alias": "champion", "version": 3, "from": 2}
     store.set_registered_model_tag(name, f"{MOVE_TAG}000002", json.dumps(interrupted))
@@ -429,6 +435,32 @@ def test_register_and_the_approval_policy_on_mlflow(store: Any, name: str, tmp_p
     assert main(["signoff", str(verdict), "--reviewer", "Bob"]) == 0
     assert main(["promote", str(m), "--to", f"mlflow:{name}"]) == 0
     assert _champion(store, name) == 1
+
+
+def test_a_signature_requirement_on_an_mlflow_model(store: Any, name: str, tmp_path: Path,
+                                                    capsys: pytest.CaptureFixture[str]) -> None:
+    """`registry policy mlflow:NAME --require-signed PUB`: an unsigned verdict is refused, a
+    signed one promotes (its key id on the version); dropping the key needs --force."""
+    from evalgate.registry.mlflow import history
+    from evalgate.verdict.signing import generate, sign
+
+    private, public = generate(tmp_path / "keys")
+    assert main(["registry", "policy", f"mlflow:{name}", "--require-signed", str(public)]) == 0
+    assert "promote requires a verdict signed by ed25519:" in capsys.readouterr().out
+    m = variant(tmp_path / "models", 0)
+    verdict = make_verdict(tmp_path / "reports" / "verdict.json", m)
+    assert main(["promote", str(m), "--to", f"mlflow:{name}"]) == 1
+    assert "not signed" in capsys.readouterr().err
+    verdict.write_text(json.dumps(sign(json.loads(verdict.read_text()), private)))
+    assert main(["promote", str(m), "--to", f"mlflow:{name}"]) == 0
+    assert "signed by ed25519:" in capsys.readouterr().out
+    assert store.get_model_version(name, "1").tags["evalgate.signature_key_id"].startswith(
+        "ed25519:")
+    assert main(["registry", "policy", f"mlflow:{name}", "--force"]) == 0  # recorded
+    assert "promote requires no signature (was: ed25519:" in capsys.readouterr().out
+    assert [e["action"] for e in history(name).events] == ["policy", "promote", "policy"]
+    assert main(["registry", "policy", "local-model", "--require-signed", str(public)]) == 2
+    assert "evalgate registry init --require-signed" in capsys.readouterr().err
 
 
 # --------------------------------------------------------------------------- races, kills

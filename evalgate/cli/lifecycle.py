@@ -84,7 +84,8 @@ def add_parsers(sub: Any) -> None:
     ri.add_argument("--require-signed", action="append", default=[], type=Path,
                     metavar="PUBKEY",
                     help="promote only verdicts signed by this public key (PEM, from "
-                         "`evalgate keygen`; repeatable: any one of them)")
+                         "`evalgate keygen`; repeatable: any one of them); init: every "
+                         "model of the local registry, policy mlflow:NAME: that model")
     ri.add_argument("--force", action="store_true",
                     help="allow dropping a signature requirement already in place")
 
@@ -250,7 +251,17 @@ def _approval_policy(args: argparse.Namespace) -> int:
 
         title = f"mlflow:{name}"
         store, read = partial(mlflow.set_policy, name), partial(mlflow.policy, name)
+        if args.require_signed or args.force:  # MLflow models have no registry-wide policy
+            before, after = mlflow.require_signed(name, args.require_signed, force=args.force)
+            was = f" (was: {before})" if before != after else ""
+            now = f"a verdict signed by {after}" if after != "none" else "no signature"
+            print(f"{title}: promote requires {now}{was}")
+            if args.require_approvals is None:
+                return 0
     else:
+        if args.require_signed:
+            raise EvalgateError("the local registry's signature requirement covers every "
+                                "model: evalgate registry init --require-signed PUBKEY")
         reg = ModelRegistry(_root(args), args.name)
         title, store = reg.name, reg.note
 

@@ -36,6 +36,7 @@ from .release import (
     VERDICT_TAG,
     policy,
     promote,
+    require_signed,
     rollback,
     run_metrics,
     set_alias,
@@ -46,4 +47,5 @@ from .versions import AUTHOR_TAG, register, resolve
 __all__ = ["AUTHOR_TAG", "DATASET_SHA_TAG", "DECISION_TAG", "MOVE_TAG", "SHA_TAG",
            "SIGNED_OFF_TAG", "SUITE_SHA_TAG", "VERDICT_SHA_TAG", "VERDICT_TAG", "MlflowVersion",
            "_client", "cache_root", "history", "policy", "promote", "register", "registry_uri",
-           "resolve", "rollback", "run_metrics", "set_alias", "set_policy", "verify"]
+           "require_signed", "resolve", "rollback", "run_metrics", "set_alias", "set_policy",
+           "verify"]

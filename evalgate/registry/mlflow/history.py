@@ -15,7 +15,7 @@ from ..audit import Verification
 from ..records import History
 from ..references import CHAMPION
 from .client import SHA_TAG, client, code_of, failed, mlflow_error, registry_uri
-from .moves import Move, committed, moves_of, pending, replayed
+from .moves import Move, committed, moved_outside, moves_of, pending
 from .release import VERDICT_TAG
 
 
@@ -100,9 +100,10 @@ def verify(name: str) -> Verification:
     problems: list[str] = []
     notes: list[str] = []
     try:
-        moves = moves_of(name, dict(model.tags or {}))
+        recorded = moves_of(name, dict(model.tags or {}))
     except IntegrityError as exc:
         return Verification(f"mlflow:{name}", 0, "", (str(exc),), ())
+    moves = recorded
     stale = pending(moves, aliases)
     if stale is not None:
         notes.append(f"change {stale.seq} ({stale.data['action']} to version "
@@ -110,17 +111,11 @@ def verify(name: str) -> Verification:
                      "command was interrupted); the next change discards it")
         moves = moves[:-1]
     problems += _chain(moves, notes)
-    expected = replayed(moves).aliases
-    managed = {m.alias for m in moves if m.alias is not None} | set(expected)
+    managed = {m.alias for m in moves if m.alias is not None}
     for alias in sorted(managed | ({CHAMPION} & set(aliases))):
-        want, have = expected.get(alias), aliases.get(alias)
-        if want != have:
-            last = next((m for m in reversed(moves) if m.alias == alias), None)
-            said = (f"the last change evalgate recorded (#{last.seq}, {last.data['at']}, by "
-                    f"{last.data['user']}) set it to {_v(want)}") if last else \
-                "evalgate recorded no change of it"
-            problems.append(f"mlflow:{name}@{alias} names {_v(have)}, but {said}: the alias was "
-                            "moved outside evalgate")
+        problem = moved_outside(name, aliases, recorded, alias)
+        if problem is not None:
+            problems.append(problem)
     shas = {int(mv.version): dict(mv.tags or {}).get(SHA_TAG) for mv in found}
     for m in moves:
         if m.data["action"] == "promote" and m.data.get("sha256") and \
@@ -129,10 +124,6 @@ def verify(name: str) -> Verification:
                             f"its promotion (#{m.seq}) recorded: it was changed")
     head = moves[-1].digest if moves else ""
     return Verification(f"mlflow:{name}", len(moves), head, tuple(problems), tuple(notes))
-
-
-def _v(number: int | None) -> str:
-    return f"version {number}" if number is not None else "no version"
 
 
 def _chain(moves: list[Move], notes: list[str]) -> list[str]:

@@ -1,14 +1,15 @@
 """evalgate's log of a MLflow model's alias moves: hash-chained registered-model tags, each
 change claimed once, and the verification that finds an alias moved outside evalgate.
 
-MLflow keeps no history of aliases, so each change made through evalgate — promote, rollback,
-alias, approval policy — is one **registered-model tag** ``evalgate.move.NNNNNN`` whose value
-is a JSON object shaped like a local audit entry (``seq``, ``at``, ``user``, ``action``,
-``alias``, ``version``, ``from``, …) plus ``prev``: the sha256 of the previous change's tag
-value. A tag per change keeps each value small and never rewrites an earlier one; the chain
-makes an edited or deleted change visible to ``evalgate audit verify mlflow:NAME``, which also
-replays the changes and compares the aliases they lead to with MLflow's — an alias moved in
-MLflow's UI since the last change is reported.
+MLflow keeps no history of aliases, so each change made through evalgate — promote,
+rollback, alias, approval policy, signature requirement — is one **registered-model tag**
+``evalgate.move.NNNNNN`` whose value is a JSON object shaped like a local audit entry
+(``seq``, ``at``, ``user``, ``action``, ``alias``, ``version``, ``from``, …) plus ``prev``:
+the sha256 of the previous change's tag value. A tag per change keeps each value small and
+never rewrites an earlier one; the chain makes an edited or deleted change visible to
+``evalgate audit verify mlflow:NAME``, which also replays the changes and compares the
+aliases they lead to with MLflow's — an alias moved in MLflow's UI since the last change is
+reported, and refused where it would be trusted (:func:`moved_outside`).
 
 **One change at a time.** MLflow has no transactions, but a name is unique: before writing
 change N, evalgate creates the experiment ``evalgate-claims/NAME/N`` (and deletes it at once:
@@ -52,7 +53,7 @@ CLAIMS = "evalgate-claims"
 STALE_S = 120.0
 #: a rollback's reason is cut to this many characters, so a change always fits in one tag
 MAX_REASON = 1000
-ACTIONS = ("promote", "rollback", "alias", "approval-policy")
+ACTIONS = ("promote", "rollback", "alias", "approval-policy", "policy")
 MOVES_ALIAS = ("promote", "rollback", "alias")
 
 
@@ -87,6 +88,8 @@ def _valid(move: Any, seq: int) -> bool:
         return False
     if move["action"] == "approval-policy":
         return type(move.get("require_approvals")) is int
+    if move["action"] == "policy":
+        return isinstance(move.get("require_signed"), list)
     version_ok = type(move.get("version")) is int or (
         move["action"] == "alias" and move.get("version") is None)
     return version_ok and (move.get("from") is None or type(move.get("from")) is int)
@@ -148,6 +151,27 @@ def replayed(moves: Sequence[Move]) -> State:
             state = _pushed(state, m.data.get("from"))
         state = apply(state, m.data)
     return state
+
+
+def moved_outside(name: str, aliases: Mapping[str, int], moves: Sequence[Move],
+                  alias: str = CHAMPION) -> str | None:
+    """Why ``alias`` cannot be trusted: it names another version than evalgate's committed
+    changes of it lead to (it was moved outside evalgate); None when it agrees, or when
+    evalgate never recorded a change of it (set before evalgate, or never through it)."""
+    done = committed(moves, aliases)
+    last = next((m for m in reversed(done) if m.alias == alias), None)
+    if last is None:
+        return None
+    want, have = replayed(done).aliases.get(alias), aliases.get(alias)
+    if want == have:
+        return None
+    return (f"mlflow:{name}@{alias} names {_version(have)}, but the last change evalgate "
+            f"recorded (#{last.seq}, {last.data['at']}, by {last.data['user']}) set it to "
+            f"{_version(want)}: the alias was moved outside evalgate")
+
+
+def _version(number: int | None) -> str:
+    return f"version {number}" if number is not None else "no version"
 
 
 def champions(moves: Sequence[Move], current: int | None) -> tuple[int, ...]:

@@ -16,10 +16,10 @@ from typing import Any
 from ...errors import ChampionChanged, PromotionRefused, RegistryError
 from ..policy import CHAMPION_CHANGED, Signoff, VerdictFile, checked_candidate
 from ..profiles import profile_bytes
-from ..records import short
+from ..records import fmt_keys, short
 from ..references import CHAMPION, Reference, check_alias
 from .client import SHA_TAG, client, failed, mlflow_error, model_version, version_by_alias
-from .moves import MAX_REASON, Move, champions, commit, committed, moves_of
+from .moves import MAX_REASON, Move, champions, commit, committed, moves_of, replayed
 from .versions import (
     AUTHOR_TAG,
     MAX_TAG,
@@ -28,6 +28,7 @@ from .versions import (
     find_or_create,
     finish,
     resolve,
+    trusted_alias,
 )
 
 VERDICT_TAG = "evalgate.verdict"
@@ -89,9 +90,15 @@ def promote(name: str, candidate: Path, verdict: VerdictFile, *,
     the verdict's evidence goes with it (see the module)."""
     from ..approvals import enforce
 
-    checked = checked_candidate(candidate, verdict, trusted_keys=require_signed)
-    sha = checked.sha256
     c = client()
+    try:
+        _, moves = _state(c, name)
+        policy_keys = [pem for _, pem in replayed(moves).require_signed]
+    except mlflow_error() as exc:
+        failed(f"mlflow:{name}", exc)
+    checked = checked_candidate(candidate, verdict, trusted_keys=policy_keys)
+    key_id = checked.key_id or (verdict.check_signed(require_signed) if require_signed else None)
+    sha = checked.sha256
     try:
         current = version_by_alias(c, name, CHAMPION)
         current_sha = dict(current.tags or {}).get(SHA_TAG) if current is not None else None
@@ -99,23 +106,24 @@ def promote(name: str, candidate: Path, verdict: VerdictFile, *,
         if current is not None and current_sha == sha:  # e.g. a retry
             return {"name": name, "version": previous, "previous": previous,
                     "signoff_note": checked.signoff_note, "noop": True}
+        if current is not None:
+            trusted_alias(c, name, CHAMPION)
         _check_champion(name, verdict, previous, current_sha)
-        _, moves = _state(c, name)
         enforce(_Policies(c, name, moves), verdict, sha)
         profile_bytes(verdict)  # a missing or changed profile refuses, before anything moves
         mv, _ = find_or_create(c, name, checked.path, sha)
         version = str(mv.version)
-        _record(c, name, mv, verdict, checked.signoff, checked.key_id)
+        _record(c, name, mv, verdict, checked.signoff, key_id)
         commit(c, name, {CHAMPION: previous}, "promotion", "re-run the gate", {
             "action": "promote", "alias": CHAMPION, "version": int(version), "sha256": sha,
             "from": previous, "verdict": {"sha256": verdict.sha256},
             "signoff": ({"reviewer": checked.signoff.reviewer}
                         if checked.signoff is not None else None),
-            "signature": {"key_id": checked.key_id} if checked.key_id is not None else None})
+            "signature": {"key_id": key_id} if key_id is not None else None})
     except mlflow_error() as exc:
         failed(f"mlflow:{name}", exc)
     return {"name": name, "version": int(version), "previous": previous,
-            "signoff_note": checked.signoff_note, "noop": False, "key_id": checked.key_id}
+            "signoff_note": checked.signoff_note, "noop": False, "key_id": key_id}
 
 
 def _check_champion(name: str, verdict: VerdictFile, current: int | None,
@@ -305,6 +313,36 @@ def set_policy(name: str, entry: Mapping[str, Any]) -> None:
         commit(c, name, {}, "policy change", "nothing was changed, try again", dict(entry))
     except mlflow_error() as exc:
         failed(f"mlflow:{name}", exc)
+
+
+def require_signed(name: str, keys: Sequence[Path], *,
+                   force: bool = False) -> tuple[str, str]:
+    """Make promoting MLflow model ``name`` require a verdict signed by one of ``keys``
+    (public PEM files; none: no signature), recorded as a change; dropping a required key
+    needs ``force``. Returns the key ids required (before, after)."""
+    from ...verdict.signing import key_id, load_public_key, public_pem
+
+    wanted: dict[str, str] = {}
+    for path in keys:
+        k = load_public_key(Path(path))
+        wanted[key_id(k)] = public_pem(k)
+    c = client()
+    try:
+        ensure_model(c, name)
+        _, moves = _state(c, name)
+        before = replayed(moves).require_signed
+        dropped = sorted({k for k, _ in before} - set(wanted))
+        if dropped and not force:
+            raise RegistryError(f"mlflow:{name} requires verdicts signed by "
+                                f"{fmt_keys(before)}; this would stop requiring "
+                                f"{', '.join(dropped)}: pass --force to do so (it is recorded)")
+        if before != tuple(wanted.items()):
+            commit(c, name, {}, "policy change", "nothing was changed, try again", {
+                "action": "policy", "require_signed": [
+                    {"key_id": k, "public_key": pem} for k, pem in wanted.items()]})
+    except mlflow_error() as exc:
+        failed(f"mlflow:{name}", exc)
+    return fmt_keys(before), fmt_keys(tuple(wanted.items()))
 
 
 def policy(name: str) -> Mapping[str, Any] | None:

@@ -16,10 +16,11 @@ from pathlib import Path
 from typing import Any
 
 from ..._io import sha256_file
-from ...errors import TAMPERED, RegistryError
+from ...errors import TAMPERED, IntegrityError, RegistryError
 from ..records import FORMATS, model_format, short
 from ..references import Reference, Resolved
 from .client import SHA_TAG, cache_root, client, code_of, failed, mlflow_error, version_of
+from .moves import moved_outside, moves_of
 
 EXPERIMENT = "evalgate"
 #: the version tags ``register`` writes from the lineage (besides ``evalgate.sha256``)
@@ -48,6 +49,8 @@ def resolve(ref: Reference) -> Resolved:
 
     error = mlflow_error()
     mv = version_of(c, ref)
+    if ref.alias is not None:
+        trusted_alias(c, ref.name, ref.alias)
     expected = dict(mv.tags or {}).get(SHA_TAG)
     if not expected:
         raise RegistryError(f"{ref}: version {mv.version} has no {SHA_TAG} tag, so its bytes "
@@ -82,6 +85,17 @@ def resolve(ref: Reference) -> Resolved:
         raise
     return Resolved(str(ref), ref.name, int(mv.version), target / path.relative_to(tmp),
                     expected)
+
+
+def trusted_alias(c: Any, name: str, alias: str) -> None:
+    """Refuse an alias moved outside evalgate since evalgate last changed it: a gate against
+    it would judge against a version no verdict promoted (:func:`.moves.moved_outside`)."""
+    model = c.get_registered_model(name)
+    aliases = {str(a): int(v) for a, v in dict(getattr(model, "aliases", {}) or {}).items()}
+    problem = moved_outside(name, aliases, moves_of(name, dict(model.tags or {})), alias)
+    if problem is not None:
+        raise IntegrityError(f"{problem}; move it back in MLflow, or record the move with "
+                             f"`evalgate rollback mlflow:{name} --to N`")
 
 
 def ensure_model(c: Any, name: str) -> None:
