@@ -155,6 +155,18 @@ def test_a_server_that_refuses_is_named(tmp_path: Path, monkeypatch: pytest.Monk
     assert len(err) == 1 and f"(MLflow at {url})" in err[0] and "no token" in err[0], err
 
 
+@pytest.mark.parametrize("verb", [["monitor", "mlflow:churn", "--data", "batch.csv"],
+                                  ["lineage", "mlflow:churn"], ["card", "mlflow:churn"]])
+def test_verbs_of_the_local_registry_name_what_mlflow_offers(
+        verb: list[str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+        capsys: pytest.CaptureFixture[str]) -> None:
+    monkeypatch.chdir(tmp_path)
+    assert main(verb) == 2
+    err = capsys.readouterr().err
+    assert f"mlflow:churn: {verb[0]} reads the local registry" in err
+    assert "`evalgate history mlflow:churn`" in err
+
+
 # --------------------------------------------------------------------------- promote, resolve
 
 

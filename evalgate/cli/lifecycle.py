@@ -385,12 +385,11 @@ def _lineage(args: argparse.Namespace) -> int:
     import json
 
     from ..errors import EvalgateError
-    from ..registry import ModelRegistry, mlflow_name
+    from ..registry import ModelRegistry
     from ..registry.lineage import chain, lines
+    from ..registry.references import local_only
 
-    if mlflow_name(args.name) is not None:
-        raise EvalgateError(f"{args.name}: lineage reads the local registry; for MLflow, "
-                            "`evalgate history` lists what evalgate recorded there")
+    local_only(args.name, "lineage")
     name, _, at = args.name.partition("@")
     try:
         number = version_number(at) if at else None
@@ -412,7 +411,9 @@ def _card(args: argparse.Namespace) -> int:
     from ..errors import EvalgateError
     from ..registry import ModelRegistry
     from ..registry.card import write_card
+    from ..registry.references import local_only
 
+    local_only(args.name, "card")
     reg = ModelRegistry(_root(args), args.name)
     if not reg.exists():
         raise EvalgateError(f"no model named {reg.name!r} in {reg.root}")

@@ -57,6 +57,7 @@ def _monitor(args: argparse.Namespace) -> int:
     from ..errors import EvalgateError
     from ..registry import ModelRegistry
     from ..registry.profiles import stored_profile
+    from ..registry.references import local_only
 
     if not 0 < args.max_drift <= 100 or not 0.5 <= args.confidence < 1:
         print("evalgate: --max-drift must be in (0, 100] and --confidence in [0.5, 1)",
@@ -66,6 +67,7 @@ def _monitor(args: argparse.Namespace) -> int:
         print("evalgate: monitor needs --data BATCH, --report, or both", file=sys.stderr)
         return 2
     try:
+        local_only(args.name, "monitor")
         root = args.registry if args.registry is not None else project().registry
         reg = ModelRegistry(root, args.name)
         if args.data is None:

@@ -87,6 +87,14 @@ def mlflow_name(text: str) -> str | None:
     return ref.name
 
 
+def local_only(text: str, verb: str) -> None:
+    """Refuse ``mlflow:NAME`` for a verb that reads the local registry's files alone."""
+    if text.startswith("mlflow:"):
+        raise RegistryError(f"{text}: {verb} reads the local registry (its stored verdicts and "
+                            "profiles); for an MLflow model, `evalgate history "
+                            f"{text.split('@')[0]}` lists what evalgate recorded there")
+
+
 @dataclass(frozen=True)
 class Resolved:
     """A reference resolved to one model file and the sha256 its bytes must have."""
