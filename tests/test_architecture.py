@@ -22,7 +22,7 @@ LAYERS: tuple[frozenset[str], ...] = (
     frozenset({"families"}),
     frozenset({"engine"}),
     frozenset({"verdict", "report", "registry", "promotion", "mlflow_registry"}),
-    frozenset({"output", "cli", "cli_report", "plugin"}),  # front ends
+    frozenset({"output", "compare", "cli", "cli_report", "plugin"}),  # front ends
 )
 
 

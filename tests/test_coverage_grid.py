@@ -33,7 +33,8 @@ def test_the_grid_covers_every_regime_of_the_issue() -> None:
     regimes = " ".join(c.regime for c in CELLS)
     for needed in ("fairness", "roc_auc", "average_precision", "tails: log_loss",
                    "paired: accuracy", "more rows after a block", "many candidates",
-                   "max_flip_rate_increase", "identical models", "regular"):
+                   "max_flip_rate_increase", "identical models", "regular",
+                   "challengers: bonferroni"):
         assert needed in regimes, needed
     assert all(c.reps >= 1000 for c in CELLS)
 

@@ -52,17 +52,25 @@ def _bound(y: np.ndarray, cand: np.ndarray, champ: np.ndarray, alpha: float) -> 
     return float(delta.lower)
 
 
+def any_passes(y: np.ndarray, champ: np.ndarray, cands: np.ndarray,
+               alphas: list[float]) -> Draw:
+    """Whether any candidate (a column of ``cands``, judged at its level of ``alphas``)
+    passes; the lowest bound when none does."""
+    lowest = math.inf
+    for i, alpha in enumerate(alphas):
+        lower = _bound(y, cands[:, i], champ, alpha)
+        lowest = min(lowest, lower)
+        if lower >= -MARGIN:
+            return Draw(True, False, lower)
+    return Draw(False, False, lowest)
+
+
 def candidates(k: int, policy: str) -> Callable[[np.random.Generator], Draw]:
+    alphas = [attempt_alpha(ALPHA, i + 1, policy) for i in range(k)]  # type: ignore[arg-type]
+
     def draw(rng: np.random.Generator) -> Draw:
         y, champ, cands = _scores(rng, ROWS, k)
-        lowest = math.inf
-        for i in range(k):
-            alpha = attempt_alpha(ALPHA, i + 1, policy)  # type: ignore[arg-type]
-            lower = _bound(y, cands[:, i], champ, alpha)
-            lowest = min(lowest, lower)
-            if lower >= -MARGIN:
-                return Draw(True, False, lower)
-        return Draw(False, False, lowest)
+        return any_passes(y, champ, cands, alphas)
     return draw
 
 

@@ -2,6 +2,7 @@
 the release lifecycle on the model registry (:mod:`evalgate.registry`).
 
     evalgate run CANDIDATE [--champion P|REF] [--suites P] [--report DIR] [--seed N]
+    evalgate compare CHAMPION C1 C2 … [--pick best]   several challengers, α kept; leaderboard
     evalgate validate [SUITE ...]      check suite files without running any model
     evalgate init --model M [--champion C] --data D --target T   write a commented suite
     evalgate register MODEL --name NAME [--data PATH] [--params F] [--code-commit SHA]
@@ -32,10 +33,10 @@ import sys
 from collections.abc import Sequence
 
 from .. import __version__
-from . import gate, init, lifecycle, monitor, rerun, review
+from . import compare, gate, init, lifecycle, monitor, rerun, review
 
 #: the modules of the verbs, each with ``add_parsers(sub)`` and ``COMMANDS``
-VERBS = (gate, init, lifecycle, review, rerun, monitor)
+VERBS = (gate, compare, init, lifecycle, review, rerun, monitor)
 
 
 def parser() -> argparse.ArgumentParser:

@@ -1,0 +1,139 @@
+"""``evalgate compare CHAMPION C1 C2 …``: several challengers against one champion in one run,
+judged so that the chance that any truly worse one is marked promotable stays at most α
+(:mod:`evalgate.engine.challengers`); one verdict per challenger and a leaderboard
+(:mod:`evalgate.compare`)."""
+
+from __future__ import annotations
+
+import argparse
+import glob
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+from .common import ProgressLine, project, seconds
+
+
+def add_parsers(sub: Any) -> None:
+    cmp = sub.add_parser("compare", help="judge several challengers against one champion, the "
+                                         "error rate kept across them; write a leaderboard")
+    cmp.add_argument("champion", help="the champion: a model file, or registry:NAME@champion, "
+                                      "mlflow:NAME@champion")
+    cmp.add_argument("challengers", nargs="+",
+                     help="the challengers' model files (a quoted glob works: 'sweep/*.onnx')")
+    cmp.add_argument("--suites", type=Path, default=None,
+                     help="a suite file or a folder of them (default: suites/)")
+    cmp.add_argument("--report", type=Path, default=None,
+                     help="where compare.json, compare.html and one folder per challenger go "
+                          "(default: reports/)")
+    cmp.add_argument("--seed", type=int, default=None, help="override every suite's seed")
+    cmp.add_argument("--pick", choices=["best"], default=None,
+                     help="best: mark the promotable challenger best on the primary metric")
+    cmp.add_argument("--trust-pickle", action="store_true",
+                     help="allow pickle/joblib model files (they can run code)")
+    cmp.add_argument("--timeout", type=seconds, default=None, metavar="S",
+                     help="a time limit for the whole run, in seconds (default: [tool.evalgate] "
+                          "timeout_s, else 3600)")
+
+
+def challengers_of(args: list[str]) -> list[Path]:
+    """The challenger files: each argument, a glob expanded (sorted); a pattern that matches
+    nothing, or the same file twice, is an error."""
+    from ..errors import EvalgateError
+
+    out: list[Path] = []
+    for arg in args:
+        if glob.has_magic(arg):
+            found = sorted(glob.glob(arg))
+            if not found:
+                raise EvalgateError(f"{arg}: no file matches")
+            out += [Path(f) for f in found]
+        else:
+            out.append(Path(arg))
+    seen: dict[Path, Path] = {}
+    for p in out:
+        key = p.resolve()
+        if key in seen:
+            raise EvalgateError(f"{p}: given twice (as {seen[key]})")
+        seen[key] = p
+    return out
+
+
+def compare(args: argparse.Namespace) -> int:
+    from .. import compare as board
+    from ..config import display_path
+    from ..engine import Gate
+    from ..engine.challengers import run
+    from ..errors import EvalgateError
+    from ..output import finish, start
+    from ..registry import resolver
+    from ..registry.attempts import ledger
+    from ..spec import find_suites
+    from ..verdict import now
+
+    try:
+        settings = project()
+        challengers = challengers_of(args.challengers)
+        for p in challengers:
+            if not p.is_file():
+                raise EvalgateError(f"{p}: challenger model file not found")
+    except EvalgateError as exc:
+        print(f"evalgate: {exc}", file=sys.stderr)
+        return 2
+    suites_path = args.suites if args.suites is not None else settings.suites
+    report_dir = args.report if args.report is not None else settings.report
+    paths = find_suites(suites_path)
+    if not paths:
+        print(f"evalgate: no suite files at {suites_path}", file=sys.stderr)
+        return 2
+    started, t0 = now(), time.perf_counter()
+    from ..engine.challengers import names_of
+
+    folders = {name: report_dir / name for name in names_of(challengers)}
+    try:
+        for path, folder in zip(challengers, folders.values(), strict=True):
+            start(path, folder, started)  # no earlier promote survives this run
+    except EvalgateError as exc:
+        print(f"evalgate: BLOCK — {exc}", file=sys.stderr)
+        return 1
+    progress = ProgressLine(sys.stderr)
+    gate = Gate(challengers[0], champion=args.champion, seed=args.seed,
+                trust_pickle=args.trust_pickle, resolve=resolver(settings.registry),
+                trusted_types=settings.trusted_types,
+                timeout_s=args.timeout or settings.timeout_s,
+                ledger=ledger(settings.registry, settings.attempts), progress=progress)
+    try:
+        runs = run(gate, challengers, paths)
+    finally:
+        progress.clear()
+    verdicts = {}
+    for c in runs:
+        try:
+            written = finish(c.outcomes, candidate=c.path, report_dir=folders[c.name],
+                             seed=args.seed, started_at=started,
+                             duration_s=time.perf_counter() - t0,
+                             signing_key=settings.signing_key, suites_path=suites_path)
+        except EvalgateError as exc:
+            print(f"evalgate: {c.name}: BLOCK — {exc}", file=sys.stderr)
+            return 1
+        verdicts[c.name] = written.verdict_path
+        print(f"{c.name}: {written.summary.line} — {display_path(written.report_path)}")
+    doc = board.build(runs, verdicts, report_dir, pick=args.pick, created_at=now().isoformat())
+    _, html = board.write(doc, report_dir)
+    adjustment = doc["adjustment"]
+    print(f"each of {adjustment['challengers']} challengers judged at α = "
+          f"{adjustment['alpha_each']:.4g} ({adjustment['method']}): the chance that any truly "
+          f"worse one is marked promotable is at most {adjustment['alpha']:g}")
+    if doc["pick"] is not None:
+        pick = doc["pick"]
+        print(f"pick: {pick['winner'] or 'none'}" + (f" — {pick['note']}" if pick["note"]
+                                                        else ""))
+    promotable = doc["promotable"]
+    print(f"evalgate: {len(promotable)} of {len(runs)} challengers may replace the champion"
+          + (f" ({', '.join(promotable)})" if promotable else "")
+          + f" — leaderboard: {display_path(html)}")
+    return 0 if promotable else 1
+
+
+COMMANDS = {"compare": compare}

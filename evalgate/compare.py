@@ -1,0 +1,163 @@
+"""The leaderboard of a run with several challengers (``evalgate compare``): one verdict per
+challenger (``reports/<name>/verdict.json``, each promotable on its own), and
+``reports/compare.json`` with ``compare.html`` beside them.
+
+Every number of the leaderboard is read back from the per-challenger verdicts as written
+(value, Δ and its bound at the level each was judged at), next to the bound the suite's own
+level would have given (``unadjusted_bound``, shown, never judged). With ``pick="best"`` one
+winner is marked: among the promotable challengers, the best on the *primary* metric (the
+first suite's first performance check), with a note when the data cannot tell the top two
+apart (the paired difference of the two on the same rows, bounded at the suite's level on
+each side, includes 0).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+from ._io import sha256_file, write_atomic
+from .engine.challengers import ADJUSTMENT, Challenger
+from .engine.outcome import SuiteOutcome
+
+SCHEMA = "evalgate.compare/1"
+COMPARE_JSON = "compare.json"
+COMPARE_HTML = "compare.html"
+
+
+def _bounds(outcomes: Sequence[SuiteOutcome]) -> dict[str, float | None]:
+    """Each comparison's bound (Δ's one-sided lower bound) by check id."""
+    out: dict[str, float | None] = {}
+    for o in outcomes:
+        for r in o.results:
+            if r.delta is not None and r.ci is not None:
+                out[r.id] = r.ci[0]
+    return out
+
+
+def _entry(c: Challenger, verdict: Path, report_dir: Path) -> dict[str, Any]:
+    doc = json.loads(verdict.read_text("utf-8"))
+    unadjusted = _bounds(c.unadjusted)
+    checks = []
+    for suite in doc.get("suites") or ():
+        for check in suite.get("checks") or ():
+            ci = check.get("ci") or (None, None)
+            compared = check.get("delta") is not None
+            checks.append({
+                "id": check["id"], "status": check["status"],
+                "blocking": check.get("blocking", True), "metric": check.get("metric"),
+                "candidate": check.get("candidate"), "champion": check.get("champion"),
+                "delta": check.get("delta"), "bound": ci[0] if compared else None,
+                "unadjusted_bound": unadjusted.get(check["id"]) if compared else None,
+                "confidence": check.get("confidence"), "method": check.get("method")})
+    spending = next((s.get("spending") for s in doc.get("suites") or () if s.get("spending")),
+                    None) or {}
+    return {"name": c.name, "path": str(c.path), "sha256": doc["candidate"]["sha256"],
+            "decision": doc["decision"], "promotable": doc["decision"] == "promote",
+            "verdict": str(verdict.relative_to(report_dir)),
+            "verdict_sha256": sha256_file(verdict), "reasons": doc["summary"].get("reasons", []),
+            "alpha_used": spending.get("alpha_used"), "checks": checks}
+
+
+def build(runs: Sequence[Challenger], verdicts: Mapping[str, Path], report_dir: Path, *,
+          pick: str | None, created_at: str) -> dict[str, Any]:
+    """compare.json's document (see the module)."""
+    entries = [_entry(c, verdicts[c.name], report_dir) for c in runs]
+    first = next((o for c in runs for o in c.outcomes if o.suite is not None), None)
+    alpha = round(1 - first.suite.confidence, 12) if first is not None and \
+        first.suite is not None else None
+    m = len(runs)
+    champion = first.champion if first is not None else None
+    doc: dict[str, Any] = {
+        "schema": SCHEMA, "created_at": created_at,
+        "champion": ({"path": str(champion.path), "sha256": champion.sha256}
+                     if champion is not None else None),
+        "adjustment": {
+            "method": ADJUSTMENT, "challengers": m, "alpha": alpha,
+            "alpha_each": alpha / m if alpha is not None else None,
+            "guarantee": (f"the probability that any challenger truly worse than the champion "
+                          f"(by more than a check's margin) is marked promotable is at most "
+                          f"α = {alpha:g}: each of the {m} challengers was judged at α/{m}"
+                          if alpha is not None else "")},
+        "challengers": entries,
+        "promotable": [e["name"] for e in entries if e["promotable"]],
+        "pick": None}
+    if pick == "best":
+        doc["pick"] = best(runs, entries)
+    return doc
+
+
+def _primary(runs: Sequence[Challenger]) -> tuple[SuiteOutcome, str] | None:
+    """The first suite's first performance check: (that suite's outcome, its metric)."""
+    for o in runs[0].outcomes if runs else ():
+        if o.suite is None:
+            continue
+        for name, checks in o.suite.families.items():
+            if name == "performance" and checks:
+                return o, checks[0].metric
+    return None
+
+
+def best(runs: Sequence[Challenger], entries: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
+    """The winner among the promotable challengers on the primary metric, and whether the
+    data tells it from the runner-up."""
+    import numpy as np
+
+    from .metrics import get_metric
+    from .stats import assess
+
+    found = _primary(runs)
+    if found is None:
+        return {"winner": None, "note": "no performance check to rank the challengers on"}
+    outcome, metric_name = found
+    suite = outcome.suite
+    assert suite is not None
+    cid = suite.check_id("performance", metric_name)
+    metric = get_metric(metric_name, suite.task)
+    value = {e["name"]: next((c["candidate"] for c in e["checks"] if c["id"] == cid), None)
+             for e in entries if e["promotable"]}
+    ranked = sorted((n for n, v in value.items() if v is not None),
+                    key=lambda n: value[n] * metric.sign, reverse=True)  # type: ignore[operator]
+    out: dict[str, Any] = {"primary": cid, "metric": metric_name, "ranking": ranked,
+                           "winner": ranked[0] if ranked else None, "note": ""}
+    if not ranked:
+        out["note"] = "no challenger may replace the champion"
+        return out
+    if len(ranked) == 1:
+        out["note"] = f"{ranked[0]} is the only promotable challenger"
+        return out
+    by_name = {c.name: c for c in runs}
+    a, b = (next(o for o in by_name[n].outcomes if o.suite is not None and o.suite.name ==
+                 suite.name) for n in ranked[:2])
+    assert a.target is not None
+    result = assess(metric, a.target.y, a.predictions["candidate"].for_metric(metric),
+                    b.predictions["candidate"].for_metric(metric),
+                    confidence=suite.confidence, rng=np.random.default_rng([suite.seed, 7]),
+                    n_resamples=suite.n_resamples)
+    delta = result.delta
+    assert delta is not None
+    out["runner_up"] = {"name": ranked[1], "delta": delta.estimate, "bound": delta.lower,
+                        "method": delta.method, "confidence": suite.confidence}
+    if delta.lower is None or not delta.lower > 0:
+        out["note"] = (f"the data cannot tell {ranked[0]} from {ranked[1]} on {metric_name}: "
+                       f"the paired difference {delta.estimate:+.4f} has a "
+                       f"{suite.confidence:.0%} lower bound of {delta.lower:+.4f}, not above 0; "
+                       "either may replace the champion")
+    else:
+        out["note"] = (f"{ranked[0]} is better than {ranked[1]} on {metric_name} on the same "
+                       f"rows: {delta.estimate:+.4f}, {suite.confidence:.0%} lower bound "
+                       f"{delta.lower:+.4f}")
+    return out
+
+
+def write(doc: Mapping[str, Any], report_dir: Path) -> tuple[Path, Path]:
+    """compare.json and compare.html in ``report_dir``."""
+    from .report.leaderboard import render
+
+    json_path = report_dir / COMPARE_JSON
+    write_atomic(json_path, (json.dumps(doc, indent=2, ensure_ascii=False) + "\n").encode())
+    html_path = report_dir / COMPARE_HTML
+    write_atomic(html_path, render(doc).encode())
+    return json_path, html_path

@@ -1,0 +1,118 @@
+"""Several challengers against one champion in one run (``evalgate compare``), with the
+family-wise error rate kept.
+
+Each challenger is judged by the whole gate on the same rows, against the same champion, with
+the same seeds — so the same perturbed rows and the same bootstrap draws (a check's generator
+is seeded by the suite's seed and the check's id, not by the model) — and each model predicts
+the rows once (the challengers' gates share the champion's model, its predictions and the
+resolved references).
+
+**The guarantee.** Judging m challengers each at level α lets a truly worse one through with
+probability up to 1 − (1 − α)^m (21% for 5, 64% for 20 at α = 0.05, independent tries). Here
+each challenger's comparisons are judged at α/m (Bonferroni): the probability that *any* truly
+worse challenger is marked promotable stays at most α, whatever their dependence. Holm's
+step-down would reject more, but it decides each challenger's level from the others' results,
+so the comparisons would run again at new levels — timed checks re-measured included; one
+round at α/m judges every family once per model. The level enters through the trial ledger
+(:class:`Shared`), so each verdict records it (``spending``) and ``evalgate rerun`` replays it.
+"""
+
+from __future__ import annotations
+
+import copy
+import dataclasses
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from .gate import Gate, evaluate_paths
+from .outcome import SuiteOutcome
+from .trials import Ledger, Spending, Trial
+
+ADJUSTMENT = "bonferroni"
+
+
+class Shared:
+    """A ledger for one of ``m`` challengers judged together: the underlying ledger's level
+    (attempts and looks, when there is one) divided by ``m``."""
+
+    def __init__(self, inner: Ledger | None, m: int):
+        self.inner, self.m = inner, m
+
+    def spend(self, trial: Trial, alpha: float) -> Spending:
+        base = (self.inner.spend(trial, alpha) if self.inner is not None else
+                Spending(attempt=None, look=1, policy="warn", alpha=alpha, alpha_used=alpha,
+                         note=""))
+        used = base.alpha_used / self.m
+        said = (f"judged as one of {self.m} challengers against this champion (Bonferroni): "
+                f"each at α = {used:.4g}, so that a truly worse one is marked promotable with "
+                f"probability at most {base.alpha_used:.4g}")
+        note = f"{base.note}; {said}" if base.note else said
+        return dataclasses.replace(base, alpha_used=used, note=note)
+
+    def record(self, trial: Trial, spending: Spending, decision: str) -> None:
+        if self.inner is not None:
+            self.inner.record(trial, spending, decision)
+
+
+@dataclass
+class Challenger:
+    """One challenger's run: its name (its file's stem, made unique), its gate and outcomes,
+    and the same checks' outcomes judged at the suite's own level (for the leaderboard's
+    unadjusted bounds; not a verdict)."""
+
+    name: str
+    path: Path
+    gate: Gate
+    outcomes: list[SuiteOutcome] = field(default_factory=list)
+    unadjusted: list[SuiteOutcome] = field(default_factory=list)
+
+
+def names_of(paths: Sequence[Path]) -> list[str]:
+    """Each challenger's name: its file's stem, with ``-2``, ``-3`` … where stems repeat."""
+    out: list[str] = []
+    for p in paths:
+        name, n = p.stem, 1
+        while name in out:
+            n += 1
+            name = f"{p.stem}-{n}"
+        out.append(name)
+    return out
+
+
+def sibling(gate: Gate, candidate: Path, ledger: Ledger | None) -> Gate:
+    """A gate for ``candidate`` sharing ``gate``'s loaded models, predictions and resolved
+    references (so the champion loads and predicts once), with its own ledger and outcomes."""
+    other = copy.copy(gate)
+    other.candidate_ref = Path(candidate)
+    other.ledger = ledger
+    other.outcomes = []
+    return other
+
+
+#: the families whose comparisons the leaderboard also shows at the suite's own level
+UNADJUSTED_FAMILIES = ("performance", "bias")
+
+
+def run(gate: Gate, challengers: Sequence[Path], paths: list[Path]) -> list[Challenger]:
+    """Every challenger judged by the gate on the suites at ``paths`` (see the module)."""
+    from ..families import plan_checks
+
+    m = len(challengers)
+    runs = [Challenger(name, Path(path), sibling(gate, Path(path), Shared(gate.ledger, m)))
+            for name, path in zip(names_of(challengers), challengers, strict=True)]
+    for c in runs:
+        gate.progress(f"challenger {c.name}")
+        c.outcomes = evaluate_paths(c.gate, paths)
+    for c in runs:  # the same checks at the suite's own level: no ledger, nothing recorded
+        plain = sibling(gate, c.path, None)
+        for outcome in c.outcomes:
+            if outcome.suite is None:
+                continue
+            suite = outcome.suite
+            selected = {suite.check_id(p.family, p.name) for p in plan_checks(suite)
+                        if p.family in UNADJUSTED_FAMILIES}
+            if selected:
+                original = gate.load(suite.path)
+                c.unadjusted.append(plain.run_suite(original, selected))
+    return runs
