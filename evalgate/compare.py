@@ -15,11 +15,14 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 from ._io import sha256_file, write_atomic
 from .engine.challengers import ADJUSTMENT, Challenger
+from .engine.gate import Gate
 from .engine.outcome import SuiteOutcome
 
 SCHEMA = "evalgate.compare/1"
@@ -150,6 +153,78 @@ def best(runs: Sequence[Challenger], entries: Sequence[Mapping[str, Any]]) -> di
                        f"rows: {delta.estimate:+.4f}, {suite.confidence:.0%} lower bound "
                        f"{delta.lower:+.4f}")
     return out
+
+
+@dataclass(frozen=True)
+class Board:
+    """What a run with challengers wrote: compare.json's document, the leaderboard's page,
+    and each challenger's verdict line (its decision and report)."""
+
+    doc: dict[str, Any]
+    html: Path
+    lines: dict[str, str]
+
+    @property
+    def line(self) -> str:
+        """The run's last line: how many may replace the champion, and the pick."""
+        from .config import display_path
+
+        promotable = self.doc["promotable"]
+        pick = self.doc.get("pick") or {}
+        picked = f"; pick: {pick['winner']}" if pick.get("winner") else ""
+        return (f"evalgate: {len(promotable)} of {len(self.doc['challengers'])} challengers may "
+                f"replace the champion" + (f" ({', '.join(promotable)})" if promotable else "")
+                + f"{picked} — leaderboard: {display_path(self.html)}")
+
+    @property
+    def ok(self) -> bool:
+        """Whether the run promotes: the pick's winner exists (``pick="best"``), else some
+        challenger may replace the champion."""
+        pick = self.doc.get("pick")
+        return bool(pick.get("winner")) if pick is not None else bool(self.doc["promotable"])
+
+
+def write_all(runs: Sequence[Challenger], report_dir: Path, *, seed: int | None,
+              started_at: datetime, duration_s: float, signing_key: Path | None,
+              suites_path: Path | None, pick: str | None,
+              not_run: Mapping[str, list[str]] | None = None) -> Board:
+    """Each challenger's verdict (``report_dir/<name>/``, with the checks that did not run
+    named: a partial one blocks), then compare.json and compare.html."""
+    from .config import display_path
+    from .output import finish
+
+    verdicts, lines = {}, {}
+    for c in runs:
+        written = finish(c.outcomes, candidate=c.path, report_dir=report_dir / c.name,
+                         seed=seed, started_at=started_at, duration_s=duration_s,
+                         not_run=(not_run or {}).get(c.name, ()), signing_key=signing_key,
+                         suites_path=suites_path)
+        verdicts[c.name] = written.verdict_path
+        lines[c.name] = f"{c.name}: {written.summary.line} — {display_path(written.report_path)}"
+    doc = build(runs, verdicts, report_dir, pick=pick, created_at=started_at.isoformat())
+    _, html = write(doc, report_dir)
+    return Board(doc, html, lines)
+
+
+def board_of(base: Gate, gates: Mapping[str | None, Gate],
+             ran: Mapping[str | None, set[tuple[Path, str]]],
+             planned: Sequence[tuple[Path, str]], report_dir: Path, **kwargs: Any) -> Board:
+    """The pytest plugin's run with challengers: each challenger's outcomes cut to the checks
+    whose items ran (the others named as not run: a partial verdict blocks), then
+    :func:`write_all`."""
+    from .engine.challengers import add_unadjusted
+    from .engine.outcome import only_ran
+
+    runs = []
+    for name, gate in gates.items():
+        assert name is not None
+        c = Challenger(name, gate.candidate_ref, gate,
+                       [only_ran(o, ran[name]) for o in gate.outcomes])
+        add_unadjusted(base, c)
+        runs.append(c)
+    not_run = {c.name: [cid for path, cid in planned if (path, cid) not in ran[c.name]]
+               for c in runs}
+    return write_all(runs, report_dir, not_run=not_run, **kwargs)
 
 
 def write(doc: Mapping[str, Any], report_dir: Path) -> tuple[Path, Path]:

@@ -46,6 +46,20 @@ def start(candidate: Path, report_dir: Path, started_at: datetime) -> None:
     _write(report_dir / SUMMARY_NAME, summary_markdown(doc, None))
 
 
+def clear(report_dir: Path) -> None:
+    """Remove an earlier run's verdict, summary, report and profile from ``report_dir`` (a run
+    with challengers writes one verdict per challenger, in folders of their own: no single
+    verdict of an earlier run may be taken for this one's)."""
+    from .report import REPORT_NAME
+
+    for name in (VERDICT_NAME, SUMMARY_NAME, REPORT_NAME, PROFILE_NAME):
+        try:
+            (report_dir / name).unlink(missing_ok=True)
+        except OSError as exc:
+            raise OutputError(f"{report_dir / name}: cannot remove an earlier run's file "
+                              f"({exc.strerror or exc})") from None
+
+
 def finish(outcomes: Sequence[SuiteOutcome], *, candidate: Path, report_dir: Path,
            seed: int | None, started_at: datetime, duration_s: float,
            not_run: Iterable[str] = (), signing_key: Path | None = None,

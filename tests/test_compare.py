@@ -8,6 +8,8 @@ import contextlib
 import io
 import json
 import os
+import subprocess
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -56,13 +58,18 @@ def compare(folder: Path, champion: Path, challengers: list[str], *extra: str) -
 
 
 @pytest.fixture(scope="module")
-def board(tmp_path_factory: pytest.TempPathFactory) -> Run:
-    """Three challengers against the linear champion: the trees candidate twice (the same
+def models(tmp_path_factory: pytest.TempPathFactory) -> list[Path]:
+    """Three challengers of the linear champion: the trees candidate twice (the same
     predictions) and the champion's own predictions under other bytes."""
+    folder = tmp_path_factory.mktemp("models")
+    return [variant(CANDIDATE, folder, "trees-a"), variant(CANDIDATE, folder, "trees-b"),
+            variant(CHAMPION, folder, "linear")]
+
+
+@pytest.fixture(scope="module")
+def board(tmp_path_factory: pytest.TempPathFactory, models: list[Path]) -> Run:
     folder = tmp_path_factory.mktemp("compare")
-    paths = [variant(CANDIDATE, folder, "trees-a"), variant(CANDIDATE, folder, "trees-b"),
-             variant(CHAMPION, folder, "linear")]
-    return compare(folder, CHAMPION, [str(p) for p in paths], "--pick", "best")
+    return compare(folder, CHAMPION, [str(p) for p in models], "--pick", "best")
 
 
 def test_each_challenger_is_judged_at_alpha_over_k(board: Run) -> None:
@@ -120,7 +127,7 @@ def test_no_promotable_challenger_blocks(tmp_path: Path) -> None:
     assert run.code == 1
     assert run.doc["promotable"] == [] and run.doc["pick"]["winner"] is None
     assert all(e["decision"] == "block" and e["reasons"] for e in run.doc["challengers"])
-    assert "0 of 2 challengers may replace the champion" in run.out
+    assert "evalgate: 0 of 2 challengers may replace the champion — leaderboard" in run.out
 
 
 def test_challenger_arguments(tmp_path: Path) -> None:
@@ -181,3 +188,56 @@ def test_bonferroni_keeps_the_set_at_alpha_where_one_by_one_does_not() -> None:
     kept = run(cells[("challengers: bonferroni α/k", label)], 300)
     assert loose.interval()[0] > 0.10  # about 19%: the inflation without an adjustment
     assert kept.interval()[0] <= MAX_FALSE_PASS and kept.false_pass < loose.false_pass
+
+
+def gated(folder: Path, models: list[Path], *extra: str) -> subprocess.CompletedProcess[str]:
+    """``pytest --evalgate FIRST --evalgate-challenger …`` in ``folder`` (a fresh process)."""
+    args = [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "-p", "no:randomly",
+            "--evalgate", str(models[0]), "--evalgate-champion", str(CHAMPION),
+            "--evalgate-suites", str(QUICK), "--evalgate-report", "reports", "-rA"]
+    for m in models[1:]:
+        args += ["--evalgate-challenger", str(m)]
+    return subprocess.run([*args, *extra], cwd=folder, capture_output=True, text=True,
+                          timeout=600)
+
+
+@pytest.mark.e2e
+def test_pytest_with_challengers_gives_each_its_items_and_verdict(
+        tmp_path: Path, models: list[Path], board: Run) -> None:
+    """Node ids gain the challenger; each challenger's verdict is the one `evalgate compare`
+    writes, number for number; no single verdict of an earlier run survives."""
+    (tmp_path / "reports").mkdir()
+    stale = tmp_path / "reports" / "verdict.json"
+    stale.write_text('{"decision": "promote"}')
+    done = gated(tmp_path, models, "--evalgate-pick", "best")
+    assert done.returncode == 0, done.stdout[-3000:]
+    for name in ("trees-a", "trees-b", "linear"):
+        assert f"quick.yaml::performance::roc_auc[{name}]" in done.stdout
+    assert "evalgate: 3 of 3 challengers may replace the champion" in done.stdout
+    assert not stale.exists()
+    for entry in board.doc["challengers"]:
+        mine = json.loads((tmp_path / "reports" / entry["name"] / "verdict.json").read_text())
+        cli = json.loads((board.report / entry["verdict"]).read_text())
+        assert _numbers(mine) == _numbers(cli)
+
+
+def _numbers(doc: dict[str, Any]) -> list[tuple[Any, ...]]:
+    return [(c["id"], c["status"], c["candidate"], c["delta"], c["ci"])
+            for suite in doc["suites"] for c in suite["checks"]]
+
+
+@pytest.mark.e2e
+def test_a_deselected_challenger_is_partial_and_blocks(tmp_path: Path,
+                                                       models: list[Path]) -> None:
+    done = gated(tmp_path, models, "-k", "not linear", "--evalgate-pick", "best")
+    verdict = json.loads((tmp_path / "reports" / "linear" / "verdict.json").read_text())
+    assert verdict["decision"] == "block" and verdict["summary"]["complete"] is False
+    doc = json.loads((tmp_path / "reports" / "compare.json").read_text())
+    assert doc["promotable"] == ["trees-a", "trees-b"]
+    assert done.returncode == 0  # the pick has a winner among the complete ones
+    assert doc["pick"]["winner"] in ("trees-a", "trees-b")
+
+
+def test_pick_needs_challengers(tmp_path: Path) -> None:
+    done = gated(tmp_path, [CANDIDATE], "--evalgate-pick", "best")
+    assert done.returncode == 4 and "picks among challengers" in done.stderr

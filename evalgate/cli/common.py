@@ -11,6 +11,8 @@ from typing import TYPE_CHECKING, Any, TextIO
 
 if TYPE_CHECKING:
     from ..config import Settings
+    from ..engine import Gate
+    from ..engine.dask import DaskEngine
 
 
 def project() -> Settings:
@@ -98,3 +100,22 @@ def _isatty(stream: TextIO) -> bool:
         return stream.isatty()
     except (AttributeError, ValueError):  # a closed or stream-like object
         return False
+
+
+def make_gate(settings: Settings, candidate: Path, *, champion: str | Path | None = None,
+              seed: int | None = None, trust_pickle: bool = False,
+              trust_types: tuple[str, ...] = (), no_champion: bool = False,
+              timeout_s: float | None = None, engine: DaskEngine | None = None,
+              progress: Callable[[str], None] | None = None) -> Gate:
+    """The gate of a front end (``evalgate run``, ``compare``, the pytest plugin): the
+    project's registry resolves references and keeps the ledger of tries."""
+    from ..engine import Gate
+    from ..registry import resolver
+    from ..registry.attempts import ledger
+
+    registry = settings.registry.resolve()
+    return Gate(candidate, champion=champion, seed=seed, trust_pickle=trust_pickle,
+                trusted_types=(*settings.trusted_types, *trust_types),
+                resolve=resolver(registry), no_champion=no_champion,
+                timeout_s=timeout_s or settings.timeout_s,
+                ledger=ledger(registry, settings.attempts), engine=engine, progress=progress)

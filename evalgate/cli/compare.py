@@ -12,7 +12,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from .common import ProgressLine, project, seconds
+from .common import ProgressLine, make_gate, project, seconds
 
 
 def add_parsers(sub: Any) -> None:
@@ -61,14 +61,10 @@ def challengers_of(args: list[str]) -> list[Path]:
 
 
 def compare(args: argparse.Namespace) -> int:
-    from .. import compare as board
-    from ..config import display_path
-    from ..engine import Gate
+    from ..compare import write_all
     from ..engine.challengers import run
     from ..errors import EvalgateError
-    from ..output import finish, start
-    from ..registry import resolver
-    from ..registry.attempts import ledger
+    from ..output import clear, start
     from ..spec import find_suites
     from ..verdict import now
 
@@ -92,48 +88,38 @@ def compare(args: argparse.Namespace) -> int:
 
     folders = {name: report_dir / name for name in names_of(challengers)}
     try:
+        clear(report_dir)  # no earlier single verdict is taken for this run's
         for path, folder in zip(challengers, folders.values(), strict=True):
             start(path, folder, started)  # no earlier promote survives this run
     except EvalgateError as exc:
         print(f"evalgate: BLOCK — {exc}", file=sys.stderr)
         return 1
     progress = ProgressLine(sys.stderr)
-    gate = Gate(challengers[0], champion=args.champion, seed=args.seed,
-                trust_pickle=args.trust_pickle, resolve=resolver(settings.registry),
-                trusted_types=settings.trusted_types,
-                timeout_s=args.timeout or settings.timeout_s,
-                ledger=ledger(settings.registry, settings.attempts), progress=progress)
+    gate = make_gate(settings, challengers[0], champion=args.champion, seed=args.seed,
+                     trust_pickle=args.trust_pickle, timeout_s=args.timeout, progress=progress)
     try:
         runs = run(gate, challengers, paths)
+        board = write_all(runs, report_dir, seed=args.seed, started_at=started,
+                          duration_s=time.perf_counter() - t0,
+                          signing_key=settings.signing_key, suites_path=suites_path,
+                          pick=args.pick)
+    except EvalgateError as exc:  # an unwritable report folder, a bad signing key
+        print(f"evalgate: BLOCK — {exc}", file=sys.stderr)
+        return 1
     finally:
         progress.clear()
-    verdicts = {}
-    for c in runs:
-        try:
-            written = finish(c.outcomes, candidate=c.path, report_dir=folders[c.name],
-                             seed=args.seed, started_at=started,
-                             duration_s=time.perf_counter() - t0,
-                             signing_key=settings.signing_key, suites_path=suites_path)
-        except EvalgateError as exc:
-            print(f"evalgate: {c.name}: BLOCK — {exc}", file=sys.stderr)
-            return 1
-        verdicts[c.name] = written.verdict_path
-        print(f"{c.name}: {written.summary.line} — {display_path(written.report_path)}")
-    doc = board.build(runs, verdicts, report_dir, pick=args.pick, created_at=now().isoformat())
-    _, html = board.write(doc, report_dir)
-    adjustment = doc["adjustment"]
+    for line in board.lines.values():
+        print(line)
+    adjustment = board.doc["adjustment"]
     print(f"each of {adjustment['challengers']} challengers judged at α = "
           f"{adjustment['alpha_each']:.4g} ({adjustment['method']}): the chance that any truly "
           f"worse one is marked promotable is at most {adjustment['alpha']:g}")
-    if doc["pick"] is not None:
-        pick = doc["pick"]
+    pick = board.doc["pick"]
+    if pick is not None:
         print(f"pick: {pick['winner'] or 'none'}" + (f" — {pick['note']}" if pick["note"]
                                                         else ""))
-    promotable = doc["promotable"]
-    print(f"evalgate: {len(promotable)} of {len(runs)} challengers may replace the champion"
-          + (f" ({', '.join(promotable)})" if promotable else "")
-          + f" — leaderboard: {display_path(html)}")
-    return 0 if promotable else 1
+    print(board.line)
+    return 0 if board.ok else 1
 
 
 COMMANDS = {"compare": compare}

@@ -8,7 +8,7 @@ import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from .common import ProgressLine, project, seconds, workers
+from .common import ProgressLine, make_gate, project, seconds, workers
 
 if TYPE_CHECKING:
     from ..config import EngineChoice, Settings
@@ -58,11 +58,9 @@ def add_parsers(sub: Any) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from ..config import display_path
-    from ..engine import Gate, evaluate_paths, make_engine
+    from ..engine import evaluate_paths, make_engine
     from ..errors import EvalgateError
     from ..output import finish, start
-    from ..registry import resolver
-    from ..registry.attempts import ledger
     from ..spec import find_suites
     from ..verdict import now
     from ..verdict.lines import numbers_line
@@ -90,12 +88,10 @@ def run(args: argparse.Namespace) -> int:
         print(line, file=sys.stderr, flush=True)
 
     engine = make_engine(choice, say)
-    gate = Gate(args.candidate, champion=args.champion, seed=args.seed,
-                trust_pickle=args.trust_pickle, resolve=resolver(settings.registry),
-                trusted_types=(*settings.trusted_types, *args.trust_type),
-                no_champion=args.no_champion, timeout_s=args.timeout or settings.timeout_s,
-                ledger=ledger(settings.registry, settings.attempts), engine=engine,
-                progress=progress)
+    gate = make_gate(settings, args.candidate, champion=args.champion, seed=args.seed,
+                     trust_pickle=args.trust_pickle, trust_types=tuple(args.trust_type),
+                     no_champion=args.no_champion, timeout_s=args.timeout, engine=engine,
+                     progress=progress)
     paths = find_suites(suites_path)
     if not paths:
         print(f"evalgate: no suite files at {suites_path}", file=sys.stderr)

@@ -94,25 +94,36 @@ def sibling(gate: Gate, candidate: Path, ledger: Ledger | None) -> Gate:
 UNADJUSTED_FAMILIES = ("performance", "bias")
 
 
+def gates(gate: Gate, challengers: Sequence[Path]) -> dict[str, Gate]:
+    """Each challenger's gate by its name: ``gate``'s caches shared, each judged at α/k."""
+    m = len(challengers)
+    return {name: sibling(gate, Path(path), Shared(gate.ledger, m))
+            for name, path in zip(names_of(challengers), challengers, strict=True)}
+
+
 def run(gate: Gate, challengers: Sequence[Path], paths: list[Path]) -> list[Challenger]:
     """Every challenger judged by the gate on the suites at ``paths`` (see the module)."""
-    from ..families import plan_checks
-
-    m = len(challengers)
-    runs = [Challenger(name, Path(path), sibling(gate, Path(path), Shared(gate.ledger, m)))
-            for name, path in zip(names_of(challengers), challengers, strict=True)]
+    runs = [Challenger(name, g.candidate_ref, g) for name, g in gates(gate, challengers).items()]
     for c in runs:
         gate.progress(f"challenger {c.name}")
         c.outcomes = evaluate_paths(c.gate, paths)
-    for c in runs:  # the same checks at the suite's own level: no ledger, nothing recorded
-        plain = sibling(gate, c.path, None)
-        for outcome in c.outcomes:
-            if outcome.suite is None:
-                continue
-            suite = outcome.suite
-            selected = {suite.check_id(p.family, p.name) for p in plan_checks(suite)
-                        if p.family in UNADJUSTED_FAMILIES}
-            if selected:
-                original = gate.load(suite.path)
-                c.unadjusted.append(plain.run_suite(original, selected))
+    for c in runs:
+        add_unadjusted(gate, c)
     return runs
+
+
+def add_unadjusted(gate: Gate, c: Challenger) -> None:
+    """``c``'s performance and bias checks again at each suite's own level, for the
+    leaderboard: no ledger (nothing recorded), the predictions from the shared cache."""
+    from ..families import plan_checks
+
+    plain = sibling(gate, c.path, None)
+    for outcome in c.outcomes:
+        if outcome.suite is None:
+            continue
+        suite = outcome.suite
+        selected = {suite.check_id(p.family, p.name) for p in plan_checks(suite)
+                    if p.family in UNADJUSTED_FAMILIES}
+        selected &= {r.id for r in outcome.results}  # the checks that ran
+        if selected:
+            c.unadjusted.append(plain.run_suite(gate.load(suite.path), selected))

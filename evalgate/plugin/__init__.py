@@ -7,35 +7,32 @@ and this module only translates between it and pytest.
 
 from __future__ import annotations
 
-import sys
-import time
-from contextlib import nullcontext
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import pytest
 
-from .cli import common
+from ..cli import common
+from .session import (
+    COLLECT_ONLY,
+    OPT_CANDIDATE,
+    OPT_CHALLENGER,
+    OPT_CHAMPION,
+    OPT_ENGINE,
+    OPT_PICK,
+    OPT_REPORT,
+    OPT_SEED,
+    OPT_SUITES,
+    OPT_TIMEOUT,
+    OPT_TRUST,
+    OPT_TRUST_TYPE,
+    OPT_WORKERS,
+    GateSession,
+)
 
 if TYPE_CHECKING:
-    from .engine import Gate, SuiteOutcome
-    from .errors import SpecError
-    from .families import CheckPlan, CheckResult
-    from .spec import Suite
-    from .verdict import Summary
-
-OPT_CANDIDATE = "--evalgate"
-OPT_CHAMPION = "--evalgate-champion"
-OPT_SUITES = "--evalgate-suites"
-OPT_REPORT = "--evalgate-report"
-OPT_SEED = "--evalgate-seed"
-OPT_TRUST = "--evalgate-trust-pickle"
-OPT_TRUST_TYPE = "--evalgate-trust-type"
-OPT_TIMEOUT = "--evalgate-timeout"
-OPT_ENGINE = "--evalgate-engine"
-OPT_WORKERS = "--evalgate-workers"
-COLLECT_ONLY = "the verdict says block (run in progress)"
-
+    from ..families import CheckPlan, CheckResult
+    from ..spec import Suite
 
 def pytest_addoption(parser: pytest.Parser) -> None:
     group = parser.getgroup("evalgate", "evalgate model release gate")
@@ -68,171 +65,13 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group.addoption(OPT_WORKERS, metavar="N", dest="evalgate_workers", default=None,
                     type=common.workers, help="worker processes of the dask engine's LocalCluster "
                                         "(default: [tool.evalgate] workers, else one per core)")
-
-
-class GateSession:
-    """The state of one gated pytest run.
-
-    The gate's checks are decided here, not by what pytest happens to collect: every suite
-    file that ``evalgate run`` would find is *planned*, and a planned check whose item did not
-    run (deselected, ignored, dropped by a hook, cut short by ``-x``) makes the run partial,
-    which blocks (DESIGN.md §1)."""
-
-    def __init__(self, config: pytest.Config):
-        from .config import engine_choice, project_settings
-        from .engine import Gate, make_engine
-        from .errors import EvalgateError
-        from .registry import resolver
-        from .registry.attempts import ledger
-        from .spec import find_suites
-
-        self.config = config
-        invocation = config.invocation_params.dir
-        try:  # the project of the folder pytest was run in, as `evalgate run` reads it
-            settings = project_settings(invocation)
-        except EvalgateError as exc:
-            raise pytest.UsageError(str(exc)) from None
-        self.settings = settings
-        opt = config.getoption
-        self.suites_path = (invocation / opt("evalgate_suites")).resolve() \
-            if opt("evalgate_suites") else settings.suites.resolve()
-        self.report_dir = (invocation / opt("evalgate_report")).resolve() \
-            if opt("evalgate_report") else settings.report.resolve()
-        self.candidate = invocation / opt("evalgate")
-        champion = opt("evalgate_champion")
-        if champion and not champion.startswith(("registry:", "mlflow:")):
-            champion = invocation / champion  # a file; a registry reference passes unchanged
-        self.seed: int | None = opt("evalgate_seed")
-        self.timeout_s: float = opt("evalgate_timeout") or settings.timeout_s
-        try:
-            choice = engine_choice(settings, opt("evalgate_engine"), opt("evalgate_workers"))
-        except ValueError as exc:
-            raise pytest.UsageError(f"{OPT_ENGINE}: {exc}") from None
-        #: the distributed engine (None: local), its cluster started on first use and closed
-        #: at the session's end
-        self.engine = make_engine(choice, self.say)
-        self.progress = common.ProgressLine.under(sys.stderr, config.pluginmanager.get_plugin(
-            "capturemanager"), quiet=config.get_verbosity() < 0)
-        self.gate: Gate = Gate(self.candidate, champion=champion or None,
-                               seed=self.seed, trust_pickle=opt("evalgate_trust_pickle"),
-                               trusted_types=(*settings.trusted_types,
-                                              *opt("evalgate_trust_type")),
-                               resolve=resolver(settings.registry.resolve()),
-                               timeout_s=self.timeout_s,
-                               ledger=ledger(settings.registry.resolve(),
-                                             settings.attempts),
-                               engine=self.engine, progress=self.progress)
-        self.started_at = __import__("evalgate.verdict", fromlist=["now"]).now()
-        self.t0 = time.perf_counter()
-        #: the suite files that make up the gate, whatever pytest collects
-        self.planned_files: list[Path] = [p.resolve() for p in find_suites(self.suites_path)]
-        self.outcomes: dict[Path, SuiteOutcome] = {}
-        #: (suite file, check id) of every check whose item ran
-        self.ran: set[tuple[Path, str]] = set()
-        self.summary_line: str | None = None
-        self.output_error: str | None = None
-        self.warnings: tuple[str, ...] = ()
-        self.summary: Summary | None = None
-        self._suites: dict[Path, Suite | SpecError] = {}  # by resolved path, read once
-
-    def say(self, line: str) -> None:
-        """A line of progress on the terminal (none under ``-q``)."""
-        tr = self.config.pluginmanager.get_plugin("terminalreporter")
-        if self.config.get_verbosity() < 0 or tr is None:
-            return
-        self.progress.clear()
-        capman = self.config.pluginmanager.get_plugin("capturemanager")
-        # the run happens inside a test's setup: out past pytest's capture
-        with nullcontext() if capman is None else capman.global_and_fixture_disabled():
-            tr.write_line(line)
-
-    def close(self) -> None:
-        """Close the engine's cluster, if one was started."""
-        if self.engine is not None:
-            self.engine.close()
-
-    def load(self, path: Path) -> Suite:
-        """The suite at ``path``, read once per run (collection and planning share it);
-        raises its :class:`SpecError` every time it is asked for."""
-        from .errors import SpecError
-
-        key = path.resolve()
-        if key not in self._suites:
-            try:
-                self._suites[key] = self.gate.load(path)
-            except SpecError as exc:
-                self._suites[key] = exc
-        found = self._suites[key]
-        if isinstance(found, SpecError):
-            raise found
-        return found
-
-    def is_suite(self, path: Path) -> bool:
-        from .spec import is_suite_file
-
-        if not is_suite_file(path):
-            return False
-        resolved = path.resolve()
-        explicit = any(Path(a.split("::")[0]).resolve() == resolved for a in self.config.args)
-        return explicit or resolved in self.planned_files
-
-    def outcome(self, item: CheckItem) -> SuiteOutcome:
-        file = item.suite_file
-        assert file.suite is not None
-        if file.path not in self.outcomes:
-            selected = {i.check_id for i in item.session.items
-                        if isinstance(i, CheckItem) and i.suite_file is file}
-            try:  # under evalgate's own warnings policy (Gate.run_suite), not the project's
-                self.outcomes[file.path] = self.gate.run_suite(file.suite, selected)
-            finally:
-                self.progress.clear()
-        return self.outcomes[file.path]
-
-    def planned(self) -> list[tuple[Path, str]]:
-        """Every check of the gate: the planned suite files and any suite named on the
-        command line, each check once (a file that cannot be read is its one ``suite``
-        check)."""
-        from .engine import SUITE_ITEM
-        from .errors import SpecError
-        from .families import plan_checks
-
-        files = dict.fromkeys([*self.planned_files, *(o.resolve() for o in self.outcomes)])
-        out: list[tuple[Path, str]] = []
-        for path in files:
-            try:
-                suite = self.load(path)
-            except SpecError:
-                out.append((path, f"{path.stem}::{SUITE_ITEM}"))
-                continue
-            out += [(path, suite.check_id(p.family, p.name)) for p in plan_checks(suite)]
-        return list(dict.fromkeys(out))
-
-    def finish(self, session: pytest.Session) -> None:
-        from .config import display_path
-        from .engine.outcome import only_ran
-        from .errors import EvalgateError
-        from .output import finish
-
-        not_run = [check_id for path, check_id in self.planned()
-                   if (path, check_id) not in self.ran]
-        outcomes = [only_ran(o, self.ran) for o in self.gate.outcomes]
-        try:
-            written = finish(outcomes, candidate=self.candidate, report_dir=self.report_dir,
-                             seed=self.seed, started_at=self.started_at,
-                             duration_s=time.perf_counter() - self.t0, not_run=not_run,
-                             signing_key=self.settings.signing_key,
-                             suites_path=self.suites_path,
-                             engine=None if self.engine is None else self.engine.info())
-        except EvalgateError as exc:  # an unwritable report folder, a bad signing key
-            self.output_error = f"evalgate: BLOCK — {exc}"
-            session.exitstatus = pytest.ExitCode.TESTS_FAILED
-            return
-        self.summary = written.summary
-        self.warnings = written.warnings
-        self.summary_line = f"{written.summary.line} — report: {display_path(written.report_path)}"
-        if written.summary.decision == "block" and session.exitstatus in (
-                pytest.ExitCode.OK, pytest.ExitCode.NO_TESTS_COLLECTED):
-            session.exitstatus = pytest.ExitCode.TESTS_FAILED
+    group.addoption(OPT_CHALLENGER, metavar="PATH", dest="evalgate_challengers",
+                    action="append", default=[],
+                    help="another challenger judged with the candidate against the champion "
+                         "(repeatable): each at α/k, one verdict each, a leaderboard")
+    group.addoption(OPT_PICK, dest="evalgate_pick", choices=["best"], default=None,
+                    help="with challengers: mark the promotable one best on the primary metric; "
+                         "exit 0 when there is one")
 
 
 _SESSION = pytest.StashKey[GateSession]()
@@ -245,14 +84,14 @@ def _active(config: pytest.Config) -> GateSession | None:
 @pytest.hookimpl(tryfirst=True)
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line("markers", "evalgate: a check of an evalgate suite")
-    from .families import FAMILIES
+    from ..families import FAMILIES
 
     for name in FAMILIES:  # by name alone: a project's ordinary test run imports no family
         family = name.rsplit(".", 1)[-1]
         config.addinivalue_line("markers", f"{family}: evalgate {family} checks")
     if config.getoption("evalgate", None) is None:
         return
-    from .families import registered
+    from ..families import registered
 
     for f in registered():  # a family outside this package may name itself otherwise
         config.addinivalue_line("markers", f"{f.name}: evalgate {f.name} checks")
@@ -277,11 +116,16 @@ def pytest_configure(config: pytest.Config) -> None:
         named = {Path(a.split("::")[0]).resolve() for a in config.args}
         config.args = [*config.args, *(f for f in files if Path(f) not in named)]
     if not config.option.help:  # --collect-only too: no earlier promote survives a gate run
-        from .errors import EvalgateError
-        from .output import start
+        from ..errors import EvalgateError
+        from ..output import clear, start
 
         try:
-            start(gs.candidate, gs.report_dir, gs.started_at)
+            if None in gs.gates:
+                start(gs.candidate, gs.report_dir, gs.started_at)
+            else:  # each challenger's verdict, in its own folder
+                clear(gs.report_dir)
+                for who, gate in gs.gates.items():
+                    start(gate.candidate_ref, gs.report_dir / str(who), gs.started_at)
         except EvalgateError as exc:
             raise pytest.UsageError(str(exc)) from None
 
@@ -318,8 +162,10 @@ def pytest_unconfigure(config: pytest.Config) -> None:
     if gs.output_error is not None:
         tr.write_line(gs.output_error, red=True, bold=True)
     elif gs.summary_line is not None:
-        promote = gs.summary is not None and gs.summary.decision == "promote"
-        tr.write_line(gs.summary_line, green=promote, red=not promote, bold=True)
+        promote = gs.promoted if gs.promoted is not None else (
+            gs.summary is not None and gs.summary.decision == "promote")
+        for line in gs.summary_line.splitlines():
+            tr.write_line(line, green=promote, red=not promote, bold=True)
 
 
 # --------------------------------------------------------------------------- nodes
@@ -333,17 +179,17 @@ class SuiteFile(pytest.File):
     suite: Suite | None = None
 
     def collect(self) -> Any:
-        from .engine import SUITE_ITEM
-        from .errors import SpecError
-        from .families import plan_checks
+        from ..engine import SUITE_ITEM
+        from ..errors import SpecError
+        from ..families import plan_checks
 
         gs = _active(self.config)
         assert gs is not None
         try:
             self.suite = gs.load(self.path)
         except SpecError as exc:
-            outcome = gs.gate.spec_error(self.path, exc)
-            gs.outcomes[self.path] = outcome
+            for name, gate in gs.gates.items():
+                gs.outcomes[self.path, name] = gate.spec_error(self.path, exc)
             yield SuiteErrorItem.from_parent(self, name=SUITE_ITEM, message=str(exc))
             return
         tree: dict[str, Any] = {}
@@ -352,7 +198,8 @@ class SuiteFile(pytest.File):
             node = tree
             for part in groups:
                 node = node.setdefault(part, {})
-            node[leaf] = plan
+            for name in gs.gates:  # with challengers, one item per challenger: roc_auc[c2]
+                node[leaf if name is None else f"{leaf}[{name}]"] = (plan, name)
         yield from _nodes(self, tree)
 
 
@@ -361,7 +208,8 @@ def _nodes(parent: pytest.Collector, tree: dict[str, Any]) -> Any:
         if isinstance(child, dict):
             yield CheckGroup.from_parent(parent, name=name, tree=child)
         else:
-            yield CheckItem.from_parent(parent, name=name, plan=child)
+            plan, challenger = child
+            yield CheckItem.from_parent(parent, name=name, plan=plan, challenger=challenger)
 
 
 class CheckGroup(pytest.Collector):
@@ -386,9 +234,11 @@ class CheckFailed(Exception):
 class CheckItem(pytest.Item):
     """One check of one suite."""
 
-    def __init__(self, *, plan: CheckPlan, **kwargs: Any):
+    def __init__(self, *, plan: CheckPlan, challenger: str | None = None, **kwargs: Any):
         super().__init__(**kwargs)
         self.plan = plan
+        #: the challenger it judges (None: the one candidate)
+        self.challenger = challenger
         file = self.parent
         while not isinstance(file, SuiteFile):
             assert file is not None
@@ -407,8 +257,8 @@ class CheckItem(pytest.Item):
         self.result = next((r for r in outcome.results if r.id == self.check_id), None)
         if self.result is None:
             pytest.fail(f"evalgate produced no result for {self.check_id}", pytrace=False)
-        gs.ran.add((self.suite_file.path.resolve(), self.check_id))
-        from .verdict.lines import properties
+        gs.ran[self.challenger].add((self.suite_file.path.resolve(), self.check_id))
+        from ..verdict.lines import properties
 
         self.user_properties.extend(properties(self.result))
         _junit_names(self, self.result.family)
@@ -427,7 +277,7 @@ class CheckItem(pytest.Item):
     def repr_failure(self, excinfo: pytest.ExceptionInfo[BaseException],
                      style: Any = None) -> Any:
         if isinstance(excinfo.value, CheckFailed):
-            from .verdict.lines import failure_text
+            from ..verdict.lines import failure_text
 
             r = excinfo.value.result
             where = f"{self.path.name}:{r.line}" if r.line else str(self.path)
@@ -447,11 +297,11 @@ class SuiteErrorItem(pytest.Item):
         self.message = message
 
     def setup(self) -> None:
-        from .engine import SUITE_ITEM
+        from ..engine import SUITE_ITEM
 
         gs = _active(self.config)
-        if gs is not None:
-            gs.ran.add((self.path.resolve(), f"{self.path.stem}::{SUITE_ITEM}"))
+        for ran in gs.ran.values() if gs is not None else ():
+            ran.add((self.path.resolve(), f"{self.path.stem}::{SUITE_ITEM}"))
         pytest.fail(self.message, pytrace=False)
 
     def runtest(self) -> None:  # pragma: no cover - setup always fails
@@ -480,12 +330,12 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
     setup; JUnit and ``--durations`` would otherwise give it all)."""
     report = yield
     if isinstance(item, CheckItem) and item.result is not None:
-        from .engine.outcome import check_seconds
-        from .verdict.lines import numbers_line
+        from ..engine.outcome import check_seconds
+        from ..verdict.lines import numbers_line
 
         report.evalgate_numbers = numbers_line(item.result)
         gs = _active(item.config)
-        outcome = gs.outcomes.get(item.suite_file.path) if gs is not None else None
+        outcome = gs.outcomes.get((item.suite_file.path, item.challenger)) if gs else None
         if call.when == "setup" and outcome is not None:
             report.duration = check_seconds(outcome, item.check_id)
     return report
