@@ -6,9 +6,9 @@ Every number of the leaderboard is read back from the per-challenger verdicts as
 (value, Δ and its bound at the level each was judged at), next to the bound the suite's own
 level would have given (``unadjusted_bound``, shown, never judged). With ``pick="best"`` one
 winner is marked: among the promotable challengers, the best on the *primary* metric (the
-first suite's first performance check), with a note when the data cannot tell the top two
-apart (the paired difference of the two on the same rows, bounded at the suite's level on
-each side, includes 0).
+first suite's ``primary:``, else its first performance check), with a note when the data
+cannot tell the top two apart (their paired difference on the same rows, bounded at the
+suite's level, does not exclude 0).
 """
 
 from __future__ import annotations
@@ -93,13 +93,16 @@ def build(runs: Sequence[Challenger], verdicts: Mapping[str, Path], report_dir: 
 
 
 def _primary(runs: Sequence[Challenger]) -> tuple[SuiteOutcome, str] | None:
-    """The first suite's first performance check: (that suite's outcome, its metric)."""
+    """The first suite's ``primary`` metric, else its first performance check: (that
+    suite's outcome, the metric)."""
     for o in runs[0].outcomes if runs else ():
         if o.suite is None:
             continue
-        for name, checks in o.suite.families.items():
-            if name == "performance" and checks:
-                return o, checks[0].metric
+        checks = o.suite.families.get("performance") or ()
+        if o.suite.primary is not None:
+            return o, o.suite.primary
+        if checks:
+            return o, checks[0].metric
     return None
 
 

@@ -241,3 +241,26 @@ def test_a_deselected_challenger_is_partial_and_blocks(tmp_path: Path,
 def test_pick_needs_challengers(tmp_path: Path) -> None:
     done = gated(tmp_path, [CANDIDATE], "--evalgate-pick", "best")
     assert done.returncode == 4 and "picks among challengers" in done.stderr
+
+
+def test_primary_names_the_metric_challengers_are_ranked_on(tmp_path: Path,
+                                                            models: list[Path]) -> None:
+    from evalgate.errors import SpecError
+    from evalgate.families import load_suite
+
+    text = QUICK.read_text().replace("../data/", str(QUICK.parents[1] / "data") + "/")
+    text = text.replace("../models/", str(QUICK.parents[1] / "models") + "/")
+    bad = tmp_path / "bad.yaml"
+    bad.write_text(text.replace("checks:\n", "primary: acuracy\nchecks:\n", 1))
+    with pytest.raises(SpecError, match=r"primary 'acuracy' names no performance check of this "
+                                        r"suite \(did you mean 'accuracy'\?\)"):
+        load_suite(bad)
+    suite = tmp_path / "suite.yaml"
+    suite.write_text(text.replace("checks:\n", "primary: accuracy\nchecks:\n", 1))
+    assert load_suite(suite).primary == "accuracy"
+    run = compare(tmp_path, CHAMPION, [str(models[0]), str(models[2])], "--pick", "best",
+                  "--suites", str(suite))
+    assert run.code == 0, run.err
+    assert run.doc["pick"]["primary"] == "adult-income::performance::accuracy"
+    verdict = json.loads((run.report / "trees-a" / "verdict.json").read_text())
+    assert verdict["suites"][0]["resolved"]["primary"] == "accuracy"

@@ -284,3 +284,35 @@ def test_cbpe_needs_every_feature_profiled(project: Path,
     assert "UNDECIDED performance:accuracy: not estimated: the profile lacks 12 of the " \
            "champion's features (age, workclass, fnlwgt, …)" in out
     assert "estimated (CBPE" not in out
+
+
+def test_shadow_mode_scores_challengers_on_the_labelled_batch(
+        project: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """``--challenger``: the trees candidate (better than the linear champion) and a copy of
+    the champion's predictions are compared with the champion on the batch, each at α/2; the
+    leaderboard is printed and logged with the run; it raises no alert of its own."""
+    import onnx
+
+    from conftest import CANDIDATE
+
+    _released(project, capsys)
+    copy = onnx.load(CHAMPION)
+    onnx.helper.set_model_props(copy, {"variant": "copy"})
+    onnx.save(copy, project / "copy.onnx")
+    assert main(["monitor", "adult", "--data", str(EXAMPLES / "data" / "batch_2024_05.csv.gz"),
+                 "--challenger", str(CANDIDATE), "--challenger", "copy.onnx"]) == 0
+    out = capsys.readouterr().out
+    assert "shadow: 2 challenger(s) against the champion on " in out
+    assert "each at α = 0.025 (bonferroni)" in out
+    log = [json.loads(line) for line in
+           (project / "registry" / "adult" / "monitor.jsonl").read_text().splitlines()]
+    board = log[-1]["shadow"]
+    trees, same = board["challengers"]
+    assert (trees["name"], same["name"]) == ("candidate", "copy")
+    assert trees["could_replace"] and same["could_replace"]
+    assert trees["metrics"]["adult-income::performance::roc_auc"]["delta"] > 0.01
+    assert all(m["delta"] == 0 for m in same["metrics"].values())
+    capsys.readouterr()
+    assert main(["monitor", "adult", "--data", str(EXAMPLES / "data" / "batch_2024_05.csv.gz"),
+                 "--challenger", "missing.onnx"]) == 2
+    assert "missing.onnx: model file not found" in capsys.readouterr().err

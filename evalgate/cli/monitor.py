@@ -18,10 +18,12 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from .batch import gate_checks, scores_on
 from .common import project
+from .shadow import shadow, shadow_entry
 
 if TYPE_CHECKING:
-    import numpy as np
+    pass
 
 DEFAULT_MAX_DRIFT = 0.1
 
@@ -49,6 +51,10 @@ def add_parsers(sub: Any) -> None:
     mon.add_argument("--trust-type", action="append", default=[], metavar="TYPE",
                      help="trust this type in a skops model file (repeatable; adds to "
                           "[tool.evalgate] trusted_types)")
+    mon.add_argument("--challenger", action="append", default=[], type=Path, metavar="MODEL",
+                     help="shadow mode: also score this model on the labelled batch against "
+                          "the champion (repeatable; each at α/k); the leaderboard goes to the "
+                          "monitoring log")
 
 
 def _monitor(args: argparse.Namespace) -> int:
@@ -87,8 +93,11 @@ def _monitor(args: argparse.Namespace) -> int:
             raise EvalgateError(f"--data: {exc}") from None
         batch, _ = read_files(sources.files)
         rows = _judge_all(args, profile, batch, champion)
-        rows += _performance(args, reg.verdicts_dir / f"{verdict_sha}.json", profile, batch,
-                             champion)
+        verdict_path = reg.verdicts_dir / f"{verdict_sha}.json"
+        rows += _performance(args, verdict_path, profile, batch, champion)
+        board = shadow(args, profile["suites"][0], gate_checks(verdict_path,
+                                                               profile["suites"][0]),
+                       batch, champion)
     except EvalgateError as exc:
         print(f"evalgate: {exc}", file=sys.stderr)
         return 2
@@ -103,6 +112,7 @@ def _monitor(args: argparse.Namespace) -> int:
                                               "rows": len(batch)},
              "max_drift": args.max_drift, "confidence": args.confidence,
              "alerts": [r["name"] for r in alerts], "checks": rows}
+    entry.update(shadow_entry(board))
     try:
         from ..registry.monitoring import MONITOR_LOG, append
 
@@ -171,27 +181,12 @@ def _performance(args: argparse.Namespace, verdict_path: Path, profile: dict[str
     labelled = target in batch.columns and bool(batch[target].notna().any())
     if not labelled and (task != "binary" or "calibration" not in entry):
         return []
-    checks = _gate_checks(verdict_path, entry)
+    checks = gate_checks(verdict_path, entry)
     if not checks:
         return []
     if labelled:
         return _measured(args, entry, checks, batch, champion)
     return _estimated(args, entry, checks, batch, champion)
-
-
-def _gate_checks(verdict_path: Path, entry: dict[str, Any]) -> list[dict[str, Any]]:
-    """The promoting verdict's performance checks of the profiled suite with a margin."""
-    from ..errors import EvalgateError
-
-    try:
-        verdict = json.loads(verdict_path.read_text("utf-8"))
-    except (OSError, ValueError) as exc:
-        raise EvalgateError(f"{verdict_path}: cannot read the promoting verdict: {exc}") \
-            from None
-    suite = next((s for s in verdict.get("suites", []) if s.get("name") == entry["name"]), None)
-    return [c for c in (suite or {}).get("checks", []) if c.get("family") == "performance"
-            and (c.get("threshold") or {}).get("max_regression") is not None
-            and c.get("candidate") is not None and c.get("ci") is not None]
 
 
 def _measured(args: argparse.Namespace, entry: dict[str, Any], checks: list[dict[str, Any]],
@@ -205,7 +200,7 @@ def _measured(args: argparse.Namespace, entry: dict[str, Any], checks: list[dict
 
     target, task = entry["target"], entry["task"]
     keep = batch[target].notna().to_numpy()
-    scores = _scores(args, entry, batch, champion)[keep]
+    scores = scores_on(args, entry, batch, champion)[keep]
     if task == "binary":
         y = (np.array([label_key(v) for v in batch[target][keep]])
              == label_key(entry.get("positive_label"))).astype(int)
@@ -263,7 +258,7 @@ def _estimated(args: argparse.Namespace, entry: dict[str, Any], checks: list[dic
                     f"{column!r} {what} (CBPE assumes the scores mean what they meant "
                     f"there; at most {MAX_OUTSIDE_SUPPORT:.0%} may lie outside)")
             return [_undecided(c["metric"], "cbpe", note) for c in wanted]
-    scores = _scores(args, entry, batch, champion)
+    scores = scores_on(args, entry, batch, champion)
     rng = np.random.default_rng(args.seed)
     rows = []
     for c in wanted:
@@ -330,7 +325,7 @@ def _judge_all(args: argparse.Namespace, profile: dict[str, Any], batch: Any,
     if entry.get("target") in batch.columns:
         wanted.append(("label", batch[entry["target"]], entry["label"]))
     if "prediction" in entry:
-        wanted.append(("prediction", _scores(args, entry, batch, champion),
+        wanted.append(("prediction", scores_on(args, entry, batch, champion),
                        entry["prediction"]))
     for name, values, state in wanted:
         bins, ref = state_of(state, f"profile {name}")
@@ -349,58 +344,6 @@ def _judge_all(args: argparse.Namespace, profile: dict[str, Any], batch: Any,
         raise EvalgateError("the batch has none of the profiled columns "
                             f"({', '.join(entry['columns'])})")
     return rows
-
-
-def _scores(args: argparse.Namespace, entry: dict[str, Any], batch: Any,
-            champion: Any) -> np.ndarray:
-    """The champion's predictions on the batch, as the profile holds them: P(positive) for a
-    binary classifier, the value for a regressor."""
-    import numpy as np
-
-    from ..data.labels import label_key
-    from ..errors import EvalgateError
-    from ..models import load_model
-    from .common import project
-
-    model = load_model(champion.path, trust_pickle=args.trust_pickle,
-                       trusted_types=(*project().trusted_types, *args.trust_type))
-    features = [c for c in entry["features"] if c in batch.columns]
-    if len(features) != len(entry["features"]):
-        missing = sorted(set(entry["features"]) - set(features))
-        raise EvalgateError(f"the batch lacks the feature {missing[0]!r} the champion reads")
-    raw = model.predict(batch, features)
-    if entry["task"] == "regression":
-        return np.asarray(raw.values, dtype=np.float64)
-    if entry["task"] == "multiclass":
-        return _predicted_labels(entry, raw)
-    if raw.proba is None or raw.classes is None:
-        raise EvalgateError("the champion gives no probabilities to monitor")
-    keys = [label_key(c) for c in raw.classes]
-    positive = label_key(entry.get("positive_label"))
-    if positive not in keys:  # a model trained on codes: its second class is the positive
-        return np.asarray(raw.proba[:, -1], dtype=np.float64)
-    return np.asarray(raw.proba[:, keys.index(positive)], dtype=np.float64)
-
-
-def _predicted_labels(entry: dict[str, Any], raw: Any) -> np.ndarray:
-    """A multiclass champion's predicted class per row, as the data label it stands for
-    (through the suite's label_map, as the profile holds it)."""
-    import numpy as np
-
-    from ..data.labels import label_key
-    from ..errors import EvalgateError
-
-    if raw.labels is not None:
-        labels = np.asarray(raw.labels).reshape(-1)
-    elif raw.proba is not None and raw.classes is not None:
-        labels = np.asarray(raw.classes, dtype=object)[np.asarray(raw.proba).argmax(axis=1)]
-    else:
-        raise EvalgateError("the champion gives neither labels nor probabilities to monitor")
-    back = {label_key(cls): label_key(label) for label, cls in entry.get("label_map") or ()}
-    distinct, inverse = np.unique(np.array([label_key(v) for v in labels.tolist()]),
-                                  return_inverse=True)
-    named = np.array([back.get(k, k) for k in distinct], dtype=object)
-    return np.asarray(named[inverse])
 
 
 def _now() -> str:

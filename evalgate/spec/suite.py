@@ -31,7 +31,7 @@ KNOWN_FAMILIES = ("performance", "robustness", "bias", "latency", "stress", "dri
 #: the families a suite whose rows have no labels (``data.target: null``) may hold
 UNLABELLED_FAMILIES = ("performance", "latency", "stress", "drift")
 TOP_KEYS = ("suite", "description", "task", "data", "champion", "confidence", "seed",
-            "n_resamples", "value_thresholds", "checks")
+            "n_resamples", "value_thresholds", "primary", "checks")
 #: what ``min``/``max`` (and the bias family's ``max_difference``/``min_ratio``, robustness's
 #: ``max_flip_rate``) are judged on: the point estimate (DESIGN.md §3), or its one-sided bound
 VALUE_THRESHOLDS = ("estimate", "bound")
@@ -127,6 +127,9 @@ class Suite:
     value_thresholds: str = "estimate"
     #: each family's parsed section of ``checks``, by family name, in the order families run
     families: Mapping[str, Any] = field(default_factory=dict)
+    #: ``primary``: the performance metric challengers are ranked on (``--pick best``;
+    #: ``None``: the first performance check)
+    primary: str | None = None
 
     @property
     def by_bound(self) -> bool:
@@ -180,6 +183,7 @@ def read_suite(path: Path | str, sections: Mapping[str, SectionParser]) -> Suite
                                          top.line_of("checks"), "checks"))
     families = (_sections(r, checks, sections, task, data)
                 if checks is not None and task is not None and data is not None else {})
+    primary = r.attempt(_primary, r, top, families) if "primary" in top else None
     r.done()  # every mistake found above, at once
     assert task is not None and data is not None and seed is not None
     assert confidence is not None and n_resamples is not None and value_thresholds is not None
@@ -188,7 +192,19 @@ def read_suite(path: Path | str, sections: Mapping[str, SectionParser]) -> Suite
                  champion_line=top.line_of("champion") if champion is not None else None,
                  confidence=confidence, seed=seed, n_resamples=n_resamples,
                  description=description, value_thresholds=value_thresholds,
-                 families=families)
+                 families=families, primary=primary)
+
+
+def _primary(r: Reader, top: LineDict, families: Mapping[str, Any]) -> str:
+    """``primary``: one of the suite's performance checks (by its metric's name)."""
+    name = r.string(top, "primary")
+    have = [c.metric for c in families.get("performance", ())]
+    if name not in have:
+        raise r.fail(top.line_of("primary"), "primary",
+                     f"primary {name!r} names no performance check of this suite"
+                     f"{did_you_mean(name, have)}; its performance checks: "
+                     f"{', '.join(have) or 'none'}")
+    return name
 
 
 def _name(r: Reader, top: LineDict) -> str:

@@ -36,12 +36,15 @@ def resolved(suite: Any) -> dict[str, Any]:
     section with every default made explicit (thresholds, methods' parameters, bins,
     ``n_resamples``, confidence), paths relative to the suite's folder."""
     base = suite.path.parent
-    return {"suite": suite.name, "description": suite.description, "task": suite.task,
-            "confidence": suite.confidence,
-            "seed": suite.seed, "n_resamples": suite.n_resamples,
-            "value_thresholds": suite.value_thresholds, "champion": suite.champion,
-            "data": _plain(suite.data, base),
-            "checks": {name: _plain(spec, base) for name, spec in suite.families.items()}}
+    out = {"suite": suite.name, "description": suite.description, "task": suite.task,
+           "confidence": suite.confidence,
+           "seed": suite.seed, "n_resamples": suite.n_resamples,
+           "value_thresholds": suite.value_thresholds, "champion": suite.champion,
+           "data": _plain(suite.data, base),
+           "checks": {name: _plain(spec, base) for name, spec in suite.families.items()}}
+    if getattr(suite, "primary", None) is not None:
+        out["primary"] = suite.primary
+    return out
 
 
 def _plain(value: Any, base: Path) -> Any:

@@ -1,0 +1,81 @@
+"""The champion (or another model) on a production batch, as ``evalgate monitor`` reads it:
+its predictions in the form the reference profile holds, and the promoting verdict's
+performance checks that carry a margin."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    import argparse
+
+    import numpy as np
+
+
+def gate_checks(verdict_path: Path, entry: dict[str, Any]) -> list[dict[str, Any]]:
+    """The promoting verdict's performance checks of the profiled suite with a margin."""
+    from ..errors import EvalgateError
+
+    try:
+        verdict = json.loads(verdict_path.read_text("utf-8"))
+    except (OSError, ValueError) as exc:
+        raise EvalgateError(f"{verdict_path}: cannot read the promoting verdict: {exc}") \
+            from None
+    suite = next((s for s in verdict.get("suites", []) if s.get("name") == entry["name"]), None)
+    return [c for c in (suite or {}).get("checks", []) if c.get("family") == "performance"
+            and (c.get("threshold") or {}).get("max_regression") is not None
+            and c.get("candidate") is not None and c.get("ci") is not None]
+
+
+def scores_on(args: argparse.Namespace, entry: dict[str, Any], batch: Any,
+            champion: Any) -> np.ndarray:
+    """The champion's predictions on the batch, as the profile holds them: P(positive) for a
+    binary classifier, the value for a regressor."""
+    import numpy as np
+
+    from ..data.labels import label_key
+    from ..errors import EvalgateError
+    from ..models import load_model
+    from .common import project
+
+    model = load_model(champion.path, trust_pickle=args.trust_pickle,
+                       trusted_types=(*project().trusted_types, *args.trust_type))
+    features = [c for c in entry["features"] if c in batch.columns]
+    if len(features) != len(entry["features"]):
+        missing = sorted(set(entry["features"]) - set(features))
+        raise EvalgateError(f"the batch lacks the feature {missing[0]!r} the champion reads")
+    raw = model.predict(batch, features)
+    if entry["task"] == "regression":
+        return np.asarray(raw.values, dtype=np.float64)
+    if entry["task"] == "multiclass":
+        return _predicted_labels(entry, raw)
+    if raw.proba is None or raw.classes is None:
+        raise EvalgateError("the champion gives no probabilities to monitor")
+    keys = [label_key(c) for c in raw.classes]
+    positive = label_key(entry.get("positive_label"))
+    if positive not in keys:  # a model trained on codes: its second class is the positive
+        return np.asarray(raw.proba[:, -1], dtype=np.float64)
+    return np.asarray(raw.proba[:, keys.index(positive)], dtype=np.float64)
+
+
+def _predicted_labels(entry: dict[str, Any], raw: Any) -> np.ndarray:
+    """A multiclass champion's predicted class per row, as the data label it stands for
+    (through the suite's label_map, as the profile holds it)."""
+    import numpy as np
+
+    from ..data.labels import label_key
+    from ..errors import EvalgateError
+
+    if raw.labels is not None:
+        labels = np.asarray(raw.labels).reshape(-1)
+    elif raw.proba is not None and raw.classes is not None:
+        labels = np.asarray(raw.classes, dtype=object)[np.asarray(raw.proba).argmax(axis=1)]
+    else:
+        raise EvalgateError("the champion gives neither labels nor probabilities to monitor")
+    back = {label_key(cls): label_key(label) for label, cls in entry.get("label_map") or ()}
+    distinct, inverse = np.unique(np.array([label_key(v) for v in labels.tolist()]),
+                                  return_inverse=True)
+    named = np.array([back.get(k, k) for k in distinct], dtype=object)
+    return np.asarray(named[inverse])
