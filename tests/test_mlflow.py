@@ -464,6 +464,10 @@ def test_a_signature_requirement_on_an_mlflow_model(store: Any, name: str, tmp_p
     assert main(["promote", str(m), "--to", f"mlflow:{name}"]) == 1
     assert "not signed" in capsys.readouterr().err
     verdict.write_text(json.dumps(sign(json.loads(verdict.read_text()), private)))
+    _, other = generate(tmp_path / "other-keys")  # the command's key must hold as well
+    assert main(["promote", str(m), "--to", f"mlflow:{name}", "--require-signed",
+                 str(other)]) == 1
+    capsys.readouterr()
     assert main(["promote", str(m), "--to", f"mlflow:{name}"]) == 0
     assert "signed by ed25519:" in capsys.readouterr().out
     assert store.get_model_version(name, "1").tags["evalgate.signature_key_id"].startswith(

@@ -97,7 +97,8 @@ def promote(name: str, candidate: Path, verdict: VerdictFile, *,
     except mlflow_error() as exc:
         failed(f"mlflow:{name}", exc)
     checked = checked_candidate(candidate, verdict, trusted_keys=policy_keys)
-    key_id = checked.key_id or (verdict.check_signed(require_signed) if require_signed else None)
+    also = verdict.check_signed(require_signed) if require_signed else None  # both must hold
+    key_id = checked.key_id or also
     sha = checked.sha256
     try:
         current = version_by_alias(c, name, CHAMPION)
