@@ -7,15 +7,28 @@ import numpy as np
 Array = np.ndarray
 
 
+def midranks(x: Array) -> Array:
+    """The ranks of ``x`` (1 … n), ties given their average — scipy.stats.rankdata's
+    ``average`` method, to the same floats (each rank is a whole or half number)."""
+    x = np.ravel(np.asarray(x))
+    order = np.argsort(x, kind="quicksort")
+    inverse = np.empty(len(x), dtype=np.intp)
+    inverse[order] = np.arange(len(x), dtype=np.intp)
+    ordered = x[order]
+    first = np.r_[True, ordered[1:] != ordered[:-1]]
+    dense = first.cumsum()[inverse]
+    count = np.r_[np.nonzero(first)[0], len(first)]
+    ranks: Array = 0.5 * (count[dense] + count[dense - 1] + 1)
+    return ranks
+
+
 def binary_roc_auc(y: Array, score: Array) -> float:
     """ROC AUC by midranks (Mann–Whitney), ties counted one half."""
-    from scipy.stats import rankdata
-
     pos = y == 1
     m, n = int(pos.sum()), int(len(y) - pos.sum())
     if m == 0 or n == 0:
         return float("nan")
-    ranks = rankdata(score)
+    ranks = midranks(score)
     return float((ranks[pos].sum() - m * (m + 1) / 2) / (m * n))
 
 

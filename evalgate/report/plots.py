@@ -69,20 +69,37 @@ def _thin(x: np.ndarray, y: np.ndarray) -> Curve:
     return tuple((round(float(a), 5), round(float(b), 5)) for a, b in zip(x, y))
 
 
-def roc_points(y: np.ndarray, score: np.ndarray) -> Curve:
-    """(false positive rate, true positive rate) from (0, 0) to (1, 1)."""
-    from sklearn.metrics import roc_curve
+def _at_thresholds(y: np.ndarray, score: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(false positives, true positives) among the rows scoring at least each distinct score,
+    highest score first — whole numbers, so the curves below are scikit-learn's
+    ``roc_curve`` / ``precision_recall_curve`` to the float, without importing it."""
+    order = np.argsort(score, kind="stable")[::-1]
+    ordered = score[order]
+    ends = np.r_[np.nonzero(np.diff(ordered))[0], len(ordered) - 1]
+    tps = np.cumsum((y[order] == 1).astype(np.float64))[ends]
+    fps = 1 + ends.astype(np.float64) - tps
+    return fps, tps
 
-    fpr, tpr, _ = roc_curve(y == 1, score)
+
+def roc_points(y: np.ndarray, score: np.ndarray) -> Curve:
+    """(false positive rate, true positive rate) from (0, 0) to (1, 1), collinear points
+    dropped (scikit-learn's ``drop_intermediate``)."""
+    fps, tps = _at_thresholds(y, score)
+    if len(fps) > 2:
+        keep = np.nonzero(np.r_[True, np.logical_or(np.diff(fps, 2), np.diff(tps, 2)), True])[0]
+        fps, tps = fps[keep], tps[keep]
+    fps, tps = np.r_[0.0, fps], np.r_[0.0, tps]
+    fpr = fps / fps[-1] if fps[-1] > 0 else np.full(fps.shape, np.nan)
+    tpr = tps / tps[-1] if tps[-1] > 0 else np.full(tps.shape, np.nan)
     return _thin(fpr, tpr)
 
 
 def pr_points(y: np.ndarray, score: np.ndarray) -> Curve:
     """(recall, precision) by increasing recall, ending at recall 1."""
-    from sklearn.metrics import precision_recall_curve
-
-    precision, recall, _ = precision_recall_curve(y == 1, score)
-    return _thin(recall[::-1], precision[::-1])
+    fps, tps = _at_thresholds(y, score)
+    precision = tps / (tps + fps)  # every threshold holds a row: never 0 / 0
+    recall = tps / tps[-1] if tps[-1] != 0 else np.ones_like(tps)
+    return _thin(np.r_[0.0, recall], np.r_[1.0, precision])
 
 
 def calibration(y: np.ndarray, score: np.ndarray) -> tuple[CalibrationBin, ...]:

@@ -16,9 +16,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-from scipy import stats as sps
 
-from .bootstrap import parallel, row_counts
+from .bootstrap import parallel, poisson1_cdf, row_counts
 from .rules import ASYMPTOTIC_MIN_ROWS, JACKKNIFE_GROUPS
 
 Array = np.ndarray
@@ -34,7 +33,7 @@ FEW_BELOW = 200
 # Poisson(1) by a 16-bit inverse-CDF table (the same table as bootstrap.poisson_weights):
 # the high byte decides the weight in 251 of its 256 values; the other 5 are marked 255 and
 # finished with a second byte.
-_CDF = np.cumsum(sps.poisson.pmf(np.arange(32), 1.0))
+_CDF = poisson1_cdf()
 _TABLE16 = np.searchsorted(_CDF, (np.arange(65536) + 0.5) / 65536).astype(np.uint8)
 _BY_HIGH = _TABLE16.reshape(256, 256)
 _DECIDED = np.all(_BY_HIGH == _BY_HIGH[:, :1], axis=1)

@@ -39,7 +39,6 @@ import zlib
 
 import numpy as np
 from scipy import special
-from scipy import stats as sps
 
 from ..metrics import Metric
 from .auc_bootstrap import stratified_aucs
@@ -128,7 +127,7 @@ def _seed(y: Array, scores: list[Array]) -> np.random.Generator:
 def _logit_bound(theta: float, var: float, df: float, ratio: float, confidence: float,
                  reps: Array | None) -> float:
     """θ's one-sided lower bound: the expanded bootstrap percentile, or θ − t·se."""
-    t = float(sps.t.ppf(1 - confidence, df))
+    t = float(special.stdtrit(df, 1 - confidence))  # Student's t quantile (t.ppf)
     if reps is None:
         return theta + t * math.sqrt(var)
     level = float(special.ndtr(t * math.sqrt(ratio)))

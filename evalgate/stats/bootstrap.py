@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 import numpy as np
-from scipy import stats as sps
+from scipy import special
 
 Array = np.ndarray
 
@@ -32,18 +32,47 @@ def blocks(total: int, width: int) -> list[tuple[int, int]]:
 
 
 def resampled_means(rng: np.random.Generator, columns: Array, n_resamples: int) -> Array:
-    """Bootstrap means of each column of ``columns`` (n × c): (n_resamples × c)."""
+    """Bootstrap means of each column of ``columns`` (n × c): (n_resamples × c).
+
+    The row indices are drawn block by block, in order (so the same generator gives the same
+    draws), while a second thread averages the block drawn before — both release the GIL.
+    At most two blocks are held at once."""
+    from concurrent.futures import Future, ThreadPoolExecutor
+
     n = columns.shape[0]
     cols = [np.ascontiguousarray(columns[:, j]) for j in range(columns.shape[1])]
     out = np.empty((n_resamples, columns.shape[1]))
-    for start, stop in blocks(n_resamples, n):
-        idx = rng.integers(0, n, size=(stop - start, n))
+
+    def average(start: int, stop: int, idx: Array) -> None:
         for j, col in enumerate(cols):
             out[start:stop, j] = np.take(col, idx).mean(axis=1)
+
+    spans = blocks(n_resamples, n)
+    if len(spans) < 2:
+        for start, stop in spans:
+            average(start, stop, rng.integers(0, n, size=(stop - start, n)))
+        return out
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        running: Future[None] | None = None
+        for start, stop in spans:
+            idx = rng.integers(0, n, size=(stop - start, n))
+            if running is not None:
+                running.result()
+            running = pool.submit(average, start, stop, idx)
+        assert running is not None
+        running.result()
     return out
 
 
 _POISSON_TABLE: Array | None = None
+
+
+def poisson1_cdf() -> Array:
+    """Poisson(1)'s CDF at 0 … 31, from its pmf exp(k log 1 − log k! − 1) as scipy.stats
+    computes it (the same floats, without importing scipy.stats)."""
+    k = np.arange(32)
+    cdf: Array = np.cumsum(np.exp(special.xlogy(k, 1.0) - special.gammaln(k + 1) - 1.0))
+    return cdf
 
 
 def poisson_weights(rng: np.random.Generator, shape: tuple[int, int]) -> Array:
@@ -52,7 +81,7 @@ def poisson_weights(rng: np.random.Generator, shape: tuple[int, int]) -> Array:
     three moments, for resampling at large n without drawing row indices."""
     global _POISSON_TABLE
     if _POISSON_TABLE is None:
-        cdf = np.cumsum(sps.poisson.pmf(np.arange(32), 1.0))
+        cdf = poisson1_cdf()
         _POISSON_TABLE = np.searchsorted(cdf, (np.arange(65536) + 0.5) / 65536).astype(np.uint8)
     return np.take(_POISSON_TABLE, rng.integers(0, 65536, size=shape, dtype=np.uint16))
 

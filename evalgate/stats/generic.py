@@ -9,7 +9,6 @@ import math
 
 import numpy as np
 from scipy import special
-from scipy import stats as sps
 
 from ..errors import StatsError
 from ..metrics import Metric, average_precision
@@ -29,7 +28,7 @@ def expanded_percentile(theta: float, reps: Array, k: int, confidence: float,
     finite = reps[np.isfinite(reps)]
     if finite.size == 0:
         raise StatsError("every bootstrap replicate was undefined")
-    t = float(sps.t.ppf(1 - confidence, max(k - 1, 1)))
+    t = float(special.stdtrit(max(k - 1, 1), 1 - confidence))  # t.ppf
     level = float(special.ndtr(t * math.sqrt(k / max(k - 1, 1))))
     se = float(np.std(finite, ddof=1)) if finite.size > 1 else 0.0
     name = f"{method}-expanded-percentile"

@@ -12,7 +12,7 @@ import math
 from collections.abc import Callable
 
 import numpy as np
-from scipy import stats as sps
+from scipy import special
 
 from ..errors import StatsError
 from ..metrics import Metric
@@ -145,7 +145,7 @@ def _large(cols: Array, influence: Array, stat: Stat, tail: TailDiagnostic,
     estimate = float(stat(cols.mean(axis=0)))
     if not tail.heavy:
         t_dist = names[0] in ("t", "paired-t")  # a mean; else the delta method's normal
-        crit = float(sps.t.ppf(confidence, n - 1)) if t_dist else None
+        crit = float(special.stdtrit(n - 1, confidence)) if t_dist else None  # t.ppf
         se = float(influence.std(ddof=1) / math.sqrt(n))
         return one_sided(estimate, se, confidence, hib, names[0], n, crit), None
     rows = exact_rows(influence, confidence)

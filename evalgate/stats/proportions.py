@@ -9,7 +9,6 @@ from dataclasses import dataclass
 
 import numpy as np
 from scipy import special
-from scipy import stats as sps
 
 from .intervals import z_of
 
@@ -64,7 +63,7 @@ def clopper_pearson_upper(x: Array | float, n: Array | float, confidence: float)
     x = np.asarray(x, dtype=np.float64)
     n = np.asarray(n, dtype=np.float64)
     with np.errstate(invalid="ignore", divide="ignore"):
-        upper = sps.beta.ppf(confidence, x + 1, np.maximum(n - x, 1e-300))
+        upper = special.betaincinv(x + 1, np.maximum(n - x, 1e-300), confidence)  # beta.ppf
     return np.where(x >= n, 1.0, upper)
 
 

@@ -11,7 +11,6 @@ from dataclasses import dataclass
 from typing import Literal
 
 import numpy as np
-from scipy import stats as sps
 
 PERCENTILES = (("p50", 0.50), ("p90", 0.90), ("p99", 0.99), ("p99.9", 0.999))
 #: the method recorded for a percentile judged by :func:`quantile_bounds`
@@ -37,6 +36,8 @@ def min_samples(q: float, confidence: float = 0.99, tolerated: int = 1) -> int:
     ``tolerated`` calls above it, an order statistic bounds the ``q`` percentile at
     ``confidence`` — P(Binomial(n, 1 − q) ≤ tolerated) ≤ 1 − confidence.
     64 calls for p90, 662 for p99 (at 99%, one tolerated)."""
+    from scipy import stats as sps  # only the timed families need it
+
     lo, hi = 1, 2
     while sps.binom.cdf(tolerated, hi, 1 - q) > 1 - confidence:
         hi *= 2
@@ -69,6 +70,8 @@ def quantile_ranks(n: int, q: float, confidence: float) -> tuple[int | None, int
 
     ``None`` where no rank qualifies: the lower bound is −∞ (too few samples below), or the
     upper bound is +∞ (p99 at 95% needs n ≥ 299: q^n ≤ 1 − confidence)."""
+    from scipy import stats as sps  # only the timed families need it
+
     if n <= 0:
         return None, None
     ranks = np.arange(1, n + 1)
@@ -146,6 +149,8 @@ def calls_to_resolve(samples: Sequence[float], q: float, limit: float, confidenc
 
 def _resolves(calls: np.ndarray, share: float, q: float, confidence: float) -> np.ndarray:
     """Whether ``calls`` calls with ``share`` of them within the limit resolve it."""
+    from scipy import stats as sps  # only the timed families need it
+
     within = np.floor(share * calls + 1e-9)
     upper = sps.binom.ppf(confidence, calls, q) + 1  # smallest u with P(B ≤ u − 1) ≥ conf
     lower = sps.binom.ppf(1 - confidence, calls, q)  # l(n') (or one below it: conservative)

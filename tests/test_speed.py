@@ -1,0 +1,93 @@
+"""Speed without changing a number (issue 19): what replaced a library call gives its very
+floats, and a gate that needs neither imports neither scikit-learn nor scipy.stats."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+@st.composite
+def scored(draw: st.DrawFn) -> tuple[np.ndarray, np.ndarray]:
+    n = draw(st.integers(2, 400))
+    seed = draw(st.integers(0, 2**32 - 1))
+    rng = np.random.default_rng(seed)
+    y = (rng.random(n) < draw(st.floats(0.05, 0.95))).astype(np.int8)
+    y[0], y[1] = 0, 1  # both classes
+    kind = draw(st.sampled_from(["float32", "ties", "coarse"]))
+    if kind == "float32":
+        score = rng.random(n).astype(np.float32)
+    elif kind == "ties":
+        score = rng.integers(0, 3, n).astype(np.float64)
+    else:
+        score = np.round(rng.random(n), 1)
+    return y, score
+
+
+@settings(max_examples=200, deadline=None)
+@given(scored())
+def test_the_curves_are_scikit_learns(case: tuple[np.ndarray, np.ndarray]) -> None:
+    from sklearn.metrics import precision_recall_curve, roc_curve
+
+    from evalgate.report import plots
+
+    y, score = case
+    fpr, tpr, _ = roc_curve(y == 1, score)
+    precision, recall, _ = precision_recall_curve(y == 1, score)
+    assert plots.roc_points(y, score) == plots._thin(fpr, tpr)
+    assert plots.pr_points(y, score) == plots._thin(recall[::-1], precision[::-1])
+
+
+@settings(max_examples=200, deadline=None)
+@given(scored())
+def test_midranks_are_scipys_rankdata(case: tuple[np.ndarray, np.ndarray]) -> None:
+    from scipy.stats import rankdata
+
+    from evalgate.metrics.ranking import midranks
+
+    _, score = case
+    assert np.array_equal(midranks(score), rankdata(score))
+
+
+def test_the_special_functions_are_scipy_stats_own() -> None:
+    from scipy import special
+    from scipy import stats as sps
+
+    from evalgate.stats.bootstrap import poisson1_cdf
+
+    rng = np.random.default_rng(0)
+    q = rng.random(5000)
+    df = rng.integers(1, 100_000, 5000).astype(float)
+    assert np.array_equal(sps.t.ppf(q, df), special.stdtrit(df, q))
+    a, b = rng.integers(1, 500, 5000).astype(float), rng.integers(1, 50_000, 5000).astype(float)
+    assert np.array_equal(sps.beta.ppf(q, a, b), special.betaincinv(a, b, q))
+    assert np.array_equal(poisson1_cdf(), np.cumsum(sps.poisson.pmf(np.arange(32), 1.0)))
+
+
+@pytest.mark.e2e
+def test_a_performance_gate_imports_neither_sklearn_nor_scipy_stats(tmp_path: Path) -> None:
+    import yaml
+
+    doc = yaml.safe_load((ROOT / "suites/adult.yaml").read_text())
+    doc["checks"] = {"performance": doc["checks"]["performance"]}
+    doc["data"]["path"] = str(ROOT / "examples/data/adult_test.csv.gz")
+    doc["champion"] = str(ROOT / "examples/models/champion.onnx")
+    (tmp_path / "perf.yaml").write_text(yaml.safe_dump(doc, sort_keys=False))
+    done = subprocess.run(
+        [sys.executable, "-X", "importtime", "-m", "evalgate", "run",
+         str(ROOT / "examples/models/candidate.onnx"), "--suites", "perf.yaml"],
+        cwd=tmp_path, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-2000:]
+    imported = {line.split("|")[-1].strip() for line in done.stderr.splitlines()
+                if line.startswith("import time:")}
+    assert "evalgate.stats.means" in imported  # the statistics did load
+    assert not {m for m in imported if m == "sklearn" or m.startswith("sklearn.")}
+    assert "scipy.stats" not in imported
