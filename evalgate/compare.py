@@ -73,16 +73,18 @@ def build(runs: Sequence[Challenger], verdicts: Mapping[str, Path], report_dir: 
         first.suite is not None else None
     m = len(runs)
     champion = first.champion if first is not None else None
+    levels = {e["alpha_used"] for e in entries}
+    each = levels.pop() if len(levels) == 1 else None  # every challenger judged at one level
     doc: dict[str, Any] = {
         "schema": SCHEMA, "created_at": created_at,
         "champion": ({"path": str(champion.path), "sha256": champion.sha256}
                      if champion is not None else None),
         "adjustment": {
-            "method": ADJUSTMENT, "challengers": m, "alpha": alpha,
-            "alpha_each": alpha / m if alpha is not None else None,
+            "method": ADJUSTMENT, "challengers": m, "alpha": alpha, "alpha_each": each,
             "guarantee": (f"the probability that any challenger truly worse than the champion "
                           f"(by more than a check's margin) is marked promotable is at most "
-                          f"α = {alpha:g}: each of the {m} challengers was judged at α/{m}"
+                          f"α = {alpha:g}: each of the {m} challengers was judged at α/{m} "
+                          "(or less, where earlier tries against this champion spent some)"
                           if alpha is not None else "")},
         "challengers": entries,
         "promotable": [e["name"] for e in entries if e["promotable"]],

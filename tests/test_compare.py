@@ -264,3 +264,27 @@ def test_primary_names_the_metric_challengers_are_ranked_on(tmp_path: Path,
     assert run.doc["pick"]["primary"] == "adult-income::performance::accuracy"
     verdict = json.loads((run.report / "trees-a" / "verdict.json").read_text())
     assert verdict["suites"][0]["resolved"]["primary"] == "accuracy"
+
+
+@pytest.mark.e2e
+def test_a_pick_never_hides_a_failing_test_that_is_no_check(tmp_path: Path,
+                                                           models: list[Path]) -> None:
+    """With --evalgate-pick the other challengers' failed checks are expected, and the run
+    exits 0 on a winner — but a failing unit test collected beside the gate still fails it."""
+    (tmp_path / "test_unit.py").write_text("def test_broken():\n    assert False\n")
+    done = gated(tmp_path, models[:2], "--evalgate-pick", "best", "test_unit.py")
+    assert "1 failed" in done.stdout and done.returncode == 1, done.stdout[-2000:]
+    doc = json.loads((tmp_path / "reports" / "compare.json").read_text())
+    assert doc["pick"]["winner"] is not None
+
+
+def test_under_spending_every_challenger_of_a_run_is_judged_alike(
+        tmp_path: Path, models: list[Path]) -> None:
+    """attempts = "spend": the run is the champion's first attempt (α/2), split three ways —
+    the same level for each challenger, whatever order they are named in."""
+    (tmp_path / "pyproject.toml").write_text('[tool.evalgate]\nattempts = "spend"\n')
+    run = compare(tmp_path, CHAMPION, [str(m) for m in reversed(models)])
+    assert run.code == 0, run.err
+    levels = [e["alpha_used"] for e in run.doc["challengers"]]
+    assert levels == [pytest.approx(0.05 / 2 / 3)] * 3
+    assert run.doc["adjustment"]["alpha_each"] == pytest.approx(0.05 / 2 / 3)

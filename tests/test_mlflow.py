@@ -11,7 +11,7 @@ import sys
 import threading
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -489,6 +489,22 @@ def _two_verdicts(tmp_path: Path, name: str) -> list[tuple[Path, Path]]:
             for i in (1, 2)]
 
 
+def _racer(name: str, pairs: list[tuple[Path, Path]],
+           results: dict[int, Any]) -> Callable[[int], None]:
+    """A thread's body: promote pair ``i`` in-process, its version or ChampionChanged into
+    ``results``."""
+    from evalgate.registry.mlflow.release import promote
+    from evalgate.registry.policy import VerdictFile
+
+    def run(i: int) -> None:
+        model, verdict = pairs[i]
+        try:
+            results[i] = promote(name, model, VerdictFile.load(verdict))["version"]
+        except ChampionChanged as exc:
+            results[i] = exc
+    return run
+
+
 @pytest.mark.parametrize("first", [False, True], ids=["against-v1", "first-release"])
 def test_two_racing_promotes_one_wins(store: Any, name: str, tmp_path: Path,
                                       monkeypatch: pytest.MonkeyPatch, first: bool) -> None:
@@ -496,8 +512,6 @@ def test_two_racing_promotes_one_wins(store: Any, name: str, tmp_path: Path,
     commit together (a barrier before the claim): exactly one moves the alias, the other is
     told the champion changed."""
     from evalgate.registry.mlflow import moves, verify
-    from evalgate.registry.mlflow.release import promote
-    from evalgate.registry.policy import VerdictFile
 
     if first:
         m = [variant(tmp_path / "models", i) for i in (1, 2)]
@@ -514,14 +528,7 @@ def test_two_racing_promotes_one_wins(store: Any, name: str, tmp_path: Path,
 
     monkeypatch.setattr(moves, "_claim", together)
     results: dict[int, Any] = {}
-
-    def run(i: int) -> None:
-        model, verdict = pairs[i]
-        try:
-            results[i] = promote(name, model, VerdictFile.load(verdict))["version"]
-        except ChampionChanged as exc:
-            results[i] = exc
-
+    run = _racer(name, pairs, results)
     threads = [threading.Thread(target=run, args=(i,)) for i in (0, 1)]
     for t in threads:
         t.start()
@@ -632,3 +639,141 @@ def test_readme_mlflow_walkthrough_runs_as_written(server: str, tmp_path: Path) 
         "verdict.json", "summary.md", "evalgate-report.html", "signoff.json", "profile.json"}
     assert client.get_run(v2.run_id).data.metrics[
         "adult-income::performance::roc_auc.delta_bound"] > -0.005  # it passed max_regression
+
+
+# --------------------------------------------------------------------------- attacks (review)
+
+
+def test_a_removed_champion_alias_is_no_first_release(store: Any, name: str, tmp_path: Path,
+                                                      capsys: pytest.CaptureFixture[str]) -> None:
+    """The alias deleted by hand: a verdict judged without any champion must not promote over
+    the champion evalgate recorded."""
+    m = [variant(tmp_path / "models", i) for i in range(3)]
+    _promote(tmp_path, name, m[0], None, 0.9)
+    _promote(tmp_path, name, m[1], m[0], 0.92)
+    store.delete_registered_model_alias(name, "champion")
+    capsys.readouterr()
+    _promote(tmp_path, name, m[2], None, 0.5, code=1)
+    err = capsys.readouterr().err
+    assert f"mlflow:{name}@champion names no version, but the last change evalgate recorded" \
+        in err and "moved outside evalgate" in err
+    assert "champion" not in store.get_registered_model(name).aliases
+
+
+def test_a_hand_set_alias_on_the_candidates_bytes_is_no_retry(
+        store: Any, name: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    m = [variant(tmp_path / "models", i) for i in range(3)]
+    _promote(tmp_path, name, m[0], None, 0.9)
+    number = _version_outside_evalgate(store, name, m[2])
+    store.set_registered_model_alias(name, "champion", str(number))
+    capsys.readouterr()
+    _promote(tmp_path, name, m[2], m[1], 0.9, code=1)
+    assert "moved outside evalgate" in capsys.readouterr().err
+
+
+def test_a_version_whose_tag_lies_about_its_bytes_is_not_promoted(
+        store: Any, name: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """A version pre-staged with the candidate's sha256 tag but other bytes: promote checks
+    the artifact, not the tag."""
+    from evalgate.registry.mlflow import SHA_TAG
+
+    m = [variant(tmp_path / "models", i) for i in range(4)]
+    _promote(tmp_path, name, m[0], None, 0.9)
+    run = store.create_run(store.create_experiment(f"staged-{name}")).info.run_id
+    store.log_artifact(run, str(m[3]), artifact_path="model")
+    staged = store.create_model_version(name, source=f"runs:/{run}/model", run_id=run,
+                                        tags={SHA_TAG: sha256_file(m[1])})
+    capsys.readouterr()
+    _promote(tmp_path, name, m[1], m[0], 0.92, code=2)
+    assert TAMPERED in capsys.readouterr().err
+    assert _champion(store, name) == 1 != int(staged.version)
+
+
+def test_a_hand_revert_is_not_an_interrupted_change(store: Any, name: str,
+                                                    tmp_path: Path) -> None:
+    """The champion moved back by hand to the last change's ``from``: the completion mark
+    says that change took effect, so it is an alias moved outside evalgate — reported, and
+    the next promotion refused — not an interrupted change to discard."""
+    from evalgate.registry.mlflow import verify
+
+    m = [variant(tmp_path / "models", i) for i in range(3)]
+    _promote(tmp_path, name, m[0], None, 0.9)
+    _promote(tmp_path, name, m[1], m[0], 0.92)
+    store.set_registered_model_alias(name, "champion", "1")
+    found = verify(name)
+    assert not found.ok and any("names version 1, but the last change" in p
+                                for p in found.problems)
+    _promote(tmp_path, name, m[2], m[0], 0.93, code=1)
+    assert "evalgate.move.000002" in store.get_registered_model(name).tags
+
+
+def test_a_policy_recorded_during_a_promotion_stops_it(
+        store: Any, name: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+        capsys: pytest.CaptureFixture[str]) -> None:
+    from evalgate.registry.mlflow import release, require_signed
+    from evalgate.verdict.signing import generate
+
+    _, public = generate(tmp_path / "keys")
+    m = variant(tmp_path / "models", 0)
+    make_verdict(tmp_path / "reports" / "verdict.json", m)  # unsigned
+    upload = release.find_or_create
+
+    def meanwhile(*args: Any, **kwargs: Any) -> Any:
+        found = upload(*args, **kwargs)
+        require_signed(name, [public])  # an administrator, during the upload
+        return found
+
+    monkeypatch.setattr(release, "find_or_create", meanwhile)
+    assert main(["promote", str(m), "--to", f"mlflow:{name}"]) == 1
+    assert "changed during this promotion" in capsys.readouterr().err
+    assert "champion" not in store.get_registered_model(name).aliases
+
+
+def test_a_model_made_again_under_a_used_name(store: Any, name: str, tmp_path: Path,
+                                              monkeypatch: pytest.MonkeyPatch) -> None:
+    """The claims of a deleted model's 70 changes stay (deleted experiments keep their names):
+    a new model of that name claims past them."""
+    from evalgate.registry.mlflow import moves
+
+    for n in range(1, 71):
+        store.delete_experiment(store.create_experiment(f"evalgate-claims/{name}/{n:06d}"))
+    monkeypatch.setattr(moves, "STALE_S", 0.0)  # long ago
+    m = variant(tmp_path / "models", 0)
+    _promote(tmp_path, name, m, None, 0.9)
+    assert any(k == "evalgate.move.000071" for k in store.get_registered_model(name).tags)
+
+
+def test_a_slow_holder_taken_for_abandoned_does_not_also_win(
+        store: Any, name: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A claim held past STALE_S (a slow server) is taken by another promote: the slow one
+    sees it was overtaken before it moves the alias, and stops — exactly one wins."""
+    from mlflow.tracking import MlflowClient
+
+    from evalgate.registry.mlflow import moves
+
+    pairs = _two_verdicts(tmp_path, name)
+    monkeypatch.setattr(moves, "STALE_S", 1.0)
+    claimed = threading.Event()
+    tag = MlflowClient.set_registered_model_tag
+
+    def slow(self: Any, model: str, key: str, value: str) -> Any:
+        if threading.current_thread().name == "slow" and key.startswith(moves.MOVE_TAG):
+            claimed.set()
+            time.sleep(3)
+        return tag(self, model, key, value)
+
+    monkeypatch.setattr(MlflowClient, "set_registered_model_tag", slow)
+    results: dict[int, Any] = {}
+    run = _racer(name, pairs, results)
+    first = threading.Thread(target=run, args=(0,), name="slow")
+    first.start()
+    assert claimed.wait(30)
+    time.sleep(1.2)
+    second = threading.Thread(target=run, args=(1,))
+    second.start()
+    first.join(60)
+    second.join(60)
+    assert sum(isinstance(r, int) for r in results.values()) == 1, results
+    from evalgate.registry.mlflow import verify
+
+    assert verify(name).ok  # the overtaken change withdrew its tag: the chain holds

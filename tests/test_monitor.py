@@ -315,4 +315,8 @@ def test_shadow_mode_scores_challengers_on_the_labelled_batch(
     capsys.readouterr()
     assert main(["monitor", "adult", "--data", str(EXAMPLES / "data" / "batch_2024_05.csv.gz"),
                  "--challenger", "missing.onnx"]) == 2
-    assert "missing.onnx: model file not found" in capsys.readouterr().err
+    assert "shadow mode: --challenger missing.onnx: model file not found" in \
+        capsys.readouterr().err
+    log = (project / "registry" / "adult" / "monitor.jsonl").read_text().splitlines()
+    last = json.loads(log[-1])  # the champion's own monitoring of the batch is kept
+    assert len(log) == 2 and last["checks"] and "error" in last["shadow"]

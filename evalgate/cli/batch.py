@@ -30,9 +30,10 @@ def gate_checks(verdict_path: Path, entry: dict[str, Any]) -> list[dict[str, Any
 
 
 def scores_on(args: argparse.Namespace, entry: dict[str, Any], batch: Any,
-            champion: Any) -> np.ndarray:
-    """The champion's predictions on the batch, as the profile holds them: P(positive) for a
-    binary classifier, the value for a regressor."""
+            champion: Any, role: str = "the champion") -> np.ndarray:
+    """The predictions of ``champion`` (or of another model: ``role`` names it in messages)
+    on the batch, as the profile holds them: P(positive) for a binary classifier, the value
+    for a regressor."""
     import numpy as np
 
     from ..data.labels import label_key
@@ -45,14 +46,14 @@ def scores_on(args: argparse.Namespace, entry: dict[str, Any], batch: Any,
     features = [c for c in entry["features"] if c in batch.columns]
     if len(features) != len(entry["features"]):
         missing = sorted(set(entry["features"]) - set(features))
-        raise EvalgateError(f"the batch lacks the feature {missing[0]!r} the champion reads")
+        raise EvalgateError(f"the batch lacks the feature {missing[0]!r} {role} reads")
     raw = model.predict(batch, features)
     if entry["task"] == "regression":
         return np.asarray(raw.values, dtype=np.float64)
     if entry["task"] == "multiclass":
         return _predicted_labels(entry, raw)
     if raw.proba is None or raw.classes is None:
-        raise EvalgateError("the champion gives no probabilities to monitor")
+        raise EvalgateError(f"{role} gives no probabilities to monitor")
     keys = [label_key(c) for c in raw.classes]
     positive = label_key(entry.get("positive_label"))
     if positive not in keys:  # a model trained on codes: its second class is the positive

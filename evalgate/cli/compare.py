@@ -111,9 +111,11 @@ def compare(args: argparse.Namespace) -> int:
     for line in board.lines.values():
         print(line)
     adjustment = board.doc["adjustment"]
+    each = adjustment["alpha_each"]
     print(f"each of {adjustment['challengers']} challengers judged at α = "
-          f"{adjustment['alpha_each']:.4g} ({adjustment['method']}): the chance that any truly "
-          f"worse one is marked promotable is at most {adjustment['alpha']:g}")
+          + (f"{each:.4g}" if each is not None else "α/k or less (see each verdict)")
+          + f" ({adjustment['method']}): the chance that any truly worse one is marked "
+          f"promotable is at most {adjustment['alpha']:g}")
     pick = board.doc["pick"]
     if pick is not None:
         print(f"pick: {pick['winner'] or 'none'}" + (f" — {pick['note']}" if pick["note"]

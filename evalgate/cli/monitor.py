@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any
 
 from .batch import gate_checks, scores_on
 from .common import project
-from .shadow import shadow, shadow_entry
+from .shadow import shadow_entry, shadow_safely
 
 if TYPE_CHECKING:
     pass
@@ -95,9 +95,8 @@ def _monitor(args: argparse.Namespace) -> int:
         rows = _judge_all(args, profile, batch, champion)
         verdict_path = reg.verdicts_dir / f"{verdict_sha}.json"
         rows += _performance(args, verdict_path, profile, batch, champion)
-        board = shadow(args, profile["suites"][0], gate_checks(verdict_path,
-                                                               profile["suites"][0]),
-                       batch, champion)
+        board = shadow_safely(args, profile["suites"][0],
+                              gate_checks(verdict_path, profile["suites"][0]), batch, champion)
     except EvalgateError as exc:
         print(f"evalgate: {exc}", file=sys.stderr)
         return 2
@@ -128,7 +127,7 @@ def _monitor(args: argparse.Namespace) -> int:
           + (f"ALERT ({len(alerts)} of {len(rows)} checks: "
              f"{', '.join(r['name'] for r in alerts)})" if alerts else
              f"no alert ({len(rows)} checks, {undecided} undecided)"))
-    return 1 if alerts else 0
+    return 1 if alerts else 2 if board is not None and "error" in board else 0
 
 
 def _report(args: argparse.Namespace, log: Path) -> int:

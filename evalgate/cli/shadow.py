@@ -9,6 +9,7 @@ no alert (the champion's checks do)."""
 from __future__ import annotations
 
 import argparse
+import sys
 from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
@@ -48,8 +49,8 @@ def shadow(args: argparse.Namespace, entry: dict[str, Any], checks: list[dict[st
     else:
         y = batch[target][keep].to_numpy(dtype=np.float64)
 
-    def preds(model: Any) -> tuple[np.ndarray, np.ndarray]:
-        s = scores_on(args, entry, batch, model)[keep]
+    def preds(model: Any, role: str = "the champion") -> tuple[np.ndarray, np.ndarray]:
+        s = scores_on(args, entry, batch, model, role)[keep]
         return s, ((s >= 0.5).astype(int) if task == "binary" else s)
 
     k = len(args.challenger)
@@ -59,7 +60,7 @@ def shadow(args: argparse.Namespace, entry: dict[str, Any], checks: list[dict[st
     for name, path in zip(names_of(args.challenger), args.challenger, strict=True):
         if not Path(path).is_file():
             raise EvalgateError(f"--challenger {path}: model file not found")
-        mine = preds(SimpleNamespace(path=Path(path)))
+        mine = preds(SimpleNamespace(path=Path(path)), f"challenger {path}")
         rng = np.random.default_rng(args.seed)
         metrics = {}
         for c in checks:
@@ -80,13 +81,29 @@ def shadow(args: argparse.Namespace, entry: dict[str, Any], checks: list[dict[st
             "challengers": rows}
 
 
+def shadow_safely(args: argparse.Namespace, entry: dict[str, Any],
+                  checks: list[dict[str, Any]], batch: Any,
+                  champion: Any) -> dict[str, Any] | None:
+    """:func:`shadow`, its failure kept as ``{"error": …}``: a challenger that cannot be
+    scored never costs the champion's own monitoring of the batch."""
+    from ..errors import EvalgateError
+
+    try:
+        return shadow(args, entry, checks, batch, champion)
+    except EvalgateError as exc:
+        return {"error": str(exc)}
+
+
 def shadow_entry(board: dict[str, Any] | None) -> dict[str, Any]:
-    """What the monitoring log's entry gains (``shadow``: the leaderboard), said on the
-    terminal as it is added; nothing without challengers."""
+    """What the monitoring log's entry gains (``shadow``: the leaderboard, or why it could not
+    be made), said on the terminal as it is added; nothing without challengers."""
     if board is None:
         return {}
-    for line in shadow_lines(board):
-        print(line)
+    if "error" in board:
+        print(f"evalgate: shadow mode: {board['error']}", file=sys.stderr)
+    else:
+        for line in shadow_lines(board):
+            print(line)
     return {"shadow": board}
 
 

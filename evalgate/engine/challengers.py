@@ -33,20 +33,29 @@ ADJUSTMENT = "bonferroni"
 
 
 class Shared:
-    """A ledger for one of ``m`` challengers judged together: the underlying ledger's level
-    (attempts and looks, when there is one) divided by ``m``."""
+    """A ledger for one of ``m`` challengers judged together: each at the level of the run's
+    attempt — the first challenger's, so that the order they are named in changes nothing —
+    adjusted for its own looks, divided by ``m``. Under the default ``warn`` policy that is
+    α/m (α/(4^(look−1)·m) on a later look)."""
 
     def __init__(self, inner: Ledger | None, m: int):
         self.inner, self.m = inner, m
+        self._attempt: int | None = None
 
     def spend(self, trial: Trial, alpha: float) -> Spending:
+        from ..stats.spending import attempt_alpha, look_alpha
+
         base = (self.inner.spend(trial, alpha) if self.inner is not None else
                 Spending(attempt=None, look=1, policy="warn", alpha=alpha, alpha_used=alpha,
                          note=""))
-        used = base.alpha_used / self.m
+        if self._attempt is None:
+            self._attempt = base.attempt
+        run = (attempt_alpha(alpha, self._attempt, base.policy)  # type: ignore[arg-type]
+               if self._attempt is not None else alpha)
+        used = look_alpha(run, base.look) / self.m
         said = (f"judged as one of {self.m} challengers against this champion (Bonferroni): "
                 f"each at α = {used:.4g}, so that a truly worse one is marked promotable with "
-                f"probability at most {base.alpha_used:.4g}")
+                f"probability at most {used * self.m:.4g}")
         note = f"{base.note}; {said}" if base.note else said
         return dataclasses.replace(base, alpha_used=used, note=note)
 
@@ -96,8 +105,8 @@ UNADJUSTED_FAMILIES = ("performance", "bias")
 
 def gates(gate: Gate, challengers: Sequence[Path]) -> dict[str, Gate]:
     """Each challenger's gate by its name: ``gate``'s caches shared, each judged at α/k."""
-    m = len(challengers)
-    return {name: sibling(gate, Path(path), Shared(gate.ledger, m))
+    shared = Shared(gate.ledger, len(challengers))  # one for the run: one attempt's level
+    return {name: sibling(gate, Path(path), shared)
             for name, path in zip(names_of(challengers), challengers, strict=True)}
 
 

@@ -109,6 +109,7 @@ def pytest_configure(config: pytest.Config) -> None:
                                 "exit 0 only on a promote: drop one of them")
     gs = GateSession(config)
     config.stash[_SESSION] = gs
+    config.pluginmanager.register(gs, "evalgate-session")  # its report hook
     files = [str(p) for p in gs.planned_files] or [str(gs.suites_path)]
     if config.args_source != pytest.Config.ArgsSource.ARGS:
         config.args = files  # a gate run collects the suites alone, each file by name
@@ -246,6 +247,9 @@ class CheckItem(pytest.Item):
         self.suite_file: SuiteFile = file
         assert file.suite is not None
         self.check_id = file.suite.check_id(plan.family, plan.name)
+        gs = _active(self.config)
+        if gs is not None and challenger is not None:
+            gs.check_nodeids.add(self.nodeid)
         self.result: CheckResult | None = None
         self.add_marker(pytest.mark.evalgate)
         self.add_marker(getattr(pytest.mark, plan.family))

@@ -15,7 +15,7 @@ from ..audit import Verification
 from ..records import History
 from ..references import CHAMPION
 from .client import SHA_TAG, client, code_of, failed, mlflow_error, registry_uri
-from .moves import Move, committed, moved_outside, moves_of, pending
+from .moves import Move, moved_outside, pending, read
 from .release import VERDICT_TAG
 
 
@@ -69,8 +69,9 @@ def history(name: str) -> History:
     ``evalgate.verdict`` tag)."""
     model, found = _read(name)
     versions = sorted((MlflowVersion.of(mv) for mv in found), key=lambda v: v.number)
-    aliases = _aliases(model)
-    moves = committed(moves_of(name, dict(model.tags or {})), aliases)
+    state = read(name, model)
+    aliases = dict(state.aliases)
+    moves = state.moves
     by_number = {v.number: v for v in versions}
     metrics: dict[int, Mapping[str, float]] = {}
     events = []
@@ -100,20 +101,23 @@ def verify(name: str) -> Verification:
     problems: list[str] = []
     notes: list[str] = []
     try:
-        recorded = moves_of(name, dict(model.tags or {}))
+        state = read(name, model)
     except IntegrityError as exc:
         return Verification(f"mlflow:{name}", 0, "", (str(exc),), ())
-    moves = recorded
-    stale = pending(moves, aliases)
+    moves = list(state.recorded)
+    stale = pending(moves, aliases, state.done)
     if stale is not None:
         notes.append(f"change {stale.seq} ({stale.data['action']} to version "
                      f"{stale.data['version']}) was recorded but its alias never moved (the "
                      "command was interrupted); the next change discards it")
         moves = moves[:-1]
     problems += _chain(moves, notes)
+    if state.done is not None and state.done > state.last:
+        problems.append(f"change {state.done} was marked done, but the last change recorded is "
+                        f"#{state.last}: a change was deleted")
     managed = {m.alias for m in moves if m.alias is not None}
     for alias in sorted(managed | ({CHAMPION} & set(aliases))):
-        problem = moved_outside(name, aliases, recorded, alias)
+        problem = moved_outside(name, state, alias)
         if problem is not None:
             problems.append(problem)
     shas = {int(mv.version): dict(mv.tags or {}).get(SHA_TAG) for mv in found}

@@ -48,9 +48,11 @@ from ..storage import now, user
 from .client import code_of, mlflow_error
 
 MOVE_TAG = "evalgate.move."
+#: the number of the last change whose alias moved (written after the alias, last of all)
+DONE_TAG = "evalgate.done"
 CLAIMS = "evalgate-claims"
 #: seconds after which a claim whose change never appeared is taken as abandoned
-STALE_S = 120.0
+STALE_S = 300.0
 #: a rollback's reason is cut to this many characters, so a change always fits in one tag
 MAX_REASON = 1000
 ACTIONS = ("promote", "rollback", "alias", "approval-policy", "policy")
@@ -116,11 +118,14 @@ def moves_of(name: str, tags: Mapping[str, str]) -> list[Move]:
     return sorted(moves, key=lambda m: m.seq)
 
 
-def pending(moves: Sequence[Move], aliases: Mapping[str, int]) -> Move | None:
-    """The last change, if its alias never moved (the alias still names its ``from``): a
-    command was killed between recording it and moving the alias."""
+def pending(moves: Sequence[Move], aliases: Mapping[str, int],
+            done: int | None = None) -> Move | None:
+    """The last change, if its alias never moved: the alias still names its ``from`` and the
+    completion mark (``done``, the last change whose alias moved) is below it — a command was
+    killed between recording the change and moving the alias. A change already marked done
+    whose alias is back at its ``from`` was undone outside evalgate, not interrupted."""
     last = moves[-1] if moves else None
-    if last is None or last.alias is None:
+    if last is None or last.alias is None or (done is not None and last.seq <= done):
         return None
     now_at = aliases.get(last.alias)
     if now_at != last.data["version"] and now_at == last.data.get("from"):
@@ -128,12 +133,44 @@ def pending(moves: Sequence[Move], aliases: Mapping[str, int]) -> Move | None:
     return None
 
 
-def committed(moves: Sequence[Move], aliases: Mapping[str, int]) -> list[Move]:
+def committed(moves: Sequence[Move], aliases: Mapping[str, int],
+              done: int | None = None) -> list[Move]:
     """The changes that took effect (the pending one left out)."""
     found = list(moves)
-    if pending(found, aliases) is not None:
+    if pending(found, aliases, done) is not None:
         found.pop()
     return found
+
+
+@dataclass(frozen=True)
+class Read:
+    """What a command judged on: the model's aliases, every recorded change, and the
+    completion mark (``evalgate.done``: the last change whose alias moved)."""
+
+    aliases: Mapping[str, int]
+    recorded: tuple[Move, ...]
+    done: int | None
+
+    @property
+    def moves(self) -> list[Move]:
+        """The changes that took effect."""
+        return committed(self.recorded, self.aliases, self.done)
+
+    @property
+    def last(self) -> int:
+        """The number of the last recorded change (0: none)."""
+        return self.recorded[-1].seq if self.recorded else 0
+
+
+def read(name: str, model: Any) -> Read:
+    """The snapshot of a registered model (``None``: it does not exist yet)."""
+    if model is None:
+        return Read({}, (), None)
+    tags = dict(model.tags or {})
+    aliases = {str(a): int(v) for a, v in dict(getattr(model, "aliases", {}) or {}).items()}
+    done = tags.get(DONE_TAG)
+    return Read(aliases, tuple(moves_of(name, tags)),
+                int(done) if done is not None and str(done).isdigit() else None)
 
 
 def _pushed(state: State, number: int | None) -> State:
@@ -153,12 +190,13 @@ def replayed(moves: Sequence[Move]) -> State:
     return state
 
 
-def moved_outside(name: str, aliases: Mapping[str, int], moves: Sequence[Move],
-                  alias: str = CHAMPION) -> str | None:
+def moved_outside(name: str, state: Read, alias: str = CHAMPION) -> str | None:
     """Why ``alias`` cannot be trusted: it names another version than evalgate's committed
-    changes of it lead to (it was moved outside evalgate); None when it agrees, or when
-    evalgate never recorded a change of it (set before evalgate, or never through it)."""
-    done = committed(moves, aliases)
+    changes of it lead to (it was moved, or removed, outside evalgate); None when it agrees,
+    or when evalgate never recorded a change of it (set before evalgate, or never through
+    it)."""
+    aliases = state.aliases
+    done = state.moves
     last = next((m for m in reversed(done) if m.alias == alias), None)
     if last is None:
         return None
@@ -179,37 +217,50 @@ def champions(moves: Sequence[Move], current: int | None) -> tuple[int, ...]:
     return _pushed(replayed(moves), current).champions
 
 
-def commit(c: Any, name: str, expected: Mapping[str, int | None], during: str, then: str,
-           change: dict[str, Any]) -> dict[str, Any]:
-    """Record ``change`` and move its alias, if MLflow's aliases are still ``expected`` (for
-    the aliases the caller judged on; None: the alias must not exist): claim the next number,
-    write the tag, then set (or delete) the alias. Returns the change as written."""
-    model = c.get_registered_model(name)
-    aliases = {str(a): int(v) for a, v in dict(getattr(model, "aliases", {}) or {}).items()}
+def commit(c: Any, name: str, seen: Read, expected: Mapping[str, int | None], during: str,
+           then: str, change: dict[str, Any]) -> dict[str, Any]:
+    """Record ``change`` and move its alias, if the model is as the command ``seen`` it: no
+    change recorded since (a policy among them), and MLflow's aliases still ``expected``
+    (None: the alias must not exist). Claim the next number, write the tag, check that no
+    later change overtook the claim, move (or delete) the alias, then mark it done. Returns
+    the change as written."""
+    now_state = read(name, c.get_registered_model(name))
+    if now_state.last != seen.last:
+        raise ChampionChanged(f"{CHAMPION_CHANGED}: mlflow:{name} changed during this {during} "
+                              f"(change {now_state.last} was recorded); {then}")
     for alias, version in expected.items():
-        if aliases.get(alias) != version:
+        if now_state.aliases.get(alias) != version:
             raise ChampionChanged(
                 f"{CHAMPION_CHANGED}: mlflow:{name}@{alias} moved from version "
                 f"{version if version is not None else 'none'} to "
-                f"{aliases.get(alias, 'none')} during this {during}; {then}")
-    moves = moves_of(name, dict(model.tags or {}))
-    stale = pending(moves, aliases)
+                f"{now_state.aliases.get(alias, 'none')} during this {during}; {then}")
+    moves = list(now_state.recorded)
+    stale = pending(moves, now_state.aliases, now_state.done)
     if stale is not None:
         _abandoned(name, stale, during, then)
-    done = [m for m in moves if m is not stale]
-    seq = _claim(c, name, (moves[-1].seq if moves else 0) + 1, during, then)
+    kept = [m for m in moves if m is not stale]
+    seq = _claim(c, name, now_state.last + 1, during, then)
     if stale is not None:  # discarded: its number stays used, the chain skips it
         c.delete_registered_model_tag(name, move_key(stale.seq))
     doc = {"seq": seq, "at": now(), "user": user(), "holder": _holder(), **change,
-           "prev": done[-1].digest if done else None}
+           "prev": kept[-1].digest if kept else None}
     c.set_registered_model_tag(name, move_key(seq), json.dumps(doc, separators=(",", ":")))
+    if _taken(c, f"{CLAIMS}/{name}/{seq + 1:06d}"):  # taken for abandoned: withdraw
+        c.delete_registered_model_tag(name, move_key(seq))
+        raise ChampionChanged(f"{CHAMPION_CHANGED}: another evalgate command took this "
+                              f"{during}'s claim on mlflow:{name} for abandoned; {then}")
     moved = Move(doc, "").alias
     if moved is not None:
         if doc["version"] is None:
             c.delete_registered_model_alias(name, moved)
         else:
             c.set_registered_model_alias(name, moved, str(doc["version"]))
+    c.set_registered_model_tag(name, DONE_TAG, str(seq))
     return doc
+
+
+def _taken(c: Any, claim: str) -> bool:
+    return c.get_experiment_by_name(claim) is not None
 
 
 def _abandoned(name: str, stale: Move, during: str, then: str) -> None:
@@ -232,10 +283,11 @@ def _holder() -> str:
 
 
 def _claim(c: Any, name: str, seq: int, during: str, then: str) -> int:
-    """Claim change number ``seq`` (or a later one, past abandoned claims): exactly one
-    command creates a claim's experiment."""
+    """Claim change number ``seq`` (or, past abandoned claims, the first number above every
+    claim ever made for ``name`` — a model deleted and made again keeps its old claims):
+    exactly one command creates a claim's experiment."""
     error = mlflow_error()
-    for _ in range(64):
+    for _ in range(8):
         claim = f"{CLAIMS}/{name}/{seq:06d}"
         try:
             experiment = c.create_experiment(claim, tags={"evalgate.holder": _holder()})
@@ -243,15 +295,26 @@ def _claim(c: Any, name: str, seq: int, during: str, then: str) -> int:
             if code_of(exc) != "RESOURCE_ALREADY_EXISTS":
                 raise
             _held(c, name, seq, claim, during, then)
-            seq += 1
+            seq = max(seq, _highest_claim(c, name)) + 1
             continue
         try:
             c.delete_experiment(experiment)  # hidden from lists; the name stays taken
         except error:
             pass
         return seq
-    raise ChampionChanged(f"{CHAMPION_CHANGED}: mlflow:{name} has 64 abandoned claims in a "
-                          f"row; {then}")
+    raise ChampionChanged(f"{CHAMPION_CHANGED}: mlflow:{name}: other commands keep claiming "
+                          f"its next change; {then}")
+
+
+def _highest_claim(c: Any, name: str) -> int:
+    """The highest change number ever claimed for ``name`` (deleted claims included)."""
+    from mlflow.entities import ViewType
+
+    prefix = f"{CLAIMS}/{name}/"
+    found = c.search_experiments(view_type=ViewType.ALL,
+                                 filter_string=f"name LIKE '{prefix}%'", max_results=50000)
+    numbers = [int(e.name[len(prefix):]) for e in found if e.name[len(prefix):].isdigit()]
+    return max(numbers, default=0)
 
 
 def _held(c: Any, name: str, seq: int, claim: str, during: str, then: str) -> None:

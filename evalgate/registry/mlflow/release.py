@@ -13,13 +13,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from ...errors import ChampionChanged, PromotionRefused, RegistryError
+from ...errors import ChampionChanged, IntegrityError, PromotionRefused, RegistryError
 from ..policy import CHAMPION_CHANGED, Signoff, VerdictFile, checked_candidate
 from ..profiles import profile_bytes
 from ..records import fmt_keys, short
 from ..references import CHAMPION, Reference, check_alias
 from .client import SHA_TAG, client, failed, mlflow_error, model_version, version_by_alias
-from .moves import MAX_REASON, Move, champions, commit, committed, moves_of, replayed
+from .moves import MAX_REASON, Move, Read, champions, commit, moved_outside, read, replayed
 from .versions import (
     AUTHOR_TAG,
     MAX_TAG,
@@ -28,7 +28,6 @@ from .versions import (
     find_or_create,
     finish,
     resolve,
-    trusted_alias,
 )
 
 VERDICT_TAG = "evalgate.verdict"
@@ -71,17 +70,16 @@ class _Policies:
         return _Found({"author": dict(mv.tags or {}).get(AUTHOR_TAG)})
 
 
-def _state(c: Any, name: str) -> tuple[dict[str, int], list[Move]]:
-    """The model's aliases and its committed changes (none when the model does not exist)."""
+def _state(c: Any, name: str) -> Read:
+    """What the command judges on (nothing recorded when the model does not exist)."""
     error = mlflow_error()
     try:
         model = c.get_registered_model(name)
     except error as exc:
         if getattr(exc, "error_code", "") == "RESOURCE_DOES_NOT_EXIST":
-            return {}, []
+            return read(name, None)
         raise
-    aliases = {str(a): int(v) for a, v in dict(getattr(model, "aliases", {}) or {}).items()}
-    return aliases, committed(moves_of(name, dict(model.tags or {})), aliases)
+    return read(name, model)
 
 
 def promote(name: str, candidate: Path, verdict: VerdictFile, *,
@@ -92,8 +90,8 @@ def promote(name: str, candidate: Path, verdict: VerdictFile, *,
 
     c = client()
     try:
-        _, moves = _state(c, name)
-        policy_keys = [pem for _, pem in replayed(moves).require_signed]
+        seen = _state(c, name)
+        policy_keys = [pem for _, pem in replayed(seen.moves).require_signed]
     except mlflow_error() as exc:
         failed(f"mlflow:{name}", exc)
     checked = checked_candidate(candidate, verdict, trusted_keys=policy_keys)
@@ -101,21 +99,23 @@ def promote(name: str, candidate: Path, verdict: VerdictFile, *,
     key_id = checked.key_id or also
     sha = checked.sha256
     try:
+        # the champion evalgate's changes lead to, present or removed: else refused
+        problem = moved_outside(name, seen)
+        if problem is not None:
+            raise IntegrityError(f"{problem}; move it back in MLflow, or record the move with "
+                                 f"`evalgate rollback mlflow:{name} --to N`")
         current = version_by_alias(c, name, CHAMPION)
         current_sha = dict(current.tags or {}).get(SHA_TAG) if current is not None else None
         previous = int(current.version) if current is not None else None
-        if current is not None and current_sha == sha:  # e.g. a retry
-            return {"name": name, "version": previous, "previous": previous,
-                    "signoff_note": checked.signoff_note, "noop": True}
-        if current is not None:
-            trusted_alias(c, name, CHAMPION)
+        if current is not None and current_sha == sha:
+            return _already(name, seen, previous, checked.signoff_note)
         _check_champion(name, verdict, previous, current_sha)
-        enforce(_Policies(c, name, moves), verdict, sha)
+        enforce(_Policies(c, name, seen.moves), verdict, sha)
         profile_bytes(verdict)  # a missing or changed profile refuses, before anything moves
         mv, _ = find_or_create(c, name, checked.path, sha)
         version = str(mv.version)
         _record(c, name, mv, verdict, checked.signoff, key_id)
-        commit(c, name, {CHAMPION: previous}, "promotion", "re-run the gate", {
+        commit(c, name, seen, {CHAMPION: previous}, "promotion", "re-run the gate", {
             "action": "promote", "alias": CHAMPION, "version": int(version), "sha256": sha,
             "from": previous, "verdict": {"sha256": verdict.sha256},
             "signoff": ({"reviewer": checked.signoff.reviewer}
@@ -125,6 +125,21 @@ def promote(name: str, candidate: Path, verdict: VerdictFile, *,
         failed(f"mlflow:{name}", exc)
     return {"name": name, "version": int(version), "previous": previous,
             "signoff_note": checked.signoff_note, "noop": False, "key_id": key_id}
+
+
+def _already(name: str, seen: Read, current: int | None, note: str) -> dict[str, Any]:
+    """The champion already holds the candidate's bytes: a retry of a promotion evalgate
+    recorded is nothing to do; without such a record it is refused (an alias set by hand on
+    these bytes is no promotion)."""
+    promoted = any(m.data["action"] in ("promote", "rollback") and m.data["version"] == current
+                   for m in seen.moves)
+    if not promoted:
+        raise IntegrityError(f"mlflow:{name}@champion is version {current}, which holds these "
+                             "bytes, but evalgate recorded no promotion of it: it was set "
+                             "outside evalgate; move it back in MLflow, or roll back with "
+                             f"`evalgate rollback mlflow:{name} --to N`")
+    return {"name": name, "version": current, "previous": current, "signoff_note": note,
+            "noop": True}
 
 
 def _check_champion(name: str, verdict: VerdictFile, current: int | None,
@@ -250,10 +265,10 @@ def rollback(name: str, to: int | None = None, reason: str = "") -> tuple[int, i
         if found is None:
             raise RegistryError(f"mlflow:{name} has no champion to roll back")
         current = int(found.version)
-        _, moves = _state(c, name)
-        to = _rollback_target(c, name, current, to, moves)
+        seen = _state(c, name)
+        to = _rollback_target(c, name, current, to, seen.moves)
         resolve(Reference("mlflow", name, None, to))  # its bytes are the ones it records
-        commit(c, name, {CHAMPION: current}, "rollback", "nothing was changed, try again", {
+        commit(c, name, seen, {CHAMPION: current}, "rollback", "nothing was changed, try again", {
             "action": "rollback", "alias": CHAMPION, "version": to, "from": current,
             "reason": reason[:MAX_REASON]})
     except mlflow_error() as exc:
@@ -294,10 +309,10 @@ def set_alias(name: str, alias: str, number: int | None) -> int | None:
     try:
         if number is not None:
             model_version(c, name, number)
-        aliases, _ = _state(c, name)
-        before = aliases.get(alias)
+        seen = _state(c, name)
+        before = seen.aliases.get(alias)
         if before != number:
-            commit(c, name, {alias: before}, "alias change",
+            commit(c, name, seen, {alias: before}, "alias change",
                    "nothing was changed, try again",
                    {"action": "alias", "alias": alias, "version": number, "from": before})
     except mlflow_error() as exc:
@@ -311,7 +326,8 @@ def set_policy(name: str, entry: Mapping[str, Any]) -> None:
     c = client()
     try:
         ensure_model(c, name)
-        commit(c, name, {}, "policy change", "nothing was changed, try again", dict(entry))
+        commit(c, name, _state(c, name), {}, "policy change", "nothing was changed, try again",
+               dict(entry))
     except mlflow_error() as exc:
         failed(f"mlflow:{name}", exc)
 
@@ -330,15 +346,15 @@ def require_signed(name: str, keys: Sequence[Path], *,
     c = client()
     try:
         ensure_model(c, name)
-        _, moves = _state(c, name)
-        before = replayed(moves).require_signed
+        seen = _state(c, name)
+        before = replayed(seen.moves).require_signed
         dropped = sorted({k for k, _ in before} - set(wanted))
         if dropped and not force:
             raise RegistryError(f"mlflow:{name} requires verdicts signed by "
                                 f"{fmt_keys(before)}; this would stop requiring "
                                 f"{', '.join(dropped)}: pass --force to do so (it is recorded)")
         if before != tuple(wanted.items()):
-            commit(c, name, {}, "policy change", "nothing was changed, try again", {
+            commit(c, name, seen, {}, "policy change", "nothing was changed, try again", {
                 "action": "policy", "require_signed": [
                     {"key_id": k, "public_key": pem} for k, pem in wanted.items()]})
     except mlflow_error() as exc:
@@ -350,7 +366,7 @@ def policy(name: str) -> Mapping[str, Any] | None:
     """The latest approval policy recorded for MLflow model ``name`` (None: none)."""
     c = client()
     try:
-        _, moves = _state(c, name)
+        moves = _state(c, name).moves
     except mlflow_error() as exc:
         failed(f"mlflow:{name}", exc)
     return next((m.data for m in reversed(moves) if m.data["action"] == "approval-policy"),

@@ -20,7 +20,7 @@ from ...errors import TAMPERED, IntegrityError, RegistryError
 from ..records import FORMATS, model_format, short
 from ..references import Reference, Resolved
 from .client import SHA_TAG, cache_root, client, code_of, failed, mlflow_error, version_of
-from .moves import moved_outside, moves_of
+from .moves import moved_outside, read
 
 EXPERIMENT = "evalgate"
 #: the version tags ``register`` writes from the lineage (besides ``evalgate.sha256``)
@@ -90,9 +90,11 @@ def resolve(ref: Reference) -> Resolved:
 def trusted_alias(c: Any, name: str, alias: str) -> None:
     """Refuse an alias moved outside evalgate since evalgate last changed it: a gate against
     it would judge against a version no verdict promoted (:func:`.moves.moved_outside`)."""
-    model = c.get_registered_model(name)
-    aliases = {str(a): int(v) for a, v in dict(getattr(model, "aliases", {}) or {}).items()}
-    problem = moved_outside(name, aliases, moves_of(name, dict(model.tags or {})), alias)
+    try:
+        state = read(name, c.get_registered_model(name))
+    except mlflow_error() as exc:
+        failed(f"mlflow:{name}", exc)
+    problem = moved_outside(name, state, alias)
     if problem is not None:
         raise IntegrityError(f"{problem}; move it back in MLflow, or record the move with "
                              f"`evalgate rollback mlflow:{name} --to N`")
@@ -117,11 +119,13 @@ def find(c: Any, name: str, sha: str) -> Any | None:
 
 def find_or_create(c: Any, name: str, model: Path, sha: str,
                    lineage: Mapping[str, Any] | None = None) -> tuple[Any, bool]:
-    """The version holding these bytes, or a new one: the file logged as an artifact of a run
-    in the ``evalgate`` experiment (with ``lineage`` as the run's tags and parameters)."""
+    """The version holding these bytes (its artifact downloaded and checked: a tag is only a
+    claim), or a new one: the file logged as an artifact of a run in the ``evalgate``
+    experiment (with ``lineage`` as the run's tags and parameters)."""
     ensure_model(c, name)
     existing = find(c, name, sha)
-    if existing is not None:
+    if existing is not None:  # its tag says these bytes: its artifact must hold them too
+        resolve(Reference("mlflow", name, None, int(existing.version)))
         return existing, False
     experiment = c.get_experiment_by_name(EXPERIMENT)
     experiment_id = (experiment.experiment_id if experiment is not None
