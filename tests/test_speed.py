@@ -91,3 +91,13 @@ def test_a_performance_gate_imports_neither_sklearn_nor_scipy_stats(tmp_path: Pa
     assert "evalgate.stats.means" in imported  # the statistics did load
     assert not {m for m in imported if m == "sklearn" or m.startswith("sklearn.")}
     assert "scipy.stats" not in imported
+
+
+def test_the_environment_lists_what_importlib_metadata_says() -> None:
+    from importlib import metadata
+
+    from evalgate.verdict.evidence import environment
+
+    slow = sorted({f"{d.metadata['Name']}=={d.version}" for d in metadata.distributions()
+                   if d.metadata["Name"]}, key=str.lower)
+    assert environment()["distributions"] == slow

@@ -152,14 +152,32 @@ def environment() -> dict[str, Any]:
     """Where the gate ran: Python, OS, CPU, every installed distribution (``name==version``,
     sorted, and the sha256 of that list: two environments with the same lock hash hold the
     same versions) and onnxruntime's version, providers and threads."""
-    dists = sorted({f"{d.metadata['Name']}=={d.version}" for d in metadata.distributions()
-                    if d.metadata["Name"]}, key=str.lower)
+    dists = sorted({f"{name}=={version}" for d in metadata.distributions()
+                    for name, version in [name_version(d)] if name}, key=str.lower)
     return {"python": sys.version.split()[0],
             "implementation": platform.python_implementation(),
             "os": f"{platform.system()} {platform.release()}",
             "machine": platform.machine(), "cpu": _cpu_name(), "cpu_count": os.cpu_count(),
             "lock_sha256": hashlib.sha256("\n".join(dists).encode()).hexdigest(),
             "distributions": dists, "onnxruntime": _onnxruntime()}
+
+
+def name_version(dist: Any) -> tuple[str | None, str | None]:
+    """A distribution's ``Name`` and ``Version`` from the head of its METADATA — what
+    ``dist.metadata`` gives, without parsing the whole file as an e-mail (a tenth of the
+    time, for every installed distribution); the parser where the head holds neither."""
+    text = dist.read_text("METADATA") or dist.read_text("PKG-INFO") or ""
+    name = version = None
+    for line in text.splitlines():
+        if not line:  # the headers end at the first empty line
+            break
+        if name is None and line.startswith("Name:"):
+            name = line[5:].strip()
+        elif version is None and line.startswith("Version:"):
+            version = line[8:].strip()
+    if name is None or version is None:
+        return dist.metadata["Name"], dist.version
+    return name, version
 
 
 def _cpu_name() -> str | None:
