@@ -62,7 +62,7 @@ def challengers_of(args: list[str]) -> list[Path]:
 
 def compare(args: argparse.Namespace) -> int:
     from ..compare import write_all
-    from ..engine.challengers import run
+    from ..engine.challengers import names_of, run
     from ..errors import EvalgateError
     from ..output import clear, start
     from ..spec import find_suites
@@ -84,8 +84,6 @@ def compare(args: argparse.Namespace) -> int:
         print(f"evalgate: no suite files at {suites_path}", file=sys.stderr)
         return 2
     started, t0 = now(), time.perf_counter()
-    from ..engine.challengers import names_of
-
     folders = {name: report_dir / name for name in names_of(challengers)}
     try:
         clear(report_dir)  # no earlier single verdict is taken for this run's

@@ -18,7 +18,15 @@ from ..policy import CHAMPION_CHANGED, Signoff, VerdictFile, checked_candidate
 from ..profiles import profile_bytes
 from ..records import fmt_keys, short
 from ..references import CHAMPION, Reference, check_alias
-from .client import SHA_TAG, client, failed, mlflow_error, model_version, version_by_alias
+from .client import (
+    SHA_TAG,
+    client,
+    code_of,
+    failed,
+    mlflow_error,
+    model_version,
+    version_by_alias,
+)
 from .moves import MAX_REASON, Move, Read, champions, commit, moved_outside, read, replayed
 from .versions import (
     AUTHOR_TAG,
@@ -76,7 +84,7 @@ def _state(c: Any, name: str) -> Read:
     try:
         model = c.get_registered_model(name)
     except error as exc:
-        if getattr(exc, "error_code", "") == "RESOURCE_DOES_NOT_EXIST":
+        if code_of(exc) == "RESOURCE_DOES_NOT_EXIST":
             return read(name, None)
         raise
     return read(name, model)
