@@ -73,7 +73,7 @@ def test_the_special_functions_are_scipy_stats_own() -> None:
 
 
 @pytest.mark.e2e
-def test_a_performance_gate_imports_neither_sklearn_nor_scipy_stats(tmp_path: Path) -> None:
+def test_a_performance_gate_imports_neither_sklearn_nor_scipy_stats_nor_onnx(tmp_path: Path) -> None:
     import yaml
 
     doc = yaml.safe_load((ROOT / "suites/adult.yaml").read_text())
@@ -91,6 +91,7 @@ def test_a_performance_gate_imports_neither_sklearn_nor_scipy_stats(tmp_path: Pa
     assert "evalgate.stats.means" in imported  # the statistics did load
     assert not {m for m in imported if m == "sklearn" or m.startswith("sklearn.")}
     assert "scipy.stats" not in imported
+    assert "onnx" not in imported and "ml_dtypes" not in imported  # onnx_wire reads the files
 
 
 def test_the_environment_lists_what_importlib_metadata_says() -> None:
