@@ -73,7 +73,7 @@ def test_the_special_functions_are_scipy_stats_own() -> None:
 
 
 @pytest.mark.e2e
-def test_a_performance_gate_imports_neither_sklearn_nor_scipy_stats_nor_onnx(tmp_path: Path) -> None:
+def test_a_performance_gate_imports_no_sklearn_scipy_stats_or_onnx(tmp_path: Path) -> None:
     import yaml
 
     doc = yaml.safe_load((ROOT / "suites/adult.yaml").read_text())
@@ -102,3 +102,27 @@ def test_the_environment_lists_what_importlib_metadata_says() -> None:
     slow = sorted({f"{d.metadata['Name']}=={d.version}" for d in metadata.distributions()
                    if d.metadata["Name"]}, key=str.lower)
     assert environment()["distributions"] == slow
+
+
+
+def test_text_columns_are_the_strings_pandas_gives() -> None:
+    """Arrow-backed text reaches onnxruntime through its distinct values: the same strings as
+    ``to_numpy`` (a missing value ""), in the rows' order, and converted once for two models
+    inside shared_feeds."""
+    import pandas as pd
+
+    from evalgate.models import onnx as onnx_model
+
+    values = ["b", None, "a", "b", "ü", "", "a", None]
+    frame = pd.DataFrame({"t": pd.array(values, dtype=pd.StringDtype("pyarrow")),
+                          "o": pd.Series(values, dtype=object).fillna("")})
+    want = frame["t"].to_numpy(dtype=object, na_value="")
+    got = onnx_model._text(frame["t"])
+    assert got.dtype == object and list(got) == list(want) == list(frame["o"])
+    assert all(type(v) is str for v in got)
+    with onnx_model.shared_feeds():
+        first = onnx_model._shared_text(frame, "t")
+        assert onnx_model._shared_text(frame, "t") is first
+        other = frame.copy()
+        assert onnx_model._shared_text(other, "t") is not first
+    assert onnx_model._shared_text(frame, "t") is not first  # outside: nothing kept

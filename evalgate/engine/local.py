@@ -16,6 +16,7 @@ from ..errors import ModelLoadError
 from ..families import CheckPlan, CheckResult, EvalContext, error_result, registered
 from ..families.base import Reduction, row_keys
 from ..models import Model, RawPrediction
+from ..models.onnx import shared_feeds
 from ..models.predictions import Predictions, canonical, class_universe
 from ..spec import Suite
 from .isolate import run_family
@@ -158,9 +159,10 @@ def _read_and_predict(gate: Gate, suite: Suite, plans: Sequence[CheckPlan],
         gate.progress(f"{suite.name}: reading the data")
         data = load_dataset(suite.data)
         raws = {}
-        for role, m in models.items():
-            gate.progress(f"{suite.name}: predicting {data.rows:,} rows with the {role}")
-            raws[role] = gate.raw_predictions(m, data)
+        with shared_feeds():  # a text column is converted once for both models
+            for role, m in models.items():
+                gate.progress(f"{suite.name}: predicting {data.rows:,} rows with the {role}")
+                raws[role] = gate.raw_predictions(m, data)
         keys = row_keys(0, data.rows)
         states = {r.key: r.merge([r.of(data.frame, keys)]) for r in reductions}
         return (data, raws, None, {role: m.describe_inputs() for role, m in models.items()},

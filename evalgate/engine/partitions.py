@@ -26,6 +26,7 @@ from ..errors import DataError, ModelLoadError
 from ..families.base import row_keys
 from ..models import Model, load_model
 from ..models.base import RawPrediction
+from ..models.onnx import shared_feeds
 
 #: a Parquet file's row groups are gathered into partitions of about this many rows
 PART_ROWS = 1_000_000
@@ -194,10 +195,11 @@ def scan_part(part: Part, request: ScanRequest) -> PartResult:
     raws: dict[str, RawPrediction] = {}
     inputs: dict[str, dict[str, Any]] = {}
     if len(frame) and missing is None:
-        for ref in request.models:
-            model = worker_model(ref)
-            raws[ref.role] = compact(model.predict(frame, request.features))
-            inputs[ref.role] = model.describe_inputs()
+        with shared_feeds():
+            for ref in request.models:
+                model = worker_model(ref)
+                raws[ref.role] = compact(model.predict(frame, request.features))
+                inputs[ref.role] = model.describe_inputs()
     states: dict[str, Any] = {}
     if request.reductions and missing is None:
         if part.offset is None or (part.rows is not None and part.rows != len(frame)):

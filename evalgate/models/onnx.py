@@ -37,7 +37,9 @@ import copy
 import dataclasses
 import json
 import re
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -147,6 +149,51 @@ def _graph_classes(model: onnx_wire.Model) -> tuple[Any, ...] | None:
     if model.classes_initializer is not None:
         return tuple(model.classes_initializer)
     return None
+
+
+#: text columns converted for ONNX inside :func:`shared_feeds`: (id(frame), column) → (the
+#: frame, kept alive so that its id is not reused; the column as Python strings)
+_SHARED: ContextVar[dict[tuple[int, str], tuple[pd.DataFrame, np.ndarray]] | None] = ContextVar(
+    "evalgate_shared_feeds", default=None)
+
+
+@contextmanager
+def shared_feeds() -> Iterator[None]:
+    """Within this block a text column fed to several ONNX models (the candidate and the
+    champion on the same rows) is converted to Python strings once."""
+    token = _SHARED.set({})
+    try:
+        yield
+    finally:
+        _SHARED.reset(token)
+
+
+def _shared_text(frame: pd.DataFrame, name: str) -> np.ndarray:
+    shared = _SHARED.get()
+    if shared is None:
+        return _text(frame[name])
+    found = shared.get((id(frame), name))
+    if found is None or found[0] is not frame:
+        found = shared[(id(frame), name)] = (frame, _text(frame[name]))
+    return found[1]
+
+
+def _text(col: pd.Series) -> np.ndarray:
+    """A column as the object array of ``str`` an ONNX string input takes (a missing value
+    is ``""``). Arrow-backed text is converted through its distinct values: a million
+    Python strings made one by one cost ten times more."""
+    if isinstance(col.dtype, pd.StringDtype) and col.dtype.storage == "pyarrow":
+        codes, uniques = pd.factorize(col, use_na_sentinel=True)
+        table = np.empty(len(uniques) + 1, dtype=object)
+        table[:-1] = np.asarray(uniques, dtype=object)
+        table[-1] = ""  # code -1: a missing value
+        return np.asarray(table[codes])
+    if pd.api.types.is_string_dtype(col) or col.dtype == object:
+        arr = col.to_numpy(dtype=object, na_value="")
+        if col.dtype == object and not all(isinstance(v, str) for v in arr[:100]):
+            arr = col.astype(str).to_numpy(dtype=object)
+        return np.asarray(arr)
+    return np.asarray(col.astype(str).to_numpy(dtype=object))
 
 
 def _session(path: str | Path, payload: bytes, threads: int | None) -> Any:
@@ -307,16 +354,12 @@ class OnnxModel:
                 for c in block.columns:
                     self._whole(block[c], inp, dtype)
             return {inp.name: block.to_numpy(dtype=dtype)}
-        return {inp.name: self._column(frame[mapping[inp.name]], inp) for inp in self.inputs}
+        return {inp.name: self._column(frame, mapping[inp.name], inp) for inp in self.inputs}
 
-    def _column(self, col: pd.Series, inp: _Input) -> np.ndarray:
+    def _column(self, frame: pd.DataFrame, name: str, inp: _Input) -> np.ndarray:
+        col = frame[name]
         if inp.type == "tensor(string)":
-            if pd.api.types.is_string_dtype(col) or col.dtype == object:
-                arr = col.to_numpy(dtype=object, na_value="")
-                if col.dtype == object and not all(isinstance(v, str) for v in arr[:100]):
-                    arr = col.astype(str).to_numpy(dtype=object)
-            else:
-                arr = col.astype(str).to_numpy(dtype=object)
+            arr = _shared_text(frame, name)
         else:
             dtype = _NUMPY.get(inp.type)
             if dtype is None:
