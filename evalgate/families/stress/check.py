@@ -29,6 +29,8 @@ from .spec import StressSpec
 
 FAMILY = "stress"
 PARTS = ("load", "memory", "malformed", "consistency")
+#: the parts measured in child processes, which time nothing: run side by side
+IN_CHILDREN = frozenset({"memory", "malformed"})
 MALFORMED_ROWS = 8
 
 
@@ -41,14 +43,24 @@ def plan(suite: Suite) -> list[CheckPlan]:
 
 
 def run(ctx: EvalContext, plans: Sequence[CheckPlan]) -> list[CheckResult]:
-    out = []
-    for p in plans:
-        cid = ctx.suite.check_id(FAMILY, p.name)
-        try:
-            out.append(_PARTS[p.name](ctx, p.subject, p, cid))
-        except EvalgateError as exc:
-            out.append(error_result(ctx.suite, p, str(exc)))
-    return out
+    """Every part; those in child processes (memory, malformed: nothing timed) side by side
+    first, then the timed ones (load) with nothing else running."""
+    done: dict[str, CheckResult] = {}
+    children = [p for p in plans if p.name in IN_CHILDREN]
+    if len(children) > 1:
+        from concurrent.futures import ThreadPoolExecutor
+
+        with ThreadPoolExecutor(max_workers=len(children)) as threads:
+            running = {p.name: threads.submit(_part, ctx, p) for p in children}
+        done = {name: f.result() for name, f in running.items()}
+    return [done[p.name] if p.name in done else _part(ctx, p) for p in plans]
+
+
+def _part(ctx: EvalContext, p: CheckPlan) -> CheckResult:
+    try:
+        return _PARTS[p.name](ctx, p.subject, p, ctx.suite.check_id(FAMILY, p.name))
+    except EvalgateError as exc:
+        return error_result(ctx.suite, p, str(exc))
 
 
 def _result(ctx: EvalContext, p: CheckPlan, cid: str, clauses: Clauses, summary: str,
@@ -222,8 +234,12 @@ def _malformed(ctx: EvalContext, spec: StressSpec, p: CheckPlan, cid: str) -> Ch
     mal = spec.malformed
     assert mal is not None
     base = _sample(ctx, ctx.rng(cid), MALFORMED_ROWS)
-    table = {role: malformed_outcomes(model, base, ctx, mal.cases, mal.timeout_s)
-             for role, model in ctx.models.items()}
+    from concurrent.futures import ThreadPoolExecutor
+
+    with ThreadPoolExecutor(max_workers=max(1, len(ctx.models))) as threads:  # one child each
+        running = {role: threads.submit(malformed_outcomes, model, base, ctx, mal.cases,
+                                        mal.timeout_s) for role, model in ctx.models.items()}
+    table = {role: f.result() for role, f in running.items()}
     details = MalformedDetails.from_dict(
         {"cases": list(mal.cases), "outcomes": table, "counts": {}}, "malformed outcomes")
     cand = details.outcomes["candidate"]

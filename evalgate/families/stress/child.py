@@ -16,13 +16,19 @@ import pandas as pd
 
 from ..base import EvalContext
 
+#: runs worker.py by its path as ``__main__`` (runpy leaves sys.path alone for a file, so the
+#: stress folder's modules shadow nothing), its arguments after the path
+_RUN_WORKER = "import runpy, sys; sys.argv = sys.argv[1:]; runpy.run_path(sys.argv[0], " \
+              "run_name='__main__')"
+
 
 class Child:
-    """``python -m evalgate.families.stress.worker`` on one model, with the run's sys.path."""
+    """``worker.py`` on one model in a child process, with the run's sys.path."""
 
     def __init__(self, mode: str, model_path: str, rows: Path, features: Path, trust: bool):
         env = dict(os.environ, PYTHONPATH=os.pathsep.join(p for p in sys.path if p))
-        cmd = [sys.executable, "-m", "evalgate.families.stress.worker", mode, model_path, str(rows),
+        worker = str(Path(__file__).with_name("worker.py"))
+        cmd = [sys.executable, "-c", _RUN_WORKER, worker, mode, model_path, str(rows),
                str(features)] + (["--trust"] if trust else [])
         self.proc = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
                                      stderr=subprocess.PIPE, text=True, env=env)
