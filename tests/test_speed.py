@@ -126,3 +126,44 @@ def test_text_columns_are_the_strings_pandas_gives() -> None:
         other = frame.copy()
         assert onnx_model._shared_text(other, "t") is not first
     assert onnx_model._shared_text(frame, "t") is not first  # outside: nothing kept
+
+
+def _cells_by_search(y: np.ndarray, preds: list[np.ndarray]
+                     ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The average-precision cells as evalgate found them before (sorted values, binary
+    search, first rows by np.unique): the reference for the faster search."""
+    key = y.astype(np.int64)
+    size = 2
+    for p in preds:
+        values = np.unique(p)
+        key += np.searchsorted(values, p) * size
+        size *= len(values)
+    keys = np.unique(key)
+    unit = np.searchsorted(keys, key)
+    found, at = np.unique(unit, return_index=True)
+    first = np.full(len(keys), -1, dtype=np.int64)
+    first[found] = at
+    return unit, first, np.bincount(unit, minlength=len(keys)).astype(np.float64)
+
+
+@settings(max_examples=100, deadline=None)
+@given(st.integers(0, 2**32 - 1), st.integers(16, 3000), st.sampled_from([2, 5, 40]),
+       st.sampled_from([1, 7, 1 << 20]))
+def test_ap_cells_are_the_binary_searchs(seed: int, n: int, levels: int, chunk: int) -> None:
+    import importlib
+
+    ap = importlib.import_module("evalgate.stats.ap")
+    rng = np.random.default_rng(seed)
+    y = (rng.random(n) < 0.3).astype(np.int8)
+    preds = [rng.integers(0, levels, n) / levels, np.round(rng.random(n), 1)]
+    old, ap.FIRST_CHUNK = ap.FIRST_CHUNK, chunk
+    try:
+        got = ap._cells_of(y, preds)
+    finally:
+        ap.FIRST_CHUNK = old
+    want = _cells_by_search(y, preds)
+    if got is None:  # more than n/8 distinct scores or cells: the rows are the units
+        assert max(len(np.unique(p)) for p in preds) * 8 > n or len(want[1]) * 8 > n
+        return
+    for g, w in zip(got, want):
+        assert np.array_equal(g, w)

@@ -60,22 +60,19 @@ def _cells_of(y: Array, preds: list[Array]) -> tuple[Array, Array, Array] | None
     key = y.astype(np.int64)
     size = 2
     for p in preds:
-        values = np.unique(p)
+        values, index = np.unique(p, return_inverse=True)  # index: p's among the values
         if len(values) * 8 > n or size * len(values) >= 2**62:
             return None
-        key += np.searchsorted(values, p) * size
+        key += index * size
         size *= len(values)
-    keys = np.unique(key)
+    keys, unit = np.unique(key, return_inverse=True)  # unit: each row's among the keys
     if len(keys) * 8 > n:
         return None
-    unit = np.searchsorted(keys, key)  # each row's index among the sorted keys
     del key
     counts = np.bincount(unit, minlength=len(keys))
-    first = np.full(len(keys), -1, dtype=np.int64)  # the first row of each cell
+    first = np.full(len(keys), n, dtype=np.int64)  # the first row of each cell
     for a in range(0, n, FIRST_CHUNK):
-        found, at = np.unique(unit[a:a + FIRST_CHUNK], return_index=True)
-        new = first[found] < 0
-        first[found[new]] = at[new] + a
+        np.minimum.at(first, unit[a:a + FIRST_CHUNK], np.arange(a, min(n, a + FIRST_CHUNK)))
     return unit, first, counts.astype(np.float64)
 
 
