@@ -7,7 +7,7 @@ processes, each timed once, in a fresh temporary folder (its own registry):
 
 - ``one``: ``evalgate run CANDIDATE --champion CHAMPION`` — one challenger, the whole suite;
 - ``many``: ``evalgate compare CHAMPION C1 … Ck`` — k challengers (variants of the shipped
-  candidate and champion: other bytes, the same predictions), the whole suite;
+  candidate whose predictions differ: :func:`variants`), the whole suite;
 - ``extra``: the bare onnxruntime inference of the k − 1 extra models on the suite's rows
   (session creation included), in one process.
 
@@ -35,9 +35,18 @@ EVALGATE = Path(sys.executable).parent / "evalgate"
 
 
 def variants(folder: Path, k: int) -> list[Path]:
+    """``k`` challengers that predict differently: the shipped trees candidate with its leaf
+    weights scaled by 1, 1.05, 1.1, … (a sharper or flatter logit), so no two challengers
+    share a prediction and nothing one challenger computes can serve another."""
     out = []
     for i in range(k):
-        model = onnx.load(CANDIDATE if i % 2 == 0 else CHAMPION)
+        model = onnx.load(CANDIDATE)
+        for node in model.graph.node:
+            for attr in node.attribute:
+                if node.op_type == "TreeEnsembleClassifier" and attr.name == "class_weights":
+                    scaled = [w * (1 + 0.05 * i) for w in attr.floats]
+                    del attr.floats[:]
+                    attr.floats.extend(scaled)
         onnx.helper.set_model_props(model, {"variant": str(i)})
         path = folder / f"challenger-{i}.onnx"
         onnx.save(model, path)

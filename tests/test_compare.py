@@ -288,3 +288,24 @@ def test_under_spending_every_challenger_of_a_run_is_judged_alike(
     levels = [e["alpha_used"] for e in run.doc["challengers"]]
     assert levels == [pytest.approx(0.05 / 2 / 3)] * 3
     assert run.doc["adjustment"]["alpha_each"] == pytest.approx(0.05 / 2 / 3)
+
+
+def test_remembered_replicates_change_no_number(tmp_path: Path, models: list[Path], board: Run,
+                                                monkeypatch: pytest.MonkeyPatch) -> None:
+    """The leaderboard's unadjusted bounds reuse each check's bootstrap replicates
+    (evalgate.stats.memo): the same board, number for number, as drawing them again."""
+    import evalgate.stats.memo as memo
+
+    monkeypatch.setattr(memo, "remembered", lambda *a: contextlib.nullcontext())
+    again = compare(tmp_path, CHAMPION, [str(p) for p in models], "--pick", "best")
+    assert again.code == board.code
+
+    def entries(doc: dict[str, Any]) -> list[dict[str, Any]]:  # a verdict's sha256: its time
+        return [{k: v for k, v in c.items() if k != "verdict_sha256"}
+                for c in doc["challengers"]]
+
+    assert entries(again.doc) == entries(board.doc)
+    for entry in board.doc["challengers"]:
+        mine = json.loads((again.report / entry["verdict"]).read_text())
+        theirs = json.loads((board.report / entry["verdict"]).read_text())
+        assert _numbers(mine) == _numbers(theirs)

@@ -167,3 +167,44 @@ def test_ap_cells_are_the_binary_searchs(seed: int, n: int, levels: int, chunk: 
         return
     for g, w in zip(got, want):
         assert np.array_equal(g, w)
+
+
+def test_a_remembered_resampling_is_the_one_drawn() -> None:
+    """Inside ``remembered``, the second call with equal inputs and an equal generator state
+    is not recomputed, returns equal copies and leaves the generator where the first left it;
+    a changed input or state is computed afresh; outside, nothing is kept."""
+    from evalgate.stats import memo
+    from evalgate.stats.ap import ap_bootstrap
+    from evalgate.stats.bootstrap import resampled_means
+
+    calls = []
+
+    @memo.memoized
+    def draw(rng: np.random.Generator, x: np.ndarray, k: int) -> np.ndarray:
+        calls.append(1)
+        return np.asarray(rng.random(k) + x.sum())
+
+    x = np.arange(5.0)
+    with memo.remembered():
+        a_rng, b_rng = np.random.default_rng(3), np.random.default_rng(3)
+        a = draw(a_rng, x, 4)
+        a[0] = -1.0  # the caller's copy: what was remembered is unchanged
+        b = draw(b_rng, x.copy(), 4)
+        assert len(calls) == 1 and b[0] != -1.0
+        assert a_rng.random() == b_rng.random()  # both moved on alike
+        draw(np.random.default_rng(3), x + 1, 4)  # another input
+        draw(np.random.default_rng(4), x, 4)  # another state
+        assert len(calls) == 3
+    draw(np.random.default_rng(3), x, 4)
+    assert len(calls) == 4
+    y = (np.random.default_rng(0).random(500) < 0.3).astype(np.int8)
+    preds = [np.random.default_rng(s).random(500) for s in (1, 2)]
+    cols = np.column_stack(preds)
+    fresh = (ap_bootstrap(y, preds, np.random.default_rng(9), 200),
+             resampled_means(np.random.default_rng(9), cols, 200))
+    with memo.remembered():
+        for _ in range(2):
+            got = (ap_bootstrap(y, preds, np.random.default_rng(9), 200),
+                   resampled_means(np.random.default_rng(9), cols, 200))
+            assert all(np.array_equal(g, f) for g, f in zip(got[0][:2], fresh[0][:2]))
+            assert np.array_equal(got[1], fresh[1])

@@ -112,12 +112,15 @@ def gates(gate: Gate, challengers: Sequence[Path]) -> dict[str, Gate]:
 
 def run(gate: Gate, challengers: Sequence[Path], paths: list[Path]) -> list[Challenger]:
     """Every challenger judged by the gate on the suites at ``paths`` (see the module)."""
+    from ..stats.memo import remembered
+
     runs = [Challenger(name, g.candidate_ref, g) for name, g in gates(gate, challengers).items()]
-    for c in runs:
-        gate.progress(f"challenger {c.name}")
-        c.outcomes = evaluate_paths(c.gate, paths)
-    for c in runs:
-        add_unadjusted(gate, c)
+    with remembered():  # the unadjusted re-judging reuses each check's bootstrap replicates
+        for c in runs:
+            gate.progress(f"challenger {c.name}")
+            c.outcomes = evaluate_paths(c.gate, paths)
+        for c in runs:
+            add_unadjusted(gate, c)
     return runs
 
 

@@ -5,9 +5,9 @@ from __future__ import annotations
 
 import sys
 import time
-from contextlib import nullcontext
+from contextlib import AbstractContextManager, nullcontext
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import pytest
 
@@ -85,6 +85,8 @@ class GateSession:
         #: the one gate, named None
         self.gates: dict[str | None, Gate] = {None: self.gate}
         self.pick: str | None = opt("evalgate_pick")
+        #: with challengers, the bootstrap replicates remembered (see :meth:`remembering`)
+        self.memo: dict[Any, Any] = {}
         if opt("evalgate_challengers"):
             from ..engine.challengers import gates
 
@@ -129,6 +131,16 @@ class GateSession:
         with nullcontext() if capman is None else capman.global_and_fixture_disabled():
             tr.write_line(line)
 
+    def remembering(self) -> AbstractContextManager[None]:
+        """With challengers, the session's remembered bootstrap replicates
+        (:mod:`evalgate.stats.memo`): each challenger's checks are judged again at the
+        suite's own level for the leaderboard."""
+        if len(self.gates) < 2:
+            return nullcontext()
+        from ..stats.memo import remembered
+
+        return remembered(self.memo)
+
     def close(self) -> None:
         """Close the engine's cluster, if one was started."""
         if self.engine is not None:
@@ -168,7 +180,9 @@ class GateSession:
                         if getattr(i, "suite_file", None) is file
                         and getattr(i, "challenger", None) == name}
             try:  # under evalgate's own warnings policy (Gate.run_suite), not the project's
-                self.outcomes[file.path, name] = self.gates[name].run_suite(file.suite, selected)
+                with self.remembering():
+                    self.outcomes[file.path, name] = self.gates[name].run_suite(file.suite,
+                                                                                selected)
             finally:
                 self.progress.clear()
         return self.outcomes[file.path, name]
@@ -232,11 +246,12 @@ class GateSession:
         from ..errors import EvalgateError
 
         try:
-            board = board_of(self.gate, self.gates, self.ran, self.planned(), self.report_dir,
-                             seed=self.seed, started_at=self.started_at,
-                             duration_s=time.perf_counter() - self.t0,
-                             signing_key=self.settings.signing_key,
-                             suites_path=self.suites_path, pick=self.pick)
+            with self.remembering():  # the unadjusted bounds from the replicates drawn
+                board = board_of(self.gate, self.gates, self.ran, self.planned(),
+                                 self.report_dir, seed=self.seed, started_at=self.started_at,
+                                 duration_s=time.perf_counter() - self.t0,
+                                 signing_key=self.settings.signing_key,
+                                 suites_path=self.suites_path, pick=self.pick)
         except EvalgateError as exc:
             self.output_error = f"evalgate: BLOCK — {exc}"
             session.exitstatus = pytest.ExitCode.TESTS_FAILED

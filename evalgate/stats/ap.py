@@ -18,6 +18,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from .bootstrap import parallel, poisson1_cdf, row_counts
+from .memo import memoized
 from .rules import ASYMPTOTIC_MIN_ROWS, JACKKNIFE_GROUPS
 
 Array = np.ndarray
@@ -264,6 +265,7 @@ def few(y: Array) -> int | None:
     return k if k < FEW_BELOW else None
 
 
+@memoized
 def ap_bootstrap(y: Array, preds: list[Array], rng: np.random.Generator, n_resamples: int
                  ) -> tuple[Array, Array | None, None, str]:
     """Bootstrap replicates of average precision for each model (columns), the

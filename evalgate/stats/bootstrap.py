@@ -8,6 +8,8 @@ from collections.abc import Callable
 import numpy as np
 from scipy import special
 
+from .memo import memoized
+
 Array = np.ndarray
 
 
@@ -31,6 +33,7 @@ def blocks(total: int, width: int) -> list[tuple[int, int]]:
     return [(s, min(total, s + step)) for s in range(0, total, step)]
 
 
+@memoized
 def resampled_means(rng: np.random.Generator, columns: Array, n_resamples: int) -> Array:
     """Bootstrap means of each column of ``columns`` (n × c): (n_resamples × c).
 
@@ -96,6 +99,7 @@ def parallel(fn: Callable[[int], Array], count: int) -> list[Array]:
         return list(pool.map(fn, range(count)))
 
 
+@memoized
 def tail_resampled_means(rng: np.random.Generator, columns: Array, tail: Array,
                          n_resamples: int) -> Array:
     """Bootstrap means of each column of ``columns`` (n × c), (n_resamples × c), with the rows
