@@ -101,17 +101,27 @@ def midrank_components(y: np.ndarray, s: np.ndarray) -> tuple[float, np.ndarray,
 
 @settings(max_examples=60, deadline=None)
 @given(st.integers(0, 2**32 - 1), st.integers(2, 300), st.integers(2, 300),
-       st.sampled_from([0, 1, 3, None]))
+       st.sampled_from([0, 1, 3, None]), st.booleans(), st.sampled_from([1, 7, 1 << 20]))
 def test_components_are_the_midranks_very_floats(seed: int, m: int, n: int,
-                                                  decimals: int | None) -> None:
+                                                  decimals: int | None, lean: bool,
+                                                  chunk: int) -> None:
     """The per-distinct-score components equal the midrank ones bit for bit — ties (rounded
-    scores) or none — so no verdict's number moved with them."""
+    scores) or none, each row's distinct score found by np.unique's inverse or by the lean
+    binary search in any chunks — so no verdict's number moved with them."""
+    import importlib
+
+    module = importlib.import_module("evalgate.stats.delong")
     g = np.random.default_rng(seed)
     y = g.permutation(np.r_[np.ones(m, dtype=np.int8), np.zeros(n, dtype=np.int8)])
     scores = [g.normal(size=m + n) + y for _ in range(2)]
     if decimals is not None:
         scores = [np.round(s, decimals) for s in scores]
-    aucs, v10, v01 = components(y, scores)
+    saved = module.INVERSE_MAX_ROWS, module.CHUNK
+    module.INVERSE_MAX_ROWS, module.CHUNK = (0 if lean else saved[0]), chunk
+    try:
+        aucs, v10, v01 = components(y, scores)
+    finally:
+        module.INVERSE_MAX_ROWS, module.CHUNK = saved
     for r, sc in enumerate(scores):
         want, w10, w01 = midrank_components(y, sc)
         assert aucs[r] == want

@@ -148,19 +148,25 @@ def _cells_by_search(y: np.ndarray, preds: list[np.ndarray]
 
 @settings(max_examples=100, deadline=None)
 @given(st.integers(0, 2**32 - 1), st.integers(16, 3000), st.sampled_from([2, 5, 40]),
-       st.sampled_from([1, 7, 1 << 20]))
-def test_ap_cells_are_the_binary_searchs(seed: int, n: int, levels: int, chunk: int) -> None:
+       st.sampled_from([1, 7, 1 << 20]), st.booleans())
+def test_ap_cells_are_the_binary_searchs(seed: int, n: int, levels: int, chunk: int,
+                                         lean: bool) -> None:
+    """The cells (np.unique's inverse, or the lean search of large inputs, in any chunks)
+    are those the binary search found."""
     import importlib
 
     ap = importlib.import_module("evalgate.stats.ap")
+    delong = importlib.import_module("evalgate.stats.delong")
     rng = np.random.default_rng(seed)
     y = (rng.random(n) < 0.3).astype(np.int8)
     preds = [rng.integers(0, levels, n) / levels, np.round(rng.random(n), 1)]
-    old, ap.FIRST_CHUNK = ap.FIRST_CHUNK, chunk
+    old = ap.FIRST_CHUNK, delong.INVERSE_MAX_ROWS, delong.CHUNK
+    ap.FIRST_CHUNK, delong.CHUNK = chunk, chunk
+    delong.INVERSE_MAX_ROWS = 0 if lean else old[1]
     try:
         got = ap._cells_of(y, preds)
     finally:
-        ap.FIRST_CHUNK = old
+        ap.FIRST_CHUNK, delong.INVERSE_MAX_ROWS, delong.CHUNK = old
     want = _cells_by_search(y, preds)
     if got is None:  # more than n/8 distinct scores or cells: the rows are the units
         assert max(len(np.unique(p)) for p in preds) * 8 > n or len(want[1]) * 8 > n

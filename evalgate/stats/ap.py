@@ -18,6 +18,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from .bootstrap import parallel, poisson1_cdf, row_counts
+from .delong import distinct_index
 from .memo import memoized
 from .rules import ASYMPTOTIC_MIN_ROWS, JACKKNIFE_GROUPS
 
@@ -61,12 +62,13 @@ def _cells_of(y: Array, preds: list[Array]) -> tuple[Array, Array, Array] | None
     key = y.astype(np.int64)
     size = 2
     for p in preds:
-        values, index = np.unique(p, return_inverse=True)  # index: p's among the values
+        values, index = distinct_index(p)  # index: p's among the values
         if len(values) * 8 > n or size * len(values) >= 2**62:
             return None
-        key += index * size
+        key += np.multiply(index, size, dtype=np.int64)  # int32 positions: no wrap-around
+        del index
         size *= len(values)
-    keys, unit = np.unique(key, return_inverse=True)  # unit: each row's among the keys
+    keys, unit = distinct_index(key)  # unit: each row's among the keys
     if len(keys) * 8 > n:
         return None
     del key

@@ -18,8 +18,9 @@ def components(y: Array, scores: Sequence[Array]) -> tuple[Array, Array, Array]:
     V10 of a positive is the share of negatives it outranks, V01 of a negative the share of
     positives that outrank it (ties count one half); each AUC is the mean of either. These are
     Sun & Xu's (2014) midrank differences, counted per distinct score: one sort of the scores
-    (``np.unique``), the positives and negatives at each distinct score, their running sums —
-    so a row's count below it plus half its ties is a lookup. O(n log n) per model, and the
+    (``np.unique``), each row's place among them (one binary search), the positives and
+    negatives at each distinct score and their running sums — so a row's count below it plus
+    half its ties is a lookup. O(n log n) per model, and the
     midranks' very floats: every count is an exact half-integer, summed per row in the rows'
     order.
     """
@@ -33,7 +34,7 @@ def components(y: Array, scores: Sequence[Array]) -> tuple[Array, Array, Array]:
     v01 = np.empty((k, n))
     aucs = np.empty(k)
     for r, s in enumerate(scores):
-        distinct, which = np.unique(np.asarray(s, dtype=np.float64), return_inverse=True)
+        distinct, which = distinct_index(np.asarray(s, dtype=np.float64))
         at_pos, at_neg = which[pos], which[~pos]
         del which
         # per distinct score: the positives (negatives) below it plus half those at it
@@ -53,6 +54,29 @@ def components(y: Array, scores: Sequence[Array]) -> tuple[Array, Array, Array]:
         np.divide(pos_half[at_neg], m, out=v01[r])
         np.subtract(1.0, v01[r], out=v01[r])
     return aucs, v10, v01
+
+
+#: scores looked up at a time: bounds the lookups' working memory to a few MB
+CHUNK = 1 << 20
+#: up to this many rows each row's distinct score is found by np.unique's inverse; beyond,
+#: by the leaner binary search (the same counts either way)
+INVERSE_MAX_ROWS = 1 << 22
+
+
+def distinct_index(values: Array) -> tuple[Array, Array]:
+    """``values``' distinct values (sorted) and each value's position among them — what
+    ``np.unique(values, return_inverse=True)`` gives. Up to :data:`INVERSE_MAX_ROWS` values
+    by that (one argsort: fast, some 40 bytes a value at its peak); beyond, by a sort and a
+    binary search ``CHUNK`` values at a time (slower on distinct values, about 12 bytes a
+    value: int32 positions where they fit)."""
+    if len(values) <= INVERSE_MAX_ROWS:
+        distinct, which = np.unique(values, return_inverse=True)
+        return distinct, which.reshape(-1)
+    distinct = np.unique(values)
+    out = np.empty(len(values), dtype=np.int32 if len(distinct) < 2**31 else np.int64)
+    for a in range(0, len(values), CHUNK):
+        out[a:a + CHUNK] = np.searchsorted(distinct, values[a:a + CHUNK])
+    return distinct, out
 
 
 def _below_and_half(counts: Array) -> Array:
