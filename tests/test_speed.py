@@ -113,7 +113,8 @@ def test_text_columns_are_the_strings_pandas_gives() -> None:
 
     from evalgate.models import onnx as onnx_model
 
-    values = ["b", None, "a", "b", "ü", "", "a", None]
+    values = ["b", None, "a", "b", "ü", "", "a", None] * 1100  # long enough to factorise
+    assert len(values) >= onnx_model._FACTORIZE_FROM
     frame = pd.DataFrame({"t": pd.array(values, dtype=pd.StringDtype("pyarrow")),
                           "o": pd.Series(values, dtype=object).fillna("")})
     want = frame["t"].to_numpy(dtype=object, na_value="")

@@ -178,11 +178,17 @@ def _shared_text(frame: pd.DataFrame, name: str) -> np.ndarray:
     return found[1]
 
 
+#: rows from which arrow-backed text is converted through its distinct values (below, the
+#: factorisation's fixed cost, some 40 µs a column, would slow the one-row calls latency times)
+_FACTORIZE_FROM = 8192
+
+
 def _text(col: pd.Series) -> np.ndarray:
     """A column as the object array of ``str`` an ONNX string input takes (a missing value
-    is ``""``). Arrow-backed text is converted through its distinct values: a million
-    Python strings made one by one cost ten times more."""
-    if isinstance(col.dtype, pd.StringDtype) and col.dtype.storage == "pyarrow":
+    is ``""``). Long arrow-backed text is converted through its distinct values: a million
+    Python strings made one by one cost twice as much."""
+    if (isinstance(col.dtype, pd.StringDtype) and col.dtype.storage == "pyarrow"
+            and len(col) >= _FACTORIZE_FROM):
         codes, uniques = pd.factorize(col, use_na_sentinel=True)
         table = np.empty(len(uniques) + 1, dtype=object)
         table[:-1] = np.asarray(uniques, dtype=object)
