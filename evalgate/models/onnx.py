@@ -48,7 +48,7 @@ import numpy as np
 import pandas as pd
 
 from ..errors import ModelLoadError, ModelOutputError
-from . import onnx_wire
+from . import onnx_proto
 from ._calls import run_onnx
 from .base import ModelInfo, RawPrediction, file_info
 
@@ -108,46 +108,52 @@ def choose_output(path: str, what: str, names: Sequence[str], preferred: Sequenc
                                f"{preferred[0]!r}) or remove the others from the graph")
 
 
-def _strip_zipmap(model: onnx_wire.Model) -> tuple[bytes, tuple[Any, ...] | None, str | None]:
-    """Remove a final ZipMap node; return the model's bytes, the ZipMap's class labels and
-    the name of the probability tensor that fed it."""
-    outputs = [name for name, _ in model.outputs]
-    zipmaps = [n for n in model.nodes if n.op_type == "ZipMap" and n.outputs
-               and n.outputs[0] in outputs]
+def _strip_zipmap(model: Any) -> tuple[bytes | None, tuple[Any, ...] | None, str | None]:
+    """Remove a final ZipMap node from ``model`` (a ``ModelProto``, changed in place); return
+    the model's new bytes (``None``: nothing cut), the ZipMap's class labels and the name of
+    the probability tensor that fed it."""
+    graph = model.graph
+    outputs = {o.name for o in graph.output}
+    zipmaps = [n for n in graph.node if n.op_type == "ZipMap" and n.output[0] in outputs]
     if not zipmaps:
-        return model.raw, None, None
+        return None, None, None
     node = zipmaps[0]
     classes: tuple[Any, ...] = ()
-    for name in ("classlabels_strings", "classlabels_int64s"):
-        if name in node.strings or name in node.ints:
-            classes = tuple(node.strings[name]) if name.endswith("strings") else tuple(
-                node.ints[name])
-    fed = node.inputs[0]
-    kept = [o for o in outputs if o != node.outputs[0]]
-    payload = onnx_wire.without(model, node, node.outputs[0], None if fed in kept else fed)
-    return payload, classes, fed
+    for attr in node.attribute:
+        if attr.name == "classlabels_strings":
+            classes = tuple(s.decode("utf-8") for s in attr.strings)
+        elif attr.name == "classlabels_int64s":
+            classes = tuple(int(i) for i in attr.ints)
+    graph.node.remove(node)
+    kept = [o for o in graph.output if o.name != node.output[0]]
+    del graph.output[:]
+    graph.output.extend(kept)
+    if node.input[0] not in {o.name for o in graph.output}:
+        graph.output.append(onnx_proto.float_output(node.input[0]))
+    return model.SerializeToString(), classes, node.input[0]
 
 
-def _graph_classes(model: onnx_wire.Model) -> tuple[Any, ...] | None:
-    for node in model.nodes:
+def _graph_classes(model: Any) -> tuple[Any, ...] | None:
+    for node in model.graph.node:
         if node.op_type in _CLASSIFIER_OPS:
-            if node.strings.get("classlabels_strings"):
-                return tuple(node.strings["classlabels_strings"])
-            for name in ("classlabels_int64s", "classlabels_ints"):
-                if node.ints.get(name):
-                    return tuple(node.ints[name])
-    for key, text in model.metadata:
-        if key == "classes":
+            for attr in node.attribute:
+                if attr.name == "classlabels_strings" and attr.strings:
+                    return tuple(s.decode("utf-8") for s in attr.strings)
+                if attr.name in ("classlabels_int64s", "classlabels_ints") and attr.ints:
+                    return tuple(int(i) for i in attr.ints)
+    for prop in model.metadata_props:
+        if prop.key == "classes":
             try:
-                value = json.loads(text)
+                value = json.loads(prop.value)
             except ValueError:
                 continue
             if isinstance(value, list):
                 return tuple(value)
     # skl2onnx's converters without a classifier operator (MLP, ...) keep the labels in an
     # initializer named "classes" that maps the argmax to a label
-    if model.classes_initializer is not None:
-        return tuple(model.classes_initializer)
+    for init in model.graph.initializer:
+        if init.name == "classes":
+            return tuple(onnx_proto.tensor_values(init))
     return None
 
 
@@ -254,25 +260,28 @@ class OnnxModel:
     def load(cls, path: Path) -> OnnxModel:
         """Load ``path`` into a session with onnxruntime's default threads (all cores)."""
         raw, info = file_info(path, "onnx")
+        from google.protobuf.message import DecodeError
+
         try:
-            model = onnx_wire.parse(raw)
-        except onnx_wire.WireError as exc:
+            model = onnx_proto.parse(raw)
+        except DecodeError as exc:
             raise ModelLoadError(path, f"not a valid ONNX file (truncated or another format?): "
-                                       f"{exc}") from None
-        if not model.nodes or not model.outputs:
+                                       f"{_first_line(exc)}") from None
+        if not model.graph.node or not model.graph.output:
             raise ModelLoadError(path, "not a valid ONNX file (truncated or another format?): "
                                        "it holds no graph")
-        payload, zip_classes, fed_zipmap = _strip_zipmap(model)
+        cut, zip_classes, fed_zipmap = _strip_zipmap(model)
         classes = zip_classes or _graph_classes(model)
+        payload = raw if cut is None else cut
         session = _session(path, payload, None)
         is_classifier = classes is not None or any(
-            n.op_type in _CLASSIFIER_OPS for n in model.nodes)
+            n.op_type in _CLASSIFIER_OPS for n in model.graph.node)
         loaded = cls(info, session, classes, is_classifier, fed_zipmap)
         loaded._payload = payload
         loaded.info = dataclasses.replace(info, signature=loaded._signature(model))
         return loaded
 
-    def _signature(self, model: onnx_wire.Model) -> dict[str, Any]:
+    def _signature(self, model: Any) -> dict[str, Any]:
         """Inputs and outputs as onnxruntime reads them (name, type, shape; a symbolic or
         free dimension is ``None``), the outputs the gate reads, the classes, and who wrote
         the file (producer, opsets)."""
@@ -287,7 +296,7 @@ class OnnxModel:
                 "reads": {"label": self._label_out, "scores": self._float_out},
                 "classes": None if self._classes is None else [str(c) for c in self._classes],
                 "producer": f"{model.producer_name} {model.producer_version}".strip() or None,
-                "opsets": dict(model.opsets)}
+                "opsets": {o.domain or "ai.onnx": int(o.version) for o in model.opset_import}}
 
     def with_threads(self, threads: int) -> OnnxModel:
         """This model in a session pinned to ``threads`` intra-op threads (one inter-op
