@@ -1,5 +1,5 @@
-"""Child processes for the stress checks that may crash or hang a model's runtime: ``python -m
-evalgate.families.stress.worker`` on one model, asked one JSON line at a time."""
+"""Child processes for the stress checks that may crash or hang a model's runtime: the stress
+folder's ``worker.py`` on one model (run by its path), asked one JSON line at a time."""
 
 from __future__ import annotations
 
