@@ -146,3 +146,17 @@ def test_loading_a_model_does_not_import_onnx_and_onnx_imports_after() -> None:
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                          check=True, cwd=ROOT).stdout.split()
     assert out[0].startswith("[") and out[-2] == "False" and out[-1] == "ZipMap"
+
+
+def test_without_onnx_installed_a_model_is_refused_in_one_line(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """onnx is a dependency; an install without it refuses the model with a clear line."""
+    import importlib.util
+
+    monkeypatch.delitem(sys.modules, "onnx.onnx_ml_pb2", raising=False)
+    monkeypatch.delitem(sys.modules, onnx_proto._PRIVATE, raising=False)
+    real = importlib.util.find_spec
+    monkeypatch.setattr(importlib.util, "find_spec",
+                        lambda name, *a: None if name == "onnx" else real(name, *a))
+    with pytest.raises(ModelLoadError, match="cannot read ONNX files here: the onnx package"):
+        OnnxModel.load(SHIPPED[0])

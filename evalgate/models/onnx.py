@@ -260,8 +260,12 @@ class OnnxModel:
     def load(cls, path: Path) -> OnnxModel:
         """Load ``path`` into a session with onnxruntime's default threads (all cores)."""
         raw, info = file_info(path, "onnx")
-        from google.protobuf.message import DecodeError
+        try:
+            from google.protobuf.message import DecodeError
 
+            onnx_proto.messages()
+        except ImportError as exc:  # a broken install: one line, the gate blocks
+            raise ModelLoadError(path, f"cannot read ONNX files here: {exc}") from None
         try:
             model = onnx_proto.parse(raw)
         except DecodeError as exc:
