@@ -91,7 +91,7 @@ def test_a_performance_gate_imports_no_sklearn_scipy_stats_or_onnx(tmp_path: Pat
     assert "evalgate.stats.means" in imported  # the statistics did load
     assert not {m for m in imported if m == "sklearn" or m.startswith("sklearn.")}
     assert "scipy.stats" not in imported
-    assert "onnx" not in imported and "ml_dtypes" not in imported  # onnx_wire reads the files
+    assert "onnx" not in imported and "ml_dtypes" not in imported  # onnx_proto parses the files
 
 
 def test_the_environment_lists_what_importlib_metadata_says() -> None:
