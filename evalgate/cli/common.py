@@ -40,6 +40,22 @@ def seconds(text: str) -> float:
         raise argparse.ArgumentTypeError(str(exc)) from None
 
 
+def add_gate_options(parser: argparse.ArgumentParser, *, report: str, whole: str) -> None:
+    """The options a gating verb shares (``run``, ``compare``): ``--suites``, ``--report``
+    (``report`` says what goes there), ``--seed``, ``--trust-pickle`` and ``--timeout`` (a
+    limit for the whole ``whole``)."""
+    parser.add_argument("--suites", type=Path, default=None,
+                        help="a suite file or a folder of them (default: suites/)")
+    parser.add_argument("--report", type=Path, default=None,
+                        help=f"where {report} go (default: reports/)")
+    parser.add_argument("--seed", type=int, default=None, help="override every suite's seed")
+    parser.add_argument("--trust-pickle", action="store_true",
+                        help="allow pickle/joblib model files (they can run code)")
+    parser.add_argument("--timeout", type=seconds, default=None, metavar="S",
+                        help=f"a time limit for the whole {whole}, in seconds (default: "
+                             f"[tool.evalgate] timeout_s, else 3600)")
+
+
 def workers(text: str) -> int:
     from ..config import check_workers
 

@@ -12,7 +12,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from .common import ProgressLine, make_gate, project, seconds
+from .common import ProgressLine, add_gate_options, make_gate, project
 
 
 def add_parsers(sub: Any) -> None:
@@ -22,19 +22,10 @@ def add_parsers(sub: Any) -> None:
                                       "mlflow:NAME@champion")
     cmp.add_argument("challengers", nargs="+",
                      help="the challengers' model files (a quoted glob works: 'sweep/*.onnx')")
-    cmp.add_argument("--suites", type=Path, default=None,
-                     help="a suite file or a folder of them (default: suites/)")
-    cmp.add_argument("--report", type=Path, default=None,
-                     help="where compare.json, compare.html and one folder per challenger go "
-                          "(default: reports/)")
-    cmp.add_argument("--seed", type=int, default=None, help="override every suite's seed")
+    add_gate_options(cmp, report="compare.json, compare.html and one folder per challenger",
+                     whole="run")
     cmp.add_argument("--pick", choices=["best"], default=None,
                      help="best: mark the promotable challenger best on the primary metric")
-    cmp.add_argument("--trust-pickle", action="store_true",
-                     help="allow pickle/joblib model files (they can run code)")
-    cmp.add_argument("--timeout", type=seconds, default=None, metavar="S",
-                     help="a time limit for the whole run, in seconds (default: [tool.evalgate] "
-                          "timeout_s, else 3600)")
 
 
 def challengers_of(args: list[str]) -> list[Path]:

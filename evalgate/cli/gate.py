@@ -8,7 +8,7 @@ import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from .common import ProgressLine, make_gate, project, seconds, workers
+from .common import ProgressLine, add_gate_options, make_gate, project, workers
 
 if TYPE_CHECKING:
     from ..config import EngineChoice, Settings
@@ -24,19 +24,10 @@ def add_parsers(sub: Any) -> None:
                           "or registry:NAME@champion, registry:NAME@3, mlflow:NAME@champion")
     run.add_argument("--no-champion", action="store_true",
                      help="judge without a champion (a first release): comparisons are skipped")
-    run.add_argument("--suites", type=Path, default=None,
-                     help="a suite file or a folder of them (default: suites/)")
-    run.add_argument("--report", type=Path, default=None,
-                     help="where evalgate-report.html and verdict.json go (default: reports/)")
-    run.add_argument("--seed", type=int, default=None, help="override every suite's seed")
-    run.add_argument("--trust-pickle", action="store_true",
-                     help="allow pickle/joblib model files (they can run code)")
+    add_gate_options(run, report="evalgate-report.html and verdict.json", whole="gate")
     run.add_argument("--trust-type", action="append", default=[], metavar="TYPE",
                      help="trust this type in a skops model file (repeatable; adds to "
                           "[tool.evalgate] trusted_types)")
-    run.add_argument("--timeout", type=seconds, default=None, metavar="S",
-                     help="a time limit for the whole gate, in seconds (default: "
-                          "[tool.evalgate] timeout_s, else 3600)")
     run.add_argument("--engine", default=None, metavar="ENGINE",
                      help="local (in memory, the default), dask (a LocalCluster for this run) "
                           "or dask://HOST:PORT (an existing Dask scheduler); default: "
