@@ -104,10 +104,16 @@ UNADJUSTED_FAMILIES = ("performance", "bias")
 
 
 def gates(gate: Gate, challengers: Sequence[Path]) -> dict[str, Gate]:
-    """Each challenger's gate by its name: ``gate``'s caches shared, each judged at α/k."""
+    """Each challenger's gate by its name: ``gate``'s caches shared, each judged at α/k,
+    each knowing the others (the timed checks time them all in one loop)."""
     shared = Shared(gate.ledger, len(challengers))  # one for the run: one attempt's level
-    return {name: sibling(gate, Path(path), shared)
-            for name, path in zip(names_of(challengers), challengers, strict=True)}
+    files = {name: Path(path)
+             for name, path in zip(names_of(challengers), challengers, strict=True)}
+    out = {}
+    for name, path in files.items():
+        out[name] = sibling(gate, path, shared)
+        out[name].challengers, out[name].challenger = files, name
+    return out
 
 
 def run(gate: Gate, challengers: Sequence[Path], paths: list[Path]) -> list[Challenger]:

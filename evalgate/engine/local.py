@@ -12,9 +12,9 @@ import numpy as np
 from ..data import Dataset, encode_target, load_dataset
 from ..data.fingerprint import row_hashes, sketch
 from ..data.read import load_estimate_from
-from ..errors import ModelLoadError
+from ..errors import EvalgateError, ModelLoadError
 from ..families import CheckPlan, CheckResult, EvalContext, error_result, registered
-from ..families.base import Reduction, row_keys
+from ..families.base import Family, Reduction, row_keys
 from ..models import Model, RawPrediction
 from ..models.onnx import shared_feeds
 from ..models.predictions import Predictions, canonical, class_universe
@@ -104,7 +104,8 @@ def evaluate(gate: Gate, suite: Suite, plans: Sequence[CheckPlan],
     ctx = EvalContext(suite=suite, target=target, candidate=preds["candidate"],
                       champion=preds.get("champion"), no_champion_reason=NO_CHAMPION,
                       data=data, predict=predict, models=models, labelled=labelled,
-                      states=states)
+                      states=states, challengers=_challengers(gate), challenger=gate.challenger,
+                      run_cache=gate.run_cache)
     outcome.states = states
     results = _run_families(gate, suite, plans, ctx, clock, current)
     if trial is not None and spending is not None and gate.ledger is not None:
@@ -128,12 +129,46 @@ def _run_families(gate: Gate, suite: Suite, plans: Sequence[CheckPlan], ctx: Eva
         current[0] = family.name
         gate.progress(f"{suite.name}: {family.name}: {len(mine)} "
                       f"check{'s' if len(mine) != 1 else ''}")
-        results.extend(finite_or_error(r) for r in run_family(family, ctx, mine))
+        results.extend(finite_or_error(r) for r in _once_per_run(gate, family, ctx, mine))
         clock.lap(family.name)
         if gate.engine is not None:
             gate.engine.say(f"evalgate: {suite.name}: {family.name} checked "
                             f"({len(mine)} checks, {clock.timings[family.name]:.1f} s)")
     return results
+
+
+def _challengers(gate: Gate) -> dict[str, Model]:
+    """The run's challengers' models by name (each loaded once for the run); one that does
+    not load is left out here (its own verdict says why)."""
+    out = {}
+    for name, path in gate.challengers.items():
+        try:
+            out[name] = gate.model(path)
+        except EvalgateError:
+            continue
+    return out
+
+
+def _once_per_run(gate: Gate, family: Family, ctx: EvalContext, plans: Sequence[CheckPlan]
+                  ) -> list[CheckResult]:
+    """``family`` on ``plans``, each check that reads no model (``Family.model_free``) taken
+    from the run's earlier judging of it where there was one: the same suite file, level and
+    seed, the same rows. A result that is an error is not kept (the next challenger's gate
+    tries again)."""
+    free = family.model_free
+    if free is None:
+        return run_family(family, ctx, plans)
+    suite, data = ctx.suite, ctx.data
+    key = {p.name: (suite.path, suite.sha256, suite.confidence, suite.seed,
+                    data.sha256 if data is not None else None, p.family, p.name)
+           for p in plans if free(p)}
+    known = {name: gate.model_free[k] for name, k in key.items() if k in gate.model_free}
+    fresh = iter(run_family(family, ctx, [p for p in plans if p.name not in known]))
+    out = [known[p.name] if p.name in known else next(fresh) for p in plans]
+    for p, r in zip(plans, out, strict=True):
+        if p.name in key and r.status != "error":
+            gate.model_free.setdefault(key[p.name], r)
+    return out
 
 
 def _reductions(suite: Suite, plans: Sequence[CheckPlan]) -> list[Reduction]:

@@ -12,4 +12,4 @@ from . import check, details, spec
 
 FAMILY = Family(name="drift", parse=spec.parse, plan=check.plan, run=check.run,
                 reductions=check.reductions, template=Path(__file__).with_name("report.html.j2"),
-                read_details=details.read)
+                read_details=details.read, model_free=check.model_free)

@@ -89,6 +89,11 @@ def load_reference(spec: DriftSpec) -> pd.DataFrame:
     return frame
 
 
+def model_free(p: CheckPlan) -> bool:
+    """Every drift check but the prediction's compares the rows with the reference alone."""
+    return bool(p.subject[1] != "prediction")
+
+
 def reductions(suite: Suite, plans: Sequence[CheckPlan]) -> list[Reduction]:
     """Each planned column's histogram on the reference's bins, and the domain classifier's
     sample of rows (:mod:`.states`) — none when the reference cannot be read (the checks

@@ -1,0 +1,217 @@
+"""A check that reads no model (``Family.model_free``: drift of a column, of the label, the
+domain classifier) is judged once per run with several challengers; one that reads a model
+(the prediction's drift, every performance check) once per challenger. What the shared result
+depends on is its key: a different level, seed or data judges it again."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from conftest import CANDIDATE, CHAMPION, EXAMPLES
+from evalgate.engine import Gate, challengers
+from evalgate.families import CheckPlan, EvalContext
+from evalgate.families.drift import check as drift
+
+SUITE = f"""
+suite: shared
+task: binary
+data:
+  path: {EXAMPLES / "data" / "adult_test.csv.gz"}
+  target: income
+  positive_label: ">50K"
+champion: {CHAMPION}
+seed: 0
+checks:
+  performance:
+    accuracy: {{min: 0.8}}
+  drift:
+    reference: {EXAMPLES / "data" / "adult_train.csv.gz"}
+    columns: [age, sex]
+    max_drift: {{numeric: 0.1, categorical: 0.1}}
+    prediction: {{max_drift: 0.1}}
+    label: {{max_drift: 0.1}}
+"""
+
+
+@pytest.fixture
+def judged(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """The names of the drift checks judged, in order."""
+    names: list[str] = []
+    one = drift._one
+
+    def counted(ctx: EvalContext, p: CheckPlan, *args: Any) -> Any:
+        names.append(p.name)
+        return one(ctx, p, *args)
+
+    monkeypatch.setattr(drift, "_one", counted)
+    return names
+
+
+def _suite(tmp_path: Path) -> Path:
+    path = tmp_path / "shared.yaml"
+    path.write_text(SUITE)
+    return path
+
+
+def test_model_free_checks_are_judged_once_for_all_challengers(tmp_path: Path,
+                                                               judged: list[str]) -> None:
+    gate = Gate(CANDIDATE)
+    runs = challengers.run(gate, [CANDIDATE, CHAMPION], [_suite(tmp_path)])
+    # the columns and the label once; the prediction (the challenger's own) for each
+    assert sorted(judged) == ["age", "label", "prediction", "prediction", "sex"]
+    first, second = ([r for o in c.outcomes for r in o.results] for c in runs)
+    by_id = {r.id: r for r in second}
+    for r in first:
+        if r.family == "drift" and r.name != "prediction":
+            assert by_id[r.id] == r  # the same judging, in each challenger's verdict
+    # the champion as its own challenger has no prediction drift of its own to differ by:
+    # but the candidate's does (its predictions are not the champion's)
+    prediction = [r for r in first + second if r.name == "prediction"]
+    assert prediction[0].candidate != prediction[1].candidate
+
+
+def test_a_different_level_seed_or_data_judges_again(tmp_path: Path,
+                                                     judged: list[str]) -> None:
+    gate = Gate(CANDIDATE)
+    suite = gate.load(_suite(tmp_path))
+    gate.run_suite(suite)
+    assert sorted(judged) == ["age", "label", "prediction", "sex"]
+    judged.clear()
+    gate.run_suite(suite)  # the same gate, suite, level and rows: the known results
+    assert judged == ["prediction"]
+    for changed in (dataclasses.replace(suite, confidence=0.9),
+                    dataclasses.replace(suite, seed=1)):
+        judged.clear()
+        gate.run_suite(changed)
+        assert sorted(judged) == ["age", "label", "prediction", "sex"]
+    other = tmp_path / "other.csv"
+    import pandas as pd
+
+    pd.read_csv(EXAMPLES / "data" / "adult_test.csv.gz").head(4000).to_csv(other, index=False)
+    judged.clear()
+    rows = dataclasses.replace(suite.data, path=other, files=(other,))
+    outcome = gate.run_suite(dataclasses.replace(suite, data=rows))
+    assert outcome.dataset is not None and outcome.dataset.rows == 4000
+    assert sorted(judged) == ["age", "label", "prediction", "sex"]
+
+
+def test_an_error_is_not_handed_on(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A check that errored for one challenger (a transient failure) is judged again for the
+    next, never copied."""
+    calls: list[str] = []
+    one = drift._one
+
+    def flaky(ctx: EvalContext, p: CheckPlan, *args: Any) -> Any:
+        calls.append(p.name)
+        if p.name == "age" and calls.count("age") == 1:
+            raise MemoryError("a transient failure")
+        return one(ctx, p, *args)
+
+    monkeypatch.setattr(drift, "_one", flaky)
+    gate = Gate(CANDIDATE)
+    runs = challengers.run(gate, [CANDIDATE, CHAMPION], [_suite(tmp_path)])
+    assert calls.count("age") == 2
+    status = [[r.status for o in c.outcomes for r in o.results if r.name == "age"]
+              for c in runs]
+    assert status[0] == ["error"] and status[1] != ["error"]
+
+
+LATENCY = f"""
+suite: timed
+task: binary
+data:
+  path: {EXAMPLES / "data" / "adult_test.csv.gz"}
+  target: income
+  positive_label: ">50K"
+champion: {CHAMPION}
+seed: 0
+checks:
+  latency:
+    batch_sizes: [1, 64]
+    max_slowdown: 50
+    max_calls: 60
+    budget_s: 60
+"""
+
+
+@pytest.fixture
+def loops(monkeypatch: pytest.MonkeyPatch) -> list[list[str]]:
+    """The models each latency timing loop called, loop by loop."""
+    from evalgate.families.latency import check as latency
+
+    seen: list[list[str]] = []
+    loop = latency._time_calls
+
+    def counted(ctx: EvalContext, spec: Any, bs: int, models: dict[str, Any],
+                *args: Any) -> Any:
+        seen.append(list(models))
+        return loop(ctx, spec, bs, models, *args)
+
+    monkeypatch.setattr(latency, "_time_calls", counted)
+    return seen
+
+
+def _latency(results: list[Any], name: str) -> Any:
+    [found] = [r for r in results if r.name == name]
+    return found
+
+
+def test_every_challenger_and_the_champion_are_timed_in_one_loop(
+        tmp_path: Path, loops: list[list[str]]) -> None:
+    suite = tmp_path / "timed.yaml"
+    suite.write_text(LATENCY)
+    # three challengers, one of them the champion's own file (named "champion"): it must
+    # not take the champion's place in the loop
+    runs = challengers.run(Gate(CANDIDATE), [CANDIDATE, CHAMPION, CANDIDATE], [suite])
+    assert loops == [["champion", "challenger candidate", "challenger champion",
+                      "challenger candidate-2"]] * 2  # one loop per batch size, for the run
+    for bs in ("batch_1", "batch_64"):
+        checks = [_latency([r for o in c.outcomes for r in o.results], bs) for c in runs]
+        champion = {json.dumps(c.details.champion.to_dict(), sort_keys=True) for c in checks}
+        assert len(champion) == 1  # one timing of the champion, judged against by each
+        for c in checks:
+            assert c.details.models_timed == 4
+            assert c.details.candidate.calls == c.details.champion.calls == 60
+            assert "one loop with the champion and the run's 2 other challengers" in c.message
+        # the champion's own file as a challenger: its own calls, not the champion's
+        assert checks[1].details.candidate.to_dict() != checks[1].details.champion.to_dict()
+
+
+def test_one_challenger_is_timed_with_the_champion_alone(tmp_path: Path,
+                                                         loops: list[list[str]]) -> None:
+    suite = tmp_path / "timed.yaml"
+    suite.write_text(LATENCY)
+    outcome = Gate(CANDIDATE).run_suite(Gate(CANDIDATE).load(suite))
+    assert loops == [["candidate", "champion"]] * 2
+    check = _latency(outcome.results, "batch_64")
+    assert check.details.models_timed == 2 and "one loop" not in check.message
+
+
+def test_the_champions_malformed_inputs_are_tried_once_for_the_run(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from evalgate.families.stress import check as stress
+
+    tried: list[str] = []
+    outcomes = stress.malformed_outcomes
+
+    def counted(model: Any, *args: Any) -> Any:
+        tried.append(Path(model.info.path).name)
+        return outcomes(model, *args)
+
+    monkeypatch.setattr(stress, "malformed_outcomes", counted)
+    suite = tmp_path / "malformed.yaml"
+    suite.write_text(LATENCY.replace("  latency:\n    batch_sizes: [1, 64]\n    max_slowdown: "
+                                     "50\n    max_calls: 60\n    budget_s: 60\n",
+                                     "  stress:\n    malformed:\n"))
+    runs = challengers.run(Gate(CANDIDATE), [CANDIDATE, CHAMPION], [suite])
+    # the champion once, each challenger (the champion's own file among them) once
+    assert sorted(tried) == ["candidate.onnx", "champion.onnx", "champion.onnx"]
+    [first, second] = [[r for o in c.outcomes for r in o.results] for c in runs]
+    assert first[0].details.outcomes["champion"] == second[0].details.outcomes["champion"]
+    # each judged on its own outcomes: the trees pass, the linear champion gives NaN
+    assert (first[0].status, second[0].status) == ("pass", "fail")
