@@ -626,8 +626,10 @@ def test_latency_and_stress_time_a_pool_not_every_row(tmp_path: Path, adult: pd.
                                                       two_workers: DaskEngine) -> None:
     """Latency and stress measure the model: the workers send a seeded pool of rows (the
     same for any partitioning), never every row's features."""
+    # a median needs a few calls to bound (a p99 needs ~300, which a loaded machine may not
+    # make in the 1 s budget: inconclusive, and the test would fail for the machine's sake)
     checks = ("  performance:\n    accuracy: {min: 0.8}\n"
-              "  latency:\n    batch_sizes: [1]\n    p99_ms: {1: 1000}\n    budget_s: 1\n"
+              "  latency:\n    batch_sizes: [1]\n    p50_ms: {1: 1000}\n    budget_s: 1\n"
               "  stress:\n    consistency: {tolerance: 1.0e-6}\n")
     write_parts(adult, tmp_path / "eval", 3)
     (tmp_path / "s.yaml").write_text(suite_text(data="eval/*.parquet", checks=checks))
