@@ -203,7 +203,7 @@ def test_short_budget_is_inconclusive_and_says_what_would_resolve_it(
         pytester: pytest.Pytester, forests) -> None:
     """Too few calls to bound p99 is a fail (inconclusive), not a skip (issue 11)."""
     big, small = forests
-    checks = ("  latency:\n    batch_sizes: [1]\n    p99_ms: {1: 1000}\n    budget_s: 0.05\n"
+    checks = ("  latency:\n    batch_sizes: [1]\n    p99_ms: {1: 1000}\n    budget_s: 0.005\n"
               "    warmup: 0\n")
     result = _gate(pytester, big, small, checks)
     result.assert_outcomes(failed=1)
@@ -255,3 +255,29 @@ def test_memory_and_load_on_the_shipped_candidate(pytester: pytest.Pytester) -> 
     load = checks_out["load"]["details"]
     assert load["errors"] == 0 and load["completed"] == load["sent"] > 500
     json.dumps(checks_out)  # everything in the verdict is JSON
+
+
+def test_latency_times_the_model_not_evalgates_conversion(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The input tensors are converted from each batch once, before the timed calls: a
+    conversion that costs 20 ms is not in any call's time. Counted, it would be taken for the
+    candidate's time and, the same for both models, pull their slowdown ratio towards 1 (the
+    shipped trees at 256 rows: 7x the linear champion alone, 2x with the conversion)."""
+    from evalgate.engine import Gate
+    from evalgate.models.onnx import OnnxModel
+
+    convert = OnnxModel._feed
+
+    def slow(self: OnnxModel, *args: object) -> object:
+        time.sleep(0.02)
+        return convert(self, *args)
+
+    monkeypatch.setattr(OnnxModel, "_feed", slow)
+    (tmp_path / "s.yaml").write_text(suite_text(
+        checks="  latency:\n    batch_sizes: [64]\n    p50_ms: {64: 15}\n    max_calls: 64\n"
+               "    warmup: 1\n    max_slowdown: 100\n    budget_s: 60\n"))
+    gate = Gate(CANDIDATE, champion=CHAMPION)
+    [check] = gate.run_suite(gate.load(tmp_path / "s.yaml")).results
+    assert check.status == "pass", check.message
+    assert check.details.candidate.p50_ms < 15 and check.details.champion.p50_ms < 15
+    assert check.details.candidate.calls == 64

@@ -185,7 +185,7 @@ def _shared_text(frame: pd.DataFrame, name: str) -> np.ndarray:
 
 
 #: rows from which arrow-backed text is converted through its distinct values (below, the
-#: factorisation's fixed cost, some 40 µs a column, would slow the one-row calls latency times)
+#: factorisation's fixed cost, some 40 µs a column, would slow the one-row calls of a load test)
 _FACTORIZE_FROM = 8192
 
 
