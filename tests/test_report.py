@@ -273,3 +273,24 @@ def test_breakable_marks_the_places_to_wrap_and_escapes() -> None:
     assert str(breakable("performance::balanced_accuracy")) == \
         "performance::<wbr>balanced_<wbr>accuracy"
     assert str(breakable("0.9052 in <b>/x.onnx")) == "0.9052 in &lt;b&gt;/<wbr>x.<wbr>onnx"
+
+
+def test_the_in_progress_page_blocks_and_escapes_without_the_templates(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """What a run writes before it starts replaces an earlier report: a fixed BLOCK page with
+    the reason, every text escaped, drawn without compiling the templates (the run compiles
+    them once, for its real report)."""
+    import evalgate.report as report
+    from evalgate.verdict import in_progress
+    from evalgate.verdict.decide import IN_PROGRESS
+
+    def no_templates() -> None:
+        raise AssertionError("the in-progress page compiled the templates")
+
+    monkeypatch.setattr(report, "_environment", no_templates)
+    hostile = tmp_path / "<script>alert(1)</script>&.onnx"
+    page = render(in_progress(hostile, now()))
+    assert '<span class="decision">BLOCK</span>' in page
+    assert IN_PROGRESS in page
+    assert "<script>" not in page and "&lt;script&gt;alert(1)&lt;/script&gt;&amp;.onnx" in page
+    assert "promote" not in page.lower()

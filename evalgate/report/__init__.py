@@ -100,6 +100,8 @@ def render(verdict: Mapping[str, Any], signoff: dict[str, Any] | None = None,
     from ..families import registered
 
     typed = Verdict.from_dict(verdict, "verdict")
+    if verdict["summary"].get("in_progress") is True:
+        return in_progress_page(verdict)
     known = {f.name: f for f in registered()}
     families = [name for name, f in known.items() if f.template is not None]
     anchors: dict[int, str] = {}
@@ -120,6 +122,42 @@ def render(verdict: Mapping[str, Any], signoff: dict[str, Any] | None = None,
         verdict_path=verdict_path, anchor=lambda c: anchors[id(c)], charts=_charts,
         forest_panels=forest_panels, models_line=models_line, inputs_of=inputs_of)
     return page
+
+
+_IN_PROGRESS_PAGE = """<!DOCTYPE html>
+<html lang="en">
+<head>
+<meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<title>evalgate: BLOCK — {candidate}</title>
+<style>
+  body {{ font: 14px/1.45 system-ui, sans-serif; color: #1f2328; margin: 0 auto;
+          max-width: 1600px; padding: 24px; }}
+  .decision {{ display: inline-block; padding: 6px 14px; border-radius: 6px; color: #fff;
+               font-weight: 700; letter-spacing: .04em; background: #cf222e; }}
+  .muted {{ color: #59636e; }}
+</style>
+</head>
+<body>
+<h1><span class="decision">BLOCK</span></h1>
+<p>{reason}.</p>
+<p class="muted">Candidate <code>{candidate}</code>; started {started} by evalgate {version}.
+No check has a result on this page: the report of the finished run replaces it.</p>
+</body>
+</html>
+"""
+
+
+def in_progress_page(verdict: Mapping[str, Any]) -> str:
+    """The page of the verdict a run writes before it starts (``block``, no checks): a fixed
+    page, every text escaped, drawn without the templates — a run compiles them once, for its
+    real report."""
+    provenance = verdict["provenance"]
+    return _IN_PROGRESS_PAGE.format(
+        candidate=escape(str(verdict["candidate"]["path"])),
+        reason=escape(str(verdict["summary"]["reasons"][0])),
+        started=escape(str(provenance["started_at"])),
+        version=escape(str(provenance["evalgate"])))
 
 
 #: the improvements and the regressions the first screen lists, each
