@@ -17,16 +17,15 @@ from evalgate.engine import Gate, challengers
 from evalgate.families import CheckPlan, EvalContext
 from evalgate.families.drift import check as drift
 
-SUITE = f"""
-suite: shared
-task: binary
-data:
-  path: {EXAMPLES / "data" / "adult_test.csv.gz"}
-  target: income
-  positive_label: ">50K"
-champion: {CHAMPION}
-seed: 0
-checks:
+
+def _head(name: str) -> str:
+    """A suite's lines before its checks: the shipped rows and champion."""
+    return (f"suite: {name}\ntask: binary\ndata:\n"
+            f"  path: {EXAMPLES / 'data' / 'adult_test.csv.gz'}\n  target: income\n"
+            f"  positive_label: \">50K\"\nchampion: {CHAMPION}\nseed: 0\nchecks:\n")
+
+
+SUITE = _head("shared") + f"""\
   performance:
     accuracy: {{min: 0.8}}
   drift:
@@ -121,16 +120,7 @@ def test_an_error_is_not_handed_on(tmp_path: Path, monkeypatch: pytest.MonkeyPat
     assert status[0] == ["error"] and status[1] != ["error"]
 
 
-LATENCY = f"""
-suite: timed
-task: binary
-data:
-  path: {EXAMPLES / "data" / "adult_test.csv.gz"}
-  target: income
-  positive_label: ">50K"
-champion: {CHAMPION}
-seed: 0
-checks:
+LATENCY = _head("timed") + """\
   latency:
     batch_sizes: [1, 64]
     max_slowdown: 50
