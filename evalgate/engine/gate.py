@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 from ..config import is_reference
 from ..data import Dataset
 from ..errors import TAMPERED, EvalgateError, ModelLoadError, SpecError
-from ..families import CheckResult, error_result, load_suite, plan_checks
+from ..families import error_result, load_suite, plan_checks
 from ..models import Model, RawPrediction, load_model, model_warnings, set_deadline
 from ..models import deadline as model_deadline
 from ..spec import Suite
@@ -94,11 +94,9 @@ class Gate:
         self._expected: dict[Path, Resolved] = {}  # resolved file → the sha256 it must have
         self._models: dict[Path, Model | EvalgateError] = {}
         self._predictions: dict[tuple[str, str, tuple[str, ...]], RawPrediction] = {}
-        #: the results of checks that read no model (``Family.model_free``), by what they
-        #: depend on: a challenger's gate (:func:`~evalgate.engine.challengers.sibling`)
-        #: shares the dict, so the run judges each once
-        self.model_free: dict[tuple[Any, ...], CheckResult] = {}
-        #: what families measured once for the run (``EvalContext.run_cache``), shared alike
+        #: what is judged or measured once for the run (``EvalContext.run_cache``: the checks
+        #: that read no model, the champion's timing): a challenger's gate
+        #: (:func:`~evalgate.engine.challengers.sibling`) shares the dict
         self.run_cache: dict[Any, Any] = {}
         #: with several challengers: each one's file by its name, and this gate's name
         self.challengers: dict[str, Path] = {}

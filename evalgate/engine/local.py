@@ -158,16 +158,13 @@ def _once_per_run(gate: Gate, family: Family, ctx: EvalContext, plans: Sequence[
     free = family.model_free
     if free is None:
         return run_family(family, ctx, plans)
-    suite, data = ctx.suite, ctx.data
-    key = {p.name: (suite.path, suite.sha256, suite.confidence, suite.seed,
-                    data.sha256 if data is not None else None, p.family, p.name)
-           for p in plans if free(p)}
-    known = {name: gate.model_free[k] for name, k in key.items() if k in gate.model_free}
+    key = {p.name: ctx.run_key("model-free", p.family, p.name) for p in plans if free(p)}
+    known = {name: ctx.run_cache[k] for name, k in key.items() if k in ctx.run_cache}
     fresh = iter(run_family(family, ctx, [p for p in plans if p.name not in known]))
     out = [known[p.name] if p.name in known else next(fresh) for p in plans]
     for p, r in zip(plans, out, strict=True):
         if p.name in key and r.status != "error":
-            gate.model_free.setdefault(key[p.name], r)
+            ctx.run_cache.setdefault(key[p.name], r)
     return out
 
 

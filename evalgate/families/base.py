@@ -125,6 +125,12 @@ class EvalContext:
     #: every challenger's context)
     run_cache: dict[Any, Any] = field(default_factory=dict)
 
+    def run_key(self, *parts: Any) -> tuple[Any, ...]:
+        """A key of ``run_cache`` for what depends on this suite (its file, level and seed) and
+        these rows alone, and on ``parts``."""
+        return (self.suite.path, self.suite.sha256, self.suite.confidence, self.suite.seed,
+                self.data.sha256 if self.data is not None else None, *parts)
+
     def rng(self, check_id: str) -> np.random.Generator:
         """A generator seeded by the suite seed and the check id: the same numbers whatever
         other checks run or are deselected."""

@@ -25,12 +25,10 @@ import numpy as np
 
 F = TypeVar("F", bound=Callable[..., Any])
 
-_MEMO: ContextVar[dict[tuple[Any, ...], tuple[Any, Any]] | None] = ContextVar(
-    "evalgate_resampling_memo", default=None)
-
-
-
+#: what was drawn, by (function, generator state, inputs' digests) → (result, state after)
 Memo = dict[tuple[Any, ...], tuple[Any, Any]]
+
+_MEMO: ContextVar[Memo | None] = ContextVar("evalgate_resampling_memo", default=None)
 
 
 @contextmanager

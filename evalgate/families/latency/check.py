@@ -131,9 +131,7 @@ def _timed(ctx: EvalContext, spec: LatencySpec, bs: int, models: dict[str, Any],
     everyone = {"champion": models["champion"],  # a challenger's own role can't be taken
                 **{f"challenger {name}": m.with_threads(spec.threads)
                    for name, m in ctx.challengers.items()}}
-    assert ctx.data is not None
-    key = (FAMILY, ctx.suite.path, ctx.suite.sha256, ctx.suite.seed, ctx.data.sha256, bs,
-           tuple((role, m.info.sha256) for role, m in everyone.items()))
+    key = ctx.run_key(FAMILY, bs, tuple((role, m.info.sha256) for role, m in everyone.items()))
     run = ctx.run_cache.get(key)
     if run is None:
         run = ctx.run_cache[key] = _time_calls(ctx, spec, bs, everyone,

@@ -236,21 +236,20 @@ def _malformed(ctx: EvalContext, spec: StressSpec, p: CheckPlan, cid: str) -> Ch
     base = _sample(ctx, ctx.rng(cid), MALFORMED_ROWS)
     from concurrent.futures import ThreadPoolExecutor
 
-    # the champion's outcomes once for a run with several challengers: the same rows, the
-    # same cases, the same model
-    assert ctx.data is not None
-    known = {role: ("stress:malformed", ctx.suite.path, ctx.suite.sha256, ctx.suite.seed,
-                    ctx.data.sha256, model.info.sha256)
-             for role, model in ctx.models.items() if role == "champion" and ctx.challengers}
-    table = {role: ctx.run_cache[k] for role, k in known.items() if k in ctx.run_cache}
-    todo = {role: model for role, model in ctx.models.items() if role not in table}
+    # with several challengers, the champion's outcomes once for the run (the same rows,
+    # cases and model)
+    champion = ctx.models.get("champion")
+    key = (ctx.run_key("stress:malformed", champion.info.sha256)
+           if champion is not None and ctx.challengers else None)
+    known = ctx.run_cache.get(key) if key is not None else None
+    todo = {role: m for role, m in ctx.models.items() if role != "champion" or known is None}
     with ThreadPoolExecutor(max_workers=max(1, len(todo))) as threads:  # one child each
         running = {role: threads.submit(malformed_outcomes, model, base, ctx, mal.cases,
                                         mal.timeout_s) for role, model in todo.items()}
-    table.update({role: f.result() for role, f in running.items()})
-    table = {role: table[role] for role in ctx.models}  # the models' order
-    for role, k in known.items():
-        ctx.run_cache.setdefault(k, table[role])
+    table = {role: known if role not in running else running[role].result()
+             for role in ctx.models}
+    if key is not None:
+        ctx.run_cache.setdefault(key, table["champion"])
     details = MalformedDetails.from_dict(
         {"cases": list(mal.cases), "outcomes": table, "counts": {}}, "malformed outcomes")
     cand = details.outcomes["candidate"]
