@@ -92,6 +92,55 @@ def test_console_script_is_installed() -> None:
     assert result.stdout.startswith("evalgate ")
 
 
+_RUN_WITH_A_HANDLER = (
+    "import atexit, sys\n"
+    "import evalgate.cli as c\n"
+    "def verb(args):\n"
+    "    atexit.register(print, 'a handler registered during the run ran')\n"
+    "    if {status} is None: raise RuntimeError('an unexpected error')\n"
+    "    return {status}\n"
+    "c.lifecycle.COMMANDS['history'] = verb\n"
+    "sys.argv = ['evalgate', 'history', 'x']\n"
+    "c.entry()\n")
+
+
+@pytest.mark.parametrize("status", [0, 1, 2, None])
+def test_the_process_ends_with_the_commands_status(status: int | None) -> None:
+    """The console script skips the interpreter's teardown, but not what an exit must do:
+    the status is the command's, a handler registered during the run still runs and what
+    it printed is flushed; an unexpected error still ends with a traceback and status 1."""
+    result = subprocess.run([sys.executable, "-c", _RUN_WITH_A_HANDLER.format(status=status)],
+                            capture_output=True, text=True, timeout=60, check=False)
+    assert result.returncode == (1 if status is None else status), result.stderr
+    assert result.stdout.endswith("a handler registered during the run ran\n")
+    assert ("RuntimeError: an unexpected error" in result.stderr) == (status is None)
+
+
+def test_usage_errors_and_help_end_as_argparse_says() -> None:
+    for args, code in ((["--help"], 0), (["run"], 2), (["no-such-verb"], 2)):
+        result = subprocess.run([sys.executable, "-m", "evalgate", *args],
+                                capture_output=True, text=True, timeout=60, check=False)
+        assert result.returncode == code, (args, result.stderr)
+
+
+def test_a_failed_last_flush_is_never_a_success(monkeypatch: pytest.MonkeyPatch) -> None:
+    import io
+
+    import evalgate.cli as cli
+
+    class Gone(io.StringIO):
+        def flush(self) -> None:
+            raise BrokenPipeError
+
+    ended: list[int] = []
+    monkeypatch.setattr(sys, "stdout", Gone())
+    monkeypatch.setattr(cli.os, "_exit", ended.append)
+    cli._end([0])
+    cli._end([1])
+    cli._end([])  # main raised: the usual exit, nothing cut short
+    assert ended == [cli.BROKEN_PIPE, 1]
+
+
 def test_run_without_champion(project: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["run", str(CANDIDATE), "--no-champion"]) == 0
     verdict = json.loads((project / "reports" / "verdict.json").read_text())

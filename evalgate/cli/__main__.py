@@ -1,7 +1,5 @@
 """``python -m evalgate.cli`` is the ``evalgate`` command."""
 
-import sys
+from . import entry
 
-from . import main
-
-sys.exit(main())
+entry()
