@@ -278,16 +278,61 @@ def test_a_pick_never_hides_a_failing_test_that_is_no_check(tmp_path: Path,
     assert doc["pick"]["winner"] is not None
 
 
-def test_under_spending_every_challenger_of_a_run_is_judged_alike(
+def test_under_spending_each_challenger_is_judged_at_its_own_try_over_k(
         tmp_path: Path, models: list[Path]) -> None:
-    """attempts = "spend": the run is the champion's first attempt (α/2), split three ways —
-    the same level for each challenger, whatever order they are named in."""
+    """attempts = "spend": each challenger is a try of its own against this champion, judged
+    at that try's level over k — never more leniently than `evalgate run` would judge it.
+    Judging every challenger at the first one's level let a new model named after one tried
+    before borrow its early level (an attack passed a model that `run` blocked)."""
     (tmp_path / "pyproject.toml").write_text('[tool.evalgate]\nattempts = "spend"\n')
-    run = compare(tmp_path, CHAMPION, [str(m) for m in reversed(models)])
-    assert run.code == 0, run.err
-    levels = [e["alpha_used"] for e in run.doc["challengers"]]
-    assert levels == [pytest.approx(0.05 / 2 / 3)] * 3
-    assert run.doc["adjustment"]["alpha_each"] == pytest.approx(0.05 / 2 / 3)
+    first = compare(tmp_path, CHAMPION, [str(m) for m in reversed(models)])
+    assert first.code == 0, first.err
+    # three new challengers: the champion's 1st, 2nd and 3rd tries (α/2, α/6, α/12), over 3
+    assert [e["alpha_used"] for e in first.doc["challengers"]] == [
+        pytest.approx(0.05 / 2 / 3), pytest.approx(0.05 / 6 / 3), pytest.approx(0.05 / 12 / 3)]
+    assert first.doc["adjustment"]["alpha_each"] is None
+    assert "α/k or less (see each verdict)" in first.out
+    new = variant(CANDIDATE, tmp_path, "trees-new")
+    again = compare(tmp_path, CHAMPION, [str(models[0]), str(new)])
+    # the old one keeps its 3rd try's level; the new one is the 4th try (α/20), over 2
+    assert [e["alpha_used"] for e in again.doc["challengers"]] == [
+        pytest.approx(0.05 / 12 / 2), pytest.approx(0.05 / 20 / 2)]
+
+
+def test_a_shared_level_is_each_trials_own_over_k() -> None:
+    """Per trial, not per run: a challenger's second suite (another dataset, a later try
+    there) is judged at that suite's own level, not its first suite's."""
+    from typing import cast
+
+    from evalgate.engine.challengers import Shared
+    from evalgate.engine.trials import Ledger, Spending, Trial
+
+    class Inner:
+        levels = iter([0.05 / 2, 0.05 / 42])
+
+        def spend(self, trial: Trial, alpha: float) -> Spending:
+            return Spending(attempt=None, look=1, policy="spend", alpha=alpha,
+                            alpha_used=next(self.levels), note="")
+
+        def record(self, trial: Trial, spending: Spending, decision: str) -> None:
+            pass
+
+    shared = Shared(cast(Ledger, Inner()), 2)
+    trial = cast(Trial, None)
+    assert [shared.spend(trial, 0.05).alpha_used for _ in range(2)] == [
+        pytest.approx(0.05 / 4), pytest.approx(0.05 / 84)]
+
+
+def test_challenger_names_stay_inside_the_report_folder() -> None:
+    """A name is a folder of the report: a file named `..onnx` or `...onnx` (stems `.` and
+    `..`) must not write its verdict over the report folder's own or its parent's."""
+    from evalgate.engine.challengers import names_of
+
+    names = names_of([Path("a/..onnx"), Path("b/...onnx"), Path("c/.hidden.onnx"),
+                      Path("d/x.onnx"), Path("e/x.onnx")])
+    assert names == ["challenger", "challenger-2", "hidden", "x", "x-2"]
+    report = Path("reports").resolve()
+    assert all((report / n).resolve().parent == report for n in names)
 
 
 def test_remembered_replicates_change_no_number(tmp_path: Path, models: list[Path], board: Run,

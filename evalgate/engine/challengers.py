@@ -33,29 +33,26 @@ ADJUSTMENT = "bonferroni"
 
 
 class Shared:
-    """A ledger for one of ``m`` challengers judged together: each at the level of the run's
-    attempt — the first challenger's, so that the order they are named in changes nothing —
-    adjusted for its own looks, divided by ``m``. Under the default ``warn`` policy that is
-    α/m (α/(4^(look−1)·m) on a later look)."""
+    """A ledger for one of ``m`` challengers judged together: each at the level its own try
+    would be judged at alone — its attempt and look in the inner ledger, for this suite's
+    trial — divided by ``m``. So a challenger is never judged more leniently in a comparison
+    than by ``evalgate run``, however the run's other challengers were tried before or in
+    what order they are named. Under the default ``warn`` policy that is α/m for each
+    (α/(4^(look−1)·m) on a later look); under ``spend`` each challenger is a try of its own
+    (the ledger's next attempt for a new one), so the levels also shrink along the run."""
 
     def __init__(self, inner: Ledger | None, m: int):
         self.inner, self.m = inner, m
-        self._attempt: int | None = None
 
     def spend(self, trial: Trial, alpha: float) -> Spending:
-        from ..stats.spending import attempt_alpha, look_alpha
-
         base = (self.inner.spend(trial, alpha) if self.inner is not None else
                 Spending(attempt=None, look=1, policy="warn", alpha=alpha, alpha_used=alpha,
                          note=""))
-        if self._attempt is None:
-            self._attempt = base.attempt
-        run = (attempt_alpha(alpha, self._attempt, base.policy)  # type: ignore[arg-type]
-               if self._attempt is not None else alpha)
-        used = look_alpha(run, base.look) / self.m
+        used = base.alpha_used / self.m
         said = (f"judged as one of {self.m} challengers against this champion (Bonferroni): "
-                f"each at α = {used:.4g}, so that a truly worse one is marked promotable with "
-                f"probability at most {used * self.m:.4g}")
+                f"at α = {used:.4g}, its own level {base.alpha_used:.4g} divided by {self.m}, "
+                f"so that a truly worse one is marked promotable with probability at most "
+                f"{base.alpha_used:.4g}")
         note = f"{base.note}; {said}" if base.note else said
         return dataclasses.replace(base, alpha_used=used, note=note)
 
@@ -78,13 +75,17 @@ class Challenger:
 
 
 def names_of(paths: Sequence[Path]) -> list[str]:
-    """Each challenger's name: its file's stem, with ``-2``, ``-3`` … where stems repeat."""
+    """Each challenger's name — a folder of the report's, a part of a test's id: its file's
+    stem without leading dots (``challenger`` when nothing is left: a stem of ``.`` or ``..``
+    would name the report folder itself or its parent), with ``-2``, ``-3`` … where names
+    repeat."""
     out: list[str] = []
     for p in paths:
-        name, n = p.stem, 1
+        stem = p.stem.lstrip(".") or "challenger"
+        name, n = stem, 1
         while name in out:
             n += 1
-            name = f"{p.stem}-{n}"
+            name = f"{stem}-{n}"
         out.append(name)
     return out
 
@@ -104,15 +105,12 @@ UNADJUSTED_FAMILIES = ("performance", "bias")
 
 
 def gates(gate: Gate, challengers: Sequence[Path]) -> dict[str, Gate]:
-    """Each challenger's gate by its name: ``gate``'s caches shared, each judged at α/k,
-    each knowing the others (the timed checks time them all in one loop)."""
-    shared = Shared(gate.ledger, len(challengers))  # one for the run: one attempt's level
-    files = {name: Path(path)
-             for name, path in zip(names_of(challengers), challengers, strict=True)}
+    """Each challenger's gate by its name: ``gate``'s caches shared, each judged at its own
+    level divided by the number of challengers (:class:`Shared`)."""
+    shared = Shared(gate.ledger, len(challengers))
     out = {}
-    for name, path in files.items():
-        out[name] = sibling(gate, path, shared)
-        out[name].challengers, out[name].challenger = files, name
+    for name, path in zip(names_of(challengers), challengers, strict=True):
+        out[name] = sibling(gate, Path(path), shared)
     return out
 
 

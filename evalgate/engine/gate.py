@@ -95,12 +95,9 @@ class Gate:
         self._models: dict[Path, Model | EvalgateError] = {}
         self._predictions: dict[tuple[str, str, tuple[str, ...]], RawPrediction] = {}
         #: what is judged or measured once for the run (``EvalContext.run_cache``: the checks
-        #: that read no model, the champion's timing): a challenger's gate
+        #: that read no model, the champion's malformed-input outcomes): a challenger's gate
         #: (:func:`~evalgate.engine.challengers.sibling`) shares the dict
         self.run_cache: dict[Any, Any] = {}
-        #: with several challengers: each one's file by its name, and this gate's name
-        self.challengers: dict[str, Path] = {}
-        self.challenger: str | None = None
         self.outcomes: list[SuiteOutcome] = []
 
     # ----------------------------------------------------------------- caches

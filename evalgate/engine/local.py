@@ -12,7 +12,7 @@ import numpy as np
 from ..data import Dataset, encode_target, load_dataset
 from ..data.fingerprint import row_hashes, sketch
 from ..data.read import load_estimate_from
-from ..errors import EvalgateError, ModelLoadError
+from ..errors import ModelLoadError
 from ..families import CheckPlan, CheckResult, EvalContext, error_result, registered
 from ..families.base import Family, Reduction, row_keys
 from ..models import Model, RawPrediction
@@ -104,8 +104,7 @@ def evaluate(gate: Gate, suite: Suite, plans: Sequence[CheckPlan],
     ctx = EvalContext(suite=suite, target=target, candidate=preds["candidate"],
                       champion=preds.get("champion"), no_champion_reason=NO_CHAMPION,
                       data=data, predict=predict, models=models, labelled=labelled,
-                      states=states, challengers=_challengers(gate), challenger=gate.challenger,
-                      run_cache=gate.run_cache)
+                      states=states, run_cache=gate.run_cache)
     outcome.states = states
     results = _run_families(gate, suite, plans, ctx, clock, current)
     if trial is not None and spending is not None and gate.ledger is not None:
@@ -137,28 +136,16 @@ def _run_families(gate: Gate, suite: Suite, plans: Sequence[CheckPlan], ctx: Eva
     return results
 
 
-def _challengers(gate: Gate) -> dict[str, Model]:
-    """The run's challengers' models by name (each loaded once for the run); one that does
-    not load is left out here (its own verdict says why)."""
-    out = {}
-    for name, path in gate.challengers.items():
-        try:
-            out[name] = gate.model(path)
-        except EvalgateError:
-            continue
-    return out
-
-
 def _once_per_run(gate: Gate, family: Family, ctx: EvalContext, plans: Sequence[CheckPlan]
                   ) -> list[CheckResult]:
     """``family`` on ``plans``, each check that reads no model (``Family.model_free``) taken
     from the run's earlier judging of it where there was one: the same suite file, level and
-    seed, the same rows. A result that is an error is not kept (the next challenger's gate
-    tries again)."""
-    free = family.model_free
-    if free is None:
+    seed, the same rows, and the same contents of the files the check reads. A result that
+    is an error is not kept (the next challenger's gate tries again)."""
+    if family.model_free is None:
         return run_family(family, ctx, plans)
-    key = {p.name: ctx.run_key("model-free", p.family, p.name) for p in plans if free(p)}
+    key = {name: ctx.run_key("model-free", family.name, name, *inputs)
+           for name, inputs in family.model_free(plans).items()}
     known = {name: ctx.run_cache[k] for name, k in key.items() if k in ctx.run_cache}
     fresh = iter(run_family(family, ctx, [p for p in plans if p.name not in known]))
     out = [known[p.name] if p.name in known else next(fresh) for p in plans]

@@ -117,10 +117,6 @@ class EvalContext:
     labelled: tuple[Dataset, Target] | None = None
     #: the merged states of the reductions the families asked for, by key (:class:`Reduction`)
     states: Mapping[str, Any] = field(default_factory=dict)
-    #: with several challengers in one run: every challenger's model by its name (this
-    #: one's among them, as ``challenger``), for the measurements made once for all
-    challengers: Mapping[str, Any] = field(default_factory=dict)
-    challenger: str | None = None
     #: what a family measured once for the whole run, by the family's own keys (shared by
     #: every challenger's context)
     run_cache: dict[Any, Any] = field(default_factory=dict)
@@ -211,11 +207,12 @@ class Family:
       distributed engine then brings those columns to the driver;
     - ``reductions(suite, plans)``: the :class:`Reduction` s ``run`` reads from
       ``ctx.states`` instead of rows (none: ``None``);
-    - ``model_free(plan)``: whether the planned check's result depends on the suite, its
-      level, the rows and the files the suite names alone — no model, no prediction (drift
-      of a column against the reference). With several challengers against one champion, such
-      a check is judged once for the run and its result given to each challenger (``None``:
-      every check reads a model).
+    - ``model_free(plans)``: of the planned checks, those whose result depends on the suite,
+      its level, the rows and the files the suite names alone — no model, no prediction
+      (drift of a column against the reference) — by name, each with the identity of those
+      files' contents as they are now (their sha256). With several challengers against one
+      champion, such a check is judged once for the run and its result given to each
+      challenger while the files are the same (``None``: every check reads a model).
     """
 
     name: str
@@ -226,7 +223,7 @@ class Family:
     read_details: DetailsReader = read_details_as_is
     reads_rows: bool = False
     reductions: Reducer | None = None
-    model_free: Callable[[CheckPlan], bool] | None = None
+    model_free: Callable[[Sequence[CheckPlan]], Mapping[str, tuple[Any, ...]]] | None = None
 
     def details_of(self, check: Mapping[str, Any]) -> Record | Mapping[str, Any] | None:
         """The typed details of one verdict check of this family (``None`` if it has none)."""

@@ -78,12 +78,10 @@ def _batches(ctx: EvalContext, bs: int, rng: np.random.Generator, count: int = 1
 
 @dataclass
 class _Timed:
-    """Interleaved call times of each model on one batch size."""
+    """Interleaved call times of the candidate and the champion on one batch size."""
 
     times: dict[str, list[float]]
     elapsed: float
-    #: how many models the loop called in turn (the candidate and champion among them)
-    models: int = 2
 
     @property
     def calls(self) -> int:
@@ -92,9 +90,14 @@ class _Timed:
 
 def _time_calls(ctx: EvalContext, spec: LatencySpec, bs: int, models: dict[str, Any],
                 budget: float, batches: list[pd.DataFrame]) -> _Timed:
-    """Warm up, then call the models in turn on the same batches — A B, B A, … for two; for
-    more, each round's order rotated by one — until ``max_calls`` calls per model or the
-    ``budget`` seconds: drift of the machine hits every model alike."""
+    """Warm up, then call the candidate and the champion A B, B A, … on the same batches
+    until ``max_calls`` calls per model or the ``budget`` seconds: drift of the machine hits
+    both alike.
+
+    Only these two models are timed in a loop, whatever else the run judges: each call of
+    one follows a call of the other or of itself, so no third model — another challenger of
+    the run, heavy on memory — can slow the champion's calls more than the candidate's, or
+    add the same cost to both and pull their ratio towards 1."""
     assert ctx.data is not None
     features = ctx.data.features
     roles = list(models)
@@ -108,8 +111,7 @@ def _time_calls(ctx: EvalContext, spec: LatencySpec, bs: int, models: dict[str, 
     start = clock()
     i = 0
     while i < spec.max_calls and clock() - start < budget:
-        turn = i % len(roles)
-        for role in roles[turn:] + roles[:turn]:
+        for role in roles if i % 2 == 0 else roles[::-1]:
             call = calls[role][i % len(batches)]
             t = clock()
             call()
@@ -118,39 +120,14 @@ def _time_calls(ctx: EvalContext, spec: LatencySpec, bs: int, models: dict[str, 
     return _Timed(times, clock() - start)
 
 
-def _timed(ctx: EvalContext, spec: LatencySpec, bs: int, models: dict[str, Any],
-           budget: float, batches: list[pd.DataFrame]) -> _Timed:
-    """The candidate's and the champion's interleaved call times. With several challengers
-    in the run, every challenger and the champion are timed in one loop, once for the run,
-    with the budget of a pair for each two models: each challenger's pairs with the
-    champion come from the same rounds, and the champion is timed once, not once per
-    challenger."""
-    if ("champion" not in models or len(ctx.challengers) < 2
-            or ctx.challenger not in ctx.challengers):
-        return _time_calls(ctx, spec, bs, models, budget, batches)
-    everyone = {"champion": models["champion"],  # a challenger's own role can't be taken
-                **{f"challenger {name}": m.with_threads(spec.threads)
-                   for name, m in ctx.challengers.items()}}
-    key = ctx.run_key(FAMILY, bs, tuple((role, m.info.sha256) for role, m in everyone.items()))
-    run = ctx.run_cache.get(key)
-    if run is None:
-        run = ctx.run_cache[key] = _time_calls(ctx, spec, bs, everyone,
-                                               budget * len(everyone) / 2, batches)
-    return _Timed({"candidate": run.times[f"challenger {ctx.challenger}"],
-                   "champion": run.times["champion"]},
-                  run.elapsed, len(everyone))
-
-
 def _measure(ctx: EvalContext, spec: LatencySpec, p: CheckPlan, bs: int,
              models: dict[str, Any], budget: float) -> CheckResult:
     suite = ctx.suite
     rng = ctx.rng(suite.check_id(FAMILY, p.name))
-    timed = _timed(ctx, spec, bs, models, budget, _batches(ctx, bs, rng))
+    timed = _time_calls(ctx, spec, bs, models, budget, _batches(ctx, bs, rng))
     stats = {role: TimingSummary.of(summarise(t, bs)) for role, t in timed.times.items()}
     cand = stats["candidate"]
-    # a round's seconds per pair of models: what one call of the candidate and one of the
-    # champion cost of the budget
-    per_call_s = timed.elapsed / max(timed.calls, 1) * 2 / timed.models
+    per_call_s = timed.elapsed / max(timed.calls, 1)  # one call of each model
 
     def advice(needed: int | None) -> str:
         return _advice(needed, timed.calls, per_call_s, len(spec.batch_sizes), spec)
@@ -170,15 +147,10 @@ def _measure(ctx: EvalContext, spec: LatencySpec, p: CheckPlan, bs: int,
         clauses.add(rows >= need, f"{rows:,.0f} rows/s {'≥' if rows >= need else 'is below'} "
                                   f"{need:,.0f}")
     slowdown = _slowdown(ctx, spec, timed, clauses, rng, advice)
-    if timed.models > 2:
-        clauses.notes.append(f"timed in one loop with the champion and the run's "
-                             f"{timed.models - 2} other challenger"
-                             f"{'s' if timed.models != 3 else ''}, each in turn")
     details = LatencyDetails(batch_size=bs, candidate=cand, champion=stats.get("champion"),
-                             budget_s=budget * timed.models / 2, elapsed_s=timed.elapsed,
+                             budget_s=budget, elapsed_s=timed.elapsed,
                              max_calls=spec.max_calls, percentiles=bounds,
-                             conditions=conditions(spec.threads), models_timed=timed.models,
-                             **slowdown)
+                             conditions=conditions(spec.threads), **slowdown)
     return _result(ctx, spec, p, bs, clauses, details)
 
 

@@ -29,9 +29,6 @@ class LatencyDetails(Record):
     ratio: float | None = None
     ratio_upper: float | None = None
     ratio_method: str | None = None
-    #: the models timed in turn in one loop: the candidate and the champion (2), or every
-    #: challenger of the run and the champion, with ``budget_s`` a pair's budget per two
-    models_timed: int = 2
 
 
 def read(check: Mapping[str, Any]) -> LatencyDetails:

@@ -236,11 +236,11 @@ def _malformed(ctx: EvalContext, spec: StressSpec, p: CheckPlan, cid: str) -> Ch
     base = _sample(ctx, ctx.rng(cid), MALFORMED_ROWS)
     from concurrent.futures import ThreadPoolExecutor
 
-    # with several challengers, the champion's outcomes once for the run (the same rows,
+    # the champion's outcomes once for the run, whatever the challengers (the same rows,
     # cases and model)
     champion = ctx.models.get("champion")
-    key = (ctx.run_key("stress:malformed", champion.info.sha256)
-           if champion is not None and ctx.challengers else None)
+    key = ctx.run_key("stress:malformed", champion.info.sha256) if champion is not None \
+        else None
     known = ctx.run_cache.get(key) if key is not None else None
     todo = {role: m for role, m in ctx.models.items() if role != "champion" or known is None}
     with ThreadPoolExecutor(max_workers=max(1, len(todo))) as threads:  # one child each
