@@ -37,22 +37,51 @@ if TYPE_CHECKING:
 
 __all__ = ["DEFAULT_CALL_TIMEOUT_S", "Model", "ModelInfo", "RawPrediction", "call_timeout",
            "call_with_limit", "check_model_file", "deadline", "file_info", "load_model",
-           "model_warnings", "prepared_call", "run_onnx", "set_call_timeout", "set_deadline"]
+           "model_warnings", "prepared_calls", "run_onnx", "set_call_timeout", "set_deadline"]
 
 
-def prepared_call(model: Model, frame: pd.DataFrame, features: Sequence[str]
-                  ) -> Callable[[], object]:
-    """A call that predicts ``frame`` as ``model.predict`` would, with what needs doing once
-    done now: an ONNX model's input tensors are converted from the frame here, so the call
-    is onnxruntime's run alone. What the latency family times — the model's time, not
-    evalgate's conversion, which would be counted against the candidate and, being the same
-    for both models, would pull their slowdown ratio towards 1. Other formats predict on the
-    frame, their input handling being the model's own."""
+def prepared_calls(model: Model, rows: pd.DataFrame, features: Sequence[str],
+                   batch_size: int) -> list[Callable[[], float]]:
+    """One call per ``batch_size`` consecutive rows of ``rows``, each predicting its batch as
+    ``model.predict`` would and returning the seconds **the model itself** took — what the
+    latency family times. What needs doing once is done now, for every batch at once, and is
+    not timed: evalgate's conversion of the rows would be counted against the candidate and,
+    being the same for both models, pull their slowdown ratio towards 1.
+
+    ONNX: the input tensors are converted from all the rows here, each call's tensors are
+    views of them, and onnxruntime's run is timed. A model with a ``timed`` method (scikit-
+    learn: its columns selected here, the estimator's own calls timed in the thread that runs
+    them, not the hand-over to it). Any other: ``predict`` on its batch's frame, timed."""
+    import time
+
+    clock = time.perf_counter
+    starts = range(0, len(rows), batch_size)
     feed, run = getattr(model, "_feed", None), getattr(model, "_run", None)
     if feed is not None and run is not None:  # ONNX: the tensors now, onnxruntime's run later
-        tensors, n = feed(frame, features), len(frame)
-        return lambda: run(tensors, n)
-    return lambda: model.predict(frame, features)
+        tensors = feed(rows, features)
+        batches = [{k: v[i:i + batch_size] for k, v in tensors.items()} for i in starts]
+
+        def onnx(t: dict[str, object]) -> Callable[[], float]:
+            def call() -> float:
+                began = clock()
+                run(t, batch_size)
+                return clock() - began
+            return call
+
+        return [onnx(t) for t in batches]
+    timed = getattr(model, "timed", None)
+    if timed is not None:
+        return timed(rows, features, batch_size)  # type: ignore[no-any-return]
+    frames = [rows.iloc[i:i + batch_size].reset_index(drop=True) for i in starts]
+
+    def plain(frame: pd.DataFrame) -> Callable[[], float]:
+        def call() -> float:
+            began = clock()
+            model.predict(frame, features)
+            return clock() - began
+        return call
+
+    return [plain(f) for f in frames]
 
 
 def check_inputs(model: Model, features: Sequence[str]) -> None:

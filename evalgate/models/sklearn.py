@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Sequence
+import time
+from collections.abc import Callable, Sequence
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -114,6 +116,40 @@ class SklearnModel:
         if hasattr(est, "classes_"):
             return RawPrediction(labels=labels, classes=tuple(np.asarray(est.classes_).tolist()))
         return RawPrediction(values=labels.astype(np.float64))
+
+    def timed(self, rows: pd.DataFrame, features: Sequence[str], batch_size: int
+              ) -> list[Callable[[], float]]:
+        """Calls of the estimator on each ``batch_size`` consecutive rows, as :meth:`predict`
+        makes them, each returning the seconds the estimator's own calls took — timed in the
+        thread that runs them, so the hand-over to it (the time limit's) is not counted."""
+        X = rows[self._bind(features)]
+        est = self.estimator
+        methods = [est.predict] + ([est.predict_proba] if hasattr(est, "predict_proba")
+                                   and hasattr(est, "classes_") else [])
+        clock = time.perf_counter
+
+        def call_of(batch: pd.DataFrame) -> Callable[[], float]:
+            def timed_in_thread(method: Callable[[pd.DataFrame], Any]) -> float:
+                began = clock()
+                method(batch)
+                return clock() - began
+
+            def call() -> float:
+                try:
+                    seconds = 0.0
+                    for method in methods:
+                        seconds += call_with_limit(partial(timed_in_thread, method),
+                                                   self.info.path)
+                    return seconds
+                except ModelOutputError:  # the time limit: already one clear message
+                    raise
+                except Exception as exc:
+                    raise ModelOutputError(self.info.path, f"the model failed to predict: "
+                                                           f"{type(exc).__name__}: {exc}"
+                                           ) from None
+            return call
+
+        return [call_of(X.iloc[i:i + batch_size]) for i in range(0, len(X), batch_size)]
 
     def with_threads(self, threads: int) -> SklearnModel:
         """Itself: its runtime has no thread setting evalgate pins."""

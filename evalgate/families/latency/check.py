@@ -20,7 +20,7 @@ import numpy as np
 import pandas as pd
 
 from ...errors import EvalgateError
-from ...models import prepared_call
+from ...models import prepared_calls
 from ...spec import Suite
 from ...stats.timing import (
     MAX_CALLS_ESTIMATE,
@@ -39,6 +39,8 @@ FAMILY = "latency"
 QUANTILES = {"p50": 0.50, "p90": 0.90, "p99": 0.99}
 #: fewest interleaved pairs for a slowdown bound
 MIN_PAIRS = 30
+#: the most rows a batch size's calls draw (a batch size of 4,096 draws 64 batches)
+TIMED_ROWS = 1 << 18
 
 
 def plan(suite: Suite) -> list[CheckPlan]:
@@ -69,11 +71,18 @@ def run(ctx: EvalContext, plans: Sequence[CheckPlan]) -> list[CheckResult]:
     return out
 
 
-def _batches(ctx: EvalContext, bs: int, rng: np.random.Generator, count: int = 16
-             ) -> list[pd.DataFrame]:
+def _rows(ctx: EvalContext, spec: LatencySpec, bs: int, rng: np.random.Generator
+          ) -> pd.DataFrame:
+    """The rows of every timed call, ``bs`` after ``bs``: a fresh batch drawn from the pool
+    for each of up to ``max_calls`` calls (at most :data:`TIMED_ROWS` rows in all; past
+    that the batches repeat). The order-statistic bounds take the calls as independent draws
+    of the model's time on the data; a few batches repeated would let a model slow on some
+    rows (one in fifty, say) go unseen — 16 batches of one row missed them 72% of the
+    time."""
     frame = pool(ctx)
-    idx = rng.integers(0, len(frame), size=(count, bs))
-    return [frame.iloc[i].reset_index(drop=True) for i in idx]
+    count = max(1, min(spec.max_calls, TIMED_ROWS // bs))
+    idx = rng.integers(0, len(frame), size=count * bs)
+    return frame.iloc[idx].reset_index(drop=True)
 
 
 @dataclass
@@ -89,7 +98,7 @@ class _Timed:
 
 
 def _time_calls(ctx: EvalContext, spec: LatencySpec, bs: int, models: dict[str, Any],
-                budget: float, batches: list[pd.DataFrame]) -> _Timed:
+                budget: float, rows: pd.DataFrame) -> _Timed:
     """Warm up, then call the candidate and the champion A B, B A, … on the same batches
     until ``max_calls`` calls per model or the ``budget`` seconds: drift of the machine hits
     both alike.
@@ -101,21 +110,19 @@ def _time_calls(ctx: EvalContext, spec: LatencySpec, bs: int, models: dict[str, 
     assert ctx.data is not None
     features = ctx.data.features
     roles = list(models)
-    # the batches as each model takes them, converted once: the model is timed, not evalgate
-    calls = {r: [prepared_call(models[r], b, features) for b in batches] for r in roles}
+    # each batch as the model takes it, converted before: the model is timed, not evalgate
+    calls = {r: prepared_calls(models[r], rows, features, bs) for r in roles}
+    batches = len(calls[roles[0]])
     for role in roles:  # warm-up: first calls allocate, compile, fill caches
         for i in range(spec.warmup):
-            calls[role][i % len(batches)]()
+            calls[role][-1 - i % batches]()
     times: dict[str, list[float]] = {r: [] for r in roles}
     clock = time.perf_counter
     start = clock()
     i = 0
     while i < spec.max_calls and clock() - start < budget:
         for role in roles if i % 2 == 0 else roles[::-1]:
-            call = calls[role][i % len(batches)]
-            t = clock()
-            call()
-            times[role].append(clock() - t)
+            times[role].append(calls[role][i % batches]())
         i += 1
     return _Timed(times, clock() - start)
 
@@ -124,7 +131,7 @@ def _measure(ctx: EvalContext, spec: LatencySpec, p: CheckPlan, bs: int,
              models: dict[str, Any], budget: float) -> CheckResult:
     suite = ctx.suite
     rng = ctx.rng(suite.check_id(FAMILY, p.name))
-    timed = _time_calls(ctx, spec, bs, models, budget, _batches(ctx, bs, rng))
+    timed = _time_calls(ctx, spec, bs, models, budget, _rows(ctx, spec, bs, rng))
     stats = {role: TimingSummary.of(summarise(t, bs)) for role, t in timed.times.items()}
     cand = stats["candidate"]
     per_call_s = timed.elapsed / max(timed.calls, 1)  # one call of each model

@@ -1,8 +1,12 @@
 """An open-loop load driver: Poisson arrivals at a fixed rate, each latency measured from the
-*scheduled* arrival, so a slow server's queueing delay counts (no coordinated omission)."""
+*scheduled* arrival, so a slow server's queueing delay counts (no coordinated omission), and a
+call still unanswered when the drain ends counted as an error *and* as a latency of +∞ — it
+is in the tail, and leaving it out would let a server that hangs on some requests show the
+percentiles of those it answered."""
 
 from __future__ import annotations
 
+import math
 import queue
 import threading
 import time
@@ -23,6 +27,9 @@ class LoadResult:
     errors: int
     latencies_s: list[float] = field(default_factory=list)
     first_error: str | None = None
+    #: calls still running (or queued) when the drain ended: among ``errors``, and each a
+    #: latency of +∞ in ``latencies_s``
+    unfinished: int = 0
 
     @property
     def achieved_rate(self) -> float:
@@ -33,15 +40,16 @@ class LoadResult:
         return self.errors / self.sent if self.sent else 0.0
 
 
-def open_loop(call: Callable[[], object], *, rate: float, duration_s: float, workers: int,
+def open_loop(call: Callable[[int], object], *, rate: float, duration_s: float, workers: int,
               rng: np.random.Generator, drain_s: float = 10.0) -> LoadResult:
     """Send calls at Poisson arrivals of ``rate`` per second for ``duration_s``, served by
-    ``workers`` threads; each latency runs from the *scheduled* arrival to completion, so a
-    slow server's queueing delay is counted (no coordinated omission)."""
+    ``workers`` threads; ``call(i)`` serves the i-th request. Each latency runs from the
+    *scheduled* arrival to completion, so a slow server's queueing delay is counted (no
+    coordinated omission)."""
     gaps = rng.exponential(1 / rate, size=int(rate * duration_s * 2) + 16)
     arrivals = np.cumsum(gaps)
     arrivals = arrivals[arrivals < duration_s]
-    jobs: queue.Queue[float | None] = queue.Queue()
+    jobs: queue.Queue[tuple[int, float] | None] = queue.Queue()
     lock = threading.Lock()
     result = LoadResult(offered_rate=rate, duration_s=duration_s, sent=len(arrivals),
                         completed=0, errors=0)
@@ -49,11 +57,12 @@ def open_loop(call: Callable[[], object], *, rate: float, duration_s: float, wor
 
     def worker() -> None:
         while True:
-            scheduled = jobs.get()
-            if scheduled is None:
+            job = jobs.get()
+            if job is None:
                 return
+            index, scheduled = job
             try:
-                call()
+                call(index)
                 ok, err = True, None
             except Exception as exc:
                 ok, err = False, f"{type(exc).__name__}: {exc}"
@@ -69,11 +78,11 @@ def open_loop(call: Callable[[], object], *, rate: float, duration_s: float, wor
     threads = [threading.Thread(target=worker, daemon=True) for _ in range(workers)]
     for t in threads:
         t.start()
-    for at in arrivals:
+    for index, at in enumerate(arrivals):
         delay = at - (time.perf_counter() - start)
         if delay > 0:
             time.sleep(delay)
-        jobs.put(float(at))
+        jobs.put((index, float(at)))
     for _ in threads:
         jobs.put(None)
     deadline = time.perf_counter() + drain_s
@@ -84,7 +93,9 @@ def open_loop(call: Callable[[], object], *, rate: float, duration_s: float, wor
                           completed=result.completed, errors=result.errors,
                           latencies_s=list(result.latencies_s), first_error=result.first_error)
     unfinished = snap.sent - snap.completed - snap.errors
-    if unfinished > 0:  # still queued when the drain ran out: count them as errors
+    if unfinished > 0:  # unanswered when the drain ran out: errors, and in the tail
         snap.errors += unfinished
+        snap.unfinished = unfinished
+        snap.latencies_s.extend([math.inf] * unfinished)
         snap.first_error = snap.first_error or f"{unfinished} calls unfinished after the drain"
     return snap
