@@ -229,10 +229,9 @@ class OnnxModel:
 
     def __init__(self, info: ModelInfo, session: Any, classes: tuple[Any, ...] | None,
                  is_classifier: bool, fed_zipmap: str | None = None):
-        self.info = info
-        self._session = session
-        self._classes = classes
+        self.info, self._session, self._classes = info, session, classes
         self.is_classifier = is_classifier
+        self.chunk_rows = _CHUNK  # rows per onnxruntime run (the memory check: the whole batch)
         self.inputs = [
             _Input(i.name, i.type, len(i.shape) if i.shape is not None else 1,
                    i.shape[1] if i.shape is not None and len(i.shape) > 1
@@ -444,11 +443,12 @@ class OnnxModel:
         return RawPrediction(labels=labels, proba=proba, classes=classes)
 
     def _run(self, feed: dict[str, np.ndarray], n: int) -> dict[str, np.ndarray]:
-        """The label and float outputs for ``n`` rows, run in chunks of :data:`_CHUNK`."""
+        """The label and float outputs for ``n`` rows, run ``chunk_rows`` at a time."""
         names = [name for name in (self._label_out, self._float_out) if name is not None]
         parts: list[list[np.ndarray]] = [[] for _ in names]
-        for start in range(0, max(n, 1), _CHUNK):
-            chunk = {k: v[start:start + _CHUNK] for k, v in feed.items()}
+        step = self.chunk_rows
+        for start in range(0, max(n, 1), step):
+            chunk = {k: v[start:start + step] for k, v in feed.items()}
             try:
                 outs = run_onnx(self._session, names, chunk, self.info.path)
             except ModelOutputError:  # the time limit: already one clear message

@@ -93,6 +93,8 @@ def memory_growth(model: Any, frame: pd.DataFrame, features: list[str]) -> dict[
     included: the kernel's high-water mark is reset first (Linux clear_refs)."""
     import resource
 
+    if hasattr(model, "chunk_rows"):  # the batch in one run, as a service would send it: the
+        model.chunk_rows = max(len(frame), 1)  # model's memory, not that of evalgate's chunks
     model.predict(frame.iloc[:1], features)  # load lazily-initialised state first
     before = _status_kb("VmRSS")
     method = "VmHWM"
