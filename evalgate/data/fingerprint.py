@@ -6,15 +6,32 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
+from pandas.api.types import is_numeric_dtype
 
 #: rows kept in a sketch: a dataset that lacks even 1% of the sketched one's rows contains all
 #: 256 sketched rows with probability below 0.99^256 ≈ 8%, one that lacks 5% below 2e-6
 SKETCH_SIZE = 256
 
 
+def hash_rows(frame: pd.DataFrame) -> np.ndarray:
+    """Each row's hash (uint64), in order: equal values hash equal wherever the row stands and
+    whatever dtype its columns were read as. Numbers are hashed as float64 — a file's column
+    of integers reads as float64 once a file with a missing value is read beside it, and the
+    ledger must still know the earlier rows among the later ones (else a second look on
+    grown data counts as a first, at the first's level); text, categories and object values
+    hash alike by value."""
+    out = frame.copy(deep=False)
+    for c in out.columns:
+        col = out[c]
+        if is_numeric_dtype(col.dtype) and col.dtype != np.float64:
+            out[c] = col.to_numpy(dtype=np.float64, na_value=np.nan)
+    hashes: np.ndarray = pd.util.hash_pandas_object(out, index=False).to_numpy()
+    return hashes
+
+
 def row_hashes(frame: pd.DataFrame) -> np.ndarray:
-    """Each row's hash (uint64), sorted; equal rows hash equal wherever they stand."""
-    hashes: np.ndarray = np.sort(pd.util.hash_pandas_object(frame, index=False).to_numpy())
+    """Each row's hash (:func:`hash_rows`), sorted."""
+    hashes: np.ndarray = np.sort(hash_rows(frame))
     return hashes
 
 

@@ -21,6 +21,7 @@ import numpy as np
 import pandas as pd
 from pandas.api.types import union_categoricals
 
+from ..data.fingerprint import hash_rows
 from ..data.read import read_table, same_columns
 from ..errors import DataError, ModelLoadError
 from ..families.base import row_keys
@@ -210,8 +211,7 @@ def scan_part(part: Part, request: ScanRequest) -> PartResult:
         states = {r.key: r.of(frame, keys) for r in request.reductions}
     hashes = None
     if request.hash_rows:
-        hashes = pd.util.hash_pandas_object(
-            frame[labelled(request.features, request.target)], index=False).to_numpy()
+        hashes = hash_rows(frame[labelled(request.features, request.target)])
     return PartResult(part.index, len(frame), coded(frame[list(request.keep)], request.coded),
                       raws, hashes, missing, inputs, states)
 

@@ -34,6 +34,11 @@ from .local import ModelRegistry
 from .records import Entry, short
 
 ATTEMPTS_DIR = ".attempts"
+#: how a trial's sketch was hashed (``data.fingerprint.hash_rows``): 2 hashes numbers as
+#: float64 whatever their dtype. An entry without it (hashed by dtype) may have missed the
+#: rows it shares with later data: it is taken as within them, so it counts as a look
+#: (the stricter reading) rather than being forgotten.
+SKETCH_HASHING = 2
 
 
 class AttemptLedger(ModelRegistry):
@@ -68,6 +73,7 @@ class AttemptLedger(ModelRegistry):
                 "action": "trial", "suite": trial.suite, "suite_sha256": trial.suite_sha256,
                 "candidate": trial.candidate, "champion": trial.champion,
                 "dataset": trial.dataset, "rows": trial.rows, "sketch": list(trial.sketch),
+                "sketch_hashing": SKETCH_HASHING,
                 "decision": decision, "attempt": spending.attempt, "look": spending.look,
                 "alpha_used": spending.alpha_used})
 
@@ -88,7 +94,8 @@ def _look(trials: Sequence[Entry], trial: Trial) -> int:
                and e.data.get("champion") == trial.champion
                and e.data.get("suite") == trial.suite and e.data.get("decision") != "promote"
                and e.data.get("dataset") != trial.dataset
-               and _sketch_within(e.data.get("sketch"), trial.row_hashes)}
+               and (e.data.get("sketch_hashing") != SKETCH_HASHING
+                    or _sketch_within(e.data.get("sketch"), trial.row_hashes))}
     return 1 + len(earlier)
 
 
