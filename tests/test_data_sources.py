@@ -140,6 +140,33 @@ def test_a_glob_must_name_data_files(tmp_path: Path, adult: pd.DataFrame) -> Non
     assert "must end in one of" in _problem(tmp_path, "eval/*")
 
 
+def test_rows_in_a_format_not_read_are_refused_not_passed_over(tmp_path: Path,
+                                                               adult: pd.DataFrame) -> None:
+    """A folder of part-000.csv, part-001.csv.bz2 and part-002.csv.xz judged the first third
+    of its rows and said nothing: a file of rows evalgate cannot read is an error naming it."""
+    folder = tmp_path / "eval"
+    _split(adult.iloc[:300], folder, 1, kind="csv")
+    adult.iloc[300:600].to_csv(folder / "part-001.csv.bz2", index=False)
+    (folder / "README.md").write_text("notes: not rows")  # not data: passed over
+    msg = _problem(tmp_path, "eval")
+    assert "'part-001.csv.bz2'" in msg and "does not read" in msg
+
+
+def test_a_glob_passes_over_writers_hidden_and_temporary_folders(tmp_path: Path,
+                                                                 adult: pd.DataFrame) -> None:
+    """Spark leaves uncommitted part files in _temporary/: `eval/**/*.parquet` must not read
+    them (their rows would be counted twice, or half-written)."""
+    files = _split(adult, tmp_path / "eval" / "out", 2)
+    _split(adult.iloc[:50], tmp_path / "eval" / "out" / "_temporary" / "0", 1)
+    _split(adult.iloc[:50], tmp_path / "eval" / ".ipynb_checkpoints", 1)
+    suite = tmp_path / "s.yaml"
+    suite.write_text(suite_text(data="eval/**/*.parquet"))
+    assert load_suite(suite).data.sources == tuple(f.resolve() for f in files)
+    named = tmp_path / "t.yaml"  # named on purpose, below the glob's fixed part: read
+    named.write_text(suite_text(data="eval/out/_temporary/*/*.parquet"))
+    assert len(load_suite(named).data.sources) == 1
+
+
 def test_mixed_formats_are_refused(tmp_path: Path, adult: pd.DataFrame) -> None:
     folder = tmp_path / "eval"
     _split(adult, folder, 2)

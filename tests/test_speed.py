@@ -112,7 +112,7 @@ def test_text_columns_are_the_strings_pandas_gives() -> None:
     inside shared_feeds."""
     import pandas as pd
 
-    from evalgate.models import onnx as onnx_model
+    from evalgate.models import text as onnx_model
 
     values = ["b", None, "a", "b", "ü", "", "a", None] * 1100  # long enough to factorise
     assert len(values) >= onnx_model._FACTORIZE_FROM
@@ -123,11 +123,25 @@ def test_text_columns_are_the_strings_pandas_gives() -> None:
     assert got.dtype == object and list(got) == list(want) == list(frame["o"])
     assert all(type(v) is str for v in got)
     with onnx_model.shared_feeds():
-        first = onnx_model._shared_text(frame, "t")
-        assert onnx_model._shared_text(frame, "t") is first
+        first = onnx_model.shared_text(frame, "t")
+        assert onnx_model.shared_text(frame, "t") is first
         other = frame.copy()
-        assert onnx_model._shared_text(other, "t") is not first
-    assert onnx_model._shared_text(frame, "t") is not first  # outside: nothing kept
+        assert onnx_model.shared_text(other, "t") is not first
+    assert onnx_model.shared_text(frame, "t") is not first  # outside: nothing kept
+
+
+def test_a_missing_text_value_is_fed_as_empty_whatever_the_dtype() -> None:
+    """A file whose text column is empty on every row reads as float64 NaN: fed as NaN it
+    met the model as "nan" alone, and as "" once concatenated with other files — the same
+    rows predicted differently by their neighbours (and by the engine)."""
+    import pandas as pd
+
+    from evalgate.models.text import _text
+
+    for col in (pd.Series([np.nan, np.nan]), pd.Series([np.nan, "x"], dtype=object),
+                pd.Series([None, 3], dtype=object), pd.Series([np.nan, 2.5])):
+        got = list(_text(col))
+        assert got[0] == "" and all(type(v) is str for v in got), (col.dtype, got)
 
 
 def _cells_by_search(y: np.ndarray, preds: list[np.ndarray]

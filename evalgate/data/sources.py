@@ -7,10 +7,14 @@ key — is the same on every machine and under every engine. What a set may hold
 because a stray file would silently join the evaluation rows:
 
 - one format only (Parquet, or CSV/CSV.gz): a CSV export left in a Parquet folder is an error;
+- a file that holds rows evalgate does not read (``part-1.csv.bz2``, ``.tsv``, ``.jsonl``…)
+  is an error naming it, not a file passed over: the verdict would judge the other files'
+  rows alone;
 - a folder's data files directly inside it (hidden files and the ``_``-prefixed files that
   writers leave, ``_SUCCESS``, ``_metadata``, are ignored); data files in subfolders
   (Hive-style partitions, whose partition values live in folder names) are an error naming
-  them — point ``path`` at a glob to read them on purpose;
+  them — point ``path`` at a glob to read them on purpose; a glob passes over what lies in
+  hidden or ``_``-prefixed folders below its fixed part (Spark's ``_temporary/``);
 - at least one file.
 """
 
@@ -18,6 +22,7 @@ from __future__ import annotations
 
 import glob
 from dataclasses import dataclass
+from itertools import takewhile
 from pathlib import Path
 
 #: the file types a dataset may be read from
@@ -65,6 +70,23 @@ def _ignored(name: str) -> bool:
     return name.startswith((".", "_"))
 
 
+#: name parts of files that hold rows in a format evalgate does not read
+_OTHER_DATA = (".csv", ".tsv", ".parquet", ".pq", ".json", ".jsonl", ".ndjson", ".feather",
+               ".arrow", ".orc", ".avro", ".xls", ".xlsx")
+
+
+def _unread(files: list[Path], where: str) -> None:
+    """Refuse a set beside which lie files of rows evalgate would not read."""
+    other = [f for f in files if data_suffix(f.name) is None and not _ignored(f.name)
+             and any(part in f.name.lower() for part in _OTHER_DATA)]
+    if other:
+        raise SourceProblem(f"{where} holds {other[0].name!r}"
+                            f"{f' and {len(other) - 1} more' if len(other) > 1 else ''}, rows "
+                            f"in a format evalgate does not read ({', '.join(DATA_SUFFIXES)} "
+                            f"only): judging the other files alone would leave them out; "
+                            f"convert them or move them out")
+
+
 def resolve(text: str, base: Path) -> Sources:
     """The files ``data.path`` = ``text`` names, relative to ``base`` (the suite's folder)."""
     if is_pattern(text):
@@ -91,15 +113,27 @@ def _from_glob(text: str, base: Path) -> Sources:
         raise SourceProblem(f"the glob {text!r} matches the folder {folders[0].name!r}, not a "
                             f"file; name the files inside it (e.g. "
                             f"'{folders[0].name}/*{data_suffix(text)}')")
-    files = [f for f in found if f.is_file() and not _ignored(f.name)]
+    root = Path(*[part for part in takewhile(lambda p: not is_pattern(p), Path(text).parts)])
+    fixed = (base / root).resolve()
+    files = [f for f in found if f.is_file() and not _ignored(f.name)
+             and not any(_ignored(p) for p in _below(f.parent, fixed))]
     if not files:
         raise SourceProblem(f"the glob {text!r} matches no data file (looked for {pattern})")
     _one_format(files, f"the glob {text!r}")
     return Sources(pattern, tuple(files), many=True)
 
 
+def _below(folder: Path, fixed: Path) -> tuple[str, ...]:
+    """The names of ``folder``'s parts below ``fixed`` (none when it is not below)."""
+    try:
+        return folder.relative_to(fixed).parts
+    except ValueError:
+        return ()
+
+
 def _from_folder(text: str, folder: Path) -> Sources:
     inside = sorted(folder.iterdir())
+    _unread([p for p in inside if p.is_file()], f"the folder {text!r}")
     files = [p for p in inside if p.is_file() and not _ignored(p.name)
              and data_suffix(p.name) is not None]
     nested = sorted(p for sub in inside if sub.is_dir() and not _ignored(sub.name)

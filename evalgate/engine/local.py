@@ -16,8 +16,8 @@ from ..errors import ModelLoadError
 from ..families import CheckPlan, CheckResult, EvalContext, error_result, registered
 from ..families.base import Family, Reduction, row_keys
 from ..models import Model, RawPrediction
-from ..models.onnx import shared_feeds
 from ..models.predictions import Predictions, canonical, class_universe
+from ..models.text import shared_feeds
 from ..spec import Suite
 from .isolate import run_family
 from .outcome import Clock, SuiteOutcome, finite_or_error

@@ -27,7 +27,7 @@ from ..errors import DataError, ModelLoadError
 from ..families.base import row_keys
 from ..models import Model, load_model
 from ..models.base import RawPrediction
-from ..models.onnx import shared_feeds
+from ..models.text import shared_feeds
 
 #: a Parquet file's row groups are gathered into partitions of about this many rows
 PART_ROWS = 1_000_000

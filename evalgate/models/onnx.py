@@ -37,9 +37,7 @@ import copy
 import dataclasses
 import json
 import re
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
-from contextvars import ContextVar
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -51,6 +49,7 @@ from ..errors import ModelLoadError, ModelOutputError
 from . import onnx_proto
 from ._calls import run_onnx
 from .base import ModelInfo, RawPrediction, file_info
+from .text import shared_text
 
 _CLASSIFIER_OPS = ("LinearClassifier", "TreeEnsembleClassifier", "SVMClassifier")
 _CHUNK = 1 << 18
@@ -155,57 +154,6 @@ def _graph_classes(model: Any) -> tuple[Any, ...] | None:
         if init.name == "classes":
             return tuple(onnx_proto.tensor_values(init))
     return None
-
-
-#: text columns converted for ONNX inside :func:`shared_feeds`: (id(frame), column) → (the
-#: frame, kept alive so that its id is not reused; the column as Python strings)
-_SHARED: ContextVar[dict[tuple[int, str], tuple[pd.DataFrame, np.ndarray]] | None] = ContextVar(
-    "evalgate_shared_feeds", default=None)
-
-
-@contextmanager
-def shared_feeds() -> Iterator[None]:
-    """Within this block a text column fed to several ONNX models (the candidate and the
-    champion on the same rows) is converted to Python strings once."""
-    token = _SHARED.set({})
-    try:
-        yield
-    finally:
-        _SHARED.reset(token)
-
-
-def _shared_text(frame: pd.DataFrame, name: str) -> np.ndarray:
-    shared = _SHARED.get()
-    if shared is None:
-        return _text(frame[name])
-    found = shared.get((id(frame), name))
-    if found is None or found[0] is not frame:
-        found = shared[(id(frame), name)] = (frame, _text(frame[name]))
-    return found[1]
-
-
-#: rows from which arrow-backed text is converted through its distinct values (below, the
-#: factorisation's fixed cost, some 40 µs a column, would slow the one-row calls of a load test)
-_FACTORIZE_FROM = 8192
-
-
-def _text(col: pd.Series) -> np.ndarray:
-    """A column as the object array of ``str`` an ONNX string input takes (a missing value
-    is ``""``). Long arrow-backed text is converted through its distinct values: a million
-    Python strings made one by one cost twice as much."""
-    if (isinstance(col.dtype, pd.StringDtype) and col.dtype.storage == "pyarrow"
-            and len(col) >= _FACTORIZE_FROM):
-        codes, uniques = pd.factorize(col, use_na_sentinel=True)
-        table = np.empty(len(uniques) + 1, dtype=object)
-        table[:-1] = np.asarray(uniques, dtype=object)
-        table[-1] = ""  # code -1: a missing value
-        return np.asarray(table[codes])
-    if pd.api.types.is_string_dtype(col) or col.dtype == object:
-        arr = col.to_numpy(dtype=object, na_value="")
-        if col.dtype == object and not all(isinstance(v, str) for v in arr[:100]):
-            arr = col.astype(str).to_numpy(dtype=object)
-        return np.asarray(arr)
-    return np.asarray(col.astype(str).to_numpy(dtype=object))
 
 
 def _session(path: str | Path, payload: bytes, threads: int | None) -> Any:
@@ -377,7 +325,7 @@ class OnnxModel:
     def _column(self, frame: pd.DataFrame, name: str, inp: _Input) -> np.ndarray:
         col = frame[name]
         if inp.type == "tensor(string)":
-            arr = _shared_text(frame, name)
+            arr = shared_text(frame, name)
         else:
             dtype = _NUMPY.get(inp.type)
             if dtype is None:
