@@ -351,6 +351,46 @@ def test_a_partition_with_other_columns_is_named(
     assert "part-001.parquet" in message and "lacks 'age'" in message
 
 
+def test_a_file_rewritten_during_the_scan_blocks_on_either_engine(
+        tmp_path: Path, adult: pd.DataFrame, two_workers: DaskEngine,
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """A Parquet file that grew from 4 row groups to 8 between planning and reading was
+    judged on 4 under the sha256 of 8: a file that changes while the gate reads it blocks."""
+    from evalgate.data import read
+    from evalgate.engine import dask
+
+    files = write_parts(adult.iloc[:3000], tmp_path / "eval", 2)
+    (tmp_path / "s.yaml").write_text(suite_text(data=tmp_path / "eval"))
+
+    def grow() -> None:
+        pd.concat([pd.read_parquet(files[1])] * 2).to_parquet(files[1], index=False)
+
+    planned = dask.plan_parts
+
+    def plan_then_grow(*args: Any, **kwargs: Any) -> Any:
+        parts = planned(*args, **kwargs)
+        grow()
+        return parts
+
+    monkeypatch.setattr(dask, "plan_parts", plan_then_grow)
+    doc = verdict(tmp_path / "s.yaml", two_workers)
+    assert doc["decision"] == "block"
+    assert "part-001.parquet" in doc["suites"][0]["checks"][0]["message"]
+    assert "changed while the gate read it" in doc["suites"][0]["checks"][0]["message"]
+    monkeypatch.undo()
+    read_files = read.read_files
+
+    def read_then_grow(paths: Any) -> Any:
+        out = read_files(paths)
+        grow()
+        return out
+
+    monkeypatch.setattr(read, "read_files", read_then_grow)
+    local = verdict(tmp_path / "s.yaml", None)
+    assert local["decision"] == "block"
+    assert "changed while the gate read it" in local["suites"][0]["checks"][0]["message"]
+
+
 KILL_ONCE = "EVALGATE_TEST_KILL_ONCE"
 
 

@@ -253,6 +253,29 @@ def no_rows(spec: DataSpec) -> DataError:
     return DataError(spec.path, "the dataset has no rows")
 
 
+Stamps = tuple[tuple[int, int], ...]
+
+
+def stamps(files: Sequence[Path]) -> Stamps:
+    """Each file's (size, modification time in ns), taken before its rows are read."""
+    out = []
+    for f in files:
+        st = f.stat()
+        out.append((st.st_size, st.st_mtime_ns))
+    return tuple(out)
+
+
+def unchanged(files: Sequence[Path], before: Stamps) -> None:
+    """Refuse files rewritten since ``before`` (:func:`stamps`): the rows judged would not be
+    the bytes whose sha256 the verdict records — a Parquet file that grew from 4 row groups
+    to 8 between planning and reading was judged on 4 under the sha256 of 8."""
+    changed = [f for f, was, now in zip(files, before, stamps(files), strict=True) if was != now]
+    if changed:
+        raise DataError(changed[0], "the file changed while the gate read it (its size or "
+                                    "modification time moved); a dataset must stay as it is "
+                                    "for the whole run — write it first, then gate")
+
+
 def load_dataset(spec: DataSpec) -> Dataset:
     from .memory import too_large
 
@@ -260,6 +283,7 @@ def load_dataset(spec: DataSpec) -> Dataset:
     problem = too_large(files)
     if problem is not None:
         raise DataError(spec.path, problem)
+    before = stamps(files)
     frame, rows = read_files(files)
     if len(frame.columns) and any(not isinstance(c, str) for c in frame.columns):
         frame.columns = [str(c) for c in frame.columns]
@@ -273,6 +297,7 @@ def load_dataset(spec: DataSpec) -> Dataset:
     if spec.key is not None:
         check_key(spec, frame[spec.key], lambda i: locate(files, rows, i))
     whole, each = sha256_files(files)
+    unchanged(files, before)
     listed = tuple(DataFile(f, h, n) for f, h, n in zip(files, each, rows, strict=True)
                    ) if spec.files else ()
     return Dataset(path=spec.path, sha256=whole, rows=len(frame), frame=frame,

@@ -45,6 +45,8 @@ from ..data.read import (
     missing_target,
     no_rows,
     read_header,
+    stamps,
+    unchanged,
 )
 from ..errors import EngineError, EvalgateError
 from ..models import Model
@@ -174,6 +176,7 @@ class DaskEngine:
              label: str, reductions: tuple[Any, ...] = ()) -> Scan:
         """Scan ``spec``'s files on the workers (see the module's docstring)."""
         files = spec.sources
+        before = stamps(files)
         header = read_header(files[0])
         features = check_columns(spec, header)
         keep = tuple(dict.fromkeys([*([spec.target] if spec.target else []),
@@ -191,7 +194,9 @@ class DaskEngine:
         if reductions:  # a row's key is its position in the dataset: each part's offset
             parts = self._offsets(parts)
         results = self._run(parts, request, deadline, label)
-        return _assemble(spec, files, features, parts, results, list(models), reductions)
+        scan = _assemble(spec, files, features, parts, results, list(models), reductions)
+        unchanged(files, before)  # after the hashing: the rows judged are the bytes hashed
+        return scan
 
     def _run(self, parts: Sequence[Part], request: ScanRequest, deadline: float | None,
              label: str) -> list[PartResult]:
