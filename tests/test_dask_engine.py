@@ -351,6 +351,35 @@ def test_a_partition_with_other_columns_is_named(
     assert "part-001.parquet" in message and "lacks 'age'" in message
 
 
+def test_a_file_with_a_header_alone_changes_nothing(
+        tmp_path: Path, adult: pd.DataFrame, two_workers: DaskEngine) -> None:
+    """A header-only CSV reads with every column as text; joined with the others it turned
+    every number into text on the Dask engine (a perturbation of 'age' refused, a regression
+    target called non-numeric) where the local engine leaves it out."""
+    files = write_parts(adult.iloc[:3000], tmp_path / "eval", 3, kind="csv")
+    adult.iloc[:0].to_csv(tmp_path / "eval" / "part-001a.csv", index=False)
+    assert len(files) == 3
+    (tmp_path / "s.yaml").write_text(suite_text(data=tmp_path / "eval", checks=(
+        "  performance:\n    accuracy: {min: 0.5}\n  robustness:\n    perturbations:\n"
+        "      gaussian_noise: {columns: [age], scale: 0.1}\n    max_flip_rate: 0.5\n")))
+    local, dask = verdict(tmp_path / "s.yaml", None), verdict(tmp_path / "s.yaml", two_workers)
+    assert local["decision"] == "promote", local["suites"][0]["checks"]
+    assert_same(dask, local)
+
+
+def test_a_csv_with_its_index_written_reads_alike(
+        tmp_path: Path, adult: pd.DataFrame, two_workers: DaskEngine) -> None:
+    """`df.to_csv(path)` writes an unnamed index column, which pandas names 'Unnamed: 0': the
+    Dask engine took the header as written ('') and refused the file against itself."""
+    (tmp_path / "eval").mkdir()
+    adult.iloc[:1500].to_csv(tmp_path / "eval" / "part-000.csv")
+    adult.iloc[1500:3000].to_csv(tmp_path / "eval" / "part-001.csv")
+    (tmp_path / "s.yaml").write_text(suite_text(data=tmp_path / "eval"))
+    local, dask = verdict(tmp_path / "s.yaml", None), verdict(tmp_path / "s.yaml", two_workers)
+    assert local["decision"] != "error" and dask["decision"] == local["decision"]
+    assert_same(dask, local)
+
+
 def test_a_file_rewritten_during_the_scan_blocks_on_either_engine(
         tmp_path: Path, adult: pd.DataFrame, two_workers: DaskEngine,
         monkeypatch: pytest.MonkeyPatch) -> None:

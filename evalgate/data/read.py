@@ -99,6 +99,8 @@ def read_header(path: Path) -> list[str]:
     except Exception as exc:
         raise DataError(path, f"cannot read the file: {type(exc).__name__}: {exc}") from None
     _unique_columns(path, header)
+    if any(not name for name in header):  # pandas names an unnamed column ('Unnamed: 0', …)
+        return [str(c) for c in pd.read_csv(path, nrows=0).columns]
     return header
 
 

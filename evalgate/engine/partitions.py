@@ -232,7 +232,11 @@ def coded(frame: pd.DataFrame, columns: Sequence[str]) -> pd.DataFrame:
 def join_frames(frames: list[pd.DataFrame]) -> pd.DataFrame:
     """The partitions' kept columns, in order, as one frame (the list is emptied as it goes):
     a column coded in every partition stays categorical, its categories united and sorted (the
-    order a bias grouping gives text anyway); a column coded in some only is text again."""
+    order a bias grouping gives text anyway); a column coded in some only is text again. A
+    partition without rows (a file with a header alone) is left out, as the local engine
+    leaves it out: its columns, all text, would turn every number into text."""
+    if len(frames) > 1 and any(len(f) for f in frames):
+        frames[:] = [f for f in frames if len(f)]
     if len(frames) == 1:
         return frames.pop().reset_index(drop=True)
     names = list(frames[0].columns)
