@@ -278,6 +278,52 @@ def test_a_pick_never_hides_a_failing_test_that_is_no_check(tmp_path: Path,
     assert doc["pick"]["winner"] is not None
 
 
+SESSION_FIXTURE_FAILS_AT_THE_END = """
+import pytest
+
+@pytest.fixture(scope="session")
+def resource():
+    yield 1
+    raise RuntimeError("a session fixture's teardown failed")
+
+def test_uses_it(resource):
+    assert resource == 1
+"""
+
+
+@pytest.mark.e2e
+@pytest.mark.parametrize("failure", ["collection", "teardown", "hooks blocked"])
+def test_a_pick_never_hides_an_error_outside_the_checks(tmp_path: Path, models: list[Path],
+                                                        failure: str) -> None:
+    """A test file that does not import (--continue-on-collection-errors), a session
+    fixture's teardown error (filed under the last item: a check), or the counting hooks
+    blocked (-p no:evalgate-session): none may leave a pick's exit 0."""
+    if failure == "collection":
+        (tmp_path / "test_user.py").write_text("import no_such_module_anywhere\n")
+        extra: tuple[str, ...] = ("test_user.py", "--continue-on-collection-errors")
+    elif failure == "teardown":
+        (tmp_path / "test_user.py").write_text(SESSION_FIXTURE_FAILS_AT_THE_END)
+        extra = ("test_user.py",)
+    else:
+        (tmp_path / "test_user.py").write_text("def test_broken():\n    assert False\n")
+        extra = ("test_user.py", "-p", "no:evalgate-session")
+    done = gated(tmp_path, models[:2], "--evalgate-pick", "best", *extra)
+    assert done.returncode in (1, 4), done.stdout[-2000:]
+    if failure == "hooks blocked":
+        assert "-p no:evalgate-session" in done.stderr
+
+
+@pytest.mark.e2e
+def test_without_a_pick_a_challenger_left_out_blocks_the_run(tmp_path: Path,
+                                                             models: list[Path]) -> None:
+    """Every item of one challenger deselected: its verdict is partial (block), and a run
+    without a pick exits 0 only when every challenger promotes."""
+    done = gated(tmp_path, models[:2], "-k", "not trees-b")
+    assert done.returncode == 1, done.stdout[-2000:]
+    assert json.loads((tmp_path / "reports" / "trees-a" / "verdict.json").read_text()
+                      )["decision"] == "promote"
+
+
 def test_under_spending_each_challenger_is_judged_at_its_own_try_over_k(
         tmp_path: Path, models: list[Path]) -> None:
     """attempts = "spend": each challenger is a try of its own against this champion, judged

@@ -7,6 +7,7 @@ and this module only translates between it and pytest.
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -103,32 +104,35 @@ def pytest_configure(config: pytest.Config) -> None:
                                 "gate runs its checks in one process; drop -n")
     shows = [flag for flag, on in (("--fixtures", config.option.showfixtures),
                                    ("--fixtures-per-test", config.option.show_fixtures_per_test),
-                                   ("--markers", config.option.markers)) if on]
+                                   ("--markers", config.option.markers),
+                                   ("--help", config.option.help)) if on]
     if shows:
         raise pytest.UsageError(f"{shows[0]} lists and judges nothing, but --evalgate must "
                                 "exit 0 only on a promote: drop one of them")
     gs = GateSession(config)
     config.stash[_SESSION] = gs
-    config.pluginmanager.register(gs, "evalgate-session")  # its report hook
+    if config.pluginmanager.register(gs, "evalgate-session") is None:  # its report hooks
+        raise pytest.UsageError("-p no:evalgate-session blocks the hooks that count the "
+                                "run's other failures, but --evalgate needs them: drop it")
     files = [str(p) for p in gs.planned_files] or [str(gs.suites_path)]
     if config.args_source != pytest.Config.ArgsSource.ARGS:
         config.args = files  # a gate run collects the suites alone, each file by name
     else:  # positional paths are collected in addition to the gate's suites
         named = {Path(a.split("::")[0]).resolve() for a in config.args}
         config.args = [*config.args, *(f for f in files if Path(f) not in named)]
-    if not config.option.help:  # --collect-only too: no earlier promote survives a gate run
-        from ..errors import EvalgateError
-        from ..output import clear, start
+    # --collect-only too: no earlier promote survives a gate run
+    from ..errors import EvalgateError
+    from ..output import clear, start
 
-        try:
-            if None in gs.gates:
-                start(gs.candidate, gs.report_dir, gs.started_at)
-            else:  # each challenger's verdict, in its own folder
-                clear(gs.report_dir)
-                for who, gate in gs.gates.items():
-                    start(gate.candidate_ref, gs.report_dir / str(who), gs.started_at)
-        except EvalgateError as exc:
-            raise pytest.UsageError(str(exc)) from None
+    try:
+        if None in gs.gates:
+            start(gs.candidate, gs.report_dir, gs.started_at)
+        else:  # each challenger's verdict, in its own folder
+            clear(gs.report_dir)
+            for who, gate in gs.gates.items():
+                start(gate.candidate_ref, gs.report_dir / str(who), gs.started_at)
+    except EvalgateError as exc:
+        raise pytest.UsageError(str(exc)) from None
 
 
 def pytest_collect_file(file_path: Path, parent: pytest.Collector) -> pytest.Collector | None:
@@ -150,10 +154,29 @@ def pytest_sessionfinish(session: pytest.Session) -> None:
     gs.finish(session)
 
 
+@pytest.hookimpl(tryfirst=True)
+def pytest_cmdline_main(config: pytest.Config) -> int | None:
+    """``--version --version`` answers before any plugin is configured, with exit 0 and the
+    previous run's verdict still on disk: with ``--evalgate`` it is a usage error. (A single
+    ``--version`` is answered by ``pytest.main`` before any plugin is loaded.)"""
+    if config.getoption("evalgate", None) and config.option.version:
+        print("ERROR: --version judges nothing, but --evalgate must exit 0 only on a promote: "
+              "drop one of them", file=sys.stderr)
+        return int(pytest.ExitCode.USAGE_ERROR)
+    return None
+
+
+@pytest.hookimpl(trylast=True)
 def pytest_unconfigure(config: pytest.Config) -> None:
     gs = _active(config)
     if gs is None:
         return
+    session = config.pluginmanager.get_plugin("session")
+    if session is not None and not gs.exit_ok and session.exitstatus == pytest.ExitCode.OK:
+        # after every other hook: another plugin's or a conftest's sessionfinish (a "suppress
+        # the exit code" plugin, pytest.exit(returncode=0)) cannot make a run without a
+        # promote exit 0 — pytest returns the session's status after this hook
+        session.exitstatus = pytest.ExitCode.TESTS_FAILED
     gs.close()
     tr = config.pluginmanager.get_plugin("terminalreporter")
     if tr is None:

@@ -108,6 +108,10 @@ class GateSession:
         self.summary: Summary | None = None
         #: with challengers: whether the run promotes (its board's answer)
         self.promoted: bool | None = None
+        #: whether the run may exit 0, as the gate decided it (a promote; with challengers: a
+        #: pick, or every challenger promoted). Held once every other hook has run
+        #: (``pytest_unconfigure``): nothing else turns a run without it into exit 0
+        self.exit_ok = False
         #: failed test reports that are not a challenger's check (a unit test, a hook):
         #: a pick never turns those into exit 0
         self.other_failures = 0
@@ -116,8 +120,17 @@ class GateSession:
         self._suites: dict[Path, Suite | SpecError] = {}  # by resolved path, read once
 
     def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
-        """A failure of anything but a challenger's check (a hook of this session)."""
-        if report.failed and report.nodeid not in self.check_nodeids:
+        """A failure of anything but a challenger's check (a hook of this session): a check
+        item has no teardown of its own, so a failure there (a session fixture's) is
+        another's."""
+        if report.failed and (report.nodeid not in self.check_nodeids
+                              or report.when == "teardown"):
+            self.other_failures += 1
+
+    def pytest_collectreport(self, report: pytest.CollectReport) -> None:
+        """A file that does not collect (``--continue-on-collection-errors``) is a failure
+        no pick passes over."""
+        if report.failed:
             self.other_failures += 1
 
     def say(self, line: str) -> None:
@@ -233,6 +246,7 @@ class GateSession:
         self.summary = written.summary
         self.warnings = written.warnings
         self.summary_line = f"{written.summary.line} — report: {display_path(written.report_path)}"
+        self.exit_ok = written.summary.decision == "promote"
         if written.summary.decision == "block" and session.exitstatus in (
                 pytest.ExitCode.OK, pytest.ExitCode.NO_TESTS_COLLECTED):
             session.exitstatus = pytest.ExitCode.TESTS_FAILED
@@ -241,7 +255,8 @@ class GateSession:
     def finish_challengers(self, session: pytest.Session) -> None:
         """One verdict per challenger (a check whose item did not run makes that one
         partial), the leaderboard, and the run's status: with a pick, 0 when there is a
-        winner; else pytest's own (every check of every challenger)."""
+        winner (and nothing else failed); else 0 only when every challenger promotes — a
+        challenger whose checks were all deselected is partial, and blocks the run."""
         from ..compare import board_of
         from ..errors import EvalgateError
 
@@ -261,9 +276,13 @@ class GateSession:
         if self.pick is not None:  # the other challengers' failed checks are expected
             picked = board.ok and not self.other_failures and session.exitstatus in (
                 pytest.ExitCode.OK, pytest.ExitCode.TESTS_FAILED)
+            self.exit_ok = picked
             if picked or session.exitstatus == pytest.ExitCode.OK:
                 session.exitstatus = pytest.ExitCode.OK if picked else \
                     pytest.ExitCode.TESTS_FAILED
-        elif not board.ok and session.exitstatus in (pytest.ExitCode.OK,
-                                                     pytest.ExitCode.NO_TESTS_COLLECTED):
+            return
+        every = len(board.doc["promotable"]) == len(board.doc["challengers"])
+        self.exit_ok = board.ok and every
+        if not self.exit_ok and session.exitstatus in (pytest.ExitCode.OK,
+                                                       pytest.ExitCode.NO_TESTS_COLLECTED):
             session.exitstatus = pytest.ExitCode.TESTS_FAILED

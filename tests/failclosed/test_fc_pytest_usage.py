@@ -165,3 +165,46 @@ def test_verdict_says_block_in_progress_while_the_gate_runs(pt: pytest.Pytester)
     problems = [(f"verdict.json was not 'block … in progress' during {len(stale)} of "
                 f"{len(seen)} checks")] if stale else []
     assert_case(run, problems, failed_open=bool(stale))
+
+
+RESET_TO_ZERO = """
+import pytest
+
+@pytest.hookimpl(trylast=True)
+def pytest_sessionfinish(session, exitstatus):
+    session.exitstatus = 0
+"""
+EXIT_ZERO = """
+import pytest
+
+def pytest_sessionfinish(session):
+    pytest.exit("done", returncode=0)
+"""
+
+
+@pytest.mark.parametrize("hook", [RESET_TO_ZERO, EXIT_ZERO], ids=["reset-to-0", "pytest-exit-0"])
+def test_another_hook_cannot_turn_a_block_into_exit_0(pt: pytest.Pytester, hook: str) -> None:
+    """A plugin that "suppresses" exit codes (pytest-custom-exit-code), or a conftest's own
+    sessionfinish, ran after the gate's and set 0: the status is held last, in unconfigure."""
+    _suite(pt)
+    pt.makeconftest(hook)
+    run = gate(pt, f"--evalgate={CANDIDATE}")
+    doc_path = pt.path / "reports" / "verdict.json"
+    promoted = doc_path.is_file() and json.loads(doc_path.read_text())["decision"] == "promote"
+    problems = [f"exit status {run.ret}"] if run.ret == 0 else []
+    problems += ["a promote verdict"] if promoted else []
+    assert_case(run, problems, failed_open=run.ret == 0 or promoted)
+
+
+@pytest.mark.parametrize("flags", [("--help",), ("--version", "--version")],
+                         ids=["help", "version-verbose"])
+def test_help_and_version_with_the_gate_are_usage_errors(pt: pytest.Pytester,
+                                                         flags: tuple[str, ...]) -> None:
+    """They exit 0 judging nothing, with the previous run's promote still on disk. (A single
+    --version is answered by pytest.main before any plugin loads: out of a plugin's reach.)"""
+    _suite(pt, PERF)
+    assert gate(pt, f"--evalgate={CANDIDATE}").ret == 0  # a promote in place
+    run = gate(pt, f"--evalgate={CHAMPION}", *flags)
+    problems = [f"exit status {run.ret}, not 4"] if run.ret != 4 else []
+    assert_case(run, problems, failed_open=run.ret == 0)
+
