@@ -399,3 +399,50 @@ def test_each_request_and_timed_call_gets_its_own_rows(tmp_path: Path,
     Gate(CANDIDATE).run_suite(spec)
     assert len(set(requested)) > 0.9 * len(requested) > 50
     assert stress.REQUEST_ROWS >= 1000
+
+
+def _stress(tmp_path: Path, section: str) -> Any:
+    """The gate's results on a suite of ``section`` (under ``stress:`` or ``latency:``)."""
+    path = tmp_path / "s.yaml"
+    path.write_text(suite_text(checks=section, champion=None))
+    gate = Gate(CANDIDATE)
+    return gate.run_suite(gate.load(path)).results
+
+
+def test_a_throughput_on_a_call_or_two_is_inconclusive(tmp_path: Path) -> None:
+    """A model slow on half its calls, at random, passed min_rows_per_s on the one call a
+    tiny budget allowed: rows/s needs the calls a slowdown needs."""
+    [check] = _stress(tmp_path, "  latency:\n    batch_sizes: [64]\n"
+                                "    min_rows_per_s: {64: 1}\n    budget_s: 0.000001\n")
+    assert check.status == "fail" and "rows/s inconclusive: only" in check.message
+
+
+def test_malformed_cases_judge_valid_requests_and_need_evidence(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A refusal of one row — a valid request — fails; a check where no case could be tried
+    (no model file) is inconclusive, not "no crash"; an empty list of cases is refused."""
+    from evalgate.families.stress import check as stress
+
+    outcomes: dict[str, dict[str, str]] = {}
+    monkeypatch.setattr(stress, "malformed_outcomes", lambda *a: dict(outcomes))
+    section = "  stress:\n    malformed:\n      cases: [nan, one_row]\n"
+    outcomes.update(nan={"outcome": "error", "message": "refused"},
+                    one_row={"outcome": "error", "message": "ValueError: one row"})
+    [check] = _stress(tmp_path, section)
+    assert check.status == "fail" and "one_row: refused" in check.message
+    outcomes.update(nan={"outcome": "not_measured", "message": "needs a model file"},
+                    one_row={"outcome": "not_measured", "message": "needs a model file"})
+    [check] = _stress(tmp_path, section)
+    assert check.status == "fail" and "inconclusive: no case could be tried" in check.message
+    outcomes.update(nan={"outcome": "error", "message": "refused"},
+                    one_row={"outcome": "finite", "message": ""})
+    [check] = _stress(tmp_path, section)
+    assert check.status == "pass"
+    with pytest.raises(SpecError, match="an empty list tries nothing"):
+        load_suite(_suite(tmp_path, "  stress:\n    malformed:\n      cases: []\n"))
+
+
+def test_a_memory_check_without_a_threshold_decides_nothing(tmp_path: Path) -> None:
+    [check] = _stress(tmp_path, "  stress:\n    memory: {batch_size: 100}\n")
+    assert check.status == "pass" and check.blocking is False
+

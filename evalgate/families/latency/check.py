@@ -151,8 +151,14 @@ def _measure(ctx: EvalContext, spec: LatencySpec, p: CheckPlan, bs: int,
                         "inconclusive" if verdict == "inconclusive" else "value")
     if bs in spec.min_rows_per_s:
         rows, need = cand.rows_per_s, spec.min_rows_per_s[bs]
-        clauses.add(rows >= need, f"{rows:,.0f} rows/s {'≥' if rows >= need else 'is below'} "
-                                  f"{need:,.0f}")
+        if timed.calls < MIN_PAIRS:  # a call or two is no measure of a throughput
+            clauses.add(False, f"rows/s inconclusive: only {timed.calls} call"
+                               f"{'s' if timed.calls != 1 else ''} in the budget (a "
+                               f"throughput needs {MIN_PAIRS}); {advice(MIN_PAIRS)}",
+                        "inconclusive")
+        else:
+            clauses.add(rows >= need, f"{rows:,.0f} rows/s "
+                                      f"{'≥' if rows >= need else 'is below'} {need:,.0f}")
     slowdown = _slowdown(ctx, spec, timed, clauses, rng, advice)
     details = LatencyDetails(batch_size=bs, candidate=cand, champion=stats.get("champion"),
                              budget_s=budget, elapsed_s=timed.elapsed,

@@ -38,8 +38,16 @@ def plan(suite: Suite) -> list[CheckPlan]:
     spec: StressSpec | None = suite.families.get(FAMILY)
     if spec is None:
         return []
-    return [CheckPlan(FAMILY, part, getattr(spec, part).line, spec.blocking, subject=spec)
+    return [CheckPlan(FAMILY, part, getattr(spec, part).line, spec.blocking and _judged(spec, part),
+                      subject=spec)
             for part in PARTS if getattr(spec, part) is not None]
+
+
+def _judged(spec: StressSpec, part: str) -> bool:
+    """Whether ``part`` has a threshold to judge: a memory check without ``max_memory_mb``
+    only measures (informational: it never counts as a blocking check that decided)."""
+    return not (part == "memory" and spec.memory is not None
+                and spec.memory.max_memory_mb is None)
 
 
 def run(ctx: EvalContext, plans: Sequence[CheckPlan]) -> list[CheckResult]:
@@ -223,6 +231,9 @@ def _memory(ctx: EvalContext, spec: StressSpec, p: CheckPlan, cid: str) -> Check
 
 # --------------------------------------------------------------------------- malformed
 
+#: malformed cases that are valid requests: a clean refusal of them is a failure
+VALID_CASES = ("one_row",)
+
 
 def malformed_outcomes(model: Any, base: pd.DataFrame, ctx: EvalContext, cases: tuple[str, ...],
                        timeout: float) -> dict[str, dict[str, Any]]:
@@ -282,6 +293,11 @@ def _malformed(ctx: EvalContext, spec: StressSpec, p: CheckPlan, cid: str) -> Ch
             clauses.add(False, f"{case}: crashed — {r.message}")
         elif r.outcome == "nan_output" and not mal.allow_nan_output:
             clauses.add(False, f"{case}: NaN output ({r.message})")
+        elif r.outcome == "error" and case in VALID_CASES:
+            clauses.add(False, f"{case}: refused ({r.message}), but it is a valid request")
+    if not any(r.outcome not in ("not_applicable", "not_measured") for r in cand.values()):
+        clauses.add(False, "inconclusive: no case could be tried, so nothing shows the model "
+                           "survives malformed input", "inconclusive")
     if not clauses.failed:
         clauses.add(True, "no crash" + ("" if mal.allow_nan_output else ", no NaN output"))
     summary = ", ".join(f"{c} → {r.outcome}" for c, r in cand.items())

@@ -119,6 +119,10 @@ def parse(r: Reader, section: Any, line: int, task: Task, data: DataSpec) -> Str
         cases: tuple[str, ...] = MALFORMED_CASES
         if "cases" in s:
             cases = r.names(s, "cases")
+            if not cases:
+                raise r.fail(s.line_of("cases"), "cases", "an empty list tries nothing, and "
+                             "the check would pass on no evidence; leave cases out for all "
+                             f"of them ({', '.join(MALFORMED_CASES)})")
             for c in cases:
                 if c not in MALFORMED_CASES:
                     raise r.fail(s.line_of("cases"), "cases",
