@@ -446,3 +446,28 @@ def test_a_memory_check_without_a_threshold_decides_nothing(tmp_path: Path) -> N
     [check] = _stress(tmp_path, "  stress:\n    memory: {batch_size: 100}\n")
     assert check.status == "pass" and check.blocking is False
 
+
+def test_an_error_rate_is_judged_by_its_exact_upper_bound() -> None:
+    """With the true rate at the limit, the chance the check passes — computed exactly from
+    the binomial — is at most α; the point estimate it replaces passed about half the time.
+    ``max_error_rate: 0`` reads as written: no error at all."""
+    from scipy import stats as st
+
+    from evalgate.families.judge import Clauses
+    from evalgate.families.stress.check import _error_rate
+    from evalgate.families.stress.load import LoadResult
+
+    def passes(errors: int, sent: int, limit: float) -> bool:
+        clauses = Clauses()
+        _error_rate(clauses, LoadResult(150.0, 5.0, sent, sent - errors, errors), limit, 0.95)
+        return not clauses.failed
+
+    for sent, limit in ((750, 0.01), (3000, 0.05), (200, 0.1)):
+        passing = [x for x in range(sent + 1) if passes(x, sent, limit)]
+        assert passing == list(range(len(passing)))  # fewer errors never fail where more pass
+        false_pass = float(st.binom(sent, limit).cdf(len(passing) - 1)) if passing else 0.0
+        assert false_pass <= 0.05, (sent, limit, false_pass)
+        assert float(st.binom(sent, limit).cdf(int(sent * limit))) > 0.4  # the point estimate
+    assert passes(0, 750, 0.0) and not passes(1, 750, 0.0)
+    assert not passes(0, 0, 0.01)  # nothing sent: nothing shown
+
