@@ -23,6 +23,7 @@ from evalgate.stats.timing import (
     min_samples,
     percentile,
     ratio_upper_bound,
+    slowdown_bounds,
     summarise,
     trustworthy,
 )
@@ -470,4 +471,28 @@ def test_an_error_rate_is_judged_by_its_exact_upper_bound() -> None:
         assert float(st.binom(sent, limit).cdf(int(sent * limit))) > 0.4  # the point estimate
     assert passes(0, 750, 0.0) and not passes(1, 750, 0.0)
     assert not passes(0, 0, 0.01)  # nothing sent: nothing shown
+
+
+def test_a_slowdown_is_judged_on_the_mean_too(tmp_path: Path,
+                                              monkeypatch: pytest.MonkeyPatch) -> None:
+    """A model with a 5 ms path on a third of its rows keeps its median call at the
+    champion's, while its mean — what throughput pays — is 17 times it: max_slowdown judges
+    the stricter of the two ratios' upper bounds."""
+    from evalgate.families.latency import check as latency
+
+    def timed(ctx: Any, spec: Any, bs: int, models: Any, budget: float, rows: Any) -> Any:
+        rng = np.random.default_rng(0)
+        fast = rng.lognormal(np.log(1e-4), 0.05, 600)
+        slow = np.where(np.arange(600) % 3 == 0, 5e-3, fast * rng.lognormal(0, 0.05, 600))
+        return latency._Timed({"candidate": list(slow), "champion": list(fast)}, 1.0)
+
+    monkeypatch.setattr(latency, "_time_calls", timed)
+    path = tmp_path / "s.yaml"
+    path.write_text(suite_text(checks="  latency:\n    batch_sizes: [1]\n    max_slowdown: 3\n"))
+    [check] = Gate(CANDIDATE).run_suite(Gate(CANDIDATE).load(path)).results
+    assert check.status == "fail" and "candidate/champion mean time" in check.message
+    assert check.details.ratio_of == "mean" and check.details.ratio > 10
+    median, mean = slowdown_bounds([2.0, 2.0, 2.1, 1.9], [1.0, 1.0, 1.05, 0.95], 0.95,
+                                   np.random.default_rng(1))
+    assert median[0] == pytest.approx(2.0) and mean[0] == pytest.approx(2.0)
 

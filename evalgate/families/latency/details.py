@@ -25,10 +25,15 @@ class LatencyDetails(Record):
     #: by percentile name (p50, p90, p99): the bound of the candidate's percentile judged
     percentiles: Mapping[str, PercentileBound]
     conditions: Conditions
-    #: candidate/champion median time and its one-sided upper bound
+    #: candidate/champion time ratio judged and its one-sided upper bound
     ratio: float | None = None
     ratio_upper: float | None = None
     ratio_method: str | None = None
+    #: the ratio judged (``ratio``, ``ratio_upper``): of ``median`` or of ``mean`` call times,
+    #: the stricter upper bound; and the mean's, always
+    ratio_of: str = "median"
+    mean_ratio: float | None = None
+    mean_ratio_upper: float | None = None
 
 
 def read(check: Mapping[str, Any]) -> LatencyDetails:
