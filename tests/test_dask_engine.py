@@ -322,6 +322,24 @@ def test_joined_partitions_hold_the_values_sent() -> None:
     assert united["g"].tolist() == pd.concat(parts[:2], ignore_index=True)["g"].tolist()
 
 
+def test_a_files_unused_categories_do_not_become_groups(
+        tmp_path: Path, adult: pd.DataFrame, two_workers: DaskEngine) -> None:
+    """A file's categorical race declaring a category no row has: pandas joins files whose
+    categories differ as text (the category gone), so the Dask engine must too — else bias
+    listed a group 'Zzz-unused' (no rows) on one engine only."""
+    files = write_parts(adult.iloc[:3000], tmp_path / "eval", 2)
+    first = pd.read_parquet(files[0])
+    first["race"] = pd.Categorical(first["race"],
+                                   categories=[*sorted(first["race"].unique()), "Zzz-unused"])
+    first.to_parquet(files[0], index=False)
+    (tmp_path / "s.yaml").write_text(suite_text(data=tmp_path / "eval", checks=(
+        "  bias:\n    groups: [race]\n    min_group_size: 30\n"
+        "    metrics: [selection_rate]\n")))
+    local, dask = verdict(tmp_path / "s.yaml", None), verdict(tmp_path / "s.yaml", two_workers)
+    assert "Zzz-unused" not in json.dumps(local)
+    assert_same(dask, local)
+
+
 # --------------------------------------------------------------------------- failures
 
 

@@ -125,8 +125,11 @@ class DaskEngine:
             where = f"the Dask cluster at {self.choice.address}"
         else:
             n = self.choice.workers or os.cpu_count() or 1
+            # CRITICAL: a partition's error is the gate's one message, not a worker's
+            # "Compute Failed" traceback per partition before it
             self._cluster = LocalCluster(n_workers=n, threads_per_worker=1, processes=True,
-                                         dashboard_address=":0", silence_logs=logging.ERROR)
+                                         dashboard_address=":0",
+                                         silence_logs=logging.CRITICAL)
             self._client = Client(self._cluster)
             where = "a Dask LocalCluster"
         self.workers = len(self._client.scheduler_info().get("workers", {}))

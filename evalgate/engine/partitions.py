@@ -249,8 +249,12 @@ def join_frames(frames: list[pd.DataFrame]) -> pd.DataFrame:
     for c in names:
         parts = columns.pop(c)
         if all(isinstance(p.dtype, pd.CategoricalDtype) for p in parts):
-            out[c] = pd.Series(union_categoricals([p.array for p in parts],
-                                                  sort_categories=True), name=c)
+            joined = union_categoricals([p.array for p in parts], sort_categories=True)
+            if any(p.dtype != parts[0].dtype for p in parts):
+                # as pandas joins them (to text): the categories of no row are dropped — a
+                # file's own categorical column may declare some (a bias group of 0 rows)
+                joined = joined.remove_unused_categories()
+            out[c] = pd.Series(joined, name=c)
         else:
             out[c] = pd.concat([p.astype(p.cat.categories.dtype) if isinstance(
                 p.dtype, pd.CategoricalDtype) else p for p in parts], ignore_index=True)
