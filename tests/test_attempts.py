@@ -110,6 +110,18 @@ def test_a_candidate_evaluated_again_on_more_rows_after_a_block_is_a_second_look
     assert all(c["confidence"] == pytest.approx(1 - ALPHA / 4) for c in comparing)
 
 
+def _second_look(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, first: pd.DataFrame,
+                 then: pd.DataFrame) -> int:
+    """The look of the candidate on ``then`` after it blocked on ``first``."""
+    for name, rows in (("first", first), ("then", then)):
+        rows.to_csv(tmp_path / f"{name}.csv", index=False)
+    project(tmp_path, monkeypatch, data=tmp_path / "first.csv", checks=STRICT)
+    assert gate(CANDIDATE)["decision"] == "block"
+    project(tmp_path, monkeypatch, data=tmp_path / "then.csv", checks=STRICT)
+    look: int = gate(CANDIDATE)["suites"][0]["spending"]["look"]
+    return look
+
+
 def test_more_rows_with_a_missing_value_are_still_a_second_look(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """The later data's one missing value makes an integer column read as float64: the rows
@@ -118,15 +130,9 @@ def test_more_rows_with_a_missing_value_are_still_a_second_look(
     import numpy as np
 
     frame = pd.read_csv(ADULT_TEST)
-    half, more = tmp_path / "half.csv", tmp_path / "more.csv"
-    frame.iloc[:300].to_csv(half, index=False)
     grown = frame.iloc[:600].copy()
     grown.loc[450, "fnlwgt"] = np.nan  # a column neither model reads
-    grown.to_csv(more, index=False)
-    project(tmp_path, monkeypatch, data=half, checks=STRICT)
-    assert gate(CANDIDATE)["decision"] == "block"
-    project(tmp_path, monkeypatch, data=more, checks=STRICT)
-    assert gate(CANDIDATE)["suites"][0]["spending"]["look"] == 2
+    assert _second_look(tmp_path, monkeypatch, frame.iloc[:300], grown) == 2
 
 
 def test_a_trial_hashed_the_old_way_counts_as_a_look(tmp_path: Path,
@@ -136,27 +142,22 @@ def test_a_trial_hashed_the_old_way_counts_as_a_look(tmp_path: Path,
     from evalgate.registry import attempts
 
     frame = pd.read_csv(ADULT_TEST)
-    first, other = tmp_path / "first.csv", tmp_path / "other.csv"
-    frame.iloc[:300].to_csv(first, index=False)
-    frame.iloc[300:].to_csv(other, index=False)
-    monkeypatch.setattr(attempts, "SKETCH_HASHING", 1)  # the first trial: the old scheme
-    project(tmp_path, monkeypatch, data=first, checks=STRICT)
-    assert gate(CANDIDATE)["decision"] == "block"
-    monkeypatch.setattr(attempts, "SKETCH_HASHING", 2)
-    project(tmp_path, monkeypatch, data=other, checks=STRICT)
-    assert gate(CANDIDATE)["suites"][0]["spending"]["look"] == 2
+    recorded = attempts.AttemptLedger.record
+
+    def the_old_way(self: Any, *args: Any) -> None:
+        monkeypatch.setattr(attempts, "SKETCH_HASHING", 1)  # the first trial's entry
+        recorded(self, *args)
+        monkeypatch.setattr(attempts, "SKETCH_HASHING", 2)
+        monkeypatch.setattr(attempts.AttemptLedger, "record", recorded)
+
+    monkeypatch.setattr(attempts.AttemptLedger, "record", the_old_way)
+    assert _second_look(tmp_path, monkeypatch, frame.iloc[:300], frame.iloc[300:]) == 2
 
 
 def test_other_rows_that_do_not_contain_the_earlier_ones_are_no_second_look(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     frame = pd.read_csv(ADULT_TEST)
-    first, other = tmp_path / "first.csv", tmp_path / "other.csv"
-    frame.iloc[:300].to_csv(first, index=False)
-    frame.iloc[300:].to_csv(other, index=False)
-    project(tmp_path, monkeypatch, data=first, checks=STRICT)
-    assert gate(CANDIDATE)["decision"] == "block"
-    project(tmp_path, monkeypatch, data=other, checks=STRICT)
-    assert gate(CANDIDATE)["suites"][0]["spending"]["look"] == 1
+    assert _second_look(tmp_path, monkeypatch, frame.iloc[:300], frame.iloc[300:]) == 1
 
 
 def test_a_ledger_edited_by_hand_blocks_the_gate(tmp_path: Path,

@@ -409,30 +409,21 @@ def test_a_file_rewritten_during_the_scan_blocks_on_either_engine(
     files = write_parts(adult.iloc[:3000], tmp_path / "eval", 2)
     (tmp_path / "s.yaml").write_text(suite_text(data=tmp_path / "eval"))
 
-    def grow() -> None:
-        pd.concat([pd.read_parquet(files[1])] * 2).to_parquet(files[1], index=False)
+    def then_grow(step: Any) -> Any:
+        """``step``, after which the second file doubles its rows."""
+        def stepped(*args: Any, **kwargs: Any) -> Any:
+            out = step(*args, **kwargs)
+            pd.concat([pd.read_parquet(files[1])] * 2).to_parquet(files[1], index=False)
+            return out
+        return stepped
 
-    planned = dask.plan_parts
-
-    def plan_then_grow(*args: Any, **kwargs: Any) -> Any:
-        parts = planned(*args, **kwargs)
-        grow()
-        return parts
-
-    monkeypatch.setattr(dask, "plan_parts", plan_then_grow)
+    monkeypatch.setattr(dask, "plan_parts", then_grow(dask.plan_parts))
     doc = verdict(tmp_path / "s.yaml", two_workers)
     assert doc["decision"] == "block"
     assert "part-001.parquet" in doc["suites"][0]["checks"][0]["message"]
     assert "changed while the gate read it" in doc["suites"][0]["checks"][0]["message"]
     monkeypatch.undo()
-    read_files = read.read_files
-
-    def read_then_grow(paths: Any) -> Any:
-        out = read_files(paths)
-        grow()
-        return out
-
-    monkeypatch.setattr(read, "read_files", read_then_grow)
+    monkeypatch.setattr(read, "read_files", then_grow(read.read_files))
     local = verdict(tmp_path / "s.yaml", None)
     assert local["decision"] == "block"
     assert "changed while the gate read it" in local["suites"][0]["checks"][0]["message"]
