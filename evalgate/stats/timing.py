@@ -170,14 +170,6 @@ def summarise(seconds: Sequence[float], batch_size: int) -> dict[str, float | in
     return out
 
 
-def ratio_upper_bound(cand: Sequence[float], champ: Sequence[float], confidence: float,
-                      rng: np.random.Generator, n_resamples: int = 2000) -> tuple[float, float]:
-    """The ratio of median per-call times candidate/champion and the one-sided upper
-    confidence bound, by a paired bootstrap of the interleaved (A, B) call pairs."""
-    median, _ = slowdown_bounds(cand, champ, confidence, rng, n_resamples)
-    return median
-
-
 def slowdown_bounds(cand: Sequence[float], champ: Sequence[float], confidence: float,
                     rng: np.random.Generator, n_resamples: int = 2000
                     ) -> tuple[tuple[float, float], tuple[float, float]]:
