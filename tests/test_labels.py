@@ -617,6 +617,20 @@ def test_integer_labels_are_not_guessed_as_indices(labels, proba, classes, phras
     assert phrase in str(err.value)
 
 
+def test_integer_classes_in_another_order_read_argmax_labels_as_indices():
+    """Classes [1, 0] and an ArgMax label output: label 0 is column 0, class 1. Read as the
+    class 0 itself, such a champion's accuracy was its complement (0.22 for 0.78), and a
+    worse candidate was promoted. Labels that are the classes themselves stay values."""
+    target = Target(y=np.array([1, 0, 0, 1], dtype=np.int8), classes=(0, 1))
+    proba = np.array([[0.9, 0.1], [0.2, 0.8], [0.4, 0.6], [0.7, 0.3]])  # columns: 1, then 0
+    argmax = RawPrediction(labels=np.array([0, 1, 1, 0]), proba=proba, classes=(1, 0))
+    preds = canonical(argmax, "binary", target, _info(), 4)
+    assert preds.label.tolist() == [1, 0, 0, 1]  # every row right
+    np.testing.assert_allclose(preds.score, [0.9, 0.2, 0.4, 0.7])
+    values = RawPrediction(labels=np.array([1, 0, 0, 1]), proba=proba, classes=(1, 0))
+    assert canonical(values, "binary", target, _info(), 4).label.tolist() == [1, 0, 0, 1]
+
+
 def test_dataset_reader_is_unchanged_for_a_clean_file(files, adult):
     data: Dataset = load_dataset(DataSpec(path=files["binary"], target="income",
                                           positive_label=">50K", sensitive=(), features=None,

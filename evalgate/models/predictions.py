@@ -392,6 +392,8 @@ def _as_class_keys(info: ModelInfo, keys: RowKeys, labels: np.ndarray,
         return keys
     class_keys = np.array([label_key(c) for c in classes])
     known = np.isin(keys.distinct, class_keys)
+    if known.all() and _indices_not_values(labels, proba, classes):
+        return RowKeys(class_keys[keys.values.astype(np.int64)], keys.values, keys.inverse)
     if known.all():
         return keys
     if not known.any() and _are_indices(labels, proba, len(classes)):
@@ -403,6 +405,23 @@ def _as_class_keys(info: ModelInfo, keys: RowKeys, labels: np.ndarray,
     raise ModelOutputError(info.path, f"the model's label output holds "
                                       f"{', '.join(repr(b) for b in bad)}, which are not among "
                                       f"its classes {tuple(plain(c) for c in classes)}{hint}")
+
+
+def _indices_not_values(labels: np.ndarray, proba: np.ndarray | None,
+                        classes: tuple[Any, ...]) -> bool:
+    """Integer classes in another order than ``range(k)`` (``[1, 0]``) make integer labels
+    read two ways: as the classes themselves, or as indices into them (an ArgMax output).
+    The indices are meant when they, and not the values, pick a most probable column of the
+    model's own probabilities on every row — read as values, such a champion's accuracy was
+    its complement (0.22 for 0.78), and a worse candidate passed."""
+    k = len(classes)
+    ints = [int(c) for c in classes if isinstance(plain(c), int) and not isinstance(c, bool)]
+    if len(ints) != k or sorted(ints) == ints or sorted(ints) != list(range(k)):
+        return False
+    if not _are_indices(labels, proba, k):
+        return False
+    columns = np.asarray([ints.index(int(v)) for v in range(k)])  # value → its column
+    return not _are_indices(columns[labels.astype(np.int64)], proba, k)
 
 
 def _are_indices(labels: np.ndarray, proba: np.ndarray | None, k: int) -> bool:
