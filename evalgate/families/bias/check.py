@@ -88,6 +88,7 @@ from .tables import (
     Table,
     disaggregate,
     left_out,
+    model_shortfalls,
     paired_shifts,
     prepare,
     rate_of,
@@ -225,9 +226,21 @@ def evaluate(ctx: EvalContext, spec: BiasSpec, grouping: Grouping, metric: BiasM
     reasons = left_out(groups, dis, task=prepared.task, comps=s.comps, models=s.judged_models,
                        min_group_size=spec.min_group_size,
                        min_denominator=spec.min_denominator)
+    short = model_shortfalls(groups, dis, reasons, task=prepared.task, comps=s.comps,
+                             models=s.judged_models, min_denominator=spec.min_denominator)
+    for g, why in short if not s.metric.judged else ():  # informational: left out
+        reasons[g] = reasons[g] or why
     eligible = np.array([r is None for r in reasons], dtype=bool)
     ref = reference_group(spec, grouping, groups, ctx.data)
     facts = _facts(s, dis, reasons, eligible, ref)
+    if short and s.metric.judged:
+        said = "; ".join(f"{show(groups.labels[g])} ({why})" for g, why in short[:5])
+        return CheckResult(status="fail", details=facts, **_base(s), message=(
+            f"{s.title}: inconclusive — a model's own predictions leave too few rows to judge "
+            f"{said}{' …' if len(short) > 5 else ''}: a group is left out only for the "
+            f"data's sake, never for a model's (a candidate would drop a group from its gap "
+            f"by predicting few positives there); lower min_denominator or evaluate on more "
+            f"rows of the group"))
     undecided = _undecided(s, reasons, eligible, ref, facts)
     if undecided is not None:
         return undecided

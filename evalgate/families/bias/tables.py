@@ -216,14 +216,39 @@ def left_out(groups: Groups, dis: Disaggregated, *, task: str, comps: Sequence[s
         return reasons
     for c_index, comp in enumerate(comps):
         rate = rate_of(task, comp)
+        if rate.model_dependent:  # a model's own choice: not a reason (model_shortfalls)
+            continue
+        den = dis.tables[models[0]][c_index].den
+        for g in np.flatnonzero(den < min_denominator):
+            if reasons[g] is None:
+                reasons[g] = (f"{int(den[g])} {rate.per} < min_denominator "
+                              f"{min_denominator} ({comp})")
+    return reasons
+
+
+def model_shortfalls(groups: Groups, dis: Disaggregated, reasons: Sequence[str | None], *,
+                     task: str, comps: Sequence[str], models: Sequence[str],
+                     min_denominator: int) -> list[tuple[int, str]]:
+    """The groups a model's own predictions leave too few rows to judge — a denominator that
+    depends on the model (precision: its predicted positives) under ``min_denominator`` in a
+    group the data would judge — each as (group, "the candidate's 4 predicted positives <
+    min_denominator 10 (precision)"). Left out, such a group would let a candidate drop it
+    from its own gap by predicting few positives there: a judged check is inconclusive
+    instead (an informational one leaves it out)."""
+    out: list[tuple[int, str]] = []
+    if task == "regression":
+        return out
+    for c_index, comp in enumerate(comps):
+        rate = rate_of(task, comp)
+        if not rate.model_dependent:
+            continue
         for m in models:
             den = dis.tables[m][c_index].den
-            for g in np.flatnonzero(den < min_denominator):
+            for g in map(int, np.flatnonzero(den < min_denominator)):
                 if reasons[g] is None:
-                    who = f"the {m}'s " if rate.model_dependent else ""
-                    reasons[g] = (f"{who}{int(den[g])} {rate.per} < min_denominator "
-                                  f"{min_denominator} ({comp})")
-    return reasons
+                    out.append((g, f"the {m}'s {int(den[g])} {rate.per} < min_denominator "
+                                   f"{min_denominator} ({comp})"))
+    return out
 
 
 # --------------------------------------------------------------------------- gap intervals
