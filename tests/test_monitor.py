@@ -159,6 +159,25 @@ def test_a_batch_whose_labels_moved_alerts_on_performance(
     assert "ALERT" not in capsys.readouterr().out
 
 
+def test_a_champion_gated_against_a_champion_alerts_too(
+        project: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """A release judged against an earlier champion: its verdict's ``ci`` is Δ's bound, not
+    the value's. Read as the value's, the gate's half-width was about the AUC itself and a
+    batch with its labels shuffled raised no alert."""
+    from conftest import CANDIDATE
+
+    _released(project, capsys)
+    assert main(["run", str(CANDIDATE), "--champion", str(CHAMPION)]) == 0
+    assert main(["promote", str(CANDIDATE), "--name", "adult"]) == 0
+    capsys.readouterr()
+    batch = pd.read_csv(ADULT_TEST).sample(5000, random_state=1)
+    batch["income"] = np.random.default_rng(0).permutation(batch["income"].to_numpy())
+    batch.to_parquet(project / "shuffled.parquet", index=False)
+    assert main(["monitor", "adult", "--data", "shuffled.parquet"]) == 1
+    out = capsys.readouterr().out
+    assert "ALERT     performance:roc_auc: roc_auc " in out, out
+
+
 def test_the_example_manifest_lists_every_shipped_file() -> None:
     """examples/manifest.json: the sha256 and size of every data and model file shipped."""
     manifest = json.loads((EXAMPLES / "manifest.json").read_text())
