@@ -491,6 +491,19 @@ def test_fragility_against_the_champion_is_paired(tmp_path: Path, models) -> Non
     assert better["gaussian_noise"].delta > 0
 
 
+def test_a_perturbation_that_changes_no_row_is_inconclusive(tmp_path: Path, models) -> None:
+    """Rounding whole numbers to whole numbers, a rate of 0: no row changed, so no flip is
+    no evidence — it passed, and counted towards a promote."""
+    checks = ("  robustness:\n    perturbations:\n"
+              "      rounding: {columns: [age], decimals: 0}\n"
+              "      gaussian_noise: {columns: [age, hours-per-week], scale: 0.1}\n"
+              "    max_flip_rate: 0.5\n")
+    got = evaluate(tmp_path, checks, models["logreg"]).results()
+    assert got["rounding"].status == "fail" and got["rounding"].details.rows_perturbed == 0
+    assert "inconclusive: rounding changed no row" in got["rounding"].message
+    assert got["gaussian_noise"].status == "pass"
+
+
 def test_no_champion_skips_the_comparison(tmp_path: Path, models) -> None:
     checks = NOISE.replace("max_flip_rate: 0.05", "max_flip_rate_increase: 0.01")
     r = evaluate(tmp_path, checks, models["logreg"]).results()["gaussian_noise"]
@@ -516,8 +529,10 @@ def test_metric_drop_from_clean_to_perturbed(tmp_path: Path, models) -> None:
     assert "roc_auc" in shuffled.message and "allowed by max_regression 0.02" in shuffled.message
     assert shuffled.threshold == {"max_regression.roc_auc": 0.02, "max_regression.accuracy": 0.02,
                                   "max_regression.log_loss": 0.05}
-    # capital-gain is in hundreds: rounding to units changes nothing, Δ is exactly zero
-    assert rounded.status == "pass" and rounded.candidate == 0
+    # capital-gain is in hundreds: rounding to units changes nothing, Δ is exactly zero —
+    # which shows nothing: inconclusive
+    assert rounded.status == "fail" and rounded.candidate == 0
+    assert "changed no row" in rounded.message
     assert all(v.delta == 0 for v in rounded.details.metrics.values())
 
 

@@ -84,6 +84,11 @@ def evaluate(ctx: EvalContext, spec: PerturbationSpec) -> CheckResult:
         champ_flips = flips_of(task, ctx.champion.label, champ.label, gates.tolerance)
     changed = perturb.changed_rows(data_of(ctx).frame, frame, cols)
     n_changed = int(changed.sum())
+    if n_changed == 0:  # no flip on unchanged rows proves nothing
+        clauses.add(False, f"inconclusive: {spec.name} changed no row (its columns "
+                           f"{', '.join(cols)} hold no value it alters at these settings), so "
+                           f"nothing shows the candidate withstands it; perturb columns it "
+                           f"changes, or drop it", "inconclusive")
     found, paired = flip_gates(ctx, gates, flips, champ_flips, spec.name, clauses)
     metrics = {name: _metric_under(ctx, spec, cand, champ, name, margin, clauses)
                for name, margin in gates.max_regression}
