@@ -231,6 +231,9 @@ def test_a_reference_without_a_column_is_an_error_naming_it(tmp_path: Path,
     ("    multivariate: {max_auc: 0.4}\n", "an AUC limit must be in [0.5, 1)"),
     ("    max_unseen: 1.5\n", "a share must be in [0, 1)"),
     ("    colums: [age]\n", "did you mean 'columns'"),
+    ("    columns: [age, hours-per-week]\n    max_drift: {hours_per_week: 0.1}\n",
+     "'hours_per_week' is neither a kind (numeric, categorical) nor a column drift judges "
+     "(did you mean 'hours-per-week'?)"),
 ])
 def test_suite_mistakes_name_the_line(tmp_path: Path, adult: pd.DataFrame, drift: str,
                                       said: str) -> None:
@@ -238,6 +241,20 @@ def test_suite_mistakes_name_the_line(tmp_path: Path, adult: pd.DataFrame, drift
     with pytest.raises(SpecError, match=r"s\.yaml:") as err:
         load_suite(path)
     assert said in str(err.value)
+
+
+@pytest.mark.e2e
+def test_a_misspelt_column_in_max_drift_is_an_error_when_the_data_is_read(
+        tmp_path: Path, adult: pd.DataFrame) -> None:
+    """hours_per_week for hours-per-week: the key was passed over and the column judged at
+    the kind's δ of 0.5 — a shift a δ of 0.1 fails passed, and the gate promoted."""
+    ref, ev = adult.iloc[:8000], adult.iloc[8000:].assign(
+        **{"hours-per-week": adult["hours-per-week"].iloc[8000:] + 3})
+    doc = _verdict(_suite(tmp_path, "    max_drift: {hours_per_week: 0.1, numeric: 0.5}\n",
+                          ev, ref, perf=False))
+    assert doc["decision"] == "block"
+    assert {c["status"] for c in doc["suites"][0]["checks"]} == {"error"}
+    assert "'hours_per_week' is neither a kind" in doc["suites"][0]["checks"][0]["message"]
 
 
 def test_a_reference_glob_that_matches_nothing(tmp_path: Path, adult: pd.DataFrame) -> None:

@@ -20,7 +20,7 @@ from ..._io import sha256_files
 from ...data import Dataset
 from ...data.memory import too_large
 from ...data.read import read_files
-from ...errors import DataError, EvalgateError
+from ...errors import DataError, EvalgateError, SpecError
 from ...spec import Suite
 from ...stats.drift import (
     DEFAULT_METHOD,
@@ -39,7 +39,7 @@ from ..domain import MAX_ROWS
 from ..judge import INCONCLUSIVE, Clauses, percent
 from ..sample import Sample, suite_features
 from .details import DriftDetails, Missing, Shares
-from .spec import FAMILY, DriftSpec
+from .spec import FAMILY, DriftSpec, unknown_key
 from .states import Columns, column_states
 
 #: check names that are not columns
@@ -136,6 +136,13 @@ def run(ctx: EvalContext, plans: Sequence[CheckPlan]) -> list[CheckResult]:
                                              "same bytes): drift against itself proves nothing; "
                                              "point reference at the training data or an "
                                              "earlier evaluation set")
+    if ctx.data is not None:
+        unknown = spec.unknown_keys(spec.columns if spec.columns is not None
+                                    else ctx.data.features)
+        if unknown:
+            section, key = unknown[0]
+            raise SpecError(ctx.suite.path, spec.lines.get(section, spec.line), key,
+                            f"{section}: {unknown_key(key, ctx.data.features)}")
     reference = load_reference(spec)
     results = []
     for p in plans:

@@ -17,11 +17,12 @@ drift:
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 from ...data.sources import SourceProblem, Sources, resolve
+from ...errors import did_you_mean
 from ...metrics import Task
 from ...spec import DataSpec, LineDict, Reader
 from ...spec import kind_of as _kind
@@ -58,6 +59,15 @@ class DriftSpec:
     def delta(self, column: str, kind: str) -> float:
         return self.max_drift.get(column, self.max_drift.get(kind, DEFAULT_MAX_DRIFT))
 
+    def unknown_keys(self, columns: Sequence[str]) -> list[tuple[str, str]]:
+        """``(section, key)`` for each key of ``max_drift`` and ``method`` that is neither a
+        kind nor one of ``columns`` — a misspelt column (``hours_per_week``) would be
+        passed over, and its column judged at the kind's δ and method instead."""
+        known = {*KINDS, *columns}
+        return [(section, key) for section, keys in (("max_drift", self.max_drift),
+                                                     ("method", self.method))
+                for key in keys if key not in known]
+
 
 def _delta(r: Reader, d: LineDict, key: str) -> float:
     v = r.number(d, key)
@@ -87,6 +97,13 @@ def _methods(r: Reader, d: LineDict) -> dict[str, str]:
                          f"unknown drift method {name!r}; use one of {', '.join(METHODS)}")
         out[str(col)] = str(name)
     return out
+
+
+def unknown_key(key: str, columns: Sequence[str]) -> str:
+    """What to say of a per-column key that names no column."""
+    return (f"{key!r} is neither a kind ({', '.join(KINDS)}) nor a column drift judges"
+            f"{did_you_mean(key, [*KINDS, *columns])}; a misspelt column would be judged at "
+            f"its kind's δ and method")
 
 
 def _share(r: Reader, d: LineDict, key: str) -> float | None:
@@ -139,12 +156,20 @@ def parse(r: Reader, section: Any, line: int, task: Task, data: DataSpec) -> Dri
         raise r.fail(d.line_of("columns"), "columns",
                      f"expected 'features' or a list of columns, got {_kind(d['columns'])}")
     blocking = r.boolean(d, "blocking") if "blocking" in d else True
+    max_drift, method = _max_drift(r, d), _methods(r, d)
+    named = columns if columns is not None else data.features
+    if named is not None:  # else the data's columns decide, when it is read (check.run)
+        for section, keys in (("max_drift", max_drift), ("method", method)):
+            for key in keys:
+                if key not in (*KINDS, *named):
+                    where = d[section] if isinstance(d[section], LineDict) else d
+                    raise r.fail(where.line_of(key), key, unknown_key(key, named))
     if data.target is None and d.get("label") is not None:
         raise r.fail(d.line_of("label"), "label", "the label's drift needs labels, and "
                                                   "data.target is null")
     return DriftSpec(
-        reference=reference, columns=columns, max_drift=_max_drift(r, d),
-        method=_methods(r, d), max_missing_increase=_share(r, d, "max_missing_increase"),
+        reference=reference, columns=columns, max_drift=max_drift,
+        method=method, max_missing_increase=_share(r, d, "max_missing_increase"),
         max_unseen=_share(r, d, "max_unseen"),
         prediction=_sub(r, d, "prediction", "max_drift"),
         label=_sub(r, d, "label", "max_drift"),
