@@ -289,9 +289,22 @@ def test_a_tiny_evaluation_set_cannot_pass_drift(tmp_path: Path, adult: pd.DataF
     checks = _by_name(doc)
     for name in ("age", "hours-per-week"):
         assert checks[name]["status"] == "fail", checks[name]["message"]
-        assert "inconclusive — the bounds straddle max_drift 0.1" in checks[name]["message"]
-        assert "evaluation rows would resolve it" in checks[name]["message"]
+        assert "inconclusive — " in checks[name]["message"]
+        assert "rows" in checks[name]["message"].split("inconclusive — ")[1]
     assert doc["decision"] == "block"
+
+
+@pytest.mark.e2e
+def test_rows_all_in_one_bin_cannot_pass_drift(tmp_path: Path, adult: pd.DataFrame) -> None:
+    """Three rows of hours-per-week 40 resample to themselves: their bounds collapsed to
+    0 … 0 once the noise floor was removed, and they passed. Rows whose noise floor is not
+    below δ cannot place a drift under it."""
+    few = adult[adult["hours-per-week"] == 40].iloc[:3]
+    doc = _verdict(_suite(tmp_path, "    columns: [hours-per-week]\n", few, adult.iloc[:8000],
+                          perf=False))
+    [check] = doc["suites"][0]["checks"]
+    assert check["status"] == "fail" and "noise floor is not below max_drift" in \
+        check["message"]
 
 
 @pytest.mark.e2e

@@ -274,11 +274,13 @@ class Drift:
     evaluation_rows: int
 
     def judge(self, delta: float) -> str:
-        """"fail" when the lower bound is above δ, "pass" when the upper bound is within it,
-        else "inconclusive"."""
+        """"fail" when the lower bound is above δ, "pass" when the upper bound is within it
+        and the rows can resolve δ at all (their noise floor below it), else "inconclusive".
+        An evaluation sample whose values all fall in one bin resamples to itself: its
+        bounds collapse to 0 … 0 once the floor is removed, and 3 rows passed."""
         if self.lower > delta:
             return "fail"
-        if self.upper <= delta:
+        if self.upper <= delta and self.floor < delta:
             return "pass"
         return "inconclusive"
 

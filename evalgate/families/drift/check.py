@@ -302,6 +302,10 @@ def _drift_clause(clauses: Clauses, d: Drift, delta: float, column: str) -> None
         clauses.add(True, f"{text}: upper bound ≤ max_drift {delta:g}")
     elif verdict == "fail":
         clauses.add(False, f"{text}: lower bound above max_drift {delta:g}")
+    elif d.floor >= delta:
+        clauses.add(False, f"{text}: inconclusive — at these rows the noise floor is not "
+                           f"below max_drift {delta:g}, so no bound can place the drift under "
+                           f"it; evaluate on more rows", INCONCLUSIVE)
     else:
         need = _rows_to_resolve(d, delta, d.evaluation_rows)
         clauses.add(False, f"{text}: inconclusive — the bounds straddle max_drift {delta:g}; "
