@@ -281,6 +281,25 @@ def test_a_reference_that_is_the_evaluation_data_proves_nothing(tmp_path: Path,
 
 
 @pytest.mark.e2e
+def test_a_reference_holding_the_evaluation_rows_proves_nothing(tmp_path: Path,
+                                                                adult: pd.DataFrame) -> None:
+    """The evaluation rows shuffled (other bytes) as the reference passed every drift check
+    — the column drifts, the prediction's, the domain classifier's. Rows are looked up by
+    value: a reference holding half the evaluation rows or more is refused."""
+    rows = adult.iloc[:2000]
+    path = _suite(tmp_path, "    columns: [age, sex]\n", rows,
+                  rows.sample(frac=1, random_state=0), perf=False)
+    doc = _verdict(path)
+    assert doc["decision"] == "block"
+    for check in doc["suites"][0]["checks"]:
+        assert check["status"] == "error"
+        assert "the reference holds 100% of the evaluation rows" in check["message"]
+    apart = _suite(tmp_path, "    columns: [age, sex]\n", adult.iloc[8000:10000],
+                   adult.iloc[:8000], perf=False)
+    assert {c["status"] for c in _verdict(apart)["suites"][0]["checks"]} == {"pass"}
+
+
+@pytest.mark.e2e
 def test_a_tiny_evaluation_set_cannot_pass_drift(tmp_path: Path, adult: pd.DataFrame) -> None:
     """Sixty rows cannot show that a column did not drift: inconclusive, a fail, never a pass
     or a skip — and the gate blocks."""
@@ -299,7 +318,10 @@ def test_rows_all_in_one_bin_cannot_pass_drift(tmp_path: Path, adult: pd.DataFra
     """Three rows of hours-per-week 40 resample to themselves: their bounds collapsed to
     0 … 0 once the noise floor was removed, and they passed. Rows whose noise floor is not
     below δ cannot place a drift under it."""
-    few = adult[adult["hours-per-week"] == 40].iloc[:3]
+    later = adult.iloc[8000:]
+    forty = later[later["hours-per-week"] == 40]
+    few = pd.concat([forty[forty["income"] == ">50K"].iloc[:1],
+                     forty[forty["income"] != ">50K"].iloc[:2]])
     doc = _verdict(_suite(tmp_path, "    columns: [hours-per-week]\n", few, adult.iloc[:8000],
                           perf=False))
     [check] = doc["suites"][0]["checks"]

@@ -73,3 +73,48 @@ def column_states(states: Any) -> dict[str, ColumnState | None] | None:
     """The merged :class:`Columns` state among a context's states, if any."""
     found = states.get("drift:columns") if states else None
     return found if isinstance(found, dict) else None
+
+
+#: the reference's row hashes kept (its smallest distinct ones): all of them up to a million
+#: reference rows, a uniform sample of the hash space beyond
+SHARED_SKETCH = 1 << 20
+
+
+@dataclass(frozen=True, eq=False)
+class SharedRows:
+    """How many evaluation rows are rows of the reference, by value (``hash_rows`` over
+    ``columns``): the reference's :data:`SHARED_SKETCH` smallest row hashes, and per
+    evaluation row whether its hash is at most the largest of them (``under``) and among
+    them (``found``). The share found among those under is the share of evaluation rows the
+    reference holds — exactly when the sketch holds every reference row."""
+
+    columns: tuple[str, ...]
+    #: the reference's smallest distinct row hashes, sorted
+    sketch: np.ndarray
+    #: whether the sketch holds every reference row
+    complete: bool
+
+    @classmethod
+    def of_reference(cls, reference: pd.DataFrame, columns: Sequence[str]) -> SharedRows:
+        from ...data.fingerprint import hash_rows
+
+        hashes = np.unique(hash_rows(reference[list(columns)]))
+        return cls(tuple(columns), hashes[:SHARED_SKETCH], len(hashes) <= SHARED_SKETCH)
+
+    @property
+    def key(self) -> str:
+        return "drift:shared"
+
+    def of(self, frame: pd.DataFrame, keys: np.ndarray) -> tuple[int, int]:
+        from ...data.fingerprint import hash_rows
+
+        if not len(self.sketch) or any(c not in frame.columns for c in self.columns):
+            return 0, 0
+        h = hash_rows(frame[list(self.columns)])
+        under = h <= self.sketch[-1] if not self.complete else np.ones(len(h), dtype=bool)
+        at = np.minimum(np.searchsorted(self.sketch, h), len(self.sketch) - 1)
+        return int(np.count_nonzero(under & (self.sketch[at] == h))), int(under.sum())
+
+    def merge(self, states: Sequence[tuple[int, int]]) -> tuple[int, int]:
+        return sum(s[0] for s in states), sum(s[1] for s in states)
+
