@@ -229,15 +229,24 @@ def test_perfect_separation_by_both_gives_the_exact_floor() -> None:
     assert out.delta is not None and out.delta.estimate == 0.0
     assert out.delta.lower == pytest.approx(floor, abs=1e-12)  # −0.139: margins below fail
     assert out.value.estimate == 1.0 and out.value.lower == pytest.approx(1 + floor, abs=1e-12)
-    same = assess(AUC, y, a, a.copy(), confidence=CONF, rng=rng(0), n_resamples=200).delta
-    assert same is not None and same.lower == 0.0  # identical models: never worse
+    same = assess(AUC, y, a, a.copy(), confidence=CONF, rng=rng(0), n_resamples=200,
+                  same_model=True).delta
+    assert same is not None and same.lower == 0.0  # the champion's very file: never worse
 
 
-def test_identical_models_give_exactly_zero_in_every_regime() -> None:
+def test_identical_scores_give_the_discordance_floor_in_every_regime() -> None:
+    """Scores that agree on every row: Δ̂ = 0, and the bound is what the rows cannot rule
+    out — a share u of rows (its exact bound) scored otherwise, each moving the AUC by up to
+    1/min(P, N) — exactly 0 only for the champion's very file."""
     for positives in (12, 150, 400):
         y, a, _ = fixed_counts(positives, 900, 0.97, 0.97, seed=positives)
         d = assess(AUC, y, a, a.copy(), confidence=CONF, rng=rng(0), n_resamples=200).delta
-        assert d is not None and d.estimate == 0.0 and d.lower == 0.0, d
+        u = 1 - (1 - CONF) ** (1 / len(y))
+        assert d is not None and d.estimate == 0.0, d
+        assert d.lower == pytest.approx(-u * len(y) / min(positives, len(y) - positives))
+        same = assess(AUC, y, a, a.copy(), confidence=CONF, rng=rng(0), n_resamples=200,
+                      same_model=True).delta
+        assert same is not None and same.lower == 0.0
 
 
 def test_bootstrap_regime_is_deterministic() -> None:

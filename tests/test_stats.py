@@ -39,6 +39,7 @@ from evalgate.stats import (
 )
 from evalgate.stats.intervals import bootstrap_interval
 from evalgate.stats.proportions import tango_bounds
+from evalgate.stats.scorefloor import per_row_bound
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -373,6 +374,18 @@ def test_identical_models_give_exactly_zero(task: str, name: str, n: int) -> Non
         else:
             assert d.method == "bootstrap-cells-percentile+discordance-floor"
         return
+    bound = per_row_bound(m, y, pred)
+    if bound is not None:
+        # no row where the scores differ: the rows cannot rule out a share of them up to its
+        # exact bound, each moving Δ by at most ``bound`` — never a bound of exactly 0
+        u = float(1 - (1 - CONF) ** (1 / n))
+        assert d.estimate == 0.0 and d.upper is None
+        assert d.lower == pytest.approx(-u * bound, rel=1e-9) and d.lower < 0
+        assert d.method.endswith("+discordance")
+        same = assess(m, y, pred, pred.copy(), confidence=CONF, rng=rng(0), n_resamples=200,
+                      same_model=True).delta
+        assert same is not None and same.lower == 0.0  # the champion's very file
+        return
     assert d.estimate == 0.0 and d.lower == 0.0 and d.upper is None
     assert d.lower >= -0.0  # so max_regression 0 passes, and any larger margin too
     if m.kind not in ("auc",) and n < ASYMPTOTIC_MIN_ROWS:
@@ -403,15 +416,14 @@ def test_identical_models_pass_max_regression_zero_through_the_check() -> None:
               for i, name in enumerate(("roc_auc", "accuracy", "log_loss", "f1"))]
     suite = _suite(*checks, n_resamples=300)
     for result in performance.run(_context(suite, d), performance.plan(suite)):
-        if result.metric in ("accuracy", "f1"):  # confusion metrics: the discordance floor
-            assert result.status == "fail" and "inconclusive" in result.message
-            assert result.delta == 0.0 and result.ci[0] is not None and result.ci[0] < 0
-            continue
-        assert result.status == "pass", result.message
-        assert result.delta == 0.0 and result.ci == (0.0, None)
-    # a margin as wide as the exact bound on unseen disagreement passes them too
-    loose = _suite(*[MetricCheck(name, Threshold(max_regression=0.01), True, i + 10)
-                     for i, name in enumerate(("accuracy", "f1"))], n_resamples=300)
+        # scores that agree on every row of 1,000 leave disagreement unseen on up to 0.3% of
+        # the rows: the discordance floor, never a bound of exactly 0
+        assert result.status == "fail" and "inconclusive" in result.message
+        assert result.delta == 0.0 and result.ci[0] is not None and result.ci[0] < 0
+    # a margin as wide as the exact bound on unseen disagreement passes them
+    margins = {"roc_auc": 0.01, "accuracy": 0.01, "log_loss": 0.15, "f1": 0.01}
+    loose = _suite(*[MetricCheck(name, Threshold(max_regression=margins[name]), True, i + 10)
+                     for i, name in enumerate(margins)], n_resamples=300)
     for result in performance.run(_context(loose, d), performance.plan(loose)):
         assert result.status == "pass", result.message
 

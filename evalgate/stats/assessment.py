@@ -41,19 +41,27 @@ from .generic import generic_assessment
 from .intervals import Assessment, Interval
 from .means import mean_assessment, smooth_assessment
 from .rules import MIN_COMPARISON_ROWS
+from .scorefloor import floored
 
 Array = np.ndarray
 
 
 def assess(metric: Metric, y: Array, cand: Array, champ: Array | None = None, *,
-           confidence: float, rng: np.random.Generator, n_resamples: int) -> Assessment:
+           confidence: float, rng: np.random.Generator, n_resamples: int,
+           same_model: bool = False) -> Assessment:
     """The candidate's value (bounded on its bad side) and, given a champion, the champion's
-    value and Δ = sign · (candidate − champion) with its one-sided lower bound."""
+    value and Δ = sign · (candidate − champion) with its one-sided lower bound — for a score
+    metric at most its discordance floor (:mod:`.scorefloor`) unless ``same_model`` (the
+    candidate is the champion's very file: scores that agree on every row agree
+    everywhere)."""
     y = np.asarray(y)
     n = len(y)
     if n < 2:
         raise StatsError(f"{metric.name} needs at least two rows for an interval")
     result = _assess(metric, y, cand, champ, confidence, rng, n_resamples)
+    # a confusion metric has its floor already (stats.discordance)
+    if champ is not None and metric.kind != "confusion" and not same_model:
+        result = floored(metric, y, cand, champ, result, confidence)
     if result.delta is not None and n < MIN_COMPARISON_ROWS:
         d = result.delta
         result = replace(result, delta=Interval(d.estimate, -math.inf, None, None,

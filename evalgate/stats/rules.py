@@ -15,5 +15,10 @@ ASYMPTOTIC_MIN_ROWS = 50_000
 MIN_COMPARISON_ROWS = 20
 
 
+#: fewer rows than this on which two models' scores differ: a paired comparison of a score
+#: metric is bounded by its discordance floor too (:mod:`~evalgate.stats.scorefloor`)
+MIN_DISCORDANT_ROWS = 20
+
+
 #: groups of the delete-a-group jackknife that gives BCa's acceleration for generic metrics
 JACKKNIFE_GROUPS = 100

@@ -52,6 +52,13 @@ def run(ctx: EvalContext, plans: Sequence[CheckPlan]) -> list[CheckResult]:
     return out
 
 
+def _same_model(ctx: EvalContext) -> bool:
+    """Whether the candidate is the champion's very file (the same sha256): the same function,
+    so scores that agree on every row agree everywhere."""
+    cand, champ = ctx.models.get("candidate"), ctx.models.get("champion")
+    return cand is not None and champ is not None and cand.info.sha256 == champ.info.sha256
+
+
 def evaluate(ctx: EvalContext, check: MetricCheck) -> CheckResult:
     suite = ctx.suite
     metric = get_metric(check.metric, suite.task)
@@ -61,7 +68,7 @@ def evaluate(ctx: EvalContext, check: MetricCheck) -> CheckResult:
         th.compares and ctx.champion is not None) else None
     result = assess(metric, ctx.target.y, ctx.candidate.for_metric(metric), champ_pred,
                     confidence=suite.confidence, rng=ctx.rng(cid),
-                    n_resamples=suite.n_resamples)
+                    n_resamples=suite.n_resamples, same_model=_same_model(ctx))
     value = result.value
     v = value.estimate
     if not math.isfinite(v):
