@@ -328,7 +328,9 @@ def test_shadow_mode_scores_challengers_on_the_labelled_batch(
     board = log[-1]["shadow"]
     trees, same = board["challengers"]
     assert (trees["name"], same["name"]) == ("candidate", "copy")
-    assert trees["could_replace"] and same["could_replace"]
+    # the copy scores every batch row as the champion does, which shows no more than that:
+    # its bounds are the discordance floor of scores, below a margin on a batch this size
+    assert trees["could_replace"] and not same["could_replace"]
     assert trees["metrics"]["adult-income::performance::roc_auc"]["delta"] > 0.01
     assert all(m["delta"] == 0 for m in same["metrics"].values())
     capsys.readouterr()

@@ -66,6 +66,14 @@ def promote(reg: ModelRegistry, model: Path, verdict: Path, **kwargs: Any) -> An
     return reg.promote(model, VerdictFile.load(verdict), **kwargs)
 
 
+@pytest.fixture(autouse=True)
+def _a_project_of_its_own(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Promote holds a verdict to the suites the working directory's project declares: these
+    verdicts judge hand-made suites, so each test is a project of its own (not this
+    repository, whose suites/ they are not)."""
+    monkeypatch.chdir(tmp_path)
+
+
 @pytest.fixture
 def models(tmp_path: Path) -> list[Path]:
     return [variant(tmp_path / "models", i) for i in range(3)]

@@ -110,6 +110,14 @@ def promote(reg: ModelRegistry, candidate: Path, champion: Path | str | None, fo
     return reg.promote(candidate, VerdictFile.load(verdict))
 
 
+@pytest.fixture(autouse=True)
+def _a_project_of_its_own(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Promote holds a verdict to the suites the working directory's project declares: these
+    verdicts judge hand-made suites, so each test is a project of its own (not this
+    repository, whose suites/ they are not)."""
+    monkeypatch.chdir(tmp_path)
+
+
 @pytest.fixture
 def models(tmp_path: Path) -> list[Path]:
     return [variant(tmp_path / "models", i) for i in range(4)]

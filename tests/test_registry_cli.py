@@ -43,6 +43,28 @@ def first_release(root: Path, name: str, model: Path, folder: Path) -> None:
     ModelRegistry(root, name).promote(model, VerdictFile.load(verdict))
 
 
+def test_a_verdict_on_suites_other_than_the_projects_does_not_promote(
+        project: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """The worse model blocks on the project's suites; gated with --suites on a lenient file
+    of the user's choosing it says promote — a verdict the project's gate never gave."""
+    first_release(project / "registry", "adult", CANDIDATE, project)  # before it had suites/
+    (project / "suites").mkdir()
+    (project / "suites" / "adult.yaml").write_text(suite_text(champion="registry:adult@champion"))
+    (project / "lenient").mkdir()
+    (project / "lenient" / "easy.yaml").write_text(suite_text(
+        champion="registry:adult@champion", checks="  performance:\n    accuracy: {min: 0.5}\n"))
+    assert main(["run", str(CHAMPION), "--report", "reports/real"]) == 1
+    assert main(["run", str(CHAMPION), "--suites", "lenient/easy.yaml",
+                 "--report", "reports/easy"]) == 0
+    capsys.readouterr()
+    assert main(["promote", str(CHAMPION), "--name", "adult",
+                 "--verdict", "reports/easy/verdict.json"]) == 1
+    assert "but this project's gate is suites" in capsys.readouterr().err
+    assert ModelRegistry(project / "registry", "adult").champion() is not None
+    assert main(["history", "adult"]) == 0
+    assert "version 2" not in capsys.readouterr().out
+
+
 def test_register_promote_rollback_history(project: Path,
                                            capsys: pytest.CaptureFixture[str]) -> None:
     m = [variant(project / "models", i) for i in range(3)]
@@ -122,9 +144,9 @@ def test_promote_refuses_subset_verdicts(project: Path,
 
 def test_run_gates_against_the_registry_champion(project: Path,
                                                  capsys: pytest.CaptureFixture[str]) -> None:
+    first_release(project / "registry", "adult", CHAMPION, project)  # before it had suites/
     (project / "suites").mkdir()
     (project / "suites" / "adult.yaml").write_text(suite_text(champion="registry:adult@champion"))
-    first_release(project / "registry", "adult", CHAMPION, project)
     assert main(["run", str(CANDIDATE)]) == 0  # the suite's champion: key names the registry
     verdict = read_verdict(project)
     champion = ModelRegistry(project / "registry", "adult").version(1)
@@ -137,10 +159,14 @@ def test_run_gates_against_the_registry_champion(project: Path,
     assert "adult version 2 is already the champion" in capsys.readouterr().out
     other = variant(project / "models", 0)
     make_verdict(project / "reports" / "verdict.json", other, CHAMPION)  # judged against v1
+    assert main(["promote", str(other)]) == 1  # a hand-made suite: not the project's gate
+    assert "but this project's gate is suites" in capsys.readouterr().err
+    (project / "suites").rename(project / "suites.off")  # no gate declared: staleness decides
     assert main(["promote", str(other)]) == 1
     err = capsys.readouterr().err
     assert "champion changed: the verdict was judged against adult version 1, but the " \
         "champion of adult is now version 2" in err
+    (project / "suites.off").rename(project / "suites")
 
     champion.path.write_bytes(CANDIDATE.read_bytes())  # the registered file is replaced
     assert main(["run", str(other), "--champion", "registry:adult@1"]) == 1

@@ -22,8 +22,8 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
-from evalgate.metrics import get_metric  # noqa: E402
-from evalgate.stats import assess  # noqa: E402
+from evalgate.metrics import get_metric
+from evalgate.stats import assess
 
 CUT = 3.3
 MARGINS = {"log_loss": 0.01, "roc_auc": 0.0005, "brier_score": 0.0004}

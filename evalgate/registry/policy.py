@@ -309,11 +309,19 @@ class VerdictFile:
                 f"{self.path}: gate.suites: {self.suites_path} {NOT_FOUND_HERE} in {base}; run "
                 "promote from the folder the gate ran in (the verdict's paths are relative "
                 "to it)")
+        from ..config import display_path, project_settings
+
+        declared = project_settings(base).suites
+        # a project that declares its gate (a suites folder): no verdict on others promotes
+        if declared.exists() and where.resolve() != declared.resolve():
+            raise PromotionRefused(
+                f"{self.path}: the gate judged the suites at {self.suites_path}, but this "
+                f"project's gate is {display_path(declared)} ([tool.evalgate] suites, else "
+                f"suites/): a verdict on other suites — a lenient one, or one suite of the "
+                f"folder — cannot promote; gate with the project's suites")
         judged = {(base / s.file).resolve() for s in self.suites if s.file}
         unjudged = [p for p in find_suites(where) if p.resolve() not in judged]
         if unjudged:
-            from ..config import display_path
-
             names = ", ".join(display_path(p) for p in unjudged[:5])
             raise PromotionRefused(
                 f"{self.path}: the gate's suites ({self.suites_path}) now include {names}, which "
