@@ -389,8 +389,9 @@ def test_other_aliases(three: ModelRegistry, models: list[Path]) -> None:
     assert resolve("registry:churn@staging", three.root).version == 4
     assert three.set_alias("staging", None) == 4
     assert "staging" not in three.state().aliases
-    with pytest.raises(RegistryError, match="moves only with `evalgate promote`"):
-        three.set_alias("champion", 4)
+    for look_alike in ("champion", "Champion", "CHAMPION"):
+        with pytest.raises(RegistryError, match="moves only with `evalgate promote`"):
+            three.set_alias(look_alike, 4)
     with pytest.raises(RegistryError, match="invalid alias"):
         three.set_alias("3", 1)
     assert three.verify().ok

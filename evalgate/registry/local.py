@@ -366,9 +366,10 @@ class ModelRegistry(AuditLog):
         """Point ``alias`` at version ``number`` (None removes it); not ``champion``, which
         only promote and rollback move. Returns the version it named before."""
         check_alias(alias)
-        if alias == CHAMPION:
+        if alias.casefold() == CHAMPION.casefold():  # "Champion" would read as the champion
             raise RegistryError("the champion alias moves only with `evalgate promote` (a "
-                                "passing verdict) or `evalgate rollback`")
+                                "passing verdict) or `evalgate rollback`; no other alias may "
+                                "look like it")
         with self._locked() as state:
             if number is not None:
                 self.version(number)
