@@ -294,3 +294,17 @@ def test_the_in_progress_page_blocks_and_escapes_without_the_templates(
     assert IN_PROGRESS in page
     assert "<script>" not in page and "&lt;script&gt;alert(1)&lt;/script&gt;&amp;.onnx" in page
     assert "promote" not in page.lower()
+
+
+def test_an_edited_verdict_never_reads_as_promote(verdict: dict) -> None:
+    """A verdict whose decision was set to promote by hand, its checks failing: the page is
+    the fixed BLOCK page saying it was edited, not a PROMOTE heading over failed checks."""
+    import copy
+
+    doc = copy.deepcopy(verdict)
+    doc["suites"][0]["checks"][0]["status"] = "fail"  # the checks now give block
+    doc["decision"] = "promote"
+    page = render(doc)
+    assert '<span class="decision">BLOCK</span>' in page and "PROMOTE" not in page
+    assert "This verdict was edited: it records the decision &#x27;promote&#x27;" in page
+    assert f'<span class="decision {verdict["decision"]}">' in render(verdict)  # unedited

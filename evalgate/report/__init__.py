@@ -102,6 +102,15 @@ def render(verdict: Mapping[str, Any], signoff: dict[str, Any] | None = None,
     typed = Verdict.from_dict(verdict, "verdict")
     if verdict["summary"].get("in_progress") is True:
         return in_progress_page(verdict)
+    from ..verdict import decide_statuses
+
+    derived = decide_statuses([(c.id, c.status, c.blocking) for c in typed.checks],
+                              not_run=verdict["summary"].get("not_run") or ())
+    if derived.decision != verdict["decision"]:  # an edited verdict never reads as promote
+        return in_progress_page(verdict, reason=(
+            f"This verdict was edited: it records the decision {verdict['decision']!r}, but "
+            f"its own checks give {derived.decision!r} "
+            f"({'; '.join(derived.reasons[:3]) or 'nothing failed'})"))
     known = {f.name: f for f in registered()}
     families = [name for name, f in known.items() if f.template is not None]
     anchors: dict[int, str] = {}
@@ -142,20 +151,24 @@ _IN_PROGRESS_PAGE = """<!DOCTYPE html>
 <h1><span class="decision">BLOCK</span></h1>
 <p>{reason}.</p>
 <p class="muted">Candidate <code>{candidate}</code>; started {started} by evalgate {version}.
-No check has a result on this page: the report of the finished run replaces it.</p>
+{note}</p>
 </body>
 </html>
 """
 
 
-def in_progress_page(verdict: Mapping[str, Any]) -> str:
+def in_progress_page(verdict: Mapping[str, Any], reason: str | None = None) -> str:
     """The page of the verdict a run writes before it starts (``block``, no checks): a fixed
     page, every text escaped, drawn without the templates — a run compiles them once, for its
-    real report."""
+    real report. With ``reason``: the same BLOCK page saying why (a verdict whose recorded
+    decision its checks do not give)."""
     provenance = verdict["provenance"]
     return _IN_PROGRESS_PAGE.format(
         candidate=escape(str(verdict["candidate"]["path"])),
-        reason=escape(str(verdict["summary"]["reasons"][0])),
+        reason=escape(reason if reason is not None else str(verdict["summary"]["reasons"][0])),
+        note=("No check has a result on this page: the report of the finished run replaces it."
+              if reason is None else "No check is shown from an edited verdict: re-run the "
+              "gate."),
         started=escape(str(provenance["started_at"])),
         version=escape(str(provenance["evalgate"])))
 
