@@ -368,8 +368,7 @@ class ModelRegistry(AuditLog):
         check_alias(alias)
         if alias.casefold() == CHAMPION.casefold():  # "Champion" would read as the champion
             raise RegistryError("the champion alias moves only with `evalgate promote` (a "
-                                "passing verdict) or `evalgate rollback`; no other alias may "
-                                "look like it")
+                                "passing verdict) or `evalgate rollback`; none may mimic it")
         with self._locked() as state:
             if number is not None:
                 self.version(number)
