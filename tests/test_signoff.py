@@ -62,6 +62,17 @@ def test_a_block_verdict_cannot_be_signed(blocked: Path) -> None:
         sign(blocked, "Ada")
 
 
+def test_an_edited_verdict_cannot_be_signed(blocked: Path, tmp_path: Path) -> None:
+    """A block verdict whose decision was set to promote by hand: its checks still give
+    block, and a reviewer's approval of it is refused."""
+    doc = json.loads(blocked.read_text())
+    doc["decision"] = "promote"
+    edited = tmp_path / "verdict.json"
+    edited.write_text(json.dumps(doc))
+    with pytest.raises(EvalgateError, match=r"its own checks give 'block'.*it was edited"):
+        sign(edited, "Ada")
+
+
 def test_not_a_verdict(tmp_path: Path) -> None:
     bogus = tmp_path / "verdict.json"
     bogus.write_text('{"hello": 1}')

@@ -62,6 +62,16 @@ def sign(verdict_path: Path, reviewer: str, note: str = "", now: datetime | None
     if doc.get("decision") != "promote":
         raise EvalgateError(f"{verdict_path}: the verdict says {doc.get('decision')!r}; only a "
                             f"promote verdict can be signed off")
+    from .decide import decide_statuses
+
+    derived = decide_statuses(
+        [(c.get("id"), c.get("status"), c.get("blocking"))
+         for s in doc.get("suites") or () for c in s.get("checks") or ()],
+        not_run=(doc.get("summary") or {}).get("not_run") or ())
+    if derived.decision != "promote":  # a reviewer must not sign an edited verdict
+        raise EvalgateError(f"{verdict_path}: the verdict says 'promote', but its own checks "
+                            f"give {derived.decision!r} ({'; '.join(derived.reasons[:3])}): "
+                            f"it was edited; re-run the gate")
     sha = hashlib.sha256(raw).hexdigest()
     approval: dict[str, Any] = {
         "verdict_sha256": sha, "reviewer": reviewer.strip(),
