@@ -365,8 +365,7 @@ def test_each_request_and_timed_call_gets_its_own_rows(tmp_path: Path,
     """The order-statistic bounds take calls as independent draws of the model's time on the
     data: the latency calls and the load requests each get a fresh batch of rows (16 batches
     timed over and over missed a model slow on one row in fifty 72% of the time)."""
-    from evalgate.families.latency import check as latency
-    from evalgate.families.stress import check as stress
+    from evalgate.families import sample
     from evalgate.models import onnx
 
     seen: list[bytes] = []
@@ -385,7 +384,7 @@ def test_each_request_and_timed_call_gets_its_own_rows(tmp_path: Path,
     # 200 timed calls of each model (and their warm-up): about as many distinct rows as
     # draws from 16,281 with replacement give, not 16
     assert len(set(seen)) > 300
-    assert latency.TIMED_ROWS >= 662  # a batch of one row: a fresh row for every call
+    assert sample.TIMED_ROWS >= 662  # a batch of one row: a fresh row for every call
     requested: list[int] = []
     predict = onnx.OnnxModel.predict
 
@@ -398,7 +397,7 @@ def test_each_request_and_timed_call_gets_its_own_rows(tmp_path: Path,
         "  stress:\n    load: {rate: 100, duration_s: 1, workers: 2, p99_ms: 1000}\n")))
     Gate(CANDIDATE).run_suite(spec)
     assert len(set(requested)) > 0.9 * len(requested) > 50
-    assert stress.REQUEST_ROWS >= 1000
+    assert sample.TIMED_ROWS >= 1000
 
 
 def _stress(tmp_path: Path, section: str) -> Any:

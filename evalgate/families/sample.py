@@ -95,3 +95,22 @@ def pool(ctx: EvalContext) -> pd.DataFrame:
     if not isinstance(found, pd.DataFrame) or ctx.data is None:
         raise EvalgateError("the engine gave no pool of rows to time the models on")
     return found
+
+
+#: the most rows the timed calls of one measurement draw; past it the batches repeat (a
+#: batch of 4,096 rows: 64 batches)
+TIMED_ROWS = 1 << 18
+
+
+def timed_rows(ctx: EvalContext, rng: np.random.Generator, batch_size: int,
+               calls: int) -> pd.DataFrame:
+    """The rows of ``calls`` timed calls, ``batch_size`` after ``batch_size`` (at most
+    :data:`TIMED_ROWS` rows), drawn from the pool with replacement: a fresh batch for each
+    call. The order-statistic bounds take the calls as independent draws of the model's time
+    on the data; a few batches repeated would let a model slow on some rows (one in fifty,
+    say) go unseen — 16 batches of one row missed them 72% of the time."""
+    frame = pool(ctx)
+    count = max(1, min(calls, TIMED_ROWS // batch_size))
+    idx = rng.integers(0, len(frame), size=count * batch_size)
+    return frame.iloc[idx].reset_index(drop=True)
+

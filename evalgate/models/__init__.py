@@ -52,36 +52,31 @@ def prepared_calls(model: Model, rows: pd.DataFrame, features: Sequence[str],
     views of them, and onnxruntime's run is timed. A model with a ``timed`` method (scikit-
     learn: its columns selected here, the estimator's own calls timed in the thread that runs
     them, not the hand-over to it). Any other: ``predict`` on its batch's frame, timed."""
-    import time
+    from functools import partial
 
-    clock = time.perf_counter
     starts = range(0, len(rows), batch_size)
     feed, run = getattr(model, "_feed", None), getattr(model, "_run", None)
     if feed is not None and run is not None:  # ONNX: the tensors now, onnxruntime's run later
         tensors = feed(rows, features)
-        batches = [{k: v[i:i + batch_size] for k, v in tensors.items()} for i in starts]
-
-        def onnx(t: dict[str, object]) -> Callable[[], float]:
-            def call() -> float:
-                began = clock()
-                run(t, batch_size)
-                return clock() - began
-            return call
-
-        return [onnx(t) for t in batches]
+        return [_clocked(partial(run, {k: v[i:i + batch_size] for k, v in tensors.items()},
+                                 batch_size)) for i in starts]
     timed = getattr(model, "timed", None)
     if timed is not None:
         return timed(rows, features, batch_size)  # type: ignore[no-any-return]
-    frames = [rows.iloc[i:i + batch_size].reset_index(drop=True) for i in starts]
+    return [_clocked(partial(model.predict, rows.iloc[i:i + batch_size].reset_index(drop=True),
+                             features)) for i in starts]
 
-    def plain(frame: pd.DataFrame) -> Callable[[], float]:
-        def call() -> float:
-            began = clock()
-            model.predict(frame, features)
-            return clock() - began
-        return call
 
-    return [plain(f) for f in frames]
+def _clocked(fn: Callable[[], object]) -> Callable[[], float]:
+    """``fn`` as a call that returns the seconds it took."""
+    import time
+
+    def call() -> float:
+        began = time.perf_counter()
+        fn()
+        return time.perf_counter() - began
+
+    return call
 
 
 def check_inputs(model: Model, features: Sequence[str]) -> None:

@@ -74,10 +74,28 @@ def plan(suite: Suite) -> list[CheckPlan]:
 _LAST: dict[tuple[tuple[str, int, int], ...], pd.DataFrame] = {}
 
 
+def _stat_key(spec: DriftSpec) -> tuple[tuple[str, int, int], ...]:
+    return tuple((str(f), f.stat().st_size, f.stat().st_mtime_ns)
+                 for f in spec.reference.files if f.exists())
+
+
+#: the reference files' sha256, by their (path, size, mtime): hashed once while they stand
+_SHA256: dict[tuple[tuple[str, int, int], ...], str] = {}
+
+
+def reference_sha256(spec: DriftSpec) -> str:
+    """The sha256 of the reference files' bytes, hashed again whenever they change (the
+    same-bytes guard and the run's shared results read it; one hash of each file's state)."""
+    key = _stat_key(spec)
+    if key not in _SHA256:
+        _SHA256.clear()
+        _SHA256[key] = sha256_files(spec.reference.files)[0]
+    return _SHA256[key]
+
+
 def load_reference(spec: DriftSpec) -> pd.DataFrame:
     """The reference rows (every file, in order); too large for memory is refused first."""
-    key = tuple((str(f), f.stat().st_size, f.stat().st_mtime_ns)
-                for f in spec.reference.files if f.exists())
+    key = _stat_key(spec)
     if key in _LAST:
         return _LAST[key]
     problem = too_large(spec.reference.files)
@@ -101,7 +119,7 @@ def model_free(plans: Sequence[CheckPlan]) -> dict[str, tuple[str, ...]]:
         return {}
     spec: DriftSpec = free[0].subject[0]
     try:
-        reference = sha256_files(spec.reference.files)[0]
+        reference = reference_sha256(spec)
     except OSError:
         return {}
     return {p.name: (reference,) for p in free}
@@ -140,7 +158,7 @@ def reductions(suite: Suite, plans: Sequence[CheckPlan]) -> list[Reduction]:
 
 def run(ctx: EvalContext, plans: Sequence[CheckPlan]) -> list[CheckResult]:
     spec: DriftSpec = plans[0].subject[0]
-    if ctx.data is not None and sha256_files(spec.reference.files)[0] == ctx.data.sha256:
+    if ctx.data is not None and reference_sha256(spec) == ctx.data.sha256:
         raise DataError(spec.reference.path, "the reference is the evaluation data itself (the "
                                              "same bytes): drift against itself proves nothing; "
                                              "point reference at the training data or an "

@@ -156,22 +156,20 @@ def parse(r: Reader, section: Any, line: int, task: Task, data: DataSpec) -> Dri
         raise r.fail(d.line_of("columns"), "columns",
                      f"expected 'features' or a list of columns, got {_kind(d['columns'])}")
     blocking = r.boolean(d, "blocking") if "blocking" in d else True
-    max_drift, method = _max_drift(r, d), _methods(r, d)
-    named = columns if columns is not None else data.features
-    if named is not None:  # else the data's columns decide, when it is read (check.run)
-        for section, keys in (("max_drift", max_drift), ("method", method)):
-            for key in keys:
-                if key not in (*KINDS, *named):
-                    where = d[section] if isinstance(d[section], LineDict) else d
-                    raise r.fail(where.line_of(key), key, unknown_key(key, named))
     if data.target is None and d.get("label") is not None:
         raise r.fail(d.line_of("label"), "label", "the label's drift needs labels, and "
                                                   "data.target is null")
-    return DriftSpec(
-        reference=reference, columns=columns, max_drift=max_drift,
-        method=method, max_missing_increase=_share(r, d, "max_missing_increase"),
+    spec = DriftSpec(
+        reference=reference, columns=columns, max_drift=_max_drift(r, d),
+        method=_methods(r, d), max_missing_increase=_share(r, d, "max_missing_increase"),
         max_unseen=_share(r, d, "max_unseen"),
         prediction=_sub(r, d, "prediction", "max_drift"),
         label=_sub(r, d, "label", "max_drift"),
         max_auc=_sub(r, d, "multivariate", "max_auc"), blocking=blocking, line=line,
         lines={k: d.line_of(k) for k in d})
+    named = columns if columns is not None else data.features
+    if named is not None:  # else the data's columns decide, when it is read (check.run)
+        for section, key in spec.unknown_keys(named):
+            where = d[section] if isinstance(d[section], LineDict) else d
+            raise r.fail(where.line_of(key), key, unknown_key(key, named))
+    return spec

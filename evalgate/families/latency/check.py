@@ -30,7 +30,7 @@ from ...stats.timing import (
 from ..base import CheckPlan, CheckResult, EvalContext, error_result
 from ..judge import Clauses, percent
 from ..measure import PercentileBound, TimingSummary, conditions, judge_percentile, timing_models
-from ..sample import pool
+from ..sample import timed_rows
 from .details import LatencyDetails
 from .spec import LatencySpec
 
@@ -39,8 +39,6 @@ FAMILY = "latency"
 QUANTILES = {"p50": 0.50, "p90": 0.90, "p99": 0.99}
 #: fewest interleaved pairs for a slowdown bound
 MIN_PAIRS = 30
-#: the most rows a batch size's calls draw (a batch size of 4,096 draws 64 batches)
-TIMED_ROWS = 1 << 18
 
 
 def plan(suite: Suite) -> list[CheckPlan]:
@@ -69,20 +67,6 @@ def run(ctx: EvalContext, plans: Sequence[CheckPlan]) -> list[CheckResult]:
         except EvalgateError as exc:
             out.append(error_result(ctx.suite, p, str(exc)))
     return out
-
-
-def _rows(ctx: EvalContext, spec: LatencySpec, bs: int, rng: np.random.Generator
-          ) -> pd.DataFrame:
-    """The rows of every timed call, ``bs`` after ``bs``: a fresh batch drawn from the pool
-    for each of up to ``max_calls`` calls (at most :data:`TIMED_ROWS` rows in all; past
-    that the batches repeat). The order-statistic bounds take the calls as independent draws
-    of the model's time on the data; a few batches repeated would let a model slow on some
-    rows (one in fifty, say) go unseen — 16 batches of one row missed them 72% of the
-    time."""
-    frame = pool(ctx)
-    count = max(1, min(spec.max_calls, TIMED_ROWS // bs))
-    idx = rng.integers(0, len(frame), size=count * bs)
-    return frame.iloc[idx].reset_index(drop=True)
 
 
 @dataclass
@@ -131,7 +115,7 @@ def _measure(ctx: EvalContext, spec: LatencySpec, p: CheckPlan, bs: int,
              models: dict[str, Any], budget: float) -> CheckResult:
     suite = ctx.suite
     rng = ctx.rng(suite.check_id(FAMILY, p.name))
-    timed = _time_calls(ctx, spec, bs, models, budget, _rows(ctx, spec, bs, rng))
+    timed = _time_calls(ctx, spec, bs, models, budget, timed_rows(ctx, rng, bs, spec.max_calls))
     stats = {role: TimingSummary.of(summarise(t, bs)) for role, t in timed.times.items()}
     cand = stats["candidate"]
     per_call_s = timed.elapsed / max(timed.calls, 1)  # one call of each model

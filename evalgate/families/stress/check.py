@@ -22,7 +22,7 @@ from ...stats.timing import MAX_CALLS_ESTIMATE, percentile, summarise
 from ..base import CheckPlan, CheckResult, EvalContext, Status, error_result
 from ..judge import Clauses
 from ..measure import PercentileBound, TimingSummary, conditions, judge_percentile, timing_models
-from ..sample import POOL_ROWS, pool
+from ..sample import POOL_ROWS, pool, timed_rows
 from .child import Child, inputs, path_of, trust_applies
 from .details import ConsistencyDetails, LoadDetails, MalformedDetails, MemoryDetails
 from .load import LoadResult, open_loop
@@ -155,18 +155,12 @@ def _load(ctx: EvalContext, spec: StressSpec, p: CheckPlan, cid: str) -> CheckRe
     return replace(result, ci=ci, method=method) if bound is not None else result
 
 
-#: the most rows the load test's requests draw (past that, the requests' batches repeat)
-REQUEST_ROWS = 1 << 18
-
-
 def _requests(ctx: EvalContext, rng: np.random.Generator, load: LoadSpec
               ) -> list[pd.DataFrame]:
-    """A fresh batch of rows for each request the test will send (about rate × duration,
-    at most :data:`REQUEST_ROWS` rows in all): one batch sent again and again would let a
-    model slow on some rows — one in fifty — show only its time on the rows drawn."""
-    count = max(1, min(int(load.rate * load.duration_s * 1.25) + 16,
-                       REQUEST_ROWS // load.batch_size))
-    rows = _sample(ctx, rng, count * load.batch_size)
+    """A fresh batch of rows for each request the test will send (about rate × duration;
+    :func:`~..sample.timed_rows`): one batch sent again and again would let a model slow on
+    some rows — one in fifty — show only its time on the rows drawn."""
+    rows = timed_rows(ctx, rng, load.batch_size, int(load.rate * load.duration_s * 1.25) + 16)
     return [rows.iloc[i:i + load.batch_size].reset_index(drop=True)
             for i in range(0, len(rows), load.batch_size)]
 
