@@ -364,6 +364,25 @@ def test_removing_the_requirement_by_hand_is_tampering(keys: tuple[Path, Path],
         resolve("registry:churn@champion", root)
 
 
+def test_moving_the_policy_aside_is_seen_from_a_model_it_never_touched(
+        keys: tuple[Path, Path], champion: ModelRegistry, models: list[Path],
+        tmp_path: Path) -> None:
+    """A model with no entry yet records no policy anchor: the registry's other models do,
+    and a policy they recorded that is gone refuses every promote."""
+    _, public = keys
+    root = champion.root
+    Registry(root).init([public])
+    shutil.move(root / ".policy", tmp_path / "policy-aside")
+    fresh = Registry(root).model("fresh")
+    unsigned = make_verdict(tmp_path / "u.json", models[1])
+    with pytest.raises(IntegrityError, match="registry's policy"):
+        promote(fresh, models[1], unsigned)
+    assert fresh.champion() is None
+    shutil.move(tmp_path / "policy-aside", root / ".policy")  # put back: the rule holds again
+    with pytest.raises(PromotionRefused, match=UNSIGNED):
+        promote(fresh, models[1], unsigned)
+
+
 def test_dropping_a_key_needs_force(keys: tuple[Path, Path], tmp_path: Path) -> None:
     reg = Registry(tmp_path / "registry")
     reg.init([keys[1]])

@@ -196,6 +196,10 @@ class AuditLog:
             problems.append("an uncommitted entry that does not continue the chain")
         return problems
 
+    def anchor_problem(self) -> str | None:
+        """Where the registry policy this log last recorded is no longer in the policy's log."""
+        return self._anchor_problem(self.entries())
+
     def _anchor_problem(self, committed: Sequence[Entry]) -> str | None:
         """The registry policy this log last recorded must still be in the policy's log."""
         anchor = next((e.data["policy"] for e in reversed(committed)

@@ -7,9 +7,8 @@ verdict for exactly these bytes, judged against exactly the current champion, mo
 ``rollback`` moves it back; other aliases (``staging``) are free; monitoring runs are anchored
 in the log (:mod:`.monitoring`).
 
-The registry-wide policy (``evalgate registry init [--require-signed PUBKEY …]``) lives in
-``registry/.policy/`` with the same protocol and hash chain (:class:`RegistryPolicy`). Each
-model's entries record where the policy's log ended, so removing it by hand is tampering.
+The registry-wide policy (``registry init [--require-signed PUBKEY …]``) is ``.policy/``, a log
+like a model's (:class:`RegistryPolicy`) whose end each model's entries record (tampering).
 """
 
 from __future__ import annotations
@@ -100,8 +99,10 @@ class Registry:
         return ModelRegistry(self.root, name)
 
     def policy(self) -> tuple[tuple[str, str], ...]:
-        """The public keys (key id, PEM) one of which must have signed a promoted verdict;
-        read through the policy's hash-chained log (:class:`IntegrityError` if edited)."""
+        """The public keys (key id, PEM) one of which must sign a promoted verdict, read from
+        the policy's log (:class:`IntegrityError`: edited, or moved aside from any model)."""
+        for problem in filter(None, (self.model(n).anchor_problem() for n in self.names())):
+            raise IntegrityError(problem)
         policy = RegistryPolicy(self.root)
         if not policy.exists():
             return ()
@@ -299,8 +300,7 @@ class ModelRegistry(AuditLog):
                      if isinstance(e.data.get("policy"), dict)), None)
 
     def _policy_anchor(self) -> dict[str, Any] | None:
-        """Where the registry policy's log ends: recorded in each entry, so that removing the
-        policy (a signature requirement) by hand is detected."""
+        """Where the registry policy's log ends, recorded in each entry (:meth:`policy`)."""
         policy = RegistryPolicy(self.root).state()
         return {"entries": policy.entries, "head": policy.head} if policy.entries else None
 
