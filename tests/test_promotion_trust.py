@@ -4,6 +4,7 @@ the registry says so, and the registry's state is checked against its log on eve
 
 from __future__ import annotations
 
+import hashlib
 import json
 import shutil
 import stat
@@ -381,6 +382,47 @@ def test_moving_the_policy_aside_is_seen_from_a_model_it_never_touched(
     shutil.move(tmp_path / "policy-aside", root / ".policy")  # put back: the rule holds again
     with pytest.raises(PromotionRefused, match=UNSIGNED):
         promote(fresh, models[1], unsigned)
+
+
+def _forged_promotion(reg: ModelRegistry, model: Path, verdict: dict[str, Any]) -> None:
+    """What anyone who can write the registry and run evalgate's own code can append: a
+    register and a promote entry that continue the hash chain, with no gate behind them."""
+    sha = sha256_file(model)
+    with reg._locked() as state:
+        version, _, state = reg._register(state, model, sha)
+        reg._change(state, {"action": "promote", "alias": "champion",
+                            "version": version.number, "sha256": sha,
+                            "from": state.aliases.get("champion"), "verdict": verdict,
+                            "signoff": None, "signature": None})
+
+
+def test_audit_verify_refuses_a_promotion_without_its_verdict(
+        champion: ModelRegistry, models: list[Path], tmp_path: Path) -> None:
+    assert champion.verify().ok
+    _forged_promotion(champion, models[1], {"sha256": "0" * 64, "decision": "promote"})
+    assert champion.champion().number == 2  # the log itself is consistent
+    problems = champion.verify().problems
+    assert any("promotion of version 2" in p and "is missing" in p for p in problems), problems
+
+
+def test_audit_verify_refuses_a_promotion_by_a_blocking_verdict(
+        champion: ModelRegistry, models: list[Path], tmp_path: Path) -> None:
+    blocked = make_verdict(tmp_path / "b.json", models[1], models[0], decision="block")
+    raw = blocked.read_bytes()
+    sha = hashlib.sha256(raw).hexdigest()
+    champion.verdicts_dir.mkdir(parents=True, exist_ok=True)
+    (champion.verdicts_dir / f"{sha}.json").write_bytes(raw)  # stored, bytes as recorded
+    _forged_promotion(champion, models[1], {"sha256": sha, "decision": "promote"})
+    problems = champion.verify().problems
+    assert any("promotion of version 2" in p and "block" in p for p in problems), problems
+    for_other = make_verdict(tmp_path / "o.json", models[1], models[0])  # promote, other bytes
+    raw = for_other.read_bytes()
+    sha = hashlib.sha256(raw).hexdigest()
+    (champion.verdicts_dir / f"{sha}.json").write_bytes(raw)
+    _forged_promotion(champion, models[2], {"sha256": sha, "decision": "promote"})
+    problems = champion.verify().problems
+    assert any("promotion of version 3" in p and "another model" in p for p in problems), \
+        problems
 
 
 def test_dropping_a_key_needs_force(keys: tuple[Path, Path], tmp_path: Path) -> None:

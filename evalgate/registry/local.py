@@ -24,7 +24,7 @@ from .._io import sha256_file, write_atomic
 from ..errors import ChampionChanged, IntegrityError, PromotionRefused, RegistryError, did_you_mean
 from . import approvals, storage
 from .audit import POLICY_DIR, AuditLog, Verification, version_problems
-from .policy import CHAMPION_CHANGED, Signoff, VerdictFile, checked_candidate
+from .policy import CHAMPION_CHANGED, Signoff, VerdictFile, checked_candidate, promotion_problems
 from .profiles import profile_bytes
 from .records import (
     Entry,
@@ -143,8 +143,7 @@ class Registry:
 
     def infer_name(self, verdict: VerdictFile) -> str | None:
         """The model a verdict's champion belongs to: its ``champion.registry`` record, else its
-        path below this registry, else its sha256 (the one name whose champion, or else whose
-        versions, hold it)."""
+        path below this registry, else its sha256 (:meth:`_holder`)."""
         recorded = verdict.champion_registry or {}
         if str(recorded.get("ref", "registry:")).startswith("registry:") and recorded.get(
                 "name") in self.names():
@@ -235,11 +234,12 @@ class ModelRegistry(AuditLog):
         return self.version(number) if number is not None else None
 
     def verify(self, *, check_files: bool = True) -> Verification:
-        """Check the hash chain, the anchor in state.json, the aliases replayed from the log,
-        and (``check_files``) every version's bytes."""
+        """``audit verify``: the log (:meth:`verify_log`), each promotion's stored verdict
+        (:func:`.policy.promotion_problems`) and (``check_files``) every version's bytes."""
         log = self.verify_log()
         versions = {v.number: v for v in self.versions(check=False)}
         problems, notes = version_problems(log, versions, check_files=check_files)
+        problems += promotion_problems(self.verdicts_dir, self.entries())
         return Verification(self.name, log.state.entries, log.state.head,
                             tuple(log.problems + problems), tuple(log.notes + notes))
 

@@ -197,11 +197,13 @@ class VerdictFile:
         return str(sig.get("key_id")) if isinstance(sig, dict) else None
 
     def check(self, candidate: Path, candidate_sha256: str, *,
-              trusted_keys: Sequence[Any] = (), base: Path | None = None) -> str | None:
+              trusted_keys: Sequence[Any] = (), base: Path | None = None,
+              inputs: bool = True) -> str | None:
         """Refuse unless the verdict is consistent with its checks, says promote, is complete,
         judged these bytes, is signed by a trusted key (when ``trusted_keys`` are given) and
-        its suites and datasets still hold the bytes it judged (paths relative to ``base``,
-        default the working directory). Returns the signing key's id (None: not required)."""
+        (``inputs``) its suites and datasets still hold the bytes it judged (paths relative to
+        ``base``, default the working directory). Returns the signing key's id (None: not
+        required)."""
         if self.in_progress:
             raise PromotionRefused(f"{self.path}: {IN_PROGRESS} (summary.in_progress is true): "
                                    "it crashed, was killed, or is still running; re-run it")
@@ -217,7 +219,8 @@ class VerdictFile:
                 f"{self.path}: {OTHER_MODEL}: it judged sha256 {short(self.candidate_sha256)}, "
                 f"but {candidate} has sha256 {short(candidate_sha256)}; gate this file first")
         key = self.check_signed(trusted_keys) if trusted_keys else None
-        self._check_inputs(Path.cwd() if base is None else base)
+        if inputs:
+            self._check_inputs(Path.cwd() if base is None else base)
         return key
 
     def _check_consistent(self) -> None:
@@ -456,3 +459,29 @@ def key_metrics(doc: Mapping[str, Any]) -> dict[str, float]:
                     check.get("id"):
                 out.setdefault(str(check["id"]), float(value))
     return out
+
+
+def promotion_problems(verdicts_dir: Path, entries: Sequence[Any]) -> list[str]:
+    """``evalgate audit verify``'s check of each committed promotion: its verdict is stored
+    (``verdicts/SHA.json``, those bytes), consistent with its own checks, complete, says
+    promote and judged the version's bytes — a promote entry appended to the log without a
+    gate behind it is refused, however well it continues the hash chain."""
+    problems = []
+    for e in entries:
+        if e.action != "promote":
+            continue
+        what = f"the promotion of version {e.data.get('version')} (entry {e.data.get('seq')})"
+        sha = str((e.data.get("verdict") or {}).get("sha256"))
+        path = verdicts_dir / f"{sha}.json"
+        if not path.is_file():
+            problems.append(f"{what}: its verdict {path} is missing")
+            continue
+        try:
+            verdict = VerdictFile.load(path)
+            if verdict.sha256 != sha:
+                raise PromotionRefused(f"{path}: does not hold the verdict the promotion "
+                                       f"recorded (sha256 {short(verdict.sha256)})")
+            verdict.check(path, str(e.data.get("sha256")), inputs=False)
+        except (PromotionRefused, RegistryError) as exc:
+            problems.append(f"{what}: {exc}")
+    return problems
