@@ -380,6 +380,21 @@ def test_challenger_names_stay_inside_the_report_folder() -> None:
     assert all((report / n).resolve().parent == report for n in names)
 
 
+def test_a_challenger_named_like_a_url_links_to_its_own_verdict(board: Run) -> None:
+    """A file named `javascript:alert(1).onnx` names a folder of the report; its link must
+    stay a relative path (no script on a click, no page swapped for a forged PROMOTE)."""
+    import re
+
+    from evalgate.report.leaderboard import render
+
+    doc = json.loads(json.dumps(board.doc))
+    doc["challengers"][0]["verdict"] = "javascript:alert(1)/verdict.json"
+    page = render(doc)
+    links = re.findall(r'href="([^"]*)"', page)
+    assert "./javascript%3Aalert%281%29/verdict.json" in links
+    assert not [h for h in links if ":" in h.split("/")[0] and not h.startswith("#")]
+
+
 def test_remembered_replicates_change_no_number(tmp_path: Path, models: list[Path], board: Run,
                                                 monkeypatch: pytest.MonkeyPatch) -> None:
     """The leaderboard's unadjusted bounds reuse each check's bootstrap replicates
