@@ -425,6 +425,33 @@ def test_audit_verify_refuses_a_promotion_by_a_blocking_verdict(
         problems
 
 
+def test_a_missing_version_folder_never_gives_its_number_to_another_model(
+        champion: ModelRegistry, models: list[Path], tmp_path: Path) -> None:
+    """A former champion's folder gone (a clean-up, a partial copy) must not let the next
+    registration take its number: a rollback to that number would make an ungated model the
+    champion."""
+    promote(champion, models[1], make_verdict(tmp_path / "v1.json", models[1], models[0]))
+    champion.rollback(reason="back")
+    shutil.rmtree(champion.versions_dir / "2")
+    assert any("version 2" in p and "missing" in p for p in champion.verify().problems)
+    v, created = champion.register(models[2])
+    assert created and v.number == 3
+    with pytest.raises(EvalgateError, match="no version 2"):
+        champion.rollback(to=2, reason="to the lost one")
+    assert champion.champion().number == 1
+
+
+def test_a_number_registered_twice_in_the_log_is_refused(champion: ModelRegistry,
+                                                         models: list[Path]) -> None:
+    """The log itself naming one version twice (two register entries) is tampering."""
+    with champion._locked() as state:
+        champion._change(state, {"action": "register", "version": 1,
+                                 "sha256": sha256_file(models[2]), "derived_from": None})
+    assert any("registered twice" in p for p in champion.verify().problems)
+    with pytest.raises(IntegrityError, match="registered twice"):
+        champion.checked_state()
+
+
 def test_dropping_a_key_needs_force(keys: tuple[Path, Path], tmp_path: Path) -> None:
     reg = Registry(tmp_path / "registry")
     reg.init([keys[1]])

@@ -330,7 +330,7 @@ class ModelRegistry(AuditLog):
         fmt = model_format(model)
         if derived_from is not None:
             self.version(derived_from)
-        number = max((v.number for v in self.versions()), default=0) + 1
+        number = max([*(v.number for v in self.versions()), *self.registered(), 0]) + 1
         self.versions_dir.mkdir(parents=True, exist_ok=True)
         v = storage.store_version(self.versions_dir, Version(
             name=self.name, number=number, dir=self.versions_dir / str(number),

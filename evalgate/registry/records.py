@@ -239,7 +239,11 @@ def replay(committed: Sequence[Entry]) -> tuple[State, dict[int, str], list[str]
         try:
             replayed = apply(replayed, e.data)
             if e.action == "register":
-                registered[version_of(e.data)] = str(e.data.get("sha256"))
+                number = version_of(e.data)
+                if number in registered:  # a number is never given twice
+                    raise IntegrityError(f"entry {e.data.get('seq')!r}: version {number} "
+                                         "registered twice")
+                registered[number] = str(e.data.get("sha256"))
         except (IntegrityError, KeyError) as exc:
             problems.append(str(exc))
     return replayed, registered, problems
