@@ -106,6 +106,25 @@ def test_the_authors_own_approval_does_not_count(project: Path,
     assert _promote(capsys)[0] == 0
 
 
+def test_the_author_under_another_spelling_or_as_the_registering_user_does_not_count(
+        project: Path, capsys: pytest.CaptureFixture[str],
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """`--author` is free text: "ADA " is still Ada; and whoever registered the candidate
+    (the OS user that version.json records) is its author too, named or not."""
+    from evalgate.registry import storage
+
+    _policy(capsys, "--require-approvals", "1")
+    _sign(capsys, " ada")
+    status, out = _promote(capsys)
+    assert status == 1 and "author: not counted" in out
+    registered_by = storage.user()
+    _sign(capsys, registered_by.upper())
+    status, out = _promote(capsys)
+    assert status == 1 and "author: not counted" in out
+    _sign(capsys, "Bob")
+    assert _promote(capsys)[0] == 0
+
+
 def test_a_required_role_must_be_among_the_approvals(project: Path,
                                                      capsys: pytest.CaptureFixture[str]) -> None:
     _policy(capsys, "--require-approvals", "1", "--require-role", "risk")

@@ -13,8 +13,9 @@ verdict.signoff`) that are bound to this verdict's bytes:
 - a reviewer whose key the policy pins counts only with an approval signed by that key, and
   once the policy pins any key only the reviewers it names count (an unsigned name is a
   claim anyone can write);
-- the candidate's author (its registered ``--author``) is never counted: nobody approves
-  their own model, whatever the number required;
+- the candidate's author (its registered ``--author``, and the user who registered it; the
+  user promoting it when it is not registered yet), in any case or spacing, is never
+  counted: nobody approves their own model, whatever the number required;
 - the approvals of distinct reviewers must reach ``require_approvals``, and each role in
   ``require_roles`` must be among the counted approvals' roles.
 """
@@ -70,9 +71,8 @@ def enforce(registry: Any, verdict: Any, candidate_sha256: str) -> None:
         if ok is False:
             raise PromotionRefused(f"{path}: the approval by {a['reviewer']} does not verify "
                                    f"({why}); it was changed after it was signed, or forged")
-    version = registry.find(candidate_sha256)
-    author = (version.lineage.get("author") if version is not None else None) or None
-    counted, said = _counted(approvals, policy.get("reviewer_keys") or {}, author)
+    counted, said = _counted(approvals, policy.get("reviewer_keys") or {},
+                             authors(registry.find(candidate_sha256)))
     need = int(policy.get("require_approvals") or 0)
     roles = sorted(set(policy.get("require_roles") or ()) - {a.get("role") for a in counted})
     if len(counted) < need or roles:
@@ -86,7 +86,24 @@ def enforce(registry: Any, verdict: Any, candidate_sha256: str) -> None:
               "[--role R] [--key K]`")
 
 
-def _counted(approvals: list[dict[str, Any]], keys: Mapping[str, Any], author: str | None
+def authors(version: Any) -> set[str]:
+    """Who may not approve the candidate, as :func:`same_person` compares names: its
+    registered ``--author`` and the user who registered it (``created_by``) — or, for a
+    candidate not registered yet, the user promoting it, who registers it now."""
+    from .storage import user
+
+    if version is None:
+        return {same_person(user())}
+    return {same_person(str(n)) for n in (version.lineage.get("author"), version.created_by)
+            if n}
+
+
+def same_person(name: str) -> str:
+    """A reviewer or author name as compared: spaces and case do not make another person."""
+    return " ".join(name.split()).casefold()
+
+
+def _counted(approvals: list[dict[str, Any]], keys: Mapping[str, Any], authors: set[str]
              ) -> tuple[list[dict[str, Any]], list[str]]:
     """The approvals that count (distinct reviewers), and why each other one does not."""
     counted: dict[str, dict[str, Any]] = {}
@@ -95,7 +112,7 @@ def _counted(approvals: list[dict[str, Any]], keys: Mapping[str, Any], author: s
         reviewer = str(a["reviewer"])
         pinned = keys.get(reviewer)
         signed_by = (a.get("signature") or {}).get("key_id")
-        if author is not None and reviewer == author:
+        if same_person(reviewer) in authors:
             said.append(f"{reviewer} is the candidate's author: not counted")
         elif keys and pinned is None:  # pinning keys names the reviewers: others are claims
             said.append(f"{reviewer} has no key in the policy: not counted")

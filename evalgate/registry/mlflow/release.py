@@ -59,6 +59,7 @@ class _Entry:
 @dataclass(frozen=True)
 class _Found:
     lineage: Mapping[str, Any]
+    created_by: str  # the MLflow user who created the version ("" when MLflow has none)
 
 
 class _Policies:
@@ -75,7 +76,8 @@ class _Policies:
         mv = find(self.c, self.name, sha)
         if mv is None:
             return None
-        return _Found({"author": dict(mv.tags or {}).get(AUTHOR_TAG)})
+        return _Found({"author": dict(mv.tags or {}).get(AUTHOR_TAG)},
+                      str(getattr(mv, "user_id", "") or ""))
 
 
 def _state(c: Any, name: str) -> Read:
