@@ -213,6 +213,7 @@ def test_bad_names_are_refused(tmp_path: Path, name: str) -> None:
     ("registry:churn@champion", Reference("registry", "churn", "champion", None)),
     ("registry:churn", Reference("registry", "churn", "champion", None)),
     ("registry:churn@3", Reference("registry", "churn", None, 3)),
+    ("registry:churn@v3", Reference("registry", "churn", None, 3)),  # as the commands read it
     ("registry:churn@staging", Reference("registry", "churn", "staging", None)),
     ("mlflow:Churn Model@champion", Reference("mlflow", "Churn Model", "champion", None)),
 ])
@@ -221,10 +222,30 @@ def test_parse_reference(text: str, expected: Reference) -> None:
 
 
 @pytest.mark.parametrize("text", ["registry:churn@0", "registry:@champion", "registry:a/b@1",
-                                  "registry:churn@-x", "s3:churn@champion"])
+                                  "registry:churn@-x", "s3:churn@champion", "registry:churn@²",
+                                  "registry:churn@v0", "registry:churn@١"])
 def test_bad_references(text: str) -> None:
     with pytest.raises(RegistryError):
         parse_reference(text)
+
+
+@pytest.mark.parametrize("alias", ["v1", "V12"])
+def test_an_alias_that_reads_as_a_version_is_refused(three: ModelRegistry, alias: str) -> None:
+    """`lineage NAME@v1` and `rollback --to v1` read v1 as version 1: an alias of that name
+    would make the same text name two versions."""
+    with pytest.raises(RegistryError, match="reads as a version"):
+        three.set_alias(alias, 1)
+
+
+def test_a_non_ascii_digit_is_no_version_number() -> None:
+    import argparse
+
+    from evalgate.cli.common import version_number
+
+    assert version_number("v2") == 2
+    for text in ("²", "v²", "١"):
+        with pytest.raises(argparse.ArgumentTypeError):
+            version_number(text)
 
 
 def test_resolve(three: ModelRegistry, models: list[Path]) -> None:

@@ -66,10 +66,12 @@ def workers(text: str) -> int:
 
 
 def version_number(text: str) -> int:
-    value = text.removeprefix("v")
-    if not value.isdigit() or int(value) < 1:
+    from ..registry.references import version_of_text
+
+    number = version_of_text(text)
+    if number is None or number < 1:
         raise argparse.ArgumentTypeError(f"{text!r} is not a version number (1, 2, …)")
-    return int(value)
+    return number
 
 
 class ProgressLine:

@@ -194,7 +194,7 @@ class ModelRegistry(AuditLog):
         if not self.versions_dir.is_dir():
             return []
         out = [Version.read(self.name, d) for d in self.versions_dir.iterdir()
-               if d.name.isdigit() and (d / "version.json").is_file()]
+               if d.name.isascii() and d.name.isdigit() and (d / "version.json").is_file()]
         if check and out:
             registered = self.registered()
             for v in out:

@@ -23,6 +23,14 @@ SCHEMES = REFERENCE_SCHEMES
 
 _NAME_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,99}")
 _ALIAS_RE = re.compile(r"[A-Za-z][A-Za-z0-9_-]{0,63}")
+#: a version number as references and commands write it: 3 or v3 (ASCII digits only)
+_VERSION_RE = re.compile(r"[vV]?([0-9]+)")
+
+
+def version_of_text(text: str) -> int | None:
+    """The version number ``text`` writes (``3``, ``v3``), else None."""
+    m = _VERSION_RE.fullmatch(text)
+    return int(m.group(1)) if m else None
 
 
 def check_name(name: str) -> str:
@@ -38,6 +46,9 @@ def check_alias(alias: str) -> str:
     if not _ALIAS_RE.fullmatch(alias or ""):
         raise RegistryError(f"invalid alias {alias!r}: use letters, digits, '_', '-', starting "
                             "with a letter (a number names a version: @3)")
+    if version_of_text(alias) is not None:
+        raise RegistryError(f"invalid alias {alias!r}: it reads as a version number (@3 and "
+                            "@v3 both name version 3); choose another name")
     return alias
 
 
@@ -68,10 +79,11 @@ def parse_reference(text: str) -> Reference:
         raise RegistryError(f"{text!r}: the model name is missing or holds a quote")
     if not at:
         selector = CHAMPION
-    if selector.isdigit():
-        if int(selector) < 1:
+    number = version_of_text(selector)
+    if number is not None:
+        if number < 1:
             raise RegistryError(f"{text!r}: versions start at 1")
-        return Reference(scheme, name, None, int(selector))
+        return Reference(scheme, name, None, number)
     return Reference(scheme, name, check_alias(selector), None)
 
 
