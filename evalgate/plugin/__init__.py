@@ -7,7 +7,7 @@ and this module only translates between it and pytest.
 
 from __future__ import annotations
 
-import sys
+from collections.abc import Generator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -82,6 +82,21 @@ def _active(config: pytest.Config) -> GateSession | None:
     return config.stash.get(_SESSION, None)
 
 
+def _refuse_xdist(config: pytest.Config) -> None:
+    """pytest-xdist's -n/--dist (the checks in several processes) and -f (the session rerun
+    forever, retriggered by the gate's own report) are usage errors."""
+    if hasattr(config, "workerinput"):  # an xdist worker: the controller refused already
+        raise pytest.UsageError("evalgate does not run under pytest-xdist; drop -n")
+    if getattr(config.option, "numprocesses", None) or \
+            getattr(config.option, "dist", "no") not in ("no", None):
+        raise pytest.UsageError("evalgate does not run under pytest-xdist (-n/--dist): the "
+                                "gate runs its checks in one process; drop -n")
+    if getattr(config.option, "looponfail", False):
+        raise pytest.UsageError("evalgate does not run under pytest-xdist's looponfail (-f): "
+                                "it reruns the gate forever, retriggered by its own report; "
+                                "drop -f")
+
+
 @pytest.hookimpl(tryfirst=True)
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line("markers", "evalgate: a check of an evalgate suite")
@@ -96,12 +111,7 @@ def pytest_configure(config: pytest.Config) -> None:
 
     for f in registered():  # a family outside this package may name itself otherwise
         config.addinivalue_line("markers", f"{f.name}: evalgate {f.name} checks")
-    if hasattr(config, "workerinput"):  # an xdist worker: the controller refused already
-        raise pytest.UsageError("evalgate does not run under pytest-xdist; drop -n")
-    if getattr(config.option, "numprocesses", None) or \
-            getattr(config.option, "dist", "no") not in ("no", None):
-        raise pytest.UsageError("evalgate does not run under pytest-xdist (-n/--dist): the "
-                                "gate runs its checks in one process; drop -n")
+    _refuse_xdist(config)
     shows = [flag for flag, on in (("--fixtures", config.option.showfixtures),
                                    ("--fixtures-per-test", config.option.show_fixtures_per_test),
                                    ("--markers", config.option.markers),
@@ -148,22 +158,32 @@ def pytest_sessionfinish(session: pytest.Session) -> None:
         return
     if session.config.option.collectonly:  # nothing was judged: the verdict stays "in progress"
         gs.summary_line = f"evalgate: BLOCK (collect only: no check ran) — {COLLECT_ONLY}"
-        if session.exitstatus == pytest.ExitCode.OK:
+        if session.exitstatus in LOOKS_OK:
             session.exitstatus = pytest.ExitCode.TESTS_FAILED
         return
     gs.finish(session)
 
 
-@pytest.hookimpl(tryfirst=True)
-def pytest_cmdline_main(config: pytest.Config) -> int | None:
-    """``--version --version`` answers before any plugin is configured, with exit 0 and the
-    previous run's verdict still on disk: with ``--evalgate`` it is a usage error. (A single
-    ``--version`` is answered by ``pytest.main`` before any plugin is loaded.)"""
+#: the statuses a CI script takes for success: 0, and 5 (no tests collected) for many
+LOOKS_OK = (pytest.ExitCode.OK, pytest.ExitCode.NO_TESTS_COLLECTED)
+
+
+@pytest.hookimpl(wrapper=True, tryfirst=True)
+def pytest_cmdline_main(config: pytest.Config) -> Generator[None, Any, Any]:
+    """The run's exit status, held around everything pytest does — unconfigure hooks
+    (a conftest's ``trylast`` one runs after evalgate's) and ``config.add_cleanup`` callbacks
+    included: a gate run without a promote never exits 0 or 5. ``--version --version``
+    answers before any plugin is configured, with exit 0 and the previous run's verdict
+    still on disk: with ``--evalgate`` it is a usage error. (A single ``--version`` is
+    answered by ``pytest.main`` before any plugin is loaded.)"""
     if config.getoption("evalgate", None) and config.option.version:
-        print("ERROR: --version judges nothing, but --evalgate must exit 0 only on a promote: "
-              "drop one of them", file=sys.stderr)
-        return int(pytest.ExitCode.USAGE_ERROR)
-    return None
+        raise pytest.UsageError("--version judges nothing, but --evalgate must exit 0 only on "
+                                "a promote: drop one of them")
+    ret = yield
+    gs = config.stash.get(_SESSION, None)
+    if gs is not None and not gs.exit_ok and ret in LOOKS_OK:
+        return pytest.ExitCode.TESTS_FAILED
+    return ret
 
 
 @pytest.hookimpl(trylast=True)
@@ -172,7 +192,7 @@ def pytest_unconfigure(config: pytest.Config) -> None:
     if gs is None:
         return
     session = config.pluginmanager.get_plugin("session")
-    if session is not None and not gs.exit_ok and session.exitstatus == pytest.ExitCode.OK:
+    if session is not None and not gs.exit_ok and session.exitstatus in LOOKS_OK:
         # after every other hook: another plugin's or a conftest's sessionfinish (a "suppress
         # the exit code" plugin, pytest.exit(returncode=0)) cannot make a run without a
         # promote exit 0 — pytest returns the session's status after this hook
@@ -190,6 +210,9 @@ def pytest_unconfigure(config: pytest.Config) -> None:
             gs.summary is not None and gs.summary.decision == "promote")
         for line in gs.summary_line.splitlines():
             tr.write_line(line, green=promote, red=not promote, bold=True)
+    else:  # pytest.exit before the session finished, a crash in another plugin
+        tr.write_line("evalgate: BLOCK — the session ended before the gate judged its checks "
+                      "(the verdict stays 'in progress')", red=True, bold=True)
 
 
 # --------------------------------------------------------------------------- nodes

@@ -182,7 +182,31 @@ def pytest_sessionfinish(session):
 """
 
 
-@pytest.mark.parametrize("hook", [RESET_TO_ZERO, EXIT_ZERO], ids=["reset-to-0", "pytest-exit-0"])
+UNCONFIGURE_LAST = """
+import pytest
+
+@pytest.hookimpl(trylast=True)
+def pytest_unconfigure(config):
+    session = config.pluginmanager.get_plugin("session")
+    if session is not None:
+        session.exitstatus = 0
+"""
+CLEANUP = """
+def pytest_sessionfinish(session):
+    session.config.add_cleanup(lambda: setattr(session, "exitstatus", 0))
+"""
+EXIT_AT_START = """
+import pytest
+
+def pytest_sessionstart(session):
+    pytest.exit("no GPU here: nothing to test", returncode=0)
+"""
+
+
+@pytest.mark.parametrize("hook", [RESET_TO_ZERO, EXIT_ZERO, UNCONFIGURE_LAST, CLEANUP,
+                                  EXIT_AT_START],
+                         ids=["reset-to-0", "pytest-exit-0", "trylast-unconfigure",
+                              "config-cleanup", "exit-at-sessionstart"])
 def test_another_hook_cannot_turn_a_block_into_exit_0(pt: pytest.Pytester, hook: str) -> None:
     """A plugin that "suppresses" exit codes (pytest-custom-exit-code), or a conftest's own
     sessionfinish, ran after the gate's and set 0: the status is held last, in unconfigure."""
@@ -208,3 +232,34 @@ def test_help_and_version_with_the_gate_are_usage_errors(pt: pytest.Pytester,
     problems = [f"exit status {run.ret}, not 4"] if run.ret != 4 else []
     assert_case(run, problems, failed_open=run.ret == 0)
 
+
+
+@pytest.mark.parametrize("flags", [("--co", "-k", "nothing_matches"),
+                                   ("--evalgate-challenger", str(CHAMPION), "--evalgate-pick",
+                                    "best", "-k", "nothing_matches")],
+                         ids=["collect-only", "pick"])
+def test_nothing_selected_exits_1_not_5(pt: pytest.Pytester, flags: tuple[str, ...]) -> None:
+    """Exit 5 (no tests collected) is success to many CI scripts: a gate that judged
+    nothing must exit 1."""
+    _suite(pt, PERF)
+    run = gate(pt, f"--evalgate={CANDIDATE}", *flags)
+    problems = [f"exit status {run.ret}, not 1"] if run.ret != 1 else []
+    assert_case(run, problems, failed_open=run.ret in (0, 5))
+
+
+def test_looponfail_is_refused(pt: pytest.Pytester) -> None:
+    """pytest-xdist's -f reruns the session forever, retriggered by the gate's own report."""
+    if not any(d.metadata["Name"] == "pytest-xdist" for d in __import__(
+            "importlib.metadata").metadata.distributions()):
+        pytest.skip("pytest-xdist is not installed")
+    _suite(pt, PERF)
+    run = gate(pt, f"--evalgate={CANDIDATE}", "-f")
+    assert run.ret == 4 and "looponfail" in run.out, run.out[-2000:]
+
+
+def test_a_session_ended_before_the_gate_judged_says_so(pt: pytest.Pytester) -> None:
+    _suite(pt, PERF)
+    pt.makeconftest(EXIT_AT_START)
+    run = gate(pt, f"--evalgate={CANDIDATE}")
+    assert run.ret != 0
+    assert "evalgate: BLOCK" in run.out and "before the gate judged" in run.out, run.out[-2000:]
