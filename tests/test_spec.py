@@ -831,6 +831,38 @@ def test_find_suites_on_a_file_returns_it(tmp_path: Path) -> None:
     assert find_suites(path) == [path]
 
 
+def test_find_suites_follows_a_symlinked_folder(tmp_path: Path) -> None:
+    """A monorepo links shared suites in (``suites/shared -> ../org``): they are part of the
+    gate, as if copied there; a link back up (a cycle) is walked once."""
+    org = tmp_path / "org"
+    org.mkdir()
+    (org / "strict.yaml").write_text("")
+    suites = tmp_path / "suites"
+    suites.mkdir()
+    (suites / "base.yaml").write_text("")
+    (suites / "shared").symlink_to("../org", target_is_directory=True)
+    (org / "loop").symlink_to("..", target_is_directory=True)  # org/loop -> tmp_path
+    (suites / "self").symlink_to(".", target_is_directory=True)
+    found = find_suites(suites)
+    assert suites / "shared" / "strict.yaml" in found
+    assert suites / "base.yaml" in found
+    assert len({p.resolve() for p in found}) == len(found) == 2, found
+
+
+def test_find_suites_keeps_a_dangling_suite_link_and_the_gate_refuses_it(
+        tmp_path: Path) -> None:
+    """A suite link whose target is missing (not in this checkout) is a suite of the gate
+    that cannot be read — an error naming it, never left out."""
+    (tmp_path / "ok.yaml").write_text("")
+    dangling = tmp_path / "fairness.yaml"
+    dangling.symlink_to(tmp_path / "gone" / "missing.yaml")
+    assert find_suites(tmp_path) == [dangling, tmp_path / "ok.yaml"]
+    with pytest.raises(SpecError, match=r"symbolic link to .*missing.yaml, which does not "
+                                        r"exist") as info:
+        load_suite(dangling)
+    assert info.value.path == dangling
+
+
 # --------------------------------------------------------------------------- safe loading
 
 

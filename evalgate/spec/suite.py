@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import math
+import os
 import stat
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -288,6 +289,9 @@ def _family_problem(r: Reader, checks: LineDict, family: str, available: tuple[s
 def _read_suite_bytes(path: Path) -> bytes:
     """The suite file's bytes: a regular file of at most :data:`~evalgate._yaml.MAX_BYTES`."""
     try:
+        if path.is_symlink() and not path.exists():
+            raise SpecError(path, None, None, f"the suite is a symbolic link to "
+                                              f"{os.readlink(path)}, which does not exist")
         info = path.stat()
         if not stat.S_ISREG(info.st_mode):
             raise SpecError(path, None, None, f"the suite is {file_kind(info.st_mode)}, "
@@ -438,22 +442,3 @@ def _label_map(r: Reader, d: LineDict, task: Task) -> tuple[tuple[Any, Any], ...
         labels[label_key(label)] = label
         classes[label_key(cls)] = label
     return tuple(m.items())
-
-
-SUITE_SUFFIXES = (".yaml", ".yml")
-
-
-def is_suite_file(path: Path) -> bool:
-    """A ``.yaml``/``.yml`` file, in any letter case."""
-    return path.suffix.lower() in SUITE_SUFFIXES
-
-
-def find_suites(path: Path) -> list[Path]:
-    """The suite files at ``path``: the file itself, or every ``.yaml``/``.yml`` file (any
-    letter case) below it, in every subfolder — hidden ones and those pytest does not recurse
-    into (``build/``, ``venv/``) too: the gate is every suite there is."""
-    if path.is_file():
-        return [path]
-    if path.is_dir():
-        return sorted(p for p in path.rglob("*") if is_suite_file(p) and p.is_file())
-    return []
