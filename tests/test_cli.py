@@ -45,6 +45,19 @@ def test_run_blocks(project: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert (project / "out" / "verdict.json").is_file()
 
 
+@pytest.mark.parametrize("option", ["--suites", "--champion"])
+def test_run_refuses_a_repeated_option(project: Path, capsys: pytest.CaptureFixture[str],
+                                       option: str) -> None:
+    """A second --suites would replace the first (the strict suites dropped, a worse model
+    promoted): it is a usage error naming the option."""
+    values = ("suites", "other") if option == "--suites" else (str(CHAMPION), str(CANDIDATE))
+    with pytest.raises(SystemExit) as info:
+        main(["run", str(CHAMPION), option, values[0], option, values[1]])
+    assert info.value.code == 2
+    assert f"{option} given twice" in capsys.readouterr().err
+    assert not (project / "reports" / "verdict.json").exists()
+
+
 def test_run_same_numbers_as_pytest_plugin(pytester: pytest.Pytester) -> None:
     pytester.makeini("[pytest]\n")
     (pytester.path / "suites").mkdir()

@@ -8,7 +8,7 @@ import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from .common import ProgressLine, add_gate_options, make_gate, project, workers
+from .common import Once, ProgressLine, add_gate_options, make_gate, project, workers
 
 if TYPE_CHECKING:
     from ..config import EngineChoice, Settings
@@ -19,7 +19,7 @@ _STATUS = {"pass": "PASS ", "fail": "FAIL ", "error": "ERROR", "skip": "SKIP "}
 def add_parsers(sub: Any) -> None:
     run = sub.add_parser("run", help="gate a candidate model on the suites")
     run.add_argument("candidate", type=Path, help="the candidate model file")
-    run.add_argument("--champion", default=None,
+    run.add_argument("--champion", default=None, action=Once,
                      help="the champion model (overrides each suite's champion: key): a file, "
                           "or registry:NAME@champion, registry:NAME@3, mlflow:NAME@champion")
     run.add_argument("--no-champion", action="store_true",
