@@ -329,6 +329,46 @@ BROKEN = [
           performance:
             accuracy: {min: 0.8}
         """, "n_resamples", "marked", ("must be at least 100", "got 10")),
+    # 100 replicates cannot show a 99.999% bound: it is the most extreme replicate, a ~99%
+    # bound labelled 99.999%, and a margin between the two passed
+    Broken("n_resamples too few for the confidence", """\
+        task: binary
+        data:
+          path: data.csv
+          target: income
+        confidence: 0.999
+        n_resamples: 1000  # <-
+        checks:
+          performance:
+            accuracy: {min: 0.8}
+        """, "n_resamples", "marked", (
+            "n_resamples 1000 at confidence 0.999 leaves 1 replicate beyond the bound",
+            "at confidence 0.999 n_resamples must be at least 5000")),
+    Broken("default n_resamples too few for the confidence", """\
+        task: binary
+        data:
+          path: data.csv
+          target: income
+        confidence: 0.9999  # <-
+        checks:
+          performance:
+            accuracy: {min: 0.8}
+        """, "confidence", "marked", (
+            "n_resamples 2000 (the default) at confidence 0.9999",
+            "at least 50000")),
+    Broken("confidence beyond what n_resamples can reach", """\
+        task: binary
+        data:
+          path: data.csv
+          target: income
+        confidence: 0.99999
+        n_resamples: 100  # <-
+        checks:
+          performance:
+            accuracy: {min: 0.8}
+        """, "n_resamples", "marked", (
+            "at least 500000, above the maximum 100000",
+            "confidence at most 0.99995")),
     Broken("empty performance mapping", """\
         task: binary
         data:
@@ -554,6 +594,18 @@ def test_broken_suite_is_refused_with_file_line_key_and_message(
     assert (err.path, err.line, err.key) == (path, expected_line, case.key)
     for fragment in case.says:
         assert fragment in str(err)
+
+
+@pytest.mark.parametrize(("confidence", "n_resamples"), [
+    (0.95, 100), (0.99, 500), (0.999, 5000), (0.9975, None), (0.99995, 100_000)])
+def test_n_resamples_with_five_replicates_beyond_the_bound_is_enough(
+        tmp_path: Path, confidence: float, n_resamples: int | None) -> None:
+    resamples = f"n_resamples: {n_resamples}\n" if n_resamples else ""
+    path = write_suite(tmp_path, "task: binary\ndata:\n  path: data.csv\n  target: income\n"
+                       f"confidence: {confidence}\n{resamples}"
+                       "checks:\n  performance:\n    accuracy: {min: 0.8}\n")
+    suite = load_suite(path)
+    assert (suite.confidence, suite.n_resamples) == (confidence, n_resamples or 2000)
 
 
 def test_error_text_reads_file_line_key_problem(tmp_path: Path) -> None:
