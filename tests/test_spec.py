@@ -369,6 +369,28 @@ BROKEN = [
         """, "n_resamples", "marked", (
             "at least 500000, above the maximum 100000",
             "confidence at most 0.99995")),
+    # YAML 1.1 read 1:30 as the base-60 number 90, a threshold that passed everything
+    Broken("base-60 threshold", """\
+        task: binary
+        data:
+          path: data.csv
+          target: income
+        checks:
+          performance:
+            log_loss: {max_regression: 1:30}  # <-
+        """, "max_regression", "marked", ("expected a number", "'1:30'")),
+    # YAML 1.1 read no as false: blocking must be written true or false
+    Broken("blocking: no", """\
+        task: binary
+        data:
+          path: data.csv
+          target: income
+        checks:
+          performance:
+            accuracy:
+              min: 0.8
+              blocking: no  # <-
+        """, "blocking", "marked", ("expected true or false", "'no'")),
     Broken("empty performance mapping", """\
         task: binary
         data:
@@ -717,6 +739,50 @@ def test_threshold_in_exponent_notation_is_a_number(tmp_path: Path) -> None:
             accuracy: {max_regression: 5e-3}
         """)
     assert load_suite(path).families["performance"][0].threshold.max_regression == 0.005
+
+
+@pytest.mark.parametrize(("text", "value"), [
+    # YAML 1.2 core: true/false (three spellings each) are the only booleans
+    ("true", True), ("True", True), ("TRUE", True), ("false", False), ("FALSE", False),
+    ("yes", "yes"), ("No", "No"), ("on", "on"), ("OFF", "OFF"), ("y", "y"),
+    # no base 60, no YAML 1.1 octal or binary; 0o and 0x as 1.2 writes them
+    ("1:30", "1:30"), ("1:30.5", "1:30.5"), ("0777", 777), ("0o17", 15), ("0x1F", 31),
+    ("0b101", "0b101"), ("-12", -12), ("+3", 3), ("10000", 10000), ("10_000", 10000),
+    ("0.05", 0.05), (".5", 0.5), ("5e-3", 0.005), ("1E3", 1000.0), ("-1.5e+2", -150.0),
+    ("2.", 2.0), (".inf", float("inf")), ("-.Inf", float("-inf")),
+    ("null", None), ("~", None), ("NULL", None), ("", None),
+    # no timestamps: a date is the text written
+    ("2024-05-01", "2024-05-01"), ("=", "="),
+])
+def test_scalars_resolve_as_yaml_1_2_core(text: str, value: object) -> None:
+    from evalgate.spec import load_yaml
+
+    got = load_yaml(f"key: {text}\n", Path("s.yaml"))["key"]
+    assert got == value and type(got) is type(value), (text, got)
+
+
+@pytest.mark.parametrize("text", ["!!int 1:30", "!!int abc", "!!float x", "!!bool yes"])
+def test_an_explicit_tag_that_does_not_fit_is_a_spec_error(text: str) -> None:
+    from evalgate.spec import load_yaml
+
+    with pytest.raises(SpecError, match="invalid YAML") as info:
+        load_yaml(f"a: 1\nkey: {text}\n", Path("s.yaml"))
+    assert info.value.line == 2
+
+
+def test_positive_label_yes_is_the_label_yes(tmp_path: Path) -> None:
+    """YAML 1.1 read ``positive_label: yes`` as True, a label the data never has."""
+    path = write_suite(tmp_path, """\
+        task: binary
+        data:
+          path: data.csv
+          target: income
+          positive_label: yes
+        checks:
+          performance:
+            accuracy: {min: 0.8}
+        """)
+    assert load_suite(path).data.positive_label == "yes"
 
 
 # --------------------------------------------------------------------------- valid suites
