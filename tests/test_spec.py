@@ -390,7 +390,7 @@ BROKEN = [
             accuracy:
               min: 0.8
               blocking: no  # <-
-        """, "blocking", "marked", ("expected true or false", "'no'")),
+        """, "blocking", "marked", ("expected true or false", "'no'", "write true or false")),
     Broken("empty performance mapping", """\
         task: binary
         data:
