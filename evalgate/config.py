@@ -121,16 +121,7 @@ class Settings:
 def read_settings(root: Path, pyproject: Path | None = None) -> Settings:
     """Settings of the project at ``root`` (its pyproject.toml's ``[tool.evalgate]``)."""
     pyproject = pyproject or root / "pyproject.toml"
-    table: dict[str, Any] = {}
-    if pyproject.is_file():
-        try:
-            table = tomllib.loads(pyproject.read_text("utf-8")).get("tool", {}).get("evalgate", {})
-        except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
-            raise EvalgateError(f"{pyproject}: cannot read [tool.evalgate]: {exc}") from None
-        unknown = sorted(set(table) - set(KEYS))
-        if unknown:
-            raise EvalgateError(f"{pyproject}: unknown key(s) in [tool.evalgate]: "
-                                f"{', '.join(unknown)}; valid keys: {', '.join(KEYS)}")
+    table = _table(pyproject) if pyproject.is_file() else {}
     base = pyproject.parent if pyproject.is_file() else root
     timeout = table.get("timeout_s", DEFAULT_TIMEOUT_S)
     try:
@@ -147,19 +138,63 @@ def read_settings(root: Path, pyproject: Path | None = None) -> Settings:
         raise EvalgateError(f"{pyproject}: [tool.evalgate] trusted_types: a list of type names "
                             f"(\"sklearn.tree._tree.Tree\"), got {trusted!r}")
     env_key = os.environ.get("EVALGATE_SIGNING_KEY")
+    signing_key = _text(pyproject, table, "signing_key", "", empty=True)
     key = Path(env_key).resolve() if env_key else (
-        base / str(table["signing_key"]) if table.get("signing_key") else None)
+        base / signing_key if signing_key else None)
     return Settings(root=root,
-                    suites=base / str(table.get("suites", DEFAULT_SUITES)),
-                    report=base / str(table.get("report", DEFAULT_REPORT)),
-                    registry=base / str(table.get("registry", DEFAULT_REGISTRY)),
+                    suites=base / _text(pyproject, table, "suites", DEFAULT_SUITES),
+                    report=base / _text(pyproject, table, "report", DEFAULT_REPORT),
+                    registry=base / _text(pyproject, table, "registry", DEFAULT_REGISTRY),
                     timeout_s=timeout_s,
                     signing_key=key, attempts=str(attempts), engine=engine, workers=workers,
                     trusted_types=tuple(trusted))
 
 
+def _table(pyproject: Path) -> dict[str, Any]:
+    """``[tool.evalgate]`` of ``pyproject``: a table of known keys."""
+    try:
+        doc = tomllib.loads(pyproject.read_text("utf-8"))
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+        raise EvalgateError(f"{pyproject}: cannot read [tool.evalgate]: {exc}") from None
+    tool = doc.get("tool", {})
+    if not isinstance(tool, dict):
+        raise EvalgateError(f"{pyproject}: [tool] must be a table, got {_kind(tool)}")
+    table = tool.get("evalgate", {})
+    if not isinstance(table, dict):
+        raise EvalgateError(f"{pyproject}: [tool.evalgate] must be a table, got "
+                            f"{_kind(table)}; write its keys (suites = \"suites\", …) under "
+                            f"a [tool.evalgate] header")
+    unknown = sorted(set(table) - set(KEYS))
+    if unknown:
+        raise EvalgateError(f"{pyproject}: unknown key(s) in [tool.evalgate]: "
+                            f"{', '.join(unknown)}; valid keys: {', '.join(KEYS)}")
+    return table
+
+
+def _text(pyproject: Path, table: dict[str, Any], key: str, default: str, *,
+          empty: bool = False) -> str:
+    """A path or name of ``[tool.evalgate]``: a string (non-empty unless ``empty``)."""
+    value = table.get(key, default)
+    if not isinstance(value, str) or not (value or empty):
+        got = "an empty string" if value == "" else _kind(value)
+        raise EvalgateError(f"{pyproject}: [tool.evalgate] {key}: expected a "
+                            f"{'path' if key != 'engine' else 'name'} in quotes (a string), "
+                            f"got {got}")
+    return value
+
+
+def _kind(value: object) -> str:
+    """What a TOML value is, for a message."""
+    if isinstance(value, dict):
+        return "a table"
+    kinds = ((bool, "a boolean"), (int, "an integer"), (float, "a number"),
+             (str, "a string"), (list, "a list"))
+    what = next((name for t, name in kinds if isinstance(value, t)), type(value).__name__)
+    return f"{what} ({value!r})"
+
+
 def _engine(pyproject: Path, table: dict[str, Any]) -> tuple[str, int | None]:
-    engine = table.get("engine", "local")
+    engine = _text(pyproject, table, "engine", "local")
     workers = table.get("workers")
     try:
         parse_engine(str(engine))

@@ -45,6 +45,37 @@ def test_run_blocks(project: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert (project / "out" / "verdict.json").is_file()
 
 
+@pytest.mark.parametrize("option", ["--suites", "--champion"])
+def test_run_refuses_a_repeated_option(project: Path, capsys: pytest.CaptureFixture[str],
+                                       option: str) -> None:
+    """A second --suites would replace the first (the strict suites dropped, a worse model
+    promoted): it is a usage error naming the option."""
+    values = ("suites", "other") if option == "--suites" else (str(CHAMPION), str(CANDIDATE))
+    with pytest.raises(SystemExit) as info:
+        main(["run", str(CHAMPION), option, values[0], option, values[1]])
+    assert info.value.code == 2
+    assert f"{option} given twice" in capsys.readouterr().err
+    assert not (project / "reports" / "verdict.json").exists()
+
+
+def test_run_marks_a_non_blocking_failure(project: Path,
+                                          capsys: pytest.CaptureFixture[str]) -> None:
+    """A FAIL beside PROMOTE says why it did not block; verdict.json is unchanged."""
+    (project / "suites" / "adult.yaml").write_text(suite_text(
+        champion=None, checks="  performance:\n    accuracy: {min: 0.5}\n"
+                              "    roc_auc: {min: 0.99, blocking: false}\n"))
+    assert main(["run", str(CANDIDATE)]) == 0
+    out = capsys.readouterr().out
+    assert "FAIL (non-blocking) suites/adult.yaml::performance::roc_auc  roc_auc 0.9" in out
+    assert "PASS  suites/adult.yaml::performance::accuracy" in out
+    summary = (project / "reports" / "summary.md").read_text()
+    assert "1 failed (non-blocking)" in summary
+    assert "| `adult-income::performance::roc_auc` | fail (non-blocking) |" in summary
+    verdict = json.loads((project / "reports" / "verdict.json").read_text())
+    roc = next(c for c in verdict["suites"][0]["checks"] if c["metric"] == "roc_auc")
+    assert (roc["status"], roc["blocking"], verdict["decision"]) == ("fail", False, "promote")
+
+
 def test_run_same_numbers_as_pytest_plugin(pytester: pytest.Pytester) -> None:
     pytester.makeini("[pytest]\n")
     (pytester.path / "suites").mkdir()

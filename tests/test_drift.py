@@ -228,6 +228,8 @@ def test_a_reference_without_a_column_is_an_error_naming_it(tmp_path: Path,
     ("    method: {age: earthmover}\n", "unknown drift method 'earthmover'"),
     ("    max_drift: 0\n", "δ must be above 0"),
     ("    columns: [income]\n", "judged by label:"),
+    # an empty list planned no drift check at all, and the section passed on nothing
+    ("    columns: []\n    max_drift: 0.01\n", "columns: the column list is empty"),
     ("    multivariate: {max_auc: 0.4}\n", "an AUC limit must be in [0.5, 1)"),
     ("    max_unseen: 1.5\n", "a share must be in [0, 1)"),
     ("    colums: [age]\n", "did you mean 'columns'"),

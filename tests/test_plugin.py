@@ -145,6 +145,34 @@ def test_pyproject_names_the_suites_folder(pytester: pytest.Pytester, gate_proje
     result.assert_outcomes(passed=3)
 
 
+@pytest.mark.parametrize("option", ["--evalgate-suites", "--evalgate-champion",
+                                    "--evalgate"])
+def test_a_repeated_gate_option_is_a_usage_error(pytester: pytest.Pytester, gate_project,
+                                                 monkeypatch: pytest.MonkeyPatch,
+                                                 option: str) -> None:
+    """PYTEST_ADDOPTS names the release suites, a step adds its own: the first would be
+    dropped without a word (the gate judging the lenient suites alone), so a second
+    occurrence is refused, naming the option."""
+    gate_project()
+    values = {"--evalgate-suites": ("suites", "other"),
+              "--evalgate-champion": (str(CHAMPION), str(CANDIDATE)),
+              "--evalgate": (str(CANDIDATE), str(CHAMPION))}[option]
+    monkeypatch.setenv("PYTEST_ADDOPTS", f"{option}={values[0]}")
+    args = [] if option == "--evalgate" else [f"--evalgate={CANDIDATE}"]
+    result = pytester.runpytest(*args, f"{option}={values[1]}")
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stderr.fnmatch_lines([f"*{option} given twice*"])
+    assert not (pytester.path / "reports" / "verdict.json").exists()
+
+
+def test_one_of_each_gate_option_and_repeated_challengers_still_run(
+        pytester: pytest.Pytester, gate_project, monkeypatch: pytest.MonkeyPatch) -> None:
+    gate_project()
+    monkeypatch.setenv("PYTEST_ADDOPTS", "--evalgate-suites=suites")
+    result = pytester.runpytest(f"--evalgate={CANDIDATE}", f"--evalgate-champion={CHAMPION}")
+    result.assert_outcomes(passed=3)
+
+
 def test_bad_seed_is_a_usage_error(pytester: pytest.Pytester, gate_project) -> None:
     gate_project()
     result = pytester.runpytest(f"--evalgate={CANDIDATE}", "--evalgate-seed", "x")

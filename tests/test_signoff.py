@@ -88,6 +88,27 @@ def test_summary_markdown_lists_failures(blocked: Path) -> None:
     assert (blocked.parent / "summary.md").read_text().startswith("## ⛔ evalgate: BLOCK")
 
 
+def test_summary_says_which_failures_do_not_block() -> None:
+    """PROMOTE beside "1 failed" needs its reason: the failed check is non-blocking."""
+    verdict = {"decision": "promote", "candidate": {"path": "m.onnx", "sha256": "ab"},
+               "champion": None, "summary": {"reasons": [], "complete": True, "not_run": []},
+               "suites": [{"checks": [
+                   {"id": "s::performance::accuracy", "status": "pass", "blocking": True,
+                    "message": "ok"},
+                   {"id": "s::performance::roc_auc", "status": "fail", "blocking": False,
+                    "message": "below min"},
+                   {"id": "s::latency::p95", "status": "fail", "blocking": True,
+                    "message": "slow"},
+                   {"id": "s::drift::age", "status": "error", "blocking": False,
+                    "message": "no column"}]}]}
+    text = summary_markdown(verdict)
+    assert "1 passed · 2 failed (1 non-blocking) · 1 error (non-blocking) · 0 skipped" in text
+    assert "| `s::performance::roc_auc` | fail (non-blocking) | below min |" in text
+    assert "| `s::latency::p95` | fail | slow |" in text
+    assert "| `s::drift::age` | error (non-blocking) | no column |" in text
+    assert "| `s::performance::accuracy` | pass |" in text
+
+
 def test_summary_is_plain_text_that_renders_as_written() -> None:
     """Markdown's and HTML's characters are backslash-escaped, never turned into entities: the
     raw file reads as the message does, and nothing in it becomes a tag or a cell edge."""

@@ -329,6 +329,68 @@ BROKEN = [
           performance:
             accuracy: {min: 0.8}
         """, "n_resamples", "marked", ("must be at least 100", "got 10")),
+    # 100 replicates cannot show a 99.999% bound: it is the most extreme replicate, a ~99%
+    # bound labelled 99.999%, and a margin between the two passed
+    Broken("n_resamples too few for the confidence", """\
+        task: binary
+        data:
+          path: data.csv
+          target: income
+        confidence: 0.999
+        n_resamples: 1000  # <-
+        checks:
+          performance:
+            accuracy: {min: 0.8}
+        """, "n_resamples", "marked", (
+            "n_resamples 1000 at confidence 0.999 leaves 1 replicate beyond the bound",
+            "at confidence 0.999 n_resamples must be at least 5000")),
+    Broken("default n_resamples too few for the confidence", """\
+        task: binary
+        data:
+          path: data.csv
+          target: income
+        confidence: 0.9999  # <-
+        checks:
+          performance:
+            accuracy: {min: 0.8}
+        """, "confidence", "marked", (
+            "n_resamples 2000 (the default) at confidence 0.9999",
+            "at least 50000")),
+    Broken("confidence beyond what n_resamples can reach", """\
+        task: binary
+        data:
+          path: data.csv
+          target: income
+        confidence: 0.99999
+        n_resamples: 100  # <-
+        checks:
+          performance:
+            accuracy: {min: 0.8}
+        """, "n_resamples", "marked", (
+            "at least 500000, above the maximum 100000",
+            "confidence at most 0.99995")),
+    # YAML 1.1 read 1:30 as the base-60 number 90, a threshold that passed everything
+    Broken("base-60 threshold", """\
+        task: binary
+        data:
+          path: data.csv
+          target: income
+        checks:
+          performance:
+            log_loss: {max_regression: 1:30}  # <-
+        """, "max_regression", "marked", ("expected a number", "'1:30'")),
+    # YAML 1.1 read no as false: blocking must be written true or false
+    Broken("blocking: no", """\
+        task: binary
+        data:
+          path: data.csv
+          target: income
+        checks:
+          performance:
+            accuracy:
+              min: 0.8
+              blocking: no  # <-
+        """, "blocking", "marked", ("expected true or false", "'no'", "write true or false")),
     Broken("empty performance mapping", """\
         task: binary
         data:
@@ -556,6 +618,18 @@ def test_broken_suite_is_refused_with_file_line_key_and_message(
         assert fragment in str(err)
 
 
+@pytest.mark.parametrize(("confidence", "n_resamples"), [
+    (0.95, 100), (0.99, 500), (0.999, 5000), (0.9975, None), (0.99995, 100_000)])
+def test_n_resamples_with_five_replicates_beyond_the_bound_is_enough(
+        tmp_path: Path, confidence: float, n_resamples: int | None) -> None:
+    resamples = f"n_resamples: {n_resamples}\n" if n_resamples else ""
+    path = write_suite(tmp_path, "task: binary\ndata:\n  path: data.csv\n  target: income\n"
+                       f"confidence: {confidence}\n{resamples}"
+                       "checks:\n  performance:\n    accuracy: {min: 0.8}\n")
+    suite = load_suite(path)
+    assert (suite.confidence, suite.n_resamples) == (confidence, n_resamples or 2000)
+
+
 def test_error_text_reads_file_line_key_problem(tmp_path: Path) -> None:
     path = write_suite(tmp_path, """\
         task: binary
@@ -665,6 +739,50 @@ def test_threshold_in_exponent_notation_is_a_number(tmp_path: Path) -> None:
             accuracy: {max_regression: 5e-3}
         """)
     assert load_suite(path).families["performance"][0].threshold.max_regression == 0.005
+
+
+@pytest.mark.parametrize(("text", "value"), [
+    # YAML 1.2 core: true/false (three spellings each) are the only booleans
+    ("true", True), ("True", True), ("TRUE", True), ("false", False), ("FALSE", False),
+    ("yes", "yes"), ("No", "No"), ("on", "on"), ("OFF", "OFF"), ("y", "y"),
+    # no base 60, no YAML 1.1 octal or binary; 0o and 0x as 1.2 writes them
+    ("1:30", "1:30"), ("1:30.5", "1:30.5"), ("0777", 777), ("0o17", 15), ("0x1F", 31),
+    ("0b101", "0b101"), ("-12", -12), ("+3", 3), ("10000", 10000), ("10_000", 10000),
+    ("0.05", 0.05), (".5", 0.5), ("5e-3", 0.005), ("1E3", 1000.0), ("-1.5e+2", -150.0),
+    ("2.", 2.0), (".inf", float("inf")), ("-.Inf", float("-inf")),
+    ("null", None), ("~", None), ("NULL", None), ("", None),
+    # no timestamps: a date is the text written
+    ("2024-05-01", "2024-05-01"), ("=", "="),
+])
+def test_scalars_resolve_as_yaml_1_2_core(text: str, value: object) -> None:
+    from evalgate.spec import load_yaml
+
+    got = load_yaml(f"key: {text}\n", Path("s.yaml"))["key"]
+    assert got == value and type(got) is type(value), (text, got)
+
+
+@pytest.mark.parametrize("text", ["!!int 1:30", "!!int abc", "!!float x", "!!bool yes"])
+def test_an_explicit_tag_that_does_not_fit_is_a_spec_error(text: str) -> None:
+    from evalgate.spec import load_yaml
+
+    with pytest.raises(SpecError, match="invalid YAML") as info:
+        load_yaml(f"a: 1\nkey: {text}\n", Path("s.yaml"))
+    assert info.value.line == 2
+
+
+def test_positive_label_yes_is_the_label_yes(tmp_path: Path) -> None:
+    """YAML 1.1 read ``positive_label: yes`` as True, a label the data never has."""
+    path = write_suite(tmp_path, """\
+        task: binary
+        data:
+          path: data.csv
+          target: income
+          positive_label: yes
+        checks:
+          performance:
+            accuracy: {min: 0.8}
+        """)
+    assert load_suite(path).data.positive_label == "yes"
 
 
 # --------------------------------------------------------------------------- valid suites
@@ -829,6 +947,38 @@ def test_find_suites_on_a_file_returns_it(tmp_path: Path) -> None:
     path = tmp_path / "gate.yaml"
     path.write_text("")
     assert find_suites(path) == [path]
+
+
+def test_find_suites_follows_a_symlinked_folder(tmp_path: Path) -> None:
+    """A monorepo links shared suites in (``suites/shared -> ../org``): they are part of the
+    gate, as if copied there; a link back up (a cycle) is walked once."""
+    org = tmp_path / "org"
+    org.mkdir()
+    (org / "strict.yaml").write_text("")
+    suites = tmp_path / "suites"
+    suites.mkdir()
+    (suites / "base.yaml").write_text("")
+    (suites / "shared").symlink_to("../org", target_is_directory=True)
+    (org / "loop").symlink_to("..", target_is_directory=True)  # org/loop -> tmp_path
+    (suites / "self").symlink_to(".", target_is_directory=True)
+    found = find_suites(suites)
+    assert suites / "shared" / "strict.yaml" in found
+    assert suites / "base.yaml" in found
+    assert len({p.resolve() for p in found}) == len(found) == 2, found
+
+
+def test_find_suites_keeps_a_dangling_suite_link_and_the_gate_refuses_it(
+        tmp_path: Path) -> None:
+    """A suite link whose target is missing (not in this checkout) is a suite of the gate
+    that cannot be read — an error naming it, never left out."""
+    (tmp_path / "ok.yaml").write_text("")
+    dangling = tmp_path / "fairness.yaml"
+    dangling.symlink_to(tmp_path / "gone" / "missing.yaml")
+    assert find_suites(tmp_path) == [dangling, tmp_path / "ok.yaml"]
+    with pytest.raises(SpecError, match=r"symbolic link to .*missing.yaml, which does not "
+                                        r"exist") as info:
+        load_suite(dangling)
+    assert info.value.path == dangling
 
 
 # --------------------------------------------------------------------------- safe loading

@@ -40,11 +40,25 @@ def seconds(text: str) -> float:
         raise argparse.ArgumentTypeError(str(exc)) from None
 
 
+class Once(argparse.Action):
+    """A plain option that may be given once. argparse keeps the last of several (one in
+    ``PYTEST_ADDOPTS``, one a CI step adds), dropping the first without a word — the
+    release suites, the champion —, so a second occurrence is a usage error naming it."""
+
+    def __call__(self, parser: argparse.ArgumentParser, namespace: argparse.Namespace,
+                 values: Any, option_string: str | None = None) -> None:
+        before = getattr(namespace, self.dest, None)
+        if before is not None and before != self.default:
+            parser.error(f"{option_string} given twice ({before}, then {values}); the second "
+                         f"would replace the first: give it once")
+        setattr(namespace, self.dest, values)
+
+
 def add_gate_options(parser: argparse.ArgumentParser, *, report: str, whole: str) -> None:
     """The options a gating verb shares (``run``, ``compare``): ``--suites``, ``--report``
     (``report`` says what goes there), ``--seed``, ``--trust-pickle`` and ``--timeout`` (a
     limit for the whole ``whole``)."""
-    parser.add_argument("--suites", type=Path, default=None,
+    parser.add_argument("--suites", type=Path, default=None, action=Once,
                         help="a suite file or a folder of them (default: suites/)")
     parser.add_argument("--report", type=Path, default=None,
                         help=f"where {report} go (default: reports/)")

@@ -8,7 +8,7 @@ import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from .common import ProgressLine, add_gate_options, make_gate, project, workers
+from .common import Once, ProgressLine, add_gate_options, make_gate, project, workers
 
 if TYPE_CHECKING:
     from ..config import EngineChoice, Settings
@@ -19,7 +19,7 @@ _STATUS = {"pass": "PASS ", "fail": "FAIL ", "error": "ERROR", "skip": "SKIP "}
 def add_parsers(sub: Any) -> None:
     run = sub.add_parser("run", help="gate a candidate model on the suites")
     run.add_argument("candidate", type=Path, help="the candidate model file")
-    run.add_argument("--champion", default=None,
+    run.add_argument("--champion", default=None, action=Once,
                      help="the champion model (overrides each suite's champion: key): a file, "
                           "or registry:NAME@champion, registry:NAME@3, mlflow:NAME@champion")
     run.add_argument("--no-champion", action="store_true",
@@ -54,7 +54,6 @@ def run(args: argparse.Namespace) -> int:
     from ..output import finish, start
     from ..spec import find_suites
     from ..verdict import now
-    from ..verdict.lines import numbers_line
 
     try:
         settings = project()
@@ -92,14 +91,7 @@ def run(args: argparse.Namespace) -> int:
         progress.clear()
         if engine is not None:
             engine.close()
-    for outcome in outcomes:
-        for r in outcome.results:
-            name = r.id.split("::", 1)[1] if "::" in r.id else r.id
-            numbers = numbers_line(r)
-            print(f"{_STATUS[r.status]} {display_path(outcome.file)}::{name}"
-                  + (f"  {numbers}" if numbers else ""))
-            if r.status != "pass":
-                print(f"       {r.message}")
+    _print_results(outcomes)
     try:
         written = finish(outcomes, candidate=args.candidate, report_dir=report_dir,
                          seed=args.seed, started_at=started,
@@ -113,6 +105,25 @@ def run(args: argparse.Namespace) -> int:
         print(warning, file=sys.stderr)
     print(f"{written.summary.line} — report: {display_path(written.report_path)}")
     return 0 if written.summary.decision == "promote" else 1
+
+
+def _print_results(outcomes: Any) -> None:
+    """One line per check (its status, file::check, numbers), and why where it did not pass;
+    a failure that does not block says so (why it stands beside PROMOTE)."""
+    from ..config import display_path
+    from ..verdict.lines import numbers_line
+
+    for outcome in outcomes:
+        for r in outcome.results:
+            name = r.id.split("::", 1)[1] if "::" in r.id else r.id
+            numbers = numbers_line(r)
+            label = _STATUS[r.status]
+            if r.status in ("fail", "error") and not r.blocking:
+                label = f"{label.strip()} (non-blocking)"
+            print(f"{label} {display_path(outcome.file)}::{name}"
+                  + (f"  {numbers}" if numbers else ""))
+            if r.status != "pass":
+                print(f"       {r.message}")
 
 
 def _usage(args: argparse.Namespace, settings: Settings) -> EngineChoice | None:

@@ -38,11 +38,14 @@ if TYPE_CHECKING:
 def pytest_addoption(parser: pytest.Parser) -> None:
     group = parser.getgroup("evalgate", "evalgate model release gate")
     group.addoption(OPT_CANDIDATE, metavar="PATH", dest="evalgate", default=None,
+                    action=common.Once,
                     help="run the release gate on this candidate model file")
     group.addoption(OPT_CHAMPION, metavar="PATH", dest="evalgate_champion", default=None,
+                    action=common.Once,
                     help="the champion model (overrides each suite's champion: key): a file, "
                          "or registry:NAME@champion, registry:NAME@3, mlflow:NAME@champion")
     group.addoption(OPT_SUITES, metavar="PATH", dest="evalgate_suites", default=None,
+                    action=common.Once,
                     help="a suite file or a folder of them (default: suites/, or "
                          "[tool.evalgate] suites in pyproject.toml)")
     group.addoption(OPT_REPORT, metavar="DIR", dest="evalgate_report", default=None,

@@ -5,6 +5,7 @@ that family (:func:`evalgate.families.load_suite` reads a suite with every famil
 
 from __future__ import annotations
 
+from .files import SUITE_SUFFIXES, find_suites, is_suite_file
 from .loader import LineDict, LineList, load_yaml
 from .reader import Reader, kind_of, plain_number
 from .suite import (
@@ -13,14 +14,11 @@ from .suite import (
     DEFAULT_SEED,
     KNOWN_FAMILIES,
     MAX_RESAMPLES,
-    SUITE_SUFFIXES,
     DataSpec,
     EstimateFrom,
     SectionParser,
     Suite,
     Threshold,
-    find_suites,
-    is_suite_file,
     read_suite,
 )
 

@@ -110,13 +110,57 @@ def _construct_sequence(loader: _Loader, node: yaml.SequenceNode) -> LineList:
     return out
 
 
-_Loader.add_constructor("tag:yaml.org,2002:map", _construct_mapping)
-# YAML 1.2 reads 5e-3 as a number; PyYAML (YAML 1.1) would need 5.0e-3
-_Loader.add_implicit_resolver(
-    "tag:yaml.org,2002:float",
-    re.compile(r"^[-+]?(?:[0-9][0-9_]*)(?:\.[0-9_]*)?[eE][-+]?[0-9]+$"),
-    list("-+0123456789"))
-_Loader.add_constructor("tag:yaml.org,2002:seq", _construct_sequence)
+# Plain scalars resolve as YAML 1.2's core schema, not PyYAML's YAML 1.1: true/false are the
+# only booleans (yes/no/on/off stay text: ``positive_label: yes`` is the label "yes"), there
+# are no base-60 numbers (``max_regression: 1:30`` was 90) and no timestamps; 5e-3 is a
+# number. Digits may be grouped with ``_`` (``10_000``), as PyYAML allows.
+_TAG = "tag:yaml.org,2002:"
+_CORE = (
+    ("bool", r"true|True|TRUE|false|False|FALSE", "tTfF"),
+    ("int", r"[-+]?[0-9][0-9_]*|0o[0-7_]+|0x[0-9a-fA-F_]+", "-+0123456789"),
+    ("float", r"[-+]?(?:\.[0-9][0-9_]*|[0-9][0-9_]*(?:\.[0-9_]*)?)(?:[eE][-+]?[0-9]+)?"
+              r"|[-+]?\.(?:inf|Inf|INF)|\.(?:nan|NaN|NAN)", "-+.0123456789"),
+)
+_Loader.yaml_implicit_resolvers = {  # PyYAML's null and merge (<<) only
+    first: [(tag, rx) for tag, rx in resolvers if tag in (_TAG + "null", _TAG + "merge")]
+    for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()}
+for _name, _pattern, _first in _CORE:
+    _Loader.add_implicit_resolver(_TAG + _name, re.compile(f"^(?:{_pattern})$"), list(_first))
+
+
+def _scalar(name: str, convert: Any) -> Any:
+    """A constructor for ``!!name`` that reads a scalar as YAML 1.2 does, and names a value
+    that does not fit (``!!int 1:30``) at its line."""
+    pattern = re.compile(f"^(?:{next(p for n, p, _ in _CORE if n == name)})$")
+
+    def construct(loader: _Loader, node: yaml.ScalarNode) -> Any:
+        text = loader.construct_scalar(node)
+        if not pattern.match(text):
+            raise yaml.constructor.ConstructorError(
+                None, None, f"{text!r} is not a YAML 1.2 {name}", node.start_mark)
+        return convert(text.replace("_", ""))
+    return construct
+
+
+def _to_int(text: str) -> int:
+    body = text.lstrip("+-")
+    base = {"0o": 8, "0x": 16}.get(body[:2], 10)
+    value = int(body[2:] if base != 10 else body, base)
+    return -value if text.startswith("-") else value
+
+
+def _to_float(text: str) -> float:
+    lower = text.lower()
+    if lower.lstrip("+-") in (".inf", ".nan"):
+        return float(lower.replace(".", ""))
+    return float(text)
+
+
+_Loader.add_constructor(_TAG + "bool", _scalar("bool", lambda t: t.lower() == "true"))
+_Loader.add_constructor(_TAG + "int", _scalar("int", _to_int))
+_Loader.add_constructor(_TAG + "float", _scalar("float", _to_float))
+_Loader.add_constructor(_TAG + "map", _construct_mapping)
+_Loader.add_constructor(_TAG + "seq", _construct_sequence)
 
 
 def load_yaml(text: str, path: Path) -> Any:

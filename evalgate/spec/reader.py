@@ -115,7 +115,10 @@ class Reader:
     def boolean(self, d: LineDict, key: str) -> bool:
         value = d[key]
         if not isinstance(value, bool):
-            raise self.fail(d.line_of(key), key, f"expected true or false, got {kind_of(value)}")
+            hint = ("; yes/no/on/off are text in YAML 1.2, write true or false"
+                    if str(value).lower() in ("yes", "no", "on", "off", "y", "n") else "")
+            raise self.fail(d.line_of(key), key,
+                            f"expected true or false, got {kind_of(value)}{hint}")
         return value
 
     def names(self, d: LineDict, key: str) -> tuple[str, ...]:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import math
+import os
 import stat
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -46,6 +47,10 @@ DEFAULT_SEED = 0
 DEFAULT_RESAMPLES = 2000
 #: the most bootstrap replicates a suite may ask for (each replicate is a pass over the rows)
 MAX_RESAMPLES = 100_000
+#: the fewest bootstrap replicates that must lie beyond a one-sided bound, (1 − confidence)
+#: · n_resamples: with fewer, the bound is (next to) the most extreme replicate, at whatever
+#: confidence the suite states (100 at 0.95 leaves exactly 5)
+MIN_TAIL_REPLICATES = 5
 
 
 @dataclass(frozen=True)
@@ -178,6 +183,8 @@ def read_suite(path: Path | str, sections: Mapping[str, SectionParser]) -> Suite
     seed = r.attempt(lambda: r.integer(top, "seed", 0) if "seed" in top else DEFAULT_SEED)
     n_resamples = r.attempt(lambda: r.integer(top, "n_resamples", 100, MAX_RESAMPLES)
                             if "n_resamples" in top else DEFAULT_RESAMPLES)
+    if confidence is not None and n_resamples is not None:
+        r.attempt(_enough_resamples, r, top, confidence, n_resamples)
     value_thresholds = r.attempt(_value_thresholds, r, top, default="estimate")
     checks = r.attempt(lambda: r.mapping(r.required(top, "checks", "the suite"),
                                          top.line_of("checks"), "checks"))
@@ -236,6 +243,27 @@ def _confidence(r: Reader, top: LineDict) -> float:
     return confidence
 
 
+def _enough_resamples(r: Reader, top: LineDict, confidence: float, n_resamples: int) -> None:
+    """At least :data:`MIN_TAIL_REPLICATES` bootstrap replicates beyond each one-sided bound:
+    with fewer the bound is the most extreme replicate (a ~99% bound labelled 99.999%)."""
+    # 1 − 0.95 is inexact in floating point: the need to 9 significant digits
+    need = math.ceil(float(f"{MIN_TAIL_REPLICATES / (1 - confidence):.9g}"))
+    if n_resamples >= need:
+        return
+    tail = (1 - confidence) * n_resamples
+    key = "n_resamples" if "n_resamples" in top else "confidence"
+    said = (f"n_resamples {n_resamples}{'' if key == 'n_resamples' else ' (the default)'} at "
+            f"confidence {confidence:g} leaves {tail:.3g} replicate"
+            f"{'' if f'{tail:.3g}' == '1' else 's'} beyond the bound; at least "
+            f"{MIN_TAIL_REPLICATES} are needed, else the bound is the most extreme replicate "
+            f"whatever the confidence says: at confidence {confidence:g} n_resamples must be "
+            f"at least {need}")
+    if need > MAX_RESAMPLES:
+        said += (f", above the maximum {MAX_RESAMPLES}; use a confidence at most "
+                 f"{1 - MIN_TAIL_REPLICATES / MAX_RESAMPLES:g}")
+    raise r.fail(top.line_of(key), key, said)
+
+
 def _value_thresholds(r: Reader, top: LineDict) -> str:
     if "value_thresholds" not in top:
         return "estimate"
@@ -288,6 +316,9 @@ def _family_problem(r: Reader, checks: LineDict, family: str, available: tuple[s
 def _read_suite_bytes(path: Path) -> bytes:
     """The suite file's bytes: a regular file of at most :data:`~evalgate._yaml.MAX_BYTES`."""
     try:
+        if path.is_symlink() and not path.exists():
+            raise SpecError(path, None, None, f"the suite is a symbolic link to "
+                                              f"{os.readlink(path)}, which does not exist")
         info = path.stat()
         if not stat.S_ISREG(info.st_mode):
             raise SpecError(path, None, None, f"the suite is {file_kind(info.st_mode)}, "
@@ -438,22 +469,3 @@ def _label_map(r: Reader, d: LineDict, task: Task) -> tuple[tuple[Any, Any], ...
         labels[label_key(label)] = label
         classes[label_key(cls)] = label
     return tuple(m.items())
-
-
-SUITE_SUFFIXES = (".yaml", ".yml")
-
-
-def is_suite_file(path: Path) -> bool:
-    """A ``.yaml``/``.yml`` file, in any letter case."""
-    return path.suffix.lower() in SUITE_SUFFIXES
-
-
-def find_suites(path: Path) -> list[Path]:
-    """The suite files at ``path``: the file itself, or every ``.yaml``/``.yml`` file (any
-    letter case) below it, in every subfolder — hidden ones and those pytest does not recurse
-    into (``build/``, ``venv/``) too: the gate is every suite there is."""
-    if path.is_file():
-        return [path]
-    if path.is_dir():
-        return sorted(p for p in path.rglob("*") if is_suite_file(p) and p.is_file())
-    return []

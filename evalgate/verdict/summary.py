@@ -33,15 +33,16 @@ def summary_markdown(verdict: dict[str, Any], report: str | None = None) -> str:
              f"Candidate {_code(verdict['candidate']['path'])} "
              f"(sha256 {_code((verdict['candidate'].get('sha256') or '')[:12])})"
              + (f" vs champion {_code(champion['path'])}" if champion else " — no champion"),
-             "", f"{counts['pass']} passed · {counts['fail']} failed · "
-                 f"{plural(counts['error'], 'error')} · {counts['skip']} skipped", ""]
+             "", f"{counts['pass']} passed · {counts['fail']} failed"
+                 f"{_not_blocking(checks, 'fail')} · {plural(counts['error'], 'error')}"
+                 f"{_not_blocking(checks, 'error')} · {counts['skip']} skipped", ""]
     lines += [f"> **{flag}**" for flag in flags(verdict)]
     if lines[-1] != "":
         lines.append("")
     bad = [c for c in checks if c["status"] in ("fail", "error")]
     if bad:
         lines += ["| check | status | why |", "| --- | --- | --- |"]
-        lines += [f"| {_code(c['id'], table=True)} | {c['status']} | "
+        lines += [f"| {_code(c['id'], table=True)} | {status(c)} | "
                   f"{_text(clip(c['message']))} |" for c in bad]
         lines.append("")
     for suite in verdict.get("suites", []):
@@ -60,6 +61,22 @@ def summary_markdown(verdict: dict[str, Any], report: str | None = None) -> str:
     if report:
         lines += ["", f"Full report: {_code(report)}"]
     return "\n".join(lines).rstrip() + "\n"
+
+
+def status(check: dict[str, Any]) -> str:
+    """A check's status, ``fail (non-blocking)`` where a failure or error does not block —
+    why a FAIL stands beside PROMOTE."""
+    bad = check["status"] in ("fail", "error") and check.get("blocking") is False
+    return f"{check['status']} (non-blocking)" if bad else str(check["status"])
+
+
+def _not_blocking(checks: list[dict[str, Any]], state: str) -> str:
+    """`` (n non-blocking)`` of the checks in ``state`` (`` (non-blocking)`` when all are)."""
+    total = sum(c["status"] == state for c in checks)
+    free = sum(c["status"] == state and c.get("blocking") is False for c in checks)
+    if not free:
+        return ""
+    return " (non-blocking)" if free == total else f" ({free} non-blocking)"
 
 
 def flags(verdict: dict[str, Any]) -> list[str]:
@@ -83,7 +100,7 @@ def all_checks(checks: list[dict[str, Any]]) -> list[str]:
             "| check | status | candidate | champion | Δ | bound | method |",
             "| --- | --- | ---: | ---: | ---: | ---: | --- |"]
     for c in checks:
-        rows.append(f"| {_code(c['id'], table=True)} | {c['status']} | "
+        rows.append(f"| {_code(c['id'], table=True)} | {status(c)} | "
                     f"{_num(c.get('candidate'))} | {_num(c.get('champion'))} | "
                     f"{_num(c.get('delta'), signed=True)} | {_num(_bound(c))} | "
                     f"{_text(c.get('method') or '')} |")

@@ -143,6 +143,9 @@ def parse(r: Reader, section: Any, line: int, task: Task, data: DataSpec) -> Dri
     columns: tuple[str, ...] | None = None
     if "columns" in d and d["columns"] != "features":
         columns = r.names(d, "columns")
+        if not columns:  # no column, and the section would judge nothing, silently
+            raise r.fail(d.line_of("columns"), "columns", "the column list is empty; name "
+                         "the columns to judge, or write columns: features (every feature)")
         if data.target in columns:
             raise r.fail(d.line_of("columns"), "columns",
                          f"the target {data.target!r} is judged by label:, not as a column")
