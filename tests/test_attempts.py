@@ -143,11 +143,12 @@ def test_a_trial_hashed_the_old_way_counts_as_a_look(tmp_path: Path,
 
     frame = pd.read_csv(ADULT_TEST)
     recorded = attempts.AttemptLedger.record
+    current = attempts.SKETCH_HASHING
 
     def the_old_way(self: Any, *args: Any) -> None:
         monkeypatch.setattr(attempts, "SKETCH_HASHING", 1)  # the first trial's entry
         recorded(self, *args)
-        monkeypatch.setattr(attempts, "SKETCH_HASHING", 2)
+        monkeypatch.setattr(attempts, "SKETCH_HASHING", current)
         monkeypatch.setattr(attempts.AttemptLedger, "record", recorded)
 
     monkeypatch.setattr(attempts.AttemptLedger, "record", the_old_way)
@@ -172,3 +173,111 @@ def test_a_ledger_edited_by_hand_blocks_the_gate(tmp_path: Path,
     assert doc["decision"] == "block"
     assert "attempts ledger" in doc["suites"][0]["error"]
 
+
+
+def _sample(rows: int = 1500) -> pd.DataFrame:
+    return pd.read_csv(ADULT_TEST).iloc[:rows]
+
+
+def test_the_same_rows_rewritten_continue_the_attempt_count(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Under ``spend``, the same rows shuffled, saved as parquet or given a column no model
+    reads are the same rows: the third candidate is the third attempt (α/12). The count was
+    keyed on the file's sha256, so each rewrite made the next candidate a first attempt (α/2)
+    and a truly worse one got through 10.7% of the time over 5 tries, 32% over 20."""
+    frame = _sample()
+    frame.to_csv(tmp_path / "rows.csv", index=False)
+    shuffled = frame.sample(frac=1.0, random_state=1).reset_index(drop=True)
+    shuffled.to_parquet(tmp_path / "rows.parquet", index=False)
+    extra = shuffled[list(reversed(shuffled.columns))].assign(batch="2024-06")
+    extra.to_csv(tmp_path / "rows_extra.csv", index=False)
+    project(tmp_path, monkeypatch, data=tmp_path / "rows.csv", policy="spend")
+    assert gate(variant(tmp_path / "v1.onnx", "v1"))["attempt"] == 1
+    project(tmp_path, monkeypatch, data=tmp_path / "rows.parquet", policy="spend")
+    second = gate(variant(tmp_path / "v2.onnx", "v2"))
+    assert second["attempt"] == 2
+    project(tmp_path, monkeypatch, data=tmp_path / "rows_extra.csv", policy="spend")
+    third = gate(variant(tmp_path / "v3.onnx", "v3"))
+    assert third["attempt"] == 3
+    assert third["suites"][0]["spending"]["alpha_used"] == pytest.approx(ALPHA / 12)
+    project(tmp_path, monkeypatch, data=tmp_path / "rows.csv", policy="spend")
+    assert gate(variant(tmp_path / "v2.onnx", "v2"))["attempt"] == 2  # keeps its rank
+
+
+def test_an_unused_column_and_a_renamed_suite_do_not_restart_the_looks(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """After a block on 300 rows, the same checks on 600 rows that hold those 300 — with a
+    column neither model reads, under another ``suite:`` name — are the second look (α/4).
+    The rows were hashed over every column and the looks matched on the suite's name, so
+    either change gave a first look at the full α again."""
+    frame = pd.read_csv(ADULT_TEST)
+    frame.iloc[:300].to_csv(tmp_path / "first.csv", index=False)
+    frame.iloc[:600].assign(batch="2024-06").to_csv(tmp_path / "then.csv", index=False)
+    project(tmp_path, monkeypatch, data=tmp_path / "first.csv", checks=STRICT)
+    assert gate(CANDIDATE)["decision"] == "block"
+    (tmp_path / "suites" / "adult.yaml").write_text(suite_text(
+        data=tmp_path / "then.csv", champion=CHAMPION, checks=STRICT, name="adult-renamed"))
+    spending = gate(CANDIDATE)["suites"][0]["spending"]
+    assert spending["look"] == 2 and spending["alpha_used"] == pytest.approx(ALPHA / 4)
+
+
+def test_a_re_run_with_other_statistical_settings_is_another_look(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The same candidate on the same bytes again with another ``--seed``, ``n_resamples`` or
+    ``confidence`` draws the decision again: each is another look (α/4, α/16, …); the same
+    settings again are the same run, free. Each was recorded as attempt 1, look 1 at α."""
+    project(tmp_path, monkeypatch, data=_write(tmp_path, _sample(300)), checks=STRICT)
+
+    def look(*args: str) -> int:
+        main(["run", str(CANDIDATE), *args])
+        doc = json.loads(Path("reports/verdict.json").read_text("utf-8"))
+        assert doc["attempt"] == 1 and doc["decision"] == "block"
+        spending = doc["suites"][0]["spending"]
+        level = spending["alpha"] / 4 ** (spending["look"] - 1)
+        assert spending["alpha_used"] == pytest.approx(level)
+        return int(spending["look"])
+
+    assert look() == 1
+    assert look() == 1  # the identical re-run: free
+    assert look("--seed", "1") == 2
+    assert look("--seed", "1") == 2
+    assert look("--seed", "2") == 3
+    suite = tmp_path / "suites" / "adult.yaml"
+    suite.write_text(suite.read_text("utf-8").replace("n_resamples: 400", "n_resamples: 500"))
+    assert look() == 4
+    suite.write_text(suite.read_text("utf-8").replace("confidence: 0.95", "confidence: 0.9"))
+    assert look() == 5
+
+
+def _write(tmp_path: Path, frame: pd.DataFrame, name: str = "rows.csv") -> Path:
+    frame.to_csv(tmp_path / name, index=False)
+    return tmp_path / name
+
+
+def test_trials_recorded_before_rows_were_identified_by_content_count_conservatively(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """An entry without ``rows_sha256`` (written by an earlier evalgate) cannot be compared by
+    its rows: it counts as an attempt on these rows when it has as many rows (or the same
+    bytes), and as an earlier look when it has not the same statistical settings recorded."""
+    from evalgate.registry import attempts
+
+    frame = _sample()
+    recorded = attempts.AttemptLedger._change
+
+    def the_old_way(self: Any, state: Any, data: dict[str, Any]) -> Any:
+        for key in ("rows_sha256", "checks", "seed", "n_resamples", "confidence"):
+            data.pop(key, None)
+        data["sketch_hashing"] = 2
+        return recorded(self, state, data)
+
+    project(tmp_path, monkeypatch, data=_write(tmp_path, frame), policy="spend")
+    with monkeypatch.context() as m:
+        m.setattr(attempts.AttemptLedger, "_change", the_old_way)
+        gate(variant(tmp_path / "v1.onnx", "v1"))
+    shuffled = frame.sample(frac=1.0, random_state=2)
+    project(tmp_path, monkeypatch, data=_write(tmp_path, shuffled, "shuffled.csv"),
+            policy="spend")
+    assert gate(variant(tmp_path / "v2.onnx", "v2"))["attempt"] == 2
+    project(tmp_path, monkeypatch, data=_write(tmp_path, frame.iloc[:700], "fewer.csv"),
+            policy="spend")
+    assert gate(variant(tmp_path / "v3.onnx", "v3"))["attempt"] == 1  # other rows

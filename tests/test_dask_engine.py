@@ -22,7 +22,7 @@ import pytest
 
 pytest.importorskip("distributed")
 
-from conftest import ADULT_TEST, CANDIDATE, suite_text
+from conftest import ADULT_TEST, CANDIDATE, CHAMPION, suite_text
 from evalgate.config import EngineChoice
 from evalgate.engine import Gate, evaluate_paths
 from evalgate.engine.dask import DaskEngine
@@ -719,3 +719,29 @@ def test_latency_and_stress_time_a_pool_not_every_row(tmp_path: Path, adult: pd.
     [local] = evaluate_paths(Gate(CANDIDATE), [tmp_path / "s.yaml"])
     pd.testing.assert_frame_equal(outcome.states["rows:pool"], local.states["rows:pool"])
     assert len(local.states["rows:pool"]) == len(adult)  # fewer rows than a pool holds
+
+
+def test_both_engines_identify_the_rows_alike_for_the_ledger(
+        tmp_path: Path, adult: pd.DataFrame, two_workers: DaskEngine) -> None:
+    """The ledger's rows identity (the columns the champion reads and the label) is the same
+    from the workers' partitions as from one frame, whatever the row order or an unused extra
+    column: switching engines or rewriting the file must not restart a count of tries."""
+    from evalgate.data.fingerprint import row_hashes, rows_digest
+    from evalgate.engine.trials import hashed_columns
+    from evalgate.families import load_suite
+    from evalgate.models import load_model
+
+    shuffled = adult.sample(frac=1.0, random_state=3).assign(batch="2024-06")
+    write_parts(shuffled, tmp_path / "eval", 3)
+    (tmp_path / "s.yaml").write_text(suite_text(data="eval/*.parquet"))
+    spec = load_suite(tmp_path / "s.yaml").data
+    models = {"candidate": load_model(CANDIDATE), "champion": load_model(CHAMPION)}
+    scan = two_workers.scan(spec, models, trust_pickle=False, keep_features=False,
+                            hash_rows=True, deadline=None, label="s")
+    assert scan.hashes is not None
+    champion = load_model(CHAMPION)
+    features = [c for c in adult.columns if c != "income"]
+    champion.predict(adult, features)
+    columns = hashed_columns(champion.describe_inputs(), features, "income")
+    assert "income" in columns and len(columns) < len(features) + 1  # the champion's reads
+    assert rows_digest(scan.hashes) == rows_digest(row_hashes(adult[columns]))

@@ -4,6 +4,8 @@ dataset contains it (every sketched row is among the later one's rows)."""
 
 from __future__ import annotations
 
+import hashlib
+
 import numpy as np
 import pandas as pd
 from pandas.api.types import is_numeric_dtype
@@ -33,6 +35,14 @@ def row_hashes(frame: pd.DataFrame) -> np.ndarray:
     """Each row's hash (:func:`hash_rows`), sorted."""
     hashes: np.ndarray = np.sort(hash_rows(frame))
     return hashes
+
+
+def rows_digest(hashes: np.ndarray) -> str:
+    """The rows' identity by content: the sha256 of their distinct hashes, sorted — the same
+    for the same rows in any order, file format or partitioning, and for rows written more
+    than once (a copy of a row is no new row)."""
+    distinct = np.unique(np.asarray(hashes, dtype=np.uint64)).astype("<u8")
+    return hashlib.sha256(distinct.tobytes()).hexdigest()
 
 
 def sketch(hashes: np.ndarray, size: int = SKETCH_SIZE) -> tuple[int, ...]:

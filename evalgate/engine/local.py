@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from ..data import Dataset, encode_target, load_dataset
-from ..data.fingerprint import row_hashes, sketch
+from ..data.fingerprint import row_hashes, rows_digest, sketch
 from ..data.read import load_estimate_from
 from ..errors import ModelLoadError
 from ..families import CheckPlan, CheckResult, EvalContext, error_result, registered
@@ -21,8 +21,7 @@ from ..models.text import shared_feeds
 from ..spec import Suite
 from .isolate import run_family
 from .outcome import Clock, SuiteOutcome, finite_or_error
-from .partitions import labelled
-from .trials import Spending, Trial
+from .trials import Spending, Trial, hashed_columns
 
 if TYPE_CHECKING:
     from .gate import Gate
@@ -96,7 +95,7 @@ def evaluate(gate: Gate, suite: Suite, plans: Sequence[CheckPlan],
             variants[key] = canonical(raw, suite.task, target, models[role].info, len(frame))
         return variants[key]
 
-    trial, spending = _trial(gate, suite, models, data, hashes)
+    trial, spending = _trial(gate, suite, plans, models, data, hashes)
     if spending is not None:
         outcome.spending = spending
         if spending.alpha_used < spending.alpha:  # judged at the level the tries leave
@@ -212,19 +211,26 @@ def release_memory() -> None:
         return
 
 
-def _trial(gate: Gate, suite: Suite, models: dict[str, Model], data: Dataset,
-           hashes: np.ndarray | None) -> tuple[Trial | None, Spending | None]:
+def _trial(gate: Gate, suite: Suite, plans: Sequence[CheckPlan], models: dict[str, Model],
+           data: Dataset, hashes: np.ndarray | None
+           ) -> tuple[Trial | None, Spending | None]:
     """This suite as a try against the champion, and what the ledger makes of it (``None``
     without a champion or a ledger: nothing to count). ``hashes``: the rows' hashes, sorted,
-    when the engine computed them."""
+    when the engine computed them (over the same columns: :func:`hashed_columns`)."""
     if gate.ledger is None or "champion" not in models:
         return None, None
     if hashes is None:
-        hashes = row_hashes(data.frame[labelled(data.features, data.target)])
+        columns = hashed_columns(models["champion"].describe_inputs(), data.features,
+                                 data.target)
+        hashes = row_hashes(data.frame[columns])
     trial = Trial(suite=suite.name, suite_sha256=suite.sha256,
                   candidate=models["candidate"].info.sha256,
                   champion=models["champion"].info.sha256, dataset=data.sha256,
-                  rows=data.rows, row_hashes=hashes, sketch=sketch(hashes))
+                  rows=data.rows, row_hashes=hashes, sketch=sketch(hashes),
+                  rows_sha256=rows_digest(hashes),
+                  checks=tuple(sorted({f"{p.family}::{p.name}" for p in plans})),
+                  seed=suite.seed, n_resamples=suite.n_resamples,
+                  confidence=suite.confidence)
     # α as the suite wrote it (1 − 0.95 is 0.050000000000000044 in floating point)
     return trial, gate.ledger.spend(trial, round(1 - suite.confidence, 12))
 

@@ -28,6 +28,7 @@ from ..families.base import row_keys
 from ..models import Model, load_model
 from ..models.base import RawPrediction
 from ..models.text import shared_feeds
+from .trials import hashed_columns
 
 #: a Parquet file's row groups are gathered into partitions of about this many rows
 PART_ROWS = 1_000_000
@@ -211,7 +212,8 @@ def scan_part(part: Part, request: ScanRequest) -> PartResult:
         states = {r.key: r.of(frame, keys) for r in request.reductions}
     hashes = None
     if request.hash_rows:
-        hashes = hash_rows(frame[labelled(request.features, request.target)])
+        hashes = hash_rows(frame[hashed_columns(inputs.get("champion"), request.features,
+                                                request.target)])
     return PartResult(part.index, len(frame), coded(frame[list(request.keep)], request.coded),
                       raws, hashes, missing, inputs, states)
 

@@ -1,25 +1,36 @@
 """The ledger of tries against each champion (``registry/.attempts/``): every suite a gate
 judges against a champion is appended as one ``trial`` entry — which candidate, which
-champion, which data (its sha256 and a sketch of its rows), what the suite decided — with the
-registry's protocol and hash chain (:mod:`.storage`, :mod:`.audit`), so an entry cannot be
-dropped to reset a count without the chain saying so.
+champion, which data (its bytes' sha256, its rows' content digest and a sketch of its rows),
+which checks at which statistical settings, what the suite decided — with the registry's
+protocol and hash chain (:mod:`.storage`, :mod:`.audit`), so an entry cannot be dropped to
+reset a count without the chain saying so.
 
 From it the gate learns, before it judges (:meth:`AttemptLedger.spend`):
 
 - the **attempt**: this candidate's rank among the distinct candidates judged against this
-  champion on this dataset (the same bytes again keep their rank);
-- the **look**: 1 + the evaluations of this candidate against this champion on the same suite
-  that did not promote, on data whose rows are a strict subset of these (the dataset differs
-  and every row of its sketch is among these rows).
+  champion on these rows — the same rows by content (``rows_sha256``: the columns the
+  champion reads and the label, in any order, file format or with other columns beside;
+  the same bytes again keep their rank);
+- the **look**: 1 + the distinct evaluations of this candidate against this champion of the
+  same checks (whatever the ``suite:`` name) that did not promote, on data whose rows are
+  among these (every row of its sketch is among these rows), other than this very run again:
+  the same bytes judged with the same seed, ``n_resamples`` and ``confidence`` are the same
+  evaluation (free); with any of them changed, the decision is drawn again (another look).
 
 and the level its comparisons are judged at (:mod:`evalgate.stats.spending`), by the project's
 ``[tool.evalgate] attempts`` policy: ``warn`` (the default: judged at α, the verdict states the
 inflation) or ``spend`` (α / (k (k + 1))); a look j ≥ 2 is always judged at α / 4^(j − 1).
+
+Entries written by an earlier evalgate lack some of this; they count conservatively: one
+without ``rows_sha256`` is an attempt on these rows when it has as many rows (or the same
+bytes), one without its settings is another evaluation than this one, one without its checks
+is matched by the suite's name, one hashed another way is taken as among these rows.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import json
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -35,10 +46,11 @@ from .records import Entry, short
 
 ATTEMPTS_DIR = ".attempts"
 #: how a trial's sketch was hashed (``data.fingerprint.hash_rows``): 2 hashes numbers as
-#: float64 whatever their dtype. An entry without it (hashed by dtype) may have missed the
-#: rows it shares with later data: it is taken as within them, so it counts as a look
-#: (the stricter reading) rather than being forgotten.
-SKETCH_HASHING = 2
+#: float64 whatever their dtype; 3 hashes only the columns the champion reads and the label
+#: (``engine.trials.hashed_columns``). An entry hashed otherwise may have missed the rows it
+#: shares with later data: it is taken as within them, so it counts as a look (the stricter
+#: reading) rather than being forgotten.
+SKETCH_HASHING = 3
 
 
 class AttemptLedger(ModelRegistry):
@@ -73,7 +85,9 @@ class AttemptLedger(ModelRegistry):
                 "action": "trial", "suite": trial.suite, "suite_sha256": trial.suite_sha256,
                 "candidate": trial.candidate, "champion": trial.champion,
                 "dataset": trial.dataset, "rows": trial.rows, "sketch": list(trial.sketch),
-                "sketch_hashing": SKETCH_HASHING,
+                "sketch_hashing": SKETCH_HASHING, "rows_sha256": trial.rows_sha256,
+                "checks": list(trial.checks), "seed": trial.seed,
+                "n_resamples": trial.n_resamples, "confidence": trial.confidence,
                 "decision": decision, "attempt": spending.attempt, "look": spending.look,
                 "alpha_used": spending.alpha_used})
 
@@ -81,22 +95,57 @@ class AttemptLedger(ModelRegistry):
 def _attempt(trials: Sequence[Entry], trial: Trial) -> int:
     seen: list[str] = []
     for e in trials:
-        if e.data.get("champion") == trial.champion and e.data.get("dataset") == trial.dataset:
+        if e.data.get("champion") == trial.champion and _same_rows(e.data, trial):
             candidate = str(e.data.get("candidate"))
             if candidate not in seen:
                 seen.append(candidate)
     return seen.index(trial.candidate) + 1 if trial.candidate in seen else len(seen) + 1
 
 
+def _same_rows(entry: Mapping[str, Any], trial: Trial) -> bool:
+    """Whether ``entry`` was judged on these rows: the same content digest. An entry without
+    one (an earlier evalgate) cannot be told by its rows: the same bytes, or as many rows,
+    count as these rows (the stricter reading)."""
+    if "rows_sha256" in entry:
+        return bool(entry["rows_sha256"] == trial.rows_sha256)
+    return entry.get("dataset") == trial.dataset or entry.get("rows") == trial.rows
+
+
 def _look(trials: Sequence[Entry], trial: Trial) -> int:
-    earlier = {str(e.data.get("dataset")): e for e in trials
+    this = _evaluation(trial.dataset, trial.seed, trial.n_resamples, trial.confidence)
+    earlier = {_recorded(e.data) for e in trials
                if e.data.get("candidate") == trial.candidate
                and e.data.get("champion") == trial.champion
-               and e.data.get("suite") == trial.suite and e.data.get("decision") != "promote"
-               and e.data.get("dataset") != trial.dataset
+               and _same_checks(e.data, trial) and e.data.get("decision") != "promote"
+               and _recorded(e.data) != this
                and (e.data.get("sketch_hashing") != SKETCH_HASHING
                     or _sketch_within(e.data.get("sketch"), trial.row_hashes))}
     return 1 + len(earlier)
+
+
+def _evaluation(dataset: Any, seed: Any, n_resamples: Any, confidence: Any) -> str:
+    """One evaluation: these bytes judged with these statistical settings."""
+    return json.dumps([dataset, seed, n_resamples, confidence])
+
+
+def _recorded(entry: Mapping[str, Any]) -> str:
+    """The evaluation ``entry`` was (without its settings — an earlier evalgate — another
+    than any this ledger is asked about)."""
+    if not {"seed", "n_resamples", "confidence"} <= entry.keys():
+        return _evaluation(entry.get("dataset"), "unrecorded", None, None)
+    return _evaluation(entry.get("dataset"), entry["seed"], entry["n_resamples"],
+                       entry["confidence"])
+
+
+def _same_checks(entry: Mapping[str, Any], trial: Trial) -> bool:
+    """Whether ``entry`` judged the same checks: the same hypotheses tested again, under
+    whatever ``suite:`` name (a rename would otherwise restart the looks); the same name
+    with other checks is the same suite, edited. An entry without its checks (an earlier
+    evalgate) is matched by the suite's name alone."""
+    if entry.get("suite") == trial.suite:
+        return True
+    checks = entry.get("checks")
+    return isinstance(checks, list) and tuple(checks) == trial.checks
 
 
 def _sketch_within(sketch: Any, hashes: np.ndarray) -> bool:
@@ -118,8 +167,9 @@ def _note(attempt: int, look: int, alpha: float, used: float, policy: Policy) ->
                      f"rows, judged at α = {used:.3g} so that all tries together keep "
                      f"{alpha:.0%}")
     if look > 1:
-        parts.append(f"the {_nth(look)} look at this candidate on growing rows after it did not "
-                     f"promote: judged at α = {used:.3g}")
+        parts.append(f"the {_nth(look)} look at this candidate after it did not promote "
+                     f"(on rows that hold the earlier ones, or the same rows judged with "
+                     f"another seed, n_resamples or confidence): judged at α = {used:.3g}")
     return "; ".join(parts)
 
 
