@@ -341,3 +341,82 @@ def test_shadow_mode_scores_challengers_on_the_labelled_batch(
     log = (project / "registry" / "adult" / "monitor.jsonl").read_text().splitlines()
     last = json.loads(log[-1])  # the champion's own monitoring of the batch is kept
     assert len(log) == 2 and last["checks"] and "error" in last["shadow"]
+
+
+def _monitor_log_lines(project: Path) -> int:
+    log = project / "registry" / "adult" / "monitor.jsonl"
+    return len(log.read_text().splitlines()) if log.is_file() else 0
+
+
+def test_monitor_refuses_a_champion_file_changed_in_the_registry(
+        project: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """The registry's model file replaced after promotion: monitor scored the new bytes and
+    recorded the run as the champion's. Now it refuses, as a gate against @champion does."""
+    from conftest import CANDIDATE
+
+    _released(project, capsys)
+    (project / "registry" / "adult" / "versions" / "1" / "model.onnx").write_bytes(
+        CANDIDATE.read_bytes())
+    assert main(["monitor", "adult", "--data", str(ADULT_TEST)]) == 2
+    err = capsys.readouterr().err
+    assert "adult version 1 does not match its recorded sha256" in err
+    assert "modified after registration" in err
+    assert _monitor_log_lines(project) == 0
+
+
+def _stored(project: Path, suffix: str) -> Path:
+    found = [p for p in (project / "registry" / "adult" / "verdicts").iterdir()
+             if p.name.endswith(suffix) and p.name.count(".") == suffix.count(".")]
+    assert len(found) == 1, found
+    return found[0]
+
+
+def test_monitor_refuses_a_stored_profile_edited_after_promotion(
+        project: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """An edited stored profile (the target renamed: the batch's labels no longer read)
+    turned an alert into "no alert". Its sha256 is the one the verdict names; now checked."""
+    _released(project, capsys)
+    path = _stored(project, ".profile.json")
+    doc = json.loads(path.read_text())
+    doc["suites"][0]["target"] = "no_such_column"
+    path.write_text(json.dumps(doc))
+    assert main(["monitor", "adult", "--data", str(ADULT_TEST)]) == 2
+    err = capsys.readouterr().err
+    assert f"{path.name}: the stored reference profile is not the one the promoting " \
+           "verdict names (its sha256 differs)" in err, err
+    assert _monitor_log_lines(project) == 0
+
+
+def test_monitor_refuses_a_stored_verdict_edited_after_promotion(
+        project: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """An edited stored verdict (max_regression 0.99: no degradation matters) turned an
+    alert into "no alert". It is stored under its sha256, which the audit log records."""
+    _released(project, capsys)
+    path = _stored(project, ".json")
+    doc = json.loads(path.read_text())
+    for s in doc["suites"]:
+        for c in s["checks"]:
+            if c["family"] == "performance":
+                c["threshold"]["max_regression"] = 0.99
+    path.write_text(json.dumps(doc))
+    assert main(["monitor", "adult", "--data", str(ADULT_TEST)]) == 2
+    err = capsys.readouterr().err
+    assert f"{path.name}: the stored verdict does not hash to the sha256 its promotion " \
+           "recorded" in err, err
+    assert _monitor_log_lines(project) == 0
+
+
+def test_scores_on_checks_the_bytes_it_loads() -> None:
+    """The bytes scored are the ones hashed: a registry version's file is compared with its
+    recorded sha256 as it is loaded, not only before."""
+    import argparse
+    from types import SimpleNamespace
+
+    from evalgate.cli.batch import scores_on
+    from evalgate.errors import EvalgateError
+
+    args = argparse.Namespace(trust_pickle=False, trust_type=[])
+    version = SimpleNamespace(path=CHAMPION, sha256="0" * 64, name="adult", number=1)
+    entry = {"features": [], "task": "binary"}
+    with pytest.raises(EvalgateError, match="adult version 1 does not match its recorded sha256"):
+        scores_on(args, entry, pd.DataFrame(), version)

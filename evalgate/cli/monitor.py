@@ -81,22 +81,22 @@ def _monitor(args: argparse.Namespace) -> int:
         champion = reg.champion()
         if champion is None:
             raise EvalgateError(f"{args.name} has no champion to monitor")
+        champion.verify()  # the registered bytes, as a gate against @champion (and scores_on)
         found = stored_profile(reg, champion)
         if found is None:
             raise EvalgateError(f"{args.name} version {champion.number} was promoted without a "
                                 f"reference profile (a verdict from before profiles, or from "
                                 f"MLflow); gate and promote it again to monitor it")
-        profile, verdict_sha = found
+        profile, verdict, verdict_sha = found
         try:
             sources = resolve(str(args.data), Path.cwd())
         except SourceProblem as exc:
             raise EvalgateError(f"--data: {exc}") from None
         batch, _ = read_files(sources.files)
         rows = _judge_all(args, profile, batch, champion)
-        verdict_path = reg.verdicts_dir / f"{verdict_sha}.json"
-        rows += _performance(args, verdict_path, profile, batch, champion)
+        rows += _performance(args, verdict, profile, batch, champion)
         board = shadow_safely(args, profile["suites"][0],
-                              gate_checks(verdict_path, profile["suites"][0]), batch, champion)
+                              gate_checks(verdict, profile["suites"][0]), batch, champion)
     except EvalgateError as exc:
         print(f"evalgate: {exc}", file=sys.stderr)
         return 2
@@ -166,7 +166,7 @@ def _line(r: dict[str, Any], delta: float) -> str:
                    f"{r['upper']:.4f}, δ {delta:g})")
 
 
-def _performance(args: argparse.Namespace, verdict_path: Path, profile: dict[str, Any],
+def _performance(args: argparse.Namespace, verdict: dict[str, Any], profile: dict[str, Any],
                  batch: Any, champion: Any) -> list[dict[str, Any]]:
     """Each performance metric the gate judged with a ``max_regression``, on the batch
     against its gate-time value — an alert when the batch shows it degraded by more than that
@@ -180,7 +180,7 @@ def _performance(args: argparse.Namespace, verdict_path: Path, profile: dict[str
     labelled = target in batch.columns and bool(batch[target].notna().any())
     if not labelled and (task != "binary" or "calibration" not in entry):
         return []
-    checks = gate_checks(verdict_path, entry)
+    checks = gate_checks(verdict, entry)
     if not checks:
         return []
     if labelled:
