@@ -420,3 +420,90 @@ def test_scores_on_checks_the_bytes_it_loads() -> None:
     entry = {"features": [], "task": "binary"}
     with pytest.raises(EvalgateError, match="adult version 1 does not match its recorded sha256"):
         scores_on(args, entry, pd.DataFrame(), version)
+
+
+# ------------------------------------------------------- a binary champion on 0/1 labels
+
+ZOO_FEATURES = "[age, hours-per-week, capital-gain, workclass, sex]"
+ZOO_DRIFT = "  drift:\n    reference: ../train.csv\n"
+
+
+def _zoo(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str],
+         suites: dict[str, str]) -> pd.DataFrame:
+    """A logistic regression on the model zoo's frame (labels 0/1, a sensitive column
+    ``region`` the model does not read), gated with ``suites`` (name → checks) as a first
+    release and promoted as ``zoo``; returns the evaluation rows."""
+    from tests import modelzoo
+
+    frame = modelzoo.make_frame(3000, seed=1)
+    frame["region"] = np.random.default_rng(1).choice(["north", "south"], len(frame))
+    model = modelzoo.save_onnx(modelzoo.fit(modelzoo.classifier(), frame, "label"), frame,
+                               tmp_path / "zoo.onnx")
+    rows = frame[[*modelzoo.FEATURES, "region", "label"]]
+    rows.to_csv(tmp_path / "eval.csv", index=False)
+    modelzoo.make_frame(3000, seed=5).assign(region="north")[
+        [*modelzoo.FEATURES, "region"]].to_csv(tmp_path / "train.csv", index=False)
+    (tmp_path / "suites").mkdir()
+    for name, checks in suites.items():
+        (tmp_path / "suites" / f"{name}.yaml").write_text(
+            f"suite: {name}\ntask: binary\ndata:\n  path: ../eval.csv\n  target: label\n"
+            f"  positive_label: 1\n  features: {ZOO_FEATURES}\n  sensitive: [region]\n"
+            f"confidence: 0.95\nseed: 0\nn_resamples: 400\nchecks:\n{checks}")
+    (tmp_path / "pyproject.toml").write_text("[tool.evalgate]\n")
+    monkeypatch.chdir(tmp_path)
+    assert main(["run", str(model), "--no-champion"]) == 0
+    assert main(["promote", str(model), "--name", "zoo"]) == 0
+    capsys.readouterr()
+    return rows
+
+
+MIN_ONLY = "  performance:\n    roc_auc: {min: 0.7}\n    accuracy: {min: 0.6}\n"
+
+
+def test_a_profiled_column_missing_from_the_batch_alerts(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+        capsys: pytest.CaptureFixture[str]) -> None:
+    """A profiled column the batch lacks was dropped without a word: its drift alert
+    (region all 'south') disappeared with it. Now it is an alert naming the column."""
+    rows = _zoo(tmp_path, monkeypatch, capsys, {"zoo": MIN_ONLY + ZOO_DRIFT})
+    rows.drop(columns=["region", "label"]).to_csv("batch.csv", index=False)
+    assert main(["monitor", "zoo", "--data", "batch.csv"]) == 1
+    out = capsys.readouterr().out
+    assert "ALERT     region: not in the batch: the gate profiled this column" in out, out
+    assert "ALERT (1 of " in out.splitlines()[-1]
+
+
+def test_a_header_only_batch_is_said_to_have_no_rows(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+        capsys: pytest.CaptureFixture[str]) -> None:
+    rows = _zoo(tmp_path, monkeypatch, capsys, {"zoo": MIN_ONLY})
+    rows.head(0).to_csv("empty.csv", index=False)
+    assert main(["monitor", "zoo", "--data", "empty.csv"]) == 2
+    err = capsys.readouterr().err
+    assert "--data empty.csv: the batch has no rows" in err, err
+    assert "not numeric" not in err
+
+
+def test_one_missing_label_is_no_label_drift(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+        capsys: pytest.CaptureFixture[str]) -> None:
+    """One missing label made the column float: its values read "1.0"/"0.0", none of the
+    reference's "1"/"0" — a label drift alert of about 1. Labels are keyed as the gate keys
+    them."""
+    rows = _zoo(tmp_path, monkeypatch, capsys, {"zoo": MIN_ONLY})
+    batch = rows.assign(label=rows["label"].astype(float))
+    batch.loc[batch.index[0], "label"] = np.nan
+    batch.to_csv("one_nan.csv", index=False)
+    assert main(["monitor", "zoo", "--data", "one_nan.csv"]) == 0
+    out = capsys.readouterr().out
+    assert "OK        label: js drift 0.0000" in out, out
+    assert "ALERT" not in out
+
+
+def test_category_counts_key_values_as_the_gate_keys_labels() -> None:
+    from evalgate.stats.drift import category_counts
+
+    counts, missing = category_counts(pd.Series([1.0, 0.0, np.nan, 1.0]))
+    assert dict(counts) == {"1": 2, "0": 1} and missing == 1
+    counts, _ = category_counts(pd.Series([1, "1", 2.5, 2.0, b"x"], dtype=object))
+    assert dict(counts) == {"1": 2, "2.5": 1, "2": 1, "x": 1}

@@ -93,6 +93,9 @@ def _monitor(args: argparse.Namespace) -> int:
         except SourceProblem as exc:
             raise EvalgateError(f"--data: {exc}") from None
         batch, _ = read_files(sources.files)
+        if len(batch) == 0:
+            raise EvalgateError(f"--data {args.data}: the batch has no rows (only a header?); "
+                                f"there is nothing to monitor")
         rows = _judge_all(args, profile, batch, champion)
         rows += _performance(args, verdict, profile, batch, champion)
         board = shadow_safely(args, profile["suites"][0],
@@ -335,6 +338,15 @@ def _judge_all(args: argparse.Namespace, profile: dict[str, Any], batch: Any,
     entry = suites[0]
     rows: list[dict[str, Any]] = []
     rng = np.random.default_rng(args.seed)
+    absent = [c for c in entry["columns"] if c not in batch.columns]
+    if absent and len(absent) == len(entry["columns"]):
+        raise EvalgateError("the batch has none of the profiled columns "
+                            f"({', '.join(entry['columns'])})")
+    for c in absent:  # dropped without a word, its drift alert disappeared with it
+        rows.append({"name": c, "method": "absent", "estimate": None, "lower": None,
+                     "upper": None, "status": "alert",
+                     "note": "not in the batch: the gate profiled this column, the batch "
+                             "lacks it (a changed schema?), so its drift cannot be judged"})
     wanted: list[tuple[str, Any, dict[str, Any]]] = [
         (c, batch[c], e) for c, e in entry["columns"].items() if c in batch.columns]
     if entry.get("target") in batch.columns:
