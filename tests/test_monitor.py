@@ -507,3 +507,66 @@ def test_category_counts_key_values_as_the_gate_keys_labels() -> None:
     assert dict(counts) == {"1": 2, "0": 1} and missing == 1
     counts, _ = category_counts(pd.Series([1, "1", 2.5, 2.0, b"x"], dtype=object))
     assert dict(counts) == {"1": 2, "2.5": 1, "2": 1, "x": 1}
+
+
+def test_value_thresholds_are_monitored(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+        capsys: pytest.CaptureFixture[str]) -> None:
+    """Performance checks with only ``min``/``max`` were never monitored: a batch on which
+    the champion's AUC fell far below the gate's min raised no alert. Now the batch's value
+    is judged against the threshold on its interval: an alert when the whole interval is
+    past it."""
+    rows = _zoo(tmp_path, monkeypatch, capsys, {"zoo": MIN_ONLY + ZOO_DRIFT})
+    rows.sample(1500, random_state=0).to_csv("same.csv", index=False)
+    assert main(["monitor", "zoo", "--data", "same.csv"]) == 0
+    out = capsys.readouterr().out
+    assert "OK        performance:roc_auc:min: roc_auc " in out, out
+    assert "OK        performance:accuracy:min: accuracy " in out
+    flipped = rows.sample(1500, random_state=0)
+    flipped["label"] = 1 - flipped["label"]
+    flipped.to_csv("flipped.csv", index=False)
+    assert main(["monitor", "zoo", "--data", "flipped.csv"]) == 1
+    out = capsys.readouterr().out
+    assert "ALERT     performance:roc_auc:min: roc_auc " in out, out
+    assert "below min 0.7" in out
+    assert "ALERT     performance:accuracy:min: accuracy " in out
+
+
+def test_every_suite_of_the_profile_is_monitored(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+        capsys: pytest.CaptureFixture[str]) -> None:
+    """A gate split into two suite files: only the first suite of the profile was read, so
+    the second's performance checks were never monitored."""
+    perf = "  performance:\n    roc_auc: {min: 0.6, max_regression: 0.02}\n"
+    rows = _zoo(tmp_path, monkeypatch, capsys, {"a_drift": ZOO_DRIFT, "b_perf": perf})
+    flipped = rows.sample(1500, random_state=0)
+    flipped["label"] = 1 - flipped["label"]
+    flipped.to_csv("flipped.csv", index=False)
+    assert main(["monitor", "zoo", "--data", "flipped.csv"]) == 1
+    out = capsys.readouterr().out
+    assert "ALERT     b_perf::performance:roc_auc: roc_auc " in out, out
+    assert "ALERT     b_perf::performance:roc_auc:min: roc_auc " in out
+    assert "OK        a_drift::age: wasserstein drift" in out
+
+
+def test_missing_values_in_the_batch_alert(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+        capsys: pytest.CaptureFixture[str]) -> None:
+    """Half of a feature missing (and the champion's scores missing with it) was "OK": the
+    drift was judged on the values present only. Now each column's missing share is compared
+    with the reference's (an alert when it grew by more than --max-missing-increase)."""
+    rows = _zoo(tmp_path, monkeypatch, capsys, {"zoo": MIN_ONLY + ZOO_DRIFT})
+    batch = rows.drop(columns="label").sample(1500, random_state=0)
+    batch.loc[batch.index[:750], "hours-per-week"] = np.nan
+    batch.to_csv("half.csv", index=False)
+    assert main(["monitor", "zoo", "--data", "half.csv"]) == 1
+    out = capsys.readouterr().out
+    assert "ALERT     hours-per-week:missing: 750 of 1,500 values missing (50.00%) vs the " \
+           "reference's 0.00%" in out, out
+    assert "max_missing_increase 0.02" in out
+    batch.loc[batch.index[:750], "hours-per-week"] = rows["hours-per-week"].iloc[:750].to_numpy()
+    batch.loc[batch.index[0], "hours-per-week"] = np.nan
+    batch.to_csv("one.csv", index=False)
+    main(["monitor", "zoo", "--data", "one.csv"])
+    out = capsys.readouterr().out
+    assert "OK        hours-per-week:missing: 1 of 1,500 values missing" in out, out

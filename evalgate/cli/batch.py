@@ -1,6 +1,6 @@
 """The champion (or another model) on a production batch, as ``evalgate monitor`` reads it:
 its predictions in the form the reference profile holds, and the promoting verdict's
-performance checks that carry a margin."""
+performance checks."""
 
 from __future__ import annotations
 
@@ -12,15 +12,20 @@ if TYPE_CHECKING:
     import numpy as np
 
 
-def gate_checks(verdict: dict[str, Any], entry: dict[str, Any]) -> list[dict[str, Any]]:
+def gate_checks(verdict: dict[str, Any], entry: dict[str, Any], *,
+                margin_only: bool = True) -> list[dict[str, Any]]:
     """The promoting verdict's (checked: :func:`~evalgate.registry.profiles.stored_profile`)
-    performance checks of the profiled suite with a margin."""
+    performance checks of the profiled suite: those with a margin (and the gate's value and
+    bound), or (``margin_only=False``) every one."""
     found = verdict.get("suites")
     suites: list[Any] = found if isinstance(found, list) else []
     suite = next((s for s in suites if isinstance(s, dict) and s.get("name") == entry["name"]),
                  None)
-    return [c for c in (suite or {}).get("checks", []) if c.get("family") == "performance"
-            and (c.get("threshold") or {}).get("max_regression") is not None
+    checks = [c for c in (suite or {}).get("checks", []) if isinstance(c, dict)
+              and c.get("family") == "performance" and c.get("metric") is not None]
+    if not margin_only:
+        return checks
+    return [c for c in checks if (c.get("threshold") or {}).get("max_regression") is not None
             and c.get("candidate") is not None and c.get("ci") is not None]
 
 
