@@ -341,3 +341,232 @@ def test_shadow_mode_scores_challengers_on_the_labelled_batch(
     log = (project / "registry" / "adult" / "monitor.jsonl").read_text().splitlines()
     last = json.loads(log[-1])  # the champion's own monitoring of the batch is kept
     assert len(log) == 2 and last["checks"] and "error" in last["shadow"]
+
+
+def _monitor_log_lines(project: Path) -> int:
+    log = project / "registry" / "adult" / "monitor.jsonl"
+    return len(log.read_text().splitlines()) if log.is_file() else 0
+
+
+def test_monitor_refuses_a_champion_file_changed_in_the_registry(
+        project: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """The registry's model file replaced after promotion: monitor scored the new bytes and
+    recorded the run as the champion's. Now it refuses, as a gate against @champion does."""
+    from conftest import CANDIDATE
+
+    _released(project, capsys)
+    (project / "registry" / "adult" / "versions" / "1" / "model.onnx").write_bytes(
+        CANDIDATE.read_bytes())
+    assert main(["monitor", "adult", "--data", str(ADULT_TEST)]) == 2
+    err = capsys.readouterr().err
+    assert "adult version 1 does not match its recorded sha256" in err
+    assert "modified after registration" in err
+    assert _monitor_log_lines(project) == 0
+
+
+def _stored(project: Path, suffix: str) -> Path:
+    found = [p for p in (project / "registry" / "adult" / "verdicts").iterdir()
+             if p.name.endswith(suffix) and p.name.count(".") == suffix.count(".")]
+    assert len(found) == 1, found
+    return found[0]
+
+
+def test_monitor_refuses_a_stored_profile_edited_after_promotion(
+        project: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """An edited stored profile (the target renamed: the batch's labels no longer read)
+    turned an alert into "no alert". Its sha256 is the one the verdict names; now checked."""
+    _released(project, capsys)
+    path = _stored(project, ".profile.json")
+    doc = json.loads(path.read_text())
+    doc["suites"][0]["target"] = "no_such_column"
+    path.write_text(json.dumps(doc))
+    assert main(["monitor", "adult", "--data", str(ADULT_TEST)]) == 2
+    err = capsys.readouterr().err
+    assert f"{path.name}: the stored reference profile is not the one the promoting " \
+           "verdict names (its sha256 differs)" in err, err
+    assert _monitor_log_lines(project) == 0
+
+
+def test_monitor_refuses_a_stored_verdict_edited_after_promotion(
+        project: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """An edited stored verdict (max_regression 0.99: no degradation matters) turned an
+    alert into "no alert". It is stored under its sha256, which the audit log records."""
+    _released(project, capsys)
+    path = _stored(project, ".json")
+    doc = json.loads(path.read_text())
+    for s in doc["suites"]:
+        for c in s["checks"]:
+            if c["family"] == "performance":
+                c["threshold"]["max_regression"] = 0.99
+    path.write_text(json.dumps(doc))
+    assert main(["monitor", "adult", "--data", str(ADULT_TEST)]) == 2
+    err = capsys.readouterr().err
+    assert f"{path.name}: the stored verdict does not hash to the sha256 its promotion " \
+           "recorded" in err, err
+    assert _monitor_log_lines(project) == 0
+
+
+def test_scores_on_checks_the_bytes_it_loads() -> None:
+    """The bytes scored are the ones hashed: a registry version's file is compared with its
+    recorded sha256 as it is loaded, not only before."""
+    import argparse
+    from types import SimpleNamespace
+
+    from evalgate.cli.batch import scores_on
+    from evalgate.errors import EvalgateError
+
+    args = argparse.Namespace(trust_pickle=False, trust_type=[])
+    version = SimpleNamespace(path=CHAMPION, sha256="0" * 64, name="adult", number=1)
+    entry = {"features": [], "task": "binary"}
+    with pytest.raises(EvalgateError, match="adult version 1 does not match its recorded sha256"):
+        scores_on(args, entry, pd.DataFrame(), version)
+
+
+# ------------------------------------------------------- a binary champion on 0/1 labels
+
+ZOO_FEATURES = "[age, hours-per-week, capital-gain, workclass, sex]"
+ZOO_DRIFT = "  drift:\n    reference: ../train.csv\n"
+
+
+def _zoo(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str],
+         suites: dict[str, str]) -> pd.DataFrame:
+    """A logistic regression on the model zoo's frame (labels 0/1, a sensitive column
+    ``region`` the model does not read), gated with ``suites`` (name → checks) as a first
+    release and promoted as ``zoo``; returns the evaluation rows."""
+    from tests import modelzoo
+
+    frame = modelzoo.make_frame(3000, seed=1)
+    frame["region"] = np.random.default_rng(1).choice(["north", "south"], len(frame))
+    model = modelzoo.save_onnx(modelzoo.fit(modelzoo.classifier(), frame, "label"), frame,
+                               tmp_path / "zoo.onnx")
+    rows = frame[[*modelzoo.FEATURES, "region", "label"]]
+    rows.to_csv(tmp_path / "eval.csv", index=False)
+    modelzoo.make_frame(3000, seed=5).assign(region="north")[
+        [*modelzoo.FEATURES, "region"]].to_csv(tmp_path / "train.csv", index=False)
+    (tmp_path / "suites").mkdir()
+    for name, checks in suites.items():
+        (tmp_path / "suites" / f"{name}.yaml").write_text(
+            f"suite: {name}\ntask: binary\ndata:\n  path: ../eval.csv\n  target: label\n"
+            f"  positive_label: 1\n  features: {ZOO_FEATURES}\n  sensitive: [region]\n"
+            f"confidence: 0.95\nseed: 0\nn_resamples: 400\nchecks:\n{checks}")
+    (tmp_path / "pyproject.toml").write_text("[tool.evalgate]\n")
+    monkeypatch.chdir(tmp_path)
+    assert main(["run", str(model), "--no-champion"]) == 0
+    assert main(["promote", str(model), "--name", "zoo"]) == 0
+    capsys.readouterr()
+    return rows
+
+
+MIN_ONLY = "  performance:\n    roc_auc: {min: 0.7}\n    accuracy: {min: 0.6}\n"
+
+
+def test_a_profiled_column_missing_from_the_batch_alerts(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+        capsys: pytest.CaptureFixture[str]) -> None:
+    """A profiled column the batch lacks was dropped without a word: its drift alert
+    (region all 'south') disappeared with it. Now it is an alert naming the column."""
+    rows = _zoo(tmp_path, monkeypatch, capsys, {"zoo": MIN_ONLY + ZOO_DRIFT})
+    rows.drop(columns=["region", "label"]).to_csv("batch.csv", index=False)
+    assert main(["monitor", "zoo", "--data", "batch.csv"]) == 1
+    out = capsys.readouterr().out
+    assert "ALERT     region: not in the batch: the gate profiled this column" in out, out
+    assert "ALERT (1 of " in out.splitlines()[-1]
+
+
+def test_a_header_only_batch_is_said_to_have_no_rows(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+        capsys: pytest.CaptureFixture[str]) -> None:
+    rows = _zoo(tmp_path, monkeypatch, capsys, {"zoo": MIN_ONLY})
+    rows.head(0).to_csv("empty.csv", index=False)
+    assert main(["monitor", "zoo", "--data", "empty.csv"]) == 2
+    err = capsys.readouterr().err
+    assert "--data empty.csv: the batch has no rows" in err, err
+    assert "not numeric" not in err
+
+
+def test_one_missing_label_is_no_label_drift(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+        capsys: pytest.CaptureFixture[str]) -> None:
+    """One missing label made the column float: its values read "1.0"/"0.0", none of the
+    reference's "1"/"0" — a label drift alert of about 1. Labels are keyed as the gate keys
+    them."""
+    rows = _zoo(tmp_path, monkeypatch, capsys, {"zoo": MIN_ONLY})
+    batch = rows.assign(label=rows["label"].astype(float))
+    batch.loc[batch.index[0], "label"] = np.nan
+    batch.to_csv("one_nan.csv", index=False)
+    assert main(["monitor", "zoo", "--data", "one_nan.csv"]) == 0
+    out = capsys.readouterr().out
+    assert "OK        label: js drift 0.0000" in out, out
+    assert "ALERT" not in out
+
+
+def test_category_counts_key_values_as_the_gate_keys_labels() -> None:
+    from evalgate.stats.drift import category_counts
+
+    counts, missing = category_counts(pd.Series([1.0, 0.0, np.nan, 1.0]))
+    assert dict(counts) == {"1": 2, "0": 1} and missing == 1
+    counts, _ = category_counts(pd.Series([1, "1", 2.5, 2.0, b"x"], dtype=object))
+    assert dict(counts) == {"1": 2, "2.5": 1, "2": 1, "x": 1}
+
+
+def test_value_thresholds_are_monitored(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+        capsys: pytest.CaptureFixture[str]) -> None:
+    """Performance checks with only ``min``/``max`` were never monitored: a batch on which
+    the champion's AUC fell far below the gate's min raised no alert. Now the batch's value
+    is judged against the threshold on its interval: an alert when the whole interval is
+    past it."""
+    rows = _zoo(tmp_path, monkeypatch, capsys, {"zoo": MIN_ONLY + ZOO_DRIFT})
+    rows.sample(1500, random_state=0).to_csv("same.csv", index=False)
+    assert main(["monitor", "zoo", "--data", "same.csv"]) == 0
+    out = capsys.readouterr().out
+    assert "OK        performance:roc_auc:min: roc_auc " in out, out
+    assert "OK        performance:accuracy:min: accuracy " in out
+    flipped = rows.sample(1500, random_state=0)
+    flipped["label"] = 1 - flipped["label"]
+    flipped.to_csv("flipped.csv", index=False)
+    assert main(["monitor", "zoo", "--data", "flipped.csv"]) == 1
+    out = capsys.readouterr().out
+    assert "ALERT     performance:roc_auc:min: roc_auc " in out, out
+    assert "below min 0.7" in out
+    assert "ALERT     performance:accuracy:min: accuracy " in out
+
+
+def test_every_suite_of_the_profile_is_monitored(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+        capsys: pytest.CaptureFixture[str]) -> None:
+    """A gate split into two suite files: only the first suite of the profile was read, so
+    the second's performance checks were never monitored."""
+    perf = "  performance:\n    roc_auc: {min: 0.6, max_regression: 0.02}\n"
+    rows = _zoo(tmp_path, monkeypatch, capsys, {"a_drift": ZOO_DRIFT, "b_perf": perf})
+    flipped = rows.sample(1500, random_state=0)
+    flipped["label"] = 1 - flipped["label"]
+    flipped.to_csv("flipped.csv", index=False)
+    assert main(["monitor", "zoo", "--data", "flipped.csv"]) == 1
+    out = capsys.readouterr().out
+    assert "ALERT     b_perf::performance:roc_auc: roc_auc " in out, out
+    assert "ALERT     b_perf::performance:roc_auc:min: roc_auc " in out
+    assert "OK        a_drift::age: wasserstein drift" in out
+
+
+def test_missing_values_in_the_batch_alert(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+        capsys: pytest.CaptureFixture[str]) -> None:
+    """Half of a feature missing (and the champion's scores missing with it) was "OK": the
+    drift was judged on the values present only. Now each column's missing share is compared
+    with the reference's (an alert when it grew by more than --max-missing-increase)."""
+    rows = _zoo(tmp_path, monkeypatch, capsys, {"zoo": MIN_ONLY + ZOO_DRIFT})
+    batch = rows.drop(columns="label").sample(1500, random_state=0)
+    batch.loc[batch.index[:750], "hours-per-week"] = np.nan
+    batch.to_csv("half.csv", index=False)
+    assert main(["monitor", "zoo", "--data", "half.csv"]) == 1
+    out = capsys.readouterr().out
+    assert "ALERT     hours-per-week:missing: 750 of 1,500 values missing (50.00%) vs the " \
+           "reference's 0.00%" in out, out
+    assert "max_missing_increase 0.02" in out
+    batch.loc[batch.index[:750], "hours-per-week"] = rows["hours-per-week"].iloc[:750].to_numpy()
+    batch.loc[batch.index[0], "hours-per-week"] = np.nan
+    batch.to_csv("one.csv", index=False)
+    main(["monitor", "zoo", "--data", "one.csv"])
+    out = capsys.readouterr().out
+    assert "OK        hours-per-week:missing: 1 of 1,500 values missing" in out, out

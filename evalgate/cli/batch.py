@@ -1,11 +1,9 @@
 """The champion (or another model) on a production batch, as ``evalgate monitor`` reads it:
 its predictions in the form the reference profile holds, and the promoting verdict's
-performance checks that carry a margin."""
+performance checks."""
 
 from __future__ import annotations
 
-import json
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
@@ -14,18 +12,20 @@ if TYPE_CHECKING:
     import numpy as np
 
 
-def gate_checks(verdict_path: Path, entry: dict[str, Any]) -> list[dict[str, Any]]:
-    """The promoting verdict's performance checks of the profiled suite with a margin."""
-    from ..errors import EvalgateError
-
-    try:
-        verdict = json.loads(verdict_path.read_text("utf-8"))
-    except (OSError, ValueError) as exc:
-        raise EvalgateError(f"{verdict_path}: cannot read the promoting verdict: {exc}") \
-            from None
-    suite = next((s for s in verdict.get("suites", []) if s.get("name") == entry["name"]), None)
-    return [c for c in (suite or {}).get("checks", []) if c.get("family") == "performance"
-            and (c.get("threshold") or {}).get("max_regression") is not None
+def gate_checks(verdict: dict[str, Any], entry: dict[str, Any], *,
+                margin_only: bool = True) -> list[dict[str, Any]]:
+    """The promoting verdict's (checked: :func:`~evalgate.registry.profiles.stored_profile`)
+    performance checks of the profiled suite: those with a margin (and the gate's value and
+    bound), or (``margin_only=False``) every one."""
+    found = verdict.get("suites")
+    suites: list[Any] = found if isinstance(found, list) else []
+    suite = next((s for s in suites if isinstance(s, dict) and s.get("name") == entry["name"]),
+                 None)
+    checks = [c for c in (suite or {}).get("checks", []) if isinstance(c, dict)
+              and c.get("family") == "performance" and c.get("metric") is not None]
+    if not margin_only:
+        return checks
+    return [c for c in checks if (c.get("threshold") or {}).get("max_regression") is not None
             and c.get("candidate") is not None and c.get("ci") is not None]
 
 
@@ -37,12 +37,18 @@ def scores_on(args: argparse.Namespace, entry: dict[str, Any], batch: Any,
     import numpy as np
 
     from ..data.labels import label_key
-    from ..errors import EvalgateError
+    from ..errors import TAMPERED, EvalgateError
     from ..models import load_model
     from .common import project
 
     model = load_model(champion.path, trust_pickle=args.trust_pickle,
                        trusted_types=(*project().trusted_types, *args.trust_type))
+    expected = getattr(champion, "sha256", None)  # a registry version: the bytes it records
+    if expected is not None and model.info.sha256 != expected:
+        raise EvalgateError(f"{champion.path}: {champion.name} version {champion.number} "
+                            f"{TAMPERED} ({expected[:12]}…; the file has "
+                            f"{model.info.sha256[:12]}…): it was modified after registration, "
+                            f"so it is not scored")
     features = [c for c in entry["features"] if c in batch.columns]
     if len(features) != len(entry["features"]):
         missing = sorted(set(entry["features"]) - set(features))

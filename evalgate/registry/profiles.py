@@ -8,10 +8,10 @@ import hashlib
 import json
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any, NamedTuple, Protocol
 
 from ..errors import IntegrityError, PromotionRefused
-from .records import Entry
+from .records import Entry, short
 
 if TYPE_CHECKING:
     from .policy import VerdictFile
@@ -46,18 +46,71 @@ def profile_bytes(verdict: VerdictFile) -> bytes | None:
     return raw
 
 
-def stored_profile(model: _Log, version: Version) -> tuple[dict[str, Any], str] | None:
-    """The profile stored when ``version`` was last promoted, and the sha256 of the verdict
-    that promoted it (``None``: promoted without one)."""
+class Stored(NamedTuple):
+    """What ``evalgate monitor`` reads of a version's promotion, each file checked: the
+    reference profile, the promoting verdict (parsed) and that verdict's sha256."""
+
+    profile: dict[str, Any]
+    verdict: dict[str, Any]
+    verdict_sha: str
+
+
+def stored_profile(model: _Log, version: Version) -> Stored | None:
+    """The profile stored when ``version`` was last promoted, with the verdict that promoted
+    it (``None``: promoted without one). Each is checked against the record above it before
+    it is trusted: the verdict's bytes hash to the sha256 the (hash-chained) promote entry
+    records, the verdict judged this version's bytes, and the profile hashes to the sha256
+    the verdict names — so an edit of either, which turned an alert into none, is refused
+    (:class:`IntegrityError`), as is a stored profile the verdict never named."""
     for e in reversed(model.entries()):
         if e.action == "promote" and e.data.get("version") == version.number:
-            verdict_sha = (e.data.get("verdict") or {}).get("sha256")
+            verdict_sha = str((e.data.get("verdict") or {}).get("sha256") or "")
             path = model.verdicts_dir / f"{verdict_sha}.profile.json"
             if not verdict_sha or not path.is_file():
                 return None
+            verdict = _stored_verdict(model.verdicts_dir / f"{verdict_sha}.json", verdict_sha,
+                                      version)
+            ref = verdict.get("profile")
             try:
-                found: dict[str, Any] = json.loads(path.read_text("utf-8"))
-            except (OSError, ValueError) as exc:
+                raw = path.read_bytes()
+            except OSError as exc:
+                raise IntegrityError(f"{path}: cannot read the stored profile: "
+                                     f"{exc.strerror or exc}") from None
+            if not isinstance(ref, Mapping) or hashlib.sha256(raw).hexdigest() != ref.get(
+                    "sha256"):
+                raise IntegrityError(f"{path}: the stored reference profile is not the one the "
+                                     f"promoting verdict names (its sha256 differs): it was "
+                                     f"changed after {version.name} version {version.number} "
+                                     f"was promoted, so it is not used")
+            try:
+                found: dict[str, Any] = json.loads(raw)
+            except ValueError as exc:
                 raise IntegrityError(f"{path}: cannot read the stored profile: {exc}") from None
-            return found, str(verdict_sha)
+            return Stored(found, verdict, verdict_sha)
     return None
+
+
+def _stored_verdict(path: Path, sha: str, version: Version) -> dict[str, Any]:
+    """The promoting verdict stored as ``<sha>.json``, once its bytes hash to ``sha`` and it
+    judged ``version``'s bytes."""
+    try:
+        raw = path.read_bytes()
+    except OSError as exc:
+        raise IntegrityError(f"{path}: the verdict that promoted {version.name} version "
+                             f"{version.number} cannot be read: {exc.strerror or exc}") from None
+    if hashlib.sha256(raw).hexdigest() != sha:
+        raise IntegrityError(f"{path}: the stored verdict does not hash to the sha256 its "
+                             f"promotion recorded ({short(sha)}): it was edited after "
+                             f"{version.name} version {version.number} was promoted, so it "
+                             f"is not used")
+    try:
+        doc = json.loads(raw)
+    except ValueError as exc:
+        raise IntegrityError(f"{path}: cannot read the stored verdict: {exc}") from None
+    candidate = doc.get("candidate") if isinstance(doc, dict) else None
+    judged = candidate.get("sha256") if isinstance(candidate, Mapping) else None
+    if judged != version.sha256:
+        raise IntegrityError(f"{path}: the verdict that promoted {version.name} version "
+                             f"{version.number} judged other model bytes (sha256 "
+                             f"{short(str(judged))}) than the version's ({short(version.sha256)})")
+    return dict(doc)

@@ -20,6 +20,8 @@ def _num(x: Any) -> TypeGuard[float]:
 
 
 def _line_of(entry: Mapping[str, Any], check: Mapping[str, Any]) -> float | None:
+    if _num(check.get("limit")):  # a value threshold, or the missing share's increase
+        return float(check["limit"])
     if check.get("method") in ("gate-time", "cbpe"):
         margin = check.get("margin")
         return -float(margin) if _num(margin) else None

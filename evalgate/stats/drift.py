@@ -95,12 +95,20 @@ def numeric_values(values: Any) -> tuple[Array, int]:
 
 
 def category_counts(values: Any) -> tuple[pd.Series, int]:
-    """A categorical column's count per value (as text; values that read alike — 1, "1" —
-    counted together), and how many are missing. Hashing, not sorting: one pass."""
+    """A categorical column's count per value (keyed as :func:`~evalgate.data.labels.label_key`
+    keys labels: values that read alike — 1, "1", 1.0 — counted together), and how many are
+    missing. Hashing, not sorting: one pass. Keyed as text, a label column made float by one
+    missing value read "1.0"/"0.0", none of the reference's "1"/"0"."""
+    from ..data.labels import label_key
+
     s = _series(values)
     missing = int(s.isna().sum())
     counts = s.value_counts(dropna=True, sort=False)
-    counts.index = counts.index.astype(str)
+    index = counts.index
+    if index.dtype.kind in "fcO" and pd.api.types.infer_dtype(index) != "string":
+        counts.index = pd.Index([label_key(v) for v in index], dtype=object)
+    else:
+        counts.index = index.astype(str)
     if not counts.index.is_unique:
         counts = counts.groupby(level=0, sort=False).sum()
     return counts, missing
