@@ -659,3 +659,79 @@ def test_the_suggested_map_follows_the_predictions_not_the_names_order(output: s
     agree = np.mean(predicted == 1 - y)
     assert f"agree with the labels on {agree:.1%} of 1,000 rows" in message
     assert suggest_label_map(target, (0, 1)) == 'label_map: {"<=50K": 0, ">50K": 1}'  # inverted
+
+
+# ================================================================ labels vs probabilities
+
+
+ABC = Target(y=np.array([0, 1, 2, 0, 1, 2] * 50, dtype=np.int64), classes=("a", "b", "c"))
+
+
+def _abc_table(rng: np.random.Generator, n: int) -> np.ndarray:
+    raw = rng.random((n, 3)) + np.eye(3)[ABC.y[:n]] * 2
+    return raw / raw.sum(axis=1, keepdims=True)
+
+
+def test_multiclass_labels_that_disagree_with_the_probabilities_are_refused():
+    """Probability columns really in the order [b, c, a] under classes [a, b, c], labels
+    right: accuracy read the labels, AUC and log loss the misordered table, and a worse
+    candidate was promoted against such a champion."""
+    table = _abc_table(np.random.default_rng(1), 300)
+    labels = np.array(["a", "b", "c"])[table.argmax(axis=1)]
+    good = RawPrediction(labels=labels, proba=table, classes=("a", "b", "c"))
+    assert canonical(good, "multiclass", ABC, _info(), 300).label.tolist() == \
+        table.argmax(axis=1).tolist()
+    misordered = RawPrediction(labels=labels, proba=table[:, [1, 2, 0]],
+                               classes=("a", "b", "c"))
+    with pytest.raises(ModelOutputError, match=r"not a most probable class of its own "
+                                               r"probabilities on 300 of 300 rows \(100\.0%"):
+        canonical(misordered, "multiclass", ABC, _info(), 300)
+
+
+def test_multiclass_a_few_near_ties_and_exact_ties_are_allowed():
+    table = _abc_table(np.random.default_rng(2), 300)
+    labels = table.argmax(axis=1)
+    labels[:3] = (labels[:3] + 1) % 3  # 1% of the rows: an honest converter's near ties
+    table[3] = [0.4, 0.4, 0.2]
+    labels[3] = 1  # an exact tie: either class is a most probable one
+    raw = RawPrediction(labels=np.array(["a", "b", "c"])[labels], proba=table,
+                        classes=("a", "b", "c"))
+    canonical(raw, "multiclass", ABC, _info(), 300)
+    labels[4] = (labels[4] + 1) % 3  # one row more than 1%
+    raw = RawPrediction(labels=np.array(["a", "b", "c"])[labels], proba=table,
+                        classes=("a", "b", "c"))
+    with pytest.raises(ModelOutputError, match="on 4 of 300 rows"):
+        canonical(raw, "multiclass", ABC, _info(), 300)
+
+
+def test_binary_labels_must_be_a_threshold_rule_of_the_score():
+    rng = np.random.default_rng(3)
+    y = (rng.random(400) < 0.3).astype(np.int8)
+    target = Target(y=y, classes=("<=50K", ">50K"))
+    p = np.clip(0.3 * y + 0.6 * rng.random(400), 0, 1)
+    proba = np.column_stack([1 - p, p])
+    words = np.array(["<=50K", ">50K"])
+    at_03 = RawPrediction(labels=words[(p >= 0.3).astype(int)], proba=proba,
+                          classes=("<=50K", ">50K"))  # a threshold other than 0.5: fine
+    assert canonical(at_03, "binary", target, _info(), 400).label.tolist() == \
+        (p >= 0.3).astype(int).tolist()
+    swapped = RawPrediction(labels=words[(p >= 0.3).astype(int)], proba=proba[:, ::-1],
+                            classes=("<=50K", ">50K"))
+    with pytest.raises(ModelOutputError, match="no threshold rule of its own probability of "
+                                               "'>50K'"):
+        canonical(swapped, "binary", target, _info(), 400)
+    oracle = RawPrediction(labels=words[y], proba=proba[:, ::-1], classes=("<=50K", ">50K"))
+    with pytest.raises(ModelOutputError, match="misplaces"):
+        canonical(oracle, "binary", target, _info(), 400)
+
+
+@pytest.mark.parametrize("classes", [("a", "b", "c", "a"), (0, 1, 2, "1")],
+                         ids=["same-word", "int-and-text"])
+def test_classes_that_repeat_are_refused(classes):
+    """Four columns for classes [a, b, c, a]: the gate kept the last 'a' column and dropped
+    the first's mass, and read a 76% accurate model as 100%."""
+    proba = np.full((300, 4), 0.25)
+    raw = RawPrediction(proba=proba, classes=classes)
+    target = ABC if isinstance(classes[0], str) else Target(y=ABC.y, classes=(0, 1, 2))
+    with pytest.raises(ModelOutputError, match="twice"):
+        canonical(raw, "multiclass", target, _info(), 300)

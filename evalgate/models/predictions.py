@@ -27,6 +27,7 @@ import pandas as pd
 from ..data import Target, label_key, plain, sorted_labels
 from ..errors import CheckError, ModelOutputError
 from ..metrics import Metric, Task
+from .agreement import binary_agrees, distinct_classes, multiclass_agrees
 from .base import ModelInfo, RawPrediction
 from .outputs import checked, clipped, finite, plausible
 
@@ -270,6 +271,8 @@ def canonical(raw: RawPrediction, task: Task, target: Target, info: ModelInfo,
                                           f"class labels or probabilities (is it a regressor?)")
     assert target.classes is not None
     model_classes = tuple(raw.classes) if raw.classes is not None else None
+    if model_classes is not None:
+        distinct_classes(info, model_classes)
     proba = None
     if raw.proba is not None:
         if model_classes is None:
@@ -339,6 +342,8 @@ def _binary(info: ModelInfo, target: Target, match: ClassMatch,
                                               f"neither the positive class {pos_key!r} nor the "
                                               f"negative class {neg_key!r}")
         label = positive.astype(np.int8)[keys.inverse]
+        if score is not None:
+            binary_agrees(info, label, score, match.to_model[label_key(target.classes[1])])
     else:
         assert score is not None
         label = (score >= 0.5).astype(np.int8)
@@ -373,6 +378,8 @@ def _multiclass(info: ModelInfo, target: Target, match: ClassMatch,
                                               f"know: "
                                               f"{', '.join(repr(u) for u in unknown[:5])}")
         label = np.array([trans[u] for u in uniq], dtype=np.int64)[keys.inverse]
+        if table is not None:
+            multiclass_agrees(info, label, table, target.classes)
     else:
         assert table is not None
         label = table.argmax(axis=1)
