@@ -735,3 +735,34 @@ def test_classes_that_repeat_are_refused(classes):
     target = ABC if isinstance(classes[0], str) else Target(y=ABC.y, classes=(0, 1, 2))
     with pytest.raises(ModelOutputError, match="twice"):
         canonical(raw, "multiclass", target, _info(), 300)
+
+
+# ================================================================ inputs and outputs: messages
+
+
+def test_a_value_beyond_float32_is_refused_naming_the_column(adult, tmp_path):
+    """1e44 fed to a tensor(float) input became inf in evalgate's cast, and the model was
+    blamed for NaN or infinite predictions."""
+    model = load_model(age_model(tmp_path / "age.onnx"))
+    frame = adult.assign(age=adult["age"].astype(float))
+    frame.loc[41, "age"] = -1e44
+    with pytest.raises(ModelOutputError, match=r"column 'age' holds -1e\+44 at data row 42 "
+                                               r"\(1 such rows\), beyond the range of model "
+                                               r"input 'age' \(tensor\(float\)"):
+        model.predict(frame, ["age"])
+    frame.loc[41, "age"] = 3e38  # within float32's range: fed
+    assert model.predict(frame, ["age"]).proba is not None
+
+
+def test_an_integer_output_on_a_regression_suite_is_named(adult, tmp_path):
+    """A regressor rounding its output to int64 was called "a classifier"."""
+    path = _save(tmp_path / "rounds.onnx",
+                 [helper.make_node("Cast", ["age"], ["variable"], to=TensorProto.INT64)],
+                 [_out("variable", TensorProto.INT64, 1)], classes=None)
+    model = load_model(path)
+    raw = model.predict(adult.head(4), ["age"])
+    target = Target(y=np.zeros(4), classes=None)
+    with pytest.raises(ModelOutputError, match="the model's output 'variable' is an integer "
+                                               r"tensor \(int64\), which evalgate reads as "
+                                               "class labels"):
+        canonical(raw, "regression", target, model.info, 4)

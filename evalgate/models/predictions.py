@@ -258,8 +258,7 @@ def canonical(raw: RawPrediction, task: Task, target: Target, info: ModelInfo,
     """Check and convert one model's raw prediction for ``task``."""
     if task == "regression":
         if raw.values is None:
-            raise ModelOutputError(info.path, "the suite's task is regression, but the model "
-                                              "is a classifier")
+            raise ModelOutputError(info.path, _not_values(raw, info))
         values = np.asarray(raw.values, dtype=np.float64).reshape(-1)
         _check_rows(info, len(values), n_rows)
         finite(info, values, "predictions")
@@ -294,6 +293,20 @@ def canonical(raw: RawPrediction, task: Task, target: Target, info: ModelInfo,
     if task == "binary":
         return _binary(info, target, match, model_classes, proba, keys)
     return _multiclass(info, target, match, model_classes, proba, keys)
+
+
+def _not_values(raw: RawPrediction, info: ModelInfo) -> str:
+    """Why a model gives no values for a regression suite, in its own terms."""
+    labels = raw.labels
+    if (raw.proba is None and raw.classes is None and isinstance(labels, np.ndarray)
+            and labels.dtype.kind in "iu"):
+        reads = (info.signature or {}).get("reads") or {}
+        name = f" {reads['label']!r}" if reads.get("label") else ""
+        return (f"the suite's task is regression, but the model's output{name} is an integer "
+                f"tensor ({labels.dtype}), which evalgate reads as class labels, and it has no "
+                f"float output; a regressor must output float or double values (cast the "
+                f"output to float)")
+    return "the suite's task is regression, but the model is a classifier"
 
 
 def _label_keys(raw: RawPrediction, info: ModelInfo, n_rows: int,

@@ -23,6 +23,7 @@ from ..judge import (
     compare,
     delta_text,
     no_champion,
+    number,
     percent,
     unit_of,
     value_clause,
@@ -79,8 +80,9 @@ def evaluate(ctx: EvalContext, check: MetricCheck) -> CheckResult:
                                "higher_is_better": metric.higher_is_better}
     bound = value.lower if metric.higher_is_better else value.upper
     side = "lower" if metric.higher_is_better else "upper"
-    value_text = f"{metric.name} = {v:.4f}" + (
-        f" ({percent(suite.confidence)} {side} bound {bound:.4f})" if bound is not None else "")
+    value_text = f"{metric.name} = {number(v)}" + (
+        f" ({percent(suite.confidence)} {side} bound {number(bound)})" if bound is not None
+        else "")
     clauses = Clauses()
     value_clause(clauses, v, minimum=th.min, maximum=th.max, text=value_text,
                  bounds=_bounds(value, suite.confidence) if suite.by_bound else None)
@@ -94,7 +96,7 @@ def evaluate(ctx: EvalContext, check: MetricCheck) -> CheckResult:
         unit = unit_of(delta)
         over = "" if unit == "rows" else f"; over {delta.n:,} {unit}"
         head = delta_text(delta, suite.confidence, detail=(
-            f"candidate {v:.4f}, champion {result.champion_value:.4f}{over}")).replace(
+            f"candidate {number(v)}, champion {number(result.champion_value)}{over}")).replace(
             " (candidate", f"{orient} (candidate", 1)
         if delta.method.endswith("+discordance-floor"):
             details["discordance_floor"] = True
