@@ -29,7 +29,12 @@ from evalgate.families import load_suite
 from evalgate.models import ModelInfo, RawPrediction, load_model
 from evalgate.models.onnx import choose_output
 from evalgate.models.outputs import PROBA_RANGE_ATOL, proba_sum_atol
-from evalgate.models.predictions import canonical, class_universe, suggest_label_map
+from evalgate.models.predictions import (
+    Predictions,
+    canonical,
+    class_universe,
+    suggest_label_map,
+)
 from evalgate.spec import DataSpec
 
 ROWS = 3000
@@ -766,3 +771,48 @@ def test_an_integer_output_on_a_regression_suite_is_named(adult, tmp_path):
                                                r"tensor \(int64\), which evalgate reads as "
                                                "class labels"):
         canonical(raw, "regression", target, model.info, 4)
+
+
+# ================================================================ labels the wrong way round
+
+
+COMPARE_ONLY = """\
+  performance:
+    roc_auc:  {max_regression: 0.01}
+    accuracy: {max_regression: 0.01}
+"""
+
+
+def test_an_inverted_label_map_is_refused(pytester, gate_project, files, tmp_path):
+    """A label_map written the wrong way round made both models read below chance, and every
+    comparison flipped: a worse candidate PROMOTEd on a suite of comparisons."""
+    worse = age_model(tmp_path / "worse.onnx", classes="[0, 1]", scale=1.0)
+    project(gate_project, data=files["binary"], champion=files["codes"], checks=COMPARE_ONLY,
+            label_map='label_map: {"<=50K": 1, ">50K": 0}')
+    blocked(pytester, pytester.runpytest(f"--evalgate={worse}"),
+            "the labels look reversed: the champion's ROC AUC on them is 0.",
+            "check data.positive_label ('>50K' here) and data.label_map")
+    project(gate_project, data=files["binary"], champion=files["codes"], checks=COMPARE_ONLY,
+            label_map=MAP_LINE)  # the right way round: judged
+    judged(pytester, pytester.runpytest(f"--evalgate={worse}"))
+
+
+def test_below_chance_only_beyond_sampling_error():
+    from evalgate.models.chance import reversed_labels
+
+    rng = np.random.default_rng(5)
+    y = (rng.random(2000) < 0.3).astype(np.int8)
+    target = Target(y=y, classes=("<=50K", ">50K"))
+    noise = Predictions(label=np.zeros(2000, np.int8), score=rng.random(2000))  # AUC ≈ 0.5
+    assert reversed_labels(target, {"candidate": noise, "champion": noise}, 0.95) is None
+    anti = Predictions(label=1 - y, score=np.clip(0.7 - 0.4 * y + 0.2 * rng.random(2000), 0, 1))
+    # the champion decides; without one, the candidate
+    assert reversed_labels(target, {"candidate": anti, "champion": noise}, 0.95) is None
+    assert "candidate's ROC AUC" in (reversed_labels(target, {"candidate": anti}, 0.95) or "")
+    few = Target(y=y[:6], classes=("<=50K", ">50K"))
+    small = Predictions(label=1 - y[:6], score=anti.score[:6])
+    assert reversed_labels(few, {"candidate": small}, 0.95) is None  # 6 rows prove nothing
+    y = np.r_[np.zeros(10, np.int8), np.ones(10, np.int8)]  # separated, the wrong way round
+    apart = Predictions(label=1 - y, score=1.0 - y * 0.5)
+    found = reversed_labels(Target(y=y, classes=("a", "b")), {"candidate": apart}, 0.95)
+    assert found is not None and "upper bound 0.3690 < 0.5" in found  # 1 − 0.01^(1/10)

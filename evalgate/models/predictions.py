@@ -11,7 +11,9 @@ on codes are judged on the same labels. Classes only a model knows are kept (mul
 appended to the class universe) and listed in the verdict's inputs.
 
 Probabilities must lie in [0, 1] (within :data:`~.outputs.PROBA_RANGE_ATOL`) and each row
-must sum to 1 within :func:`~.outputs.proba_sum_atol`; they are then clipped to [0, 1].
+must sum to 1 within :func:`~.outputs.proba_sum_atol`; they are then clipped to [0, 1]. A
+model that gives both labels and probabilities must give one answer, and its classes must not
+repeat (:mod:`.agreement`).
 """
 
 from __future__ import annotations
