@@ -191,3 +191,15 @@ def test_a_family_cannot_make_a_blocking_check_non_blocking(
     results = _run_with(tmp_path, monkeypatch,
                         "return [ok(ctx, p, blocking=False, status='fail') for p in plans]")
     assert results["one"].blocking and results["one"].status == "fail"
+
+
+def test_delta_text_writes_large_numbers_with_significant_digits():
+    """A Δ of −7.6e43 was written with 44 digits and four decimals."""
+    from evalgate.families.judge import delta_text, number
+    from evalgate.stats import Interval
+
+    text = delta_text(Interval(-7.5738292e43, -8.1e43, None, None, "bootstrap", 100), 0.95)
+    assert text == "Δ vs champion = -7.574e+43, one-sided 95% lower bound -8.1e+43"
+    small = delta_text(Interval(0.01234, -0.5, None, None, "bootstrap", 100), 0.95)
+    assert small == "Δ vs champion = +0.0123, one-sided 95% lower bound -0.5000"
+    assert number(999_999.0) == "999999.0000" and number(1_234_567.0) == "1.235e+06"

@@ -29,7 +29,12 @@ from evalgate.families import load_suite
 from evalgate.models import ModelInfo, RawPrediction, load_model
 from evalgate.models.onnx import choose_output
 from evalgate.models.outputs import PROBA_RANGE_ATOL, proba_sum_atol
-from evalgate.models.predictions import canonical, class_universe, suggest_label_map
+from evalgate.models.predictions import (
+    Predictions,
+    canonical,
+    class_universe,
+    suggest_label_map,
+)
 from evalgate.spec import DataSpec
 
 ROWS = 3000
@@ -659,3 +664,155 @@ def test_the_suggested_map_follows_the_predictions_not_the_names_order(output: s
     agree = np.mean(predicted == 1 - y)
     assert f"agree with the labels on {agree:.1%} of 1,000 rows" in message
     assert suggest_label_map(target, (0, 1)) == 'label_map: {"<=50K": 0, ">50K": 1}'  # inverted
+
+
+# ================================================================ labels vs probabilities
+
+
+ABC = Target(y=np.array([0, 1, 2, 0, 1, 2] * 50, dtype=np.int64), classes=("a", "b", "c"))
+
+
+def _abc_table(rng: np.random.Generator, n: int) -> np.ndarray:
+    raw = rng.random((n, 3)) + np.eye(3)[ABC.y[:n]] * 2
+    return raw / raw.sum(axis=1, keepdims=True)
+
+
+def test_multiclass_labels_that_disagree_with_the_probabilities_are_refused():
+    """Probability columns really in the order [b, c, a] under classes [a, b, c], labels
+    right: accuracy read the labels, AUC and log loss the misordered table, and a worse
+    candidate was promoted against such a champion."""
+    table = _abc_table(np.random.default_rng(1), 300)
+    labels = np.array(["a", "b", "c"])[table.argmax(axis=1)]
+    good = RawPrediction(labels=labels, proba=table, classes=("a", "b", "c"))
+    assert canonical(good, "multiclass", ABC, _info(), 300).label.tolist() == \
+        table.argmax(axis=1).tolist()
+    misordered = RawPrediction(labels=labels, proba=table[:, [1, 2, 0]],
+                               classes=("a", "b", "c"))
+    with pytest.raises(ModelOutputError, match=r"not a most probable class of its own "
+                                               r"probabilities on 300 of 300 rows \(100\.0%"):
+        canonical(misordered, "multiclass", ABC, _info(), 300)
+
+
+def test_multiclass_a_few_near_ties_and_exact_ties_are_allowed():
+    table = _abc_table(np.random.default_rng(2), 300)
+    labels = table.argmax(axis=1)
+    labels[:3] = (labels[:3] + 1) % 3  # 1% of the rows: an honest converter's near ties
+    table[3] = [0.4, 0.4, 0.2]
+    labels[3] = 1  # an exact tie: either class is a most probable one
+    raw = RawPrediction(labels=np.array(["a", "b", "c"])[labels], proba=table,
+                        classes=("a", "b", "c"))
+    canonical(raw, "multiclass", ABC, _info(), 300)
+    labels[4] = (labels[4] + 1) % 3  # one row more than 1%
+    raw = RawPrediction(labels=np.array(["a", "b", "c"])[labels], proba=table,
+                        classes=("a", "b", "c"))
+    with pytest.raises(ModelOutputError, match="on 4 of 300 rows"):
+        canonical(raw, "multiclass", ABC, _info(), 300)
+
+
+def test_binary_labels_must_be_a_threshold_rule_of_the_score():
+    rng = np.random.default_rng(3)
+    y = (rng.random(400) < 0.3).astype(np.int8)
+    target = Target(y=y, classes=("<=50K", ">50K"))
+    p = np.clip(0.3 * y + 0.6 * rng.random(400), 0, 1)
+    proba = np.column_stack([1 - p, p])
+    words = np.array(["<=50K", ">50K"])
+    at_03 = RawPrediction(labels=words[(p >= 0.3).astype(int)], proba=proba,
+                          classes=("<=50K", ">50K"))  # a threshold other than 0.5: fine
+    assert canonical(at_03, "binary", target, _info(), 400).label.tolist() == \
+        (p >= 0.3).astype(int).tolist()
+    swapped = RawPrediction(labels=words[(p >= 0.3).astype(int)], proba=proba[:, ::-1],
+                            classes=("<=50K", ">50K"))
+    with pytest.raises(ModelOutputError, match="no threshold rule of its own probability of "
+                                               "'>50K'"):
+        canonical(swapped, "binary", target, _info(), 400)
+    oracle = RawPrediction(labels=words[y], proba=proba[:, ::-1], classes=("<=50K", ">50K"))
+    with pytest.raises(ModelOutputError, match="misplaces"):
+        canonical(oracle, "binary", target, _info(), 400)
+
+
+@pytest.mark.parametrize("classes", [("a", "b", "c", "a"), (0, 1, 2, "1")],
+                         ids=["same-word", "int-and-text"])
+def test_classes_that_repeat_are_refused(classes):
+    """Four columns for classes [a, b, c, a]: the gate kept the last 'a' column and dropped
+    the first's mass, and read a 76% accurate model as 100%."""
+    proba = np.full((300, 4), 0.25)
+    raw = RawPrediction(proba=proba, classes=classes)
+    target = ABC if isinstance(classes[0], str) else Target(y=ABC.y, classes=(0, 1, 2))
+    with pytest.raises(ModelOutputError, match="twice"):
+        canonical(raw, "multiclass", target, _info(), 300)
+
+
+# ================================================================ inputs and outputs: messages
+
+
+def test_a_value_beyond_float32_is_refused_naming_the_column(adult, tmp_path):
+    """1e44 fed to a tensor(float) input became inf in evalgate's cast, and the model was
+    blamed for NaN or infinite predictions."""
+    model = load_model(age_model(tmp_path / "age.onnx"))
+    frame = adult.assign(age=adult["age"].astype(float))
+    frame.loc[41, "age"] = -1e44
+    with pytest.raises(ModelOutputError, match=r"column 'age' holds -1e\+44 at data row 42 "
+                                               r"\(1 such rows\), beyond the range of model "
+                                               r"input 'age' \(tensor\(float\)"):
+        model.predict(frame, ["age"])
+    frame.loc[41, "age"] = 3e38  # within float32's range: fed
+    assert model.predict(frame, ["age"]).proba is not None
+
+
+def test_an_integer_output_on_a_regression_suite_is_named(adult, tmp_path):
+    """A regressor rounding its output to int64 was called "a classifier"."""
+    path = _save(tmp_path / "rounds.onnx",
+                 [helper.make_node("Cast", ["age"], ["variable"], to=TensorProto.INT64)],
+                 [_out("variable", TensorProto.INT64, 1)], classes=None)
+    model = load_model(path)
+    raw = model.predict(adult.head(4), ["age"])
+    target = Target(y=np.zeros(4), classes=None)
+    with pytest.raises(ModelOutputError, match="the model's output 'variable' is an integer "
+                                               r"tensor \(int64\), which evalgate reads as "
+                                               "class labels"):
+        canonical(raw, "regression", target, model.info, 4)
+
+
+# ================================================================ labels the wrong way round
+
+
+COMPARE_ONLY = """\
+  performance:
+    roc_auc:  {max_regression: 0.01}
+    accuracy: {max_regression: 0.01}
+"""
+
+
+def test_an_inverted_label_map_is_refused(pytester, gate_project, files, tmp_path):
+    """A label_map written the wrong way round made both models read below chance, and every
+    comparison flipped: a worse candidate PROMOTEd on a suite of comparisons."""
+    worse = age_model(tmp_path / "worse.onnx", classes="[0, 1]", scale=1.0)
+    project(gate_project, data=files["binary"], champion=files["codes"], checks=COMPARE_ONLY,
+            label_map='label_map: {"<=50K": 1, ">50K": 0}')
+    blocked(pytester, pytester.runpytest(f"--evalgate={worse}"),
+            "the labels look reversed: the champion's ROC AUC on them is 0.",
+            "check data.positive_label ('>50K' here) and data.label_map")
+    project(gate_project, data=files["binary"], champion=files["codes"], checks=COMPARE_ONLY,
+            label_map=MAP_LINE)  # the right way round: judged
+    judged(pytester, pytester.runpytest(f"--evalgate={worse}"))
+
+
+def test_below_chance_only_beyond_sampling_error():
+    from evalgate.models.chance import reversed_labels
+
+    rng = np.random.default_rng(5)
+    y = (rng.random(2000) < 0.3).astype(np.int8)
+    target = Target(y=y, classes=("<=50K", ">50K"))
+    noise = Predictions(label=np.zeros(2000, np.int8), score=rng.random(2000))  # AUC ≈ 0.5
+    assert reversed_labels(target, {"candidate": noise, "champion": noise}, 0.95) is None
+    anti = Predictions(label=1 - y, score=np.clip(0.7 - 0.4 * y + 0.2 * rng.random(2000), 0, 1))
+    # the champion decides; without one, the candidate
+    assert reversed_labels(target, {"candidate": anti, "champion": noise}, 0.95) is None
+    assert "candidate's ROC AUC" in (reversed_labels(target, {"candidate": anti}, 0.95) or "")
+    few = Target(y=y[:6], classes=("<=50K", ">50K"))
+    small = Predictions(label=1 - y[:6], score=anti.score[:6])
+    assert reversed_labels(few, {"candidate": small}, 0.95) is None  # 6 rows prove nothing
+    y = np.r_[np.zeros(10, np.int8), np.ones(10, np.int8)]  # separated, the wrong way round
+    apart = Predictions(label=1 - y, score=1.0 - y * 0.5)
+    found = reversed_labels(Target(y=y, classes=("a", "b")), {"candidate": apart}, 0.95)
+    assert found is not None and "upper bound 0.3690 < 0.5" in found  # 1 − 0.01^(1/10)

@@ -44,7 +44,9 @@ def _multiclass(seed: int, n: int = 500, k: int = 4) -> tuple[np.ndarray, ...]:
 def _regression(seed: int, n: int = 300) -> tuple[np.ndarray, np.ndarray]:
     rng = np.random.default_rng(seed)
     y = rng.normal(3.0, 2.0, size=n)
-    y[:3] = [0.0, 1e-20, -0.5]  # MAPE's guard against |y| ≈ 0
+    # MAPE's guard against |y| ≈ 0 (a target of exactly 0 is refused: see
+    # test_mape_refuses_a_target_of_zero)
+    y[:3] = [1e-300, 1e-20, -0.5]
     pred = y + rng.normal(0.2, 1.0, size=n)
     return y, pred
 
@@ -288,3 +290,18 @@ def test_binary_name_on_multiclass_lists_f1_macro() -> None:
     assert "f1_macro" in msg and "f1_weighted" in msg
     with pytest.raises(UnknownMetricError, match="not defined for task regression"):
         get_metric("accuracy", "regression")
+
+
+def test_mape_refuses_a_target_of_zero() -> None:
+    """MAPE divided by max(|y|, eps): each row with y = 0 cost |pred| / 2.2e-16, a champion
+    predicting 0.5 there scored 1.1e14, and a candidate 4× worse elsewhere passed."""
+    from evalgate.errors import StatsError
+
+    y, pred = _regression(0)
+    y[[7, 40]] = 0.0
+    metric = get_metric("mape", "regression")
+    for fn in (metric.fn, metric.per_row):
+        assert fn is not None
+        with pytest.raises(StatsError, match=r"mape is undefined: 2 of 300 rows have target 0 "
+                                             r"\(first at row 8\)"):
+            fn(y, pred)

@@ -11,6 +11,7 @@ from __future__ import annotations
 import math
 import sys
 from collections.abc import Sequence
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -658,3 +659,40 @@ def test_average_precision_cell_bootstrap_matches_a_naive_row_bootstrap() -> Non
     assert a.value.estimate == m.fn(y, pa)
     assert a.value.se == pytest.approx(np.std(value, ddof=1), rel=0.08)
     assert a.delta.se == pytest.approx(np.std(diff, ddof=1), rel=0.08)
+
+
+def _three_classes(rare: int, seed: int = 0) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """600 rows, class 2 with ``rare`` of them; the candidate worse on class 2 only."""
+    rng = np.random.default_rng(seed)
+    y = np.r_[np.zeros(300 - rare // 2, int), np.ones(300 - rare + rare // 2, int),
+              np.full(rare, 2)]
+    def table(noise: float) -> np.ndarray:
+        z = rng.standard_normal((600, 3)) * noise + 2.0 * np.eye(3)[y]
+        p = np.exp(z)
+        return p / p.sum(axis=1, keepdims=True)
+    return y, table(1.5), table(1.0)
+
+
+def test_multiclass_roc_auc_with_a_rare_class_is_inconclusive() -> None:
+    """Class 2 with 3 rows of 600: the paired row bootstrap bounded Δ at −0.007 and a truly
+    worse candidate passed about 10% of the time at 95%. Like a binary AUC with fewer than
+    10 positives, Δ is now unbounded and the check says which class is too small."""
+    metric = get_metric("roc_auc", "multiclass")
+    y, cand, champ = _three_classes(3)
+    result = assess(metric, y, cand, champ, confidence=CONF, rng=np.random.default_rng(0),
+                    n_resamples=200)
+    assert result.delta is not None and result.delta.lower == -math.inf
+    assert result.delta.method == "too-few-in-a-class"
+    assert result.value.lower is not None and result.value.lower < result.value.estimate
+    check = MetricCheck("roc_auc", Threshold(max_regression=0.5), True, 10)
+    suite = replace(_suite(check, n_resamples=200), task="multiclass")
+    ctx = EvalContext(suite=suite, target=Target(y=y, classes=("a", "b", "c")),
+                      candidate=Predictions(label=cand.argmax(axis=1), score=cand),
+                      champion=Predictions(label=champ.argmax(axis=1), score=champ))
+    checked = performance.evaluate(ctx, check)
+    assert checked.status == "fail"
+    assert "inconclusive: class 'c' has 3 rows" in checked.message, checked.message
+    y, cand, champ = _three_classes(10)  # ten rows of each class: compared as before
+    result = assess(metric, y, cand, champ, confidence=CONF, rng=np.random.default_rng(0),
+                    n_resamples=200)
+    assert result.delta is not None and math.isfinite(result.delta.lower or -math.inf)

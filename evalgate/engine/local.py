@@ -12,10 +12,11 @@ import numpy as np
 from ..data import Dataset, encode_target, load_dataset
 from ..data.fingerprint import row_hashes, rows_digest, sketch
 from ..data.read import load_estimate_from
-from ..errors import ModelLoadError
+from ..errors import ModelLoadError, SpecError
 from ..families import CheckPlan, CheckResult, EvalContext, error_result, registered
 from ..families.base import Family, Reduction, row_keys
 from ..models import Model, RawPrediction
+from ..models.chance import reversed_labels
 from ..models.predictions import Predictions, canonical, class_universe
 from ..models.text import shared_feeds
 from ..spec import Suite
@@ -77,6 +78,9 @@ def evaluate(gate: Gate, suite: Suite, plans: Sequence[CheckPlan],
         match = preds[role].classes
         if match is not None:
             outcome.inputs[role] = {**outcome.inputs[role], "classes": match.as_dict()}
+    reversed_problem = reversed_labels(target, preds, suite.confidence)
+    if reversed_problem is not None:
+        raise SpecError(suite.path, suite.data.line, "data", reversed_problem)
     del raws, raw  # the canonical predictions are what is judged; the raw ones can go
     release_memory()
     outcome.target, outcome.predictions = target, preds

@@ -6,6 +6,7 @@ else any passing one: ``pass``; else ``skip``), and so does the message: facts f
 the failing clauses (or the passing ones), then remarks, then what to do.
 
 - :func:`percent` writes a confidence as a percentage (0.975 → ``97.5%``, never ``98%``);
+  :func:`number` / :func:`signed` a value (4 decimals; 4 significant digits from 1e6 on);
 - :func:`value_clause` judges a point estimate against ``min`` / ``max``;
 - :func:`limit_clause` judges one against a threshold of any name (``max_difference``,
   ``min_ratio``), in the same words;
@@ -146,9 +147,23 @@ def delta_text(delta: Interval, confidence: float, *, detail: str = "",
     """``Δ vs champion = +0.0123 (detail), one-sided 95% lower bound +0.0045``."""
     shown = f" ({detail})" if detail else ""
     bound = "−∞" if delta.lower is None or not math.isfinite(delta.lower) else \
-        f"{delta.lower:+.4f}"
-    return (f"{name} = {delta.estimate:+.4f}{shown}, one-sided {percent(confidence)} lower "
+        signed(delta.lower)
+    return (f"{name} = {signed(delta.estimate)}{shown}, one-sided {percent(confidence)} lower "
             f"bound {bound}")
+
+
+#: from this magnitude a number is written with 4 significant digits, not 4 decimals
+LARGE = 1e6
+
+
+def signed(x: float) -> str:
+    """``+0.0123``; from ±:data:`LARGE` on ``-7.574e+43`` (``.4f`` wrote all 44 digits)."""
+    return f"{x:+.4g}" if math.isfinite(x) and abs(x) >= LARGE else f"{x:+.4f}"
+
+
+def number(x: float) -> str:
+    """``0.0123``; from ±:data:`LARGE` on ``7.574e+43``."""
+    return f"{x:.4g}" if math.isfinite(x) and abs(x) >= LARGE else f"{x:.4f}"
 
 
 def compare(clauses: Clauses, delta: Interval, *, key: str, margin: float, head: str,

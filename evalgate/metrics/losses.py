@@ -7,7 +7,7 @@ from collections.abc import Callable
 
 import numpy as np
 
-from ..errors import MetricOverflowError
+from ..errors import MetricOverflowError, StatsError
 
 Array = np.ndarray
 
@@ -98,6 +98,14 @@ def sq_err(y: Array, pred: Array) -> Array:
 
 
 def ape(y: Array, pred: Array) -> Array:
+    """|y − pred| / |y|; a target of 0 is refused (:class:`StatsError`): dividing by
+    scikit-learn's ``max(|y|, eps)`` instead makes each such row cost ~1e15 and decide the
+    metric alone."""
+    zero = np.asarray(y) == 0
+    if zero.any():
+        raise StatsError(f"mape is undefined: {int(zero.sum()):,} of {len(zero):,} rows have "
+                         f"target 0 (first at row {int(np.flatnonzero(zero)[0]) + 1}); use "
+                         f"mae, or leave those rows out of the data")
     rows: Array = np.abs(y - pred) / np.maximum(np.abs(y), EPS)
     return rows
 

@@ -316,9 +316,11 @@ class OnnxModel:
                     f"input {inp.name!r} is one numeric tensor, but columns "
                     f"{', '.join(non_numeric)} are not numeric")
             dtype = _NUMPY.get(inp.type, np.dtype(np.float32))
-            if np.issubdtype(dtype, np.integer):
-                for c in block.columns:
+            for c in block.columns:
+                if np.issubdtype(dtype, np.integer):
                     self._whole(block[c], inp, dtype)
+                elif dtype.kind == "f":
+                    self._in_range(block[c], inp, dtype)
             return {inp.name: block.to_numpy(dtype=dtype)}
         return {inp.name: self._column(frame, mapping[inp.name], inp) for inp in self.inputs}
 
@@ -341,6 +343,8 @@ class OnnxModel:
                     f"is {inp.type}, which cannot hold them")
             if np.issubdtype(dtype, np.integer):
                 self._whole(col, inp, dtype)
+            elif dtype.kind == "f":
+                self._in_range(col, inp, dtype)
             arr = col.to_numpy(dtype=dtype, na_value=np.nan if dtype.kind == "f" else None)
         out: np.ndarray = arr.reshape(-1, 1) if inp.rank >= 2 else arr
         return out
@@ -368,6 +372,23 @@ class OnnxModel:
                 f"({int(bad.sum())} such rows), but model input {inp.name!r} is {inp.type}, "
                 f"which takes whole numbers only; evalgate does not truncate them: round the "
                 f"column in the data or give the model a float input")
+
+    def _in_range(self, col: pd.Series, inp: _Input, dtype: np.dtype) -> None:
+        """A float32 (float16) input takes values within its range; beyond it the cast makes
+        them ±inf, and the model would be blamed for the NaN or infinite predictions."""
+        top = float(np.finfo(dtype).max)
+        if top >= float(np.finfo(np.float64).max) or pd.api.types.is_bool_dtype(col):
+            return
+        values = col.to_numpy(dtype=np.float64, na_value=np.nan)
+        with np.errstate(invalid="ignore"):
+            bad = np.isfinite(values) & (np.abs(values) > top)
+        if bad.any():
+            first = int(np.flatnonzero(bad)[0])
+            raise ModelOutputError(self.info.path,
+                f"column {col.name!r} holds {float(values[first]):g} at data row {first + 1} "
+                f"({int(bad.sum())} such rows), beyond the range of model input {inp.name!r} "
+                f"({inp.type}, at most ±{top:.4g}): fed to the model it would become infinite; "
+                f"rescale the column or give the model a double input")
 
     # ----------------------------------------------------------------- predict
 

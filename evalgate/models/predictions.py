@@ -11,7 +11,9 @@ on codes are judged on the same labels. Classes only a model knows are kept (mul
 appended to the class universe) and listed in the verdict's inputs.
 
 Probabilities must lie in [0, 1] (within :data:`~.outputs.PROBA_RANGE_ATOL`) and each row
-must sum to 1 within :func:`~.outputs.proba_sum_atol`; they are then clipped to [0, 1].
+must sum to 1 within :func:`~.outputs.proba_sum_atol`; they are then clipped to [0, 1]. A
+model that gives both labels and probabilities must give one answer, and its classes must not
+repeat (:mod:`.agreement`).
 """
 
 from __future__ import annotations
@@ -27,6 +29,7 @@ import pandas as pd
 from ..data import Target, label_key, plain, sorted_labels
 from ..errors import CheckError, ModelOutputError
 from ..metrics import Metric, Task
+from .agreement import binary_agrees, distinct_classes, multiclass_agrees
 from .base import ModelInfo, RawPrediction
 from .outputs import checked, clipped, finite, plausible
 
@@ -257,8 +260,7 @@ def canonical(raw: RawPrediction, task: Task, target: Target, info: ModelInfo,
     """Check and convert one model's raw prediction for ``task``."""
     if task == "regression":
         if raw.values is None:
-            raise ModelOutputError(info.path, "the suite's task is regression, but the model "
-                                              "is a classifier")
+            raise ModelOutputError(info.path, _not_values(raw, info))
         values = np.asarray(raw.values, dtype=np.float64).reshape(-1)
         _check_rows(info, len(values), n_rows)
         finite(info, values, "predictions")
@@ -270,6 +272,8 @@ def canonical(raw: RawPrediction, task: Task, target: Target, info: ModelInfo,
                                           f"class labels or probabilities (is it a regressor?)")
     assert target.classes is not None
     model_classes = tuple(raw.classes) if raw.classes is not None else None
+    if model_classes is not None:
+        distinct_classes(info, model_classes)
     proba = None
     if raw.proba is not None:
         if model_classes is None:
@@ -291,6 +295,20 @@ def canonical(raw: RawPrediction, task: Task, target: Target, info: ModelInfo,
     if task == "binary":
         return _binary(info, target, match, model_classes, proba, keys)
     return _multiclass(info, target, match, model_classes, proba, keys)
+
+
+def _not_values(raw: RawPrediction, info: ModelInfo) -> str:
+    """Why a model gives no values for a regression suite, in its own terms."""
+    labels = raw.labels
+    if (raw.proba is None and raw.classes is None and isinstance(labels, np.ndarray)
+            and labels.dtype.kind in "iu"):
+        reads = (info.signature or {}).get("reads") or {}
+        name = f" {reads['label']!r}" if reads.get("label") else ""
+        return (f"the suite's task is regression, but the model's output{name} is an integer "
+                f"tensor ({labels.dtype}), which evalgate reads as class labels, and it has no "
+                f"float output; a regressor must output float or double values (cast the "
+                f"output to float)")
+    return "the suite's task is regression, but the model is a classifier"
 
 
 def _label_keys(raw: RawPrediction, info: ModelInfo, n_rows: int,
@@ -339,6 +357,8 @@ def _binary(info: ModelInfo, target: Target, match: ClassMatch,
                                               f"neither the positive class {pos_key!r} nor the "
                                               f"negative class {neg_key!r}")
         label = positive.astype(np.int8)[keys.inverse]
+        if score is not None:
+            binary_agrees(info, label, score, match.to_model[label_key(target.classes[1])])
     else:
         assert score is not None
         label = (score >= 0.5).astype(np.int8)
@@ -373,6 +393,8 @@ def _multiclass(info: ModelInfo, target: Target, match: ClassMatch,
                                               f"know: "
                                               f"{', '.join(repr(u) for u in unknown[:5])}")
         label = np.array([trans[u] for u in uniq], dtype=np.int64)[keys.inverse]
+        if table is not None:
+            multiclass_agrees(info, label, table, target.classes)
     else:
         assert table is not None
         label = table.argmax(axis=1)

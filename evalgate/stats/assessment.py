@@ -35,7 +35,7 @@ import numpy as np
 
 from ..errors import StatsError
 from ..metrics import Metric
-from .auc import auc_assessment
+from .auc import TOO_FEW_IN_A_CLASS, auc_assessment, rare_class
 from .confusion import confusion_assessment
 from .generic import generic_assessment
 from .intervals import Assessment, Interval
@@ -73,6 +73,9 @@ def _assess(metric: Metric, y: Array, cand: Array, champ: Array | None, confiden
             rng: np.random.Generator, n_resamples: int) -> Assessment:
     n = len(y)
     kind = metric.kind
+    if metric.name == "roc_auc" and metric.task == "multiclass" and champ is not None and \
+            rare_class(y) is not None:
+        return _too_few_in_a_class(metric, y, cand, champ, confidence, rng, n_resamples)
     if kind == "auc":
         return auc_assessment(metric, y, cand, champ, confidence, n)
     if kind == "confusion":
@@ -84,3 +87,15 @@ def _assess(metric: Metric, y: Array, cand: Array, champ: Array | None, confiden
     return generic_assessment(metric, y, cand, champ, confidence, rng, n_resamples)
 
 
+
+
+def _too_few_in_a_class(metric: Metric, y: Array, cand: Array, champ: Array,
+                        confidence: float, rng: np.random.Generator,
+                        n_resamples: int) -> Assessment:
+    """A multiclass ROC AUC with a class under ``MIN_PER_CLASS`` rows: the candidate's value
+    as usual, Δ inconclusive (lower bound −∞), as for a binary AUC with too few positives."""
+    value = generic_assessment(metric, y, cand, None, confidence, rng, n_resamples).value
+    champion = float(metric.fn(y, champ))
+    return Assessment(value, champion, Interval(metric.sign * (value.estimate - champion),
+                                                -math.inf, None, None, TOO_FEW_IN_A_CLASS,
+                                                len(y)))

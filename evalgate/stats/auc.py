@@ -6,7 +6,9 @@ With k = min(positives, negatives) and Â the larger of the two models' AUCs:
 
 =========================================  ==============================================
 k < ``MIN_PER_CLASS``                      no bound: Δ inconclusive (``too-few-positives``
-                                           / ``too-few-negatives``)
+                                           / ``too-few-negatives``; multiclass one-vs-rest
+                                           AUC: any class present with fewer rows,
+                                           ``too-few-in-a-class``)
 k < ``BOOTSTRAP_BELOW``                    stratified bootstrap on the logit scale,
                                            expanded percentile
                                            (``stratified-bootstrap-logit``)
@@ -77,6 +79,23 @@ def rows_needed(y: Array) -> tuple[int, int, int]:
     negatives = len(y) - positives
     k = max(min(positives, negatives), 1)
     return positives, negatives, math.ceil(len(y) * MIN_PER_CLASS / k)
+
+
+#: Δ's method for a multiclass ROC AUC with a class of fewer than ``MIN_PER_CLASS`` rows
+TOO_FEW_IN_A_CLASS = "too-few-in-a-class"
+
+
+def rare_class(y: Array) -> tuple[int, int] | None:
+    """A multiclass target's rarest class present with fewer than ``MIN_PER_CLASS`` rows, as
+    (code, rows), or ``None``. One-vs-rest AUC of such a class rests on that many positives,
+    as a binary AUC does: no method bounds a comparison on it (a class of 3 rows let a
+    truly worse candidate pass about 10% of the time at 95%)."""
+    counts = np.bincount(np.asarray(y, dtype=np.int64))
+    rare = np.flatnonzero((counts > 0) & (counts < MIN_PER_CLASS))
+    if rare.size == 0:
+        return None
+    code = int(rare[np.argmin(counts[rare])])
+    return code, int(counts[code])
 
 
 def _clip(a: Array | float, m: int, n: int) -> Array:
@@ -216,5 +235,6 @@ def auc_assessment(metric: Metric, y: Array, cand: Array, champ: Array | None, c
                       _delta(aucs, v10, v01, method, confidence, n, reps, same))
 
 
-__all__ = ["BOOTSTRAP_BELOW", "DELONG_FROM", "LOGIT_ABOVE", "MIN_PER_CLASS", "auc_assessment",
-           "delong", "regime", "rows_needed"]
+__all__ = ["BOOTSTRAP_BELOW", "DELONG_FROM", "LOGIT_ABOVE", "MIN_PER_CLASS",
+           "TOO_FEW_IN_A_CLASS", "auc_assessment", "delong", "rare_class", "regime",
+           "rows_needed"]

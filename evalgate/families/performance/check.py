@@ -11,7 +11,7 @@ from typing import Any
 from ...errors import EvalgateError, StatsError
 from ...metrics import Metric, get_metric
 from ...stats import Assessment, Interval, assess
-from ...stats.auc import MIN_PER_CLASS, rows_needed
+from ...stats.auc import MIN_PER_CLASS, TOO_FEW_IN_A_CLASS, rare_class, rows_needed
 from ...stats.tails import CONFIDENT_WRONG_LOSS, MeanAssessment, confident_wrong
 from ..base import CheckPlan, CheckResult, EvalContext, error_result
 from ..judge import (
@@ -23,6 +23,7 @@ from ..judge import (
     compare,
     delta_text,
     no_champion,
+    number,
     percent,
     unit_of,
     value_clause,
@@ -79,8 +80,9 @@ def evaluate(ctx: EvalContext, check: MetricCheck) -> CheckResult:
                                "higher_is_better": metric.higher_is_better}
     bound = value.lower if metric.higher_is_better else value.upper
     side = "lower" if metric.higher_is_better else "upper"
-    value_text = f"{metric.name} = {v:.4f}" + (
-        f" ({percent(suite.confidence)} {side} bound {bound:.4f})" if bound is not None else "")
+    value_text = f"{metric.name} = {number(v)}" + (
+        f" ({percent(suite.confidence)} {side} bound {number(bound)})" if bound is not None
+        else "")
     clauses = Clauses()
     value_clause(clauses, v, minimum=th.min, maximum=th.max, text=value_text,
                  bounds=_bounds(value, suite.confidence) if suite.by_bound else None)
@@ -94,7 +96,7 @@ def evaluate(ctx: EvalContext, check: MetricCheck) -> CheckResult:
         unit = unit_of(delta)
         over = "" if unit == "rows" else f"; over {delta.n:,} {unit}"
         head = delta_text(delta, suite.confidence, detail=(
-            f"candidate {v:.4f}, champion {result.champion_value:.4f}{over}")).replace(
+            f"candidate {number(v)}, champion {number(result.champion_value)}{over}")).replace(
             " (candidate", f"{orient} (candidate", 1)
         if delta.method.endswith("+discordance-floor"):
             details["discordance_floor"] = True
@@ -153,14 +155,27 @@ def _rows_facts(ctx: EvalContext, metric: Metric, result: Assessment, details: d
 
 
 #: Δ's methods when the rarer class has too few rows for any comparison (ROC AUC)
-TOO_FEW_PER_CLASS = ("too-few-positives", "too-few-negatives")
+TOO_FEW_PER_CLASS = ("too-few-positives", "too-few-negatives", TOO_FEW_IN_A_CLASS)
 
 
 def _too_few_per_class(clauses: Clauses, ctx: EvalContext, metric: Metric, key: str,
                        margin: float, head: str, details: dict[str, Any]) -> None:
     """An inconclusive comparison: the rarer class is too small for any method."""
-    positives, negatives, rows = rows_needed(ctx.target.y)
     need = margin if key == "min_improvement" else -margin
+    rare = rare_class(ctx.target.y) if metric.task == "multiclass" else None
+    if rare is not None:
+        code, count = rare
+        classes = ctx.target.classes
+        name = repr(classes[code]) if classes is not None and code < len(classes) else code
+        rows = math.ceil(len(ctx.target.y) * MIN_PER_CLASS / count)
+        clauses.add(False, (
+            f"{head} < {need:+g} allowed by {key} {margin:g} — inconclusive: class {name} has "
+            f"{count:,} rows; one-vs-rest {metric.name} needs at least {MIN_PER_CLASS} rows "
+            f"of each class for a paired comparison (evaluate on more rows of class {name}: "
+            f"about {rows:,} rows at this prevalence)"), INCONCLUSIVE)
+        details[f"rows_to_resolve_{key}"] = rows
+        return
+    positives, negatives, rows = rows_needed(ctx.target.y)
     rarer = "positives" if positives <= negatives else "negatives"
     clauses.add(False, (
         f"{head} < {need:+g} allowed by {key} {margin:g} — inconclusive: {positives:,} "
