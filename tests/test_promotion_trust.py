@@ -282,6 +282,30 @@ def test_keygen_writes_a_pair_and_refuses_to_overwrite(
     assert private.read_bytes() != before and public.is_file()
 
 
+def test_every_suite_must_have_been_judged_against_the_current_champion(
+        tmp_path: Path) -> None:
+    """Two suites, one naming the registry's champion and one a stale file: the top-level
+    champion is the first suite's, so promote compared that one alone and a candidate never
+    judged against the champion on the second suite's rows was promoted."""
+    reg = Registry(tmp_path / "registry").model("adult")
+    reg.promote(CHAMPION, VerdictFile.load(make_verdict(tmp_path / "first.json", CHAMPION)))
+    stale = variant(tmp_path / "models", 7)  # same predictions, other bytes: another model
+    suites = tmp_path / "suites"
+    suites.mkdir()
+    (suites / "a.yaml").write_text(suite_text(champion=CHAMPION))
+    (suites / "b.yaml").write_text(suite_text(champion=stale, name="adult-b"))
+    outcomes = evaluate_paths(Gate(CANDIDATE), sorted(suites.glob("*.yaml")))
+    written = finish(outcomes, candidate=CANDIDATE, report_dir=tmp_path / "reports", seed=None,
+                     started_at=now(), duration_s=1.0, signing_key=None, suites_path=suites)
+    doc = json.loads(written.verdict_path.read_text())
+    assert doc["decision"] == "promote"
+    assert [s["champion_sha256"] for s in doc["suites"]] == [sha256_file(CHAMPION),
+                                                             sha256_file(stale)]
+    with pytest.raises(PromotionRefused, match=r"adult-b.*judged against another champion"):
+        reg.promote(CANDIDATE, VerdictFile.load(written.verdict_path))
+    assert reg.champion().sha256 == sha256_file(CHAMPION)
+
+
 def test_the_gate_signs_its_verdict(keys: tuple[Path, Path], tmp_path: Path,
                                     monkeypatch: pytest.MonkeyPatch) -> None:
     private, public = keys

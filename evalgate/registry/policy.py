@@ -128,6 +128,9 @@ class VerdictFile:
     in_progress: bool = False
     #: ``gate.suites``: the suite file or folder the gate found its suites in
     suites_path: str | None = None
+    #: each suite's name and the sha256 of the champion it compared with (None: none, or a
+    #: verdict from before suites recorded it)
+    suite_champions: tuple[tuple[str, str | None], ...] = ()
 
     @classmethod
     def load(cls, path: Path) -> VerdictFile:
@@ -188,7 +191,8 @@ class VerdictFile:
                    doc=doc, checks=tuple((c.id, c.status, c.blocking) for c in v.checks),
                    suites=suites, not_run=summary.not_run, summary_fields=fields,
                    in_progress=v.in_progress,
-                   suites_path=None if v.gate is None else v.gate.suites)
+                   suites_path=None if v.gate is None else v.gate.suites,
+                   suite_champions=tuple((s.name, s.champion_sha256) for s in v.suites))
 
     @property
     def key_id(self) -> str | None:
@@ -214,6 +218,7 @@ class VerdictFile:
             why = f" ({'; '.join(self.reasons[:3])})" if self.reasons else ""
             raise PromotionRefused(f"{self.path}: {NOT_PROMOTE.format(decision=self.decision)}"
                                    f"{why}")
+        self._check_one_champion()
         if self.candidate_sha256 != candidate_sha256:
             raise PromotionRefused(
                 f"{self.path}: {OTHER_MODEL}: it judged sha256 {short(self.candidate_sha256)}, "
@@ -242,6 +247,18 @@ class VerdictFile:
                 raise PromotionRefused(
                     f"{self.path}: {name} is {json.dumps(got)}, but the verdict's own checks "
                     f"give {json.dumps(want)}{why}: {EDITED}; re-run the gate")
+
+    def _check_one_champion(self) -> None:
+        """Every suite compared with the verdict's champion, the one promote replaces (the
+        top level names the first suite's): a suite judged against a stale file proves
+        nothing against the champion."""
+        for name, sha in self.suite_champions:
+            if sha is not None and sha != self.champion_sha256:
+                raise PromotionRefused(
+                    f"{self.path}: the suite {name!r} was judged against another champion "
+                    f"(sha256 {short(sha)}) than the verdict's ({short(self.champion_sha256)}); "
+                    "every suite must compare with the champion promote replaces: name it "
+                    "in each suite, or gate with --champion registry:NAME@champion")
 
     def check_signed(self, trusted_keys: Sequence[Any]) -> str:
         """The id of the trusted key that signed the verdict (:class:`PromotionRefused`

@@ -161,6 +161,7 @@ def _suite_entry(o: SuiteOutcome, plots: dict[str, Any] | None) -> dict[str, Any
                       "n_resamples": s.n_resamples})
         if o.champion is not None:
             entry["champion"] = _rel(o.champion.path)
+            entry["champion_sha256"] = o.champion.sha256
         if s.data.key is not None and entry["dataset"] is not None:
             entry["dataset"]["key"] = s.data.key
     if plots:

@@ -137,6 +137,9 @@ class SuiteEntry(Record):
     n_resamples: int | None = optional()
     #: the champion's path when the suite compared with one
     champion: str | None = optional()
+    #: that champion's sha256 (each suite's own: promote refuses a verdict whose suites
+    #: compared with different champions)
+    champion_sha256: str | None = optional()
     #: the data behind the report's pictures (:class:`evalgate.report.plots.SuitePlots`)
     plots: Mapping[str, Any] | None = optional()
     #: why the suite could not be evaluated
