@@ -288,3 +288,22 @@ def test_trust_type_options_reach_the_loader(pytester: pytest.Pytester,
                                               for arg in ("--evalgate-trust-type", t)])
     assert trusted.ret == 0, trusted.stdout.str()
     assert trusted.outlines[-1].startswith("evalgate: PROMOTE")
+
+
+@pytest.mark.parametrize("names", [["a", "a::b"], ["a::b", "a"], ["a", "a"]],
+                         ids=["leaf-first", "group-first", "twice"])
+def test_checks_whose_node_ids_collide_are_a_suite_error(names: list[str]) -> None:
+    """Drift checks are named by their columns: a column `a::b` beside `a` made pytest's item
+    tree crash (TypeError) or drop one check silently (a permanent partial run)."""
+    from pathlib import Path
+
+    from evalgate.errors import SpecError
+    from evalgate.families import CheckPlan
+    from evalgate.plugin import _tree
+
+    plans = [CheckPlan("drift", n, 7 + i, True) for i, n in enumerate(names)]
+    with pytest.raises(SpecError, match="shares its pytest node id"):
+        _tree(Path("s.yaml"), plans, {None: None})
+    tree = _tree(Path("s.yaml"), [CheckPlan("bias", "sex::tpr", 3, True),
+                                  CheckPlan("bias", "sex::fpr", 4, True)], {None: None, "c2": None})
+    assert set(tree["bias"]["sex"]) == {"tpr", "fpr", "tpr[c2]", "fpr[c2]"}

@@ -242,15 +242,42 @@ class SuiteFile(pytest.File):
                 gs.outcomes[self.path, name] = gate.spec_error(self.path, exc)
             yield SuiteErrorItem.from_parent(self, name=SUITE_ITEM, message=str(exc))
             return
-        tree: dict[str, Any] = {}
-        for plan in plan_checks(self.suite):
-            *groups, leaf = [plan.family, *plan.name.split("::")]
-            node = tree
-            for part in groups:
-                node = node.setdefault(part, {})
-            for name in gs.gates:  # with challengers, one item per challenger: roc_auc[c2]
-                node[leaf if name is None else f"{leaf}[{name}]"] = (plan, name)
+        try:
+            tree = _tree(self.path, plan_checks(self.suite), gs.gates)
+        except SpecError as exc:
+            for name, gate in gs.gates.items():
+                gs.outcomes[self.path, name] = gate.spec_error(self.path, exc)
+            yield SuiteErrorItem.from_parent(self, name=SUITE_ITEM, message=str(exc))
+            return
         yield from _nodes(self, tree)
+
+
+def _tree(path: Path, plans: list[CheckPlan], gates: Any) -> dict[str, Any]:
+    """The suite's checks nested by the parts of their names (``::``), one leaf per check and
+    challenger; :class:`SpecError` where two checks would share a node — a drift column
+    named ``a::b`` beside ``a`` — which would drop one of them from the run."""
+    from ..errors import SpecError
+
+    tree: dict[str, Any] = {}
+    for plan in plans:
+        parts: list[str] = [plan.family, *plan.name.split("::")]
+        node = tree
+        for part in parts[:-1]:
+            node = node.setdefault(part, {})
+            if not isinstance(node, dict):
+                raise SpecError(path, plan.line, None, _collide(plan))
+        for name in gates:  # with challengers, one item per challenger: roc_auc[c2]
+            key = parts[-1] if name is None else f"{parts[-1]}[{name}]"
+            if key in node:
+                raise SpecError(path, plan.line, None, _collide(plan))
+            node[key] = (plan, name)
+    return tree
+
+
+def _collide(plan: CheckPlan) -> str:
+    return (f"the check {plan.family}::{plan.name} shares its pytest node id with another "
+            f"check ('::' separates the parts of a node id); rename the column or group so "
+            f"that no check's name is another's followed by '::'")
 
 
 def _nodes(parent: pytest.Collector, tree: dict[str, Any]) -> Any:
