@@ -385,6 +385,9 @@ def test_monitor_refuses_a_stored_profile_edited_after_promotion(
     assert f"{path.name}: the stored reference profile is not the one the promoting " \
            "verdict names (its sha256 differs)" in err, err
     assert _monitor_log_lines(project) == 0
+    assert main(["audit", "verify", "adult"]) == 1  # the registry's own check says so too
+    assert "the stored reference profile is not the one the verdict names" in \
+        capsys.readouterr().out
 
 
 def test_monitor_refuses_a_stored_verdict_edited_after_promotion(

@@ -499,6 +499,21 @@ def promotion_problems(verdicts_dir: Path, entries: Sequence[Any]) -> list[str]:
                 raise PromotionRefused(f"{path}: does not hold the verdict the promotion "
                                        f"recorded (sha256 {short(verdict.sha256)})")
             verdict.check(path, str(e.data.get("sha256")), inputs=False)
+            _stored_profile_holds(verdict, verdicts_dir / f"{sha}.profile.json")
         except (PromotionRefused, RegistryError) as exc:
             problems.append(f"{what}: {exc}")
     return problems
+
+
+def _stored_profile_holds(verdict: VerdictFile, path: Path) -> None:
+    """The reference profile stored with a promoting verdict (what ``monitor`` judges
+    production batches by) is the one that verdict names, by its sha256."""
+    ref = verdict.doc.get("profile")
+    if not isinstance(ref, Mapping):
+        return
+    if not path.is_file():
+        raise PromotionRefused(f"{path}: the reference profile the verdict names is missing")
+    got = hashlib.sha256(path.read_bytes()).hexdigest()
+    if got != ref.get("sha256"):
+        raise PromotionRefused(f"{path}: the stored reference profile is not the one the "
+                               f"verdict names (sha256 {short(got)}): it was edited")
