@@ -24,8 +24,9 @@ from .._io import sha256_file, write_atomic
 from ..errors import ChampionChanged, IntegrityError, PromotionRefused, RegistryError, did_you_mean
 from . import approvals, storage
 from .audit import POLICY_DIR, AuditLog, Verification, version_problems
-from .policy import CHAMPION_CHANGED, Signoff, VerdictFile, checked_candidate, promotion_problems
+from .policy import CHAMPION_CHANGED, Signoff, VerdictFile, checked_candidate
 from .profiles import profile_bytes
+from .promotions import promotion_problems
 from .records import (
     Entry,
     History,
@@ -235,7 +236,7 @@ class ModelRegistry(AuditLog):
 
     def verify(self, *, check_files: bool = True) -> Verification:
         """``audit verify``: the log (:meth:`verify_log`), each promotion's stored verdict
-        (:func:`.policy.promotion_problems`) and (``check_files``) every version's bytes."""
+        (:func:`.promotions.promotion_problems`) and (``check_files``) every version's bytes."""
         log = self.verify_log()
         versions = {v.number: v for v in self.versions(check=False)}
         problems, notes = version_problems(log, versions, check_files=check_files)
@@ -450,8 +451,7 @@ class ModelRegistry(AuditLog):
                 f"gate against {ref}")
 
     def rollback(self, to: int | None = None, reason: str = "") -> tuple[int, int]:
-        """Move ``champion`` back: to the previous champion, or to ``to`` (an earlier
-        champion). Returns (from, to)."""
+        """Move ``champion`` back: to the previous or an earlier champion; (from, to)."""
         with self._locked() as state:
             current = state.aliases.get(CHAMPION)
             if current is None:
