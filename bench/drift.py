@@ -48,6 +48,7 @@ def main() -> None:
                                                              index=False)
         (root / "s.yaml").write_text(
             "suite: drift-bench\ntask: binary\ndata:\n  path: eval.parquet\n  target: income\n"
+            "  repeated_rows: independent\n"  # resampled with replacement: by design
             "  positive_label: \">50K\"\nchecks:\n  drift:\n    reference: ref.parquet\n"
             "    max_missing_increase: 0.02\n    max_unseen: 0.01\n")
         suite = load_suite(root / "s.yaml")

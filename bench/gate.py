@@ -165,7 +165,9 @@ def main() -> None:
                 path = Path(tmp) / f"adult_{rows}.parquet"
                 frame.to_parquet(path)
             suite = Path(tmp) / f"adult_{rows}.yaml"
-            suite.write_text(suite_text.replace("../examples/data/adult_test.csv.gz", str(path))
+            text = suite_text if rows == len(base) else suite_text.replace(  # resampled
+                "  target: income\n", "  target: income\n  repeated_rows: independent\n")
+            suite.write_text(text.replace("../examples/data/adult_test.csv.gz", str(path))
                              .replace("../examples", str(ROOT / "examples")))
             bare = bare_inference(frame, features, args.repeat)
             total, timings = gate_run(suite, args.repeat)

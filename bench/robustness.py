@@ -49,6 +49,7 @@ data:
   path: {data}
   target: income
   positive_label: ">50K"
+  repeated_rows: independent  # resampled with replacement: by design
 champion: {champion}
 seed: 0
 checks:

@@ -745,3 +745,41 @@ def test_both_engines_identify_the_rows_alike_for_the_ledger(
     columns = hashed_columns(champion.describe_inputs(), features, "income")
     assert "income" in columns and len(columns) < len(features) + 1  # the champion's reads
     assert rows_digest(scan.hashes) == rows_digest(row_hashes(adult[columns]))
+
+
+def test_rows_written_twice_are_refused_on_both_engines(tmp_path: Path, adult: pd.DataFrame,
+                                                        two_workers: DaskEngine) -> None:
+    """The evaluation rows copied (here: every row twice, across partitions) narrow every
+    interval with no new evidence: a worse candidate passed. Refused alike by both engines;
+    `repeated_rows: independent` says the repeats are genuine draws."""
+    checks = "  performance:\n    accuracy: {min: 0.8}\n"
+    write_parts(pd.concat([adult, adult], ignore_index=True), tmp_path / "eval", 3)
+    suite = tmp_path / "s.yaml"
+    suite.write_text(suite_text(data="eval/*.parquet", checks=checks))
+    for engine in (None, two_workers):
+        [outcome] = evaluate_paths(Gate(CANDIDATE, engine=engine), [suite])
+        assert [r.status for r in outcome.results] == ["error"]
+        assert "of the rows repeat an earlier row" in outcome.results[0].message
+    suite.write_text(suite_text(data="eval/*.parquet", checks=checks).replace(
+        "  sensitive:", "  repeated_rows: independent\n  sensitive:"))
+    for engine in (None, two_workers):
+        [outcome] = evaluate_paths(Gate(CANDIDATE, engine=engine), [suite])
+        assert [r.status for r in outcome.results] == ["pass"]
+
+
+def test_adult_and_a_few_copies_pass_the_repeated_rows_rule(adult: pd.DataFrame) -> None:
+    """The shipped test split (5 repeats in 16,281 rows) and 0.5% copied rows are no copying;
+    10% copied rows are."""
+    from evalgate.data.repeats import RepeatedRows, repeated_problem
+    from evalgate.spec import DataSpec
+
+    spec = DataSpec(path=Path("x.csv"), target="income", positive_label=">50K",
+                    sensitive=(), features=None, line=1)
+
+    def problem(frame: pd.DataFrame) -> str | None:
+        r = RepeatedRows(spec)
+        return repeated_problem(spec, r.merge([r.of(frame, np.arange(len(frame)))]))
+
+    assert problem(adult) is None
+    assert problem(pd.concat([adult, adult.iloc[:80]])) is None
+    assert problem(pd.concat([adult, adult.iloc[:1600]])) is not None

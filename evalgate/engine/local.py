@@ -12,7 +12,9 @@ import numpy as np
 from ..data import Dataset, encode_target, load_dataset
 from ..data.fingerprint import row_hashes, rows_digest, sketch
 from ..data.read import load_estimate_from
-from ..errors import ModelLoadError, SpecError
+from ..data.repeats import KEY as REPEATS_KEY
+from ..data.repeats import RepeatedRows, repeated_problem
+from ..errors import DataError, ModelLoadError, SpecError
 from ..families import CheckPlan, CheckResult, EvalContext, error_result, registered
 from ..families.base import Family, Reduction, row_keys
 from ..models import Model, RawPrediction
@@ -60,6 +62,9 @@ def evaluate(gate: Gate, suite: Suite, plans: Sequence[CheckPlan],
                                                            reductions)
     clock.lap("read_and_predict")
     outcome.dataset = data
+    repeated = repeated_problem(suite.data, states.pop(REPEATS_KEY, np.zeros(0, np.uint64)))
+    if repeated is not None:
+        raise DataError(suite.data.path, repeated)
     labelled = None
     if data.target is None:  # no labels: the classes are those of the labelled rows
         reference = outcome.labelled = load_estimate_from(suite.data, data.features)
@@ -161,6 +166,8 @@ def _once_per_run(gate: Gate, family: Family, ctx: EvalContext, plans: Sequence[
 def _reductions(suite: Suite, plans: Sequence[CheckPlan]) -> list[Reduction]:
     """What the planned families ask the rows to be reduced to (:class:`Reduction`)."""
     out: dict[str, Reduction] = {}
+    if suite.data.repeated_rows is None:  # copies narrow every interval: counted on every engine
+        out[REPEATS_KEY] = RepeatedRows(suite.data)
     for family in registered():
         mine = [p for p in plans if p.family == family.name]
         if mine and family.reductions is not None:

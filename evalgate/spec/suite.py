@@ -37,7 +37,7 @@ TOP_KEYS = ("suite", "description", "task", "data", "champion", "confidence", "s
 #: ``max_flip_rate``) are judged on: the point estimate (DESIGN.md §3), or its one-sided bound
 VALUE_THRESHOLDS = ("estimate", "bound")
 DATA_KEYS = ("path", "target", "positive_label", "label_map", "sensitive", "features",
-             "exclude", "key", "estimate_from")
+             "exclude", "key", "estimate_from", "repeated_rows")
 ESTIMATE_KEYS = ("path", "target", "max_support_auc")
 #: CBPE is refused when a classifier tells the labelled rows from the evaluation rows
 #: with a ROC AUC above this: the rows left the labelled rows' support
@@ -93,6 +93,9 @@ class DataSpec:
     exclude: tuple[str, ...] = ()
     #: ``data.key``: a column that identifies each row (unique, never missing, not a feature)
     key: str | None = None
+    #: ``data.repeated_rows: independent``: rows that repeat are independent draws, not
+    #: copies (:mod:`evalgate.data.repeats`)
+    repeated_rows: str | None = None
 
     @property
     def sources(self) -> tuple[Path, ...]:
@@ -374,7 +377,19 @@ def _data(r: Reader, top: LineDict, task: Task) -> DataSpec:
     return DataSpec(path=sources.path, target=target, positive_label=positive,
                     sensitive=sensitive, features=features, line=d.line, label_map=label_map,
                     files=sources.files if sources.many else (), estimate_from=estimate_from,
-                    exclude=exclude, key=key)
+                    exclude=exclude, key=key, repeated_rows=_repeated_rows(r, d))
+
+
+def _repeated_rows(r: Reader, d: LineDict) -> str | None:
+    """``data.repeated_rows``: ``independent`` or absent (:mod:`evalgate.data.repeats`)."""
+    if d.get("repeated_rows") is None:
+        return None
+    value = r.string(d, "repeated_rows")
+    if value != "independent":
+        raise r.fail(d.line_of("repeated_rows"), "repeated_rows",
+                     f"repeated_rows {value!r}: the one value is 'independent' (rows that "
+                     f"repeat are independent draws, not copies)")
+    return value
 
 
 def _not_features(r: Reader, d: LineDict, target: str | None, features: tuple[str, ...] | None,
