@@ -281,3 +281,26 @@ def test_trials_recorded_before_rows_were_identified_by_content_count_conservati
     project(tmp_path, monkeypatch, data=_write(tmp_path, frame.iloc[:700], "fewer.csv"),
             policy="spend")
     assert gate(variant(tmp_path / "v3.onnx", "v3"))["attempt"] == 1  # other rows
+
+
+def test_promote_under_spend_needs_the_try_this_ledger_counted(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+        capsys: pytest.CaptureFixture[str]) -> None:
+    """Under attempts = "spend", a verdict gated once under "warn", or against another
+    registry's (empty) ledger, judged a later try at a first try's level: promote refuses it;
+    the try this registry's ledger counted promotes."""
+    root = project(tmp_path, monkeypatch, policy="spend")
+    assert main(["run", str(CHAMPION), "--no-champion", "--report", "reports/first"]) == 0
+    assert main(["promote", str(CHAMPION), "--name", "adult", "--verdict",
+                 "reports/first/verdict.json"]) == 0
+    promote = ["promote", str(CANDIDATE), "--name", "adult"]
+    for setting, needle in (('attempts = "warn"', "judged with attempts = 'warn'"),
+                            ('attempts = "spend"\nregistry = "scratch"', "no such try")):
+        (root / "pyproject.toml").write_text(f"[tool.evalgate]\n{setting}\n")
+        assert gate(CANDIDATE)["decision"] == "promote"
+        (root / "pyproject.toml").write_text('[tool.evalgate]\nattempts = "spend"\n')
+        capsys.readouterr()
+        assert main(promote) == 1
+        assert needle in capsys.readouterr().err
+    assert gate(CANDIDATE)["decision"] == "promote"
+    assert main(promote) == 0, capsys.readouterr().err

@@ -196,6 +196,10 @@ def _promote(args: argparse.Namespace) -> int:
             raise EvalgateError("cannot tell which model this promotes: the verdict's champion is "
                                 "not a registry model" if verdict.champion_sha256 else
                                 "a first release (the verdict has no champion) needs --name NAME")
+    if project().attempts == "spend":
+        from ..registry.attempts import require_spent
+
+        require_spent(registry.root, verdict)
     p = registry.model(name).promote(args.candidate, verdict,
                                      require_signed=args.require_signed)
     if p.noop:

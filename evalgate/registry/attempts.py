@@ -186,4 +186,36 @@ def ledger(root: Path, policy: str) -> AttemptLedger:
     return AttemptLedger(root, policy)
 
 
-__all__ = ["ATTEMPTS_DIR", "AttemptLedger", "ledger", "short"]
+def require_spent(root: Path, verdict: Any) -> None:
+    """Under ``attempts = "spend"``, refuse promoting a verdict (a
+    :class:`~evalgate.registry.policy.VerdictFile`) unless each suite that compared with a
+    champion was judged at the level this registry's ledger gave it: spent by the project's
+    policy, and recorded here as that very try (candidate, champion, suite, attempt, look,
+    level). A verdict gated under ``attempts = "warn"`` or against another ledger (another
+    ``registry`` setting) judged a later try at a first try's level."""
+    from ..errors import PromotionRefused
+
+    trials = [e.data for e in AttemptLedger(root).entries() if e.action == "trial"]
+    for suite in verdict.doc.get("suites") or ():
+        champion = suite.get("champion_sha256") or verdict.champion_sha256
+        if suite.get("champion") is None or champion is None:
+            continue  # compared with no champion: no try against one to count
+        spent = suite.get("spending") or {}
+        if spent.get("policy") != "spend":
+            raise PromotionRefused(
+                f"{verdict.path}: the suite {suite.get('name')!r} was judged with attempts = "
+                f"{spent.get('policy', 'no ledger')!r}, but this project spends the level "
+                f"across tries (attempts = \"spend\"); re-run the gate")
+        if not any(t.get("candidate") == verdict.candidate_sha256
+                   and t.get("champion") == champion and t.get("suite") == suite.get("name")
+                   and t.get("attempt") == spent.get("attempt")
+                   and t.get("look") == spent.get("look")
+                   and t.get("alpha_used") == spent.get("alpha_used") for t in trials):
+            raise PromotionRefused(
+                f"{verdict.path}: the suite {suite.get('name')!r} was judged as attempt "
+                f"{spent.get('attempt')}, look {spent.get('look')}, but {root}'s ledger of "
+                f"tries holds no such try: it was counted in another ledger; re-run the gate "
+                f"with this registry")
+
+
+__all__ = ["ATTEMPTS_DIR", "AttemptLedger", "ledger", "require_spent", "short"]
