@@ -86,18 +86,14 @@ def _active(config: pytest.Config) -> GateSession | None:
 
 
 def _refuse_xdist(config: pytest.Config) -> None:
-    """pytest-xdist's -n/--dist (the checks in several processes) and -f (the session rerun
-    forever, retriggered by the gate's own report) are usage errors."""
+    """pytest-xdist's -n/--dist (the checks in several processes) is a usage error (-f:
+    :func:`pytest_cmdline_main`)."""
     if hasattr(config, "workerinput"):  # an xdist worker: the controller refused already
         raise pytest.UsageError("evalgate does not run under pytest-xdist; drop -n")
     if getattr(config.option, "numprocesses", None) or \
             getattr(config.option, "dist", "no") not in ("no", None):
         raise pytest.UsageError("evalgate does not run under pytest-xdist (-n/--dist): the "
                                 "gate runs its checks in one process; drop -n")
-    if getattr(config.option, "looponfail", False):
-        raise pytest.UsageError("evalgate does not run under pytest-xdist's looponfail (-f): "
-                                "it reruns the gate forever, retriggered by its own report; "
-                                "drop -f")
 
 
 @pytest.hookimpl(tryfirst=True)
@@ -182,6 +178,12 @@ def pytest_cmdline_main(config: pytest.Config) -> Generator[None, Any, Any]:
     if config.getoption("evalgate", None) and config.option.version:
         raise pytest.UsageError("--version judges nothing, but --evalgate must exit 0 only on "
                                 "a promote: drop one of them")
+    if config.getoption("evalgate", None) and getattr(config.option, "looponfail", False):
+        # here, before pytest-xdist's own cmdline_main starts the loop (configure runs only
+        # in its child sessions, which it would restart forever)
+        raise pytest.UsageError("evalgate does not run under pytest-xdist's looponfail (-f): "
+                                "it reruns the gate forever, retriggered by its own report; "
+                                "drop -f")
     ret = yield
     gs = config.stash.get(_SESSION, None)
     if gs is not None and not gs.exit_ok and ret in LOOKS_OK:
