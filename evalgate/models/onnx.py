@@ -365,13 +365,10 @@ class OnnxModel:
         with np.errstate(invalid="ignore"):
             bad = ~np.isfinite(values) | (np.mod(values, 1) != 0) | (values < limits.min) | (
                 values > limits.max)
-        if bad.any():
-            first = int(np.flatnonzero(bad)[0])
-            raise ModelOutputError(self.info.path,
-                f"column {col.name!r} holds {float(values[first]):g} at data row {first + 1} "
-                f"({int(bad.sum())} such rows), but model input {inp.name!r} is {inp.type}, "
-                f"which takes whole numbers only; evalgate does not truncate them: round the "
-                f"column in the data or give the model a float input")
+        self._refuse_rows(col, values, bad, (
+            f"but model input {inp.name!r} is {inp.type}, which takes whole numbers only; "
+            f"evalgate does not truncate them: round the column in the data or give the model "
+            f"a float input"))
 
     def _in_range(self, col: pd.Series, inp: _Input, dtype: np.dtype) -> None:
         """A float32 (float16) input takes values within its range; beyond it the cast makes
@@ -382,13 +379,19 @@ class OnnxModel:
         values = col.to_numpy(dtype=np.float64, na_value=np.nan)
         with np.errstate(invalid="ignore"):
             bad = np.isfinite(values) & (np.abs(values) > top)
+        self._refuse_rows(col, values, bad, (
+            f"beyond the range of model input {inp.name!r} ({inp.type}, at most ±{top:.4g}): "
+            f"fed to the model it would become infinite; rescale the column or give the model "
+            f"a double input"))
+
+    def _refuse_rows(self, col: pd.Series, values: np.ndarray, bad: np.ndarray,
+                     why: str) -> None:
+        """:class:`ModelOutputError` naming the column, its first ``bad`` row and how many."""
         if bad.any():
             first = int(np.flatnonzero(bad)[0])
             raise ModelOutputError(self.info.path,
                 f"column {col.name!r} holds {float(values[first]):g} at data row {first + 1} "
-                f"({int(bad.sum())} such rows), beyond the range of model input {inp.name!r} "
-                f"({inp.type}, at most ±{top:.4g}): fed to the model it would become infinite; "
-                f"rescale the column or give the model a double input")
+                f"({int(bad.sum())} such rows), {why}")
 
     # ----------------------------------------------------------------- predict
 
