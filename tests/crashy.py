@@ -26,10 +26,11 @@ class AbortsOnNaN:
 
 
 class Jittery(AbortsOnNaN):
-    """Adds fresh noise to every answer: not deterministic."""
+    """Adds fresh noise to every answer: not deterministic. The noise scales the logit (never
+    flips its sign), so each answer's labels still agree with its own probabilities."""
 
     def predict_proba(self, X: pd.DataFrame) -> np.ndarray:
         age = X["age"].to_numpy(dtype=float)
-        p = np.clip(1 / (1 + np.exp(-(age - 40) / 10)) + np.random.default_rng().normal(
-            0, 0.01, len(age)), 0, 1)
+        z = (age - 40) / 10 * (1 + np.random.default_rng().uniform(0, 0.02, len(age)))
+        p = 1 / (1 + np.exp(-z))
         return np.column_stack([1 - p, p])

@@ -42,7 +42,7 @@ from evalgate.stats.gaps import gap
 
 def write_suite(folder: Path, bias_yaml: str, *, frame: pd.DataFrame | None = None,
                 task: str = "binary", target: str = "y", sensitive: str = "[g]",
-                positive_label: Any = None, extra: str = "") -> Path:
+                positive_label: Any = None, extra: str = "", n_resamples: int = 400) -> Path:
     """A suite with a bias section next to a small CSV (the data actually evaluated is
     passed to :func:`context` in memory, so dtypes and NaN stay exactly as built)."""
     frame = frame if frame is not None else pd.DataFrame({"g": ["a", "b"], "y": [0, 1]})
@@ -51,7 +51,7 @@ def write_suite(folder: Path, bias_yaml: str, *, frame: pd.DataFrame | None = No
         else ""
     body = textwrap.indent(textwrap.dedent(bias_yaml), "    ")
     text = (f"suite: s\ntask: {task}\ndata:\n  path: data.csv\n  target: {target}\n{pos}"
-            f"  sensitive: {sensitive}\nseed: 0\nn_resamples: 400\n{extra}"
+            f"  sensitive: {sensitive}\nseed: 0\nn_resamples: {n_resamples}\n{extra}"
             f"checks:\n  bias:\n{body}")
     path = folder / "suite.yaml"
     path.write_text(text, encoding="utf-8")
@@ -435,7 +435,8 @@ def test_the_confidence_is_written_as_given(tmp_path: Path, confidence: float,
                                             shown: str) -> None:
     frame = two_groups()
     r = results(tmp_path, "metrics: [selection_rate]\nmax_difference: 0.5\n", frame,
-                frame["y"].to_numpy(), extra=f"confidence: {confidence}\n")["g::selection_rate"]
+                frame["y"].to_numpy(), extra=f"confidence: {confidence}\n",
+                n_resamples=2000)["g::selection_rate"]  # 5 replicates beyond 99.75%
     assert f", {shown} upper bound" in r.message, r.message
 
 

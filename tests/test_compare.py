@@ -48,7 +48,8 @@ def compare(folder: Path, champion: Path, challengers: list[str], *extra: str) -
     os.chdir(folder)  # the ledger of tries is the folder's registry
     try:
         with contextlib.redirect_stdout(stdout), contextlib.redirect_stderr(stderr):
-            code = main(["compare", str(champion), *challengers, "--suites", str(QUICK),
+            suites = [] if "--suites" in extra else ["--suites", str(QUICK)]
+            code = main(["compare", str(champion), *challengers, *suites,
                          "--report", str(report), *extra])
     finally:
         os.chdir(cwd)
