@@ -184,7 +184,13 @@ def pytest_cmdline_main(config: pytest.Config) -> Generator[None, Any, Any]:
         raise pytest.UsageError("evalgate does not run under pytest-xdist's looponfail (-f): "
                                 "it reruns the gate forever, retriggered by its own report; "
                                 "drop -f")
-    ret = yield
+    try:
+        ret = yield
+    except SystemExit as exc:  # sys.exit() in another plugin's or a conftest's hook
+        gs = config.stash.get(_SESSION, None)
+        if gs is not None and not gs.exit_ok and exc.code in (None, *LOOKS_OK):
+            return pytest.ExitCode.TESTS_FAILED
+        raise
     gs = config.stash.get(_SESSION, None)
     if gs is not None and not gs.exit_ok and ret in LOOKS_OK:
         return pytest.ExitCode.TESTS_FAILED

@@ -195,6 +195,18 @@ CLEANUP = """
 def pytest_sessionfinish(session):
     session.config.add_cleanup(lambda: setattr(session, "exitstatus", 0))
 """
+SYS_EXIT = """
+import sys
+
+def pytest_sessionfinish(session):
+    sys.exit(0)
+"""
+SYS_EXIT_IN_CLEANUP = """
+import sys
+
+def pytest_sessionfinish(session):
+    session.config.add_cleanup(lambda: sys.exit(0))
+"""
 EXIT_AT_START = """
 import pytest
 
@@ -204,9 +216,10 @@ def pytest_sessionstart(session):
 
 
 @pytest.mark.parametrize("hook", [RESET_TO_ZERO, EXIT_ZERO, UNCONFIGURE_LAST, CLEANUP,
-                                  EXIT_AT_START],
+                                  EXIT_AT_START, SYS_EXIT, SYS_EXIT_IN_CLEANUP],
                          ids=["reset-to-0", "pytest-exit-0", "trylast-unconfigure",
-                              "config-cleanup", "exit-at-sessionstart"])
+                              "config-cleanup", "exit-at-sessionstart", "sys-exit-0",
+                              "sys-exit-0-in-cleanup"])
 def test_another_hook_cannot_turn_a_block_into_exit_0(pt: pytest.Pytester, hook: str) -> None:
     """A plugin that "suppresses" exit codes (pytest-custom-exit-code), or a conftest's own
     sessionfinish, ran after the gate's and set 0: the status is held last, in unconfigure."""
