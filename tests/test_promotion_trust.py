@@ -429,6 +429,20 @@ def test_audit_verify_refuses_a_promotion_without_its_verdict(
     assert any("promotion of version 2" in p and "is missing" in p for p in problems), problems
 
 
+def test_audit_verify_refuses_a_promotion_by_a_verdict_judged_without_the_champion(
+        champion: ModelRegistry, models: list[Path], tmp_path: Path) -> None:
+    """A genuine promote verdict gated with --no-champion (comparisons skipped), stored and
+    appended as the promotion that replaced version 1."""
+    first_release = make_verdict(tmp_path / "nc.json", models[1])
+    raw = first_release.read_bytes()
+    sha = hashlib.sha256(raw).hexdigest()
+    (champion.verdicts_dir / f"{sha}.json").write_bytes(raw)
+    _forged_promotion(champion, models[1], {"sha256": sha, "decision": "promote"})
+    problems = champion.verify().problems
+    assert any("promotion of version 2" in p and "judged without a champion" in p
+               and "replaced version 1" in p for p in problems), problems
+
+
 def test_audit_verify_refuses_a_promotion_by_a_blocking_verdict(
         champion: ModelRegistry, models: list[Path], tmp_path: Path) -> None:
     blocked = make_verdict(tmp_path / "b.json", models[1], models[0], decision="block")

@@ -16,10 +16,14 @@ from .records import short
 def promotion_problems(verdicts_dir: Path, entries: Sequence[Any]) -> list[str]:
     """``evalgate audit verify``'s check of each committed promotion: its verdict is stored
     (``verdicts/SHA.json``, those bytes), consistent with its own checks, complete, says
-    promote and judged the version's bytes — a promote entry appended to the log without a
-    gate behind it is refused, however well it continues the hash chain."""
+    promote, judged the version's bytes and compared with the champion the promotion replaced
+    (none for a first release) — a promote entry appended to the log without a gate behind
+    it is refused, however well it continues the hash chain."""
     problems = []
+    registered: dict[Any, str] = {}
     for e in entries:
+        if e.action == "register":
+            registered[e.data.get("version")] = str(e.data.get("sha256"))
         if e.action != "promote":
             continue
         what = f"the promotion of version {e.data.get('version')} (entry {e.data.get('seq')})"
@@ -34,10 +38,25 @@ def promotion_problems(verdicts_dir: Path, entries: Sequence[Any]) -> list[str]:
                 raise PromotionRefused(f"{path}: does not hold the verdict the promotion "
                                        f"recorded (sha256 {short(verdict.sha256)})")
             verdict.check(path, str(e.data.get("sha256")), inputs=False)
+            _replaced_the_one_it_judged(verdict, e.data.get("from"), registered)
             _stored_profile_holds(verdict, verdicts_dir / f"{sha}.profile.json")
         except (PromotionRefused, RegistryError) as exc:
             problems.append(f"{what}: {exc}")
     return problems
+
+
+def _replaced_the_one_it_judged(verdict: VerdictFile, replaced: Any,
+                                registered: dict[Any, str]) -> None:
+    """The verdict compared with the champion the promotion replaced: a verdict judged
+    without a champion (or against another model) proves nothing against it."""
+    want = registered.get(replaced) if replaced is not None else None
+    if verdict.champion_sha256 != want:
+        judged = (f"against sha256 {short(verdict.champion_sha256)}"
+                  if verdict.champion_sha256 else "without a champion")
+        replaced_text = (f"version {replaced} (sha256 {short(want)})" if replaced is not None
+                         else "no champion (a first release)")
+        raise PromotionRefused(f"{verdict.path}: the verdict was judged {judged}, but the "
+                               f"promotion replaced {replaced_text}")
 
 
 def _stored_profile_holds(verdict: VerdictFile, path: Path) -> None:
