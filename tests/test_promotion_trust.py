@@ -304,6 +304,14 @@ def test_every_suite_must_have_been_judged_against_the_current_champion(
     with pytest.raises(PromotionRefused, match=r"adult-b.*judged against another champion"):
         reg.promote(CANDIDATE, VerdictFile.load(written.verdict_path))
     assert reg.champion().sha256 == sha256_file(CHAMPION)
+    # a suite naming no champion: its comparisons were skipped ("a first release")
+    (suites / "b.yaml").write_text(suite_text(champion=None, name="adult-b"))
+    outcomes = evaluate_paths(Gate(CANDIDATE), sorted(suites.glob("*.yaml")))
+    written = finish(outcomes, candidate=CANDIDATE, report_dir=tmp_path / "reports", seed=None,
+                     started_at=now(), duration_s=1.0, signing_key=None, suites_path=suites)
+    assert json.loads(written.verdict_path.read_text())["decision"] == "promote"
+    with pytest.raises(PromotionRefused, match=r"adult-b.*names no champion"):
+        reg.promote(CANDIDATE, VerdictFile.load(written.verdict_path))
 
 
 def test_the_gate_signs_its_verdict(keys: tuple[Path, Path], tmp_path: Path,

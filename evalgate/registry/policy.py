@@ -53,6 +53,8 @@ IN_PROGRESS = "the verdict is of a gate run that has not finished"
 CHANGED_SINCE = "changed since the gate ran"
 #: the roles of a suite's ``files`` that promote checks through the suite and its dataset
 DATA_ROLES = frozenset({"suite", "data", "labelled data"})
+#: the threshold keys that compare the candidate with the champion
+COMPARING = frozenset({"max_regression", "min_improvement", "max_flip_rate_increase"})
 NOT_FOUND_HERE = "not found"
 
 
@@ -252,13 +254,21 @@ class VerdictFile:
         """Every suite compared with the verdict's champion, the one promote replaces (the
         top level names the first suite's): a suite judged against a stale file proves
         nothing against the champion."""
-        for name, sha in self.suite_champions:
+        for (name, sha), suite in zip(self.suite_champions, self.doc.get("suites") or (),
+                                      strict=False):
             if sha is not None and sha != self.champion_sha256:
                 raise PromotionRefused(
                     f"{self.path}: the suite {name!r} was judged against another champion "
                     f"(sha256 {short(sha)}) than the verdict's ({short(self.champion_sha256)}); "
                     "every suite must compare with the champion promote replaces: name it "
                     "in each suite, or gate with --champion registry:NAME@champion")
+            if self.champion_sha256 is not None and suite.get("champion") is None and any(
+                    set(c.get("threshold") or {}) & COMPARING for c in suite.get("checks") or ()):
+                raise PromotionRefused(
+                    f"{self.path}: the suite {name!r} names no champion, so its comparisons "
+                    f"with the champion were skipped, while the verdict replaces one "
+                    f"(sha256 {short(self.champion_sha256)}); name it in the suite, or gate "
+                    "with --champion registry:NAME@champion")
 
     def check_signed(self, trusted_keys: Sequence[Any]) -> str:
         """The id of the trusted key that signed the verdict (:class:`PromotionRefused`
