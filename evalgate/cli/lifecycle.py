@@ -171,6 +171,11 @@ def _promote(args: argparse.Namespace) -> int:
         if name is not None and name != target.name:
             raise EvalgateError(f"--name {name} and --to {args.to} name different models")
         name, scheme = target.name, target.scheme
+    settings = project()
+    if settings.attempts == "spend":  # the ledger the gate counted tries in, for any registry
+        from ..registry.attempts import require_spent
+
+        require_spent(settings.registry.resolve(), verdict)
     if scheme == "mlflow":
         from ..registry.mlflow import promote as promote_mlflow
 
@@ -196,10 +201,6 @@ def _promote(args: argparse.Namespace) -> int:
             raise EvalgateError("cannot tell which model this promotes: the verdict's champion is "
                                 "not a registry model" if verdict.champion_sha256 else
                                 "a first release (the verdict has no champion) needs --name NAME")
-    if project().attempts == "spend":
-        from ..registry.attempts import require_spent
-
-        require_spent(registry.root, verdict)
     p = registry.model(name).promote(args.candidate, verdict,
                                      require_signed=args.require_signed)
     if p.noop:

@@ -195,7 +195,7 @@ def require_spent(root: Path, verdict: Any) -> None:
     ``registry`` setting) judged a later try at a first try's level."""
     from ..errors import PromotionRefused
 
-    trials = [e.data for e in AttemptLedger(root).entries() if e.action == "trial"]
+    trials = [e.data for e in AttemptLedger(root).trials()]  # the chain checked
     for suite in verdict.doc.get("suites") or ():
         champion = suite.get("champion_sha256") or verdict.champion_sha256
         if suite.get("champion") is None or champion is None:
@@ -203,9 +203,11 @@ def require_spent(root: Path, verdict: Any) -> None:
         spent = suite.get("spending") or {}
         if spent.get("policy") != "spend":
             raise PromotionRefused(
-                f"{verdict.path}: the suite {suite.get('name')!r} was judged with attempts = "
-                f"{spent.get('policy', 'no ledger')!r}, but this project spends the level "
-                f"across tries (attempts = \"spend\"); re-run the gate")
+                f"{verdict.path}: the suite {suite.get('name')!r} was judged "
+                + (f"with attempts = {spent['policy']!r}" if "policy" in spent else
+                   "without a ledger of tries")
+                + ", but this project spends the level across tries (attempts = \"spend\"); "
+                  "re-run the gate")
         if not any(t.get("candidate") == verdict.candidate_sha256
                    and t.get("champion") == champion and t.get("suite") == suite.get("name")
                    and t.get("attempt") == spent.get("attempt")
@@ -214,8 +216,8 @@ def require_spent(root: Path, verdict: Any) -> None:
             raise PromotionRefused(
                 f"{verdict.path}: the suite {suite.get('name')!r} was judged as attempt "
                 f"{spent.get('attempt')}, look {spent.get('look')}, but {root}'s ledger of "
-                f"tries holds no such try: it was counted in another ledger; re-run the gate "
-                f"with this registry")
+                f"tries holds no such try (counted in another ledger, or the verdict or the "
+                f"ledger changed since); re-run the gate with this registry")
 
 
 __all__ = ["ATTEMPTS_DIR", "AttemptLedger", "ledger", "require_spent", "short"]
