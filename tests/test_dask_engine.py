@@ -786,3 +786,9 @@ def test_adult_and_a_few_copies_pass_the_repeated_rows_rule(adult: pd.DataFrame)
     assert problem(adult.drop(columns="fnlwgt")) is None
     assert problem(pd.concat([adult, adult.iloc[:1600]])) is None
     assert problem(pd.concat([adult, adult])) is not None
+    unlabelled = DataSpec(path=Path("x.csv"), target=None, positive_label=">50K",
+                          sensitive=(), features=None, line=1)
+    r = RepeatedRows(unlabelled)
+    rows = pd.concat([adult, adult]).drop(columns="income")
+    said = repeated_problem(unlabelled, r.merge([r.of(rows, np.arange(len(rows)))]))
+    assert said is not None and "every feature (" in said and "label" not in said.split(":")[0]

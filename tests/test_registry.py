@@ -223,7 +223,8 @@ def test_parse_reference(text: str, expected: Reference) -> None:
 
 @pytest.mark.parametrize("text", ["registry:churn@0", "registry:@champion", "registry:a/b@1",
                                   "registry:churn@-x", "s3:churn@champion", "registry:churn@²",
-                                  "registry:churn@v0", "registry:churn@١"])
+                                  "registry:churn@v0", "registry:churn@١",
+                                  "registry:churn@" + "9" * 5000])
 def test_bad_references(text: str) -> None:
     with pytest.raises(RegistryError):
         parse_reference(text)

@@ -69,7 +69,8 @@ def repeated_problem(spec: DataSpec, sampled: np.ndarray) -> str | None:
     share = repeats / sampled.size
     if repeats < MIN_REPEATS or share <= REPEATED_ROWS_MAX:
         return None
-    return (f"{share:.1%} of the rows repeat an earlier row, every feature and the label "
+    what = "every feature and the label" if spec.target is not None else "every feature"
+    return (f"{share:.1%} of the rows repeat an earlier row, {what} "
             f"({repeats:,} of {sampled.size:,} rows sampled by hash): copies count as "
             f"independent evidence and narrow every interval, so a worse model could pass; "
             f"remove the copies, or, if the rows are independent draws that happen to repeat "

@@ -24,7 +24,7 @@ SCHEMES = REFERENCE_SCHEMES
 _NAME_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,99}")
 _ALIAS_RE = re.compile(r"[A-Za-z][A-Za-z0-9_-]{0,63}")
 #: a version number as references and commands write it: 3 or v3 (ASCII digits only)
-_VERSION_RE = re.compile(r"[vV]?([0-9]+)")
+_VERSION_RE = re.compile(r"[vV]?([0-9]{1,18})")
 
 
 def version_of_text(text: str) -> int | None:
