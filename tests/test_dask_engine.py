@@ -778,8 +778,8 @@ def test_adult_and_a_few_copies_pass_the_repeated_rows_rule(adult: pd.DataFrame)
     spec = DataSpec(path=Path("x.csv"), target="income", positive_label=">50K",
                     sensitive=(), features=None, line=1)
 
-    def problem(frame: pd.DataFrame) -> str | None:
-        r = RepeatedRows(spec)
+    def problem(frame: pd.DataFrame, salt: str = "5" * 64) -> str | None:
+        r = RepeatedRows(spec).salted(salt)
         return repeated_problem(spec, r.merge([r.of(frame, np.arange(len(frame)))]))
 
     assert problem(adult) is None
@@ -788,7 +788,26 @@ def test_adult_and_a_few_copies_pass_the_repeated_rows_rule(adult: pd.DataFrame)
     assert problem(pd.concat([adult, adult])) is not None
     unlabelled = DataSpec(path=Path("x.csv"), target=None, positive_label=">50K",
                           sensitive=(), features=None, line=1)
-    r = RepeatedRows(unlabelled)
+    r = RepeatedRows(unlabelled).salted("5" * 64)
     rows = pd.concat([adult, adult]).drop(columns="income")
     said = repeated_problem(unlabelled, r.merge([r.of(rows, np.arange(len(rows)))]))
     assert said is not None and "every feature (" in said and "label" not in said.split(":")[0]
+
+
+def test_rows_copied_from_outside_a_fixed_sample_are_seen(adult: pd.DataFrame) -> None:
+    """With a public sample (hash ≡ 0 mod 8), the rows outside it could be copied at will and
+    never seen; the sample is salted with the data's sha256, which the copies change."""
+    import hashlib
+
+    from evalgate.data.fingerprint import hash_rows
+    from evalgate.data.repeats import RepeatedRows, repeated_problem
+    from evalgate.spec import DataSpec
+
+    spec = DataSpec(path=Path("x.csv"), target="income", positive_label=">50K",
+                    sensitive=(), features=None, line=1)
+    outside = adult[hash_rows(adult) % 8 != 0]
+    copied = pd.concat([adult, outside, outside], ignore_index=True)
+    salt = hashlib.sha256(copied.to_csv(index=False).encode()).hexdigest()
+    r = RepeatedRows(spec).salted(salt)
+    said = repeated_problem(spec, r.merge([r.of(copied, np.arange(len(copied)))]))
+    assert said is not None and "repeat an earlier row" in said

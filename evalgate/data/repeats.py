@@ -10,16 +10,18 @@ data: 25%), so lesser copying — a part of the rows copied — is not told from
 refused.
 
 A row repeats another when every feature and the label are equal (the key column and the
-excluded columns aside: a row id does not make a copy new). The share is measured on the rows
-whose hash is ≡ 0 mod :data:`SAMPLE_MOD` — every copy of a row shares its hash, so a row and
-its copies are kept or left out together — which bounds what the Dask engine sends to the
-driver (1/8 of a hash per row) and is the same subset on every engine and partitioning.
+excluded columns aside: a row id does not make a copy new). The share is measured on a
+sample of the rows by their hash — every copy of a row shares its hash, so a row and its
+copies are kept or left out together — one in :data:`SAMPLE_MOD`, which bounds what the Dask
+engine sends to the driver (1/8 of a hash per row) and is the same subset on every engine and
+partitioning. The sample is salted with the data's sha256 (:meth:`RepeatedRows.salted`): with
+a fixed one, rows copied only from outside it would never be seen.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -36,10 +38,14 @@ if TYPE_CHECKING:
 REPEATED_ROWS_MAX = 0.4
 #: repeats below this many (in the sampled rows) are never taken as copying
 MIN_REPEATS = 3
-#: the sampled rows: those whose hash is ≡ 0 mod this
+#: one row in this many is sampled (by its salted hash)
 SAMPLE_MOD = 8
 KEY = "repeated-rows"
 INDEPENDENT = "independent"
+
+
+#: Knuth's multiplicative constant: an odd multiplier, a bijection of the 64-bit hashes
+_MIX = np.uint64(0x9E3779B97F4A7C15)
 
 
 @dataclass(frozen=True)
@@ -48,13 +54,23 @@ class RepeatedRows:
 
     spec: DataSpec
     key: str = KEY
+    #: the data's sha256, which picks the sample (:meth:`salted`); "" until the engine knows it
+    salt: str = ""
+    #: the rows' positions are not needed (the Dask engine counts no CSV rows for it)
+    keyed: bool = False
+
+    def salted(self, sha256: str) -> RepeatedRows:
+        return replace(self, salt=sha256)
 
     def of(self, frame: Any, keys: np.ndarray) -> np.ndarray:
+        if not self.salt:
+            raise RuntimeError("the repeated-rows sample is drawn once the data's sha256 is known")
         columns = list(check_columns(self.spec, [str(c) for c in frame.columns]))
         if self.spec.target is not None:
             columns.append(self.spec.target)
         hashes = hash_rows(frame[columns])
-        kept: np.ndarray = hashes[hashes % SAMPLE_MOD == 0]
+        mixed = (hashes ^ np.uint64(int(self.salt[:16], 16))) * _MIX
+        kept: np.ndarray = hashes[(mixed >> np.uint64(61)) == 0]  # 1 in 8
         return kept
 
     def merge(self, states: Sequence[np.ndarray]) -> np.ndarray:

@@ -28,7 +28,7 @@ import logging
 import os
 import time
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import numpy as np
@@ -49,6 +49,7 @@ from ..data.read import (
     unchanged,
 )
 from ..errors import EngineError, EvalgateError
+from ..families.base import salted
 from ..models import Model
 from ..models.base import RawPrediction
 from .partitions import (
@@ -194,10 +195,13 @@ class DaskEngine:
             models=tuple(ModelRef(role, _path_of(m), m.info.sha256, trust_pickle, trusted_types)
                          for role, m in models.items()))
         parts = plan_parts(files, **({"part_rows": self.part_rows} if self.part_rows else {}))
-        if reductions:  # a row's key is its position in the dataset: each part's offset
-            parts = self._offsets(parts)
+        if any(getattr(r, "keyed", True) for r in reductions):
+            parts = self._offsets(parts)  # a row's key is its position: each part's offset
+        sha256 = sha256_files(files)  # the bytes read (``unchanged`` below), and a salt
+        request = replace(request, reductions=tuple(salted(reductions, sha256[0])))
         results = self._run(parts, request, deadline, label)
-        scan = _assemble(spec, files, features, parts, results, list(models), reductions)
+        scan = _assemble(spec, files, features, parts, results, list(models), sha256,
+                         request.reductions)
         unchanged(files, before)  # after the hashing: the rows judged are the bytes hashed
         return scan
 
@@ -321,7 +325,7 @@ def _progress(label: str, done: int, total: int, elapsed: float) -> str:
 
 def _assemble(spec: Any, files: Sequence[Any], features: tuple[str, ...],
               parts: Sequence[Part], results: Sequence[PartResult], roles: list[str],
-              reductions: Sequence[Any] = ()) -> Scan:
+              sha256: tuple[str, tuple[str, ...]], reductions: Sequence[Any] = ()) -> Scan:
     """The partitions' results, in order, as one dataset; the local engine's errors for a
     dataset without rows or with a missing target."""
     rows = sum(r.rows for r in results)
@@ -345,7 +349,7 @@ def _assemble(spec: Any, files: Sequence[Any], features: tuple[str, ...],
     hashes = None
     if all(r.hashes is not None for r in results):
         hashes = np.sort(np.concatenate([r.hashes for r in results if r.hashes is not None]))
-    whole, each = sha256_files(files)
+    whole, each = sha256
     per_file = {f: 0 for f in files}
     for r, p in zip(results, parts, strict=True):
         per_file[p.path] += r.rows

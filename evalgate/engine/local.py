@@ -16,7 +16,7 @@ from ..data.repeats import KEY as REPEATS_KEY
 from ..data.repeats import RepeatedRows, repeated_problem
 from ..errors import DataError, ModelLoadError, SpecError
 from ..families import CheckPlan, CheckResult, EvalContext, error_result, registered
-from ..families.base import Family, Reduction, row_keys
+from ..families.base import Family, Reduction, row_keys, salted
 from ..models import Model, RawPrediction
 from ..models.chance import reversed_labels
 from ..models.predictions import Predictions, canonical, class_universe
@@ -193,7 +193,8 @@ def _read_and_predict(gate: Gate, suite: Suite, plans: Sequence[CheckPlan],
                 gate.progress(f"{suite.name}: predicting {data.rows:,} rows with the {role}")
                 raws[role] = gate.raw_predictions(m, data)
         keys = row_keys(0, data.rows)
-        states = {r.key: r.merge([r.of(data.frame, keys)]) for r in reductions}
+        states = {r.key: r.merge([r.of(data.frame, keys)]) for r in salted(reductions,
+                                                                            data.sha256)}
         return (data, raws, None, {role: m.describe_inputs() for role, m in models.items()},
                 states)
     reads_rows = {f.name for f in registered() if f.reads_rows}

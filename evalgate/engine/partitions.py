@@ -204,11 +204,12 @@ def scan_part(part: Part, request: ScanRequest) -> PartResult:
                 inputs[ref.role] = model.describe_inputs()
     states: dict[str, Any] = {}
     if request.reductions and missing is None:
-        if part.offset is None or (part.rows is not None and part.rows != len(frame)):
+        keyed = any(getattr(r, "keyed", True) for r in request.reductions)
+        if (keyed and part.offset is None) or (part.rows is not None and part.rows != len(frame)):
             raise DataError(part.path, f"{part.describe()} has {len(frame):,} rows, not the "
                                        f"{part.rows} counted before: the file changed during "
                                        f"the run")
-        keys = row_keys(part.offset, len(frame))
+        keys = row_keys(part.offset or 0, len(frame))  # unread without a keyed reduction
         states = {r.key: r.of(frame, keys) for r in request.reductions}
     hashes = None
     if request.hash_rows:

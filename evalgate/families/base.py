@@ -182,6 +182,13 @@ class Reduction(Protocol):
 #: what a family asks the engine to reduce the evaluation rows to (before any family runs)
 Reducer = Callable[[Suite, Sequence[CheckPlan]], Sequence[Reduction]]
 
+def salted(reductions: Sequence[Reduction], sha256: str) -> list[Reduction]:
+    """``reductions`` as run on the data whose bytes have ``sha256``: those that sample rows by
+    a salted hash (``salted(sha256)``: :class:`evalgate.data.repeats.RepeatedRows`) take it.
+    A reduction may also say ``keyed = False``: it reads no row's position."""
+    return [r.salted(sha256) if hasattr(r, "salted") else r for r in reductions]
+
+
 def row_keys(first: int, rows: int) -> np.ndarray:
     """The keys of ``rows`` consecutive rows from the dataset's row ``first``: a row's key is
     its position in the dataset (files in reading order, then rows in order) — the same
