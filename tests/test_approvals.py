@@ -88,6 +88,8 @@ def test_one_approval_where_two_are_required_is_refused(project: Path,
     assert "requires 2 approvals by reviewers other than the author, 1 counted" in out
     _sign(capsys, "Bob", "--note", "again")       # the same reviewer twice is one approval
     assert _promote(capsys)[0] == 1
+    _sign(capsys, "bob ")                         # and under another spelling
+    assert _promote(capsys)[0] == 1
     _sign(capsys, "Carol")
     status, out = _promote(capsys)
     assert status == 0, out

@@ -120,5 +120,5 @@ def _counted(approvals: list[dict[str, Any]], keys: Mapping[str, Any], authors: 
             said.append(f"{reviewer}'s approval is not signed with their registered key "
                         f"{pinned.get('key_id')}: not counted")
         else:
-            counted[reviewer] = a
+            counted[same_person(reviewer)] = a  # "Bob" and "bob " are one reviewer
     return list(counted.values()), said
