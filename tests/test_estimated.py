@@ -230,3 +230,18 @@ def test_too_few_labelled_rows_block_with_a_clear_message(
         assert c["status"] == "error"
         assert "a calibration needs both classes and at least 200 labelled rows, got 50" \
             in c["message"]
+
+
+def test_labelled_rows_written_twice_are_refused(tmp_path: Path, rows: pd.DataFrame,
+                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+    """The hold-out rows CBPE is calibrated on, copied, narrow every estimated bound: refused
+    as evaluation rows are."""
+    holdout = pd.read_parquet(tmp_path / "holdout.parquet")
+    pd.concat([holdout, holdout]).to_parquet(tmp_path / "holdout.parquet", index=False)
+    rows.drop(columns="income").to_parquet(tmp_path / "prod.parquet", index=False)
+    _suite(tmp_path, tmp_path / "prod.parquet")
+    code, verdict = _run(tmp_path, monkeypatch)
+    assert code == 1
+    messages = [c["message"] for c in verdict["suites"][0]["checks"]]
+    assert all("the labelled rows (data.estimate_from)" in m and "repeat an earlier row" in m
+               for m in messages), messages

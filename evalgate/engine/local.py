@@ -68,6 +68,7 @@ def evaluate(gate: Gate, suite: Suite, plans: Sequence[CheckPlan],
     labelled = None
     if data.target is None:  # no labels: the classes are those of the labelled rows
         reference = outcome.labelled = load_estimate_from(suite.data, data.features)
+        _no_copies(suite, reference)
         labelled = (reference, encode_target(reference, suite.task, suite.data.positive_label,
                                              suite.data.label_map))
         target = dataclasses.replace(labelled[1], y=np.zeros(0, dtype=np.int8))
@@ -221,6 +222,20 @@ def release_memory() -> None:
         ctypes.CDLL(name).malloc_trim(0)
     except (OSError, AttributeError):
         return
+
+
+def _no_copies(suite: Suite, labelled: Dataset) -> None:
+    """The labelled rows CBPE is calibrated on, refused as the evaluation rows are when they
+    repeat (:mod:`evalgate.data.repeats`): copies narrow every estimated bound."""
+    if suite.data.repeated_rows is not None or suite.data.estimate_from is None:
+        return
+    spec = dataclasses.replace(suite.data, path=suite.data.estimate_from.path,
+                               target=suite.data.estimate_from.target,
+                               features=labelled.features, exclude=(), key=None, files=())
+    r = RepeatedRows(spec).salted(labelled.sha256)
+    problem = repeated_problem(spec, r.of(labelled.frame, row_keys(0, labelled.rows)))
+    if problem is not None:
+        raise DataError(spec.path, f"the labelled rows (data.estimate_from): {problem}")
 
 
 def _trial(gate: Gate, suite: Suite, plans: Sequence[CheckPlan], models: dict[str, Model],
