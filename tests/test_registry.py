@@ -236,6 +236,10 @@ def test_an_alias_that_reads_as_a_version_is_refused(three: ModelRegistry, alias
     would make the same text name two versions."""
     with pytest.raises(RegistryError, match="reads as a version"):
         three.set_alias(alias, 1)
+    with three._locked() as state:  # one set before such names were refused
+        three._change(state, {"action": "alias", "alias": alias, "version": 1, "from": None})
+    assert three.set_alias(alias, None) == 1  # it can still be removed
+    assert alias not in three.checked_state().aliases
 
 
 def test_a_non_ascii_digit_is_no_version_number() -> None:

@@ -366,7 +366,7 @@ class ModelRegistry(AuditLog):
     def set_alias(self, alias: str, number: int | None) -> int | None:
         """Point ``alias`` at version ``number`` (None removes it); not ``champion``, which
         only promote and rollback move. Returns the version it named before."""
-        check_alias(alias)
+        check_alias(alias, removing=number is None)
         if alias.casefold() == CHAMPION.casefold():  # "Champion" would read as the champion
             raise RegistryError("the champion alias moves only with `evalgate promote` (a "
                                 "passing verdict) or `evalgate rollback`; none may mimic it")

@@ -41,12 +41,14 @@ def check_name(name: str) -> str:
     return name
 
 
-def check_alias(alias: str) -> str:
-    """``alias`` if it is a valid alias, else :class:`RegistryError` saying what is."""
+def check_alias(alias: str, *, removing: bool = False) -> str:
+    """``alias`` if it is a valid alias, else :class:`RegistryError` saying what is.
+    ``removing``: an alias named like a version (``v2``, allowed before stop 30) may still be
+    removed, never set."""
     if not _ALIAS_RE.fullmatch(alias or ""):
         raise RegistryError(f"invalid alias {alias!r}: use letters, digits, '_', '-', starting "
                             "with a letter (a number names a version: @3)")
-    if version_of_text(alias) is not None:
+    if version_of_text(alias) is not None and not removing:
         raise RegistryError(f"invalid alias {alias!r}: it reads as a version number (@3 and "
                             "@v3 both name version 3); choose another name")
     return alias
