@@ -130,9 +130,6 @@ class VerdictFile:
     in_progress: bool = False
     #: ``gate.suites``: the suite file or folder the gate found its suites in
     suites_path: str | None = None
-    #: each suite's name and the sha256 of the champion it compared with (None: none, or a
-    #: verdict from before suites recorded it)
-    suite_champions: tuple[tuple[str, str | None], ...] = ()
 
     @classmethod
     def load(cls, path: Path) -> VerdictFile:
@@ -193,8 +190,7 @@ class VerdictFile:
                    doc=doc, checks=tuple((c.id, c.status, c.blocking) for c in v.checks),
                    suites=suites, not_run=summary.not_run, summary_fields=fields,
                    in_progress=v.in_progress,
-                   suites_path=None if v.gate is None else v.gate.suites,
-                   suite_champions=tuple((s.name, s.champion_sha256) for s in v.suites))
+                   suites_path=None if v.gate is None else v.gate.suites)
 
     @property
     def key_id(self) -> str | None:
@@ -254,8 +250,8 @@ class VerdictFile:
         """Every suite compared with the verdict's champion, the one promote replaces (the
         top level names the first suite's): a suite judged against a stale file proves
         nothing against the champion."""
-        for (name, sha), suite in zip(self.suite_champions, self.doc.get("suites") or (),
-                                      strict=False):
+        for suite in self.doc.get("suites") or ():  # read and checked by _from_doc
+            name, sha = suite.get("name"), suite.get("champion_sha256")
             if sha is not None and sha != self.champion_sha256:
                 raise PromotionRefused(
                     f"{self.path}: the suite {name!r} was judged against another champion "
